@@ -1,0 +1,3 @@
+//! One module per subcommand: thin glue from parsed arguments to the library.
+
+pub mod emulator;

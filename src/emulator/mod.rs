@@ -1,0 +1,1 @@
+//! The local FunctionGraph API (in progress).

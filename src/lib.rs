@@ -1,0 +1,68 @@
+//! fgform: a Terraform-style declarative reconciler for Huawei Cloud FunctionGraph.
+//!
+//! # Architecture
+//!
+//! ```text
+//!  main.rs ─► cli (clap) ─► commands/<verb>.rs          anyhow at this layer
+//!                              │
+//!     manifest/ (YAML → validated model/)  package (zip + SHA-512)
+//!                              │
+//!     plan/ (pure diff + order) ─► apply/ ─► state/       (planned: issue 5)
+//!                              │
+//!                           client/ ──HTTP──► FunctionGraph or emulator/
+//!                              └────── api/ ──────┘  wire facts shared by both
+//! ```
+//!
+//! | module | concern | I/O |
+//! |---|---|---|
+//! | [`cli`] | command-line syntax | none |
+//! | [`commands`] | one file per subcommand | yes |
+//! | [`api`] | URNs, AK/SK signing, error envelope, local credentials | none |
+//! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
+//! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
+//!
+//! Rules: `model`, `plan` and `api` do no I/O; `emulator` depends on `api` only, so the
+//! client can never lean on emulator internals and the emulator never on the client.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod emulator;
+pub mod error;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::ExitStatus;
+
+/// Entry point behind `src/main.rs`: parse, run, render errors, map the exit status.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(err) => {
+            eprint!("{}", error::render(&err));
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Emulator(args) => commands::emulator::run(args),
+    }
+}
