@@ -123,13 +123,16 @@ fn client_signer_reproduces_canonical_request_and_authorization() {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
             .collect();
+        let body = body(inputs);
         let signed = signing::sign(
-            inputs["method"].as_str().unwrap(),
-            inputs["resource_path"].as_str().unwrap(),
-            &pairs,
-            headers,
-            &body(inputs),
-            inputs["host"].as_str().unwrap(),
+            signing::OutgoingRequest {
+                method: inputs["method"].as_str().unwrap(),
+                raw_path: inputs["resource_path"].as_str().unwrap(),
+                query: &pairs,
+                headers,
+                body: &body,
+                host: inputs["host"].as_str().unwrap(),
+            },
             inputs["ak"].as_str().unwrap(),
             inputs["sk"].as_str().unwrap(),
             inputs["date"].as_str().unwrap(),
@@ -160,7 +163,7 @@ fn client_signer_reproduces_canonical_request_and_authorization() {
             &signing::canonical_uri(&path),
             &signing::canonical_query(&raw_query),
             &canon,
-            &signing::payload_hash(&body(inputs), sent.get("X-Sdk-Content-Sha256").and_then(Value::as_str)),
+            &signing::payload_hash(&body, sent.get("X-Sdk-Content-Sha256").and_then(Value::as_str)),
         );
         assert_eq!(creq, outputs["canonical_request"].as_str().unwrap(), "{name}");
         assert_eq!(

@@ -2,6 +2,8 @@
 //! error envelope, header names and the default local credentials. No I/O here.
 
 pub mod error;
+pub mod limits;
+pub mod schedule;
 pub mod signing;
 pub mod urn;
 

@@ -226,21 +226,31 @@ pub fn verify(request: &WireRequest<'_>, auth: &Authorization, secret_key: &str)
     }
 }
 
-/// What a client sends: sign `headers` (name, value) in place for the given request and
-/// return them with `X-Sdk-Date`, `Host` (if absent), the content marker and
-/// `Authorization` added. `query` holds decoded pairs in any order; the caller must put
-/// [`canonical_query_pairs`] of them on the wire.
-pub fn sign(
-    method: &str,
-    raw_path: &str,
-    query: &[(String, String)],
-    mut headers: Vec<(String, String)>,
-    body: &[u8],
-    host: &str,
-    access_key: &str,
-    secret_key: &str,
-    date: &str,
-) -> Vec<(String, String)> {
+/// A request a client is about to send.
+pub struct OutgoingRequest<'a> {
+    pub method: &'a str,
+    /// The path as it goes on the wire (path parameters already percent-encoded).
+    pub raw_path: &'a str,
+    /// Decoded query pairs in any order; put [`canonical_query_pairs`] of them on the wire.
+    pub query: &'a [(String, String)],
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+    /// The endpoint authority, with `:port` when the URL has one.
+    pub host: &'a str,
+}
+
+/// What a client sends: signs the request and returns its headers with `X-Sdk-Date`
+/// (`date`, unless one is set), `Host` (if absent), the content marker and
+/// `Authorization` added.
+pub fn sign(request: OutgoingRequest<'_>, access_key: &str, secret_key: &str, date: &str) -> Vec<(String, String)> {
+    let OutgoingRequest {
+        method,
+        raw_path,
+        query,
+        mut headers,
+        body,
+        host,
+    } = request;
     let has = |headers: &[(String, String)], name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     let content_type = headers
         .iter()

@@ -1,9 +1,84 @@
-//! `fgform emulator`.
+//! `fgform emulator`: serve the local FunctionGraph API until Ctrl-C or SIGTERM.
+
+use anyhow::Context as _;
 
 use crate::cli::EmulatorArgs;
-use crate::error::ExitStatus;
+use crate::emulator::{self, ChaosRule, Config, Quotas};
+use crate::error::{ExitStatus, Hint};
+
+/// Turns the flags into a [`Config`].
+pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
+    let mut quotas = Quotas::default();
+    for q in &args.quota {
+        quotas.set(q).map_err(anyhow::Error::msg).context("invalid --quota")?;
+    }
+    let chaos = args
+        .chaos
+        .iter()
+        .map(|spec| ChaosRule::parse(spec).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("invalid --chaos")?;
+    Ok(Config {
+        listen: args.listen,
+        data: args.data.clone(),
+        access_key: args.ak.clone(),
+        secret_key: args.sk.clone(),
+        project_id: args.project_id.clone(),
+        region: args.region.clone(),
+        no_auth: args.no_auth,
+        chaos,
+        quotas,
+        fsync: args.fsync,
+        ..Config::default()
+    })
+}
 
 /// Serves the emulator until interrupted.
-pub fn run(_args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("the emulator is being built")
+pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
+    let config = config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
+    runtime.block_on(async move {
+        let listen = config.listen;
+        let handle = emulator::start(config.clone())
+            .await
+            .with_context(|| format!("cannot start the emulator on {listen}"))
+            .context(Hint(
+                "pick another port with --listen 127.0.0.1:0, or stop the other emulator".into(),
+            ))?;
+        eprintln!("fgform emulator listening on {}", handle.url());
+        eprintln!(
+            "  project {}  region {}  access key {}  data {}",
+            config.project_id,
+            config.region,
+            config.access_key,
+            config
+                .data
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "(memory only)".into())
+        );
+        // A line on stdout that scripts can wait for.
+        println!("{}", handle.url());
+        wait_for_signal().await;
+        eprintln!("fgform emulator: shutting down");
+        handle.shutdown().await;
+        Ok(ExitStatus::Success)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,1 +1,239 @@
-//! The local FunctionGraph API (in progress).
+//! `fgform emulator`: a local FunctionGraph v2 API that the official SDKs cannot tell from
+//! the cloud. It is the embedded default target of fgform and the target of its tests.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `server.rs` | accept loop (hyper), body limits, request ids, chaos, auth, logging |
+//! | `routes/` | path → operation, one file per route family, validation as the API does it |
+//! | `store.rs` | typed tables, journal + snapshot under `--data` |
+//! | `blobs.rs` | code packages by SHA-512, on disk or in memory |
+//! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
+//! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump |
+//! | `reqlog.rs` | the request log tests read to check call order |
+//!
+//! Depends on [`crate::api`] only.
+
+mod admin;
+mod blobs;
+pub mod chaos;
+mod fail;
+mod reqlog;
+mod routes;
+mod server;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::api::local;
+
+pub use chaos::Rule as ChaosRule;
+pub use reqlog::Entry as RequestLogEntry;
+
+/// Largest request body the gateway accepts (APIGW.0201 above it).
+pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+/// Allowed distance between `X-Sdk-Date` and the emulator's clock.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
+
+/// Per-project limits; `--quota TYPE=N` overrides them.
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    /// `fgs_func_num`: functions per project.
+    pub functions: u64,
+    /// `fgs_func_code_size`: total code size per project, in MB.
+    pub code_size_mb: u64,
+    /// `fgs_workflow_num`: workflows per project.
+    pub workflows: u64,
+    /// `fgs_dependency_num`: dependency packages per project.
+    pub dependencies: u64,
+    /// `fgs_alias_num`: aliases per function.
+    pub aliases: u64,
+    /// `fgs_trigger_num`: triggers of one type per function.
+    pub triggers_per_type: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            functions: 400,
+            code_size_mb: 51_200,
+            workflows: 100,
+            dependencies: 200,
+            aliases: 10,
+            triggers_per_type: 10,
+        }
+    }
+}
+
+impl Quotas {
+    /// Applies one `TYPE=N` override.
+    pub fn set(&mut self, spec: &str) -> Result<(), String> {
+        let (key, value) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("quota `{spec}` is not TYPE=N"))?;
+        let n: u64 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("quota `{spec}` needs a whole number"))?;
+        match key.trim() {
+            "fgs_func_num" => self.functions = n,
+            "fgs_func_code_size" => self.code_size_mb = n,
+            "fgs_workflow_num" => self.workflows = n,
+            "fgs_dependency_num" => self.dependencies = n,
+            "fgs_alias_num" => self.aliases = n,
+            "fgs_trigger_num" => self.triggers_per_type = n,
+            other => {
+                return Err(format!(
+                    "unknown quota `{other}` (fgs_func_num, fgs_func_code_size, fgs_workflow_num, \
+                     fgs_dependency_num, fgs_alias_num, fgs_trigger_num)"
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data: Option<PathBuf>,
+    pub access_key: String,
+    pub secret_key: String,
+    pub project_id: String,
+    pub region: String,
+    /// Skip authentication (debugging only).
+    pub no_auth: bool,
+    pub chaos: Vec<ChaosRule>,
+    pub quotas: Quotas,
+    pub fsync: bool,
+    /// IAM password accepted by `/v3/auth/tokens`.
+    pub iam_password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data: None,
+            access_key: local::ACCESS_KEY.into(),
+            secret_key: local::SECRET_KEY.into(),
+            project_id: local::PROJECT_ID.into(),
+            region: local::REGION.into(),
+            no_auth: false,
+            chaos: Vec::new(),
+            quotas: Quotas::default(),
+            fsync: false,
+            iam_password: local::IAM_PASSWORD.into(),
+        }
+    }
+}
+
+/// Shared state of a running emulator.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub db: Mutex<store::Db>,
+    pub blobs: blobs::Blobs,
+    pub chaos: Mutex<chaos::Chaos>,
+    pub log: Mutex<reqlog::RequestLog>,
+}
+
+/// A running emulator. Dropping the handle does not stop it; call [`EmulatorHandle::shutdown`].
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+impl EmulatorHandle {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The request log (what `GET /_emulator/requests` serves).
+    pub fn requests(&self) -> Vec<RequestLogEntry> {
+        self.shared.log.lock().since(0)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and flushes a snapshot.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        let _ = self.shared.db.lock().compact();
+    }
+
+    /// Waits until the server stops (after [`EmulatorHandle::shutdown`] from elsewhere or a fatal error).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Errors starting an emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the blob directory")]
+    Blobs(#[source] std::io::Error),
+}
+
+/// Starts an emulator on `config.listen` (port 0 picks a free port) inside the current
+/// tokio runtime and returns once it accepts connections.
+pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
+    let db = match &config.data {
+        Some(dir) => store::Db::open(dir, config.fsync)?,
+        None => store::Db::in_memory(),
+    };
+    let blobs =
+        blobs::Blobs::new(config.data.as_ref().map(|d| d.join("blobs")), config.fsync).map_err(StartError::Blobs)?;
+    let mut chaos = chaos::Chaos::default();
+    for rule in &config.chaos {
+        chaos.add(rule.clone());
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let shared = Arc::new(Shared {
+        config,
+        db: Mutex::new(db),
+        blobs,
+        chaos: Mutex::new(chaos),
+        log: Mutex::new(reqlog::RequestLog::default()),
+    });
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
+    Ok(EmulatorHandle {
+        addr,
+        shutdown: tx,
+        task,
+        shared,
+    })
+}

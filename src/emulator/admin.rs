@@ -1,0 +1,141 @@
+//! `/_emulator/*`: the control plane. Unauthenticated (the emulator listens on loopback by
+//! default) and never logged in the request log.
+//!
+//! | method + path | effect |
+//! |---|---|
+//! | `GET /_emulator/health` | `{status, functions, workflows, dependencies, data_dir}` |
+//! | `GET /_emulator/requests?since=N` | request log entries after sequence N |
+//! | `DELETE /_emulator/requests` | clear the request log |
+//! | `GET /_emulator/chaos` | the fault rules |
+//! | `POST /_emulator/chaos` | add a rule: a JSON rule, or `{"spec": "status=429,p=0.3"}` |
+//! | `PUT /_emulator/chaos` | replace all rules: `{"rules": [...]}` |
+//! | `DELETE /_emulator/chaos[/ID]` | remove all rules, or one |
+//! | `POST /_emulator/reset` | empty every table, the log and the rules |
+//! | `POST /_emulator/snapshot` | write the snapshot now and empty the journal |
+//! | `GET /_emulator/state` | dump the tables (tokens left out) |
+
+use serde_json::{json, Value};
+
+use super::chaos::Rule;
+use super::Shared;
+
+pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
+    let rest = path.trim_start_matches("/_emulator").trim_matches('/');
+    let parts: Vec<&str> = if rest.is_empty() {
+        vec![]
+    } else {
+        rest.split('/').collect()
+    };
+    let error = |status: u16, msg: String| (status, json!({ "error_code": "EMULATOR.0400", "error_msg": msg }));
+    let parse_body = || -> Result<Value, String> {
+        if body.is_empty() {
+            Ok(json!({}))
+        } else {
+            serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))
+        }
+    };
+    match (method, parts.as_slice()) {
+        ("GET", ["health"]) | ("GET", []) => {
+            let db = shared.db.lock();
+            (
+                200,
+                json!({
+                    "status": "ok",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "region": shared.config.region,
+                    "project_id": shared.config.project_id,
+                    "functions": db.tables.functions.len(),
+                    "workflows": db.tables.workflows.len(),
+                    "dependencies": db.tables.dependencies.len(),
+                    "data_dir": db.data_dir().map(|d| d.display().to_string()),
+                }),
+            )
+        }
+        ("GET", ["requests"]) => {
+            let since = crate::api::signing::parse_query(query)
+                .into_iter()
+                .find(|(k, _)| k == "since")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let log = shared.log.lock();
+            (200, json!({ "requests": log.since(since), "last_seq": log.last_seq() }))
+        }
+        ("DELETE", ["requests"]) => {
+            shared.log.lock().clear();
+            (200, json!({ "cleared": true }))
+        }
+        ("GET", ["chaos"]) => (200, json!({ "rules": shared.chaos.lock().rules() })),
+        ("POST", ["chaos"]) => {
+            let value = match parse_body() {
+                Ok(v) => v,
+                Err(e) => return error(400, e),
+            };
+            let rule = match value.get("spec").and_then(Value::as_str) {
+                Some(spec) => Rule::parse(spec),
+                None => serde_json::from_value::<Rule>(value)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.check().map(|_| r)),
+            };
+            match rule {
+                Ok(rule) => {
+                    let id = shared.chaos.lock().add(rule);
+                    (201, json!({ "id": id }))
+                }
+                Err(e) => error(400, e),
+            }
+        }
+        ("PUT", ["chaos"]) => {
+            let value = match parse_body() {
+                Ok(v) => v,
+                Err(e) => return error(400, e),
+            };
+            let rules: Vec<Rule> = match serde_json::from_value(value.get("rules").cloned().unwrap_or(json!([]))) {
+                Ok(r) => r,
+                Err(e) => return error(400, e.to_string()),
+            };
+            if let Some(e) = rules.iter().find_map(|r| r.check().err()) {
+                return error(400, e);
+            }
+            let mut chaos = shared.chaos.lock();
+            chaos.clear();
+            let ids: Vec<u64> = rules.into_iter().map(|r| chaos.add(r)).collect();
+            (200, json!({ "ids": ids }))
+        }
+        ("DELETE", ["chaos"]) => {
+            shared.chaos.lock().clear();
+            (200, json!({ "cleared": true }))
+        }
+        ("DELETE", ["chaos", id]) => match id.parse::<u64>() {
+            Ok(id) if shared.chaos.lock().remove(id) => (200, json!({ "removed": id })),
+            _ => error(404, format!("no chaos rule {id}")),
+        },
+        ("POST", ["reset"]) => {
+            let mut db = shared.db.lock();
+            db.reset();
+            if let Err(e) = db.commit() {
+                return error(500, e.to_string());
+            }
+            drop(db);
+            shared.log.lock().clear();
+            shared.chaos.lock().clear();
+            shared.blobs.clear_memory();
+            (200, json!({ "reset": true }))
+        }
+        ("POST", ["snapshot"]) => match shared.db.lock().compact() {
+            Ok(()) => (200, json!({ "snapshot": true })),
+            Err(e) => error(500, e.to_string()),
+        },
+        ("GET", ["state"]) => {
+            let db = shared.db.lock();
+            (
+                200,
+                json!({
+                    "functions": db.tables.functions,
+                    "dependencies": db.tables.dependencies,
+                    "workflows": db.tables.workflows,
+                }),
+            )
+        }
+        _ => error(404, format!("no admin route {method} {path}")),
+    }
+}

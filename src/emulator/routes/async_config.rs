@@ -1,0 +1,168 @@
+//! Async invocation config (§5), per qualifier.
+
+use serde_json::{json, Map, Value};
+
+use super::{opt_bool, opt_int, opt_obj, opt_str, resolve, Ctx, Resp};
+use crate::api::limits;
+use crate::emulator::fail::{Fail, Res};
+use crate::emulator::store::{Db, Table};
+
+fn check_destination(which: &str, d: &Map<String, Value>) -> Res<Value> {
+    let dest = opt_str(d, "destination", "FSS.0400")?
+        .ok_or_else(|| Fail::param(format!("destination_config.{which}.destination is required")))?;
+    if !limits::ASYNC_DESTINATIONS.contains(&dest) {
+        return Err(Fail::param(format!(
+            "destination `{dest}` is not one of OBS, SMN, DIS, FunctionGraph"
+        )));
+    }
+    let param = opt_str(d, "param", "FSS.0400")?
+        .ok_or_else(|| Fail::param(format!("destination_config.{which}.param is required")))?;
+    let parsed: Map<String, Value> = serde_json::from_str(param)
+        .map_err(|_| Fail::param(format!("destination_config.{which}.param must be a JSON object string")))?;
+    let required: &[&str] = match dest {
+        "FunctionGraph" => &["func_urn"],
+        "SMN" => &["topic_urn"],
+        "DIS" => &["stream_name"],
+        _ => &["bucket"],
+    };
+    for key in required {
+        if parsed.get(*key).and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(Fail::param(format!(
+                "destination_config.{which}.param needs {key} for {dest}"
+            )));
+        }
+    }
+    if dest == "FunctionGraph" {
+        let urn = parsed["func_urn"].as_str().unwrap_or("");
+        crate::api::FunctionUrn::parse(urn).map_err(|_| {
+            Fail::param(format!(
+                "destination_config.{which}.param.func_urn `{urn}` is not a function URN"
+            ))
+        })?;
+    }
+    if dest == "OBS" {
+        if let Some(e) = parsed.get("expires") {
+            if !e.as_i64().is_some_and(|e| (0..=365).contains(&e)) {
+                return Err(Fail::param("OBS expires must be 0-365 days"));
+            }
+        }
+    }
+    Ok(json!({ "destination": dest, "param": param }))
+}
+
+pub(crate) fn put(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
+    let body = ctx.json()?;
+    let age = opt_int(&body, "max_async_event_age_in_seconds", "FSS.0400")?.unwrap_or(3600);
+    if !limits::ASYNC_EVENT_AGE.contains(&age) {
+        return Err(Fail::param(format!(
+            "max_async_event_age_in_seconds {age} is outside 1-86400"
+        )));
+    }
+    let retries = opt_int(&body, "max_async_retry_attempts", "FSS.0400")?.unwrap_or(3);
+    if !limits::ASYNC_RETRIES.contains(&retries) {
+        return Err(Fail::param(format!(
+            "max_async_retry_attempts {retries} is outside 0-8"
+        )));
+    }
+    let mut destination = Map::new();
+    if let Some(dc) = opt_obj(&body, "destination_config", "FSS.0400")? {
+        for which in ["on_success", "on_failure"] {
+            if let Some(d) = opt_obj(dc, which, "FSS.0400")? {
+                destination.insert(which.into(), check_destination(which, d)?);
+            }
+        }
+    }
+    let status_log = opt_bool(&body, "enable_async_status_log")?.unwrap_or(false);
+    let f = db.tables.functions.get_mut(&key).expect("resolved");
+    let created = f
+        .async_configs
+        .get(&qualifier)
+        .and_then(|c| c.get("created_time").cloned())
+        .unwrap_or_else(|| json!(ctx.ts()));
+    let urn = crate::api::FunctionUrn::qualified(ctx.region(), &f.project, &f.package, &f.name, &{
+        let q: crate::api::Qualifier = match qualifier.as_str() {
+            "latest" => crate::api::Qualifier::Latest,
+            q if q.starts_with('!') => crate::api::Qualifier::Alias(q[1..].to_string()),
+            q => crate::api::Qualifier::Named(q.to_string()),
+        };
+        q
+    });
+    let mut config = json!({
+        "func_urn": urn,
+        "max_async_event_age_in_seconds": age,
+        "max_async_retry_attempts": retries,
+        "destination_config": destination,
+        "created_time": created,
+        "last_modified": ctx.ts_space(),
+        "enable_async_status_log": status_log,
+    });
+    for key in ["log_group_id", "log_stream_id", "log_group_name", "log_stream_name"] {
+        if let Some(v) = opt_str(&body, key, "FSS.0400")? {
+            config[key] = json!(v);
+        }
+    }
+    f.async_configs.insert(qualifier, config.clone());
+    db.touch(Table::Functions, &key);
+    Resp::ok(config)
+}
+
+fn not_found() -> Fail {
+    Fail::new(404, "FSS.0404", "Not found the async invoke config")
+}
+
+pub(crate) fn show(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
+    let f = &db.tables.functions[&key];
+    f.async_configs
+        .get(&qualifier)
+        .cloned()
+        .map_or_else(|| Err(not_found()), Resp::ok)
+}
+
+pub(crate) fn delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
+    let f = db.tables.functions.get_mut(&key).expect("resolved");
+    if f.async_configs.remove(&qualifier).is_none() {
+        return Err(not_found());
+    }
+    db.touch(Table::Functions, &key);
+    Resp::no_content()
+}
+
+pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
+    let marker = match ctx.query("marker").filter(|s| !s.is_empty()) {
+        None => 0usize,
+        Some(m) => m
+            .parse()
+            .map_err(|_| Fail::bad("FSS.1001", format!("invalid marker `{m}`")))?,
+    };
+    let limit = match ctx.query("limit").filter(|s| !s.is_empty()) {
+        None => 10usize,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n < 0 => return Err(Fail::bad("FSS.1001", format!("invalid limit `{l}`"))),
+            Ok(0) => 10,
+            Ok(n) => (n as usize).min(100),
+            Err(_) => return Err(Fail::bad("FSS.1001", format!("invalid limit `{l}`"))),
+        },
+    };
+    let f = &db.tables.functions[&key];
+    let all: Vec<Value> = f.async_configs.values().cloned().collect();
+    let count = all.len();
+    let items: Vec<Value> = all.into_iter().skip(marker).take(limit).collect();
+    let current = items.len();
+    Resp::ok(json!({
+        "async_invoke_configs": items,
+        "count": count,
+        "page_info": {
+            "next_marker": (marker + current).min(count),
+            "previous_marker": marker.saturating_sub(limit),
+            "current_count": current,
+        },
+    }))
+}
+
+pub(crate) fn enable_status_logs(_ctx: &Ctx<'_>) -> Res<Resp> {
+    Resp::ok(json!({ "enable_async_status_log": true }))
+}

@@ -1,0 +1,315 @@
+//! Dependencies (§7): packages with numbered immutable versions (the version API), and the
+//! older package API mapped onto the same model.
+
+use serde_json::{json, Value};
+
+use super::functions::{dependency_in_use, domain_id, Staged};
+use super::{marker_page, opt_str, page, req_str, Ctx, Resp};
+use crate::api::limits;
+use crate::emulator::fail::{Fail, Res};
+use crate::emulator::store::{Db, DepPackage, DepVersion, Table};
+
+fn dep_key(project: &str, dep_id: &str) -> String {
+    format!("{project}/{dep_id}")
+}
+
+fn packages<'d>(db: &'d Db, project: &str) -> impl Iterator<Item = &'d DepPackage> + 'd {
+    let prefix = format!("{project}/");
+    db.tables
+        .dependencies
+        .range(prefix.clone()..)
+        .take_while(move |(k, _)| k.starts_with(&prefix))
+        .map(|(_, p)| p)
+}
+
+/// Finds a dependency version by its id.
+pub(crate) fn find_version<'d>(db: &'d Db, project: &str, id: &str) -> Option<(&'d DepPackage, &'d DepVersion)> {
+    packages(db, project).find_map(|p| p.versions.values().find(|v| v.id == id).map(|v| (p, v)))
+}
+
+fn version_view(project: &str, p: &DepPackage, v: &DepVersion, show: bool) -> Value {
+    let mut out = json!({
+        "id": v.id, "owner": domain_id(project), "link": v.link, "runtime": v.runtime, "etag": v.etag,
+        "size": v.size, "name": p.name, "description": v.description, "file_name": v.file_name,
+        "version": v.version, "dep_id": p.dep_id, "last_modified": v.last_modified, "is_shared": false,
+    });
+    if show {
+        out["download_link"] = json!(v.link);
+    }
+    out
+}
+
+/// Validated fields of a version create (both APIs).
+struct NewVersion {
+    name: String,
+    runtime: String,
+    description: String,
+    depend_type: String,
+    link: String,
+    blob: String,
+    etag: String,
+    size: u64,
+    file_name: String,
+}
+
+fn validated(ctx: &Ctx<'_>, staged: Option<Staged>) -> Res<NewVersion> {
+    let body = ctx.json()?;
+    let depend_type = req_str(&body, "depend_type", "FSS.1032")?;
+    if depend_type != "zip" && depend_type != "obs" {
+        return Err(Fail::bad(
+            "FSS.1032",
+            format!("depend_type `{depend_type}` is not zip or obs"),
+        ));
+    }
+    let runtime = req_str(&body, "runtime", "FSS.1005")?;
+    if !limits::RUNTIMES.contains(&runtime) {
+        return Err(Fail::bad("FSS.1005", format!("runtime `{runtime}` is not supported")));
+    }
+    let name = req_str(&body, "name", "FSS.1024")?;
+    let ok = name.chars().count() <= limits::DEPENDENCY_NAME_MAX
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        return Err(Fail::bad("FSS.1024", format!("dependency name `{name}` is invalid")));
+    }
+    let description = opt_str(&body, "description", "FSS.1019")?.unwrap_or("");
+    if description.chars().count() > limits::DESCRIPTION_MAX {
+        return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
+    }
+    let (link, blob, etag, size, file_name) = if depend_type == "obs" {
+        let link = opt_str(&body, "depend_link", "FSS.1010")?.unwrap_or("");
+        if !(link.starts_with("https://") || link.starts_with("http://") || link.starts_with("obs://")) {
+            return Err(Fail::bad("FSS.1010", "depend_link must be the OBS URL of the package"));
+        }
+        let etag = hex::encode(<md5::Md5 as md5::Digest>::digest(link.as_bytes()));
+        (
+            link.to_string(),
+            String::new(),
+            etag,
+            0,
+            link.rsplit('/').next().unwrap_or("").to_string(),
+        )
+    } else {
+        let stored = staged
+            .ok_or_else(|| Fail::bad("FSS.1024", "depend_file is required"))?
+            .stored;
+        let link = format!(
+            "https://fgs-dependencies-{}.obs.local/{}/{}.zip",
+            ctx.region(),
+            ctx.project,
+            stored.sha512
+        );
+        (link, stored.sha512, stored.md5, stored.size, format!("{name}.zip"))
+    };
+    Ok(NewVersion {
+        name: name.to_string(),
+        runtime: runtime.to_string(),
+        description: description.to_string(),
+        depend_type: depend_type.to_string(),
+        link,
+        blob,
+        etag,
+        size,
+        file_name,
+    })
+}
+
+/// Appends a version to the package named `n.name`, creating the package when new.
+fn add_version(ctx: &Ctx<'_>, db: &mut Db, n: NewVersion) -> Res<(String, u64)> {
+    let existing = packages(db, &ctx.project)
+        .find(|p| p.name == n.name)
+        .map(|p| p.dep_id.clone());
+    let dep_id = match existing {
+        Some(id) => id,
+        None => {
+            if packages(db, &ctx.project).count() as u64 >= ctx.shared.config.quotas.dependencies {
+                return Err(Fail::new(403, "FSS.1045", "the dependency quota is used up"));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let pkg = DepPackage {
+                project: ctx.project.clone(),
+                dep_id: id.clone(),
+                name: n.name.clone(),
+                next_version: 1,
+                versions: Default::default(),
+            };
+            db.tables.dependencies.insert(dep_key(&ctx.project, &id), pkg);
+            id
+        }
+    };
+    let key = dep_key(&ctx.project, &dep_id);
+    let pkg = db.tables.dependencies.get_mut(&key).expect("just ensured");
+    let number = pkg.next_version;
+    pkg.next_version += 1;
+    pkg.versions.insert(
+        number,
+        DepVersion {
+            id: uuid::Uuid::new_v4().to_string(),
+            version: number,
+            runtime: n.runtime,
+            description: n.description,
+            depend_type: n.depend_type,
+            link: n.link,
+            blob_digest: n.blob,
+            etag: n.etag,
+            size: n.size,
+            file_name: n.file_name,
+            last_modified: ctx.now.timestamp(),
+        },
+    );
+    db.touch(Table::Dependencies, &key);
+    Ok((key, number))
+}
+
+pub(crate) fn create_version(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>) -> Res<Resp> {
+    let n = validated(ctx, staged)?;
+    let (key, number) = add_version(ctx, db, n)?;
+    let p = &db.tables.dependencies[&key];
+    Resp::ok(version_view(&ctx.project, p, &p.versions[&number], false))
+}
+
+fn package_not_found() -> Fail {
+    Fail::new(404, "FSS.1056", "Not found the dependency")
+}
+
+fn package_key(ctx: &Ctx<'_>, db: &Db) -> Res<String> {
+    let key = dep_key(&ctx.project, ctx.param(0));
+    if db.tables.dependencies.contains_key(&key) {
+        Ok(key)
+    } else {
+        Err(package_not_found())
+    }
+}
+
+fn version_number(raw: &str) -> Res<u64> {
+    raw.parse()
+        .map_err(|_| Fail::new(404, "FSS.1056", format!("Not found the dependency version {raw}")))
+}
+
+pub(crate) fn list_versions(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let key = package_key(ctx, db)?;
+    let (start, items) = marker_page(ctx, 400)?;
+    let p = &db.tables.dependencies[&key];
+    let all: Vec<&DepVersion> = p.versions.values().collect();
+    let (page, next, count) = page(all, start, items);
+    let deps: Vec<Value> = page.iter().map(|v| version_view(&ctx.project, p, v, false)).collect();
+    Resp::ok(json!({ "dependencies": deps, "next_marker": next, "count": count }))
+}
+
+pub(crate) fn show_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let key = package_key(ctx, db)?;
+    let n = version_number(ctx.param(1))?;
+    let p = &db.tables.dependencies[&key];
+    let v = p.versions.get(&n).ok_or_else(package_not_found)?;
+    Resp::ok(version_view(&ctx.project, p, v, true))
+}
+
+pub(crate) fn delete_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let key = package_key(ctx, db)?;
+    let n = version_number(ctx.param(1))?;
+    let v = db.tables.dependencies[&key]
+        .versions
+        .get(&n)
+        .ok_or_else(package_not_found)?;
+    if let Some(function) = dependency_in_use(db, &ctx.project, &v.id) {
+        return Err(Fail::new(
+            412,
+            "FSS.1033",
+            format!("the dependency version is used by function {function}"),
+        ));
+    }
+    let p = db.tables.dependencies.get_mut(&key).expect("checked");
+    p.versions.remove(&n);
+    if p.versions.is_empty() {
+        db.tables.dependencies.remove(&key);
+    }
+    db.touch(Table::Dependencies, &key);
+    Resp::no_content()
+}
+
+pub(crate) fn list_packages(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (start, items) = marker_page(ctx, 400)?;
+    let runtime = ctx.query("runtime").filter(|s| !s.is_empty());
+    let name = ctx.query("name").filter(|s| !s.is_empty());
+    let kind = ctx.query("dependency_type").unwrap_or("all");
+    if !matches!(kind, "all" | "private" | "public" | "") {
+        return Err(Fail::bad("FSS.1001", format!("invalid dependency_type `{kind}`")));
+    }
+    let all: Vec<Value> = if kind == "public" {
+        Vec::new()
+    } else {
+        packages(db, &ctx.project)
+            .filter_map(|p| p.versions.values().next_back().map(|v| (p, v)))
+            .filter(|(_, v)| runtime.is_none_or(|r| v.runtime == r))
+            .filter(|(p, _)| name.is_none_or(|n| p.name.contains(n)))
+            .map(|(p, v)| {
+                json!({
+                    "id": p.dep_id, "owner": domain_id(&ctx.project), "link": v.link, "runtime": v.runtime,
+                    "etag": v.etag, "size": v.size, "name": p.name, "file_name": v.file_name,
+                    "description": v.description, "version": v.version, "last_modified": v.last_modified,
+                })
+            })
+            .collect()
+    };
+    let (page, next, count) = page(all, start, items);
+    Resp::ok(json!({ "dependencies": page, "next_marker": next, "count": count }))
+}
+
+fn old_view(project: &str, p: &DepPackage) -> Value {
+    let v = p
+        .versions
+        .values()
+        .next_back()
+        .expect("packages keep at least one version");
+    json!({
+        "id": p.dep_id, "owner": domain_id(project), "link": v.link, "runtime": v.runtime, "etag": v.etag,
+        "size": v.size, "name": p.name, "description": v.description, "file_name": v.file_name,
+    })
+}
+
+pub(crate) fn old_create(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>) -> Res<Resp> {
+    let n = validated(ctx, staged)?;
+    if packages(db, &ctx.project).any(|p| p.name == n.name) {
+        return Err(Fail::new(
+            409,
+            "FSS.1065",
+            format!("dependency {} already exists", n.name),
+        ));
+    }
+    let (key, _) = add_version(ctx, db, n)?;
+    Resp::ok(old_view(&ctx.project, &db.tables.dependencies[&key]))
+}
+
+pub(crate) fn old_show(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let key = package_key(ctx, db)?;
+    Resp::ok(old_view(&ctx.project, &db.tables.dependencies[&key]))
+}
+
+pub(crate) fn old_update(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>) -> Res<Resp> {
+    let key = package_key(ctx, db)?;
+    let n = validated(ctx, staged)?;
+    if n.name != db.tables.dependencies[&key].name {
+        return Err(Fail::bad("FSS.1024", "a dependency cannot be renamed"));
+    }
+    let (key, _) = add_version(ctx, db, n)?;
+    Resp::ok(old_view(&ctx.project, &db.tables.dependencies[&key]))
+}
+
+pub(crate) fn old_delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let key = package_key(ctx, db)?;
+    for v in db.tables.dependencies[&key].versions.values() {
+        if let Some(function) = dependency_in_use(db, &ctx.project, &v.id) {
+            return Err(Fail::new(
+                412,
+                "FSS.1033",
+                format!("version {} is used by function {function}", v.version),
+            ));
+        }
+    }
+    db.tables.dependencies.remove(&key);
+    db.touch(Table::Dependencies, &key);
+    Resp::no_content()
+}

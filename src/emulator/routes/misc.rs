@@ -1,0 +1,221 @@
+//! Tags on functions (§9), quotas (§3.9) and the IAM password-token call (§13).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{resolve, Ctx, Resp};
+use crate::api::{limits, signing, SUBJECT_TOKEN_HEADER};
+use crate::emulator::fail::{Fail, Res};
+use crate::emulator::store::{Db, Table, Tag, Token};
+
+/// Tag rules: at most 20, key 1–128, value ≤ 255, keys unique.
+pub(crate) fn check_tags(tags: &[Tag]) -> Res<()> {
+    if tags.len() > limits::TAGS_MAX {
+        return Err(Fail::param("a function can carry at most 20 tags"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in tags {
+        if t.key.is_empty() || t.key.chars().count() > limits::TAG_KEY_MAX {
+            return Err(Fail::param(format!("tag key `{}` must be 1-128 characters", t.key)));
+        }
+        if t.value.chars().count() > limits::TAG_VALUE_MAX {
+            return Err(Fail::param(format!(
+                "tag value of `{}` is longer than 255 characters",
+                t.key
+            )));
+        }
+        if !seen.insert(&t.key) {
+            return Err(Fail::param(format!("tag key `{}` appears twice", t.key)));
+        }
+    }
+    Ok(())
+}
+
+fn body_tags(ctx: &Ctx<'_>, action: &str) -> Res<Vec<Tag>> {
+    let body = ctx.json()?;
+    if let Some(a) = body.get("action").and_then(Value::as_str) {
+        if a != action {
+            return Err(Fail::param(format!("action must be `{action}`")));
+        }
+    }
+    let tags = body.get("tags").cloned().unwrap_or(Value::Array(vec![]));
+    let tags: Vec<Tag> = serde_json::from_value(tags).map_err(|_| Fail::param("tags must be [{key, value}]"))?;
+    Ok(tags)
+}
+
+pub(crate) fn show_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
+    let f = &db.tables.functions[&key];
+    Resp::ok(json!({ "tags": f.tags, "sys_tags": f.sys_tags }))
+}
+
+pub(crate) fn create_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
+    let new = body_tags(ctx, "create")?;
+    let f = &db.tables.functions[&key];
+    let mut merged = f.tags.clone();
+    for t in new {
+        match merged.iter_mut().find(|m| m.key == t.key) {
+            Some(m) => m.value = t.value,
+            None => merged.push(t),
+        }
+    }
+    check_tags(&merged)?;
+    db.tables.functions.get_mut(&key).expect("resolved").tags = merged;
+    db.touch(Table::Functions, &key);
+    Resp::no_content()
+}
+
+pub(crate) fn delete_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
+    let gone = body_tags(ctx, "delete")?;
+    let f = db.tables.functions.get_mut(&key).expect("resolved");
+    f.tags.retain(|t| !gone.iter().any(|g| g.key == t.key));
+    db.touch(Table::Functions, &key);
+    Resp::no_content()
+}
+
+pub(crate) fn project_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let prefix = format!("{}/", ctx.project);
+    for (_, f) in db
+        .tables
+        .functions
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+    {
+        for t in &f.tags {
+            let values = keys.entry(t.key.clone()).or_default();
+            if !values.contains(&t.value) {
+                values.push(t.value.clone());
+            }
+        }
+    }
+    let tags: Vec<Value> = keys
+        .into_iter()
+        .map(|(key, values)| json!({ "key": key, "values": values }))
+        .collect();
+    Resp::ok(json!({ "tags": tags, "sys_tags": [{ "key": "_sys_enterprise_project_id", "values": ["0"] }] }))
+}
+
+pub(crate) fn quotas(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let q = &ctx.shared.config.quotas;
+    let prefix = format!("{}/", ctx.project);
+    let functions: Vec<_> = db
+        .tables
+        .functions
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, f)| f)
+        .collect();
+    let code_mb = functions
+        .iter()
+        .map(|f| f.latest.code.code_size + f.versions.iter().map(|v| v.code.code_size).sum::<u64>())
+        .sum::<u64>()
+        .div_ceil(1024 * 1024);
+    let workflows = db
+        .tables
+        .workflows
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .count();
+    Resp::ok(json!({ "quotas": { "resources": [
+        { "type": "fgs_func_num", "quota": q.functions, "used": functions.len(), "unit": "" },
+        { "type": "fgs_func_code_size", "quota": q.code_size_mb, "used": code_mb, "unit": "MB" },
+        { "type": "fgs_workflow_num", "quota": q.workflows, "used": workflows, "unit": "" },
+        { "type": "fgs_func_occurs", "quota": 1000, "used": 0, "unit": "" },
+        { "type": "fgs_func_scale_down_timeout", "quota": 900, "used": 0, "unit": "s" },
+        { "type": "fgs_func_pat_idle_time", "quota": 600, "used": 0, "unit": "s" },
+        { "type": "fgs_on_demand_instance_limit", "quota": 1000, "used": 0, "unit": "" },
+        { "type": "fgs_func_qos_limit", "quota": 1000, "used": 0, "unit": "" },
+    ] } }))
+}
+
+fn iam_fail(msg: &str) -> Fail {
+    Fail::new(
+        401,
+        "APIGW.0301",
+        format!("Incorrect IAM authentication information: {msg}"),
+    )
+}
+
+/// `POST /v3/auth/tokens` with the password method: 201, token in `X-Subject-Token`.
+pub(crate) fn iam_token(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
+    let body = ctx.json()?;
+    let identity = body
+        .get("auth")
+        .and_then(|a| a.get("identity"))
+        .ok_or_else(|| Fail::param("auth.identity is required"))?;
+    let methods = identity
+        .get("methods")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !methods.iter().any(|m| m == "password") {
+        return Err(Fail::param("only the password method is emulated"));
+    }
+    let user = identity
+        .pointer("/password/user")
+        .ok_or_else(|| Fail::param("auth.identity.password.user is required"))?;
+    let name = user.get("name").and_then(Value::as_str).unwrap_or_default();
+    let password = user.get("password").and_then(Value::as_str).unwrap_or_default();
+    let domain = user.pointer("/domain/name").and_then(Value::as_str).unwrap_or_default();
+    if name.is_empty() || domain.is_empty() {
+        return Err(Fail::param("user name and domain name are required"));
+    }
+    if password != ctx.shared.config.iam_password {
+        return Err(iam_fail("the username or password is wrong"));
+    }
+    let scope = body.get("auth").and_then(|a| a.pointer("/scope/project"));
+    let project_id = match scope {
+        Some(p) => match (
+            p.get("id").and_then(Value::as_str),
+            p.get("name").and_then(Value::as_str),
+        ) {
+            (Some(id), _) => id.to_string(),
+            (None, Some(n)) if n == ctx.region() => ctx.shared.config.project_id.clone(),
+            (None, Some(n)) => {
+                return Err(Fail::param(format!(
+                    "project {n} does not exist (this emulator serves {})",
+                    ctx.region()
+                )))
+            }
+            _ => return Err(Fail::param("scope.project needs an id or a name")),
+        },
+        None => ctx.shared.config.project_id.clone(),
+    };
+    let token = format!(
+        "MIIemu{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let expires = ctx.now + chrono::Duration::hours(24);
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let record = Token {
+        project_id: project_id.clone(),
+        project_name: ctx.region().to_string(),
+        user: name.to_string(),
+        domain: domain.to_string(),
+        issued_at: fmt(ctx.now),
+        expires_at_epoch: expires.timestamp(),
+        expires_at: fmt(expires),
+    };
+    let key = signing::sha256_hex(token.as_bytes());
+    let domain_id = super::functions::domain_id(&project_id);
+    let out = json!({ "token": {
+        "expires_at": record.expires_at, "issued_at": record.issued_at, "methods": ["password"], "catalog": [],
+        "project": { "id": project_id, "name": ctx.region(), "domain": { "id": domain_id, "name": domain } },
+        "roles": [{ "id": "0", "name": "te_admin" }],
+        "user": { "id": signing::sha256_hex(name.as_bytes())[..32].to_string(), "name": name,
+                  "domain": { "id": domain_id, "name": domain }, "password_expires_at": "" },
+    } });
+    db.tables.tokens.retain(|_, t| t.expires_at_epoch > ctx.now.timestamp());
+    db.tables.tokens.insert(key.clone(), record);
+    db.touch(Table::Tokens, &key);
+    Ok(Resp {
+        status: 201,
+        body: Some(out),
+        headers: vec![(SUBJECT_TOKEN_HEADER.to_string(), token)],
+    })
+}
