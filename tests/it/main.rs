@@ -1,0 +1,7 @@
+//! One integration-test binary (as cargo and uv do): each module is a behaviour area.
+
+mod support;
+
+mod emulator_basics;
+mod emulator_persistence;
+mod signing_vectors;

@@ -1,0 +1,271 @@
+//! Shared test support: an in-process emulator on `127.0.0.1:0` and a tiny signed HTTP
+//! caller built on `fgform::api::signing` (the same signer the client uses).
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use fgform::api::{local, signing};
+use fgform::emulator::{self, Config, EmulatorHandle};
+use serde_json::{json, Value};
+
+/// Signs and sends requests to an emulator at `addr`.
+pub struct Caller {
+    pub addr: std::net::SocketAddr,
+    pub project: String,
+    pub ak: String,
+    pub sk: String,
+    http: reqwest::Client,
+}
+
+/// A caller for an emulator started elsewhere (another process) with the default credentials.
+pub type RemoteEmu = Caller;
+
+/// A started emulator plus the credentials tests sign with.
+pub struct Emu {
+    pub handle: EmulatorHandle,
+    caller: Caller,
+}
+
+impl std::ops::Deref for Emu {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// `error_code` of an error body ("" when absent).
+    pub fn code(&self) -> &str {
+        self.body.get("error_code").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+impl Emu {
+    pub async fn start() -> Emu {
+        Emu::with(Config::default()).await
+    }
+
+    pub async fn with(config: Config) -> Emu {
+        let handle = emulator::start(config).await.expect("emulator starts");
+        let caller = Caller {
+            addr: handle.addr(),
+            project: handle.config().project_id.clone(),
+            ak: handle.config().access_key.clone(),
+            sk: handle.config().secret_key.clone(),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        };
+        Emu { handle, caller }
+    }
+
+    /// Starts on a data directory.
+    pub async fn on(dir: &Path) -> Emu {
+        Emu::with(Config {
+            data: Some(dir.to_path_buf()),
+            ..Config::default()
+        })
+        .await
+    }
+}
+
+impl Caller {
+    /// A caller with the emulator's default credentials.
+    pub fn new(addr: std::net::SocketAddr) -> Caller {
+        Caller {
+            addr,
+            project: local::PROJECT_ID.into(),
+            ak: local::ACCESS_KEY.into(),
+            sk: local::SECRET_KEY.into(),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `/v2/{project}` + `rest`.
+    pub fn path(&self, rest: &str) -> String {
+        format!("/v2/{}{}", self.project, rest)
+    }
+
+    /// A signed call; `path` is the raw path (already encoded), `query` decoded pairs.
+    pub async fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Reply {
+        self.call_raw(
+            method,
+            path,
+            query,
+            body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default(),
+            &self.sk,
+        )
+        .await
+    }
+
+    /// A signed call with raw body bytes and a chosen secret key.
+    pub async fn call_raw(&self, method: &str, path: &str, query: &[(&str, &str)], body: Vec<u8>, sk: &str) -> Reply {
+        let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let host = self.addr.to_string();
+        let date = chrono::Utc::now().format(signing::DATE_FORMAT).to_string();
+        let headers = signing::sign(
+            signing::OutgoingRequest {
+                method,
+                raw_path: path,
+                query: &pairs,
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("X-Project-Id".into(), self.project.clone()),
+                ],
+                body: &body,
+                host: &host,
+            },
+            &self.ak,
+            sk,
+            &date,
+        );
+        self.send(method, path, &pairs, headers, body).await
+    }
+
+    /// Sends exactly these headers (no signing).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        pairs: &[(String, String)],
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let query = signing::canonical_query_pairs(pairs);
+        let url = if query.is_empty() {
+            format!("{}{path}", self.url())
+        } else {
+            format!("{}{path}?{query}", self.url())
+        };
+        let mut req = self.http.request(method.parse().unwrap(), url).body(body);
+        for (k, v) in headers {
+            if !k.eq_ignore_ascii_case("host") {
+                req = req.header(k, v);
+            }
+        }
+        let resp = req.send().await.expect("request reaches the emulator");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, rest: &str) -> Reply {
+        self.call("GET", &self.path(rest), &[], None).await
+    }
+    pub async fn post(&self, rest: &str, body: Value) -> Reply {
+        self.call("POST", &self.path(rest), &[], Some(&body)).await
+    }
+    pub async fn put(&self, rest: &str, body: Value) -> Reply {
+        self.call("PUT", &self.path(rest), &[], Some(&body)).await
+    }
+    pub async fn delete(&self, rest: &str) -> Reply {
+        self.call("DELETE", &self.path(rest), &[], None).await
+    }
+
+    /// An admin call (`/_emulator/...`, unsigned).
+    pub async fn admin(&self, method: &str, rest: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}/_emulator{rest}", self.url()));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The operations the emulator logged, in order (e.g. `["CreateFunction", ...]`).
+    pub async fn operations(&self) -> Vec<String> {
+        let log = self.admin("GET", "/requests", None).await;
+        log["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["operation"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Creates a function with a small zip; returns the create response.
+    pub async fn create_function(&self, name: &str) -> Reply {
+        let r = self.post("/fgs/functions", function_body(name)).await;
+        assert_eq!(r.status, 200, "create {name}: {}", r.text);
+        r
+    }
+
+    /// The `:latest` URN of a function, percent-encoded for a path.
+    pub fn urn(&self, name: &str) -> String {
+        encode(&format!(
+            "urn:fss:{}:{}:function:default:{name}:latest",
+            local::REGION,
+            self.project
+        ))
+    }
+
+    /// The unqualified URN, percent-encoded.
+    pub fn base_urn(&self, name: &str) -> String {
+        encode(&format!(
+            "urn:fss:{}:{}:function:default:{name}",
+            local::REGION,
+            self.project
+        ))
+    }
+}
+
+/// Percent-encodes a path parameter the way the SDK does (no safe characters).
+pub fn encode(s: &str) -> String {
+    signing::encode(s)
+}
+
+/// A zip holding one file.
+pub fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        z.write_all(content).unwrap();
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn sha512_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha512::digest(bytes))
+}
+
+/// The default code zip of [`function_body`].
+pub fn default_zip() -> Vec<u8> {
+    zip_of("index.py", b"def handler(event, context):\n    return event\n")
+}
+
+/// A valid create body.
+pub fn function_body(name: &str) -> Value {
+    json!({
+        "func_name": name, "package": "default", "runtime": "Python3.9", "handler": "index.handler",
+        "memory_size": 128, "timeout": 30, "code_type": "zip", "code_filename": "index.zip",
+        "func_code": { "file": b64(&default_zip()) },
+    })
+}
