@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
 //! | [`commands`] | one file per subcommand | yes |
-//! | [`api`] | URNs, AK/SK signing, error envelope, local credentials | none |
+//! | [`api`] | URNs, AK/SK signing, limits, timer schedules, error envelope, local credentials | none |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
