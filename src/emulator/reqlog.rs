@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 /// Entries kept; older ones are dropped first.
-const CAPACITY: usize = 200_000;
+const CAPACITY: usize = 50_000;
 
 /// One answered (or dropped) request.
 #[derive(Debug, Clone, Serialize)]
@@ -55,5 +55,40 @@ impl RequestLog {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            seq: 0,
+            time: String::new(),
+            method: "GET".into(),
+            path: "/".into(),
+            query: String::new(),
+            operation: "ListFunctions".into(),
+            project: String::new(),
+            status: 200,
+            error_code: None,
+            request_id: String::new(),
+            chaos: None,
+            duration_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_entries_with_increasing_sequence_numbers() {
+        let mut log = RequestLog::default();
+        for _ in 0..CAPACITY + 5 {
+            log.push(entry());
+        }
+        let all = log.since(0);
+        assert_eq!(all.len(), CAPACITY);
+        assert_eq!(all[0].seq, 6);
+        assert_eq!(log.last_seq(), (CAPACITY + 5) as u64);
+        assert_eq!(log.since(log.last_seq() - 2).len(), 2);
     }
 }
