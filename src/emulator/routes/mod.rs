@@ -267,7 +267,20 @@ pub(crate) fn execute(shared: &Shared, route: &Route, ctx: Ctx<'_>) -> Res<Resp>
     // Package bytes are decoded and stored outside the lock.
     let staged = functions::stage_code(route.operation, &ctx)?;
     let mut db = shared.db.lock();
-    let result = dispatch(route.operation, &ctx, &mut db, staged);
+    // A handler bug must not take the connection down with it: answer 500 like the
+    // service does, and journal nothing of what the handler did.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatch(route.operation, &ctx, &mut db, staged)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("fgform emulator: {} panicked: {what}", route.operation);
+        Err(Fail::new(500, "FSS.0500", "internal error"))
+    });
     match &result {
         Ok(_) => db.commit().map_err(|e| {
             Fail::new(
