@@ -19,6 +19,7 @@
 //! | [`commands`] | one file per subcommand | yes |
 //! | [`api`] | URNs, AK/SK signing, limits, timer schedules, error envelope, local credentials | none |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
+//! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` depends on `api` only, so the
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
+pub mod state;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
