@@ -128,8 +128,33 @@ async fn creates_with_every_code_type() {
     );
     assert_eq!(r.body["handler"], "-");
 
+    // code_type is optional for custom-image functions only.
+    let r = emu
+        .post(
+            "/fgs/functions",
+            json!({
+                "func_name": "imgfn2", "package": "default", "runtime": "Custom Image", "handler": "-",
+                "memory_size": 1024, "timeout": 60,
+                "custom_image": { "enabled": true, "image": "swr.cn-north-4.myhuaweicloud.com/ns/app:2.0" },
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["code_type"], "Custom-Image-Swr");
+    let r = emu
+        .post(
+            "/fgs/functions",
+            with(function_body("nocodetype"), json!({ "code_type": null })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "FSS.1006"),
+        "required for every other runtime"
+    );
+
     let list = emu.get("/fgs/functions").await;
-    assert_eq!(list.body["count"], 6);
+    assert_eq!(list.body["count"], 7);
 }
 
 #[tokio::test]
