@@ -88,6 +88,27 @@ async fn put_get_delete_per_qualifier() {
     assert_eq!((r.status, r.code()), (404, "FSS.0404"));
     assert_eq!(emu.get(&cfg(&latest)).await.status, 200);
 
+    // Aliases have their own config.
+    let a = emu
+        .post(
+            &format!("/fgs/functions/{latest}/aliases"),
+            json!({ "name": "live", "version": "v1" }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let r = emu
+        .put(&cfg(&qurn(&emu, "!live")), json!({ "max_async_retry_attempts": 2 }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["func_urn"].as_str().unwrap().ends_with(":asy:!live"));
+    assert_eq!(
+        emu.get(&cfg(&qurn(&emu, "!live"))).await.body["max_async_retry_attempts"],
+        2
+    );
+    assert_eq!(emu.get(&cfg(&v1)).await.status, 404, "the alias's config is not v1's");
+    let list = emu.get(&format!("/fgs/functions/{latest}/async-invoke-configs")).await;
+    assert_eq!(list.body["count"], 2);
+
     let r = emu.get(&cfg(&emu.urn("ghost"))).await;
     assert_eq!((r.status, r.code()), (404, "FSS.1051"));
     let r = emu.put(&cfg(&qurn(&emu, "v7")), json!({})).await;

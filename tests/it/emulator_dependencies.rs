@@ -1,5 +1,6 @@
 //! Dependencies (§7): the version API, package list filters and the old package API.
 
+use fgform::emulator::{Config, Quotas};
 use serde_json::{json, Value};
 
 use crate::support::{b64, function_body, zip_of, Emu, Reply};
@@ -333,4 +334,32 @@ async fn old_api_maps_onto_packages() {
         assert_eq!((r.status, r.code()), (404, "FSS.1056"));
     }
     assert_eq!(emu.get("/fgs/dependencies").await.body["count"], 0);
+}
+
+#[tokio::test]
+async fn dependency_quota_is_1045() {
+    let emu = Emu::with(Config {
+        quotas: Quotas {
+            dependencies: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let zip = zip_of("lib.py", b"Q = 1\n");
+    assert_eq!(
+        create_version(&emu, dep_body("one", "Python3.9", &zip)).await.status,
+        200
+    );
+    assert_eq!(
+        create_version(&emu, dep_body("one", "Python3.9", &zip)).await.status,
+        200,
+        "versions are not packages"
+    );
+    let r = create_version(&emu, dep_body("two", "Python3.9", &zip)).await;
+    assert_eq!((r.status, r.code()), (403, "FSS.1045"));
+    let r = emu
+        .post("/fgs/dependencies", dep_body("three", "Python3.9", &zip))
+        .await;
+    assert_eq!((r.status, r.code()), (403, "FSS.1045"));
 }

@@ -361,6 +361,22 @@ async fn other_types_required_fields_duplicates_and_status() {
         { "log_group_id": "g", "log_topic_id": "t" } });
     assert_eq!(create(&emu, &urn, lts).await.status, 201);
 
+    // DDS starts DISABLED like KAFKA.
+    let dds = json!({ "trigger_type_code": "DDS", "event_data":
+        { "instance_id": "i2", "db_name": "d", "collection_name": "c" } });
+    let r = create(&emu, &urn, dds).await;
+    assert_eq!((r.status, r.body["trigger_status"].clone()), (201, json!("DISABLED")));
+
+    // Trigger names of the non-TIMER types: too long, invalid, taken.
+    let cts = |name: &str| json!({ "trigger_type_code": "CTS", "event_data": { "name": name, "operations": ["FunctionGraph:Functions:Create"] } });
+    let r = create(&emu, &urn, cts(&"c".repeat(65))).await;
+    assert_eq!((r.status, r.code()), (400, "FSS.1317"));
+    let r = create(&emu, &urn, cts("bad name")).await;
+    assert_eq!((r.status, r.code()), (400, "FSS.1319"));
+    assert_eq!(create(&emu, &urn, cts("audit")).await.status, 201);
+    let r = create(&emu, &urn, cts("audit")).await;
+    assert_eq!((r.status, r.code()), (400, "FSS.1307"));
+
     // A trigger is found by its type too.
     let r = emu.get(&format!("/fgs/triggers/{urn}/SMN/{oid}")).await;
     assert_eq!((r.status, r.code()), (404, "FSS.1132"));
@@ -381,7 +397,7 @@ async fn qualifiers_scope_lists_and_delete_all() {
     let v1 = qurn(&emu, "qf", "v1");
     assert_eq!(create(&emu, &latest, timer("a", "Rate", "1m")).await.status, 201);
     assert_eq!(create(&emu, &latest, timer("b", "Rate", "1m")).await.status, 201);
-    // The same timer name is fine on another qualifier.
+    // [DECIDE] timer names are unique per qualifier: the same name is fine on another one.
     let on_v1 = create(&emu, &v1, timer("a", "Rate", "1m")).await;
     assert_eq!(on_v1.status, 201, "{}", on_v1.text);
     let v1id = on_v1.body["trigger_id"].as_str().unwrap();

@@ -1,6 +1,7 @@
 //! Workflows (§8): create/list/show/update/batch delete, exact definition round trips and
 //! the graph checks.
 
+use fgform::emulator::{Config, Quotas};
 use serde_json::{json, Value};
 
 use crate::support::Emu;
@@ -219,4 +220,20 @@ async fn definition_checks_duplicates_and_missing() {
             r.body["request_id"].as_str().unwrap()
         );
     }
+}
+
+#[tokio::test]
+async fn workflow_quota_is_0403() {
+    let emu = Emu::with(Config {
+        quotas: Quotas {
+            workflows: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(emu.post("/fgs/workflows", definition(&emu, "only")).await.status, 201);
+    let r = emu.post("/fgs/workflows", definition(&emu, "second")).await;
+    assert_eq!((r.status, r.code()), (403, "FSS.0403"));
+    assert!(r.body["request_id"].is_string());
 }
