@@ -8,6 +8,7 @@ mod emulator_chaos;
 mod emulator_dependencies;
 mod emulator_functions;
 mod emulator_persistence;
+mod emulator_robustness;
 mod emulator_snapshot;
 mod emulator_tags_quotas;
 mod emulator_triggers;
