@@ -1,6 +1,6 @@
 //! Every write route answers 4xx (never 5xx, never a dropped connection) to bodies of the
-//! wrong shape: each field of a valid body, and each field one level down, replaced by
-//! values of every JSON type.
+//! wrong shape: each value of a valid body, at any depth, replaced by values of every JSON
+//! type; and read routes to odd path parameters and queries.
 
 use serde_json::{json, Value};
 
@@ -23,33 +23,37 @@ fn weird() -> Vec<Value> {
     ]
 }
 
-/// The valid body, then each top-level and second-level field replaced by each weird value.
+/// Every JSON pointer inside `v` (objects and arrays, at any depth).
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(child, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(child, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The valid body, then each value at any depth replaced by each weird value.
 fn mutations(base: &Value) -> Vec<Value> {
     let mut out = vec![base.clone(), Value::Null, json!([]), json!("s"), json!(7)];
-    let Some(obj) = base.as_object() else { return out };
-    for (k, v) in obj {
+    let mut paths = Vec::new();
+    pointers(base, String::new(), &mut paths);
+    for p in paths {
         for w in weird() {
             let mut m = base.clone();
-            m[k] = w.clone();
+            *m.pointer_mut(&p).expect("pointer from the same value") = w;
             out.push(m);
-        }
-        if let Some(inner) = v.as_object() {
-            for ik in inner.keys() {
-                for w in weird() {
-                    let mut m = base.clone();
-                    m[k][ik] = w;
-                    out.push(m);
-                }
-            }
-        }
-        if let Some(Value::Object(first)) = v.as_array().and_then(|a| a.first()) {
-            for ik in first.keys() {
-                for w in weird() {
-                    let mut m = base.clone();
-                    m[k][0][ik] = w;
-                    out.push(m);
-                }
-            }
         }
     }
     out
@@ -264,4 +268,71 @@ async fn read_routes_never_answer_5xx_to_odd_queries() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn odd_path_parameters_answer_4xx() {
+    let emu = Emu::start().await;
+    emu.create_function("rp").await;
+    let p = emu.project.clone();
+    let urns = [
+        "rp".to_string(),
+        "rp:".into(),
+        ":rp".into(),
+        "!".into(),
+        "rp:!".into(),
+        format!("{p}:default:rp:!!a"),
+        format!("{p}:default:rp:latest:extra"),
+        format!("urn:fss:local-1:{p}:function:default:rp:v!1"),
+        format!("urn:fss:local-1:{p}:workflow:default:rp:latest"),
+        format!("urn:fss:local-1:{p}:function:default:rp:{}", "v".repeat(5000)),
+        "%E2%82%AC".into(),
+        "%FF%FE".into(),
+        "..".into(),
+    ];
+    let mut sent = 0;
+    for u in &urns {
+        for rest in [
+            format!("/fgs/functions/{u}/config"),
+            format!("/fgs/functions/{u}/code"),
+            format!("/fgs/functions/{u}/versions"),
+            format!("/fgs/functions/{u}/aliases"),
+            format!("/fgs/functions/{u}/aliases/!x"),
+            format!("/fgs/functions/{u}/async-invoke-config"),
+            format!("/fgs/functions/{u}/async-invoke-configs"),
+            format!("/fgs/triggers/{u}"),
+            format!("/fgs/triggers/{u}/TIMER/x"),
+            format!("/functions/{u}/tags"),
+        ] {
+            for method in ["GET", "DELETE"] {
+                let Ok(r) = emu.try_call(method, &emu.path(&rest), &[], None).await else {
+                    panic!("{method} {rest} dropped the connection");
+                };
+                sent += 1;
+                assert!(r.status < 500, "{method} {rest}: {} {}", r.status, r.text);
+            }
+        }
+    }
+    for rest in [
+        "/fgs/dependencies/x/version/-1",
+        "/fgs/dependencies/x/version/99999999999999999999999",
+        "/fgs/dependencies/%00",
+        "/fgs/workflows/%2F..%2F",
+    ] {
+        for method in ["GET", "DELETE"] {
+            let r = emu
+                .try_call(method, &emu.path(rest), &[], None)
+                .await
+                .expect("answered");
+            sent += 1;
+            assert!(r.status < 500, "{method} {rest}: {} {}", r.status, r.text);
+        }
+    }
+    assert!(sent > 200);
+    assert_eq!(
+        emu.get(&format!("/fgs/functions/{}/config", emu.urn("rp")))
+            .await
+            .status,
+        200
+    );
 }
