@@ -302,3 +302,99 @@ async fn alias_error_codes() {
     assert_eq!(emu.delete(&format!("/fgs/triggers/{alias_urn}")).await.status, 204);
     assert_eq!(emu.delete(&format!("{base}/a1")).await.status, 204);
 }
+
+#[tokio::test]
+async fn versions_keep_the_digest_they_were_cut_from() {
+    let emu = Emu::start().await;
+    let created = emu.create_function("dg").await;
+    assert_eq!(publish(&emu, "dg", json!({ "version": "v1" })).await.status, 200);
+    let zip = crate::support::zip_of("index.py", b"def handler(e, c):\n    return 2\n");
+    let r = emu
+        .put(
+            &format!("/fgs/functions/{}/code", emu.urn("dg")),
+            json!({ "code_type": "zip", "code_filename": "index.zip", "func_code": { "file": crate::support::b64(&zip) } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v1 = emu
+        .get(&format!("/fgs/functions/{}/code", qurn(&emu, "dg", "v1")))
+        .await;
+    assert_eq!(v1.body["digest"], created.body["digest"]);
+    let latest = emu.get(&format!("/fgs/functions/{}/code", emu.urn("dg"))).await;
+    assert_eq!(latest.body["digest"], json!(crate::support::sha512_hex(&zip)));
+    // A code change is a change: publishing works without touching the config.
+    let v2 = publish(&emu, "dg", json!({ "version": "v2" })).await;
+    assert_eq!(v2.status, 200, "{}", v2.text);
+    assert_eq!(v2.body["digest"], json!(crate::support::sha512_hex(&zip)));
+    // Versions cannot take new code.
+    let r = emu
+        .put(
+            &format!("/fgs/functions/{}/code", qurn(&emu, "dg", "v1")),
+            json!({ "code_type": "zip", "code_filename": "index.zip", "func_code": { "file": crate::support::b64(&zip) } }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "FSS.1015"));
+    // Aliases are removed through the aliases API, not DeleteFunction.
+    assert_eq!(
+        emu.post(
+            &format!("/fgs/functions/{}/aliases", emu.urn("dg")),
+            json!({ "name": "cur", "version": "v2" })
+        )
+        .await
+        .status,
+        200
+    );
+    let r = emu
+        .delete(&format!("/fgs/functions/{}", qurn(&emu, "dg", "!cur")))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "FSS.1015"));
+}
+
+#[tokio::test]
+async fn deleting_a_function_forgets_everything_it_owned() {
+    let emu = Emu::start().await;
+    two_versions(&emu, "gone").await;
+    let urn = emu.urn("gone");
+    emu.post(
+        &format!("/fgs/functions/{urn}/aliases"),
+        json!({ "name": "a", "version": "v1" }),
+    )
+    .await;
+    emu.put(&format!("/fgs/functions/{urn}/async-invoke-config"), json!({}))
+        .await;
+    let t = emu
+        .post(
+            &format!("/fgs/triggers/{urn}"),
+            json!({ "trigger_type_code": "TIMER", "event_data": { "name": "t", "schedule_type": "Rate", "schedule": "1m" } }),
+        )
+        .await;
+    assert_eq!(t.status, 201);
+    emu.post(
+        &format!("/functions/{urn}/tags/create"),
+        json!({ "tags": [{ "key": "k", "value": "v" }] }),
+    )
+    .await;
+    assert_eq!(
+        emu.delete(&format!("/fgs/functions/{}", emu.base_urn("gone")))
+            .await
+            .status,
+        204
+    );
+
+    emu.create_function("gone").await;
+    let versions = emu.get(&format!("/fgs/functions/{urn}/versions")).await;
+    assert_eq!(versions.body["count"], 1, "only latest");
+    assert_eq!(emu.get(&format!("/fgs/functions/{urn}/aliases")).await.body, json!([]));
+    assert_eq!(emu.get(&format!("/fgs/triggers/{urn}")).await.body, json!([]));
+    assert_eq!(
+        emu.get(&format!("/fgs/functions/{urn}/async-invoke-config"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(emu.get(&format!("/functions/{urn}/tags")).await.body["tags"], json!([]));
+    let r = emu
+        .get(&format!("/fgs/functions/{}/config", qurn(&emu, "gone", "v1")))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "FSS.1052"));
+}
