@@ -144,6 +144,21 @@ async fn drop_closes_the_connection() {
     assert_eq!(log[0]["operation"], "ListFunctions");
     // Other operations are untouched.
     emu.create_function("f").await;
+
+    // A drop before handling makes no change.
+    emu.admin(
+        "POST",
+        "/chaos",
+        Some(json!({ "effect": "drop", "operation": "CreateFunction", "times": 1 })),
+    )
+    .await;
+    let r = emu
+        .try_call("POST", &emu.path("/fgs/functions"), &[], Some(&function_body("never")))
+        .await;
+    assert!(r.is_err());
+    let r = emu.get(&format!("/fgs/functions/{}/config", emu.urn("never"))).await;
+    assert_eq!((r.status, r.code()), (404, "FSS.1051"));
+    emu.create_function("never").await;
 }
 
 #[tokio::test]

@@ -427,6 +427,8 @@ async fn delete_scopes() {
         (400, "FSS.0400"),
         "latest alone cannot be deleted"
     );
+    // v2 is prod's gray version (FSS.1094 per §3.7); [DECIDE] v1, its main version, is
+    // refused with the same code.
     for v in ["v1", "v2"] {
         let r = emu.delete(&format!("/fgs/functions/{}", ver(v))).await;
         assert_eq!((r.status, r.code()), (403, "FSS.1094"), "{v} is used by an alias");

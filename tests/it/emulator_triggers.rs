@@ -193,8 +193,16 @@ async fn timer_errors() {
         .get(&format!("/fgs/triggers/{urn}/OBS/00000000-0000-4000-8000-000000000000"))
         .await;
     assert_eq!((r.status, r.code()), (404, "FSS.1136"));
-    let r = emu.get(&format!("/fgs/triggers/{urn}/SMN/x")).await;
-    assert_eq!((r.status, r.code()), (404, "FSS.1132"));
+    for (ty, code) in [
+        ("SMN", "FSS.1132"),
+        ("APIG", "FSS.1138"),
+        ("DEDICATEDGATEWAY", "FSS.1138"),
+        ("KAFKA", "FSS.1174"),
+        ("DIS", "FSS.1131"),
+    ] {
+        let r = emu.get(&format!("/fgs/triggers/{urn}/{ty}/x")).await;
+        assert_eq!((r.status, r.code()), (404, code), "{ty}");
+    }
     let r = create(&emu, &emu.urn("ghost"), timer("t", "Rate", "1m")).await;
     assert_eq!((r.status, r.code()), (404, "FSS.1051"));
 }
