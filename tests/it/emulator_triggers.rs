@@ -380,7 +380,11 @@ async fn other_types_required_fields_duplicates_and_status() {
     let r = create(&emu, &urn, cts(&"c".repeat(65))).await;
     assert_eq!((r.status, r.code()), (400, "FSS.1317"));
     let r = create(&emu, &urn, cts("bad name")).await;
-    assert_eq!((r.status, r.code()), (400, "FSS.1319"));
+    assert_eq!(
+        (r.status, r.code()),
+        (502, "FSS.1319"),
+        "§10 lists FSS.1319 with HTTP 502"
+    );
     assert_eq!(create(&emu, &urn, cts("audit")).await.status, 201);
     let r = create(&emu, &urn, cts("audit")).await;
     assert_eq!((r.status, r.code()), (400, "FSS.1307"));
