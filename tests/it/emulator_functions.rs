@@ -706,3 +706,71 @@ async fn encrypted_user_data_is_masked_everywhere() {
         assert!(!r.text.contains("hunter2"));
     }
 }
+
+#[tokio::test]
+async fn list_items_and_show_config_carry_the_documented_fields() {
+    let emu = Emu::start().await;
+    emu.create_function("shape").await;
+    let list = emu.get("/fgs/functions").await;
+    let item = list.body["functions"][0].as_object().unwrap().clone();
+    // §3.2 (extend_config and bind_bridge_funcUrns are only present when set).
+    for k in [
+        "func_urn",
+        "func_name",
+        "domain_id",
+        "namespace",
+        "project_name",
+        "package",
+        "runtime",
+        "timeout",
+        "handler",
+        "memory_size",
+        "cpu",
+        "code_type",
+        "code_url",
+        "code_filename",
+        "code_size",
+        "user_data",
+        "encrypted_user_data",
+        "digest",
+        "version",
+        "image_name",
+        "xrole",
+        "app_xrole",
+        "description",
+        "last_modified",
+        "func_vpc_id",
+        "strategy_config",
+        "enterprise_project_id",
+        "long_time",
+        "log_group_id",
+        "log_stream_id",
+        "type",
+        "fail_count",
+        "is_bridge_function",
+        "resource_id",
+    ] {
+        assert!(item.contains_key(k), "list item lacks {k}");
+    }
+    for heavy in ["func_code", "dependencies", "mount_config", "depend_version_list"] {
+        assert!(!item.contains_key(heavy), "list item carries {heavy}");
+    }
+    let show = emu.get(&format!("/fgs/functions/{}/config", emu.urn("shape"))).await;
+    let full = show.body.as_object().unwrap();
+    for k in [
+        "func_id",
+        "depend_list",
+        "depend_version_list",
+        "dependencies",
+        "apig_route_enable",
+        "namespace",
+    ] {
+        assert!(full.contains_key(k), "show config lacks {k}");
+    }
+    assert_eq!(full["namespace"], json!(emu.project));
+    assert_eq!(
+        full["resource_id"],
+        json!(format!("{}:shape", full["func_id"].as_str().unwrap()))
+    );
+    assert_eq!(full["domain_id"].as_str().unwrap().len(), 32);
+}
