@@ -4,6 +4,12 @@
 /// Checks a `Rate` schedule: `<n>m` (1–60), `<n>h` (1–24) or `<n>d` (1–30).
 pub fn check_rate(schedule: &str) -> Result<(), String> {
     let s = schedule.trim();
+    // Only ASCII can be valid, and it keeps the byte split below on a char boundary.
+    if !s.is_ascii() {
+        return Err(format!(
+            "rate `{schedule}` must be a number followed by m, h or d (like 5m)"
+        ));
+    }
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
     let range = match unit {
         "m" => 1..=60,
@@ -155,7 +161,21 @@ mod tests {
         for ok in ["1m", "60m", "3m", "1h", "24h", "1d", "30d"] {
             assert!(check_rate(ok).is_ok(), "{ok}");
         }
-        for bad in ["0m", "61m", "25h", "31d", "5", "m", "5s", "05m", "-1m", "1.5h", ""] {
+        for bad in [
+            "0m",
+            "61m",
+            "25h",
+            "31d",
+            "5",
+            "m",
+            "5s",
+            "05m",
+            "-1m",
+            "1.5h",
+            "",
+            "5\u{1F600}",
+            "\u{e9}",
+        ] {
             assert!(check_rate(bad).is_err(), "{bad}");
         }
     }

@@ -2,6 +2,16 @@
 
 mod support;
 
+mod emulator_async;
 mod emulator_basics;
+mod emulator_chaos;
+mod emulator_dependencies;
+mod emulator_functions;
 mod emulator_persistence;
+mod emulator_robustness;
+mod emulator_snapshot;
+mod emulator_tags_quotas;
+mod emulator_triggers;
+mod emulator_versions;
+mod emulator_workflows;
 mod signing_vectors;

@@ -142,6 +142,68 @@ impl Caller {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     ) -> Reply {
+        self.try_send(method, path, pairs, headers, body)
+            .await
+            .expect("request reaches the emulator")
+    }
+
+    /// A signed call that may fail at the transport level (a chaos `drop`).
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Reply, reqwest::Error> {
+        let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let body = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+        let host = self.addr.to_string();
+        let date = chrono::Utc::now().format(signing::DATE_FORMAT).to_string();
+        let headers = signing::sign(
+            signing::OutgoingRequest {
+                method,
+                raw_path: path,
+                query: &pairs,
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("X-Project-Id".into(), self.project.clone()),
+                ],
+                body: &body,
+                host: &host,
+            },
+            &self.ak,
+            &self.sk,
+            &date,
+        );
+        self.try_send(method, path, &pairs, headers, body).await
+    }
+
+    /// GET `/v2/{project}` + `rest` with query pairs.
+    pub async fn get_q(&self, rest: &str, query: &[(&str, &str)]) -> Reply {
+        self.call("GET", &self.path(rest), query, None).await
+    }
+
+    /// DELETE with a JSON body.
+    pub async fn delete_with(&self, rest: &str, body: Value) -> Reply {
+        self.call("DELETE", &self.path(rest), &[], Some(&body)).await
+    }
+
+    /// The raw request log entries.
+    pub async fn log(&self) -> Vec<Value> {
+        self.admin("GET", "/requests", None).await["requests"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        pairs: &[(String, String)],
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Reply, reqwest::Error> {
         let query = signing::canonical_query_pairs(pairs);
         let url = if query.is_empty() {
             format!("{}{path}", self.url())
@@ -154,17 +216,17 @@ impl Caller {
                 req = req.header(k, v);
             }
         }
-        let resp = req.send().await.expect("request reaches the emulator");
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
+        let text = resp.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
+        Ok(Reply {
             status,
             headers,
             body,
             text,
-        }
+        })
     }
 
     pub async fn get(&self, rest: &str) -> Reply {

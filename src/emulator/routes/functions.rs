@@ -353,7 +353,11 @@ fn validated_code(
     ctx: &Ctx<'_>,
     runtime: &str,
 ) -> Res<Code> {
-    let code_type = req_str(body, "code_type", "FSS.1006")?;
+    // code_type is optional for custom-image functions only (§2): it can only be the image.
+    let code_type = match opt_str(body, "code_type", "FSS.1006")? {
+        None | Some("") if runtime == "Custom Image" => "Custom-Image-Swr",
+        _ => req_str(body, "code_type", "FSS.1006")?,
+    };
     if !limits::CODE_TYPES.contains(&code_type) {
         return Err(Fail::bad(
             "FSS.1006",

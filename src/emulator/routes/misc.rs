@@ -53,6 +53,8 @@ pub(crate) fn show_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
 pub(crate) fn create_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
     let new = body_tags(ctx, "create")?;
+    // The request itself must be valid (a key twice in one body is refused, not merged).
+    check_tags(&new)?;
     let f = &db.tables.functions[&key];
     let mut merged = f.tags.clone();
     for t in new {

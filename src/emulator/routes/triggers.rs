@@ -111,7 +111,8 @@ fn check_other(ty: &str, ed: &Map<String, Value>, f: &Function, qualifier: &str)
             return Err(Fail::bad("FSS.1317", format!("trigger name `{name}` is too long")));
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(Fail::bad("FSS.1319", format!("trigger name `{name}` is invalid")));
+            // The error table gives FSS.1319 HTTP 502, unlike its 4xx neighbours (§10).
+            return Err(Fail::new(502, "FSS.1319", format!("trigger name `{name}` is invalid")));
         }
     }
     if ty == "OBS" {

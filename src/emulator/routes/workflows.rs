@@ -72,8 +72,12 @@ fn check_definition(ctx: &Ctx<'_>, def: &Map<String, Value>) -> Res<String> {
         }
         let op = string_of(f, "operation", "functions[]")?
             .ok_or_else(|| bad(format!("functions[{i}].operation is required")))?;
+        // The operation is a full function URN (7 or 8 fields); the path parameter's short
+        // forms (`name`, `package:name`, …) are not URNs here.
         let parsed = crate::api::FunctionUrn::parse(op)
-            .map_err(|_| bad(format!("functions[{i}].operation `{op}` is not a function URN")))?;
+            .ok()
+            .filter(|u| u.region.is_some() && super::is_name(&u.name, limits::FUNCTION_NAME_MAX, &[]))
+            .ok_or_else(|| bad(format!("functions[{i}].operation `{op}` is not a function URN")))?;
         if parsed.project.as_deref().is_some_and(|p| p != ctx.project) {
             return Err(bad(format!("functions[{i}].operation `{op}` is in another project")));
         }
