@@ -160,14 +160,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
                 Fail::new(400, "APIGW.0201", "Bad request body")
             };
             logged.operation = "(body)".into();
-            return finish(
-                &shared,
-                logged,
-                started,
-                &request_id,
-                fail_response(&fail, &request_id),
-                Some(fail.code.clone()),
-            );
+            return fail_and_log(&shared, logged, started, &request_id, &fail);
         }
     };
 
@@ -187,14 +180,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
             "APIGW.0101",
             "The API does not exist or has not been published in the environment",
         );
-        return finish(
-            &shared,
-            logged,
-            started,
-            &request_id,
-            fail_response(&fail, &request_id),
-            Some(fail.code.clone()),
-        );
+        return fail_and_log(&shared, logged, started, &request_id, &fail);
     };
     logged.operation = route.operation.to_string();
     logged.project = route.project.clone().unwrap_or_default();
@@ -239,14 +225,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
             body: &body,
         };
         if let Err(fail) = authenticate(&shared, &wire, route.project.as_deref()) {
-            return finish(
-                &shared,
-                logged,
-                started,
-                &request_id,
-                fail_response(&fail, &request_id),
-                Some(fail.code.clone()),
-            );
+            return fail_and_log(&shared, logged, started, &request_id, &fail);
         }
     }
 
@@ -336,6 +315,24 @@ fn finish(
         error_code,
     );
     response
+}
+
+/// Answers with `fail` and logs it.
+fn fail_and_log(
+    shared: &Shared,
+    logged: Logged,
+    started: Instant,
+    request_id: &str,
+    fail: &Fail,
+) -> Response<Full<Bytes>> {
+    finish(
+        shared,
+        logged,
+        started,
+        request_id,
+        fail_response(fail, request_id),
+        Some(fail.code.clone()),
+    )
 }
 
 fn log_entry(

@@ -109,27 +109,39 @@ impl Caller {
         .await
     }
 
-    /// A signed call with raw body bytes and a chosen secret key.
-    pub async fn call_raw(&self, method: &str, path: &str, query: &[(&str, &str)], body: Vec<u8>, sk: &str) -> Reply {
-        let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    /// The headers of a request signed with `sk` right now.
+    fn signed_headers(
+        &self,
+        method: &str,
+        path: &str,
+        pairs: &[(String, String)],
+        body: &[u8],
+        sk: &str,
+    ) -> Vec<(String, String)> {
         let host = self.addr.to_string();
         let date = chrono::Utc::now().format(signing::DATE_FORMAT).to_string();
-        let headers = signing::sign(
+        signing::sign(
             signing::OutgoingRequest {
                 method,
                 raw_path: path,
-                query: &pairs,
+                query: pairs,
                 headers: vec![
                     ("Content-Type".into(), "application/json".into()),
                     ("X-Project-Id".into(), self.project.clone()),
                 ],
-                body: &body,
+                body,
                 host: &host,
             },
             &self.ak,
             sk,
             &date,
-        );
+        )
+    }
+
+    /// A signed call with raw body bytes and a chosen secret key.
+    pub async fn call_raw(&self, method: &str, path: &str, query: &[(&str, &str)], body: Vec<u8>, sk: &str) -> Reply {
+        let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let headers = self.signed_headers(method, path, &pairs, &body, sk);
         self.send(method, path, &pairs, headers, body).await
     }
 
@@ -157,24 +169,7 @@ impl Caller {
     ) -> Result<Reply, reqwest::Error> {
         let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let body = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-        let host = self.addr.to_string();
-        let date = chrono::Utc::now().format(signing::DATE_FORMAT).to_string();
-        let headers = signing::sign(
-            signing::OutgoingRequest {
-                method,
-                raw_path: path,
-                query: &pairs,
-                headers: vec![
-                    ("Content-Type".into(), "application/json".into()),
-                    ("X-Project-Id".into(), self.project.clone()),
-                ],
-                body: &body,
-                host: &host,
-            },
-            &self.ak,
-            &self.sk,
-            &date,
-        );
+        let headers = self.signed_headers(method, path, &pairs, &body, &self.sk);
         self.try_send(method, path, &pairs, headers, body).await
     }
 

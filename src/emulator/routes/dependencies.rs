@@ -75,10 +75,7 @@ fn validated(ctx: &Ctx<'_>, staged: Option<Staged>) -> Res<NewVersion> {
     if !ok {
         return Err(Fail::bad("FSS.1024", format!("dependency name `{name}` is invalid")));
     }
-    let description = opt_str(&body, "description", "FSS.1019")?.unwrap_or("");
-    if description.chars().count() > limits::DESCRIPTION_MAX {
-        return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
-    }
+    let description = super::opt_description(&body)?.unwrap_or("");
     let (link, blob, etag, size, file_name) = if depend_type == "obs" {
         let link = opt_str(&body, "depend_link", "FSS.1010")?.unwrap_or("");
         if !(link.starts_with("https://") || link.starts_with("http://") || link.starts_with("obs://")) {

@@ -181,10 +181,7 @@ fn validated_config(body: &Map<String, Value>, runtime: &str) -> Res<Map<String,
             out.insert(key.into(), json!(v));
         }
     }
-    if let Some(d) = opt_str(body, "description", "FSS.1019")? {
-        if d.chars().count() > limits::DESCRIPTION_MAX {
-            return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
-        }
+    if let Some(d) = super::opt_description(body)? {
         out.insert("description".into(), json!(d));
     }
     for key in [

@@ -418,6 +418,15 @@ pub(crate) fn opt_str_list(m: &Map<String, Value>, key: &str, code: &str) -> Res
     }
 }
 
+/// The optional `description` field (≤ 512 characters, FSS.1019).
+pub(crate) fn opt_description(m: &Map<String, Value>) -> Res<Option<&str>> {
+    let d = opt_str(m, "description", "FSS.1019")?;
+    if d.is_some_and(|d| d.chars().count() > crate::api::limits::DESCRIPTION_MAX) {
+        return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
+    }
+    Ok(d)
+}
+
 /// Checks `value` against a simple name rule: first char a letter, then `[A-Za-z0-9_-]`,
 /// last a letter or digit, `max` chars at most.
 pub(crate) fn is_name(value: &str, max: usize, extra: &[char]) -> bool {

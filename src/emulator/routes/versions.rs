@@ -42,10 +42,7 @@ pub(crate) fn publish(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             ));
         }
     }
-    let description = opt_str(&body, "description", "FSS.1019")?.unwrap_or("");
-    if description.chars().count() > limits::DESCRIPTION_MAX {
-        return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
-    }
+    let description = super::opt_description(&body)?.unwrap_or("");
     if f.versions.iter().any(|v| v.version == name) {
         return Err(Fail::new(409, "FSS.1062", format!("version {name} already exists")));
     }
@@ -129,10 +126,7 @@ fn alias_fields(f: &Function, body: &Map<String, Value>) -> Res<AliasFields> {
     if !version_exists(f, &version) {
         return Err(Fail::bad("FSS.1015", format!("version {version} does not exist")));
     }
-    let description = opt_str(body, "description", "FSS.1019")?.unwrap_or("").to_string();
-    if description.chars().count() > limits::DESCRIPTION_MAX {
-        return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
-    }
+    let description = super::opt_description(body)?.unwrap_or("").to_string();
     let weights = opt_obj(body, "additional_version_weights", "FSS.1092")?
         .cloned()
         .unwrap_or_default();
