@@ -637,6 +637,8 @@ pub(crate) fn render(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full
                 .unwrap_or(json!(""))),
         );
         m.insert("fail_count".into(), json!(0));
+        m.insert("bind_bridge_funcUrns".into(), json!([]));
+        m.insert("extend_config".into(), get("extend_config", json!("")));
     }
     for key in [
         "initializer_handler",
@@ -662,6 +664,13 @@ pub(crate) fn render(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full
     m.insert("type".into(), get("type", json!("v2")));
     m.insert("is_bridge_function".into(), json!(false));
     m.insert("apig_route_enable".into(), json!(false));
+    if full {
+        m.insert("reserved_instance_count".into(), json!(0));
+        m.insert(
+            "allow_ephemeral_storage".into(),
+            json!(c.contains_key("ephemeral_storage")),
+        );
+    }
     for (k, v) in c {
         if !m.contains_key(k) && !matches!(k.as_str(), "encrypted_user_data" | "func_vpc" | "mount_config") {
             m.insert(k.clone(), v.clone());
