@@ -29,6 +29,9 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
+pub mod manifest;
+pub mod model;
+pub mod package;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
