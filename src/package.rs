@@ -113,9 +113,12 @@ pub fn collect(dir: &Path, exclude: &[String]) -> Result<Vec<FileEntry>, Package
         let relative = path.strip_prefix(dir).unwrap_or(path);
         let mut name = String::new();
         for component in relative.components() {
-            let part = component.as_os_str().to_str().ok_or_else(|| PackageError::NonUtf8Name {
-                path: path.to_path_buf(),
-            })?;
+            let part = component
+                .as_os_str()
+                .to_str()
+                .ok_or_else(|| PackageError::NonUtf8Name {
+                    path: path.to_path_buf(),
+                })?;
             if !name.is_empty() {
                 name.push('/');
             }
@@ -193,7 +196,11 @@ pub fn hash_file(path: &Path) -> Result<Artifact, PackageError> {
 }
 
 /// Packages `dir` into `out`; returns the shipped files and the artifact.
-pub fn package_dir<W: Write>(dir: &Path, exclude: &[String], out: W) -> Result<(Vec<FileEntry>, Artifact), PackageError> {
+pub fn package_dir<W: Write>(
+    dir: &Path,
+    exclude: &[String],
+    out: W,
+) -> Result<(Vec<FileEntry>, Artifact), PackageError> {
     let files = collect(dir, exclude)?;
     let artifact = write_zip(&files, out)?;
     Ok((files, artifact))
@@ -253,7 +260,9 @@ pub fn write_zip<W: Write>(files: &[FileEntry], out: W) -> Result<Artifact, Pack
     while start < files.len() {
         let mut end = start;
         let mut bytes = 0;
-        while end < files.len() && (end == start || (bytes + files[end].size <= BATCH_BYTES && end - start < BATCH_FILES)) {
+        while end < files.len()
+            && (end == start || (bytes + files[end].size <= BATCH_BYTES && end - start < BATCH_FILES))
+        {
             bytes += files[end].size;
             end += 1;
         }
@@ -365,12 +374,19 @@ mod tests {
     fn zips_read_back_with_the_zip_crate() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("lib/ü")).unwrap();
-        std::fs::write(dir.path().join("index.py"), "def handler(e, c):\n    return e\n".repeat(50)).unwrap();
+        std::fs::write(
+            dir.path().join("index.py"),
+            "def handler(e, c):\n    return e\n".repeat(50),
+        )
+        .unwrap();
         std::fs::write(dir.path().join("lib/ü/data.bin"), [7u8; 3]).unwrap();
         std::fs::write(dir.path().join("empty"), b"").unwrap();
         let mut bytes = Vec::new();
         let (files, artifact) = package_dir(dir.path(), &[], &mut bytes).unwrap();
-        assert_eq!(files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["empty", "index.py", "lib/ü/data.bin"]);
+        assert_eq!(
+            files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["empty", "index.py", "lib/ü/data.bin"]
+        );
         assert_eq!(artifact.size, bytes.len() as u64);
         assert_eq!(artifact.digest, hex::encode(Sha512::digest(&bytes)));
         let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
@@ -379,7 +395,11 @@ mod tests {
         archive.by_name("index.py").unwrap().read_to_string(&mut text).unwrap();
         assert!(text.starts_with("def handler"));
         let mut data = Vec::new();
-        archive.by_name("lib/ü/data.bin").unwrap().read_to_end(&mut data).unwrap();
+        archive
+            .by_name("lib/ü/data.bin")
+            .unwrap()
+            .read_to_end(&mut data)
+            .unwrap();
         assert_eq!(data, [7, 7, 7]);
         assert_eq!(archive.by_name("index.py").unwrap().unix_mode(), Some(0o100644));
     }
@@ -388,7 +408,17 @@ mod tests {
     fn ignore_files_and_excludes_are_honoured() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for path in ["a.py", "b.pyc", "tests/t.py", "keep/x.log", "secret.env", ".git/HEAD", "sub/.fgformignore", "sub/big.bin", "sub/ok.txt"] {
+        for path in [
+            "a.py",
+            "b.pyc",
+            "tests/t.py",
+            "keep/x.log",
+            "secret.env",
+            ".git/HEAD",
+            "sub/.fgformignore",
+            "sub/big.bin",
+            "sub/ok.txt",
+        ] {
             let path = root.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "x").unwrap();
@@ -396,7 +426,21 @@ mod tests {
         std::fs::write(root.join(".gitignore"), "*.pyc\n*.log\n!keep/x.log\n").unwrap();
         std::fs::write(root.join(".fgformignore"), "secret.env\n").unwrap();
         std::fs::write(root.join("sub/.fgformignore"), "big.bin\n").unwrap();
-        let names: Vec<String> = collect(root, &["tests/**".into()]).unwrap().into_iter().map(|f| f.name).collect();
-        assert_eq!(names, [".fgformignore", ".gitignore", "a.py", "keep/x.log", "sub/.fgformignore", "sub/ok.txt"]);
+        let names: Vec<String> = collect(root, &["tests/**".into()])
+            .unwrap()
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ".fgformignore",
+                ".gitignore",
+                "a.py",
+                "keep/x.log",
+                "sub/.fgformignore",
+                "sub/ok.txt"
+            ]
+        );
     }
 }

@@ -39,12 +39,16 @@ pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64)
             human(size),
             human(limit)
         )
-        .context(Hint("upload it to OBS and point the manifest at it: `obs://bucket/key`".into()))
+        .context(Hint(
+            "upload it to OBS and point the manifest at it: `obs://bucket/key`".into(),
+        ))
     };
     match source {
         CodeSource::Obs { .. } => Ok(None),
         CodeSource::Archive { path, .. } => {
-            let size = std::fs::metadata(path).with_context(|| format!("failed to read `{}`", path.display()))?.len();
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("failed to read `{}`", path.display()))?
+                .len();
             if size > limit {
                 return Err(too_large(size));
             }
@@ -60,10 +64,12 @@ pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64)
             std::fs::create_dir_all(out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
             let zip_path = out_dir.join(format!("{address}.zip"));
             let partial = out_dir.join(format!("{address}.zip.partial"));
-            let file = std::fs::File::create(&partial).with_context(|| format!("failed to create `{}`", partial.display()))?;
+            let file =
+                std::fs::File::create(&partial).with_context(|| format!("failed to create `{}`", partial.display()))?;
             let (files, artifact) = package::package_dir(path, exclude, file)
                 .with_context(|| format!("{address}: failed to package `{}`", path.display()))?;
-            std::fs::rename(&partial, &zip_path).with_context(|| format!("failed to write `{}`", zip_path.display()))?;
+            std::fs::rename(&partial, &zip_path)
+                .with_context(|| format!("failed to write `{}`", zip_path.display()))?;
             if artifact.size > limit {
                 return Err(too_large(artifact.size));
             }
@@ -88,7 +94,11 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
     let out_dir = args.out.clone().unwrap_or_else(|| args.stack.dir.join(".fgform/build"));
     let mut jobs: Vec<(Address, &CodeSource, u64)> = Vec::new();
     for (name, dependency) in &desired.dependencies {
-        jobs.push((Address::Dependency(name.clone()), &dependency.source, INLINE_DEPENDENCY_MAX_BYTES));
+        jobs.push((
+            Address::Dependency(name.clone()),
+            &dependency.source,
+            INLINE_DEPENDENCY_MAX_BYTES,
+        ));
     }
     for (name, function) in &desired.functions {
         jobs.push((Address::Function(name.clone()), &function.code, INLINE_CODE_MAX_BYTES));
@@ -106,16 +116,39 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
     let mut out = String::new();
     let _ = writeln!(out, "{:<40} {:>6} {:>10}  sha512", "artifact", "files", "size");
     for b in &built {
-        let files = if b.files.is_empty() { "-".to_string() } else { b.artifact.files.to_string() };
-        let _ = writeln!(out, "{:<40} {:>6} {:>10}  {}", b.address.to_string(), files, human(b.artifact.size), b.artifact.digest);
+        let files = if b.files.is_empty() {
+            "-".to_string()
+        } else {
+            b.artifact.files.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{:<40} {:>6} {:>10}  {}",
+            b.address.to_string(),
+            files,
+            human(b.artifact.size),
+            b.artifact.digest
+        );
         if args.list {
             for file in &b.files {
-                let _ = writeln!(out, "    {}{:>10}  {}", if file.executable { "x " } else { "  " }, human(file.size), file.name);
+                let _ = writeln!(
+                    out,
+                    "    {}{:>10}  {}",
+                    if file.executable { "x " } else { "  " },
+                    human(file.size),
+                    file.name
+                );
             }
         }
     }
     for (address, url) in &remote {
-        let _ = writeln!(out, "{:<40} {:>6} {:>10}  (in OBS: {url})", address.to_string(), "-", "-");
+        let _ = writeln!(
+            out,
+            "{:<40} {:>6} {:>10}  (in OBS: {url})",
+            address.to_string(),
+            "-",
+            "-"
+        );
     }
     let _ = writeln!(out, "{} artifact(s) in `{}`", built.len(), out_dir.display());
     print!("{out}");

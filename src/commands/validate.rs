@@ -29,7 +29,11 @@ pub fn summary(desired: &Desired) -> String {
     format!(
         "stack `{}`{}: {}, {}, {}, {}",
         desired.stack,
-        desired.stage.as_ref().map(|s| format!(" (stage {s})")).unwrap_or_default(),
+        desired
+            .stage
+            .as_ref()
+            .map(|s| format!(" (stage {s})"))
+            .unwrap_or_default(),
         plural(desired.functions.len(), "function"),
         plural(triggers, "trigger"),
         plural(desired.dependencies.len(), "dependency").replace("dependencys", "dependencies"),

@@ -94,7 +94,9 @@ fn resolve(expr: &str, scope: &Scope, refs: &mut Vec<Address>) -> Result<String,
             Some(Some(value)) => Ok(value.clone()),
             Some(None) => Err(error(
                 format!("variable `{name}` has no value"),
-                Some(format!("pass `--var {name}=…`, add it to a `--var-file`, or give it a `default`")),
+                Some(format!(
+                    "pass `--var {name}=…`, add it to a `--var-file`, or give it a `default`"
+                )),
             )),
             None => Err(error(
                 format!("variable `{name}` is not declared"),
@@ -133,7 +135,10 @@ fn resolve(expr: &str, scope: &Scope, refs: &mut Vec<Address>) -> Result<String,
             return Ok(urn.clone());
         }
     }
-    Err(error(format!("`${{{expr}}}` is not something fgform can interpolate"), Some(FORMS.into())))
+    Err(error(
+        format!("`${{{expr}}}` is not something fgform can interpolate"),
+        Some(FORMS.into()),
+    ))
 }
 
 #[cfg(test)]
@@ -143,7 +148,11 @@ mod tests {
     fn scope() -> Scope {
         Scope {
             env: [("HOME".to_string(), "/root".to_string())].into(),
-            vars: [("stage".to_string(), Some("dev".to_string())), ("unset".to_string(), None)].into(),
+            vars: [
+                ("stage".to_string(), Some("dev".to_string())),
+                ("unset".to_string(), None),
+            ]
+            .into(),
             stack: Some("shop".into()),
             function_urns: [("audit".to_string(), "urn:fss:r:p:function:default:audit".to_string())].into(),
             workflow_urns: BTreeMap::new(),

@@ -100,14 +100,23 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Result<Desired, ManifestEr
         })?;
         Ok(Source { path, text })
     };
-    let sources = names.into_iter().map(|n| read(dir.join(n))).collect::<Result<Vec<_>, _>>()?;
-    let var_files = options.var_files.iter().map(|p| read(p.clone())).collect::<Result<Vec<_>, _>>()?;
+    let sources = names
+        .into_iter()
+        .map(|n| read(dir.join(n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let var_files = options
+        .var_files
+        .iter()
+        .map(|p| read(p.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
     load_sources(dir, sources, var_files, options)
 }
 
 /// The stage a manifest file name is an overlay for (`api.prod.yaml` → `prod`).
 pub fn overlay_stage(file_name: &str) -> Option<&str> {
-    let stem = file_name.strip_suffix(".yaml").or_else(|| file_name.strip_suffix(".yml"))?;
+    let stem = file_name
+        .strip_suffix(".yaml")
+        .or_else(|| file_name.strip_suffix(".yml"))?;
     stem.rsplit_once('.').map(|(_, stage)| stage).filter(|s| !s.is_empty())
 }
 
@@ -125,20 +134,25 @@ pub fn load_sources(
         line: span.line,
         column: span.column,
     };
-    let parse = |index: usize, source: &Source, diagnostics: &mut Vec<Diagnostic>| match yaml::parse(&source.text, index)
-    {
-        Ok(node) => node,
-        Err(err) => {
-            diagnostics.push(Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(location(err.span))));
-            None
-        }
-    };
+    let parse =
+        |index: usize, source: &Source, diagnostics: &mut Vec<Diagnostic>| match yaml::parse(&source.text, index) {
+            Ok(node) => node,
+            Err(err) => {
+                diagnostics
+                    .push(Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(location(err.span))));
+                None
+            }
+        };
 
     let mut base: Option<Node> = None;
     let mut overlay: Option<Node> = None;
     let mut stages_seen = Vec::new();
     for (index, source) in sources.iter().enumerate() {
-        let name = source.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let stage = overlay_stage(&name);
         if let Some(stage) = stage {
             stages_seen.push(stage.to_string());
@@ -151,15 +165,18 @@ pub fn load_sources(
         };
         if node.as_map().is_none() {
             diagnostics.push(
-                Diagnostic::new("", format!("a manifest file must be a mapping of keys, found {}", node.describe()))
-                    .at(Some(location(node.span))),
+                Diagnostic::new(
+                    "",
+                    format!("a manifest file must be a mapping of keys, found {}", node.describe()),
+                )
+                .at(Some(location(node.span))),
             );
             continue;
         }
         let target = if stage.is_some() { &mut overlay } else { &mut base };
         match target {
             None => *target = Some(node),
-            Some(existing) => merge_strict(existing, node, "", &location, &mut diagnostics),
+            Some(existing) => merge_strict(existing, node, "", 0, &location, &mut diagnostics),
         }
     }
     if let Some(stage) = &options.stage {
@@ -175,6 +192,13 @@ pub fn load_sources(
                 )),
             );
         }
+    }
+    if !diagnostics.is_empty() {
+        // After a syntax error, whatever else would be reported is mostly its echo.
+        return Err(ManifestError::Invalid {
+            dir: dir.into(),
+            diagnostics,
+        });
     }
     let mut root = base.unwrap_or(Node {
         kind: Kind::Map(Vec::new()),
@@ -203,7 +227,8 @@ pub fn load_sources(
                     var_values.insert(entry.key.clone(), (text.clone(), Some(location(entry.key_span))));
                 }
                 _ => diagnostics.push(
-                    Diagnostic::new(&entry.key, "a variable value must be a scalar").at(Some(location(entry.value.span))),
+                    Diagnostic::new(&entry.key, "a variable value must be a scalar")
+                        .at(Some(location(entry.value.span))),
                 ),
             }
         }
@@ -227,7 +252,17 @@ pub fn load_sources(
 }
 
 /// Merges two base files: mappings merge; any other key defined twice is an error.
-fn merge_strict(into: &mut Node, from: Node, path: &str, location: &dyn Fn(Span) -> Location, diagnostics: &mut Vec<Diagnostic>) {
+///
+/// Only the document and its sections (`functions:`, `variables:`, …) merge; a resource such
+/// as `functions.f` defined in two files is one error naming both places, not one per key.
+fn merge_strict(
+    into: &mut Node,
+    from: Node,
+    path: &str,
+    depth: usize,
+    location: &dyn Fn(Span) -> Location,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let (Kind::Map(into_entries), Kind::Map(from_entries)) = (&mut into.kind, from.kind) else {
         return;
     };
@@ -239,13 +274,21 @@ fn merge_strict(into: &mut Node, from: Node, path: &str, location: &dyn Fn(Span)
         };
         match into_entries.iter_mut().find(|e| e.key == entry.key) {
             None => into_entries.push(entry),
-            Some(existing) if existing.value.as_map().is_some() && entry.value.as_map().is_some() => {
-                merge_strict(&mut existing.value, entry.value, &key_path, location, diagnostics);
+            Some(existing) if depth == 0 && existing.value.as_map().is_some() && entry.value.as_map().is_some() => {
+                merge_strict(
+                    &mut existing.value,
+                    entry.value,
+                    &key_path,
+                    depth + 1,
+                    location,
+                    diagnostics,
+                );
             }
             Some(existing) => {
                 let mut diagnostic = Diagnostic::new(key_path, "defined twice").at(Some(location(entry.key_span)));
                 diagnostic.related = Some(("first defined at".into(), location(existing.key_span)));
-                diagnostic.hint = Some("keep one definition; stage-specific values belong in `*.<stage>.yaml` overlays".into());
+                diagnostic.hint =
+                    Some("keep one definition; stage-specific values belong in `*.<stage>.yaml` overlays".into());
                 diagnostics.push(diagnostic);
             }
         }

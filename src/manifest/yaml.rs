@@ -23,7 +23,10 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     /// A scalar as written; `quoted` ones are always strings, plain ones are typed on use.
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Keys in document order; keys are always strings (scalar keys are taken as text).
     Map(Vec<Entry>),
@@ -96,8 +99,8 @@ pub fn scalar_to_json(text: &str, quoted: bool) -> serde_json::Value {
     if let Ok(n) = text.parse::<i64>() {
         return Value::from(n);
     }
-    let looks_numeric = text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-        && text.bytes().any(|b| b.is_ascii_digit());
+    let looks_numeric =
+        text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) && text.bytes().any(|b| b.is_ascii_digit());
     if looks_numeric {
         if let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
             return Value::Number(n);
@@ -140,8 +143,17 @@ fn span(file: usize, marker: Marker) -> Span {
 }
 
 enum Frame {
-    Seq { span: Span, anchor: usize, items: Vec<Node> },
-    Map { span: Span, anchor: usize, entries: Vec<Entry>, key: Option<(String, Span)> },
+    Seq {
+        span: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        span: Span,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+    },
 }
 
 struct Builder {
@@ -207,11 +219,18 @@ impl Builder {
                     }
                     *key = Some((key_text, node.span));
                 }
-                Some((key_text, key_span)) => entries.push(Entry {
-                    key: key_text,
-                    key_span,
-                    value: node,
-                }),
+                Some((key_text, key_span)) => {
+                    let mut value = node;
+                    // A block collection under a key starts on a later line: point at the key.
+                    if !matches!(value.kind, Kind::Scalar { .. }) && value.span.line > key_span.line {
+                        value.span = key_span;
+                    }
+                    entries.push(Entry {
+                        key: key_text,
+                        key_span,
+                        value,
+                    })
+                }
             },
         }
     }
@@ -227,7 +246,10 @@ impl MarkedEventReceiver for Builder {
             Event::DocumentStart => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    self.fail(here, "a manifest file holds one YAML document; split the others into their own files");
+                    self.fail(
+                        here,
+                        "a manifest file holds one YAML document; split the others into their own files",
+                    );
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -265,20 +287,33 @@ impl MarkedEventReceiver for Builder {
                     ),
                     Some(Frame::Map {
                         span, anchor, entries, ..
-                    }) => (
-                        Node {
-                            kind: Kind::Map(entries),
-                            span,
-                        },
-                        anchor,
-                    ),
+                    }) => {
+                        // Block mappings are reported after their first key; use the key.
+                        let span = match entries.first() {
+                            Some(first) if first.key_span < span => first.key_span,
+                            _ => span,
+                        };
+                        (
+                            Node {
+                                kind: Kind::Map(entries),
+                                span,
+                            },
+                            anchor,
+                        )
+                    }
                     None => return,
                 };
                 self.nodes += 1;
                 self.push(node, anchor);
             }
             Event::Alias(id) => {
-                let Some(node) = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone()) else {
+                let Some(node) = self
+                    .anchors
+                    .iter()
+                    .rev()
+                    .find(|(a, _)| *a == id)
+                    .map(|(_, n)| n.clone())
+                else {
                     self.fail(here, "alias to an unknown anchor");
                     return;
                 };
@@ -329,7 +364,9 @@ mod tests {
 
     #[test]
     fn plain_scalars_are_typed_and_quoted_ones_are_strings() {
-        let node = parse("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 1.2.3\n", 0).unwrap().unwrap();
+        let node = parse("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: 1.2.3\n", 0)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             node.to_json(),
             serde_json::json!({"a": 1, "b": "1", "c": true, "d": 1.5, "e": null, "f": "1.2.3"})

@@ -106,7 +106,14 @@ mod tests {
             let address: Address = text.parse().unwrap();
             assert_eq!(address.to_string(), text);
         }
-        for bad in ["function", "function.", "thing.x", "function.a.b", "function.a.trigger.", "workflow.a.b"] {
+        for bad in [
+            "function",
+            "function.",
+            "thing.x",
+            "function.a.b",
+            "function.a.trigger.",
+            "workflow.a.b",
+        ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }

@@ -181,9 +181,17 @@ pub enum FunctionRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     Function(FunctionRef),
-    Smn { topic_urn: String },
-    Dis { stream_name: String },
-    Obs { bucket: String, prefix: Option<String>, expires: Option<i64> },
+    Smn {
+        topic_urn: String,
+    },
+    Dis {
+        stream_name: String,
+    },
+    Obs {
+        bucket: String,
+        prefix: Option<String>,
+        expires: Option<i64>,
+    },
 }
 
 impl Destination {
@@ -203,7 +211,11 @@ impl Destination {
             Destination::Function(target) => json!({"func_urn": desired.resolve(target)}),
             Destination::Smn { topic_urn } => json!({"topic_urn": topic_urn}),
             Destination::Dis { stream_name } => json!({"stream_name": stream_name}),
-            Destination::Obs { bucket, prefix, expires } => {
+            Destination::Obs {
+                bucket,
+                prefix,
+                expires,
+            } => {
                 let mut param = json!({"bucket": bucket});
                 if let Some(prefix) = prefix {
                     param["prefix"] = prefix.clone().into();

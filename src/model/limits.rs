@@ -175,11 +175,15 @@ pub fn check_rate(schedule: &str) -> Result<(), String> {
         _ => return Err(format!("`{schedule}` must end in `m`, `h` or `d`")),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 3 {
-        return Err(format!("`{schedule}` must be a whole number followed by `m`, `h` or `d`"));
+        return Err(format!(
+            "`{schedule}` must be a whole number followed by `m`, `h` or `d`"
+        ));
     }
     let n: u32 = digits.parse().map_err(|_| format!("`{schedule}` is not a number"))?;
     if !(1..=max).contains(&n) {
-        return Err(format!("`{schedule}`: the number must be within 1..={max} for `{unit}`"));
+        return Err(format!(
+            "`{schedule}`: the number must be within 1..={max} for `{unit}`"
+        ));
     }
     Ok(())
 }
@@ -210,7 +214,9 @@ pub fn check_cron(schedule: &str) -> Result<(), String> {
         return if GO_DURATION.is_match(duration.trim()) {
             Ok(())
         } else {
-            Err(format!("`{duration}` is not a duration such as `1h30m` (units ns, us, ms, s, m, h)"))
+            Err(format!(
+                "`{duration}` is not a duration such as `1h30m` (units ns, us, ms, s, m, h)"
+            ))
         };
     }
     let fields: Vec<&str> = expr.split(' ').collect();

@@ -42,12 +42,16 @@ pub struct Desired {
 impl Desired {
     /// The region resources live in (the emulator's when no provider is given).
     pub fn region(&self) -> &str {
-        self.provider.as_ref().map_or(crate::api::local::REGION, |p| p.region.as_str())
+        self.provider
+            .as_ref()
+            .map_or(crate::api::local::REGION, |p| p.region.as_str())
     }
 
     /// The project id resources live in (the emulator's when no provider is given).
     pub fn project_id(&self) -> &str {
-        self.provider.as_ref().map_or(crate::api::local::PROJECT_ID, |p| p.project_id.as_str())
+        self.provider
+            .as_ref()
+            .map_or(crate::api::local::PROJECT_ID, |p| p.project_id.as_str())
     }
 
     /// The unqualified URN the function named `name` of this stack has (or will have).
@@ -142,8 +146,13 @@ impl CodeSource {
     /// The function API's `code_type`.
     pub fn code_type(&self) -> &'static str {
         match self {
-            CodeSource::Directory { .. } | CodeSource::Archive { kind: ArchiveKind::Zip, .. } => "zip",
-            CodeSource::Archive { kind: ArchiveKind::Jar, .. } => "jar",
+            CodeSource::Directory { .. }
+            | CodeSource::Archive {
+                kind: ArchiveKind::Zip, ..
+            } => "zip",
+            CodeSource::Archive {
+                kind: ArchiveKind::Jar, ..
+            } => "jar",
             CodeSource::Obs { .. } => "obs",
         }
     }

@@ -45,7 +45,10 @@ mod tests {
     #[test]
     fn secrets_never_print_their_value() {
         let secret = Secret::new("hunter2");
-        assert_eq!(format!("{secret} {secret:?} {secret:#?}"), "(secret) Secret(***) Secret(***)");
+        assert_eq!(
+            format!("{secret} {secret:?} {secret:#?}"),
+            "(secret) Secret(***) Secret(***)"
+        );
         assert_eq!(secret.expose(), "hunter2");
         assert_ne!(secret.fingerprint(), "hunter2");
     }
