@@ -140,6 +140,9 @@ fn the_shop_example_maps_to_api_fields() {
     insta::assert_snapshot!(edges.join("\n"), @r"
     function.orders -> function.notify
     function.thumbnail -> dependency.pillow
+    function.orders.trigger.hourly-report -> function.orders
+    function.thumbnail.trigger.nightly -> function.thumbnail
+    function.thumbnail.trigger.uploads -> function.thumbnail
     function.thumbnail.async -> function.audit
     function.thumbnail.async -> function.thumbnail
     workflow.nightly-etl -> function.notify
@@ -193,6 +196,67 @@ fn schema_file_and_docs_are_in_sync_with_the_format() {
         .filter(|path| !docs.contains(&format!("`{path}`")))
         .collect();
     assert!(missing.is_empty(), "docs/manifest.md does not document: {missing:#?}");
+}
+
+/// The binary: exit statuses and where output goes.
+#[test]
+fn cli_validate_package_and_schema() {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
+            .args(args)
+            .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (code, stdout, _) = run(&["validate", "examples/shop"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stdout,
+        "ok: stack `shop`: 4 functions, 3 triggers, 1 dependency, 1 workflow\n"
+    );
+    let (code, stdout, _) = run(&["validate", "examples/staged", "--stage", "prod", "--var", "stage=prod"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (
+            Some(0),
+            "ok: stack `staged-prod` (stage prod): 1 function, 1 trigger, 0 dependencies, 0 workflows\n"
+        )
+    );
+
+    let (code, stdout, stderr) = run(&["validate", "tests/fixtures/invalid/bad_memory"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.starts_with("error: functions.f.memory: 300 is not a valid memory size\n"),
+        "{stderr}"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let (code, stdout, stderr) = run(&["package", "examples/shop", "--list", "--out", out_dir]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("function.thumbnail "), "{stdout}");
+    assert!(stdout.contains("  index.py\n"), "{stdout}");
+    assert!(!stdout.contains("tests/test_index.py"), "exclude is honoured: {stdout}");
+    assert!(out.path().join("function.thumbnail.zip").is_file());
+    let (_, again, _) = run(&["package", "examples/shop", "--out", out_dir]);
+    let digests = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("function."))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(digests(&again), digests(&stdout), "the same digests on a second run");
+
+    let (code, stdout, _) = run(&["schema"]);
+    assert_eq!(code, Some(0));
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
 }
 
 fn load_text(text: &str) {

@@ -52,12 +52,13 @@ pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64)
             if size > limit {
                 return Err(too_large(size));
             }
-            let artifact = package::hash_file(path)?;
+            let (files, artifact) = package::inspect_archive(path)
+                .with_context(|| format!("{address}: `{}` is not a readable zip archive", path.display()))?;
             Ok(Some(Built {
                 address: address.clone(),
                 path: path.clone(),
                 artifact,
-                files: Vec::new(),
+                files,
             }))
         }
         CodeSource::Directory { path, exclude } => {
@@ -116,11 +117,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
     let mut out = String::new();
     let _ = writeln!(out, "{:<40} {:>6} {:>10}  sha512", "artifact", "files", "size");
     for b in &built {
-        let files = if b.files.is_empty() {
-            "-".to_string()
-        } else {
-            b.artifact.files.to_string()
-        };
+        let files = b.artifact.files.to_string();
         let _ = writeln!(
             out,
             "{:<40} {:>6} {:>10}  {}",

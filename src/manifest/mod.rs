@@ -322,6 +322,20 @@ fn merge_overlay(into: &mut Node, from: Node) {
 mod tests {
     use super::*;
 
+    fn node(text: &str) -> Node {
+        yaml::parse(text, 0).unwrap().unwrap()
+    }
+
+    #[test]
+    fn overlays_merge_maps_replace_lists_and_remove_nulls() {
+        let mut base = node("a: {x: 1, y: [1, 2], z: keep}\nb: gone\n");
+        merge_overlay(&mut base, node("a: {x: 2, y: [3]}\nb: null\nc: new\n"));
+        assert_eq!(
+            base.to_json(),
+            serde_json::json!({"a": {"x": 2, "y": [3], "z": "keep"}, "c": "new"})
+        );
+    }
+
     #[test]
     fn overlay_stage_reads_the_second_extension() {
         assert_eq!(overlay_stage("api.prod.yaml"), Some("prod"));

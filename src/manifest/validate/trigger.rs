@@ -137,10 +137,12 @@ impl Checker<'_> {
         runtime: Option<&str>,
     ) -> Option<TriggerSpec> {
         let name = &entry.key;
-        self.address = Some(Address::Trigger {
+        let address = Address::Trigger {
             function: function.into(),
             trigger: name.clone(),
-        });
+        };
+        self.edges.insert((address.clone(), Address::Function(function.into())));
+        self.address = Some(address);
         let p = join(path, name);
         let fields = self.object(&entry.value, &p, schema::TRIGGER, false)?;
         let enabled = match get(fields, "enabled") {
