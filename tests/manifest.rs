@@ -168,6 +168,50 @@ fn stage_overlays_merge_maps_and_replace_the_rest() {
     assert_eq!(desired.provider.as_ref().unwrap().region, "cn-north-4");
 }
 
+#[test]
+fn variables_come_from_var_then_var_files_then_defaults() {
+    let text = "stack: s-${var.a}-${var.b}-${var.c}\nvariables:\n  a: { default: da }\n  b: { default: db }\n  c: { default: dc }\n";
+    let sources = vec![Source {
+        path: "stack.yaml".into(),
+        text: text.into(),
+    }];
+    let var_files = vec![
+        Source {
+            path: "one.yaml".into(),
+            text: "a: fa\nb: fb\n".into(),
+        },
+        Source {
+            path: "two.yaml".into(),
+            text: "b: fb2\n".into(),
+        },
+    ];
+    let options = LoadOptions {
+        vars: vec![("a".into(), "cli".into())],
+        ..LoadOptions::default()
+    };
+    let desired = manifest::load_sources(Path::new("."), sources, var_files, &options).unwrap();
+    assert_eq!(desired.stack, "s-cli-fb2-dc");
+}
+
+#[test]
+fn code_sources_map_to_the_code_api() {
+    let desired = manifest::load_dir(Path::new("examples/shop"), &options()).unwrap();
+    let body = desired.functions["thumbnail"].code_body(desired.region(), Some("UEsDB"), &["v-1".into()]);
+    assert_eq!(
+        body,
+        serde_json::json!({"code_type": "zip", "func_code": {"file": "UEsDB"}, "depend_version_list": ["v-1"], "code_filename": "index.zip"})
+    );
+    let text = "stack: s\nfunctions:\n  f: { runtime: Java11, handler: a.b, code: obs://bkt/path/f.jar }\n";
+    let sources = vec![Source {
+        path: "stack.yaml".into(),
+        text: text.into(),
+    }];
+    let desired = manifest::load_sources(Path::new("."), sources, Vec::new(), &LoadOptions::default()).unwrap();
+    let body = desired.functions["f"].code_body(desired.region(), None, &[]);
+    assert_eq!(body["code_type"], "obs");
+    assert_eq!(body["code_url"], "https://bkt.obs.local-1.myhuaweicloud.com/path/f.jar");
+}
+
 /// `docs/manifest.schema.json` (what the examples' `$schema` lines point at) is exactly what
 /// `fgform schema` prints, and `docs/manifest.md` documents every key.
 #[test]

@@ -118,6 +118,24 @@ impl FunctionSpec {
         body
     }
 
+    /// The code fields of create and `PUT …/code`: `code_type`, `func_code.file` (base64 of
+    /// the zip or jar, which the applier reads or packages), `code_filename`, `code_url` (OBS
+    /// sources) and `depend_version_list` (the ids the dependencies' versions got).
+    pub fn code_body(&self, region: &str, file_base64: Option<&str>, depend_version_list: &[String]) -> Value {
+        let mut body = json!({
+            "code_type": self.code.code_type(),
+            "func_code": {"file": file_base64.unwrap_or_default()},
+            "depend_version_list": depend_version_list,
+        });
+        if let Some(filename) = self.code.code_filename() {
+            body["code_filename"] = filename.into();
+        }
+        if let Some(url) = self.code.obs_url(region) {
+            body["code_url"] = url.into();
+        }
+        body
+    }
+
     /// Tags as the tags API takes them: `[{key, value}]`, sorted by key.
     pub fn tags_body(&self) -> Value {
         Value::Array(
