@@ -16,7 +16,7 @@ fn options() -> LoadOptions {
 }
 
 /// Every `tests/fixtures/invalid/<case>/` must fail to load; its rendered diagnostics are
-/// snapshotted as `manifest__invalid@<case>.snap`. `options.txt` may hold `stage=…`/`var=k=v`.
+/// snapshotted as `manifest__invalid@<case>.snap`. `options.txt` may hold `stage=…`, `var=k=v`, `var_file=FILE`.
 #[test]
 fn malformed_manifests_report_every_problem_with_its_place() {
     let root = Path::new("tests/fixtures/invalid");
@@ -33,6 +33,7 @@ fn malformed_manifests_report_every_problem_with_its_place() {
             for line in text.lines() {
                 match line.split_once('=') {
                     Some(("stage", stage)) => options.stage = Some(stage.into()),
+                    Some(("var_file", name)) => options.var_files.push(dir.join(name)),
                     Some(("var", pair)) => {
                         let (k, v) = pair.split_once('=').unwrap();
                         options.vars.push((k.into(), v.into()));

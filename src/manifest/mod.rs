@@ -138,8 +138,14 @@ pub fn load_sources(
         |index: usize, source: &Source, diagnostics: &mut Vec<Diagnostic>| match yaml::parse(&source.text, index) {
             Ok(node) => node,
             Err(err) => {
-                diagnostics
-                    .push(Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(location(err.span))));
+                diagnostics.push(match err.duplicate {
+                    Some((path, first)) => {
+                        let mut diagnostic = Diagnostic::new(path, "defined twice").at(Some(location(err.span)));
+                        diagnostic.related = Some(("first defined at".into(), location(first)));
+                        diagnostic
+                    }
+                    None => Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(location(err.span))),
+                });
                 None
             }
         };

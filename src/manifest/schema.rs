@@ -595,19 +595,15 @@ fn object_schema(fields: &[Field], open: bool) -> Value {
         };
         properties.insert(f.name.into(), shape_schema(&f.shape, &doc));
     }
-    let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name).collect();
-    let mut schema = json!({"type": "object", "properties": properties, "additionalProperties": open});
-    if !required.is_empty() {
-        schema["required"] = json!(required);
-    }
-    schema
+    // No `required`: a file is a fragment of the merged stack (stage overlays repeat a
+    // function with only the keys they change); `fgform validate` checks required keys.
+    json!({"type": "object", "properties": properties, "additionalProperties": open})
 }
 
 /// The JSON Schema (draft-07) of one manifest file. Files are merged, so no key is required
-/// per file except in the whole stack; `stack` is therefore not marked required here.
+/// per file; required keys are checked on the whole stack by `fgform validate`.
 pub fn json_schema() -> Value {
     let mut schema = object_schema(ROOT, false);
-    schema["required"] = json!([]);
     let object = schema.as_object_mut().expect("object");
     let mut out = Map::new();
     out.insert("$schema".into(), "http://json-schema.org/draft-07/schema#".into());

@@ -45,6 +45,8 @@ pub struct Entry {
 pub struct SyntaxError {
     pub span: Span,
     pub message: String,
+    /// For a key defined twice: its dotted path and where it was first defined.
+    pub duplicate: Option<(String, Span)>,
 }
 
 /// Aliases may not expand a document beyond this many nodes ("billion laughs").
@@ -125,6 +127,7 @@ pub fn parse(text: &str, file: usize) -> Result<Option<Node>, SyntaxError> {
         return Err(SyntaxError {
             span: span(file, *err.marker()),
             message: err.info().to_string(),
+            duplicate: None,
         });
     }
     if let Some(error) = builder.error {
@@ -172,8 +175,29 @@ impl Builder {
             self.error = Some(SyntaxError {
                 span,
                 message: message.into(),
+                duplicate: None,
             });
         }
+    }
+
+    /// The dotted path of the collection being built (`functions.f.triggers`).
+    fn path(&self) -> String {
+        let mut path = String::new();
+        for frame in &self.stack[..self.stack.len().saturating_sub(1)] {
+            match frame {
+                Frame::Map {
+                    key: Some((key, _)), ..
+                } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                Frame::Seq { items, .. } => path.push_str(&format!("[{}]", items.len())),
+                Frame::Map { key: None, .. } => {}
+            }
+        }
+        path
     }
 
     fn count(&mut self, node: &Node) -> bool {
@@ -208,13 +232,16 @@ impl Builder {
                             return;
                         }
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == key_text) {
-                        let (line, column) = (first.key_span.line, first.key_span.column);
-                        let span = node.span;
-                        self.fail(
-                            span,
-                            format!("duplicate key `{key_text}` (first defined at line {line}, column {column})"),
-                        );
+                    if let Some(first) = entries.iter().find(|e| e.key == key_text).map(|e| e.key_span) {
+                        let mut path = self.path();
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(&key_text);
+                        self.fail(node.span, "defined twice");
+                        if let Some(error) = &mut self.error {
+                            error.duplicate = Some((path, first));
+                        }
                         return;
                     }
                     *key = Some((key_text, node.span));
@@ -351,7 +378,10 @@ mod tests {
     fn duplicate_keys_name_both_places() {
         let err = parse("a: 1\nb: 2\na: 3\n", 0).unwrap_err();
         assert_eq!((err.span.line, err.span.column), (3, 1));
-        assert!(err.message.contains("line 1, column 1"), "{}", err.message);
+        let (path, first) = err.duplicate.unwrap();
+        assert_eq!((path.as_str(), first.line, first.column), ("a", 1, 1));
+        let err = parse("x:\n  - {k: 1, k: 2}\n", 0).unwrap_err();
+        assert_eq!(err.duplicate.unwrap().0, "x[0].k");
     }
 
     #[test]
