@@ -17,6 +17,64 @@ pub struct Cli {
 pub enum Command {
     /// Serve a local FunctionGraph API that the official SDKs cannot tell from the cloud.
     Emulator(EmulatorArgs),
+    /// Check a stack's manifests offline: every problem, with file:line:column (exit 0 / 1).
+    Validate(ValidateArgs),
+    /// Build every artifact of a stack deterministically and print sizes and SHA-512 digests.
+    Package(PackageArgs),
+    /// Print the JSON Schema of the manifest format (for editors' YAML language servers).
+    Schema(SchemaArgs),
+}
+
+/// Which stack, and the inputs its manifests read.
+#[derive(Debug, Clone, Args)]
+pub struct StackArgs {
+    /// The stack directory: every `*.yaml`/`*.yml` in it is merged.
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Merge the `*.<STAGE>.yaml` overlays (maps merge, lists replace).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Set a variable, repeatable: `--var stage=prod`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Read variables from a YAML file of `name: value` pairs, repeatable (`--var` wins).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+/// `fgform validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `fgform package`.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Also print every file that ships in each artifact.
+    #[arg(long)]
+    pub list: bool,
+    /// Where built zips go (default: `DIR/.fgform/build`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `fgform schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write the schema to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `fgform emulator`.

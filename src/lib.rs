@@ -18,6 +18,9 @@
 //! | [`cli`] | command-line syntax | none |
 //! | [`commands`] | one file per subcommand | yes |
 //! | [`api`] | URNs, AK/SK signing, limits, timer schedules, error envelope, local credentials | none |
+//! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
+//! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`) | none |
+//! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
@@ -30,6 +33,9 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod error;
+pub mod manifest;
+pub mod model;
+pub mod package;
 pub mod state;
 
 use std::ffi::OsString;
@@ -66,5 +72,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Emulator(args) => commands::emulator::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Package(args) => commands::package::run(args),
+        Command::Schema(args) => commands::schema::run(args),
     }
 }

@@ -1,0 +1,245 @@
+//! Package + hash a ~200 MB tree of mixed files with fgform, and with `zip -X -r -q`
+//! followed by `sha512sum`, in the same run; print both and the ratio.
+//!
+//! `cargo bench --bench package` (env `FGFORM_BENCH_MB` changes the size, `FGFORM_BENCH_RUNS`
+//! the repetitions; the median is reported). The tree lives in a temp dir removed at the end.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const WORDS: &[&str] = &[
+    "def",
+    "return",
+    "import",
+    "function",
+    "const",
+    "let",
+    "value",
+    "handler",
+    "event",
+    "context",
+    "self",
+    "None",
+    "true",
+    "false",
+    "for",
+    "in",
+    "if",
+    "else",
+    "while",
+    "class",
+    "thumbnail",
+    "bucket",
+    "object",
+    "key",
+    "json",
+    "logger",
+    "info",
+    "error",
+    "=",
+    "(",
+    ")",
+    "{",
+    "}",
+    ":",
+    ",",
+    ".",
+    "0",
+    "1",
+    "42",
+    "request",
+    "response",
+];
+
+fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 16);
+    let mut column = 0;
+    while out.len() < len {
+        let word = WORDS[rng.below(WORDS.len() as u64) as usize];
+        out.extend_from_slice(word.as_bytes());
+        column += word.len() + 1;
+        if column > 60 + rng.below(30) as usize {
+            out.push(b'\n');
+            column = 0;
+            let indent = rng.below(4) as usize * 4;
+            out.extend(std::iter::repeat_n(b' ', indent));
+        } else {
+            out.push(b' ');
+        }
+        if rng.below(50) == 0 {
+            out.extend_from_slice(format!("{:x}", rng.next()).as_bytes());
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+fn binary(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// ~45% source-like text in big files, ~30% incompressible binaries, ~25% many small files
+/// (a third of them binary), a few executables, nested directories.
+fn generate(root: &Path, total_mb: usize) -> (usize, u64) {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let total = total_mb * 1024 * 1024;
+    let (mut files, mut bytes) = (0usize, 0u64);
+    let mut write = |path: String, data: Vec<u8>, exec: bool| {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::File::create(&path).unwrap().write_all(&data).unwrap();
+        if exec {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        files += 1;
+        bytes += data.len() as u64;
+    };
+    let mut used = 0;
+    let mut i = 0;
+    while used < total * 45 / 100 {
+        let len = 1_000_000 + rng.below(4_000_000) as usize;
+        write(
+            format!("src/module{:02}/big{i:03}.py", i % 17),
+            text(&mut rng, len),
+            false,
+        );
+        used += len;
+        i += 1;
+    }
+    while used < total * 75 / 100 {
+        let len = 500_000 + rng.below(5_000_000) as usize;
+        write(format!("assets/blob{i:03}.bin"), binary(&mut rng, len), i % 9 == 0);
+        used += len;
+        i += 1;
+    }
+    while used < total {
+        let len = 500 + rng.below(20_000) as usize;
+        let data = if rng.below(3) == 0 {
+            binary(&mut rng, len)
+        } else {
+            text(&mut rng, len)
+        };
+        write(format!("node_modules/pkg{:03}/lib/f{i:05}.js", i % 300), data, false);
+        used += len;
+        i += 1;
+    }
+    (files, bytes)
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let mb: usize = std::env::var("FGFORM_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let runs: usize = std::env::var("FGFORM_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let tree = temp.path().join("tree");
+    let started = Instant::now();
+    let (files, bytes) = generate(&tree, mb);
+    eprintln!(
+        "generated {files} files, {:.1} MiB in {:.1?}",
+        bytes as f64 / 1048576.0,
+        started.elapsed()
+    );
+    // Warm the page cache for both contenders alike.
+    for entry in walkdir::WalkDir::new(&tree) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let _ = fs::read(entry.path()).unwrap();
+        }
+    }
+
+    let ours_zip = temp.path().join("fgform.zip");
+    let theirs_zip = temp.path().join("zip.zip");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut ours_digest = String::new();
+    let mut ours_size = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let file = fs::File::create(&ours_zip).unwrap();
+        let (_, artifact) = fgform::package::package_dir(&tree, &[], file).unwrap();
+        ours.push(start.elapsed());
+        if !ours_digest.is_empty() {
+            assert_eq!(ours_digest, artifact.digest, "fgform's output changed between runs");
+        }
+        ours_digest = artifact.digest;
+        ours_size = artifact.size;
+
+        let _ = fs::remove_file(&theirs_zip);
+        let start = Instant::now();
+        let status = Command::new("zip")
+            .args(["-X", "-r", "-q"])
+            .arg(&theirs_zip)
+            .arg(".")
+            .current_dir(&tree)
+            .status();
+        let status = status.expect("`zip` is installed");
+        assert!(status.success());
+        let output = Command::new("sha512sum")
+            .arg(&theirs_zip)
+            .output()
+            .expect("`sha512sum` is installed");
+        assert!(output.status.success());
+        theirs.push(start.elapsed());
+    }
+    let check = Command::new("sha512sum").arg(&ours_zip).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&check.stdout).starts_with(&ours_digest),
+        "digest differs from sha512sum"
+    );
+    let theirs_size = fs::metadata(&theirs_zip).unwrap().len();
+    let (ours, theirs) = (median(ours), median(theirs));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!();
+    println!(
+        "package + SHA-512 of {files} files, {:.1} MiB ({threads} cores, median of {runs})",
+        bytes as f64 / 1048576.0
+    );
+    println!("| tool | time | zip size |");
+    println!("|---|---:|---:|");
+    println!(
+        "| fgform package (deflate 6, parallel, streaming SHA-512) | {:.2} s | {:.1} MiB |",
+        ours.as_secs_f64(),
+        ours_size as f64 / 1048576.0
+    );
+    println!(
+        "| zip -X -r -q + sha512sum | {:.2} s | {:.1} MiB |",
+        theirs.as_secs_f64(),
+        theirs_size as f64 / 1048576.0
+    );
+    println!(
+        "ratio fgform / (zip + sha512sum) = {:.2}x",
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+}

@@ -1,0 +1,3 @@
+def handler(event, context):
+    print("audit", event)
+    return event

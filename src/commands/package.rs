@@ -1,0 +1,160 @@
+//! `fgform package [DIR] [--list]`: build every artifact of a stack and report file count,
+//! size and SHA-512. Size limits are checked here, before anything could be uploaded.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::cli::PackageArgs;
+use crate::error::{ExitStatus, Hint};
+use crate::model::limits::{INLINE_CODE_MAX_BYTES, INLINE_DEPENDENCY_MAX_BYTES};
+use crate::model::{Address, CodeSource};
+use crate::package::{self, Artifact, FileEntry};
+
+/// One built (or hashed) artifact.
+#[derive(Debug)]
+pub struct Built {
+    pub address: Address,
+    /// The zip written (folders) or the archive used as it is.
+    pub path: PathBuf,
+    pub artifact: Artifact,
+    pub files: Vec<FileEntry>,
+}
+
+/// Human-readable byte counts (KiB, MiB).
+pub fn human(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+/// Builds the artifact of one code source; `None` for OBS objects (nothing local).
+pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64) -> anyhow::Result<Option<Built>> {
+    let too_large = |size: u64| {
+        anyhow::anyhow!(
+            "{address}: the package is {} ({size} bytes), over the {} a base64 upload can carry",
+            human(size),
+            human(limit)
+        )
+        .context(Hint(
+            "upload it to OBS and point the manifest at it: `obs://bucket/key`".into(),
+        ))
+    };
+    match source {
+        CodeSource::Obs { .. } => Ok(None),
+        CodeSource::Archive { path, .. } => {
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("failed to read `{}`", path.display()))?
+                .len();
+            if size > limit {
+                return Err(too_large(size));
+            }
+            let (files, artifact) = package::inspect_archive(path)
+                .with_context(|| format!("{address}: `{}` is not a readable zip archive", path.display()))?;
+            Ok(Some(Built {
+                address: address.clone(),
+                path: path.clone(),
+                artifact,
+                files,
+            }))
+        }
+        CodeSource::Directory { path, exclude } => {
+            std::fs::create_dir_all(out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
+            let zip_path = out_dir.join(format!("{address}.zip"));
+            let partial = out_dir.join(format!("{address}.zip.partial"));
+            let file =
+                std::fs::File::create(&partial).with_context(|| format!("failed to create `{}`", partial.display()))?;
+            let (files, artifact) = package::package_dir(path, exclude, file)
+                .with_context(|| format!("{address}: failed to package `{}`", path.display()))?;
+            std::fs::rename(&partial, &zip_path)
+                .with_context(|| format!("failed to write `{}`", zip_path.display()))?;
+            if artifact.size > limit {
+                return Err(too_large(artifact.size));
+            }
+            Ok(Some(Built {
+                address: address.clone(),
+                path: zip_path,
+                artifact,
+                files,
+            }))
+        }
+    }
+}
+
+pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
+    let desired = match super::validate::load(&args.stack)? {
+        Ok(desired) => desired,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(ExitStatus::Error);
+        }
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| args.stack.dir.join(".fgform/build"));
+    let mut jobs: Vec<(Address, &CodeSource, u64)> = Vec::new();
+    for (name, dependency) in &desired.dependencies {
+        jobs.push((
+            Address::Dependency(name.clone()),
+            &dependency.source,
+            INLINE_DEPENDENCY_MAX_BYTES,
+        ));
+    }
+    for (name, function) in &desired.functions {
+        jobs.push((Address::Function(name.clone()), &function.code, INLINE_CODE_MAX_BYTES));
+    }
+    let mut built = Vec::new();
+    let mut failures = Vec::new();
+    let mut remote = Vec::new();
+    for (address, source, limit) in jobs {
+        match build(&address, source, &out_dir, limit) {
+            Ok(Some(b)) => built.push(b),
+            Ok(None) => remote.push((address, source.obs_url(desired.region()).unwrap_or_default())),
+            Err(err) => failures.push(err),
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<40} {:>6} {:>10}  sha512", "artifact", "files", "size");
+    for b in &built {
+        let files = b.artifact.files.to_string();
+        let _ = writeln!(
+            out,
+            "{:<40} {:>6} {:>10}  {}",
+            b.address.to_string(),
+            files,
+            human(b.artifact.size),
+            b.artifact.digest
+        );
+        if args.list {
+            for file in &b.files {
+                let _ = writeln!(
+                    out,
+                    "    {}{:>10}  {}",
+                    if file.executable { "x " } else { "  " },
+                    human(file.size),
+                    file.name
+                );
+            }
+        }
+    }
+    for (address, url) in &remote {
+        let _ = writeln!(
+            out,
+            "{:<40} {:>6} {:>10}  (in OBS: {url})",
+            address.to_string(),
+            "-",
+            "-"
+        );
+    }
+    let _ = writeln!(out, "{} artifact(s) in `{}`", built.len(), out_dir.display());
+    print!("{out}");
+    if failures.is_empty() {
+        Ok(ExitStatus::Success)
+    } else {
+        for failure in &failures {
+            eprint!("{}", crate::error::render(failure));
+        }
+        Ok(ExitStatus::Error)
+    }
+}

@@ -1,0 +1,351 @@
+//! Stack directory → validated [`Desired`](crate::model::Desired).
+//!
+//! 1. read every `*.yaml`/`*.yml` of the directory (not recursive, sorted by name); a name
+//!    with a stage before the extension (`api.prod.yaml`) is an overlay for that stage;
+//! 2. parse each into a spanned tree ([`yaml`]) and merge the base files: mappings merge key
+//!    by key, and a key defined twice is an error naming both places;
+//! 3. with `--stage S`, merge the `*.S.yaml` overlays on top: mappings merge, everything else
+//!    (lists included) replaces, and `null` removes a key;
+//! 4. convert to the model ([`validate`]), interpolating `${…}` ([`interpolate`]) and checking
+//!    every offline-checkable constraint; all problems are collected, none stops the others.
+
+pub mod diagnostic;
+pub mod interpolate;
+pub mod schema;
+pub mod validate;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, Location};
+
+use crate::model::Desired;
+use yaml::{Entry, Kind, Node, Span};
+
+/// Why a stack could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("failed to read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no *.yaml or *.yml files in `{}`", dir.display())]
+    NoFiles { dir: PathBuf },
+    #[error("{} problem{} in the stack at `{}`", diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" }, dir.display())]
+    Invalid { dir: PathBuf, diagnostics: Vec<Diagnostic> },
+}
+
+/// How to load a stack.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--stage`: merge `*.<stage>.yaml` overlays.
+    pub stage: Option<String>,
+    /// `--var NAME=VALUE`, in order (later wins).
+    pub vars: Vec<(String, String)>,
+    /// `--var-file FILE`, in order (later wins; `--var` beats them all).
+    pub var_files: Vec<PathBuf>,
+    /// The environment `${env:…}` sees.
+    pub env: BTreeMap<String, String>,
+    /// Check that local `code`/`source` paths exist (off for in-memory tests).
+    pub check_paths: bool,
+}
+
+impl LoadOptions {
+    /// Options seeing the process environment and checking paths.
+    pub fn from_process_env() -> Self {
+        LoadOptions {
+            env: std::env::vars().collect(),
+            check_paths: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// One manifest file: the path shown in messages and its text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// Loads and validates the stack in `dir`.
+pub fn load_dir(dir: &Path, options: &LoadOptions) -> Result<Desired, ManifestError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ManifestError::Io { path, source }
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            continue;
+        }
+        if entry.file_type().map_err(io(&entry.path()))?.is_file() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(ManifestError::NoFiles { dir: dir.into() });
+    }
+    let read = |path: PathBuf| -> Result<Source, ManifestError> {
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let text = String::from_utf8(bytes).map_err(|e| ManifestError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
+        })?;
+        Ok(Source { path, text })
+    };
+    let sources = names
+        .into_iter()
+        .map(|n| read(dir.join(n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let var_files = options
+        .var_files
+        .iter()
+        .map(|p| read(p.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    load_sources(dir, sources, var_files, options)
+}
+
+/// The stage a manifest file name is an overlay for (`api.prod.yaml` → `prod`).
+pub fn overlay_stage(file_name: &str) -> Option<&str> {
+    let stem = file_name
+        .strip_suffix(".yaml")
+        .or_else(|| file_name.strip_suffix(".yml"))?;
+    stem.rsplit_once('.').map(|(_, stage)| stage).filter(|s| !s.is_empty())
+}
+
+/// Loads a stack from file contents (no file system access except path checks).
+pub fn load_sources(
+    dir: &Path,
+    sources: Vec<Source>,
+    var_files: Vec<Source>,
+    options: &LoadOptions,
+) -> Result<Desired, ManifestError> {
+    let files: Vec<PathBuf> = sources.iter().chain(&var_files).map(|s| s.path.clone()).collect();
+    let mut diagnostics = Vec::new();
+    let location = |span: Span| Location {
+        file: files[span.file].clone(),
+        line: span.line,
+        column: span.column,
+    };
+    let parse =
+        |index: usize, source: &Source, diagnostics: &mut Vec<Diagnostic>| match yaml::parse(&source.text, index) {
+            Ok(node) => node,
+            Err(err) => {
+                diagnostics.push(match err.duplicate {
+                    Some((path, first)) => {
+                        let mut diagnostic = Diagnostic::new(path, "defined twice").at(Some(location(err.span)));
+                        diagnostic.related = Some(("first defined at".into(), location(first)));
+                        diagnostic
+                    }
+                    None => Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(location(err.span))),
+                });
+                None
+            }
+        };
+
+    let mut base: Option<Node> = None;
+    let mut overlay: Option<Node> = None;
+    let mut stages_seen = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let name = source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stage = overlay_stage(&name);
+        if let Some(stage) = stage {
+            stages_seen.push(stage.to_string());
+            if options.stage.as_deref() != Some(stage) {
+                continue;
+            }
+        }
+        let Some(node) = parse(index, source, &mut diagnostics) else {
+            continue;
+        };
+        if node.as_map().is_none() {
+            diagnostics.push(
+                Diagnostic::new(
+                    "",
+                    format!("a manifest file must be a mapping of keys, found {}", node.describe()),
+                )
+                .at(Some(location(node.span))),
+            );
+            continue;
+        }
+        let target = if stage.is_some() { &mut overlay } else { &mut base };
+        match target {
+            None => *target = Some(node),
+            Some(existing) => merge_strict(existing, node, "", 0, &location, &mut diagnostics),
+        }
+    }
+    if let Some(stage) = &options.stage {
+        if !stages_seen.is_empty() && !stages_seen.contains(stage) {
+            stages_seen.sort();
+            stages_seen.dedup();
+            diagnostics.push(
+                Diagnostic::new("", format!("no `*.{stage}.yaml` overlay in `{}`", dir.display())).with_hint(Some(
+                    match diagnostic::did_you_mean(stage, stages_seen.iter().map(String::as_str)) {
+                        Some(close) => format!("did you mean `--stage {close}`?"),
+                        None => format!("stages with overlays: {}", stages_seen.join(", ")),
+                    },
+                )),
+            );
+        }
+    }
+    if !diagnostics.is_empty() {
+        // After a syntax error, whatever else would be reported is mostly its echo.
+        return Err(ManifestError::Invalid {
+            dir: dir.into(),
+            diagnostics,
+        });
+    }
+    let mut root = base.unwrap_or(Node {
+        kind: Kind::Map(Vec::new()),
+        span: Span::default(),
+    });
+    if let Some(overlay) = overlay {
+        merge_overlay(&mut root, overlay);
+    }
+
+    // Variable values from files, then --var.
+    let mut var_values: BTreeMap<String, (String, Option<Location>)> = BTreeMap::new();
+    for (offset, source) in var_files.iter().enumerate() {
+        let Some(node) = parse(sources.len() + offset, source, &mut diagnostics) else {
+            continue;
+        };
+        let Some(entries) = node.as_map() else {
+            diagnostics.push(
+                Diagnostic::new("", "a var file must be a mapping of variable names to values")
+                    .at(Some(location(node.span))),
+            );
+            continue;
+        };
+        for entry in entries {
+            match &entry.value.kind {
+                Kind::Scalar { text, .. } => {
+                    var_values.insert(entry.key.clone(), (text.clone(), Some(location(entry.key_span))));
+                }
+                _ => diagnostics.push(
+                    Diagnostic::new(&entry.key, "a variable value must be a scalar")
+                        .at(Some(location(entry.value.span))),
+                ),
+            }
+        }
+    }
+    for (name, value) in &options.vars {
+        var_values.insert(name.clone(), (value.clone(), None));
+    }
+
+    let desired = validate::Checker::new(dir, &files, options, &mut diagnostics).run(&root, var_values);
+    match desired {
+        Some(desired) if diagnostics.is_empty() => Ok(desired),
+        _ => {
+            diagnostics.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.path.cmp(&b.path)));
+            diagnostics.dedup();
+            Err(ManifestError::Invalid {
+                dir: dir.into(),
+                diagnostics,
+            })
+        }
+    }
+}
+
+/// Merges two base files: mappings merge; any other key defined twice is an error.
+///
+/// Only the document and its sections (`functions:`, `variables:`, …) merge; a resource such
+/// as `functions.f` defined in two files is one error naming both places, not one per key.
+fn merge_strict(
+    into: &mut Node,
+    from: Node,
+    path: &str,
+    depth: usize,
+    location: &dyn Fn(Span) -> Location,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let (Kind::Map(into_entries), Kind::Map(from_entries)) = (&mut into.kind, from.kind) else {
+        return;
+    };
+    for entry in from_entries {
+        let key_path = if path.is_empty() {
+            entry.key.clone()
+        } else {
+            format!("{path}.{}", entry.key)
+        };
+        match into_entries.iter_mut().find(|e| e.key == entry.key) {
+            None => into_entries.push(entry),
+            Some(existing) if depth == 0 && existing.value.as_map().is_some() && entry.value.as_map().is_some() => {
+                merge_strict(
+                    &mut existing.value,
+                    entry.value,
+                    &key_path,
+                    depth + 1,
+                    location,
+                    diagnostics,
+                );
+            }
+            Some(existing) => {
+                let mut diagnostic = Diagnostic::new(key_path, "defined twice").at(Some(location(entry.key_span)));
+                diagnostic.related = Some(("first defined at".into(), location(existing.key_span)));
+                diagnostic.hint =
+                    Some("keep one definition; stage-specific values belong in `*.<stage>.yaml` overlays".into());
+                diagnostics.push(diagnostic);
+            }
+        }
+    }
+}
+
+/// Applies a stage overlay: mappings merge, everything else replaces, `null` removes.
+fn merge_overlay(into: &mut Node, from: Node) {
+    match (&mut into.kind, from.kind) {
+        (Kind::Map(into_entries), Kind::Map(from_entries)) => {
+            for entry in from_entries {
+                let position = into_entries.iter().position(|e| e.key == entry.key);
+                match position {
+                    Some(i) if entry.value.is_null() => {
+                        into_entries.remove(i);
+                    }
+                    Some(i) => merge_overlay(&mut into_entries[i].value, entry.value),
+                    None if entry.value.is_null() => {}
+                    None => into_entries.push(Entry { ..entry }),
+                }
+            }
+        }
+        (_, kind) => {
+            into.kind = kind;
+            into.span = from.span;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(text: &str) -> Node {
+        yaml::parse(text, 0).unwrap().unwrap()
+    }
+
+    #[test]
+    fn overlays_merge_maps_replace_lists_and_remove_nulls() {
+        let mut base = node("a: {x: 1, y: [1, 2], z: keep}\nb: gone\n");
+        merge_overlay(&mut base, node("a: {x: 2, y: [3]}\nb: null\nc: new\n"));
+        assert_eq!(
+            base.to_json(),
+            serde_json::json!({"a": {"x": 2, "y": [3], "z": "keep"}, "c": "new"})
+        );
+    }
+
+    #[test]
+    fn overlay_stage_reads_the_second_extension() {
+        assert_eq!(overlay_stage("api.prod.yaml"), Some("prod"));
+        assert_eq!(overlay_stage("api.yml"), None);
+        assert_eq!(overlay_stage("api.dev.yml"), Some("dev"));
+    }
+}

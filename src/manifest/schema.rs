@@ -1,0 +1,725 @@
+//! The manifest format as data: every key, its shape, the API field it becomes and its
+//! documentation. Unknown-key checks, "did you mean" hints, `fgform schema` (JSON Schema) and
+//! the docs test all read these tables, so they cannot drift apart.
+
+use serde_json::{json, Map, Value};
+
+use crate::model::limits;
+
+/// What a key holds.
+pub enum Shape {
+    String,
+    Integer,
+    Boolean,
+    /// Any scalar (numbers and booleans are taken as their text).
+    Scalar,
+    Enum(&'static [&'static str]),
+    StringList,
+    /// A mapping of names to scalars.
+    StringMap,
+    /// A mapping whose keys are all listed.
+    Object(&'static [Field]),
+    /// A mapping whose listed keys are checked and whose other keys pass through to the API.
+    OpenObject(&'static [Field]),
+    /// A mapping of names to `Object`s.
+    MapOf(&'static [Field]),
+    List(&'static Shape),
+    /// Free JSON, passed through.
+    Any,
+}
+
+/// One key.
+pub struct Field {
+    pub name: &'static str,
+    pub shape: Shape,
+    pub required: bool,
+    /// The API field it becomes (empty when fgform consumes it itself).
+    pub api: &'static str,
+    pub doc: &'static str,
+}
+
+const fn field(name: &'static str, shape: Shape, api: &'static str, doc: &'static str) -> Field {
+    Field {
+        name,
+        shape,
+        required: false,
+        api,
+        doc,
+    }
+}
+
+const fn required(name: &'static str, shape: Shape, api: &'static str, doc: &'static str) -> Field {
+    Field {
+        name,
+        shape,
+        required: true,
+        api,
+        doc,
+    }
+}
+
+pub static ROOT: &[Field] = &[
+    required(
+        "stack",
+        Shape::String,
+        "",
+        "Names the stack: its state file and the ownership tag on every function; put it in one of the files.",
+    ),
+    field(
+        "provider",
+        Shape::Object(PROVIDER),
+        "",
+        "Where to deploy. Absent: the embedded emulator.",
+    ),
+    field("variables", Shape::MapOf(VARIABLE), "", "Inputs for `${var.NAME}`."),
+    field(
+        "dependencies",
+        Shape::MapOf(DEPENDENCY),
+        "",
+        "Dependency packages, by name.",
+    ),
+    field(
+        "functions",
+        Shape::MapOf(FUNCTION),
+        "",
+        "Functions, by name (`func_name`).",
+    ),
+    field("workflows", Shape::MapOf(WORKFLOW), "", "Workflows (函数流), by name."),
+];
+
+pub static PROVIDER: &[Field] = &[
+    required("region", Shape::String, "", "Region id, e.g. `cn-north-4`."),
+    required("project_id", Shape::String, "", "Project id the resources belong to."),
+    field(
+        "endpoint",
+        Shape::String,
+        "",
+        "Overrides `https://functiongraph.{region}.myhuaweicloud.com`.",
+    ),
+];
+
+pub static VARIABLE: &[Field] = &[
+    field(
+        "default",
+        Shape::Scalar,
+        "",
+        "Value used when neither `--var` nor `--var-file` gives one.",
+    ),
+    field("description", Shape::String, "", "What the variable is for."),
+];
+
+pub static DEPENDENCY: &[Field] = &[
+    required(
+        "runtime",
+        Shape::Enum(limits::RUNTIMES),
+        "runtime",
+        "Runtime; functions using it must have the same.",
+    ),
+    required(
+        "source",
+        Shape::String,
+        "depend_file / depend_link",
+        "A folder (zipped deterministically), a `.zip` file, or `obs://bucket/key`.",
+    ),
+    field(
+        "exclude",
+        Shape::StringList,
+        "",
+        "Globs (gitignore syntax) left out of a folder source.",
+    ),
+    field("description", Shape::String, "description", "At most 512 characters."),
+];
+
+pub static FUNCTION: &[Field] = &[
+    required(
+        "runtime",
+        Shape::Enum(limits::RUNTIMES),
+        "runtime",
+        "Runtime, exact spelling (e.g. `Python3.9`, `Node.js18.15`).",
+    ),
+    required(
+        "handler",
+        Shape::String,
+        "handler",
+        "`file.function` (3–128 characters); `-` for Custom Image.",
+    ),
+    field(
+        "memory",
+        Shape::Integer,
+        "memory_size",
+        "MB: 128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192 or 10240. Default 128.",
+    ),
+    field("timeout", Shape::Integer, "timeout", "Seconds, 3–259200. Default 3."),
+    required(
+        "code",
+        Shape::String,
+        "code_type + func_code.file / code_url, code_filename",
+        "A folder (zipped deterministically), a `.zip`/`.jar` file, or `obs://bucket/key`.",
+    ),
+    field(
+        "exclude",
+        Shape::StringList,
+        "",
+        "Globs (gitignore syntax) left out of a folder `code`.",
+    ),
+    field("description", Shape::String, "description", "At most 512 characters."),
+    field(
+        "app",
+        Shape::String,
+        "package",
+        "The app the function belongs to (part of its URN). Default `default`.",
+    ),
+    field(
+        "environment",
+        Shape::StringMap,
+        "user_data",
+        "Environment variables, sent as a JSON-object string. With `secrets`: at most 20 keys and 4096 bytes each.",
+    ),
+    field(
+        "secrets",
+        Shape::StringMap,
+        "encrypted_user_data",
+        "Encrypted environment variables; never printed.",
+    ),
+    field(
+        "dependencies",
+        Shape::StringList,
+        "depend_version_list",
+        "Names of this stack's dependencies.",
+    ),
+    field(
+        "agency",
+        Shape::String,
+        "xrole",
+        "IAM agency the function's configuration uses.",
+    ),
+    field(
+        "app_agency",
+        Shape::String,
+        "app_xrole",
+        "IAM agency the code runs with (defaults to `agency`).",
+    ),
+    field(
+        "max_instances",
+        Shape::Integer,
+        "strategy_config.concurrency",
+        "Maximum instances: −1 unlimited, 0 disabled, up to 1000.",
+    ),
+    field(
+        "concurrency_per_instance",
+        Shape::Integer,
+        "strategy_config.concurrent_num",
+        "Concurrent requests per instance, 1–1000.",
+    ),
+    field("vpc", Shape::Object(VPC), "func_vpc", "VPC access."),
+    field(
+        "mount_user",
+        Shape::Object(MOUNT_USER),
+        "mount_config.mount_user",
+        "User and group the mounts are accessed as (default −1/−1).",
+    ),
+    field(
+        "mounts",
+        Shape::List(&MOUNT_SHAPE),
+        "mount_config.func_mounts",
+        "File systems to mount, at most 5.",
+    ),
+    field(
+        "initializer",
+        Shape::Object(HOOK),
+        "initializer_handler, initializer_timeout",
+        "Initializer; timeout 1–300 s.",
+    ),
+    field(
+        "pre_stop",
+        Shape::Object(HOOK),
+        "pre_stop_handler, pre_stop_timeout",
+        "Pre-stop hook; timeout 1–90 s.",
+    ),
+    field("log", Shape::Object(LOG), "log_config", "LTS log group and stream."),
+    field(
+        "tags",
+        Shape::StringMap,
+        "tags (tags API)",
+        "At most 20; key ≤ 128, value ≤ 255 characters; `fgform-stack` is reserved.",
+    ),
+    field(
+        "async",
+        Shape::Object(ASYNC),
+        "async-invoke-config",
+        "Asynchronous invocation settings.",
+    ),
+    field("triggers", Shape::MapOf(TRIGGER), "triggers", "Triggers, by name."),
+];
+
+pub static VPC: &[Field] = &[
+    required("vpc_id", Shape::String, "func_vpc.vpc_id", "VPC id."),
+    required("subnet_id", Shape::String, "func_vpc.subnet_id", "Subnet id."),
+    field("vpc_name", Shape::String, "func_vpc.vpc_name", ""),
+    field("subnet_name", Shape::String, "func_vpc.subnet_name", ""),
+    field("cidr", Shape::String, "func_vpc.cidr", ""),
+    field("gateway", Shape::String, "func_vpc.gateway", ""),
+    field(
+        "security_groups",
+        Shape::StringList,
+        "func_vpc.security_groups",
+        "Security group ids.",
+    ),
+    field("is_safety", Shape::Boolean, "func_vpc.is_safety", ""),
+];
+
+pub static MOUNT_USER: &[Field] = &[
+    required(
+        "user_id",
+        Shape::Integer,
+        "mount_user.user_id",
+        "−1..65534, not 0, 1000 or 1002.",
+    ),
+    required(
+        "user_group_id",
+        Shape::Integer,
+        "mount_user.user_group_id",
+        "−1..65534, not 0, 1000 or 1002.",
+    ),
+];
+
+pub static MOUNT: &[Field] = &[
+    required(
+        "mount_type",
+        Shape::Enum(&["sfs", "sfsTurbo", "ecs"]),
+        "func_mounts[].mount_type",
+        "",
+    ),
+    required(
+        "mount_resource",
+        Shape::String,
+        "func_mounts[].mount_resource",
+        "File system id.",
+    ),
+    field(
+        "mount_share_path",
+        Shape::String,
+        "func_mounts[].mount_share_path",
+        "Required for `ecs`.",
+    ),
+    required(
+        "local_mount_path",
+        Shape::String,
+        "func_mounts[].local_mount_path",
+        "Absolute path inside the function.",
+    ),
+];
+pub static MOUNT_SHAPE: Shape = Shape::Object(MOUNT);
+
+pub static HOOK: &[Field] = &[
+    required("handler", Shape::String, "*_handler", "`file.function`."),
+    required("timeout", Shape::Integer, "*_timeout", "Seconds."),
+];
+
+pub static LOG: &[Field] = &[
+    field("group_id", Shape::String, "log_config.group_id", ""),
+    field("group_name", Shape::String, "log_config.group_name", ""),
+    field("stream_id", Shape::String, "log_config.stream_id", ""),
+    field("stream_name", Shape::String, "log_config.stream_name", ""),
+];
+
+pub static ASYNC: &[Field] = &[
+    field(
+        "max_event_age",
+        Shape::Integer,
+        "max_async_event_age_in_seconds",
+        "Seconds, 1–86400.",
+    ),
+    field("max_retries", Shape::Integer, "max_async_retry_attempts", "0–8."),
+    field(
+        "on_success",
+        Shape::Object(DESTINATION),
+        "destination_config.on_success",
+        "Where results go.",
+    ),
+    field(
+        "on_failure",
+        Shape::Object(DESTINATION),
+        "destination_config.on_failure",
+        "Where failures go.",
+    ),
+    field(
+        "status_log",
+        Shape::Boolean,
+        "enable_async_status_log",
+        "Record async invocation status.",
+    ),
+];
+
+pub static DESTINATION: &[Field] = &[
+    field(
+        "function",
+        Shape::String,
+        "destination FunctionGraph, param.func_urn",
+        "A function of this stack by name, or a function URN.",
+    ),
+    field(
+        "smn",
+        Shape::String,
+        "destination SMN, param.topic_urn",
+        "SMN topic URN (`urn:smn:…`).",
+    ),
+    field(
+        "dis",
+        Shape::String,
+        "destination DIS, param.stream_name",
+        "DIS stream name.",
+    ),
+    field(
+        "obs",
+        Shape::Object(OBS_DESTINATION),
+        "destination OBS, param",
+        "An OBS bucket.",
+    ),
+];
+
+pub static OBS_DESTINATION: &[Field] = &[
+    required("bucket", Shape::String, "param.bucket", ""),
+    field("prefix", Shape::String, "param.prefix", ""),
+    field("expires", Shape::Integer, "param.expires", "Days, 0–365."),
+];
+
+pub static TRIGGER: &[Field] = &[
+    field(
+        "timer",
+        Shape::Object(TIMER),
+        "trigger_type_code TIMER, event_data",
+        "A TIMER trigger; its name is the trigger's name.",
+    ),
+    field(
+        "type",
+        Shape::Enum(limits::TRIGGER_TYPES),
+        "trigger_type_code",
+        "Any other trigger type.",
+    ),
+    field(
+        "event_data",
+        Shape::Any,
+        "event_data",
+        "The type's event_data, passed through (with `type`).",
+    ),
+    field(
+        "enabled",
+        Shape::Boolean,
+        "trigger_status",
+        "ACTIVE (default) or DISABLED; only TIMER, DDS, DMS, KAFKA and LTS can be disabled.",
+    ),
+    field(
+        "payload",
+        Shape::String,
+        "event_data.user_event",
+        "TIMER only: the string the function receives as `user_event`.",
+    ),
+];
+
+pub static TIMER: &[Field] = &[
+    field(
+        "rate",
+        Shape::String,
+        "schedule_type Rate, schedule",
+        "`<n>m` (1–60), `<n>h` (1–24) or `<n>d` (1–30).",
+    ),
+    field(
+        "cron",
+        Shape::String,
+        "schedule_type Cron, schedule",
+        "`sec min hour dom month [dow]`, `@every 1h30m`, optional `CRON_TZ=<zone> ` prefix.",
+    ),
+];
+
+pub static WORKFLOW: &[Field] = &[
+    field("description", Shape::String, "description", "1–512 characters."),
+    field(
+        "mode",
+        Shape::Enum(limits::WORKFLOW_MODES),
+        "mode",
+        "`NORMAL` (default) or `EXPRESS`.",
+    ),
+    required("start", Shape::String, "start", "Id of the first state."),
+    required(
+        "states",
+        Shape::List(&STATE_SHAPE),
+        "states",
+        "1–100 states; unknown keys pass through.",
+    ),
+    field(
+        "constants",
+        Shape::Any,
+        "constants",
+        "Free JSON, referenced as `$CONST.a.b`.",
+    ),
+    field(
+        "retries",
+        Shape::List(&RETRY_SHAPE),
+        "retries",
+        "Retry policies for `on_errors[].retry_ref`.",
+    ),
+    field("triggers", Shape::Any, "triggers", "Workflow triggers, passed through."),
+    field(
+        "express_config",
+        Shape::Any,
+        "express_config",
+        "EXPRESS only: `{log_level: ALL|ERROR|NONE}`.",
+    ),
+    field("enable_stream_response", Shape::Boolean, "enable_stream_response", ""),
+    field("enterprise_project_id", Shape::String, "enterprise_project_id", ""),
+];
+
+pub static STATE: &[Field] = &[
+    required("id", Shape::String, "states[].id", "Unique within the workflow."),
+    required(
+        "type",
+        Shape::String,
+        "states[].type",
+        "`Operation`, `Sleep`, `End`, or any type the API knows.",
+    ),
+    field("next", Shape::String, "states[].transition", "Id of the next state."),
+    field("end", Shape::Boolean, "states[].end", "Set for you on `End` states."),
+    field(
+        "actions",
+        Shape::List(&ACTION_SHAPE),
+        "states[].actions",
+        "Function calls; unknown keys pass through.",
+    ),
+    field(
+        "on_errors",
+        Shape::List(&ON_ERROR_SHAPE),
+        "states[].on_errors",
+        "Error handlers.",
+    ),
+];
+pub static STATE_SHAPE: Shape = Shape::OpenObject(STATE);
+
+pub static ACTION: &[Field] = &[
+    field(
+        "function",
+        Shape::String,
+        "functions[] + actions[].function_ref.ref_name",
+        "A function of this stack by name, or a function URN.",
+    ),
+    field(
+        "arguments",
+        Shape::Any,
+        "function_ref.arguments",
+        "JSONPath values into the input, constants, numbers.",
+    ),
+    field(
+        "invoke_mode",
+        Shape::String,
+        "function_ref.invoke_mode",
+        "`sync` (the only mode today; default).",
+    ),
+];
+pub static ACTION_SHAPE: Shape = Shape::OpenObject(ACTION);
+
+pub static ON_ERROR: &[Field] = &[
+    field("error", Shape::String, "on_errors[].error", "Error match expression."),
+    field("next", Shape::String, "on_errors[].transition", "State to go to."),
+    field(
+        "retry_ref",
+        Shape::String,
+        "on_errors[].retry_ref",
+        "Name of a `retries` entry.",
+    ),
+];
+pub static ON_ERROR_SHAPE: Shape = Shape::OpenObject(ON_ERROR);
+
+pub static RETRY: &[Field] = &[
+    required("name", Shape::String, "retries[].name", "Unique."),
+    field("delay", Shape::Integer, "retries[].delay", "Seconds (default 1)."),
+    field("max_attempts", Shape::Integer, "retries[].max_attempts", "Default 3."),
+];
+pub static RETRY_SHAPE: Shape = Shape::Object(RETRY);
+
+/// The hint for an unknown key: a close spelling, or the manifest name of an API field.
+pub fn unknown_key_hint(key: &str, fields: &[Field]) -> Option<String> {
+    if let Some(f) = fields
+        .iter()
+        .find(|f| !f.api.is_empty() && f.api.split([' ', ',', '.', '+']).any(|a| a == key))
+    {
+        return Some(format!("the API's `{key}` is written `{}` here", f.name));
+    }
+    let aliases: &[(&str, &str)] = &[
+        ("env", "environment"),
+        ("variables", "environment"),
+        ("memory_mb", "memory"),
+    ];
+    if let Some((_, to)) = aliases
+        .iter()
+        .find(|(from, to)| *from == key && fields.iter().any(|f| f.name == *to))
+    {
+        return Some(format!("did you mean `{to}`?"));
+    }
+    crate::manifest::diagnostic::did_you_mean(key, fields.iter().map(|f| f.name))
+        .map(|s| format!("did you mean `{s}`?"))
+}
+
+const INTERPOLATION: &str = r"\$\{[^}]+\}";
+
+fn shape_schema(shape: &Shape, doc: &str) -> Value {
+    let interpolated = json!({"type": "string", "pattern": INTERPOLATION});
+    let mut schema = match shape {
+        Shape::String => json!({"type": "string"}),
+        Shape::Integer => json!({"anyOf": [{"type": "integer"}, interpolated]}),
+        Shape::Boolean => json!({"anyOf": [{"type": "boolean"}, interpolated]}),
+        Shape::Scalar => json!({"type": ["string", "number", "boolean"]}),
+        Shape::Enum(values) => json!({"anyOf": [{"enum": values}, interpolated]}),
+        Shape::StringList => json!({"type": "array", "items": {"type": "string"}}),
+        Shape::StringMap => {
+            json!({"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}})
+        }
+        Shape::Object(fields) => object_schema(fields, false),
+        Shape::OpenObject(fields) => object_schema(fields, true),
+        Shape::MapOf(fields) => json!({"type": "object", "additionalProperties": object_schema(fields, false)}),
+        Shape::List(item) => json!({"type": "array", "items": shape_schema(item, "")}),
+        Shape::Any => json!({}),
+    };
+    if !doc.is_empty() {
+        schema["description"] = doc.into();
+    }
+    schema
+}
+
+fn object_schema(fields: &[Field], open: bool) -> Value {
+    let mut properties = Map::new();
+    for f in fields {
+        let doc = if f.api.is_empty() {
+            f.doc.to_string()
+        } else {
+            format!("{} (API: {})", f.doc, f.api).trim().to_string()
+        };
+        properties.insert(f.name.into(), shape_schema(&f.shape, &doc));
+    }
+    // No `required`: a file is a fragment of the merged stack (stage overlays repeat a
+    // function with only the keys they change); `fgform validate` checks required keys.
+    json!({"type": "object", "properties": properties, "additionalProperties": open})
+}
+
+/// The JSON Schema (draft-07) of one manifest file. Files are merged, so no key is required
+/// per file; required keys are checked on the whole stack by `fgform validate`.
+pub fn json_schema() -> Value {
+    let mut schema = object_schema(ROOT, false);
+    let object = schema.as_object_mut().expect("object");
+    let mut out = Map::new();
+    out.insert("$schema".into(), "http://json-schema.org/draft-07/schema#".into());
+    out.insert("$id".into(), "https://fgform.dev/schema/manifest.json".into());
+    out.insert("title".into(), "fgform stack manifest".into());
+    out.extend(std::mem::take(object));
+    Value::Object(out)
+}
+
+/// The key reference of `docs/manifest.md`: one row per key path, generated from the tables.
+pub fn reference_table() -> String {
+    fn kind(shape: &Shape) -> String {
+        match shape {
+            Shape::String => "string".into(),
+            Shape::Integer => "integer".into(),
+            Shape::Boolean => "boolean".into(),
+            Shape::Scalar => "scalar".into(),
+            Shape::Enum(values) if values.len() > 4 => "enum (see below)".into(),
+            Shape::Enum(values) => values.join(" \\| "),
+            Shape::StringList => "list of strings".into(),
+            Shape::StringMap => "map of strings".into(),
+            Shape::Object(_) => "mapping".into(),
+            Shape::OpenObject(_) => "mapping (open)".into(),
+            Shape::MapOf(_) => "map of name → mapping".into(),
+            Shape::List(item) => format!("list of {}", kind(item)),
+            Shape::Any => "any (passed through)".into(),
+        }
+    }
+    fn walk(prefix: &str, fields: &[Field], out: &mut String) {
+        for f in fields {
+            let path = if prefix.is_empty() {
+                f.name.to_string()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            let api = if f.api.is_empty() {
+                "—".to_string()
+            } else {
+                format!("`{}`", f.api)
+            };
+            let doc = f.doc.replace('|', "\\|");
+            out.push_str(&format!(
+                "| `{path}` | {} | {} | {api} | {doc} |\n",
+                kind(&f.shape),
+                if f.required { "yes" } else { "" }
+            ));
+            let (shape, path) = match &f.shape {
+                Shape::List(item) => (*item, format!("{path}[]")),
+                shape => (shape, path),
+            };
+            match shape {
+                Shape::Object(inner) | Shape::OpenObject(inner) => walk(&path, inner, out),
+                Shape::MapOf(inner) => walk(&format!("{path}.*"), inner, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = String::from("| key | type | required | API field | meaning |\n|---|---|---|---|---|\n");
+    walk("", ROOT, &mut out);
+    out
+}
+
+/// Every documented key path (`functions.*.async.max_retries`), for the docs test.
+pub fn key_paths() -> Vec<String> {
+    fn walk(prefix: &str, fields: &[Field], out: &mut Vec<String>) {
+        for f in fields {
+            let path = if prefix.is_empty() {
+                f.name.to_string()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            out.push(path.clone());
+            let mut shape = &f.shape;
+            let mut path = path;
+            if let Shape::List(item) = shape {
+                shape = item;
+                path.push_str("[]");
+            }
+            match shape {
+                Shape::Object(inner) | Shape::OpenObject(inner) => walk(&path, inner, out),
+                Shape::MapOf(inner) => walk(&format!("{path}.*"), inner, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", ROOT, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_names_point_to_manifest_names() {
+        assert_eq!(
+            unknown_key_hint("memory_size", FUNCTION).unwrap(),
+            "the API's `memory_size` is written `memory` here"
+        );
+        assert_eq!(
+            unknown_key_hint("xrole", FUNCTION).unwrap(),
+            "the API's `xrole` is written `agency` here"
+        );
+        assert_eq!(unknown_key_hint("timout", FUNCTION).unwrap(), "did you mean `timeout`?");
+    }
+
+    #[test]
+    fn schema_lists_function_keys() {
+        let schema = json_schema();
+        let function = &schema["properties"]["functions"]["additionalProperties"];
+        assert_eq!(function["additionalProperties"], false);
+        assert!(function["properties"]["memory"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("memory_size"));
+        assert!(key_paths().contains(&"functions.*.async.on_failure.smn".to_string()));
+    }
+}

@@ -1,0 +1,647 @@
+//! The merged tree → the model, checking every constraint that can be checked offline.
+//! Problems are pushed to a list and conversion goes on, so one run reports them all.
+
+mod function;
+mod trigger;
+mod workflow;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::diagnostic::{did_you_mean, Diagnostic, Location};
+use super::interpolate::{interpolate, Scope};
+use super::schema::{self, Field};
+use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
+use super::LoadOptions;
+use crate::model::limits::*;
+use crate::model::{Address, ArchiveKind, CodeSource, DependencySpec, Desired, ProviderSpec};
+
+/// The converter's state: where files are, what interpolation sees, what went wrong.
+pub struct Checker<'a> {
+    dir: &'a Path,
+    files: &'a [PathBuf],
+    options: &'a LoadOptions,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    scope: Scope,
+    address: Option<Address>,
+    edges: BTreeSet<(Address, Address)>,
+}
+
+type Entries<'n> = &'n [Entry];
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn get<'n>(entries: Entries<'n>, key: &str) -> Option<&'n Node> {
+    entries
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| &e.value)
+        .filter(|n| !n.is_null())
+}
+
+fn list_of(values: &[u32]) -> String {
+    values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(
+        dir: &'a Path,
+        files: &'a [PathBuf],
+        options: &'a LoadOptions,
+        diagnostics: &'a mut Vec<Diagnostic>,
+    ) -> Self {
+        Checker {
+            dir,
+            files,
+            options,
+            diagnostics,
+            scope: Scope {
+                env: options.env.clone(),
+                ..Scope::default()
+            },
+            address: None,
+            edges: BTreeSet::new(),
+        }
+    }
+
+    fn location(&self, span: Span) -> Option<Location> {
+        self.files.get(span.file).map(|file| Location {
+            file: file.clone(),
+            line: span.line,
+            column: span.column,
+        })
+    }
+
+    fn error(&mut self, span: Span, path: &str, message: impl Into<String>, hint: Option<String>) {
+        let diagnostic = Diagnostic::new(path, message)
+            .at(self.location(span))
+            .with_address(self.address.clone())
+            .with_hint(hint);
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// A mapping whose keys are checked against `fields` (`open`: unknown keys allowed).
+    fn object<'n>(&mut self, node: &'n Node, path: &str, fields: &[Field], open: bool) -> Option<Entries<'n>> {
+        let entries: Entries<'n> = match &node.kind {
+            Kind::Map(entries) => entries,
+            _ if node.is_null() => &[],
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected a mapping, found {}", node.describe()),
+                    None,
+                );
+                return None;
+            }
+        };
+        if !open {
+            for entry in entries {
+                if !fields.iter().any(|f| f.name == entry.key) {
+                    let hint = schema::unknown_key_hint(&entry.key, fields).or_else(|| {
+                        Some(format!(
+                            "known keys here: {}",
+                            fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                        ))
+                    });
+                    self.error(entry.key_span, &join(path, &entry.key), "unknown key", hint);
+                }
+            }
+        }
+        for field in fields.iter().filter(|f| f.required) {
+            if get(entries, field.name).is_none() {
+                let hint = format!("add `{}:` — {}", field.name, field.doc);
+                self.error(
+                    node.span,
+                    path,
+                    format!("missing required key `{}`", field.name),
+                    Some(hint),
+                );
+            }
+        }
+        Some(entries)
+    }
+
+    fn interpolate(&mut self, text: &str, span: Span, path: &str) -> Option<String> {
+        let mut refs = Vec::new();
+        match interpolate(text, &self.scope, &mut refs) {
+            Ok(value) => {
+                if let Some(from) = &self.address {
+                    for to in refs {
+                        if *from != to {
+                            self.edges.insert((from.clone(), to));
+                        }
+                    }
+                }
+                Some(value)
+            }
+            Err(err) => {
+                self.error(span, path, err.message, err.hint);
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.kind {
+            Kind::Scalar { text, .. } if !node.is_null() => self.interpolate(text, node.span, path),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected a string, found {}", node.describe()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_string(&mut self, entries: Entries, key: &str, path: &str) -> Option<String> {
+        get(entries, key).and_then(|n| self.string(n, &join(path, key)))
+    }
+
+    fn int(&mut self, node: &Node, path: &str) -> Option<i64> {
+        let text = self.string(node, path)?;
+        match text.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected a whole number, found `{text}`"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn ranged(&mut self, entries: Entries, key: &str, path: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let node = get(entries, key)?;
+        let path = join(path, key);
+        let n = self.int(node, &path)?;
+        if !range.contains(&n) {
+            self.error(
+                node.span,
+                &path,
+                format!("{n} is out of range"),
+                Some(format!("use a value within {}..={}", range.start(), range.end())),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    fn bool(&mut self, node: &Node, path: &str) -> Option<bool> {
+        let text = self.string(node, path)?;
+        match text.as_str() {
+            "true" | "True" | "TRUE" => Some(true),
+            "false" | "False" | "FALSE" => Some(false),
+            _ => {
+                self.error(node.span, path, format!("expected true or false, found `{text}`"), None);
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, path: &str) -> Vec<(String, Span)> {
+        match &node.kind {
+            Kind::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.string(item, &format!("{path}[{i}]")).map(|s| (s, item.span)))
+                .collect(),
+            _ if node.is_null() => Vec::new(),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected a list, found {}", node.describe()),
+                    None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn string_map(&mut self, node: &Node, path: &str) -> Vec<(String, String, Span)> {
+        let Some(entries) = self.object(node, path, &[], true) else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter_map(|e| {
+                let value = match &e.value.kind {
+                    Kind::Scalar { text, .. } => self.interpolate(text, e.value.span, &join(path, &e.key)),
+                    _ => {
+                        self.error(
+                            e.value.span,
+                            &join(path, &e.key),
+                            format!("expected a string, found {}", e.value.describe()),
+                            None,
+                        );
+                        None
+                    }
+                }?;
+                Some((e.key.clone(), value, e.key_span))
+            })
+            .collect()
+    }
+
+    /// Free JSON, strings interpolated.
+    fn json(&mut self, node: &Node, path: &str) -> Value {
+        match &node.kind {
+            Kind::Scalar { text, quoted } => {
+                if text.contains('$') {
+                    match self.interpolate(text, node.span, path) {
+                        Some(value) if *quoted || value.contains("${") => Value::String(value),
+                        Some(value) => scalar_to_json(&value, false),
+                        None => Value::Null,
+                    }
+                } else {
+                    scalar_to_json(text, *quoted)
+                }
+            }
+            Kind::Seq(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.json(item, &format!("{path}[{i}]")))
+                    .collect(),
+            ),
+            Kind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), self.json(&e.value, &join(path, &e.key))))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn json_object(&mut self, node: &Node, path: &str) -> Option<Map<String, Value>> {
+        match self.json(node, path) {
+            Value::Object(map) => Some(map),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected a mapping, found {}", node.describe()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn named<'n>(&mut self, root: Entries<'n>, key: &str) -> Entries<'n> {
+        match get(root, key) {
+            Some(node) => self.object(node, key, &[], true).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// Converts the whole merged document.
+    pub fn run(mut self, root: &Node, var_values: BTreeMap<String, (String, Option<Location>)>) -> Option<Desired> {
+        let root_entries = self.object(root, "", schema::ROOT, false)?;
+
+        // Variables first: everything else may interpolate them.
+        let variables = self.named(root_entries, "variables");
+        for entry in variables {
+            let path = join("variables", &entry.key);
+            let Some(fields) = self.object(&entry.value, &path, schema::VARIABLE, false) else {
+                continue;
+            };
+            let default = get(fields, "default").and_then(|n| match &n.kind {
+                Kind::Scalar { text, .. } => Some(text.clone()),
+                _ => None,
+            });
+            self.scope.vars.insert(entry.key.clone(), default);
+        }
+        for (name, (value, location)) in var_values {
+            if let Some(slot) = self.scope.vars.get_mut(&name) {
+                *slot = Some(value);
+            } else {
+                let hint = match did_you_mean(&name, self.scope.vars.keys().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("declare it under `variables:` as `{name}: {{ default: … }}`"),
+                };
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "",
+                        format!("a value is given for variable `{name}`, which the stack does not declare"),
+                    )
+                    .at(location)
+                    .with_hint(Some(hint)),
+                );
+            }
+        }
+
+        let stack = match get(root_entries, "stack") {
+            Some(node) => {
+                let stack = self.string(node, "stack");
+                if let Some(name) = &stack {
+                    if !is_valid_stack_name(name) {
+                        self.error(
+                            node.span,
+                            "stack",
+                            format!("`{name}` is not a valid stack name"),
+                            Some("1–40 characters of letters, digits, `_` and `-`, starting with a letter and ending with a letter or digit".into()),
+                        );
+                    }
+                }
+                stack
+            }
+            None => None,
+        };
+        self.scope.stack = stack.clone();
+
+        let provider = get(root_entries, "provider").and_then(|node| self.provider(node));
+        let region = provider
+            .as_ref()
+            .map_or(crate::api::local::REGION, |p| p.region.as_str())
+            .to_string();
+        let project = provider
+            .as_ref()
+            .map_or(crate::api::local::PROJECT_ID, |p| p.project_id.as_str())
+            .to_string();
+
+        let functions = self.named(root_entries, "functions");
+        let dependencies = self.named(root_entries, "dependencies");
+        let workflows = self.named(root_entries, "workflows");
+        for entry in functions {
+            let app = entry
+                .value
+                .as_map()
+                .and_then(|m| get(m, "app"))
+                .and_then(|n| match &n.kind {
+                    Kind::Scalar { text, .. } if !text.contains('$') => Some(text.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "default".into());
+            let urn = crate::api::urn::FunctionUrn::unqualified(&region, &project, &app, &entry.key);
+            self.scope.function_urns.insert(entry.key.clone(), urn);
+        }
+        for entry in workflows {
+            let urn = crate::api::urn::workflow_urn(&region, &project, &entry.key);
+            self.scope.workflow_urns.insert(entry.key.clone(), urn);
+        }
+
+        let mut desired = Desired {
+            stack: stack.unwrap_or_default(),
+            stage: self.options.stage.clone(),
+            provider,
+            dependencies: BTreeMap::new(),
+            functions: BTreeMap::new(),
+            workflows: BTreeMap::new(),
+            edges: BTreeSet::new(),
+        };
+        for entry in dependencies {
+            if let Some(dependency) = self.dependency(entry) {
+                desired.dependencies.insert(entry.key.clone(), dependency);
+            }
+        }
+        for entry in functions {
+            if let Some(function) = self.function(entry, &desired.dependencies, functions) {
+                desired.functions.insert(entry.key.clone(), function);
+            }
+        }
+        for entry in workflows {
+            if let Some(workflow) = self.workflow(entry, functions) {
+                desired.workflows.insert(entry.key.clone(), workflow);
+            }
+        }
+        desired.edges = std::mem::take(&mut self.edges);
+        Some(desired)
+    }
+
+    fn provider(&mut self, node: &Node) -> Option<ProviderSpec> {
+        let fields = self.object(node, "provider", schema::PROVIDER, false)?;
+        let region = self.opt_string(fields, "region", "provider");
+        let project_id = self.opt_string(fields, "project_id", "provider");
+        let endpoint = self.opt_string(fields, "endpoint", "provider");
+        if let (Some(endpoint), Some(node)) = (&endpoint, get(fields, "endpoint")) {
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                self.error(
+                    node.span,
+                    "provider.endpoint",
+                    format!("`{endpoint}` is not an http(s) URL"),
+                    None,
+                );
+            }
+        }
+        for (key, value) in [("region", &region), ("project_id", &project_id)] {
+            if let (Some(value), Some(node)) = (value, get(fields, key)) {
+                if value.is_empty() || value.contains(['/', ' ', ':']) {
+                    self.error(
+                        node.span,
+                        &join("provider", key),
+                        format!("`{value}` is not a valid {key}"),
+                        None,
+                    );
+                }
+            }
+        }
+        Some(ProviderSpec {
+            region: region?,
+            project_id: project_id?,
+            endpoint,
+        })
+    }
+
+    fn runtime(&mut self, fields: Entries, path: &str) -> Option<String> {
+        let node = get(fields, "runtime")?;
+        let path = join(path, "runtime");
+        let runtime = self.string(node, &path)?;
+        if !is_valid_runtime(&runtime) {
+            let hint = match did_you_mean(&runtime, RUNTIMES.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`? (runtimes are spelled exactly as the API has them)"),
+                None => format!("use one of: {}", RUNTIMES.join(", ")),
+            };
+            self.error(
+                node.span,
+                &path,
+                format!("`{runtime}` is not a FunctionGraph runtime"),
+                Some(hint),
+            );
+            return None;
+        }
+        Some(runtime)
+    }
+
+    fn description(&mut self, fields: Entries, path: &str) -> Option<String> {
+        let description = self.opt_string(fields, "description", path)?;
+        if description.chars().count() > DESCRIPTION_MAX_CHARS {
+            let span = get(fields, "description").map(|n| n.span).unwrap_or_default();
+            self.error(
+                span,
+                &join(path, "description"),
+                format!("{} characters is too long", description.chars().count()),
+                Some(format!("at most {DESCRIPTION_MAX_CHARS} characters")),
+            );
+        }
+        Some(description)
+    }
+
+    /// `code:` / `source:` → a code source; `jar` says whether `.jar` files are allowed.
+    fn code_source(&mut self, fields: Entries, key: &str, path: &str, jar: bool) -> Option<CodeSource> {
+        let node = get(fields, key)?;
+        let key_path = join(path, key);
+        let text = self.string(node, &key_path)?;
+        let exclude: Vec<String> = match get(fields, "exclude") {
+            Some(n) => self
+                .string_list(n, &join(path, "exclude"))
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(rest) = text.strip_prefix("obs://") {
+            let Some((bucket, object)) = rest.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty()) else {
+                self.error(
+                    node.span,
+                    &key_path,
+                    format!("`{text}` is not an OBS location"),
+                    Some("write `obs://bucket/path/to/code.zip`".into()),
+                );
+                return None;
+            };
+            self.no_exclude(fields, path, "an OBS object");
+            return Some(CodeSource::Obs {
+                bucket: bucket.into(),
+                key: object.into(),
+            });
+        }
+        if text.contains("://") {
+            self.error(
+                node.span,
+                &key_path,
+                format!("`{text}`: only local paths and `obs://` are supported"),
+                None,
+            );
+            return None;
+        }
+        let path_buf = PathBuf::from(&text);
+        let resolved = if path_buf.is_absolute() {
+            path_buf.clone()
+        } else {
+            self.dir.join(&path_buf)
+        };
+        let lower = text.to_ascii_lowercase();
+        let archive = if lower.ends_with(".zip") {
+            Some(ArchiveKind::Zip)
+        } else if lower.ends_with(".jar") {
+            Some(ArchiveKind::Jar)
+        } else {
+            None
+        };
+        if archive == Some(ArchiveKind::Jar) && !jar {
+            self.error(
+                node.span,
+                &key_path,
+                "a dependency must be a folder, a `.zip` file or `obs://`",
+                None,
+            );
+            return None;
+        }
+        if self.options.check_paths {
+            match (std::fs::metadata(&resolved), archive) {
+                (Err(_), _) => {
+                    self.error(
+                        node.span,
+                        &key_path,
+                        format!("`{}` does not exist", resolved.display()),
+                        Some("paths are relative to the stack directory".into()),
+                    );
+                    return None;
+                }
+                (Ok(meta), Some(_)) if !meta.is_file() => {
+                    self.error(
+                        node.span,
+                        &key_path,
+                        format!("`{}` is not a file", resolved.display()),
+                        None,
+                    );
+                    return None;
+                }
+                (Ok(meta), None) if !meta.is_dir() => {
+                    self.error(
+                        node.span,
+                        &key_path,
+                        format!("`{}` is neither a folder nor a `.zip`/`.jar` file", resolved.display()),
+                        None,
+                    );
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        match archive {
+            Some(kind) => {
+                self.no_exclude(fields, path, "a pre-built archive");
+                Some(CodeSource::Archive { path: resolved, kind })
+            }
+            None => {
+                for pattern in &exclude {
+                    if let Err(err) = ignore::gitignore::GitignoreBuilder::new("/").add_line(None, pattern) {
+                        let span = get(fields, "exclude").map(|n| n.span).unwrap_or_default();
+                        self.error(
+                            span,
+                            &join(path, "exclude"),
+                            format!("`{pattern}` is not a valid glob: {err}"),
+                            None,
+                        );
+                    }
+                }
+                Some(CodeSource::Directory {
+                    path: resolved,
+                    exclude,
+                })
+            }
+        }
+    }
+
+    fn no_exclude(&mut self, fields: Entries, path: &str, what: &str) {
+        if let Some(node) = get(fields, "exclude") {
+            self.error(
+                node.span,
+                &join(path, "exclude"),
+                format!("`exclude` only applies to folders, not to {what}"),
+                None,
+            );
+        }
+    }
+
+    fn dependency(&mut self, entry: &Entry) -> Option<DependencySpec> {
+        let name = &entry.key;
+        let path = join("dependencies", name);
+        self.address = Some(Address::Dependency(name.clone()));
+        if !is_valid_dependency_name(name) {
+            self.error(
+                entry.key_span,
+                &path,
+                format!("`{name}` is not a valid dependency name"),
+                Some("1–96 characters of letters, digits, `_`, `.` and `-`, starting with a letter and ending with a letter or digit".into()),
+            );
+        }
+        let fields = self.object(&entry.value, &path, schema::DEPENDENCY, false)?;
+        let runtime = self.runtime(fields, &path);
+        let source = self.code_source(fields, "source", &path, false);
+        let description = self.description(fields, &path);
+        self.address = None;
+        Some(DependencySpec {
+            name: name.clone(),
+            runtime: runtime?,
+            source: source?,
+            description,
+        })
+    }
+}

@@ -1,0 +1,357 @@
+//! Every limit of the FunctionGraph API that can be checked offline, in one place, as pure
+//! functions over plain values (see `shared/reference/fgs-api.md`). The manifest validator
+//! and the emulator both use these, so a manifest that validates is one the emulator accepts.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Allowed `memory_size` values in MB (§2; the invoke header also lists 8192 and 10240).
+pub const MEMORY_SIZES: &[u32] = &[
+    128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
+];
+/// Function `timeout` range in seconds (§2; the long-running bound).
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 3..=259_200;
+/// Runtimes (§2.1), exact strings.
+pub const RUNTIMES: &[&str] = &[
+    "Python2.7",
+    "Python3.6",
+    "Python3.9",
+    "Python3.10",
+    "Go1.8",
+    "Go1.x",
+    "Java8",
+    "Java11",
+    "Java17",
+    "Node.js6.10",
+    "Node.js8.10",
+    "Node.js10.16",
+    "Node.js12.13",
+    "Node.js14.18",
+    "Node.js16.17",
+    "Node.js18.15",
+    "C#(.NET Core 2.0)",
+    "C#(.NET Core 2.1)",
+    "C#(.NET Core 3.1)",
+    "C#(.NET Core 6.0)",
+    "Custom",
+    "PHP7.3",
+    "PHP8.3",
+    "Cangjie1.0",
+    "http",
+    "Custom Image",
+];
+/// `user_data` / `encrypted_user_data`: at most this many keys.
+pub const USER_DATA_MAX_KEYS: usize = 20;
+/// `user_data` / `encrypted_user_data`: at most this many bytes once serialized.
+pub const USER_DATA_MAX_BYTES: usize = 4096;
+/// Description length (characters) for functions and dependencies (FSS.1019).
+pub const DESCRIPTION_MAX_CHARS: usize = 512;
+/// Handler length range (characters).
+pub const HANDLER_LEN: std::ops::RangeInclusive<usize> = 3..=128;
+/// Async config: `max_async_event_age_in_seconds`.
+pub const ASYNC_MAX_EVENT_AGE: std::ops::RangeInclusive<u32> = 1..=86_400;
+/// Async config: `max_async_retry_attempts`.
+pub const ASYNC_MAX_RETRIES: std::ops::RangeInclusive<u32> = 0..=8;
+/// `strategy_config.concurrency` (max instances; −1 unlimited, 0 disabled).
+pub const MAX_INSTANCES: std::ops::RangeInclusive<i64> = -1..=1000;
+/// `strategy_config.concurrent_num` (requests per instance).
+pub const CONCURRENCY_PER_INSTANCE: std::ops::RangeInclusive<i64> = 1..=1000;
+/// `initializer_timeout` seconds.
+pub const INITIALIZER_TIMEOUT: std::ops::RangeInclusive<u32> = 1..=300;
+/// `pre_stop_timeout` seconds.
+pub const PRE_STOP_TIMEOUT: std::ops::RangeInclusive<u32> = 1..=90;
+/// At most this many `func_mounts`.
+pub const MAX_MOUNTS: usize = 5;
+/// Mount user/group ids: −1..=65534, except these reserved ones.
+pub const MOUNT_ID_RANGE: std::ops::RangeInclusive<i64> = -1..=65534;
+pub const MOUNT_ID_RESERVED: &[i64] = &[0, 1000, 1002];
+/// OBS async destination `expires` days.
+pub const OBS_DESTINATION_EXPIRES: std::ops::RangeInclusive<i64> = 0..=365;
+/// Tags (TMS convention): at most 20, key ≤ 128 chars, value ≤ 255 chars.
+pub const MAX_TAGS: usize = 20;
+pub const TAG_KEY_MAX_CHARS: usize = 128;
+pub const TAG_VALUE_MAX_CHARS: usize = 255;
+/// A function code zip larger than this (raw bytes) cannot be uploaded base64-inline: the
+/// gateway caps bodies at 12 MB, so ≲ 9 MB of zip survives base64 (§3.1).
+pub const INLINE_CODE_MAX_BYTES: u64 = 9 * 1024 * 1024;
+/// A dependency zip larger than this cannot be uploaded base64-inline (§7.1).
+pub const INLINE_DEPENDENCY_MAX_BYTES: u64 = 40 * 1024 * 1024;
+/// Any function package over this is refused by the service (FSS.1071).
+pub const PACKAGE_MAX_BYTES: u64 = 50 * 1024 * 1024;
+/// Workflow limits (§8.1).
+pub const WORKFLOW_MAX_STATES: usize = 100;
+pub const WORKFLOW_MAX_FUNCTIONS: usize = 100;
+pub const WORKFLOW_MODES: &[&str] = &["NORMAL", "EXPRESS"];
+/// Tag key fgform sets on every function to the stack name (ownership); users cannot set it.
+pub const OWNERSHIP_TAG_KEY: &str = "fgform-stack";
+/// Trigger types other than TIMER (§6.2) that a generic trigger may name.
+pub const TRIGGER_TYPES: &[&str] = &[
+    "APIG",
+    "DEDICATEDGATEWAY",
+    "CTS",
+    "DDS",
+    "DMS",
+    "DIS",
+    "LTS",
+    "OBS",
+    "SMN",
+    "KAFKA",
+    "OPENSOURCEKAFKA",
+    "RABBITMQ",
+    "ROCKETMQ",
+    "EVENTGRID",
+    "APIC",
+    "IOTDA",
+];
+/// Trigger types that accept `trigger_status: DISABLED` (§6.2).
+pub const TRIGGER_TYPES_DISABLEABLE: &[&str] = &["TIMER", "DDS", "DMS", "KAFKA", "LTS"];
+
+macro_rules! regex {
+    ($name:ident, $re:literal) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($re).expect("valid regex"));
+    };
+}
+
+regex!(FUNCTION_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,58}[A-Za-z0-9])?$");
+regex!(TIMER_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
+regex!(DEPENDENCY_NAME, r"^[A-Za-z]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$");
+regex!(WORKFLOW_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
+regex!(STACK_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
+regex!(HANDLER, r"^[^.\s]+(\.[^.\s]+)+$");
+regex!(GO_DURATION, r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$");
+
+/// Function names: 1–60 chars, `[A-Za-z0-9_-]`, starts with a letter, ends with a letter/digit.
+pub fn is_valid_function_name(name: &str) -> bool {
+    FUNCTION_NAME.is_match(name)
+}
+
+/// Timer trigger names (`event_data.name`).
+pub fn is_valid_timer_name(name: &str) -> bool {
+    TIMER_NAME.is_match(name)
+}
+
+/// Dependency names: 1–96 chars, `[A-Za-z0-9_.-]`, starts with a letter, ends with letter/digit.
+pub fn is_valid_dependency_name(name: &str) -> bool {
+    DEPENDENCY_NAME.is_match(name)
+}
+
+/// Workflow names: 1–64 chars of `[A-Za-z0-9_-]` starting with a letter.
+pub fn is_valid_workflow_name(name: &str) -> bool {
+    WORKFLOW_NAME.is_match(name)
+}
+
+/// Stack names (fgform's own rule: they end up in tags and state file names).
+pub fn is_valid_stack_name(name: &str) -> bool {
+    STACK_NAME.is_match(name)
+}
+
+/// Handlers: `file.func` form (3–128 chars, at least one `.`), or `-` for Custom Image.
+pub fn is_valid_handler(handler: &str, runtime: &str) -> bool {
+    if runtime == "Custom Image" {
+        return handler == "-" || HANDLER.is_match(handler);
+    }
+    HANDLER_LEN.contains(&handler.chars().count()) && HANDLER.is_match(handler)
+}
+
+pub fn is_valid_memory(memory: u32) -> bool {
+    MEMORY_SIZES.contains(&memory)
+}
+
+pub fn is_valid_runtime(runtime: &str) -> bool {
+    RUNTIMES.contains(&runtime)
+}
+
+/// Checks a TIMER `Rate` schedule: `<n>m` (1–60), `<n>h` (1–24) or `<n>d` (1–30).
+pub fn check_rate(schedule: &str) -> Result<(), String> {
+    let Some(unit) = schedule.chars().last() else {
+        return Err("an empty rate".into());
+    };
+    let digits = &schedule[..schedule.len() - unit.len_utf8()];
+    let max = match unit {
+        'm' => 60,
+        'h' => 24,
+        'd' => 30,
+        _ => return Err(format!("`{schedule}` must end in `m`, `h` or `d`")),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 3 {
+        return Err(format!(
+            "`{schedule}` must be a whole number followed by `m`, `h` or `d`"
+        ));
+    }
+    let n: u32 = digits.parse().map_err(|_| format!("`{schedule}` is not a number"))?;
+    if !(1..=max).contains(&n) {
+        return Err(format!(
+            "`{schedule}`: the number must be within 1..={max} for `{unit}`"
+        ));
+    }
+    Ok(())
+}
+
+const MONTHS: &[&str] = &[
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Checks a TIMER `Cron` schedule: `@every <go duration>`, or 5–6 space-separated fields
+/// `sec min hour day-of-month month [day-of-week]` with `? * , - /`, months 1–12/JAN–DEC,
+/// days of week 0–6/SUN–SAT, optionally prefixed by `CRON_TZ=<tz> `.
+pub fn check_cron(schedule: &str) -> Result<(), String> {
+    let mut expr = schedule.trim();
+    if expr != schedule {
+        return Err("a cron expression must not start or end with spaces".into());
+    }
+    if let Some(rest) = expr.strip_prefix("CRON_TZ=") {
+        let Some((tz, tail)) = rest.split_once(' ') else {
+            return Err("`CRON_TZ=<zone>` must be followed by a space and the expression".into());
+        };
+        if tz.is_empty() || !tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) {
+            return Err(format!("`{tz}` is not a time zone name"));
+        }
+        expr = tail;
+    }
+    if let Some(duration) = expr.strip_prefix("@every ") {
+        return if GO_DURATION.is_match(duration.trim()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{duration}` is not a duration such as `1h30m` (units ns, us, ms, s, m, h)"
+            ))
+        };
+    }
+    let fields: Vec<&str> = expr.split(' ').collect();
+    if fields.iter().any(|f| f.is_empty()) {
+        return Err("fields must be separated by single spaces".into());
+    }
+    if !(5..=6).contains(&fields.len()) {
+        return Err(format!(
+            "{} fields found; a cron expression has 5 or 6: second minute hour day-of-month month [day-of-week]",
+            fields.len()
+        ));
+    }
+    let specs: [(&str, u32, u32, &[&str]); 6] = [
+        ("second", 0, 59, &[]),
+        ("minute", 0, 59, &[]),
+        ("hour", 0, 23, &[]),
+        ("day-of-month", 1, 31, &[]),
+        ("month", 1, 12, MONTHS),
+        ("day-of-week", 0, 6, DAYS),
+    ];
+    for (field, (what, min, max, names)) in fields.iter().zip(specs) {
+        check_cron_field(field, min, max, names).map_err(|e| format!("{what} field `{field}`: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<(), String> {
+    if field == "?" {
+        return Ok(());
+    }
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (part, None),
+        };
+        if let Some(step) = step {
+            match step.parse::<u32>() {
+                Ok(s) if s >= 1 && s <= max.max(1) => {}
+                _ => return Err(format!("`{step}` is not a valid step")),
+            }
+        }
+        if range == "*" {
+            continue;
+        }
+        let value = |s: &str| -> Result<u32, String> {
+            if let Ok(n) = s.parse::<u32>() {
+                return if (min..=max).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(format!("{n} is outside {min}..={max}"))
+                };
+            }
+            let upper = s.to_ascii_uppercase();
+            match names.iter().position(|n| *n == upper) {
+                Some(i) => Ok(i as u32 + min),
+                None => Err(format!("`{s}` is not a number within {min}..={max}")),
+            }
+        };
+        match range.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (value(lo)?, value(hi)?);
+                if lo > hi {
+                    return Err(format!("range {lo}-{hi} runs backwards"));
+                }
+            }
+            None => {
+                value(range)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The serialized size of a user_data map as the API receives it (a JSON object string).
+pub fn user_data_bytes(json: &str) -> usize {
+    json.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_follow_the_api() {
+        for ok in ["1m", "60m", "24h", "1d", "30d", "3m"] {
+            assert_eq!(check_rate(ok), Ok(()), "{ok}");
+        }
+        for bad in ["0m", "61m", "25h", "31d", "1s", "m", "", "1.5h", "-1d", "1 d"] {
+            assert!(check_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn crons_follow_the_api() {
+        for ok in [
+            "0 30 2 * * ?",
+            "0 */5 * * *",
+            "0 0 8-18 ? * MON-FRI",
+            "0 0 0 1 JAN,jul ?",
+            "CRON_TZ=Asia/Shanghai 0 0 9 * * ?",
+            "@every 1h30m",
+            "@every 90s",
+        ] {
+            assert_eq!(check_cron(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "* * *",
+            "0 0 0 0 * ?",
+            "0 60 * * * ?",
+            "0 0 0 * 13 ?",
+            "0 0 0 * * 7",
+            "0 0 0 * * FOO",
+            "@every",
+            "@every 1 hour",
+            "0 0 0 * * ? *",
+            "0  0 0 * *",
+            "0 5-1 * * *",
+            "0 */0 * * *",
+        ] {
+            assert!(check_cron(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_api() {
+        assert!(is_valid_function_name("a"));
+        assert!(is_valid_function_name(&format!("a{}", "b".repeat(59))));
+        assert!(!is_valid_function_name(&format!("a{}", "b".repeat(60))));
+        assert!(!is_valid_function_name("a-"));
+        assert!(!is_valid_function_name("1a"));
+        assert!(is_valid_dependency_name("pillow.9-x"));
+        assert!(!is_valid_dependency_name("pillow."));
+        assert!(is_valid_handler("index.handler", "Python3.9"));
+        assert!(!is_valid_handler("index", "Python3.9"));
+        assert!(is_valid_handler("-", "Custom Image"));
+        assert!(is_valid_handler("com.example.Main::handle", "Java11"));
+    }
+}

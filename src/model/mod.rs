@@ -1,0 +1,219 @@
+//! The typed desired state of a stack: what the planner compares with the live one.
+//!
+//! Field names follow the FunctionGraph API (`memory_size`, `xrole`, `strategy_config`, …) and
+//! every `*_body` method produces the exact JSON the API receives, so the planner and applier
+//! never translate manifest vocabulary. No I/O here: paths are carried, not read.
+
+pub mod address;
+pub mod function;
+pub mod limits;
+pub mod secret;
+pub mod workflow;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+pub use address::{Address, AddressParseError};
+pub use function::{
+    AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
+};
+pub use secret::Secret;
+pub use workflow::{WorkflowFunction, WorkflowSpec};
+
+use crate::api::urn;
+
+/// Everything a stack declares, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// `stack:`; names the state file and the ownership tag.
+    pub stack: String,
+    /// The `--stage` the overlays came from, if any.
+    pub stage: Option<String>,
+    /// `provider:`; `None` means the embedded emulator.
+    pub provider: Option<ProviderSpec>,
+    pub dependencies: BTreeMap<String, DependencySpec>,
+    pub functions: BTreeMap<String, FunctionSpec>,
+    pub workflows: BTreeMap<String, WorkflowSpec>,
+    /// Ordering edges `(after, before)`: `after` refers to `before`, so `before` is created
+    /// first and deleted last.
+    pub edges: BTreeSet<(Address, Address)>,
+}
+
+impl Desired {
+    /// The region resources live in (the emulator's when no provider is given).
+    pub fn region(&self) -> &str {
+        self.provider
+            .as_ref()
+            .map_or(crate::api::local::REGION, |p| p.region.as_str())
+    }
+
+    /// The project id resources live in (the emulator's when no provider is given).
+    pub fn project_id(&self) -> &str {
+        self.provider
+            .as_ref()
+            .map_or(crate::api::local::PROJECT_ID, |p| p.project_id.as_str())
+    }
+
+    /// The unqualified URN the function named `name` of this stack has (or will have).
+    pub fn function_urn(&self, name: &str) -> String {
+        let package = self.functions.get(name).map_or("default", |f| f.package.as_str());
+        urn::FunctionUrn::unqualified(self.region(), self.project_id(), package, name)
+    }
+
+    /// The URN the workflow named `name` has (or will have).
+    pub fn workflow_urn(&self, name: &str) -> String {
+        urn::workflow_urn(self.region(), self.project_id(), name)
+    }
+
+    /// The URN a function reference points at.
+    pub fn resolve(&self, target: &FunctionRef) -> String {
+        match target {
+            FunctionRef::Stack(name) => self.function_urn(name),
+            FunctionRef::Urn(urn) => urn.clone(),
+        }
+    }
+
+    /// Every resource address, sorted.
+    pub fn addresses(&self) -> Vec<Address> {
+        let mut out = Vec::new();
+        for name in self.dependencies.keys() {
+            out.push(Address::Dependency(name.clone()));
+        }
+        for (name, function) in &self.functions {
+            out.push(Address::Function(name.clone()));
+            if function.async_config.is_some() {
+                out.push(Address::Async(name.clone()));
+            }
+            for trigger in function.triggers.keys() {
+                out.push(Address::Trigger {
+                    function: name.clone(),
+                    trigger: trigger.clone(),
+                });
+            }
+        }
+        for name in self.workflows.keys() {
+            out.push(Address::Workflow(name.clone()));
+        }
+        out.sort();
+        out
+    }
+
+    /// Addresses that `address` refers to (must exist before it).
+    pub fn depends_on(&self, address: &Address) -> Vec<&Address> {
+        self.edges
+            .iter()
+            .filter(|(after, _)| after == address)
+            .map(|(_, before)| before)
+            .collect()
+    }
+}
+
+/// `provider:`: where the stack is deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSpec {
+    pub region: String,
+    pub project_id: String,
+    /// Overrides `https://functiongraph.{region}.myhuaweicloud.com`.
+    pub endpoint: Option<String>,
+}
+
+impl ProviderSpec {
+    pub fn endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://functiongraph.{}.myhuaweicloud.com", self.region))
+    }
+}
+
+/// Where code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeSource {
+    /// A folder, zipped deterministically by `package`; `exclude` globs are relative to it.
+    Directory { path: PathBuf, exclude: Vec<String> },
+    /// A pre-built `.zip` or `.jar`, uploaded as it is.
+    Archive { path: PathBuf, kind: ArchiveKind },
+    /// An object already in OBS: `obs://bucket/key`.
+    Obs { bucket: String, key: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    Zip,
+    Jar,
+}
+
+impl CodeSource {
+    /// The function API's `code_type`.
+    pub fn code_type(&self) -> &'static str {
+        match self {
+            CodeSource::Directory { .. }
+            | CodeSource::Archive {
+                kind: ArchiveKind::Zip, ..
+            } => "zip",
+            CodeSource::Archive {
+                kind: ArchiveKind::Jar, ..
+            } => "jar",
+            CodeSource::Obs { .. } => "obs",
+        }
+    }
+
+    /// The function API's `code_filename` (zip/jar uploads only).
+    pub fn code_filename(&self) -> Option<String> {
+        match self {
+            CodeSource::Directory { .. } => Some("index.zip".into()),
+            CodeSource::Archive { path, .. } => path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            CodeSource::Obs { .. } => None,
+        }
+    }
+
+    /// The HTTPS URL of an OBS object (`code_url` / `depend_link`) in `region`.
+    pub fn obs_url(&self, region: &str) -> Option<String> {
+        match self {
+            CodeSource::Obs { bucket, key } => Some(format!("https://{bucket}.obs.{region}.myhuaweicloud.com/{key}")),
+            _ => None,
+        }
+    }
+
+    /// The local path to package or upload, if any.
+    pub fn local_path(&self) -> Option<&std::path::Path> {
+        match self {
+            CodeSource::Directory { path, .. } | CodeSource::Archive { path, .. } => Some(path),
+            CodeSource::Obs { .. } => None,
+        }
+    }
+}
+
+/// `dependencies.<name>`: a dependency package (one version per content change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencySpec {
+    pub name: String,
+    pub runtime: String,
+    pub source: CodeSource,
+    pub description: Option<String>,
+}
+
+impl DependencySpec {
+    /// `depend_type`: `zip` (uploaded base64) or `obs` (`depend_link`).
+    pub fn depend_type(&self) -> &'static str {
+        match self.source {
+            CodeSource::Obs { .. } => "obs",
+            _ => "zip",
+        }
+    }
+
+    /// The create-version body minus `depend_file` (which the applier fills with the zip).
+    pub fn create_body(&self, region: &str) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "depend_type": self.depend_type(),
+            "runtime": self.runtime,
+            "name": self.name,
+        });
+        if let Some(link) = self.source.obs_url(region) {
+            body["depend_link"] = link.into();
+        }
+        if let Some(description) = &self.description {
+            body["description"] = description.clone().into();
+        }
+        body
+    }
+}

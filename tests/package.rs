@@ -1,0 +1,170 @@
+//! Packaging is deterministic: two copies of a tree made with different mtimes, creation
+//! order and permission bits (other than execute) zip to the same bytes, and the digest is
+//! what `sha512sum` says about the written file.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use fgform::package;
+
+/// Relative path, contents, executable.
+fn tree() -> Vec<(String, Vec<u8>, bool)> {
+    let mut files = vec![
+        (
+            "index.py".to_string(),
+            b"def handler(event, context):\n    return event\n".repeat(20),
+            false,
+        ),
+        (
+            "bin/run.sh".to_string(),
+            b"#!/bin/sh\nexec python3 index.py\n".to_vec(),
+            true,
+        ),
+        ("lib/zeta.txt".to_string(), b"z".repeat(5000), false),
+        ("lib/alpha/β.json".to_string(), br#"{"k": "v"}"#.to_vec(), false),
+        ("empty".to_string(), Vec::new(), false),
+        ("tests/skip.py".to_string(), b"skipped".to_vec(), false),
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..70_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    files.push(("data/noise.bin".to_string(), noise, false));
+    for i in 0..40 {
+        files.push((
+            format!("many/file{i:02}.txt"),
+            format!("file {i}\n").repeat(i + 1).into_bytes(),
+            i % 7 == 0,
+        ));
+    }
+    files
+}
+
+fn write_tree(root: &Path, reverse: bool, mode_file: u32, mode_exec: u32, mtime: SystemTime) {
+    let mut files = tree();
+    if reverse {
+        files.reverse();
+    }
+    for (path, contents, executable) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, contents).unwrap();
+        fs::set_permissions(
+            &path,
+            fs::Permissions::from_mode(if executable { mode_exec } else { mode_file }),
+        )
+        .unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    }
+    fs::write(root.join(".fgformignore"), "tests/\n").unwrap();
+}
+
+fn zip_of(root: &Path, out: &Path) -> package::Artifact {
+    let file = fs::File::create(out).unwrap();
+    package::package_dir(root, &["*.tmp".to_string()], file).unwrap().1
+}
+
+#[test]
+fn identical_bytes_from_trees_with_different_mtimes_order_and_permissions() {
+    let temp = tempfile::tempdir().unwrap();
+    let (a, b) = (temp.path().join("a"), temp.path().join("b"));
+    write_tree(
+        &a,
+        false,
+        0o644,
+        0o755,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000),
+    );
+    // Different umask-like bits, reverse creation order, another mtime, a stray excluded file.
+    write_tree(&b, true, 0o600, 0o700, SystemTime::now());
+    fs::write(b.join("scratch.tmp"), "left out by exclude").unwrap();
+    let (zip_a, zip_b) = (temp.path().join("a.zip"), temp.path().join("b.zip"));
+    let artifact_a = zip_of(&a, &zip_a);
+    let artifact_b = zip_of(&b, &zip_b);
+    let (bytes_a, bytes_b) = (fs::read(&zip_a).unwrap(), fs::read(&zip_b).unwrap());
+    assert!(bytes_a == bytes_b, "zips differ");
+    assert_eq!(artifact_a, artifact_b);
+    assert_eq!(
+        artifact_a.files,
+        tree().len() - 1 + 1,
+        "tests/ is ignored and .fgformignore ships"
+    );
+
+    // Packaging the same tree again (another run) gives the same bytes too.
+    let again = temp.path().join("again.zip");
+    zip_of(&a, &again);
+    assert!(fs::read(&again).unwrap() == bytes_a);
+
+    // The executable bit survives; everything else is normalized.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes_a)).unwrap();
+    assert_eq!(archive.by_name("bin/run.sh").unwrap().unix_mode(), Some(0o100755));
+    assert_eq!(archive.by_name("index.py").unwrap().unix_mode(), Some(0o100644));
+    let names: Vec<String> = (0..archive.len())
+        .map(|i| archive.by_index(i).unwrap().name().to_string())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "entries are sorted by path");
+    assert!(!names.iter().any(|n| n.starts_with("tests/") || n.ends_with(".tmp")));
+}
+
+#[test]
+fn digest_equals_sha512sum_of_the_written_zip() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("tree");
+    write_tree(&root, false, 0o644, 0o755, SystemTime::now());
+    let zip = temp.path().join("out.zip");
+    let artifact = zip_of(&root, &zip);
+    let output = Command::new("sha512sum")
+        .arg(&zip)
+        .output()
+        .expect("sha512sum is installed");
+    assert!(output.status.success());
+    let expected = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(artifact.digest, expected.split_whitespace().next().unwrap());
+    assert_eq!(artifact.size, fs::metadata(&zip).unwrap().len());
+    assert_eq!(package::hash_file(&zip).unwrap().digest, artifact.digest);
+    let test = Command::new("unzip").arg("-tq").arg(&zip).output();
+    if let Ok(test) = test {
+        assert!(test.status.success(), "{}", String::from_utf8_lossy(&test.stdout));
+    }
+}
+
+#[test]
+fn oversized_code_is_refused_with_a_hint_to_use_obs() {
+    let temp = tempfile::tempdir().unwrap();
+    let archive = temp.path().join("big.zip");
+    let file = fs::File::create(&archive).unwrap();
+    file.set_len(fgform::model::limits::INLINE_CODE_MAX_BYTES + 1).unwrap();
+    let address: fgform::model::Address = "function.big".parse().unwrap();
+    let source = fgform::model::CodeSource::Archive {
+        path: archive,
+        kind: fgform::model::ArchiveKind::Zip,
+    };
+    let err = fgform::commands::package::build(
+        &address,
+        &source,
+        temp.path(),
+        fgform::model::limits::INLINE_CODE_MAX_BYTES,
+    )
+    .unwrap_err();
+    let rendered = fgform::error::render(&err);
+    assert!(
+        rendered.starts_with("error: function.big: the package is 9.0 MiB"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("hint: upload it to OBS"), "{rendered}");
+}
