@@ -17,15 +17,17 @@
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
 //! | [`commands`] | one file per subcommand | yes |
-//! | [`api`] | URNs, AK/SK signing, error envelope, local credentials | none |
+//! | [`api`] | URNs, AK/SK signing, error envelope, wire types, local credentials | none |
+//! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
-//! Rules: `model`, `plan` and `api` do no I/O; `emulator` depends on `api` only, so the
-//! client can never lean on emulator internals and the emulator never on the client.
+//! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
+//! so the client can never lean on emulator internals and the emulator never on the client.
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod emulator;
 pub mod error;
