@@ -2,7 +2,7 @@
 //! retried like any idempotent write.
 
 use super::pagination;
-use super::{optional, seg, ApiError, Call, Client, Kind};
+use super::{boxed, optional, seg, ApiError, Call, Client, Kind};
 use crate::api::types::{AsyncInvokeConfig, AsyncInvokeConfigPage, AsyncInvokeConfigRequest};
 
 impl Client {
@@ -45,9 +45,11 @@ impl Client {
 
     /// The async configs of every qualifier of a function.
     pub async fn list_all_async_configs(&self, urn: &str) -> Result<Vec<AsyncInvokeConfig>, ApiError> {
-        pagination::collect_marker(async |marker| {
-            let page = self.list_async_configs(urn, marker, 100).await?;
-            Ok((page.async_invoke_configs, page.page_info.next_marker, page.count))
+        pagination::collect_marker(|marker| {
+            boxed(async move {
+                let page = self.list_async_configs(urn, marker, 100).await?;
+                Ok((page.async_invoke_configs, page.page_info.next_marker, page.count))
+            })
         })
         .await
     }

@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use md5::Digest as _;
 
-use super::pagination::{self, MarkerPage};
-use super::{optional, seg, ApiError, Call, Client, Kind, Lookup};
+use super::pagination;
+use super::{boxed, optional, seg, ApiError, Call, Client, Kind, Lookup};
 use crate::api::types::{CreateDependencyVersionRequest, DependencyPage, DependencyVersion};
 
 /// MD5 hex of the package a create sends (what the service reports as `etag`).
@@ -25,34 +25,39 @@ impl Client {
         body: &CreateDependencyVersionRequest,
     ) -> Result<DependencyVersion, ApiError> {
         let etag = body.depend_file.as_deref().and_then(package_etag);
+        let etag = etag.as_deref();
         self.create_adopting(
             "dependency version",
             &body.name,
-            async || {
-                self.json(Call::with_body(
-                    "POST",
-                    "/fgs/dependencies/version".into(),
-                    body,
-                    Kind::Create,
-                ))
-                .await
+            || {
+                boxed(async move {
+                    self.json(Call::with_body(
+                        "POST",
+                        "/fgs/dependencies/version".into(),
+                        body,
+                        Kind::Create,
+                    ))
+                    .await
+                })
             },
-            async || {
-                let Some(package) = self.find_dependency(&body.name).await? else {
-                    return Ok(Lookup::Absent);
-                };
-                let latest = self
-                    .list_all_dependency_versions(&package.id)
-                    .await?
-                    .into_iter()
-                    .max_by_key(|v| v.version);
-                Ok(match (latest, &etag) {
-                    (Some(v), Some(etag)) if v.etag == *etag && v.runtime == body.runtime => Lookup::Found(v),
-                    (Some(v), None) if v.runtime == body.runtime && body.depend_link.is_some() => {
-                        // OBS links are copied, so only the runtime and name can be compared.
-                        Lookup::Found(v)
-                    }
-                    _ => Lookup::Absent,
+            || {
+                boxed(async move {
+                    let Some(package) = self.find_dependency(&body.name).await? else {
+                        return Ok(Lookup::Absent);
+                    };
+                    let latest = self
+                        .list_all_dependency_versions(&package.id)
+                        .await?
+                        .into_iter()
+                        .max_by_key(|v| v.version);
+                    Ok(match (latest, etag) {
+                        (Some(v), Some(etag)) if v.etag == etag && v.runtime == body.runtime => Lookup::Found(v),
+                        (Some(v), None) if v.runtime == body.runtime && body.depend_link.is_some() => {
+                            // OBS links are copied, so only the runtime and name can be compared.
+                            Lookup::Found(v)
+                        }
+                        _ => Lookup::Absent,
+                    })
                 })
             },
         )
@@ -78,18 +83,22 @@ impl Client {
 
     /// Every private dependency package.
     pub async fn list_all_dependencies(&self) -> Result<Vec<DependencyVersion>, ApiError> {
-        pagination::collect_marker(async |marker| -> Result<MarkerPage<DependencyVersion>, ApiError> {
-            let page = self.list_dependencies(marker, 400, None).await?;
-            Ok((page.dependencies, page.next_marker, page.count))
+        pagination::collect_marker(|marker| {
+            boxed(async move {
+                let page = self.list_dependencies(marker, 400, None).await?;
+                Ok((page.dependencies, page.next_marker, page.count))
+            })
         })
         .await
     }
 
     /// The private package with exactly this name (the `name` filter matches substrings).
     pub async fn find_dependency(&self, name: &str) -> Result<Option<DependencyVersion>, ApiError> {
-        let all = pagination::collect_marker(async |marker| -> Result<MarkerPage<DependencyVersion>, ApiError> {
-            let page = self.list_dependencies(marker, 400, Some(name)).await?;
-            Ok((page.dependencies, page.next_marker, page.count))
+        let all = pagination::collect_marker(|marker| {
+            boxed(async move {
+                let page = self.list_dependencies(marker, 400, Some(name)).await?;
+                Ok((page.dependencies, page.next_marker, page.count))
+            })
         })
         .await?;
         Ok(all.into_iter().find(|d| d.name == name))
@@ -110,9 +119,11 @@ impl Client {
 
     /// Every version of a package.
     pub async fn list_all_dependency_versions(&self, dep_id: &str) -> Result<Vec<DependencyVersion>, ApiError> {
-        pagination::collect_marker(async |marker| -> Result<MarkerPage<DependencyVersion>, ApiError> {
-            let page = self.list_dependency_versions(dep_id, marker, 400).await?;
-            Ok((page.dependencies, page.next_marker, page.count))
+        pagination::collect_marker(|marker| {
+            boxed(async move {
+                let page = self.list_dependency_versions(dep_id, marker, 400).await?;
+                Ok((page.dependencies, page.next_marker, page.count))
+            })
         })
         .await
     }

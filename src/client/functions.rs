@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::pagination::{self, MarkerPage};
-use super::{optional, seg, ApiError, Call, Client, Kind, Lookup};
+use super::pagination;
+use super::{boxed, optional, seg, ApiError, Call, Client, Kind, Lookup};
 use crate::api::types::{
     Alias, AliasRequest, CreateFunctionRequest, FunctionCode, FunctionConfig, FunctionPage, MaxInstanceRequest,
     PublishVersionRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, VersionPage,
@@ -63,20 +63,25 @@ impl Client {
     pub async fn create_function(&self, body: &CreateFunctionRequest) -> Result<FunctionConfig, ApiError> {
         let package = (!body.package.is_empty()).then_some(body.package.as_str());
         let urn = self.function_urn(package, &body.func_name);
+        let urn = urn.as_str();
         self.create_adopting(
             "function",
             &body.func_name,
-            async || {
-                self.json(Call::with_body("POST", "/fgs/functions".into(), body, Kind::Create))
-                    .await
+            || {
+                boxed(async move {
+                    self.json(Call::with_body("POST", "/fgs/functions".into(), body, Kind::Create))
+                        .await
+                })
             },
-            async || {
-                Ok(match self.show_function_config_opt(&urn).await? {
-                    None => Lookup::Absent,
-                    Some(found) => match matches_created(body, &found) {
-                        Ok(()) => Lookup::Found(found),
-                        Err(diff) => Lookup::Conflict(diff),
-                    },
+            || {
+                boxed(async move {
+                    Ok(match self.show_function_config_opt(urn).await? {
+                        None => Lookup::Absent,
+                        Some(found) => match matches_created(body, &found) {
+                            Ok(()) => Lookup::Found(found),
+                            Err(diff) => Lookup::Conflict(diff),
+                        },
+                    })
                 })
             },
         )
@@ -105,9 +110,11 @@ impl Client {
 
     /// Every function of the project (all pages, 400 a page).
     pub async fn list_all_functions(&self) -> Result<Vec<FunctionConfig>, ApiError> {
-        pagination::collect_marker(async |marker| -> Result<MarkerPage<FunctionConfig>, ApiError> {
-            let page = self.list_functions(marker, MAX_FUNCTION_PAGE, None, None).await?;
-            Ok((page.functions, page.next_marker, page.count))
+        pagination::collect_marker(|marker| {
+            boxed(async move {
+                let page = self.list_functions(marker, MAX_FUNCTION_PAGE, None, None).await?;
+                Ok((page.functions, page.next_marker, page.count))
+            })
         })
         .await
     }
@@ -165,27 +172,32 @@ impl Client {
     pub async fn publish_version(&self, urn: &str, body: &PublishVersionRequest) -> Result<FunctionConfig, ApiError> {
         let path = format!("/fgs/functions/{}/versions", seg(urn));
         let name = body.version.clone().unwrap_or_default();
+        let (path, name) = (path.as_str(), name.as_str());
         self.create_adopting(
             "function version",
-            &name,
-            async || {
-                self.json(Call::with_body("POST", path.clone(), body, Kind::Create))
-                    .await
+            name,
+            || {
+                boxed(async move {
+                    self.json(Call::with_body("POST", path.to_string(), body, Kind::Create))
+                        .await
+                })
             },
-            async || {
-                if name.is_empty() {
-                    // Unnamed: nothing to look up by; re-sending would publish twice.
-                    return Ok(Lookup::Conflict("an unnamed publish cannot be verified".into()));
-                }
-                let found = self
-                    .list_all_versions(urn)
-                    .await?
-                    .into_iter()
-                    .find(|v| v.version == name);
-                Ok(match found {
-                    None => Lookup::Absent,
-                    Some(v) if body.digest.as_ref().is_none_or(|d| *d == v.digest) => Lookup::Found(v),
-                    Some(v) => Lookup::Conflict(format!("its digest is {}", v.digest)),
+            || {
+                boxed(async move {
+                    if name.is_empty() {
+                        // Unnamed: nothing to look up by; re-sending would publish twice.
+                        return Ok(Lookup::Conflict("an unnamed publish cannot be verified".into()));
+                    }
+                    let found = self
+                        .list_all_versions(urn)
+                        .await?
+                        .into_iter()
+                        .find(|v| v.version == name);
+                    Ok(match found {
+                        None => Lookup::Absent,
+                        Some(v) if body.digest.as_ref().is_none_or(|d| *d == v.digest) => Lookup::Found(v),
+                        Some(v) => Lookup::Conflict(format!("its digest is {}", v.digest)),
+                    })
                 })
             },
         )
@@ -202,9 +214,11 @@ impl Client {
 
     /// All versions of a function (`latest` included).
     pub async fn list_all_versions(&self, urn: &str) -> Result<Vec<FunctionConfig>, ApiError> {
-        pagination::collect_marker(async |marker| -> Result<MarkerPage<FunctionConfig>, ApiError> {
-            let page = self.list_versions(urn, marker, 400).await?;
-            Ok((page.versions, page.next_marker, page.count))
+        pagination::collect_marker(|marker| {
+            boxed(async move {
+                let page = self.list_versions(urn, marker, 400).await?;
+                Ok((page.versions, page.next_marker, page.count))
+            })
         })
         .await
     }
@@ -213,18 +227,23 @@ impl Client {
     pub async fn create_alias(&self, urn: &str, body: &AliasRequest) -> Result<Alias, ApiError> {
         let path = format!("/fgs/functions/{}/aliases", seg(urn));
         let name = body.name.clone().unwrap_or_default();
+        let (path, name) = (path.as_str(), name.as_str());
         self.create_adopting(
             "alias",
-            &name,
-            async || {
-                self.json(Call::with_body("POST", path.clone(), body, Kind::Create))
-                    .await
+            name,
+            || {
+                boxed(async move {
+                    self.json(Call::with_body("POST", path.to_string(), body, Kind::Create))
+                        .await
+                })
             },
-            async || {
-                Ok(match optional(self.show_alias(urn, &name).await)? {
-                    None => Lookup::Absent,
-                    Some(a) if a.version == body.version => Lookup::Found(a),
-                    Some(a) => Lookup::Conflict(format!("it points at version {}", a.version)),
+            || {
+                boxed(async move {
+                    Ok(match optional(self.show_alias(urn, name).await)? {
+                        None => Lookup::Absent,
+                        Some(a) if a.version == body.version => Lookup::Found(a),
+                        Some(a) => Lookup::Conflict(format!("it points at version {}", a.version)),
+                    })
                 })
             },
         )

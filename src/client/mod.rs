@@ -732,12 +732,12 @@ impl Client {
     /// (timeout, 5xx, reset), or a 409 following one, `lookup` decides. A matching resource
     /// is adopted, an absent one is created again (after a backoff), a different one is a
     /// [`ApiError::Conflict`].
-    pub(crate) async fn create_adopting<T>(
+    pub(crate) async fn create_adopting<'f, T>(
         &self,
         kind: &'static str,
         name: &str,
-        send: impl AsyncFn() -> Result<T, ApiError>,
-        lookup: impl AsyncFn() -> Result<Lookup<T>, ApiError>,
+        send: impl Fn() -> BoxFut<'f, T>,
+        lookup: impl Fn() -> BoxFut<'f, Lookup<T>>,
     ) -> Result<T, ApiError> {
         let policy = &self.inner.retry;
         let start = Instant::now();
@@ -785,6 +785,16 @@ impl Client {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// A boxed, `Send` future of a call result: what the closures handed to
+/// [`Client::create_adopting`] and the pagination collectors return (boxing keeps the
+/// client's futures `Send`, so they can be spawned).
+pub(crate) type BoxFut<'f, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ApiError>> + Send + 'f>>;
+
+/// Boxes a call future (see [`BoxFut`]).
+pub(crate) fn boxed<'f, T>(fut: impl std::future::Future<Output = Result<T, ApiError>> + Send + 'f) -> BoxFut<'f, T> {
+    Box::pin(fut)
 }
 
 /// `endpoint` without its base path (the raw path already carries it).

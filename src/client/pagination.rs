@@ -12,7 +12,10 @@
 //! that does not move or goes back to 0, or one that reaches the total all end the walk,
 //! and a page cap guards against a server that never says stop.
 
+#[cfg(test)]
+use super::boxed;
 use super::error::ApiError;
+use super::BoxFut;
 
 /// Safety cap on pages per walk.
 pub const MAX_PAGES: usize = 10_000;
@@ -49,8 +52,8 @@ pub type MarkerPage<T> = (Vec<T>, Option<i64>, Option<i64>);
 
 /// Follows a marker scheme (marker/maxitems, or marker/limit with `page_info`) from
 /// marker 0: `fetch(marker)` returns one page.
-pub async fn collect_marker<T>(
-    mut fetch: impl AsyncFnMut(i64) -> Result<MarkerPage<T>, ApiError>,
+pub async fn collect_marker<'f, T>(
+    mut fetch: impl FnMut(i64) -> BoxFut<'f, MarkerPage<T>>,
 ) -> Result<Vec<T>, ApiError> {
     let mut all = Vec::new();
     let mut marker = 0;
@@ -67,8 +70,8 @@ pub async fn collect_marker<T>(
 }
 
 /// Follows limit/offset from offset 0: `fetch(offset)` returns items and `total`.
-pub async fn collect_offset<T>(
-    mut fetch: impl AsyncFnMut(i64) -> Result<(Vec<T>, Option<i64>), ApiError>,
+pub async fn collect_offset<'f, T>(
+    mut fetch: impl FnMut(i64) -> BoxFut<'f, (Vec<T>, Option<i64>)>,
 ) -> Result<Vec<T>, ApiError> {
     let mut all = Vec::new();
     let mut offset = 0;
@@ -113,22 +116,29 @@ mod tests {
     #[tokio::test]
     async fn collectors_walk_every_page() {
         let data: Vec<u32> = (0..23).collect();
-        let pages = std::cell::Cell::new(0);
-        let got = collect_marker(async |m| {
-            pages.set(pages.get() + 1);
-            let items: Vec<u32> = data.iter().copied().skip(m as usize).take(5).collect();
-            Ok((items.clone(), Some(m + items.len() as i64), Some(23)))
+        let data = &data;
+        let pages = &std::sync::atomic::AtomicUsize::new(0);
+        let got = collect_marker(|m| {
+            boxed(async move {
+                pages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let items: Vec<u32> = data.iter().copied().skip(m as usize).take(5).collect();
+                Ok((items.clone(), Some(m + items.len() as i64), Some(23)))
+            })
         })
         .await
         .unwrap();
-        assert_eq!(got, data);
-        assert_eq!(pages.get(), 5);
-        let got = collect_offset(async |o| Ok((data.iter().copied().skip(o as usize).take(10).collect(), Some(23))))
+        assert_eq!(&got, data);
+        assert_eq!(pages.load(std::sync::atomic::Ordering::Relaxed), 5);
+        let got = collect_offset(|o| {
+            boxed(async move { Ok((data.iter().copied().skip(o as usize).take(10).collect(), Some(23))) })
+        })
+        .await
+        .unwrap();
+        assert_eq!(&got, data);
+        // A server that never advances stops after one page instead of looping.
+        let got = collect_marker(|_| boxed(async move { Ok((vec![1], Some(0), None)) }))
             .await
             .unwrap();
-        assert_eq!(got, data);
-        // A server that never advances stops after one page instead of looping.
-        let got = collect_marker(async |_| Ok((vec![1], Some(0), None))).await.unwrap();
         assert_eq!(got, vec![1]);
     }
 }

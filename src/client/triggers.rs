@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{optional, seg, ApiError, Call, Client, Kind, Lookup};
+use super::{boxed, optional, seg, ApiError, Call, Client, Kind, Lookup};
 use crate::api::types::{CreateTriggerRequest, Trigger, UpdateTriggerRequest};
 
 /// Decides whether an existing trigger is the one a create sent: same type, and every
@@ -36,6 +36,7 @@ impl Client {
     /// listed and one of the same type and `event_data` (e.g. the TIMER name) is adopted.
     pub async fn create_trigger(&self, urn: &str, body: &CreateTriggerRequest) -> Result<Trigger, ApiError> {
         let path = format!("/fgs/triggers/{}", seg(urn));
+        let path = path.as_str();
         let label = body
             .event_data
             .get("name")
@@ -45,19 +46,23 @@ impl Client {
         self.create_adopting(
             "trigger",
             &label,
-            async || {
-                self.json(Call::with_body("POST", path.clone(), body, Kind::Create))
-                    .await
+            || {
+                boxed(async move {
+                    self.json(Call::with_body("POST", path.to_string(), body, Kind::Create))
+                        .await
+                })
             },
-            async || {
-                for t in self.list_triggers(urn).await? {
-                    match classify(body, &t) {
-                        Some(Ok(())) => return Ok(Lookup::Found(t)),
-                        Some(Err(diff)) => return Ok(Lookup::Conflict(diff)),
-                        None => {}
+            || {
+                boxed(async move {
+                    for t in self.list_triggers(urn).await? {
+                        match classify(body, &t) {
+                            Some(Ok(())) => return Ok(Lookup::Found(t)),
+                            Some(Err(diff)) => return Ok(Lookup::Conflict(diff)),
+                            None => {}
+                        }
                     }
-                }
-                Ok(Lookup::Absent)
+                    Ok(Lookup::Absent)
+                })
             },
         )
         .await

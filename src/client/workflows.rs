@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::pagination;
-use super::{optional, seg, ApiError, Call, Client, Kind, Lookup};
+use super::{boxed, optional, seg, ApiError, Call, Client, Kind, Lookup};
 use crate::api::types::{
     BatchDeleteWorkflowsRequest, BatchDeleteWorkflowsResponse, Workflow, WorkflowDefinition, WorkflowPage,
     WorkflowSummary,
@@ -34,20 +34,24 @@ impl Client {
         self.create_adopting(
             "workflow",
             &body.name,
-            async || {
-                self.json(Call::with_body("POST", "/fgs/workflows".into(), body, Kind::Create))
-                    .await
+            || {
+                boxed(async move {
+                    self.json(Call::with_body("POST", "/fgs/workflows".into(), body, Kind::Create))
+                        .await
+                })
             },
-            async || {
-                let Some(summary) = self.find_workflow(&body.name).await? else {
-                    return Ok(Lookup::Absent);
-                };
-                let Some(full) = self.show_workflow_opt(&summary.id).await? else {
-                    return Ok(Lookup::Absent);
-                };
-                Ok(match same_definition(body, &full.definition) {
-                    Ok(()) => Lookup::Found(summary),
-                    Err(diff) => Lookup::Conflict(diff),
+            || {
+                boxed(async move {
+                    let Some(summary) = self.find_workflow(&body.name).await? else {
+                        return Ok(Lookup::Absent);
+                    };
+                    let Some(full) = self.show_workflow_opt(&summary.id).await? else {
+                        return Ok(Lookup::Absent);
+                    };
+                    Ok(match same_definition(body, &full.definition) {
+                        Ok(()) => Lookup::Found(summary),
+                        Err(diff) => Lookup::Conflict(diff),
+                    })
                 })
             },
         )
@@ -67,9 +71,11 @@ impl Client {
 
     /// Every workflow (optionally filtered by a name substring).
     pub async fn list_all_workflows(&self, name: Option<&str>) -> Result<Vec<WorkflowSummary>, ApiError> {
-        pagination::collect_offset(async |offset| {
-            let page = self.list_workflows(offset, 200, name).await?;
-            Ok((page.workflows, page.total))
+        pagination::collect_offset(|offset| {
+            boxed(async move {
+                let page = self.list_workflows(offset, 200, name).await?;
+                Ok((page.workflows, page.total))
+            })
         })
         .await
     }
