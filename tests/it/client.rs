@@ -648,7 +648,7 @@ async fn debug_logs_show_requests_but_never_secrets() {
 
 /// Final-state check helper for the chaos test.
 fn expected_memory(i: u32) -> i64 {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         256
     } else {
         128
@@ -728,7 +728,7 @@ async fn five_hundred_mixed_calls_under_chaos_end_in_the_right_state() {
             }
             for k in 0..5u32 {
                 let i = w * 5 + k;
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     c.delete_function(&c.function_urn(None, &format!("chaos-{i:02}")))
                         .await
                         .unwrap();
@@ -750,7 +750,7 @@ async fn five_hundred_mixed_calls_under_chaos_end_in_the_right_state() {
     let mut names: Vec<String> = all.iter().map(|f| f.func_name.clone()).collect();
     names.sort();
     let expected: Vec<String> = (0..50u32)
-        .filter(|i| i % 5 != 0)
+        .filter(|i| !i.is_multiple_of(5))
         .map(|i| format!("chaos-{i:02}"))
         .collect();
     assert_eq!(names, expected, "exactly the surviving functions, no duplicates");
