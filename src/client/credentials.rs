@@ -238,15 +238,26 @@ impl TokenProvider {
             .and_then(|e| chrono::DateTime::parse_from_rfc3339(&e).ok())
             .map(|e| e.with_timezone(&chrono::Utc))
             .unwrap_or_else(|| now + chrono::Duration::hours(1));
-        let lifetime = (expires - now).to_std().unwrap_or_default();
-        let margin = self.refresh_margin.min(lifetime / 2);
-        let refresh_at = expires - chrono::Duration::from_std(margin).unwrap_or_default();
+        let refresh_at = refresh_time(now, expires, self.refresh_margin);
         self.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(CachedToken {
             token: Secret::new(token),
             refresh_at,
         })
     }
+}
+
+/// When to stop using a token issued at `now` that expires at `expires`: `margin` before
+/// expiry, but never in the first half of its lifetime (so a short-lived token is still
+/// reused).
+pub fn refresh_time(
+    now: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+    margin: Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    let lifetime = (expires - now).to_std().unwrap_or_default();
+    let margin = margin.min(lifetime / 2);
+    expires - chrono::Duration::from_std(margin).unwrap_or_default()
 }
 
 /// Credentials and settings read from the environment (both the official SDKs' names and
@@ -376,6 +387,25 @@ mod tests {
         };
         assert_eq!(p.iam_endpoint, "https://iam.cn-north-4.myhuaweicloud.com");
         assert_eq!(p.project, ProjectScope::Name("cn-north-4".into()));
+    }
+
+    #[test]
+    fn tokens_are_refreshed_before_they_expire() {
+        let now = chrono::Utc::now();
+        let day = now + chrono::Duration::hours(24);
+        assert_eq!(
+            refresh_time(now, day, Duration::from_secs(3600)),
+            day - chrono::Duration::hours(1)
+        );
+        let short = now + chrono::Duration::minutes(10);
+        assert_eq!(
+            refresh_time(now, short, Duration::from_secs(3600)),
+            now + chrono::Duration::minutes(5)
+        );
+        assert_eq!(
+            refresh_time(now, now - chrono::Duration::seconds(1), Duration::from_secs(60)),
+            now - chrono::Duration::seconds(1)
+        );
     }
 
     #[test]

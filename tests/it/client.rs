@@ -528,6 +528,31 @@ async fn a_create_that_failed_before_happening_is_sent_again_after_a_lookup() {
 }
 
 #[tokio::test]
+async fn a_409_after_a_lost_create_is_resolved_by_adoption() {
+    let emu = Emu::start().await;
+    let c = client_for(&emu);
+    // The create happens but its answer is lost; the first lookup lags behind (404, as an
+    // eventually consistent read would), so the create is sent again and meets 409.
+    add_chaos(&emu, "status=503,after,op=CreateFunction,times=1").await;
+    add_chaos(&emu, "status=404,code=FSS.1051,op=ShowFunctionConfig,times=1").await;
+    let f = c.create_function(&function_request("lagging", 0)).await.unwrap();
+    assert_eq!(f.func_name, "lagging");
+    assert_eq!(c.stats().adopted, 1);
+    let log = emu.handle.requests();
+    let creates: Vec<(u16, Option<String>)> = log
+        .iter()
+        .filter(|e| e.operation == "CreateFunction")
+        .map(|e| (e.status, e.error_code.clone()))
+        .collect();
+    assert_eq!(
+        creates,
+        [(503, Some("FSS.0503".into())), (409, Some("FSS.1061".into()))]
+    );
+    let all = c.list_all_functions().await.unwrap();
+    assert_eq!(all.iter().filter(|f| f.func_name == "lagging").count(), 1);
+}
+
+#[tokio::test]
 async fn an_ambiguous_create_that_finds_a_different_function_is_a_conflict() {
     let emu = Emu::start().await;
     let c = client_for(&emu);
@@ -658,10 +683,13 @@ fn expected_memory(i: u32) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_mixed_calls_under_chaos_end_in_the_right_state() {
     let emu = Emu::with(Config::default()).await;
+    // The brief's mix, plus 5% of answers lost *after* the change was made, so creates
+    // must be adopted (and deletes of already-deleted functions accepted).
     for rule in [
         "status=429,p=0.15,retry_after=0",
         "status=503,p=0.15",
         "latency=20ms,p=0.3",
+        "status=503,after,p=0.05",
     ] {
         add_chaos(&emu, rule).await;
     }
@@ -763,13 +791,31 @@ async fn five_hundred_mixed_calls_under_chaos_end_in_the_right_state() {
         assert_eq!(ac.max_async_retry_attempts, Some(2));
     }
     let log = emu.handle.requests();
-    let created_ok = log
+    // A create took effect when it answered 200, or when chaos replaced its answer after
+    // the change was made.
+    let effective = |op: &str| {
+        log.iter()
+            .filter(|e| e.operation == op)
+            .filter(|e| e.status == 200 || e.status == 201 || e.chaos.as_deref().is_some_and(|c| c.ends_with(",after")))
+            .count()
+    };
+    assert_eq!(
+        effective("CreateFunction"),
+        50,
+        "each function was created exactly once"
+    );
+    assert_eq!(
+        effective("CreateFunctionTrigger"),
+        50,
+        "each trigger was created exactly once"
+    );
+    let conflicts = log
         .iter()
-        .filter(|e| e.operation == "CreateFunction" && e.status == 200)
+        .filter(|e| e.error_code.as_deref() == Some("FSS.1061"))
         .count();
-    assert_eq!(created_ok, 50, "each function was created exactly once");
     eprintln!(
-        "chaos run: {total_calls} client calls, {} HTTP attempts, {} retries ({} throttled, {} adopted) in {:.2}s",
+        "chaos run: {total_calls} client calls, {} HTTP attempts, {} retries ({} throttled, {} adopted, \
+         {conflicts} FSS.1061) in {:.2}s",
         stats.attempts,
         stats.retries,
         stats.throttled,
