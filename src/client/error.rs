@@ -112,6 +112,8 @@ impl ApiError {
                 *status == 429 || *status >= 500
             }
             ApiError::Transport { .. } | ApiError::Timeout { .. } => true,
+            // IAM throttled or failed: the call itself was never sent, so try again.
+            ApiError::Token { source, .. } => source.is_retryable(),
             _ => false,
         }
     }
@@ -119,7 +121,7 @@ impl ApiError {
     /// The outcome of a non-idempotent call is unknown: it may or may not have happened.
     /// 429 is not ambiguous (the gateway rejects before the service acts).
     pub fn is_ambiguous(&self) -> bool {
-        self.is_retryable() && self.status() != Some(429)
+        !matches!(self, ApiError::Token { .. }) && self.is_retryable() && self.status() != Some(429)
     }
 
     /// A hint for the `hint:` line, when one helps.
@@ -130,9 +132,10 @@ impl ApiError {
                  or HW_ACCESS_KEY/HW_SECRET_KEY/HW_SECURITY_TOKEN) and the system clock"
                     .into(),
             ),
-            Some("FSS.0429") | Some("APIGW.0308") => {
-                Some("the service is throttling; lower --rate-limit or retry later".into())
-            }
+            Some("FSS.0429") | Some("APIGW.0308") => Some(
+                "the service is throttling; lower the client's requests per second or parallelism, or retry later"
+                    .into(),
+            ),
             _ => None,
         }
     }

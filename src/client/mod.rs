@@ -511,6 +511,23 @@ impl Client {
         )
     }
 
+    /// The qualified URN (`…:latest`, `…:v1`, `…:!alias`) of a function in this client's
+    /// region and project.
+    pub fn qualified_function_urn(
+        &self,
+        package: Option<&str>,
+        name: &str,
+        qualifier: &crate::api::Qualifier,
+    ) -> String {
+        crate::api::FunctionUrn::qualified(
+            &self.inner.region,
+            &self.inner.project_id,
+            package.unwrap_or("default"),
+            name,
+            qualifier,
+        )
+    }
+
     /// The raw path of an API call: base path + `/v2/{project}` + `rest`.
     fn raw_path(&self, rest: &str) -> String {
         format!("{}/v2/{}{}", self.inner.base_path, self.inner.project_id, rest)
@@ -557,7 +574,7 @@ impl Client {
     }
 
     /// Sends one attempt and reads the whole answer (within the per-request timeout).
-    async fn attempt(&self, call: &Call, raw_path: &str) -> Result<Answer, ApiError> {
+    async fn attempt(&self, call: &Call, raw_path: &str, timeout: Duration) -> Result<Answer, ApiError> {
         let inner = &self.inner;
         let body: &[u8] = call.body.as_deref().unwrap_or_default();
         let date = chrono::Utc::now().format(signing::DATE_FORMAT).to_string();
@@ -619,12 +636,12 @@ impl Client {
                 retry_after,
             })
         };
-        let answer = match tokio::time::timeout(inner.retry.request_timeout, exchange).await {
+        let answer = match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(ApiError::Timeout {
                 method: call.method.to_string(),
                 path: raw_path.to_string(),
-                after: inner.retry.request_timeout,
+                after: timeout,
             }),
         };
         match &answer {
@@ -666,7 +683,12 @@ impl Client {
             }
             inner.stats.attempts.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
-            let (err, retry_after) = match self.attempt(&call, &raw_path).await {
+            // No attempt may outlive the overall deadline.
+            let timeout = policy
+                .request_timeout
+                .min(policy.deadline.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(1));
+            let (err, retry_after) = match self.attempt(&call, &raw_path, timeout).await {
                 Ok(a) if a.status < 400 => return Ok(a),
                 Ok(a) if a.status == 404 && call.kind == Kind::Delete && outcome_unknown => {
                     // An earlier attempt whose answer was lost did the delete.

@@ -194,17 +194,19 @@ async fn token_auth_against_the_emulator_iam_endpoint() {
         .retry_policy(RetryPolicy::fast())
         .build()
         .unwrap();
+    // IAM itself is retried like any call (the create was never sent, so no ambiguity).
+    add_chaos(&emu, "status=503,op=KeystoneCreateUserTokenByPassword,times=1").await;
     let f = client.create_function(&function_request("tok", 0)).await.unwrap();
     assert_eq!(f.func_name, "tok");
     for _ in 0..5 {
         client.show_function_config(&f.func_urn).await.unwrap();
     }
     assert_eq!(client.stats().tokens_issued, 1, "the token is cached");
+    assert_eq!(client.stats().adopted, 0);
     let ops = emu.operations().await;
-    assert_eq!(
-        ops.iter().filter(|o| *o == "KeystoneCreateUserTokenByPassword").count(),
-        1
-    );
+    let count = |op: &str| ops.iter().filter(|o| *o == op).count();
+    assert_eq!(count("KeystoneCreateUserTokenByPassword"), 2);
+    assert_eq!(count("CreateFunction"), 1);
 
     // A token the service no longer knows (emulator reset) is replaced once, transparently.
     emu.admin("POST", "/reset", None).await;
@@ -616,18 +618,29 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
     }
 }
 
+/// The process-wide debug log of `fgform::client`. A global subscriber (set once, by this
+/// module only) rather than a scoped one: tracing caches per-callsite interest globally,
+/// so a scoped subscriber can miss events when other tests hit the same callsites first.
+fn client_debug_log() -> &'static Buffer {
+    static LOG: std::sync::OnceLock<Buffer> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("fgform::client=debug"))
+            .with_writer(buffer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other test sets a global subscriber");
+        buffer
+    })
+}
+
 #[tokio::test]
 async fn debug_logs_show_requests_but_never_secrets() {
-    use tracing::instrument::WithSubscriber;
+    let buffer = client_debug_log();
     let emu = Emu::start().await;
-    let buffer = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(buffer.clone())
-        .with_ansi(false)
-        .finish();
     let sk = emu.sk.clone();
-    async {
+    {
         let aksk = builder_for(&emu)
             .credentials(Credentials::AkSk(
                 AkSk::new(emu.ak.clone(), emu.sk.clone()).with_security_token("STS-SECRET-TOKEN"),
@@ -649,13 +662,9 @@ async fn debug_logs_show_requests_but_never_secrets() {
             .unwrap();
         token.list_functions(0, 5, None, None).await.unwrap();
     }
-    .with_subscriber(subscriber)
-    .await;
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("request POST http://") && logs.contains("/fgs/functions"),
-        "{logs}"
-    );
+    let ours = format!("request POST {}/v2/{}/fgs/functions", emu.handle.url(), emu.project);
+    assert!(logs.contains(&ours), "{logs}");
     assert!(logs.contains("response GET") && logs.contains("-> 200"), "{logs}");
     let zip_b64 = b64(&default_zip());
     for secret in [
