@@ -10,6 +10,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Reads `null` as the type's default: some API versions send `"user_data": null` or
+/// `"description": null` where others omit the field or send `""`.
+pub fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// A timestamp in whatever form the API used: RFC 3339, `YYYY-MM-DD HH:MM:SS`, or an epoch
 /// number (seconds or milliseconds). Kept verbatim; compare only within one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -142,32 +152,56 @@ pub struct UpdateFunctionCodeRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct FunctionConfig {
+    #[serde(deserialize_with = "null_default")]
     pub func_id: String,
+    #[serde(deserialize_with = "null_default")]
     pub resource_id: String,
+    #[serde(deserialize_with = "null_default")]
     pub func_urn: String,
+    #[serde(deserialize_with = "null_default")]
     pub func_name: String,
+    #[serde(deserialize_with = "null_default")]
     pub package: String,
+    #[serde(deserialize_with = "null_default")]
     pub runtime: String,
+    #[serde(deserialize_with = "null_default")]
     pub handler: String,
+    #[serde(deserialize_with = "null_default")]
     pub memory_size: i64,
+    #[serde(deserialize_with = "null_default")]
     pub timeout: i64,
+    #[serde(deserialize_with = "null_default")]
     pub cpu: i64,
+    #[serde(deserialize_with = "null_default")]
     pub code_type: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_url: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_filename: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_size: i64,
+    #[serde(deserialize_with = "null_default")]
     pub digest: String,
+    #[serde(deserialize_with = "null_default")]
     pub user_data: String,
+    #[serde(deserialize_with = "null_default")]
     pub encrypted_user_data: String,
+    #[serde(deserialize_with = "null_default")]
     pub description: String,
+    #[serde(deserialize_with = "null_default")]
     pub xrole: String,
+    #[serde(deserialize_with = "null_default")]
     pub app_xrole: String,
+    #[serde(deserialize_with = "null_default")]
     pub version: String,
     #[serde(rename = "type")]
+    #[serde(deserialize_with = "null_default")]
     pub kind: String,
+    #[serde(deserialize_with = "null_default")]
     pub enterprise_project_id: String,
     pub last_modified: Timestamp,
     pub strategy_config: Option<StrategyConfig>,
+    #[serde(deserialize_with = "null_default")]
     pub depend_version_list: Vec<String>,
     /// Everything not modelled above.
     #[serde(flatten)]
@@ -178,16 +212,25 @@ pub struct FunctionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct FunctionCode {
+    #[serde(deserialize_with = "null_default")]
     pub func_urn: String,
+    #[serde(deserialize_with = "null_default")]
     pub func_name: String,
+    #[serde(deserialize_with = "null_default")]
     pub runtime: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_type: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_url: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_filename: String,
+    #[serde(deserialize_with = "null_default")]
     pub code_size: i64,
+    #[serde(deserialize_with = "null_default")]
     pub digest: String,
     pub last_modified: Timestamp,
     pub func_code: FuncCode,
+    #[serde(deserialize_with = "null_default")]
     pub depend_version_list: Vec<String>,
 }
 
@@ -231,9 +274,13 @@ pub struct VersionPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Alias {
+    #[serde(deserialize_with = "null_default")]
     pub name: String,
+    #[serde(deserialize_with = "null_default")]
     pub version: String,
+    #[serde(deserialize_with = "null_default")]
     pub description: String,
+    #[serde(deserialize_with = "null_default")]
     pub alias_urn: String,
     pub last_modified: Timestamp,
     pub additional_version_weights: Option<Map<String, Value>>,
@@ -293,6 +340,7 @@ pub struct AsyncInvokeConfigRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct AsyncInvokeConfig {
+    #[serde(deserialize_with = "null_default")]
     pub func_urn: String,
     pub max_async_event_age_in_seconds: Option<i64>,
     pub max_async_retry_attempts: Option<i64>,
@@ -326,9 +374,13 @@ pub struct AsyncInvokeConfigPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Trigger {
+    #[serde(deserialize_with = "null_default")]
     pub trigger_id: String,
+    #[serde(deserialize_with = "null_default")]
     pub trigger_type_code: String,
+    #[serde(deserialize_with = "null_default")]
     pub trigger_status: String,
+    #[serde(deserialize_with = "null_default")]
     pub event_type_code: String,
     pub event_data: Map<String, Value>,
     pub last_updated_time: Timestamp,
@@ -377,16 +429,27 @@ pub struct CreateDependencyVersionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct DependencyVersion {
+    #[serde(deserialize_with = "null_default")]
     pub id: String,
+    #[serde(deserialize_with = "null_default")]
     pub dep_id: String,
+    #[serde(deserialize_with = "null_default")]
     pub version: i64,
+    #[serde(deserialize_with = "null_default")]
     pub name: String,
+    #[serde(deserialize_with = "null_default")]
     pub runtime: String,
+    #[serde(deserialize_with = "null_default")]
     pub owner: String,
+    #[serde(deserialize_with = "null_default")]
     pub link: String,
+    #[serde(deserialize_with = "null_default")]
     pub etag: String,
+    #[serde(deserialize_with = "null_default")]
     pub size: i64,
+    #[serde(deserialize_with = "null_default")]
     pub file_name: String,
+    #[serde(deserialize_with = "null_default")]
     pub description: String,
     pub last_modified: Timestamp,
 }
@@ -425,14 +488,21 @@ pub struct WorkflowDefinition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct WorkflowSummary {
+    #[serde(deserialize_with = "null_default")]
     pub id: String,
+    #[serde(deserialize_with = "null_default")]
     pub workflow_urn: String,
+    #[serde(deserialize_with = "null_default")]
     pub name: String,
+    #[serde(deserialize_with = "null_default")]
     pub description: String,
     pub created_time: Timestamp,
     pub updated_time: Timestamp,
+    #[serde(deserialize_with = "null_default")]
     pub created_by: String,
+    #[serde(deserialize_with = "null_default")]
     pub mode: String,
+    #[serde(deserialize_with = "null_default")]
     pub enable_stream_response: bool,
 }
 
@@ -440,10 +510,13 @@ pub struct WorkflowSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Workflow {
+    #[serde(deserialize_with = "null_default")]
     pub id: String,
+    #[serde(deserialize_with = "null_default")]
     pub workflow_urn: String,
     pub created_time: Timestamp,
     pub updated_time: Timestamp,
+    #[serde(deserialize_with = "null_default")]
     pub created_by: String,
     pub definition: WorkflowDefinition,
 }
@@ -475,7 +548,9 @@ pub struct BatchDeleteWorkflowsResponse {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Tag {
+    #[serde(deserialize_with = "null_default")]
     pub key: String,
+    #[serde(deserialize_with = "null_default")]
     pub value: String,
 }
 
@@ -490,7 +565,9 @@ pub struct TagsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct TagsResponse {
+    #[serde(deserialize_with = "null_default")]
     pub tags: Vec<Tag>,
+    #[serde(deserialize_with = "null_default")]
     pub sys_tags: Vec<Tag>,
 }
 
@@ -525,6 +602,10 @@ mod tests {
         assert_eq!(f.memory_size, 256);
         assert_eq!(f.extra["brand_new_field"]["x"], 1);
         assert_eq!(f.last_modified.epoch_seconds(), Some(1_572_017_847));
+        let f: FunctionConfig =
+            serde_json::from_value(json!({"user_data": null, "memory_size": null, "depend_version_list": null}))
+                .unwrap();
+        assert_eq!((f.user_data.as_str(), f.memory_size), ("", 0));
         let d: DependencyVersion = serde_json::from_value(json!({"last_modified": 1660029887})).unwrap();
         assert_eq!(d.last_modified.epoch_seconds(), Some(1_660_029_887));
         let t = Timestamp::Text("2021-03-04T14:50:02+08:00".into());
