@@ -17,19 +17,21 @@
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
 //! | [`commands`] | one file per subcommand | yes |
-//! | [`api`] | URNs, AK/SK signing, limits, timer schedules, error envelope, local credentials | none |
+//! | [`api`] | URNs, AK/SK signing, limits, timer schedules, wire types, error envelope, local credentials | none |
 //! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
 //! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`) | none |
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
+//! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
-//! Rules: `model`, `plan` and `api` do no I/O; `emulator` depends on `api` only, so the
-//! client can never lean on emulator internals and the emulator never on the client.
+//! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
+//! so the client can never lean on emulator internals and the emulator never on the client.
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod emulator;
 pub mod error;

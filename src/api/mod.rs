@@ -5,6 +5,7 @@ pub mod error;
 pub mod limits;
 pub mod schedule;
 pub mod signing;
+pub mod types;
 pub mod urn;
 
 pub use error::ApiErrorBody;

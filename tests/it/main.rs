@@ -2,6 +2,7 @@
 
 mod support;
 
+mod client;
 mod emulator_async;
 mod emulator_basics;
 mod emulator_chaos;
