@@ -97,16 +97,7 @@ pub const TRIGGER_TYPES: &[&str] = &[
     "IOTDA",
 ];
 /// Trigger types that accept `trigger_status: DISABLED`.
-pub const DISABLEABLE_TRIGGERS: &[&str] = &[
-    "TIMER",
-    "DDS",
-    "DMS",
-    "KAFKA",
-    "LTS",
-    "OPENSOURCEKAFKA",
-    "RABBITMQ",
-    "ROCKETMQ",
-];
+pub const DISABLEABLE_TRIGGERS: &[&str] = &["TIMER", "DDS", "DMS", "KAFKA", "LTS"];
 /// Workflow name length.
 pub const WORKFLOW_NAME_MAX: usize = 64;
 /// Alias name length.

@@ -1,33 +1,40 @@
 //! TIMER trigger schedules (§6.1): `Rate` (`3m`, `1h`, `1d`) and `Cron` (seconds-first
-//! cron with 5–6 fields, `@every <duration>`, optional `CRON_TZ=<zone> ` prefix).
+//! cron with 5–6 fields, `@every <duration>`, optional `CRON_TZ=<zone> ` prefix). One
+//! implementation for the emulator and the manifest validator, so a manifest that
+//! validates is one the emulator accepts.
 
-/// Checks a `Rate` schedule: `<n>m` (1–60), `<n>h` (1–24) or `<n>d` (1–30).
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+static GO_DURATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$").expect("valid regex"));
+
+/// Checks a TIMER `Rate` schedule: `<n>m` (1–60), `<n>h` (1–24) or `<n>d` (1–30).
 pub fn check_rate(schedule: &str) -> Result<(), String> {
-    let s = schedule.trim();
-    // Only ASCII can be valid, and it keeps the byte split below on a char boundary.
-    if !s.is_ascii() {
-        return Err(format!(
-            "rate `{schedule}` must be a number followed by m, h or d (like 5m)"
-        ));
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let range = match unit {
-        "m" => 1..=60,
-        "h" => 1..=24,
-        "d" => 1..=30,
-        _ => return Err(format!("rate `{schedule}` must end in m, h or d (like 5m, 1h, 1d)")),
+    let Some(unit) = schedule.chars().last() else {
+        return Err("an empty rate".into());
     };
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || num.starts_with('0') {
+    let digits = &schedule[..schedule.len() - unit.len_utf8()];
+    let max = match unit {
+        'm' => 60,
+        'h' => 24,
+        'd' => 30,
+        _ => return Err(format!("`{schedule}` must end in `m`, `h` or `d`")),
+    };
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || digits.len() > 3
+        || (digits.len() > 1 && digits.starts_with('0'))
+    {
         return Err(format!(
-            "rate `{schedule}` must be a positive whole number followed by m, h or d"
+            "`{schedule}` must be a whole number followed by `m`, `h` or `d`"
         ));
     }
-    let n: u32 = num.parse().map_err(|_| format!("rate `{schedule}` is out of range"))?;
-    if !range.contains(&n) {
+    let n: u32 = digits.parse().map_err(|_| format!("`{schedule}` is not a number"))?;
+    if !(1..=max).contains(&n) {
         return Err(format!(
-            "rate `{schedule}` is out of range: {}{unit} to {}{unit}",
-            range.start(),
-            range.end()
+            "`{schedule}`: the number must be within 1..={max} for `{unit}`"
         ));
     }
     Ok(())
@@ -38,116 +45,104 @@ const MONTHS: &[&str] = &[
 ];
 const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
-fn field_value(token: &str, min: u32, max: u32, names: &[&str]) -> Option<u32> {
-    if let Ok(n) = token.parse::<u32>() {
-        return (min..=max).contains(&n).then_some(n);
+/// Checks a TIMER `Cron` schedule: `@every <go duration>`, or 5–6 space-separated fields
+/// `sec min hour day-of-month month [day-of-week]` with `? * , - /`, months 1–12/JAN–DEC,
+/// days of week 0–6/SUN–SAT, optionally prefixed by `CRON_TZ=<tz> `.
+pub fn check_cron(schedule: &str) -> Result<(), String> {
+    let mut expr = schedule.trim();
+    if expr != schedule {
+        return Err("a cron expression must not start or end with spaces".into());
     }
-    let upper = token.to_ascii_uppercase();
-    names.iter().position(|n| *n == upper).map(|i| i as u32 + min)
+    if let Some(rest) = expr.strip_prefix("CRON_TZ=") {
+        let Some((tz, tail)) = rest.split_once(' ') else {
+            return Err("`CRON_TZ=<zone>` must be followed by a space and the expression".into());
+        };
+        if tz.is_empty() || !tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) {
+            return Err(format!("`{tz}` is not a time zone name"));
+        }
+        expr = tail;
+    }
+    if let Some(duration) = expr.strip_prefix("@every ") {
+        return if GO_DURATION.is_match(duration.trim()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{duration}` is not a duration such as `1h30m` (units ns, us, ms, s, m, h)"
+            ))
+        };
+    }
+    let fields: Vec<&str> = expr.split(' ').collect();
+    if fields.iter().any(|f| f.is_empty()) {
+        return Err("fields must be separated by single spaces".into());
+    }
+    if !(5..=6).contains(&fields.len()) {
+        return Err(format!(
+            "{} fields found; a cron expression has 5 or 6: second minute hour day-of-month month [day-of-week]",
+            fields.len()
+        ));
+    }
+    let specs: [(&str, u32, u32, &[&str]); 6] = [
+        ("second", 0, 59, &[]),
+        ("minute", 0, 59, &[]),
+        ("hour", 0, 23, &[]),
+        ("day-of-month", 1, 31, &[]),
+        ("month", 1, 12, MONTHS),
+        ("day-of-week", 0, 6, DAYS),
+    ];
+    for (field, (what, min, max, names)) in fields.iter().zip(specs) {
+        check_cron_field(field, min, max, names, what.starts_with("day"))
+            .map_err(|e| format!("{what} field `{field}`: {e}"))?;
+    }
+    Ok(())
 }
 
-fn check_field(field: &str, what: &str, min: u32, max: u32, names: &[&str], question: bool) -> Result<(), String> {
+fn check_cron_field(field: &str, min: u32, max: u32, names: &[&str], question: bool) -> Result<(), String> {
     if field == "?" {
         return if question {
             Ok(())
         } else {
-            Err(format!(
-                "`?` is only allowed in day-of-month and day-of-week, not in {what}"
-            ))
+            Err("`?` is only allowed in day-of-month and day-of-week".into())
         };
     }
     for part in field.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, Some(s)),
+            Some((range, step)) => (range, Some(step)),
             None => (part, None),
         };
         if let Some(step) = step {
             match step.parse::<u32>() {
-                Ok(n) if n >= 1 && n <= max.max(1) => {}
-                _ => return Err(format!("bad step `{step}` in {what} field `{field}`")),
+                Ok(s) if s >= 1 && s <= max.max(1) => {}
+                _ => return Err(format!("`{step}` is not a valid step")),
             }
         }
         if range == "*" {
             continue;
         }
-        let (lo, hi) = match range.split_once('-') {
-            Some((a, b)) => (a, Some(b)),
-            None => (range, None),
+        let value = |s: &str| -> Result<u32, String> {
+            if let Ok(n) = s.parse::<u32>() {
+                return if (min..=max).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(format!("{n} is outside {min}..={max}"))
+                };
+            }
+            let upper = s.to_ascii_uppercase();
+            match names.iter().position(|n| *n == upper) {
+                Some(i) => Ok(i as u32 + min),
+                None => Err(format!("`{s}` is not a number within {min}..={max}")),
+            }
         };
-        let lo_v =
-            field_value(lo, min, max, names).ok_or_else(|| format!("`{lo}` is not a valid {what} ({min}-{max})"))?;
-        if let Some(hi) = hi {
-            let hi_v = field_value(hi, min, max, names)
-                .ok_or_else(|| format!("`{hi}` is not a valid {what} ({min}-{max})"))?;
-            if hi_v < lo_v {
-                return Err(format!("range `{range}` in {what} runs backwards"));
+        match range.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (value(lo)?, value(hi)?);
+                if lo > hi {
+                    return Err(format!("range {lo}-{hi} runs backwards"));
+                }
+            }
+            None => {
+                value(range)?;
             }
         }
-    }
-    Ok(())
-}
-
-fn check_go_duration(d: &str) -> Result<(), String> {
-    let mut rest = d.trim();
-    if rest.is_empty() {
-        return Err("`@every` needs a duration like 1h30m".into());
-    }
-    let mut total_ok = false;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!("bad duration `{d}` (like 90s, 1h30m)"));
-        }
-        let (num, tail) = rest.split_at(digits);
-        let num: f64 = num.parse().map_err(|_| format!("bad number in duration `{d}`"))?;
-        let unit_len = ["ns", "us", "µs", "ms", "s", "m", "h"]
-            .iter()
-            .find(|u| tail.starts_with(*u))
-            .map(|u| u.len())
-            .ok_or_else(|| format!("bad unit in duration `{d}` (ns, us, ms, s, m, h)"))?;
-        if num > 0.0 {
-            total_ok = true;
-        }
-        rest = &tail[unit_len..];
-    }
-    if total_ok {
-        Ok(())
-    } else {
-        Err(format!("duration `{d}` must be positive"))
-    }
-}
-
-/// Checks a `Cron` schedule.
-pub fn check_cron(schedule: &str) -> Result<(), String> {
-    let mut s = schedule.trim();
-    if let Some(rest) = s.strip_prefix("CRON_TZ=") {
-        let (tz, expr) = rest
-            .split_once(' ')
-            .ok_or_else(|| "CRON_TZ= must be followed by a zone and the expression".to_string())?;
-        if tz.is_empty() {
-            return Err("CRON_TZ= needs a time zone like Asia/Shanghai".into());
-        }
-        s = expr.trim();
-    }
-    if let Some(d) = s.strip_prefix("@every") {
-        return check_go_duration(d);
-    }
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    if !(5..=6).contains(&fields.len()) {
-        return Err(format!(
-            "cron `{schedule}` has {} fields; FunctionGraph wants 5 or 6: second minute hour day-of-month month [day-of-week]",
-            fields.len()
-        ));
-    }
-    check_field(fields[0], "second", 0, 59, &[], false)?;
-    check_field(fields[1], "minute", 0, 59, &[], false)?;
-    check_field(fields[2], "hour", 0, 23, &[], false)?;
-    check_field(fields[3], "day-of-month", 1, 31, &[], true)?;
-    check_field(fields[4], "month", 1, 12, MONTHS, false)?;
-    if let Some(dow) = fields.get(5) {
-        check_field(dow, "day-of-week", 0, 6, DAYS, true)?;
     }
     Ok(())
 }

@@ -105,7 +105,7 @@ pub const TRIGGER_TYPES: &[&str] = &[
     "IOTDA",
 ];
 /// Trigger types that accept `trigger_status: DISABLED` (§6.2).
-pub const TRIGGER_TYPES_DISABLEABLE: &[&str] = &["TIMER", "DDS", "DMS", "KAFKA", "LTS"];
+pub use crate::api::limits::DISABLEABLE_TRIGGERS as TRIGGER_TYPES_DISABLEABLE;
 
 macro_rules! regex {
     ($name:ident, $re:literal) => {
@@ -119,7 +119,6 @@ regex!(DEPENDENCY_NAME, r"^[A-Za-z]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$");
 regex!(WORKFLOW_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(STACK_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
 regex!(HANDLER, r"^[^.\s]+(\.[^.\s]+)+$");
-regex!(GO_DURATION, r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$");
 
 /// Function names: 1–60 chars, `[A-Za-z0-9_-]`, starts with a letter, ends with a letter/digit.
 pub fn is_valid_function_name(name: &str) -> bool {
@@ -162,133 +161,7 @@ pub fn is_valid_runtime(runtime: &str) -> bool {
     RUNTIMES.contains(&runtime)
 }
 
-/// Checks a TIMER `Rate` schedule: `<n>m` (1–60), `<n>h` (1–24) or `<n>d` (1–30).
-pub fn check_rate(schedule: &str) -> Result<(), String> {
-    let Some(unit) = schedule.chars().last() else {
-        return Err("an empty rate".into());
-    };
-    let digits = &schedule[..schedule.len() - unit.len_utf8()];
-    let max = match unit {
-        'm' => 60,
-        'h' => 24,
-        'd' => 30,
-        _ => return Err(format!("`{schedule}` must end in `m`, `h` or `d`")),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 3 {
-        return Err(format!(
-            "`{schedule}` must be a whole number followed by `m`, `h` or `d`"
-        ));
-    }
-    let n: u32 = digits.parse().map_err(|_| format!("`{schedule}` is not a number"))?;
-    if !(1..=max).contains(&n) {
-        return Err(format!(
-            "`{schedule}`: the number must be within 1..={max} for `{unit}`"
-        ));
-    }
-    Ok(())
-}
-
-const MONTHS: &[&str] = &[
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
-const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-
-/// Checks a TIMER `Cron` schedule: `@every <go duration>`, or 5–6 space-separated fields
-/// `sec min hour day-of-month month [day-of-week]` with `? * , - /`, months 1–12/JAN–DEC,
-/// days of week 0–6/SUN–SAT, optionally prefixed by `CRON_TZ=<tz> `.
-pub fn check_cron(schedule: &str) -> Result<(), String> {
-    let mut expr = schedule.trim();
-    if expr != schedule {
-        return Err("a cron expression must not start or end with spaces".into());
-    }
-    if let Some(rest) = expr.strip_prefix("CRON_TZ=") {
-        let Some((tz, tail)) = rest.split_once(' ') else {
-            return Err("`CRON_TZ=<zone>` must be followed by a space and the expression".into());
-        };
-        if tz.is_empty() || !tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) {
-            return Err(format!("`{tz}` is not a time zone name"));
-        }
-        expr = tail;
-    }
-    if let Some(duration) = expr.strip_prefix("@every ") {
-        return if GO_DURATION.is_match(duration.trim()) {
-            Ok(())
-        } else {
-            Err(format!(
-                "`{duration}` is not a duration such as `1h30m` (units ns, us, ms, s, m, h)"
-            ))
-        };
-    }
-    let fields: Vec<&str> = expr.split(' ').collect();
-    if fields.iter().any(|f| f.is_empty()) {
-        return Err("fields must be separated by single spaces".into());
-    }
-    if !(5..=6).contains(&fields.len()) {
-        return Err(format!(
-            "{} fields found; a cron expression has 5 or 6: second minute hour day-of-month month [day-of-week]",
-            fields.len()
-        ));
-    }
-    let specs: [(&str, u32, u32, &[&str]); 6] = [
-        ("second", 0, 59, &[]),
-        ("minute", 0, 59, &[]),
-        ("hour", 0, 23, &[]),
-        ("day-of-month", 1, 31, &[]),
-        ("month", 1, 12, MONTHS),
-        ("day-of-week", 0, 6, DAYS),
-    ];
-    for (field, (what, min, max, names)) in fields.iter().zip(specs) {
-        check_cron_field(field, min, max, names).map_err(|e| format!("{what} field `{field}`: {e}"))?;
-    }
-    Ok(())
-}
-
-fn check_cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<(), String> {
-    if field == "?" {
-        return Ok(());
-    }
-    for part in field.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((range, step)) => (range, Some(step)),
-            None => (part, None),
-        };
-        if let Some(step) = step {
-            match step.parse::<u32>() {
-                Ok(s) if s >= 1 && s <= max.max(1) => {}
-                _ => return Err(format!("`{step}` is not a valid step")),
-            }
-        }
-        if range == "*" {
-            continue;
-        }
-        let value = |s: &str| -> Result<u32, String> {
-            if let Ok(n) = s.parse::<u32>() {
-                return if (min..=max).contains(&n) {
-                    Ok(n)
-                } else {
-                    Err(format!("{n} is outside {min}..={max}"))
-                };
-            }
-            let upper = s.to_ascii_uppercase();
-            match names.iter().position(|n| *n == upper) {
-                Some(i) => Ok(i as u32 + min),
-                None => Err(format!("`{s}` is not a number within {min}..={max}")),
-            }
-        };
-        match range.split_once('-') {
-            Some((lo, hi)) => {
-                let (lo, hi) = (value(lo)?, value(hi)?);
-                if lo > hi {
-                    return Err(format!("range {lo}-{hi} runs backwards"));
-                }
-            }
-            None => {
-                value(range)?;
-            }
-        }
-    }
-    Ok(())
-}
+pub use crate::api::schedule::{check_cron, check_rate};
 
 /// The serialized size of a user_data map as the API receives it (a JSON object string).
 pub fn user_data_bytes(json: &str) -> usize {
@@ -353,5 +226,60 @@ mod tests {
         assert!(!is_valid_handler("index", "Python3.9"));
         assert!(is_valid_handler("-", "Custom Image"));
         assert!(is_valid_handler("com.example.Main::handle", "Java11"));
+    }
+}
+
+#[cfg(test)]
+mod agree_with_the_emulator {
+    //! The emulator enforces `api::limits`; the manifest validator checks these. They must
+    //! agree, or a manifest that validates could be refused on apply.
+    use super::*;
+    use crate::api::limits as api;
+
+    #[test]
+    fn offline_limits_equal_the_emulators() {
+        assert_eq!(
+            MEMORY_SIZES.iter().map(|m| *m as i64).collect::<Vec<_>>(),
+            api::MEMORY_SIZES
+        );
+        assert_eq!(
+            (*TIMEOUT_RANGE.start() as i64, *TIMEOUT_RANGE.end() as i64),
+            (*api::TIMEOUT_RANGE.start(), *api::TIMEOUT_RANGE.end())
+        );
+        assert_eq!(RUNTIMES, api::RUNTIMES);
+        assert_eq!(
+            (USER_DATA_MAX_KEYS, USER_DATA_MAX_BYTES),
+            (api::USER_DATA_MAX_KEYS, api::USER_DATA_MAX_BYTES)
+        );
+        assert_eq!(DESCRIPTION_MAX_CHARS, api::DESCRIPTION_MAX);
+        assert_eq!(HANDLER_LEN, api::HANDLER_LEN);
+        assert_eq!(
+            (*ASYNC_MAX_EVENT_AGE.start() as i64, *ASYNC_MAX_EVENT_AGE.end() as i64),
+            (*api::ASYNC_EVENT_AGE.start(), *api::ASYNC_EVENT_AGE.end())
+        );
+        assert_eq!(
+            (*ASYNC_MAX_RETRIES.start() as i64, *ASYNC_MAX_RETRIES.end() as i64),
+            (*api::ASYNC_RETRIES.start(), *api::ASYNC_RETRIES.end())
+        );
+        assert_eq!(MAX_INSTANCES, api::MAX_INSTANCES);
+        assert_eq!(CONCURRENCY_PER_INSTANCE, api::CONCURRENT_NUM);
+        assert_eq!(
+            (*INITIALIZER_TIMEOUT.start() as i64, *INITIALIZER_TIMEOUT.end() as i64),
+            (*api::INITIALIZER_TIMEOUT.start(), *api::INITIALIZER_TIMEOUT.end())
+        );
+        assert_eq!(
+            (*PRE_STOP_TIMEOUT.start() as i64, *PRE_STOP_TIMEOUT.end() as i64),
+            (*api::PRE_STOP_TIMEOUT.start(), *api::PRE_STOP_TIMEOUT.end())
+        );
+        assert_eq!(
+            (MAX_TAGS, TAG_KEY_MAX_CHARS, TAG_VALUE_MAX_CHARS),
+            (api::TAGS_MAX, api::TAG_KEY_MAX, api::TAG_VALUE_MAX)
+        );
+        assert_eq!(INLINE_CODE_MAX_BYTES, api::BASE64_UPLOAD_MAX_BYTES);
+        assert_eq!(INLINE_DEPENDENCY_MAX_BYTES, api::DEPENDENCY_MAX_BYTES);
+        assert_eq!(PACKAGE_MAX_BYTES, api::PACKAGE_MAX_BYTES);
+        for t in TRIGGER_TYPES {
+            assert!(api::TRIGGER_TYPES.contains(t), "{t}");
+        }
     }
 }
