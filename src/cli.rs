@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "fgform", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Log every API request and response (signatures, tokens and secrets redacted) to
+    /// stderr. `RUST_LOG` refines it, e.g. `RUST_LOG=fgform::client=debug`.
+    #[arg(long, global = true)]
+    pub debug: bool,
     #[command(subcommand)]
     pub command: Command,
 }

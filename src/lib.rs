@@ -70,8 +70,23 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
+/// Sends `tracing` output to stderr when `--debug` or `RUST_LOG` asks for it.
+fn init_logging(debug: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::new(spec),
+        _ if debug => EnvFilter::new("fgform=debug"),
+        _ => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    init_logging(cli.debug);
     match cli.command {
         Command::Emulator(args) => commands::emulator::run(args),
         Command::Validate(args) => commands::validate::run(args),
