@@ -30,6 +30,7 @@
 //! so the client can never lean on emulator internals and the emulator never on the client.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -38,6 +39,7 @@ pub mod error;
 pub mod manifest;
 pub mod model;
 pub mod package;
+pub mod plan;
 pub mod state;
 
 use std::ffi::OsString;
