@@ -7,7 +7,7 @@
 //!                              │
 //!     manifest/ (YAML → validated model/)  package (zip + SHA-512)
 //!                              │
-//!     plan/ (pure diff + order) ─► apply/ ─► state/       (planned: issue 5)
+//!     plan/ (pure diff + order) ─► apply/ ─► state/
 //!                              │
 //!                           client/ ──HTTP──► FunctionGraph or emulator/
 //!                              └────── api/ ──────┘  wire facts shared by both
@@ -79,5 +79,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Package(args) => commands::package::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Plan(args) => commands::reconcile::plan(args),
+        Command::Apply(args) => commands::reconcile::apply(args, false),
+        Command::Destroy(args) => commands::reconcile::apply(args, true),
+        Command::Show(args) => commands::state::show(args),
+        Command::State(args) => commands::state::run(args),
     }
 }

@@ -31,7 +31,7 @@ pub struct Payloads {
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    #[error("{address}: {source}")]
+    #[error("{address} failed")]
     Api {
         address: Address,
         #[source]
@@ -316,7 +316,11 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 merge(&mut body, spec.code_body(d.region(), file, &versions));
                 let body: CreateFunctionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
                 let created = ctx.client.create_function(&body).await.map_err(&err)?;
-                urn = created.func_urn.clone();
+                urn = created
+                    .func_urn
+                    .strip_suffix(":latest")
+                    .unwrap_or(&created.func_urn)
+                    .to_string();
                 ctx.recorder
                     .put(address, record("function", urn.clone(), change, private.clone()))?;
             }
