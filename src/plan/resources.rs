@@ -484,11 +484,15 @@ impl<'a> Ctx<'a> {
             "destination_config": live.destination_config,
         });
         normalize_destinations(&mut before);
-        let keys = [
+        // Scalars the manifest leaves unset are the server's defaults.
+        let keys: Vec<&str> = [
             "max_async_event_age_in_seconds",
             "max_async_retry_attempts",
             "enable_async_status_log",
-        ];
+        ]
+        .into_iter()
+        .filter(|k| after.get(*k).is_some())
+        .collect();
         let mut attributes = compare(&before, &after, &keys, &|_| false);
         // PUT replaces the whole config, so destinations compare exactly.
         let (b, a) = (destinations(&before), destinations(&after));
