@@ -23,6 +23,8 @@
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
+//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON | none |
+//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier that saves state after every call | network, state file |
 //! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
