@@ -27,6 +27,16 @@ pub enum Command {
     Package(PackageArgs),
     /// Print the JSON Schema of the manifest format (for editors' YAML language servers).
     Schema(SchemaArgs),
+    /// Show what apply would change (exit 2 with --detailed-exitcode when something would).
+    Plan(PlanArgs),
+    /// Make the live resources match the manifests.
+    Apply(ApplyArgs),
+    /// Delete every resource the state records.
+    Destroy(ApplyArgs),
+    /// Print the state file's resources.
+    Show(ShowArgs),
+    /// Inspect or edit the state file.
+    State(StateArgs),
 }
 
 /// Which stack, and the inputs its manifests read.
@@ -117,4 +127,90 @@ pub struct EmulatorArgs {
     /// killed process).
     #[arg(long)]
     pub fsync: bool,
+}
+
+/// What every reconciling command takes: the stack, where it lives, where its state is.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Send API calls here instead of the provider's endpoint (e.g. a local emulator).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The state file (default: `state/<stack>[-<stage>].json` under the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// How many API calls may run at once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+    /// Wait up to this many seconds for a held state lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+}
+
+/// `fgform plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Exit 2 when there are changes (0 none, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print the plan as JSON (docs/plan-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Plan only these resources (and their children), repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Plan the destruction of everything in state.
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+/// `fgform apply` / `fgform destroy`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Apply only these resources (and their children), repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+/// `fgform show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the state as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fgform state …`.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in state.
+    List(ShowArgs),
+    /// Print one resource's recorded id and attributes.
+    Show {
+        #[command(flatten)]
+        target: TargetArgs,
+        address: String,
+    },
+    /// Forget a resource (it keeps existing live).
+    Rm {
+        #[command(flatten)]
+        target: TargetArgs,
+        address: String,
+    },
 }

@@ -7,7 +7,7 @@
 //!                              │
 //!     manifest/ (YAML → validated model/)  package (zip + SHA-512)
 //!                              │
-//!     plan/ (pure diff + order) ─► apply/ ─► state/       (planned: issue 5)
+//!     plan/ (pure diff + order) ─► apply/ ─► state/
 //!                              │
 //!                           client/ ──HTTP──► FunctionGraph or emulator/
 //!                              └────── api/ ──────┘  wire facts shared by both
@@ -23,6 +23,8 @@
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
+//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON | none |
+//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier that saves state after every call | network, state file |
 //! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
@@ -30,6 +32,7 @@
 //! so the client can never lean on emulator internals and the emulator never on the client.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -38,6 +41,7 @@ pub mod error;
 pub mod manifest;
 pub mod model;
 pub mod package;
+pub mod plan;
 pub mod state;
 
 use std::ffi::OsString;
@@ -92,5 +96,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Package(args) => commands::package::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Plan(args) => commands::reconcile::plan(args),
+        Command::Apply(args) => commands::reconcile::apply(args, false),
+        Command::Destroy(args) => commands::reconcile::apply(args, true),
+        Command::Show(args) => commands::state::show(args),
+        Command::State(args) => commands::state::run(args),
     }
 }

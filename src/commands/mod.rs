@@ -2,5 +2,7 @@
 
 pub mod emulator;
 pub mod package;
+pub mod reconcile;
 pub mod schema;
+pub mod state;
 pub mod validate;

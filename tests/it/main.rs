@@ -15,4 +15,5 @@ mod emulator_tags_quotas;
 mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
+mod reconcile;
 mod signing_vectors;

@@ -1,0 +1,519 @@
+//! The applier: runs a [`Plan`]'s steps against a [`Client`] in dependency order, up to
+//! `parallelism` at a time, saving the state file after every completed call. After the
+//! first failure no new step starts; the running ones finish and are recorded.
+
+pub mod refresh;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+
+use crate::api::types::{
+    AsyncInvokeConfigRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest, Tag,
+    UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest, WorkflowDefinition,
+};
+use crate::client::{ApiError, Client};
+use crate::model::limits::OWNERSHIP_TAG_KEY;
+use crate::model::{Address, Desired};
+use crate::plan::order::{self, Phase, Step};
+use crate::plan::{self, diff, Action, Call, Change, Plan};
+use crate::state::{self, ResourceState, State, StateError};
+
+/// Base64 of every local artifact, by address.
+#[derive(Debug, Clone, Default)]
+pub struct Payloads {
+    pub files: BTreeMap<Address, String>,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{address} failed")]
+    Api {
+        address: Address,
+        #[source]
+        source: ApiError,
+    },
+    #[error("{address}: {message}")]
+    Other { address: Address, message: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The state, shared by running steps and saved after every recorded call.
+struct Recorder {
+    state: Mutex<State>,
+    path: PathBuf,
+}
+
+impl Recorder {
+    fn put(&self, address: &Address, record: ResourceState) -> Result<(), StateError> {
+        let mut state = self.state.lock();
+        state.resources.insert(address.to_string(), record);
+        state::save(&self.path, &mut state)
+    }
+
+    fn remove(&self, addresses: &[Address]) -> Result<(), StateError> {
+        let mut state = self.state.lock();
+        for a in addresses {
+            state.resources.remove(&a.to_string());
+        }
+        state::save(&self.path, &mut state)
+    }
+
+    fn get(&self, address: &Address) -> Option<ResourceState> {
+        self.state.lock().resources.get(&address.to_string()).cloned()
+    }
+
+    /// Addresses recorded under function `name` (its triggers and async config).
+    fn children(&self, name: &str) -> Vec<Address> {
+        self.state
+            .lock()
+            .resources
+            .keys()
+            .filter_map(|k| k.parse::<Address>().ok())
+            .filter(|a| a.parent() == Some(Address::Function(name.into())))
+            .collect()
+    }
+}
+
+struct Ctx {
+    client: Client,
+    desired: Option<Desired>,
+    plan: Plan,
+    payloads: Payloads,
+    recorder: Recorder,
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Addresses whose steps all completed.
+    pub done: Vec<Address>,
+    /// Failed steps (empty on success).
+    pub errors: Vec<StepError>,
+    /// The state as saved last.
+    pub state: Option<State>,
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Applies `plan`. `desired` is `None` for a destroy. `progress` gets one line per finished
+/// resource.
+pub async fn apply(
+    client: &Client,
+    desired: Option<&Desired>,
+    plan: &Plan,
+    payloads: &Payloads,
+    state: State,
+    state_path: PathBuf,
+    parallelism: usize,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Outcome {
+    let empty = Desired {
+        stack: state.stack.clone(),
+        stage: state.stage.clone(),
+        provider: None,
+        dependencies: Default::default(),
+        functions: Default::default(),
+        workflows: Default::default(),
+        edges: Default::default(),
+    };
+    let steps = order::steps(plan, desired.unwrap_or(&empty), &state);
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        desired: desired.cloned(),
+        plan: plan.clone(),
+        payloads: payloads.clone(),
+        recorder: Recorder {
+            state: Mutex::new(state),
+            path: state_path,
+        },
+    });
+    let mut outcome = Outcome::default();
+    for (address, id) in &plan.adopt {
+        let record = ResourceState {
+            kind: "function".into(),
+            id: id.clone(),
+            attributes: BTreeMap::new(),
+            private: BTreeMap::new(),
+        };
+        if let Err(e) = ctx.recorder.put(address, record) {
+            outcome.errors.push(e.into());
+        }
+    }
+    let mut done = BTreeSet::new();
+    let mut started = BTreeSet::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut remaining_per_change: BTreeMap<usize, usize> = BTreeMap::new();
+    for s in &steps {
+        *remaining_per_change.entry(s.change).or_default() += 1;
+    }
+    loop {
+        if outcome.errors.is_empty() {
+            for (i, step) in steps.iter().enumerate() {
+                if tasks.len() >= parallelism.max(1) {
+                    break;
+                }
+                if !started.contains(&i) && step.after.iter().all(|j| done.contains(j)) {
+                    started.insert(i);
+                    let ctx = ctx.clone();
+                    let step = step.clone();
+                    tasks.spawn(async move { (i, run_step(&ctx, &step).await) });
+                }
+            }
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (i, result) = joined.expect("apply task panicked");
+        match result {
+            Ok(()) => {
+                done.insert(i);
+                let change = steps[i].change;
+                let left = remaining_per_change.get_mut(&change).expect("counted");
+                *left -= 1;
+                if *left == 0 {
+                    let c = &plan.changes[change];
+                    let verb = match c.action {
+                        Action::Create => "created",
+                        Action::Update => "updated",
+                        Action::Replace => "replaced",
+                        Action::Delete => "destroyed",
+                    };
+                    progress(format!("{}: {verb}", c.address));
+                    outcome.done.push(c.address.clone());
+                }
+            }
+            Err(e) => outcome.errors.push(e),
+        }
+    }
+    outcome.state = Some(ctx.recorder.state.lock().clone());
+    outcome
+}
+
+fn api(address: &Address) -> impl Fn(ApiError) -> StepError + '_ {
+    move |source| StepError::Api {
+        address: address.clone(),
+        source,
+    }
+}
+
+fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Value>) -> ResourceState {
+    let attributes = change
+        .after
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    ResourceState {
+        kind: kind.into(),
+        id,
+        attributes,
+        private,
+    }
+}
+
+async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
+    let change = &ctx.plan.changes[step.change];
+    let address = &change.address;
+    let err = api(address);
+    let has = |call: Call| change.calls.contains(&call);
+    let desired = ctx.desired.as_ref();
+    let mut private = BTreeMap::new();
+    if let Some(d) = desired {
+        private.insert("depends_on".to_string(), json!(plan::depends_on(d, address)));
+    }
+    match (address, step.phase) {
+        (Address::Dependency(name), Phase::DeleteOld) => {
+            let Some(mut rec) = ctx.recorder.get(address) else {
+                return Ok(());
+            };
+            let old = rec.private.remove("old_version").unwrap_or(Value::Null);
+            if let (Some(dep_id), Some(version)) = (
+                old.get("dep_id").and_then(Value::as_str),
+                old.get("version").and_then(Value::as_i64),
+            ) {
+                ctx.client
+                    .delete_dependency_version(dep_id, version)
+                    .await
+                    .or_else(not_found)
+                    .map_err(&err)?;
+            }
+            let _ = name;
+            ctx.recorder.put(address, rec)?;
+        }
+        (Address::Dependency(name), Phase::Main) => {
+            let old = ctx.recorder.get(address);
+            if change.action == Action::Delete {
+                if has(Call::DeleteDependencyVersion) {
+                    let old = old.expect("recorded");
+                    let (dep_id, version) = dep_version(&old);
+                    ctx.client
+                        .delete_dependency_version(&dep_id, version)
+                        .await
+                        .or_else(not_found)
+                        .map_err(&err)?;
+                }
+                ctx.recorder.remove(std::slice::from_ref(address))?;
+                return Ok(());
+            }
+            let d = desired.expect("desired");
+            let spec = &d.dependencies[name];
+            let mut body = spec.create_body(d.region());
+            if let Some(file) = ctx.payloads.files.get(address) {
+                body["depend_file"] = file.clone().into();
+            }
+            let body: CreateDependencyVersionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
+            let version = ctx.client.create_dependency_version(&body).await.map_err(&err)?;
+            if let (Some(old), Action::Replace) = (old, change.action) {
+                let (dep_id, v) = dep_version(&old);
+                private.insert("old_version".into(), json!({"dep_id": dep_id, "version": v}));
+            }
+            let mut rec = record("dependency", version.id.clone(), change, private);
+            rec.attributes.insert("dep_id".into(), version.dep_id.clone().into());
+            rec.attributes.insert("version".into(), version.version.into());
+            ctx.recorder.put(address, rec)?;
+        }
+        (Address::Function(name), _) => {
+            let old = ctx.recorder.get(address);
+            if has(Call::DeleteFunction) {
+                let urn = old.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+                ctx.client
+                    .delete_function(&urn)
+                    .await
+                    .or_else(not_found)
+                    .map_err(&err)?;
+                let mut gone = ctx.recorder.children(name);
+                gone.push(address.clone());
+                ctx.recorder.remove(&gone)?;
+            }
+            if change.action == Action::Delete {
+                let mut gone = ctx.recorder.children(name);
+                gone.push(address.clone());
+                return Ok(ctx.recorder.remove(&gone)?);
+            }
+            let d = desired.expect("desired");
+            let spec = &d.functions[name];
+            let key = ctx.recorder.state.lock().lineage.clone();
+            let hmac = spec.encrypted_user_data().map(|s| diff::secret_hmac(&key, s.expose()));
+            private.insert("secrets_hmac".into(), json!(hmac));
+            let versions: Vec<String> = spec
+                .dependencies
+                .iter()
+                .filter_map(|dep| ctx.recorder.get(&Address::Dependency(dep.clone())).map(|r| r.id))
+                .collect();
+            let file = ctx.payloads.files.get(address).map(String::as_str);
+            let mut urn = old
+                .as_ref()
+                .map(|r| r.id.clone())
+                .unwrap_or_else(|| d.function_urn(name));
+            if has(Call::CreateFunction) {
+                let mut body = spec.config_body();
+                merge(&mut body, spec.code_body(d.region(), file, &versions));
+                let body: CreateFunctionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
+                let created = ctx.client.create_function(&body).await.map_err(&err)?;
+                urn = created
+                    .func_urn
+                    .strip_suffix(":latest")
+                    .unwrap_or(&created.func_urn)
+                    .to_string();
+                ctx.recorder
+                    .put(address, record("function", urn.clone(), change, private.clone()))?;
+            }
+            if has(Call::UpdateFunctionCode) {
+                let body: UpdateFunctionCodeRequest =
+                    serde_json::from_value(spec.code_body(d.region(), file, &versions))
+                        .map_err(|e| other(address, e))?;
+                ctx.client.update_function_code(&urn, &body).await.map_err(&err)?;
+                ctx.recorder
+                    .put(address, record("function", urn.clone(), change, private.clone()))?;
+            }
+            if has(Call::UpdateFunctionConfig) {
+                let body: UpdateFunctionConfigRequest =
+                    serde_json::from_value(spec.config_body()).map_err(|e| other(address, e))?;
+                ctx.client.update_function_config(&urn, &body).await.map_err(&err)?;
+                ctx.recorder
+                    .put(address, record("function", urn.clone(), change, private.clone()))?;
+            }
+            if has(Call::UpdateFunctionTags) {
+                let mut want: Vec<Tag> = spec
+                    .tags
+                    .iter()
+                    .map(|(k, v)| Tag {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect();
+                want.push(Tag {
+                    key: OWNERSHIP_TAG_KEY.into(),
+                    value: d.stack.clone(),
+                });
+                if change.action == Action::Update {
+                    let live = ctx.client.list_function_tags(&urn).await.map_err(&err)?;
+                    let stale: Vec<Tag> = live.tags.into_iter().filter(|t| !want.contains(t)).collect();
+                    if !stale.is_empty() {
+                        ctx.client.remove_function_tags(&urn, &stale).await.map_err(&err)?;
+                    }
+                }
+                ctx.client.add_function_tags(&urn, &want).await.map_err(&err)?;
+            }
+            ctx.recorder.put(address, record("function", urn, change, private))?;
+        }
+        (Address::Trigger { function, trigger }, _) => {
+            let old = ctx.recorder.get(address);
+            let urn = ctx
+                .recorder
+                .get(&Address::Function(function.clone()))
+                .map(|r| r.id)
+                .or_else(|| desired.map(|d| d.function_urn(function)))
+                .unwrap_or_default();
+            let old_type = old
+                .as_ref()
+                .and_then(|r| {
+                    r.attributes
+                        .get("trigger_type_code")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .or_else(|| {
+                    change
+                        .before
+                        .get("trigger_type_code")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_default();
+            if has(Call::DeleteTrigger) {
+                if let Some(old) = &old {
+                    ctx.client
+                        .delete_trigger(&urn, &old_type, &old.id)
+                        .await
+                        .or_else(not_found)
+                        .map_err(&err)?;
+                }
+                ctx.recorder.remove(std::slice::from_ref(address))?;
+            }
+            if change.action == Action::Delete {
+                return Ok(ctx.recorder.remove(std::slice::from_ref(address))?);
+            }
+            let spec = &desired.expect("desired").functions[function].triggers[trigger];
+            if has(Call::CreateTrigger) {
+                let body: CreateTriggerRequest =
+                    serde_json::from_value(spec.create_body()).map_err(|e| other(address, e))?;
+                let created = ctx.client.create_trigger(&urn, &body).await.map_err(&err)?;
+                ctx.recorder
+                    .put(address, record("trigger", created.trigger_id, change, private))?;
+            } else if has(Call::UpdateTriggerStatus) {
+                let id = old.map(|r| r.id).unwrap_or_default();
+                let body = UpdateTriggerRequest {
+                    trigger_status: Some(spec.trigger_status.as_str().into()),
+                    event_data: None,
+                };
+                ctx.client
+                    .update_trigger(&urn, &old_type, &id, &body)
+                    .await
+                    .map_err(&err)?;
+                ctx.recorder.put(address, record("trigger", id, change, private))?;
+            }
+        }
+        (Address::Async(function), _) => {
+            let urn = ctx
+                .recorder
+                .get(&Address::Function(function.clone()))
+                .map(|r| r.id)
+                .or_else(|| desired.map(|d| d.function_urn(function)))
+                .unwrap_or_default();
+            if change.action == Action::Delete {
+                if has(Call::DeleteAsyncConfig) {
+                    ctx.client
+                        .delete_async_config(&urn)
+                        .await
+                        .or_else(not_found)
+                        .map_err(&err)?;
+                }
+                return Ok(ctx.recorder.remove(std::slice::from_ref(address))?);
+            }
+            let d = desired.expect("desired");
+            let spec = d.functions[function].async_config.as_ref().expect("async planned");
+            let body: AsyncInvokeConfigRequest = serde_json::from_value(spec.body(d)).map_err(|e| other(address, e))?;
+            ctx.client.put_async_config(&urn, &body).await.map_err(&err)?;
+            ctx.recorder.put(address, record("async", urn, change, private))?;
+        }
+        (Address::Workflow(name), _) => {
+            let old = ctx.recorder.get(address);
+            if change.action == Action::Delete {
+                if has(Call::DeleteWorkflow) {
+                    let urn = old
+                        .as_ref()
+                        .and_then(|r| {
+                            r.private
+                                .get("workflow_urn")
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                        .unwrap_or_default();
+                    let result = ctx.client.delete_workflows(&[urn]).await.map_err(&err)?;
+                    if !result.fail.is_empty() {
+                        return Err(StepError::Other {
+                            address: address.clone(),
+                            message: format!("the service did not delete it: {}", Value::Array(result.fail)),
+                        });
+                    }
+                }
+                return Ok(ctx.recorder.remove(std::slice::from_ref(address))?);
+            }
+            let d = desired.expect("desired");
+            let body: WorkflowDefinition =
+                serde_json::from_value(d.workflows[name].definition(d)).map_err(|e| other(address, e))?;
+            let summary = match (has(Call::UpdateWorkflow), old) {
+                (true, Some(old)) => ctx.client.update_workflow(&old.id, &body).await.map_err(&err)?,
+                _ => ctx.client.create_workflow(&body).await.map_err(&err)?,
+            };
+            private.insert("workflow_urn".into(), summary.workflow_urn.clone().into());
+            ctx.recorder
+                .put(address, record("workflow", summary.id, change, private))?;
+        }
+    }
+    Ok(())
+}
+
+fn dep_version(rec: &ResourceState) -> (String, i64) {
+    (
+        rec.attributes
+            .get("dep_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        rec.attributes
+            .get("version")
+            .and_then(Value::as_i64)
+            .unwrap_or_default(),
+    )
+}
+
+/// A delete of something already gone succeeded.
+fn not_found(e: ApiError) -> Result<(), ApiError> {
+    if e.is_not_found() {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+fn other(address: &Address, e: impl std::fmt::Display) -> StepError {
+    StepError::Other {
+        address: address.clone(),
+        message: e.to_string(),
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
+        let b: Map<String, Value> = b;
+        a.extend(b);
+    }
+}

@@ -1,0 +1,191 @@
+//! The planner: desired state × state file × live snapshot → an ordered list of changes,
+//! each with the narrowest API calls that make it. Pure: no I/O, no tokio.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `live.rs` | [`Live`], the snapshot refresh builds |
+//! | `diff.rs` | normalization (server defaults, empty values, JSON strings), secret HMACs |
+//! | `resources.rs` | one diff function per resource kind |
+//! | `order.rs` | the dependency graph the applier walks |
+//! | `render.rs` | the human plan and the `--json` plan |
+
+pub mod diff;
+pub mod live;
+pub mod order;
+pub mod render;
+mod resources;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use live::{Live, LiveFunction};
+pub use resources::{depends_on, KNOWN_AFTER_APPLY, SENSITIVE};
+
+use crate::model::{Address, Desired};
+use crate::state::State;
+
+/// Digests of one locally built artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    /// SHA-512 hex (a function's `digest`).
+    pub sha512: String,
+    /// MD5 hex (a dependency version's `etag`).
+    pub md5: String,
+}
+
+/// Digests of every local artifact, by address (OBS sources have none).
+#[derive(Debug, Clone, Default)]
+pub struct Artifacts {
+    pub digests: BTreeMap<Address, Digests>,
+}
+
+/// What happens to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+/// One API call a change makes (the applier's vocabulary; names follow the SDK operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Call {
+    CreateFunction,
+    UpdateFunctionConfig,
+    UpdateFunctionCode,
+    UpdateFunctionTags,
+    DeleteFunction,
+    PutAsyncConfig,
+    DeleteAsyncConfig,
+    CreateTrigger,
+    UpdateTriggerStatus,
+    DeleteTrigger,
+    CreateDependencyVersion,
+    DeleteDependencyVersion,
+    CreateWorkflow,
+    UpdateWorkflow,
+    DeleteWorkflow,
+}
+
+/// One attribute that differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttrDiff {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub forces_replacement: bool,
+    pub sensitive: bool,
+}
+
+/// A planned change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    /// The API calls, in order (empty when a parent's call does the work, e.g. a trigger
+    /// deleted with its function).
+    pub calls: Vec<Call>,
+    /// The attributes that differ (all of them for a create or delete).
+    pub attributes: Vec<AttrDiff>,
+    /// Managed attributes before (`null` for a create); secrets as `(sensitive)`.
+    pub before: Value,
+    /// Managed attributes after (`null` for a delete).
+    pub after: Value,
+}
+
+/// A plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    /// Sorted by address.
+    pub changes: Vec<Change>,
+    /// Live resources adopted into state because their ownership tag names this stack:
+    /// `(address, id)`; recorded before any change runs.
+    pub adopt: Vec<(Address, String)>,
+    /// Resources skipped, with the reason (e.g. "exists, not managed: fgform import").
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// `(to add, to change, to destroy)`; a replace counts as one add and one destroy.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for change in &self.changes {
+            match change.action {
+                Action::Create => counts.0 += 1,
+                Action::Update => counts.1 += 1,
+                Action::Replace => {
+                    counts.0 += 1;
+                    counts.2 += 1
+                }
+                Action::Delete => counts.2 += 1,
+            }
+        }
+        counts
+    }
+
+    /// Whether applying would do anything.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.adopt.is_empty()
+    }
+
+    /// Keeps only changes `targets` select (an address selects itself and its children).
+    pub fn retain_targets(&mut self, targets: &[Address]) {
+        if targets.is_empty() {
+            return;
+        }
+        let selected = |a: &Address| targets.iter().any(|t| t.contains(a));
+        self.changes.retain(|c| selected(&c.address));
+        self.adopt.retain(|(a, _)| selected(a));
+    }
+
+    /// The change of `address`, if any.
+    pub fn change(&self, address: &Address) -> Option<&Change> {
+        self.changes.iter().find(|c| &c.address == address)
+    }
+}
+
+/// The key secrets are HMACed with: the state's lineage.
+pub fn hmac_key(state: &State) -> &str {
+    &state.lineage
+}
+
+/// Plans `desired` against `state` and `live`.
+pub fn plan(desired: &Desired, artifacts: &Artifacts, state: &State, live: &Live) -> Plan {
+    let mut ctx = resources::Ctx::new(desired, artifacts, state, live);
+    ctx.plan_all();
+    ctx.finish()
+}
+
+/// Plans the destruction of everything `state` records.
+pub fn destroy(state: &State) -> Plan {
+    let mut changes = Vec::new();
+    let addresses: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
+    for address in &addresses {
+        let parent_goes = address.parent().is_some_and(|p| addresses.contains(&p));
+        let calls = match (address, parent_goes) {
+            (_, true) => vec![],
+            (Address::Function(_), _) => vec![Call::DeleteFunction],
+            (Address::Trigger { .. }, _) => vec![Call::DeleteTrigger],
+            (Address::Async(_), _) => vec![Call::DeleteAsyncConfig],
+            (Address::Dependency(_), _) => vec![Call::DeleteDependencyVersion],
+            (Address::Workflow(_), _) => vec![Call::DeleteWorkflow],
+        };
+        let before = resources::state_view(state, address);
+        changes.push(Change {
+            address: address.clone(),
+            action: Action::Delete,
+            calls,
+            attributes: resources::all_attributes(&before, true),
+            before,
+            after: Value::Null,
+        });
+    }
+    Plan {
+        changes,
+        ..Plan::default()
+    }
+}

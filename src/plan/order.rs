@@ -1,0 +1,114 @@
+//! The order changes run in, as a dependency graph: creates and updates after what they
+//! refer to (dependency versions → functions → async config and triggers → workflows),
+//! deletes after everything that referred to them; a dependency's old version is deleted
+//! only after the functions moved to the new one.
+
+use std::collections::BTreeMap;
+
+use super::{Action, Plan};
+use crate::model::{Address, Desired};
+use crate::state::State;
+
+/// Which part of a change a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The change itself (for a dependency replace: creating the new version).
+    Main,
+    /// A replaced dependency's old version, deleted once nothing uses it.
+    DeleteOld,
+}
+
+/// One unit of work for the applier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Index into `plan.changes`.
+    pub change: usize,
+    pub phase: Phase,
+    /// Steps (indexes into the returned list) that must finish first.
+    pub after: Vec<usize>,
+}
+
+/// The addresses `address` referred to when it was last applied.
+pub fn recorded_depends_on(state: &State, address: &Address) -> Vec<Address> {
+    state
+        .resources
+        .get(&address.to_string())
+        .and_then(|r| r.private.get("depends_on"))
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The steps of `plan`, each with its prerequisites.
+pub fn steps(plan: &Plan, desired: &Desired, state: &State) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut main: BTreeMap<&Address, usize> = BTreeMap::new();
+    for (i, change) in plan.changes.iter().enumerate() {
+        main.insert(&change.address, steps.len());
+        steps.push(Step {
+            change: i,
+            phase: Phase::Main,
+            after: vec![],
+        });
+    }
+    let forward = |a: &Address| -> Vec<Address> {
+        let mut out: Vec<Address> = desired.depends_on(a).into_iter().cloned().collect();
+        out.extend(a.parent());
+        if let Address::Function(name) = a {
+            if let Some(spec) = desired.functions.get(name) {
+                out.extend(spec.dependencies.iter().map(|d| Address::Dependency(d.clone())));
+            }
+        }
+        if let Address::Workflow(name) = a {
+            for f in desired
+                .workflows
+                .get(name)
+                .map(|w| w.functions.as_slice())
+                .unwrap_or_default()
+            {
+                if let crate::model::FunctionRef::Stack(target) = &f.target {
+                    out.push(Address::Function(target.clone()));
+                }
+            }
+        }
+        out
+    };
+    for (i, change) in plan.changes.iter().enumerate() {
+        let mut after = Vec::new();
+        if change.action == Action::Delete {
+            // Everything that referred to this resource changes (or goes) first.
+            for (j, other) in plan.changes.iter().enumerate() {
+                if j != i && recorded_depends_on(state, &other.address).contains(&change.address) {
+                    after.push(main[&other.address]);
+                }
+            }
+        } else {
+            for before in forward(&change.address) {
+                if let Some(&j) = main.get(&before) {
+                    if plan.changes[steps[j].change].action != Action::Delete {
+                        after.push(j);
+                    }
+                }
+            }
+        }
+        steps[i].after = after;
+    }
+    for (i, change) in plan.changes.iter().enumerate() {
+        if change.action == Action::Replace && matches!(change.address, Address::Dependency(_)) {
+            let mut after = vec![i];
+            for (j, other) in plan.changes.iter().enumerate() {
+                let uses = forward(&other.address).contains(&change.address)
+                    || recorded_depends_on(state, &other.address).contains(&change.address);
+                if j != i && uses {
+                    after.push(j);
+                }
+            }
+            steps.push(Step {
+                change: i,
+                phase: Phase::DeleteOld,
+                after,
+            });
+        }
+    }
+    steps
+}

@@ -1,0 +1,169 @@
+//! The human plan (Terraform's conventions) and the machine one (`--json`, documented in
+//! `docs/plan-json.md`).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::{Action, AttrDiff, Change, Plan};
+use crate::model::Address;
+
+/// `format_version` of the `--json` plan.
+pub const JSON_FORMAT_VERSION: &str = "1.0";
+
+fn header(change: &Change) -> (&'static str, &'static str) {
+    match change.action {
+        Action::Create => ("  +", "will be created"),
+        Action::Update => ("  ~", "will be updated in-place"),
+        Action::Replace => ("-/+", "must be replaced"),
+        Action::Delete => ("  -", "will be destroyed"),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Object(_) | Value::Array(_) => serde_json::to_string_pretty(v).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn show(v: Option<&Value>, sensitive: bool) -> String {
+    match v {
+        None => "null".into(),
+        Some(_) if sensitive => "(sensitive)".into(),
+        Some(v) => scalar(v),
+    }
+}
+
+fn indent(text: &str, pad: &str) -> String {
+    let mut lines = text.lines();
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push('\n');
+        out.push_str(pad);
+        out.push_str(line);
+    }
+    out
+}
+
+fn attribute(out: &mut String, action: Action, a: &AttrDiff, width: usize) {
+    let forces = if a.forces_replacement {
+        " # forces replacement"
+    } else {
+        ""
+    };
+    let pad = " ".repeat(8);
+    let (sym, body) = match (action, &a.before, &a.after) {
+        (Action::Create, _, _) | (_, None, Some(_)) => ("+", show(a.after.as_ref(), a.sensitive)),
+        (Action::Delete, _, _) | (_, Some(_), None) => ("-", show(a.before.as_ref(), a.sensitive)),
+        (_, Some(b), Some(n)) if !a.sensitive && (b.is_object() || b.is_array() || n.is_object() || n.is_array()) => {
+            let (old, new) = (scalar(b), scalar(n));
+            let diff = similar::TextDiff::from_lines(&old, &new);
+            let mut text = String::new();
+            for change in diff.iter_all_changes() {
+                let mark = match change.tag() {
+                    similar::ChangeTag::Delete => "- ",
+                    similar::ChangeTag::Insert => "+ ",
+                    similar::ChangeTag::Equal => "  ",
+                };
+                let _ = write!(text, "\n{pad}  {mark}{}", change.value().trim_end_matches('\n'));
+            }
+            let _ = writeln!(out, "      ~ {:width$} ={forces}{text}", a.path);
+            return;
+        }
+        _ => (
+            "~",
+            format!(
+                "{} -> {}",
+                show(a.before.as_ref(), a.sensitive),
+                show(a.after.as_ref(), a.sensitive)
+            ),
+        ),
+    };
+    let _ = writeln!(out, "      {sym} {:width$} = {}{forces}", a.path, indent(&body, &pad));
+}
+
+/// The human-readable plan.
+pub fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    for (address, id) in &plan.adopt {
+        let _ = writeln!(
+            out,
+            "note: {address} ({id}) carries this stack's tag: adopting it into state"
+        );
+    }
+    if plan.changes.is_empty() {
+        out.push_str("No changes. The live resources match the manifests.\n");
+        return out;
+    }
+    out.push_str("fgform will perform the following actions:\n");
+    for change in &plan.changes {
+        let (sym, what) = header(change);
+        let _ = writeln!(out, "\n  # {} {what}", change.address);
+        if change.action == Action::Delete {
+            let _ = writeln!(out, "{sym} {}", change.address);
+            continue;
+        }
+        let _ = writeln!(out, "{sym} {} {{", change.address);
+        let width = change.attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+        for a in &change.attributes {
+            attribute(&mut out, change.action, a, width);
+        }
+        out.push_str("    }\n");
+    }
+    let (add, change, destroy) = plan.counts();
+    let _ = writeln!(out, "\nPlan: {add} to add, {change} to change, {destroy} to destroy.");
+    out
+}
+
+fn kind_and_name(address: &Address) -> (&'static str, String) {
+    match address {
+        Address::Function(n) => ("function", n.clone()),
+        Address::Trigger { function, trigger } => ("trigger", format!("{function}.{trigger}")),
+        Address::Async(n) => ("async", n.clone()),
+        Address::Dependency(n) => ("dependency", n.clone()),
+        Address::Workflow(n) => ("workflow", n.clone()),
+    }
+}
+
+/// The `--json` plan (see `docs/plan-json.md`).
+pub fn json(plan: &Plan, stack: &str) -> Value {
+    let changes: Vec<Value> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let (kind, name) = kind_and_name(&c.address);
+            let actions: &[&str] = match c.action {
+                Action::Create => &["create"],
+                Action::Update => &["update"],
+                Action::Replace => &["delete", "create"],
+                Action::Delete => &["delete"],
+            };
+            json!({
+                "address": c.address.to_string(),
+                "type": kind,
+                "name": name,
+                "change": {
+                    "actions": actions,
+                    "before": c.before,
+                    "after": c.after,
+                    "changed_attributes": c.attributes.iter().map(|a| a.path.clone()).collect::<Vec<_>>(),
+                    "replace_paths": c.attributes.iter().filter(|a| a.forces_replacement).map(|a| vec![a.path.clone()]).collect::<Vec<_>>(),
+                    "calls": c.calls,
+                },
+            })
+        })
+        .collect();
+    let (add, change, destroy) = plan.counts();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "stack": stack,
+        "resource_changes": changes,
+        "adopted": plan.adopt.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
+        "warnings": plan.warnings,
+        "summary": {"add": add, "change": change, "destroy": destroy},
+    })
+}

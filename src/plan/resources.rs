@@ -1,0 +1,668 @@
+//! One diff per resource kind: desired view vs live view, with the calls that close the gap.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::diff::{self, matches, parse_json_string, secret_hmac};
+use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan};
+use crate::api::types::Trigger;
+use crate::model::limits::OWNERSHIP_TAG_KEY;
+use crate::model::{Address, Desired, FunctionSpec, TriggerSpec};
+use crate::state::State;
+
+/// Shown instead of a secret.
+pub const SENSITIVE: &str = "(sensitive)";
+/// Shown for a value only apply will know (a new dependency version's id).
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// Function attributes `PUT …/config` sets.
+const CONFIG_KEYS: &[&str] = &[
+    "handler",
+    "memory_size",
+    "timeout",
+    "description",
+    "user_data",
+    "xrole",
+    "app_xrole",
+    "strategy_config",
+    "func_vpc",
+    "mount_config",
+    "log_config",
+    "initializer_handler",
+    "initializer_timeout",
+    "pre_stop_handler",
+    "pre_stop_timeout",
+];
+/// Function attributes that force a new function (part of the URN, or immutable).
+const REPLACE_KEYS: &[&str] = &["package", "runtime"];
+/// Function attributes `PUT …/code` sets.
+const CODE_KEYS: &[&str] = &["code_type", "code", "depend_version_list"];
+
+/// The state's recorded attributes of `address` as a JSON object (`null` if absent).
+pub fn state_view(state: &State, address: &Address) -> Value {
+    state
+        .resources
+        .get(&address.to_string())
+        .map(|r| Value::Object(r.attributes.clone().into_iter().collect()))
+        .unwrap_or(Value::Null)
+}
+
+/// Every attribute of a view, as a create (`before` = false) or a delete (`true`) shows it.
+pub fn all_attributes(view: &Value, before: bool) -> Vec<AttrDiff> {
+    let Some(object) = view.as_object() else {
+        return vec![];
+    };
+    object
+        .iter()
+        .filter(|(_, v)| !diff::is_empty(Some(v)))
+        .map(|(k, v)| AttrDiff {
+            path: k.clone(),
+            before: before.then(|| v.clone()),
+            after: (!before).then(|| v.clone()),
+            forces_replacement: false,
+            sensitive: v.as_str() == Some(SENSITIVE),
+        })
+        .collect()
+}
+
+pub(super) struct Ctx<'a> {
+    desired: &'a Desired,
+    artifacts: &'a Artifacts,
+    state: &'a State,
+    live: &'a Live,
+    plan: Plan,
+    /// Dependencies getting a new version.
+    new_versions: BTreeSet<String>,
+    /// Functions deleted, replaced or skipped: their children need no calls of their own.
+    recreated: BTreeSet<String>,
+    skipped: BTreeSet<String>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(desired: &'a Desired, artifacts: &'a Artifacts, state: &'a State, live: &'a Live) -> Self {
+        Ctx {
+            desired,
+            artifacts,
+            state,
+            live,
+            plan: Plan::default(),
+            new_versions: BTreeSet::new(),
+            recreated: BTreeSet::new(),
+            skipped: BTreeSet::new(),
+        }
+    }
+
+    fn in_state(&self, address: &Address) -> Option<&'a crate::state::ResourceState> {
+        self.state.resources.get(&address.to_string())
+    }
+
+    fn push(
+        &mut self,
+        address: Address,
+        action: Action,
+        calls: Vec<Call>,
+        before: Value,
+        after: Value,
+        attributes: Vec<AttrDiff>,
+    ) {
+        self.plan.changes.push(Change {
+            address,
+            action,
+            calls,
+            attributes,
+            before,
+            after,
+        });
+    }
+
+    pub fn plan_all(&mut self) {
+        for name in self.desired.dependencies.keys() {
+            self.dependency(name);
+        }
+        for (name, spec) in &self.desired.functions {
+            self.function(name, spec);
+        }
+        for (name, spec) in &self.desired.functions {
+            if self.skipped.contains(name) {
+                continue;
+            }
+            for (trigger, tspec) in &spec.triggers {
+                self.trigger(name, trigger, tspec);
+            }
+            self.async_config(name, spec);
+        }
+        for name in self.desired.workflows.keys() {
+            self.workflow(name);
+        }
+        self.orphans();
+    }
+
+    pub fn finish(mut self) -> Plan {
+        self.plan.changes.sort_by(|a, b| a.address.cmp(&b.address));
+        self.plan
+    }
+
+    // ---- dependencies ----
+
+    fn dependency(&mut self, name: &str) {
+        let spec = &self.desired.dependencies[name];
+        let address = Address::Dependency(name.into());
+        let content = self
+            .artifacts
+            .digests
+            .get(&address)
+            .map(|d| d.md5.clone())
+            .or_else(|| spec.source.obs_url(self.desired.region()))
+            .unwrap_or_default();
+        let after = json!({
+            "name": spec.name,
+            "runtime": spec.runtime,
+            "description": spec.description.clone().unwrap_or_default(),
+            "content": content,
+        });
+        let live = self.in_state(&address).and_then(|_| self.live.dependencies.get(name));
+        let Some(live) = live else {
+            self.new_versions.insert(name.into());
+            let attributes = all_attributes(&after, false);
+            self.push(
+                address,
+                Action::Create,
+                vec![Call::CreateDependencyVersion],
+                Value::Null,
+                after,
+                attributes,
+            );
+            return;
+        };
+        let recorded = self.in_state(&address).map(|r| &r.attributes);
+        let live_content = if live.etag.is_empty() {
+            recorded.and_then(|a| a.get("content")).cloned().unwrap_or_default()
+        } else {
+            Value::String(live.etag.clone())
+        };
+        let before = json!({
+            "name": live.name,
+            "runtime": live.runtime,
+            "description": live.description,
+            "content": live_content,
+        });
+        let attributes = compare(&before, &after, &["name", "runtime", "description", "content"], &|_| {
+            true
+        });
+        if !attributes.is_empty() {
+            self.new_versions.insert(name.into());
+            self.push(
+                address,
+                Action::Replace,
+                vec![Call::CreateDependencyVersion, Call::DeleteDependencyVersion],
+                before,
+                after,
+                attributes,
+            );
+        }
+    }
+
+    // ---- functions ----
+
+    fn function_after(&self, name: &str, spec: &FunctionSpec) -> Map<String, Value> {
+        let mut body = spec.config_body();
+        let object = body.as_object_mut().expect("object");
+        object.remove("func_name");
+        object.remove("encrypted_user_data");
+        let user_data = spec.user_data().map(|u| parse_json_string(&u)).unwrap_or(Value::Null);
+        object.insert("user_data".into(), user_data);
+        if !spec.secrets.is_empty() {
+            object.insert("encrypted_user_data".into(), SENSITIVE.into());
+        }
+        object.insert("code_type".into(), spec.code.code_type().into());
+        let code = self
+            .artifacts
+            .digests
+            .get(&Address::Function(name.into()))
+            .map(|d| d.sha512.clone())
+            .or_else(|| spec.code.obs_url(self.desired.region()))
+            .unwrap_or_default();
+        object.insert("code".into(), code.into());
+        let mut versions = Vec::new();
+        for dep in &spec.dependencies {
+            let id = if self.new_versions.contains(dep) {
+                KNOWN_AFTER_APPLY.to_string()
+            } else {
+                self.in_state(&Address::Dependency(dep.clone()))
+                    .map(|r| r.id.clone())
+                    .unwrap_or_else(|| KNOWN_AFTER_APPLY.into())
+            };
+            versions.push(Value::String(id));
+        }
+        versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        object.insert("depend_version_list".into(), Value::Array(versions));
+        let mut tags: Map<String, Value> = spec.tags.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        tags.insert(OWNERSHIP_TAG_KEY.into(), self.desired.stack.clone().into());
+        object.insert("tags".into(), Value::Object(tags));
+        std::mem::take(object)
+    }
+
+    fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
+        let mut object = match serde_json::to_value(&live.config) {
+            Ok(Value::Object(o)) => o,
+            _ => Map::new(),
+        };
+        let user_data = parse_json_string(&live.config.user_data);
+        object.insert("user_data".into(), user_data);
+        let recorded = self.in_state(address).and_then(|r| r.private.get("secrets_hmac"));
+        object.insert(
+            "encrypted_user_data".into(),
+            if recorded.is_some_and(|v| !v.is_null()) {
+                SENSITIVE.into()
+            } else {
+                Value::Null
+            },
+        );
+        let code = if live.config.code_type == "obs" {
+            live.config.code_url.clone()
+        } else {
+            live.config.digest.clone()
+        };
+        object.insert("code".into(), code.into());
+        let mut versions: Vec<Value> = live
+            .config
+            .depend_version_list
+            .iter()
+            .cloned()
+            .map(Value::String)
+            .collect();
+        versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        object.insert("depend_version_list".into(), Value::Array(versions));
+        let tags: Map<String, Value> = live
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone().into()))
+            .collect();
+        object.insert("tags".into(), Value::Object(tags));
+        object
+    }
+
+    fn function(&mut self, name: &str, spec: &FunctionSpec) {
+        let address = Address::Function(name.into());
+        let after = Value::Object(self.function_after(name, spec));
+        let recorded = self.in_state(&address);
+        let live = self.live.functions.get(name);
+        if recorded.is_none() {
+            if let Some(live) = live {
+                match live.tag(OWNERSHIP_TAG_KEY) {
+                    Some(owner) if owner == self.desired.stack => {
+                        self.plan.adopt.push((address.clone(), live.config.func_urn.clone()));
+                    }
+                    _ => {
+                        self.plan.warnings.push(format!(
+                            "{address} already exists and is not managed by stack `{}`: skipped \
+                             (run `fgform import {address}` to manage it)",
+                            self.desired.stack
+                        ));
+                        self.skipped.insert(name.into());
+                        return;
+                    }
+                }
+            }
+        }
+        let Some(live) = live else {
+            self.recreated.insert(name.into());
+            let mut calls = vec![Call::CreateFunction];
+            if spec.strategy_config.is_some() {
+                calls.push(Call::UpdateFunctionConfig);
+            }
+            calls.push(Call::UpdateFunctionTags);
+            let attributes = all_attributes(&after, false);
+            self.push(address, Action::Create, calls, Value::Null, after, attributes);
+            return;
+        };
+        let before = Value::Object(self.function_live(&address, live));
+        // Keys the manifest stopped setting are compared as "empty" so they get cleared.
+        let mut keys: Vec<&str> = REPLACE_KEYS
+            .iter()
+            .chain(CONFIG_KEYS)
+            .chain(CODE_KEYS)
+            .copied()
+            .collect();
+        keys.push("tags");
+        let set_before: BTreeSet<&str> = recorded
+            .map(|r| r.attributes.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.retain(|k| after.get(*k).is_some() || set_before.contains(k));
+        let mut attributes = compare(&before, &after, &keys, &|k| REPLACE_KEYS.contains(&k));
+        // Secrets: the API masks them, so compare HMACs kept in state.
+        let key = super::hmac_key(self.state);
+        let want = spec.encrypted_user_data().map(|s| secret_hmac(key, s.expose()));
+        let have = recorded
+            .and_then(|r| r.private.get("secrets_hmac"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if want != have {
+            attributes.push(AttrDiff {
+                path: "encrypted_user_data".into(),
+                before: have.map(|_| SENSITIVE.into()),
+                after: want.map(|_| SENSITIVE.into()),
+                forces_replacement: false,
+                sensitive: true,
+            });
+        }
+        if attributes.is_empty() {
+            return;
+        }
+        if attributes.iter().any(|a| a.forces_replacement) {
+            self.recreated.insert(name.into());
+            let mut calls = vec![Call::DeleteFunction, Call::CreateFunction];
+            if spec.strategy_config.is_some() {
+                calls.push(Call::UpdateFunctionConfig);
+            }
+            calls.push(Call::UpdateFunctionTags);
+            self.push(address, Action::Replace, calls, before, after, attributes);
+            return;
+        }
+        let mut calls = BTreeSet::new();
+        for a in &attributes {
+            let k = a.path.as_str();
+            if CODE_KEYS.contains(&k) {
+                calls.insert(Call::UpdateFunctionCode);
+            } else if k == "tags" {
+                calls.insert(Call::UpdateFunctionTags);
+            } else {
+                calls.insert(Call::UpdateFunctionConfig);
+            }
+        }
+        self.push(
+            address,
+            Action::Update,
+            calls.into_iter().collect(),
+            before,
+            after,
+            attributes,
+        );
+    }
+
+    // ---- triggers ----
+
+    fn live_trigger(&self, function: &str, id: Option<&str>, spec: Option<&TriggerSpec>) -> Option<&'a Trigger> {
+        if self.recreated.contains(function) {
+            return None;
+        }
+        let triggers = &self.live.functions.get(function)?.triggers;
+        if let Some(id) = id {
+            return triggers.iter().find(|t| t.trigger_id == id);
+        }
+        let spec = spec?;
+        triggers.iter().find(|t| {
+            t.trigger_type_code == spec.trigger_type_code
+                && if spec.trigger_type_code == "TIMER" {
+                    t.event_data.get("name") == spec.event_data.get("name")
+                } else {
+                    matches(
+                        Some(&Value::Object(spec.event_data.clone())),
+                        Some(&Value::Object(t.event_data.clone())),
+                    )
+                }
+        })
+    }
+
+    fn trigger(&mut self, function: &str, name: &str, spec: &TriggerSpec) {
+        let address = Address::Trigger {
+            function: function.into(),
+            trigger: name.into(),
+        };
+        let after = spec.create_body();
+        let id = self.in_state(&address).map(|r| r.id.clone());
+        let Some(live) = self.live_trigger(function, id.as_deref(), Some(spec)) else {
+            let attributes = all_attributes(&after, false);
+            self.push(
+                address,
+                Action::Create,
+                vec![Call::CreateTrigger],
+                Value::Null,
+                after,
+                attributes,
+            );
+            return;
+        };
+        let before = json!({
+            "trigger_type_code": live.trigger_type_code,
+            "trigger_status": live.trigger_status,
+            "event_data": live.event_data,
+        });
+        let attributes = compare(
+            &before,
+            &after,
+            &["trigger_type_code", "trigger_status", "event_data"],
+            &|k| k != "trigger_status",
+        );
+        if attributes.is_empty() {
+            return;
+        }
+        if attributes.iter().any(|a| a.forces_replacement) {
+            let calls = vec![Call::DeleteTrigger, Call::CreateTrigger];
+            self.push(address, Action::Replace, calls, before, after, attributes);
+        } else {
+            self.push(
+                address,
+                Action::Update,
+                vec![Call::UpdateTriggerStatus],
+                before,
+                after,
+                attributes,
+            );
+        }
+    }
+
+    // ---- async config ----
+
+    fn async_config(&mut self, function: &str, spec: &FunctionSpec) {
+        let Some(async_spec) = &spec.async_config else {
+            return;
+        };
+        let address = Address::Async(function.into());
+        let mut after = async_spec.body(self.desired);
+        normalize_destinations(&mut after);
+        let live = (!self.recreated.contains(function))
+            .then(|| self.live.functions.get(function).and_then(|f| f.async_config.as_ref()))
+            .flatten();
+        let Some(live) = live else {
+            let attributes = all_attributes(&after, false);
+            self.push(
+                address,
+                Action::Create,
+                vec![Call::PutAsyncConfig],
+                Value::Null,
+                after,
+                attributes,
+            );
+            return;
+        };
+        let mut before = json!({
+            "max_async_event_age_in_seconds": live.max_async_event_age_in_seconds,
+            "max_async_retry_attempts": live.max_async_retry_attempts,
+            "enable_async_status_log": live.enable_async_status_log,
+            "destination_config": live.destination_config,
+        });
+        normalize_destinations(&mut before);
+        // Scalars the manifest leaves unset are the server's defaults.
+        let keys: Vec<&str> = [
+            "max_async_event_age_in_seconds",
+            "max_async_retry_attempts",
+            "enable_async_status_log",
+        ]
+        .into_iter()
+        .filter(|k| after.get(*k).is_some())
+        .collect();
+        let mut attributes = compare(&before, &after, &keys, &|_| false);
+        // PUT replaces the whole config, so destinations compare exactly.
+        let (b, a) = (destinations(&before), destinations(&after));
+        if b != a {
+            attributes.push(AttrDiff {
+                path: "destination_config".into(),
+                before: Some(b),
+                after: Some(a),
+                forces_replacement: false,
+                sensitive: false,
+            });
+        }
+        if !attributes.is_empty() {
+            self.push(
+                address,
+                Action::Update,
+                vec![Call::PutAsyncConfig],
+                before,
+                after,
+                attributes,
+            );
+        }
+    }
+
+    // ---- workflows ----
+
+    fn workflow(&mut self, name: &str) {
+        let spec = &self.desired.workflows[name];
+        let address = Address::Workflow(name.into());
+        let after = json!({"definition": spec.definition(self.desired)});
+        let recorded = self.in_state(&address);
+        if recorded.is_none() && self.live.workflow_names.contains_key(&spec.name) {
+            self.plan.warnings.push(format!(
+                "{address} already exists and is not in state: skipped (run `fgform import {address}` to manage it)"
+            ));
+            return;
+        }
+        let live = recorded.and_then(|_| self.live.workflows.get(name));
+        let Some(live) = live else {
+            let attributes = all_attributes(&after, false);
+            self.push(
+                address,
+                Action::Create,
+                vec![Call::CreateWorkflow],
+                Value::Null,
+                after,
+                attributes,
+            );
+            return;
+        };
+        let before = json!({"definition": serde_json::to_value(&live.definition).unwrap_or_default()});
+        let attributes = compare(&before, &after, &["definition"], &|_| false);
+        if !attributes.is_empty() {
+            self.push(
+                address,
+                Action::Update,
+                vec![Call::UpdateWorkflow],
+                before,
+                after,
+                attributes,
+            );
+        }
+    }
+
+    // ---- what state has and the manifests no longer name ----
+
+    fn orphans(&mut self) {
+        let desired: BTreeSet<Address> = self.desired.addresses().into_iter().collect();
+        let orphans: Vec<Address> = self
+            .state
+            .resources
+            .keys()
+            .filter_map(|k| k.parse::<Address>().ok())
+            .filter(|a| !desired.contains(a))
+            .collect();
+        let gone: BTreeSet<String> = orphans
+            .iter()
+            .filter_map(|a| match a {
+                Address::Function(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        for address in orphans {
+            let record = &self.state.resources[&address.to_string()];
+            let parent_goes = |f: &str| gone.contains(f) || self.recreated.contains(f);
+            let exists = match &address {
+                Address::Function(n) => self.live.functions.contains_key(n),
+                Address::Trigger { function, .. } => {
+                    !parent_goes(function) && self.live_trigger(function, Some(&record.id), None).is_some()
+                }
+                Address::Async(function) => {
+                    !parent_goes(function)
+                        && self
+                            .live
+                            .functions
+                            .get(function)
+                            .is_some_and(|f| f.async_config.is_some())
+                }
+                Address::Dependency(n) => self.live.dependencies.contains_key(n),
+                Address::Workflow(n) => self.live.workflows.contains_key(n),
+            };
+            let call = match &address {
+                Address::Function(_) => Call::DeleteFunction,
+                Address::Trigger { .. } => Call::DeleteTrigger,
+                Address::Async(_) => Call::DeleteAsyncConfig,
+                Address::Dependency(_) => Call::DeleteDependencyVersion,
+                Address::Workflow(_) => Call::DeleteWorkflow,
+            };
+            let before = state_view(self.state, &address);
+            let attributes = all_attributes(&before, true);
+            let calls = if exists { vec![call] } else { vec![] };
+            self.push(address, Action::Delete, calls, before, Value::Null, attributes);
+        }
+    }
+}
+
+/// Parses destination `param` strings so they compare structurally.
+fn normalize_destinations(body: &mut Value) {
+    if let Some(config) = body.get_mut("destination_config").and_then(Value::as_object_mut) {
+        for (_, d) in config.iter_mut() {
+            if let Some(param) = d.get("param").and_then(Value::as_str).map(str::to_string) {
+                d["param"] = parse_json_string(&param);
+            }
+        }
+        config.retain(|_, d| !d.is_null());
+    }
+}
+
+fn destinations(body: &Value) -> Value {
+    match body.get("destination_config") {
+        Some(v) if !diff::is_empty(Some(v)) => v.clone(),
+        _ => Value::Null,
+    }
+}
+
+/// The attributes among `keys` whose desired value the live one does not match.
+fn compare(before: &Value, after: &Value, keys: &[&str], forces: &dyn Fn(&str) -> bool) -> Vec<AttrDiff> {
+    let mut out = Vec::new();
+    for key in keys {
+        let (b, a) = (before.get(*key), after.get(*key));
+        let exact = matches!(*key, "user_data" | "tags" | "depend_version_list");
+        let differs = if exact {
+            !((diff::is_empty(a) && diff::is_empty(b)) || (matches(a, b) && matches(b, a)))
+        } else {
+            !matches(a, b)
+        };
+        if a.and_then(Value::as_array)
+            .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(KNOWN_AFTER_APPLY)))
+            || differs
+        {
+            out.push(AttrDiff {
+                path: key.to_string(),
+                before: b.filter(|v| !diff::is_empty(Some(v))).cloned(),
+                after: a.filter(|v| !diff::is_empty(Some(v))).cloned(),
+                forces_replacement: forces(key),
+                sensitive: false,
+            });
+        }
+    }
+    out
+}
+
+/// Addresses a resource of `desired` must wait for, as state records them.
+pub fn depends_on(desired: &Desired, address: &Address) -> Vec<String> {
+    let mut out: BTreeMap<String, ()> = BTreeMap::new();
+    for a in desired.depends_on(address) {
+        out.insert(a.to_string(), ());
+    }
+    if let Some(parent) = address.parent() {
+        out.insert(parent.to_string(), ());
+    }
+    out.into_keys().collect()
+}

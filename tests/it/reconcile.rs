@@ -1,0 +1,270 @@
+//! The reconciler end to end against an in-process emulator: every example converges,
+//! re-plans to no changes and destroys to nothing; focused scenarios check the plan and
+//! the exact write calls (insta snapshots).
+
+use std::path::{Path, PathBuf};
+
+use fgform::apply::{self, refresh::refresh};
+use fgform::client::{AkSk, Client, ClientBuilder, Credentials};
+use fgform::commands::reconcile::build_artifacts;
+use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
+use fgform::manifest::{self, LoadOptions};
+use fgform::model::Desired;
+use fgform::plan::{self, render, Plan};
+use fgform::state::{self, State};
+
+fn local_client(url: &str, region: &str, project: &str) -> Client {
+    ClientBuilder::new()
+        .endpoint(url)
+        .region(region)
+        .project_id(project)
+        .credentials(Credentials::AkSk(AkSk::new(
+            fgform::api::local::ACCESS_KEY,
+            fgform::api::local::SECRET_KEY,
+        )))
+        .retry_policy(fgform::client::RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+struct Harness {
+    emu: EmulatorHandle,
+    client: Client,
+    dir: PathBuf,
+    stage: Option<String>,
+    state_path: PathBuf,
+    _tmp: tempfile::TempDir,
+    seen: usize,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+impl Harness {
+    /// A copy of `examples/<name>` and an emulator in its region.
+    async fn new(example: &str, stage: Option<&str>, chaos: Vec<ChaosRule>) -> Harness {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(example);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example),
+            &dir,
+        );
+        let mut h = Harness {
+            emu: emulator::start(Config::default()).await.unwrap(),
+            client: local_client("http://127.0.0.1:1", "x", "p"),
+            state_path: tmp.path().join("state.json"),
+            dir,
+            stage: stage.map(str::to_string),
+            _tmp: tmp,
+            seen: 0,
+        };
+        let desired = h.desired();
+        h.emu = emulator::start(Config {
+            region: desired.region().into(),
+            project_id: desired.project_id().into(),
+            chaos,
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        h.client = local_client(&h.emu.url(), desired.region(), desired.project_id());
+        h
+    }
+
+    fn desired(&self) -> Desired {
+        let options = LoadOptions {
+            stage: self.stage.clone(),
+            env: Default::default(),
+            ..LoadOptions::from_process_env()
+        };
+        manifest::load_dir(&self.dir, &options).expect("example loads")
+    }
+
+    fn state(&self) -> State {
+        let d = self.desired();
+        state::load(&self.state_path)
+            .unwrap()
+            .unwrap_or_else(|| State::new(&d.stack, d.stage.as_deref()))
+    }
+
+    async fn plan(&self) -> Plan {
+        let desired = self.desired();
+        let state = self.state();
+        let (artifacts, _) = build_artifacts(&desired).unwrap();
+        let live = refresh(&self.client, Some(&desired), &state, 4).await.unwrap();
+        plan::plan(&desired, &artifacts, &state, &live)
+    }
+
+    /// Plans and applies (one call at a time, so the request log is deterministic).
+    async fn apply(&mut self, destroy: bool) -> (Plan, apply::Outcome) {
+        let desired = self.desired();
+        let plan = if destroy {
+            plan::destroy(&self.state())
+        } else {
+            self.plan().await
+        };
+        let (_, payloads) = build_artifacts(&desired).unwrap();
+        self.writes();
+        let outcome = apply::apply(
+            &self.client,
+            (!destroy).then_some(&desired),
+            &plan,
+            &payloads,
+            self.state(),
+            self.state_path.clone(),
+            1,
+            &mut |_| {},
+        )
+        .await;
+        (plan, outcome)
+    }
+
+    /// Write operations the emulator answered since the last call (GETs left out).
+    fn writes(&mut self) -> Vec<String> {
+        let all = self.emu.requests();
+        let new: Vec<String> = all[self.seen..]
+            .iter()
+            .filter(|e| e.method != "GET")
+            .map(|e| format!("{} {}", e.operation, e.status))
+            .collect();
+        self.seen = all.len();
+        new
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from} not in {file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+}
+
+async fn converges(example: &str, stage: Option<&str>) {
+    let mut h = Harness::new(example, stage, vec![]).await;
+    let (plan, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert!(!plan.changes.is_empty());
+    let again = h.plan().await;
+    assert!(again.is_empty(), "{example}: not converged:\n{}", render::text(&again));
+    let (_, outcome) = h.apply(true).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert!(h.state().resources.is_empty());
+    assert!(h.client.list_all_functions().await.unwrap().is_empty());
+    assert!(h.client.list_all_workflows(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn quickstart_converges_and_destroys() {
+    converges("quickstart", None).await;
+}
+
+#[tokio::test]
+async fn shop_converges_and_destroys() {
+    converges("shop", None).await;
+}
+
+#[tokio::test]
+async fn staged_converges_and_destroys_in_both_stages() {
+    converges("staged", None).await;
+    converges("staged", Some("prod")).await;
+}
+
+#[tokio::test]
+async fn create_everything() {
+    let mut h = Harness::new("shop", None, vec![]).await;
+    let plan = h.plan().await;
+    insta::assert_snapshot!("shop_create_plan", render::text(&plan));
+    insta::assert_json_snapshot!("shop_create_plan_json", render::json(&plan, "shop"));
+    let (_, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    insta::assert_debug_snapshot!("shop_create_writes", h.writes_since_apply());
+}
+
+impl Harness {
+    fn writes_since_apply(&mut self) -> Vec<String> {
+        self.writes()
+    }
+
+    async fn applied(example: &str) -> Harness {
+        let mut h = Harness::new(example, None, vec![]).await;
+        let (_, outcome) = h.apply(false).await;
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        h.writes();
+        h
+    }
+
+    /// Applies the change, returns (plan text, writes), and checks it converged.
+    async fn step(&mut self) -> (String, Vec<String>) {
+        let (plan, outcome) = self.apply(false).await;
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        let writes = self.writes();
+        let again = self.plan().await;
+        assert!(again.is_empty(), "not converged:\n{}", render::text(&again));
+        (render::text(&plan), writes)
+    }
+}
+
+#[tokio::test]
+async fn memory_only_is_one_config_put() {
+    let mut h = Harness::applied("quickstart").await;
+    h.edit("stack.yaml", "memory: 128", "memory: 256");
+    let (text, writes) = h.step().await;
+    insta::assert_snapshot!("memory_plan", text);
+    assert_eq!(writes, ["UpdateFunctionConfig 200"]);
+}
+
+#[tokio::test]
+async fn code_only_is_one_code_put_decided_by_digest() {
+    let mut h = Harness::applied("quickstart").await;
+    let file = h.dir.join("hello/index.py");
+    let mut code = std::fs::read_to_string(&file).unwrap();
+    code.push_str("\n# changed\n");
+    std::fs::write(&file, code).unwrap();
+    let (text, writes) = h.step().await;
+    assert!(text.contains("~ code"), "{text}");
+    assert_eq!(writes, ["UpdateFunctionCode 200"]);
+}
+
+#[tokio::test]
+async fn renaming_a_timer_deletes_and_creates_it() {
+    let mut h = Harness::applied("quickstart").await;
+    h.edit("stack.yaml", "every-5m:", "every-five:");
+    let (text, writes) = h.step().await;
+    insta::assert_snapshot!("rename_timer_plan", text);
+    assert_eq!(writes, ["DeleteFunctionTrigger 204", "CreateFunctionTrigger 201"]);
+}
+
+#[tokio::test]
+async fn disabling_a_timer_is_in_place() {
+    let mut h = Harness::applied("quickstart").await;
+    h.edit("stack.yaml", "payload:", "enabled: false\n        payload:");
+    let (text, writes) = h.step().await;
+    insta::assert_snapshot!("disable_timer_plan", text);
+    assert_eq!(writes, ["UpdateTrigger 200"]);
+}
+
+#[tokio::test]
+async fn a_failure_halfway_keeps_what_succeeded() {
+    let rule = ChaosRule::parse("status=400,op=CreateFunctionTrigger,times=1").unwrap();
+    let mut h = Harness::new("quickstart", None, vec![rule]).await;
+    let (_, outcome) = h.apply(false).await;
+    assert_eq!(outcome.errors.len(), 1);
+    let message = fgform::error::render(&anyhow::Error::from(outcome.errors.into_iter().next().unwrap()));
+    assert!(message.contains("function.hello.trigger.every-5m failed"), "{message}");
+    assert!(message.contains("request id"), "{message}");
+    assert_eq!(h.state().resources.keys().collect::<Vec<_>>(), ["function.hello"]);
+    let rest = h.plan().await;
+    insta::assert_snapshot!("failure_rest_plan", render::text(&rest));
+    let (_, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert!(h.plan().await.is_empty());
+}
