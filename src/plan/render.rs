@@ -27,6 +27,34 @@ fn scalar(v: &Value) -> String {
     }
 }
 
+/// `before` with every object's keys in the order `after` has them (keys `after` lacks
+/// follow, in their own order); arrays are aligned element by element.
+fn aligned(before: &Value, after: &Value) -> Value {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            let mut out = serde_json::Map::new();
+            for (k, av) in a {
+                if let Some(bv) = b.get(k) {
+                    out.insert(k.clone(), aligned(bv, av));
+                }
+            }
+            for (k, bv) in b {
+                if !a.contains_key(k) {
+                    out.insert(k.clone(), bv.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        (Value::Array(b), Value::Array(a)) => Value::Array(
+            b.iter()
+                .enumerate()
+                .map(|(i, bv)| a.get(i).map_or_else(|| bv.clone(), |av| aligned(bv, av)))
+                .collect(),
+        ),
+        _ => before.clone(),
+    }
+}
+
 fn show(v: Option<&Value>, sensitive: bool) -> String {
     match v {
         None => "null".into(),
@@ -57,16 +85,33 @@ fn attribute(out: &mut String, action: Action, a: &AttrDiff, width: usize) {
         (Action::Create, _, _) | (_, None, Some(_)) => ("+", show(a.after.as_ref(), a.sensitive)),
         (Action::Delete, _, _) | (_, Some(_), None) => ("-", show(a.before.as_ref(), a.sensitive)),
         (_, Some(b), Some(n)) if !a.sensitive && (b.is_object() || b.is_array() || n.is_object() || n.is_array()) => {
-            let (old, new) = (scalar(b), scalar(n));
+            // Lay the old value out in the new one's key order, so the diff shows changed
+            // values, not keys that the service or the state stored in another order.
+            let (old, new) = (scalar(&aligned(b, n)), scalar(n));
             let diff = similar::TextDiff::from_lines(&old, &new);
+            // Changed lines with three lines of context; long unchanged runs fold to `...`.
             let mut text = String::new();
-            for change in diff.iter_all_changes() {
-                let mark = match change.tag() {
-                    similar::ChangeTag::Delete => "- ",
-                    similar::ChangeTag::Insert => "+ ",
-                    similar::ChangeTag::Equal => "  ",
-                };
-                let _ = write!(text, "\n{pad}  {mark}{}", change.value().trim_end_matches('\n'));
+            let groups = diff.grouped_ops(3);
+            let line_count = new.lines().count().max(old.lines().count());
+            for (i, group) in groups.iter().enumerate() {
+                let first_old = group.first().map_or(0, |op| op.old_range().start);
+                if i > 0 || first_old > 0 {
+                    let _ = write!(text, "\n{pad}    ...");
+                }
+                for op in group {
+                    for change in diff.iter_changes(op) {
+                        let mark = match change.tag() {
+                            similar::ChangeTag::Delete => "- ",
+                            similar::ChangeTag::Insert => "+ ",
+                            similar::ChangeTag::Equal => "  ",
+                        };
+                        let _ = write!(text, "\n{pad}  {mark}{}", change.value().trim_end_matches('\n'));
+                    }
+                }
+                let last_old = group.last().map_or(0, |op| op.old_range().end);
+                if i + 1 == groups.len() && last_old < line_count.min(old.lines().count()) {
+                    let _ = write!(text, "\n{pad}    ...");
+                }
             }
             let _ = writeln!(out, "      ~ {:width$} ={forces}{text}", a.path);
             return;
@@ -166,4 +211,21 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
         "warnings": plan.warnings,
         "summary": {"add": add, "change": change, "destroy": destroy},
     })
+}
+
+#[cfg(test)]
+mod align_tests {
+    use super::aligned;
+    use serde_json::json;
+
+    #[test]
+    fn old_values_follow_the_new_key_order() {
+        let before = json!({"mode": "NORMAL", "name": "x", "extra": 1, "states": [{"b": 1, "a": 2}]});
+        let after = json!({"name": "x", "mode": "NORMAL", "states": [{"a": 3, "b": 1}]});
+        let out = aligned(&before, &after);
+        assert_eq!(
+            serde_json::to_string(&out).unwrap(),
+            r#"{"name":"x","mode":"NORMAL","states":[{"a":2,"b":1}],"extra":1}"#
+        );
+    }
 }

@@ -268,3 +268,90 @@ async fn a_failure_halfway_keeps_what_succeeded() {
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(h.plan().await.is_empty());
 }
+
+fn position(writes: &[String], prefix: &str) -> usize {
+    writes
+        .iter()
+        .position(|w| w.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in {writes:?}"))
+}
+
+#[tokio::test]
+async fn bumping_a_dependency_creates_moves_then_deletes_the_old_version() {
+    let mut h = Harness::applied("shop").await;
+    let old = h.state().resources["dependency.pillow"].id.clone();
+    let file = h.dir.join("deps/pillow/python/PIL.py");
+    let mut code = std::fs::read_to_string(&file).unwrap();
+    code.push_str("\nVERSION = 2\n");
+    std::fs::write(&file, code).unwrap();
+    let (text, writes) = h.step().await;
+    // Dependency version ids are fresh UUIDs on every run.
+    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    insta::assert_snapshot!("dependency_bump_plan", uuid.replace_all(&text, "[version id]"));
+    assert_eq!(
+        writes,
+        [
+            "CreateDependencyVersion 200",
+            "UpdateFunctionCode 200",
+            "DeleteDependencyVersion 204"
+        ],
+        "new version, then the function moves to it, then the old one goes"
+    );
+    let new = h.state().resources["dependency.pillow"].id.clone();
+    assert_ne!(old, new);
+    let thumbnail = h
+        .client
+        .show_function_config(&h.state().resources["function.thumbnail"].id)
+        .await
+        .unwrap();
+    assert_eq!(thumbnail.depend_version_list, vec![new]);
+}
+
+#[tokio::test]
+async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
+    let mut h = Harness::applied("shop").await;
+    h.edit(
+        "functions.yaml",
+        "  notify:\n    runtime: Node.js18.15\n    handler: index.handler\n    code: ./functions/notify\n    log: { group_name: shop, stream_name: notify }\n",
+        "",
+    );
+    h.edit(
+        "functions.yaml",
+        "    environment:\n      NOTIFY_URN: ${function.notify.urn}\n",
+        "",
+    );
+    h.edit("workflows.yaml", "function: notify", "function: audit");
+    let (text, writes) = h.step().await;
+    insta::assert_snapshot!("remove_function_used_by_workflow_plan", text);
+    let delete = position(&writes, "DeleteFunction ");
+    assert!(position(&writes, "UpdateWorkFlow") < delete, "{writes:?}");
+    assert!(position(&writes, "UpdateFunctionConfig") < delete, "{writes:?}");
+    assert_eq!(
+        writes.iter().filter(|w| w.starts_with("DeleteFunction ")).count(),
+        1,
+        "{writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn changing_a_workflow_state_is_one_update() {
+    let mut h = Harness::applied("shop").await;
+    h.edit("workflows.yaml", "mode: full", "mode: quick");
+    let (text, writes) = h.step().await;
+    insta::assert_snapshot!("workflow_state_plan", text);
+    assert_eq!(writes, ["UpdateWorkFlow 200"]);
+}
+
+#[tokio::test]
+async fn a_timer_disabled_in_the_manifest_is_created_disabled_in_one_call() {
+    let mut h = Harness::new("shop", None, vec![]).await;
+    let (_, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let writes = h.writes();
+    assert!(!writes.iter().any(|w| w.starts_with("UpdateTrigger")), "{writes:?}");
+    let orders = h.state().resources["function.orders"].id.clone();
+    let triggers = h.client.list_triggers(&orders).await.unwrap();
+    assert_eq!(triggers.len(), 1);
+    assert_eq!(triggers[0].trigger_status, "DISABLED");
+    assert!(h.plan().await.is_empty());
+}
