@@ -25,6 +25,7 @@
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON | none |
 //! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier that saves state after every call | network, state file |
+//! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
 //! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
@@ -42,6 +43,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod plan;
+pub mod printer;
 pub mod state;
 
 use std::ffi::OsString;

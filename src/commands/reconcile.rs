@@ -189,7 +189,10 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
                 serde_json::to_string_pretty(&render::json(&plan, &desired.stack))?
             );
         } else {
-            print!("{}", render::text(&plan));
+            print!(
+                "{}",
+                crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
+            );
         }
         Ok(if args.detailed_exitcode && !plan.is_empty() {
             ExitStatus::Changes
@@ -253,7 +256,10 @@ async fn run_apply(
 ) -> anyhow::Result<ExitStatus> {
     let mut plan = make_plan(client, desired, &state, artifacts, args.target.parallelism, destroy).await?;
     plan.retain_targets(targets);
-    print!("{}", render::text(&plan));
+    print!(
+        "{}",
+        crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
+    );
     if plan.is_empty() {
         return Ok(ExitStatus::Success);
     }

@@ -1,0 +1,76 @@
+//! Terminal output conventions: colour only on a terminal and never with `NO_COLOR`
+//! (<https://no-color.org>), plan symbols coloured the way Terraform colours them.
+
+use std::io::IsTerminal;
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
+pub fn stdout_color() -> bool {
+    color_allowed(std::env::var_os("NO_COLOR").as_deref(), std::io::stdout().is_terminal())
+}
+
+fn color_allowed(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Colours a rendered plan: `+` green, `~` yellow, `-` red, `-/+` red/green, the summary
+/// line bold. Text without colour is returned unchanged when `color` is false.
+pub fn plan(text: &str, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let newline = &line[body.len()..];
+        let trimmed = body.trim_start();
+        let indent = &body[..body.len() - trimmed.len()];
+        let painted = if let Some(rest) = trimmed.strip_prefix("-/+") {
+            format!("{indent}{RED}-/{GREEN}+{RESET}{rest}")
+        } else if let Some((sym, code)) = [("+", GREEN), ("~", YELLOW), ("-", RED)]
+            .iter()
+            .find(|(s, _)| trimmed.starts_with(s) && trimmed[1..].starts_with(' '))
+        {
+            format!("{indent}{code}{sym}{RESET}{}", &trimmed[1..])
+        } else if trimmed.starts_with("Plan:") || trimmed.starts_with("No changes") {
+            format!("{indent}{BOLD}{trimmed}{RESET}")
+        } else {
+            body.to_string()
+        };
+        out.push_str(&painted);
+        out.push_str(newline);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        assert!(color_allowed(None, true));
+        assert!(!color_allowed(None, false));
+        assert!(!color_allowed(Some(std::ffi::OsStr::new("1")), true));
+        assert!(color_allowed(Some(std::ffi::OsStr::new("")), true));
+    }
+
+    #[test]
+    fn symbols_are_painted_and_nothing_else_changes() {
+        let text = "  + function.a\n  ~ function.b {\n      - x = 1\n-/+ dependency.d {\n    }\n\nPlan: 1 to add, 1 to change, 1 to destroy.\n";
+        assert_eq!(plan(text, false), text);
+        let painted = plan(text, true);
+        assert!(painted.contains("\x1b[32m+\x1b[0m function.a"));
+        assert!(painted.contains("\x1b[33m~\x1b[0m function.b {"));
+        assert!(painted.contains("      \x1b[31m-\x1b[0m x = 1"));
+        assert!(painted.contains("\x1b[31m-/\x1b[32m+\x1b[0m dependency.d"));
+        assert!(painted.contains("\x1b[1mPlan: 1 to add"));
+        let stripped = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap().replace_all(&painted, "");
+        assert_eq!(stripped, text);
+    }
+}
