@@ -273,7 +273,21 @@ async fn run_apply(
         return Ok(ExitStatus::Error);
     }
     println!();
-    let mut progress = |line: String| println!("{line}");
+    // Without a terminal: one line per finished resource. On a terminal, the same lines plus
+    // a live `[done/total]` status line kept at the bottom.
+    let live = std::io::stdout().is_terminal();
+    let (total, started) = (plan.changes.len(), std::time::Instant::now());
+    let mut finished = 0usize;
+    let mut progress = |line: String| {
+        finished += 1;
+        if live {
+            let elapsed = started.elapsed().as_secs_f64();
+            print!("\r\x1b[2K{line}\n[{finished}/{total}] {elapsed:.1}s");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        } else {
+            println!("{line}");
+        }
+    };
     let outcome = apply::apply(
         client,
         (!destroy).then_some(desired),
@@ -285,6 +299,9 @@ async fn run_apply(
         &mut progress,
     )
     .await;
+    if live {
+        print!("\r\x1b[2K");
+    }
     let (add, change, gone) = plan.counts();
     if outcome.errors.is_empty() {
         if destroy {
