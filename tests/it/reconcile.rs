@@ -204,12 +204,20 @@ impl Harness {
 
     /// Applies the change, returns (plan text, writes), and checks it converged.
     async fn step(&mut self) -> (String, Vec<String>) {
+        let (text, _, writes) = self.step_with_json().await;
+        (text, writes)
+    }
+
+    /// Like [`Harness::step`], also returning the plan's JSON with run-specific values
+    /// (ids, timestamps, image names) replaced, ready for a snapshot.
+    async fn step_with_json(&mut self) -> (String, serde_json::Value, Vec<String>) {
         let (plan, outcome) = self.apply(false).await;
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
         let writes = self.writes();
         let again = self.plan().await;
         assert!(again.is_empty(), "not converged:\n{}", render::text(&again));
-        (render::text(&plan), writes)
+        let json = scrub(render::json(&plan, &self.desired().stack));
+        (render::text(&plan), json, writes)
     }
 }
 
@@ -217,7 +225,8 @@ impl Harness {
 async fn memory_only_is_one_config_put() {
     let mut h = Harness::applied("quickstart").await;
     h.edit("stack.yaml", "memory: 128", "memory: 256");
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("memory_plan_json", json);
     insta::assert_snapshot!("memory_plan", text);
     assert_eq!(writes, ["UpdateFunctionConfig 200"]);
 }
@@ -229,7 +238,8 @@ async fn code_only_is_one_code_put_decided_by_digest() {
     let mut code = std::fs::read_to_string(&file).unwrap();
     code.push_str("\n# changed\n");
     std::fs::write(&file, code).unwrap();
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("code_plan_json", json);
     assert!(text.contains("~ code"), "{text}");
     assert_eq!(writes, ["UpdateFunctionCode 200"]);
 }
@@ -238,7 +248,8 @@ async fn code_only_is_one_code_put_decided_by_digest() {
 async fn renaming_a_timer_deletes_and_creates_it() {
     let mut h = Harness::applied("quickstart").await;
     h.edit("stack.yaml", "every-5m:", "every-five:");
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("rename_timer_plan_json", json);
     insta::assert_snapshot!("rename_timer_plan", text);
     assert_eq!(writes, ["DeleteFunctionTrigger 204", "CreateFunctionTrigger 201"]);
 }
@@ -247,7 +258,8 @@ async fn renaming_a_timer_deletes_and_creates_it() {
 async fn disabling_a_timer_is_in_place() {
     let mut h = Harness::applied("quickstart").await;
     h.edit("stack.yaml", "payload:", "enabled: false\n        payload:");
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("disable_timer_plan_json", json);
     insta::assert_snapshot!("disable_timer_plan", text);
     assert_eq!(writes, ["UpdateTrigger 200"]);
 }
@@ -269,6 +281,46 @@ async fn a_failure_halfway_keeps_what_succeeded() {
     assert!(h.plan().await.is_empty());
 }
 
+/// Replaces what differs from run to run: server-made ids and timestamps, and UUIDs anywhere.
+fn scrub(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const VOLATILE: &[&str] = &[
+        "func_id",
+        "resource_id",
+        "last_modified",
+        "image_name",
+        "created_time",
+        "updated_time",
+        "last_updated_time",
+        "trigger_id",
+        "id",
+        "dep_id",
+        "domain_id",
+        "created_by",
+    ];
+    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    fn walk(v: Value, uuid: &regex::Regex) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = if VOLATILE.contains(&k.as_str()) && !v.is_null() {
+                            Value::String("[redacted]".into())
+                        } else {
+                            walk(v, uuid)
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(|v| walk(v, uuid)).collect()),
+            Value::String(s) => Value::String(uuid.replace_all(&s, "[uuid]").into_owned()),
+            other => other,
+        }
+    }
+    walk(value, &uuid)
+}
+
 fn position(writes: &[String], prefix: &str) -> usize {
     writes
         .iter()
@@ -284,7 +336,8 @@ async fn bumping_a_dependency_creates_moves_then_deletes_the_old_version() {
     let mut code = std::fs::read_to_string(&file).unwrap();
     code.push_str("\nVERSION = 2\n");
     std::fs::write(&file, code).unwrap();
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("dependency_bump_plan_json", json);
     // Dependency version ids are fresh UUIDs on every run.
     let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     insta::assert_snapshot!("dependency_bump_plan", uuid.replace_all(&text, "[version id]"));
@@ -321,7 +374,8 @@ async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
         "",
     );
     h.edit("workflows.yaml", "function: notify", "function: audit");
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("remove_function_used_by_workflow_plan_json", json);
     insta::assert_snapshot!("remove_function_used_by_workflow_plan", text);
     let delete = position(&writes, "DeleteFunction ");
     assert!(position(&writes, "UpdateWorkFlow") < delete, "{writes:?}");
@@ -337,7 +391,8 @@ async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
 async fn changing_a_workflow_state_is_one_update() {
     let mut h = Harness::applied("shop").await;
     h.edit("workflows.yaml", "mode: full", "mode: quick");
-    let (text, writes) = h.step().await;
+    let (text, json, writes) = h.step_with_json().await;
+    insta::assert_json_snapshot!("workflow_state_plan_json", json);
     insta::assert_snapshot!("workflow_state_plan", text);
     assert_eq!(writes, ["UpdateWorkFlow 200"]);
 }
