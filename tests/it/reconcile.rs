@@ -203,13 +203,8 @@ impl Harness {
     }
 
     /// Applies the change, returns (plan text, writes), and checks it converged.
-    async fn step(&mut self) -> (String, Vec<String>) {
-        let (text, _, writes) = self.step_with_json().await;
-        (text, writes)
-    }
-
-    /// Like [`Harness::step`], also returning the plan's JSON with run-specific values
-    /// (ids, timestamps, image names) replaced, ready for a snapshot.
+    /// Applies the change, checks it converged, and returns the plan text, the plan's JSON with run-specific values
+    /// (ids, timestamps, image names replaced, ready for a snapshot) and the writes made.
     async fn step_with_json(&mut self) -> (String, serde_json::Value, Vec<String>) {
         let (plan, outcome) = self.apply(false).await;
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
