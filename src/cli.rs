@@ -203,14 +203,27 @@ pub enum StateCommand {
     List(ShowArgs),
     /// Print one resource's recorded id and attributes.
     Show {
+        /// The resource address, e.g. `function.hello`.
+        address: String,
         #[command(flatten)]
         target: TargetArgs,
-        address: String,
     },
     /// Forget a resource (it keeps existing live).
     Rm {
+        /// The resource address, e.g. `function.hello`.
+        address: String,
         #[command(flatten)]
         target: TargetArgs,
-        address: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (argument order, conflicts, names) over every command.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

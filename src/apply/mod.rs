@@ -135,7 +135,7 @@ pub async fn apply(
     let mut outcome = Outcome::default();
     for (address, id) in &plan.adopt {
         let record = ResourceState {
-            kind: "function".into(),
+            kind: address.kind().into(),
             id: id.clone(),
             attributes: BTreeMap::new(),
             private: BTreeMap::new(),

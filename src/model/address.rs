@@ -17,6 +17,17 @@ pub enum Address {
 }
 
 impl Address {
+    /// The resource kind as the state and the JSON plan name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Address::Function(_) => "function",
+            Address::Trigger { .. } => "trigger",
+            Address::Async(_) => "async",
+            Address::Dependency(_) => "dependency",
+            Address::Workflow(_) => "workflow",
+        }
+    }
+
     /// The address this one belongs to (`function.x` for its triggers and async config).
     pub fn parent(&self) -> Option<Address> {
         match self {

@@ -135,10 +135,11 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(out, "warning: {warning}");
     }
     for (address, id) in &plan.adopt {
-        let _ = writeln!(
-            out,
-            "note: {address} ({id}) carries this stack's tag: adopting it into state"
-        );
+        let why = match address {
+            Address::Function(_) => "carries this stack's tag",
+            _ => "exists under a function this stack manages",
+        };
+        let _ = writeln!(out, "note: {address} ({id}) {why}: adopting it into state");
     }
     if plan.changes.is_empty() {
         out.push_str("No changes. The live resources match the manifests.\n");
@@ -165,13 +166,11 @@ pub fn text(plan: &Plan) -> String {
 }
 
 fn kind_and_name(address: &Address) -> (&'static str, String) {
-    match address {
-        Address::Function(n) => ("function", n.clone()),
-        Address::Trigger { function, trigger } => ("trigger", format!("{function}.{trigger}")),
-        Address::Async(n) => ("async", n.clone()),
-        Address::Dependency(n) => ("dependency", n.clone()),
-        Address::Workflow(n) => ("workflow", n.clone()),
-    }
+    let name = match address {
+        Address::Trigger { function, trigger } => format!("{function}.{trigger}"),
+        Address::Function(n) | Address::Async(n) | Address::Dependency(n) | Address::Workflow(n) => n.clone(),
+    };
+    (address.kind(), name)
 }
 
 /// The `--json` plan (see `docs/plan-json.md`).

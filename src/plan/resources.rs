@@ -424,6 +424,15 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
+        if id.is_none() {
+            // Found live by name under a function this stack manages (recorded, or adopted
+            // by its tag): it is this trigger, so the state records it.
+            let parent = Address::Function(function.into());
+            let owned = self.in_state(&parent).is_some() || self.plan.adopt.iter().any(|(a, _)| *a == parent);
+            if owned {
+                self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
+            }
+        }
         let before = json!({
             "trigger_type_code": live.trigger_type_code,
             "trigger_status": live.trigger_status,

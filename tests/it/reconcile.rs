@@ -405,3 +405,19 @@ async fn a_timer_disabled_in_the_manifest_is_created_disabled_in_one_call() {
     assert_eq!(triggers[0].trigger_status, "DISABLED");
     assert!(h.plan().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_trigger_forgotten_by_state_is_adopted_not_duplicated() {
+    let mut h = Harness::applied("quickstart").await;
+    let mut state = h.state();
+    let id = state.resources.remove("function.hello.trigger.every-5m").unwrap().id;
+    state::save(&h.state_path, &mut state).unwrap();
+    let plan = h.plan().await;
+    assert!(plan.changes.is_empty(), "{}", render::text(&plan));
+    assert!(render::text(&plan).contains("adopting it into state"));
+    let (_, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert!(h.writes().is_empty(), "adoption writes nothing");
+    assert_eq!(h.state().resources["function.hello.trigger.every-5m"].id, id);
+    assert!(h.plan().await.is_empty());
+}
