@@ -140,15 +140,19 @@ fn write_stack(dir: &Path, n: usize) {
         "def handler(event, context):\n    return {\"ok\": True}\n",
     )
     .unwrap();
-    let mut yaml = String::from("stack: bench\n\nfunctions:\n");
-    for i in 0..n {
-        yaml.push_str(&format!(
-            "  fn-{i:05}:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    \
-             code: ./code\n    async:\n      max_event_age: 3600\n      max_retries: 2\n    triggers:\n      \
-             tick:\n        timer: {{ rate: 5m }}\n"
-        ));
+    std::fs::write(dir.join("stack.yaml"), "stack: bench\n").unwrap();
+    // The manifest loader caps one YAML document's size: 500 functions a file (maps merge).
+    for (part, start) in (0..n).step_by(500).enumerate() {
+        let mut yaml = String::from("functions:\n");
+        for i in start..n.min(start + 500) {
+            yaml.push_str(&format!(
+                "  fn-{i:05}:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    \
+                 code: ./code\n    async:\n      max_event_age: 3600\n      max_retries: 2\n    triggers:\n      \
+                 tick:\n        timer: {{ rate: 5m }}\n"
+            ));
+        }
+        std::fs::write(dir.join(format!("functions-{part:03}.yaml")), yaml).unwrap();
     }
-    std::fs::write(dir.join("stack.yaml"), yaml).unwrap();
 }
 
 struct Run {
@@ -293,20 +297,6 @@ fn main() {
         .and_then(|_| sdk("read", &emu.url, n, a.threads));
     drop(emu);
 
-    // Peak RSS of planning a large stack.
-    let rss = (a.rss_functions > 0).then(|| {
-        let big = tmp.path().join("big");
-        write_stack(&big, a.rss_functions);
-        let emu = Emulator::start(&tmp.path().join("emu-big"));
-        eprintln!("fgform apply of {} functions ...", a.rss_functions);
-        let apply = fgform(&["apply", "--auto-approve"], &big, &emu.url);
-        check(&apply, "fgform apply (large stack)", &[0]);
-        eprintln!("fgform plan of {} functions ...", a.rss_functions);
-        let plan = fgform(&["plan", "--detailed-exitcode"], &big, &emu.url);
-        check(&plan, "fgform plan --detailed-exitcode (large stack)", &[0]);
-        (apply, plan)
-    });
-
     let pages = n.div_ceil(400);
     let floor = pages + 3 * n;
     println!();
@@ -358,17 +348,6 @@ fn main() {
         "| fgform peak RSS, apply / plan ({n}) | {:.1} MB / {:.1} MB | | | |",
         apply.peak_rss_mb, plan.peak_rss_mb
     );
-    if let Some((big_apply, big_plan)) = &rss {
-        println!(
-            "| fgform peak RSS, plan of {} functions | {:.1} MB ({:.2} s; apply {:.2} s, {:.1} MB) | | | <= 200 MB: {} |",
-            a.rss_functions,
-            big_plan.peak_rss_mb,
-            big_plan.seconds,
-            big_apply.seconds,
-            big_apply.peak_rss_mb,
-            verdict(big_plan.peak_rss_mb <= 200.0)
-        );
-    }
     println!();
     println!(
         "no-op plan requests by operation: {}",
@@ -378,4 +357,29 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // Peak RSS of planning a large stack.
+    let rss = (a.rss_functions > 0).then(|| {
+        let big = tmp.path().join("big");
+        write_stack(&big, a.rss_functions);
+        let emu = Emulator::start(&tmp.path().join("emu-big"));
+        eprintln!("fgform apply of {} functions ...", a.rss_functions);
+        let apply = fgform(&["apply", "--auto-approve"], &big, &emu.url);
+        check(&apply, "fgform apply (large stack)", &[0]);
+        eprintln!("fgform plan of {} functions ...", a.rss_functions);
+        let plan = fgform(&["plan", "--detailed-exitcode"], &big, &emu.url);
+        check(&plan, "fgform plan --detailed-exitcode (large stack)", &[0]);
+        (apply, plan)
+    });
+
+    if let Some((big_apply, big_plan)) = &rss {
+        println!(
+            "\n| measure | fgform | | | goal |\n|---|---|---|---|---|\n| fgform peak RSS, plan of {} functions | {:.1} MB ({:.2} s; apply {:.2} s, {:.1} MB) | | | <= 200 MB: {} |",
+            a.rss_functions,
+            big_plan.peak_rss_mb,
+            big_plan.seconds,
+            big_apply.seconds,
+            big_apply.peak_rss_mb,
+            verdict(big_plan.peak_rss_mb <= 200.0)
+        );
+    }
 }
