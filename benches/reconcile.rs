@@ -254,8 +254,8 @@ fn sdk(mode: &str, url: &str, n: usize, threads: usize) -> Result<SdkRun, String
 
 fn check(run: &Run, what: &str, ok: &[i32]) {
     if !run.status.is_some_and(|c| ok.contains(&c)) {
-        eprintln!("{what} exited {:?}:\n{}", run.status, run.stderr);
-        std::process::exit(1);
+        // A panic unwinds, so the emulator children are killed by their `Drop`.
+        panic!("{what} exited {:?}:\n{}", run.status, run.stderr);
     }
 }
 
