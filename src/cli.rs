@@ -143,6 +143,10 @@ pub struct TargetArgs {
     /// How many API calls may run at once.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
+    /// Client-side limit of API requests per second, 0 = none (default: 20 against the cloud,
+    /// none against the embedded emulator or a loopback `--endpoint`).
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<f64>,
     /// Wait up to this many seconds for a held state lock.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub lock_timeout: u64,

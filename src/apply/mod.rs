@@ -311,9 +311,24 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 .as_ref()
                 .map(|r| r.id.clone())
                 .unwrap_or_else(|| d.function_urn(name));
+            let mut want: Vec<Tag> = spec
+                .tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect();
+            want.push(Tag {
+                key: OWNERSHIP_TAG_KEY.into(),
+                value: d.stack.clone(),
+            });
+            // A new function gets its tags in the create body (one write fewer); the
+            // adoption of a create whose answer was lost finds them set by that same body.
             if has(Call::CreateFunction) {
                 let mut body = spec.config_body();
                 merge(&mut body, spec.code_body(d.region(), file, &versions));
+                body["tags"] = serde_json::to_string(&want).map_err(|e| other(address, e))?.into();
                 let body: CreateFunctionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
                 let created = ctx.client.create_function(&body).await.map_err(&err)?;
                 urn = created
@@ -340,18 +355,6 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                     .put(address, record("function", urn.clone(), change, private.clone()))?;
             }
             if has(Call::UpdateFunctionTags) {
-                let mut want: Vec<Tag> = spec
-                    .tags
-                    .iter()
-                    .map(|(k, v)| Tag {
-                        key: k.clone(),
-                        value: v.clone(),
-                    })
-                    .collect();
-                want.push(Tag {
-                    key: OWNERSHIP_TAG_KEY.into(),
-                    value: d.stack.clone(),
-                });
                 if change.action == Action::Update {
                     let live = ctx.client.list_function_tags(&urn).await.map_err(&err)?;
                     let stale: Vec<Tag> = live.tags.into_iter().filter(|t| !want.contains(t)).collect();

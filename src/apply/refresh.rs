@@ -1,12 +1,18 @@
 //! Refresh: read the live side of everything the state records and the manifests name,
-//! GETs only, a bounded number at a time.
+//! GETs only, as few as the API allows, a bounded number at a time.
+//!
+//! Functions: one paged list (400 a page) says which exist and gives their config; then per
+//! existing function its triggers, its tags (ownership for adoption, drift of managed and
+//! foreign tags) and, where the manifest or state has one, its async config. The list item
+//! lacks dependency versions, VPC, file systems and the log group, so a function whose
+//! manifest or state uses any of those has its config read with `GET …/config` instead.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::api::types::Workflow;
+use crate::api::types::{FunctionConfig, Workflow};
 use crate::client::{ApiError, Client};
 use crate::model::{Address, Desired};
 use crate::plan::{Live, LiveFunction};
@@ -21,13 +27,32 @@ pub struct RefreshError {
     pub source: ApiError,
 }
 
-async fn read_function(client: &Client, urn: &str, with_async: bool) -> Result<Option<LiveFunction>, ApiError> {
-    let Some(config) = client.show_function_config_opt(urn).await? else {
-        return Ok(None);
+/// Config attributes list items (`GET /fgs/functions`) do not carry in full: a function
+/// whose manifest or recorded state uses one is read with `GET …/config` instead.
+const SHOW_ONLY_KEYS: &[&str] = &["func_vpc", "mount_config", "log_config"];
+
+/// How one function is read.
+struct Read {
+    name: String,
+    urn: String,
+    /// `GET …/async-invoke-config` too (the manifest or the state has one).
+    with_async: bool,
+    /// Its config from the list item; `None` = `GET …/config` (the list lacks what the diff reads).
+    listed: Option<FunctionConfig>,
+}
+
+async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunction>, ApiError> {
+    let urn = read.urn.as_str();
+    let config = match read.listed {
+        Some(config) => config,
+        None => match client.show_function_config_opt(urn).await? {
+            Some(config) => config,
+            None => return Ok(None),
+        },
     };
     let (triggers, tags, async_config) =
         tokio::try_join!(client.list_triggers(urn), client.list_function_tags(urn), async {
-            if with_async {
+            if read.with_async {
                 client.show_async_config(urn).await
             } else {
                 Ok(None)
@@ -39,6 +64,29 @@ async fn read_function(client: &Client, urn: &str, with_async: bool) -> Result<O
         async_config,
         tags: tags.tags,
     }))
+}
+
+/// Whether the diff of function `name` reads config attributes a list item lacks: the
+/// dependency versions, VPC, file systems or log group the manifest sets or the state recorded.
+fn needs_show(desired: Option<&Desired>, state: &State, name: &str) -> bool {
+    let spec = desired.and_then(|d| d.functions.get(name));
+    if spec.is_some_and(|f| {
+        !f.dependencies.is_empty() || f.func_vpc.is_some() || f.mount_config.is_some() || f.log_config.is_some()
+    }) {
+        return true;
+    }
+    state
+        .resources
+        .get(&Address::Function(name.into()).to_string())
+        .is_some_and(|r| {
+            SHOW_ONLY_KEYS
+                .iter()
+                .any(|k| r.attributes.get(*k).is_some_and(|v| !v.is_null()))
+                || r.attributes
+                    .get("depend_version_list")
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|a| !a.is_empty())
+        })
 }
 
 /// Reads the live resources of `desired` (when given) and of `state`.
@@ -72,12 +120,35 @@ pub async fn refresh(
             }
         }
     }
+    // One list (400 a page) tells which exist and carries the config most diffs read, so
+    // those functions need only their triggers, tags and async config on top.
+    let mut listed: HashMap<String, FunctionConfig> = HashMap::new();
+    if !functions.is_empty() {
+        let all = client.list_all_functions().await.map_err(|source| RefreshError {
+            address: Address::Function("*".into()),
+            source,
+        })?;
+        for f in all {
+            let urn = f.func_urn.strip_suffix(":latest").unwrap_or(&f.func_urn).to_string();
+            listed.insert(urn, f);
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for (name, urn, with_async) in functions {
+        let Some(item) = listed.remove(&urn) else {
+            continue; // absent live
+        };
+        let read = Read {
+            listed: (!needs_show(desired, state, &name)).then_some(item),
+            name,
+            urn,
+            with_async,
+        };
         let (client, limit) = (client.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = read_function(&client, &urn, with_async).await;
+            let name = read.name.clone();
+            let result = read_function(&client, read).await;
             (name, result)
         });
     }

@@ -93,11 +93,16 @@ pub async fn connect(
         .region(desired.region())
         .project_id(desired.project_id());
     let mut embedded = None;
+    let mut builder_endpoint: Option<String> = None;
     match (&target.endpoint, &desired.provider) {
-        (Some(endpoint), _) => builder = builder.endpoint(endpoint),
+        (Some(endpoint), _) => {
+            builder = builder.endpoint(endpoint);
+            builder_endpoint = Some(endpoint.clone());
+        }
         (None, Some(provider)) => {
             if let Some(endpoint) = &provider.endpoint {
                 builder = builder.endpoint(endpoint);
+                builder_endpoint = Some(endpoint.clone());
             }
         }
         (None, None) => {
@@ -120,6 +125,14 @@ pub async fn connect(
             embedded = Some(handle);
         }
     }
+    let local = embedded.is_some() || builder_endpoint.as_deref().is_some_and(is_loopback);
+    // The limiter protects the cloud's API quota; a local emulator has none to protect.
+    let rate = target.rate_limit.unwrap_or(if local {
+        0.0
+    } else {
+        crate::client::DEFAULT_REQUESTS_PER_SECOND
+    });
+    builder = builder.requests_per_second(Some(rate));
     let client = builder
         .build()
         .context("cannot reach the stack's FunctionGraph")
@@ -129,6 +142,18 @@ pub async fn connect(
             ))
         })?;
     Ok((client, embedded))
+}
+
+/// Whether `endpoint` is `http(s)://` on 127.0.0.0/8, `[::1]` or `localhost`.
+fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn targets(raw: &[String]) -> anyhow::Result<Vec<Address>> {
@@ -322,4 +347,28 @@ async fn run_apply(
         eprint!("{}", crate::error::render(&anyhow::Error::from(other)));
     }
     Err(anyhow::Error::from(first).context(Hint("run `fgform plan` to see what is left".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_endpoints() {
+        for yes in [
+            "http://127.0.0.1:8686",
+            "http://localhost:1/x",
+            "http://[::1]:80",
+            "127.0.0.2",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "https://functiongraph.cn-north-4.myhuaweicloud.com",
+            "http://10.0.0.1:80",
+            "http://[::2]:1",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
+    }
 }

@@ -312,7 +312,7 @@ impl<'a> Ctx<'a> {
             if spec.strategy_config.is_some() {
                 calls.push(Call::UpdateFunctionConfig);
             }
-            calls.push(Call::UpdateFunctionTags);
+            // Tags go in the create body.
             let attributes = all_attributes(&after, false);
             self.push(address, Action::Create, calls, Value::Null, after, attributes);
             return;
@@ -356,7 +356,6 @@ impl<'a> Ctx<'a> {
             if spec.strategy_config.is_some() {
                 calls.push(Call::UpdateFunctionConfig);
             }
-            calls.push(Call::UpdateFunctionTags);
             self.push(address, Action::Replace, calls, before, after, attributes);
             return;
         }
