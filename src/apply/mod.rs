@@ -44,31 +44,70 @@ pub enum StepError {
 }
 
 /// The state, shared by running steps and saved after every recorded call.
-/// Records completed calls in the state file with group commit: a caller's change is on
-/// disk (atomically, with `.backup`) before `put`/`remove` returns, but changes that
-/// complete while a save is running share the next save, so a thousand parallel calls cost
-/// far fewer than a thousand full rewrites. One background thread does the writing.
+/// Records completed calls in the state with group commit: a caller's change is durable
+/// before `put`/`remove` returns, but changes that complete together share one write. A
+/// background thread appends each batch of changed rows to `<state>.journal` (fsynced), and
+/// rewrites the whole state file atomically every [`JOURNAL_LINES_PER_SAVE`] batches and at
+/// the end; `state::load` replays the journal, so a killed apply loses nothing it finished.
 struct Recorder {
     state: Arc<Mutex<State>>,
     path: PathBuf,
     shared: Arc<SaveShared>,
-    saver: Option<std::thread::JoinHandle<()>>,
+    saver: Mutex<Option<std::thread::JoinHandle<()>>>,
     saved: tokio::sync::watch::Receiver<Saved>,
 }
+
+/// Batches journaled between two whole saves.
+const JOURNAL_LINES_PER_SAVE: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 struct Saved {
     /// Every change numbered up to this one is on disk.
     upto: u64,
-    /// The last save's failure, if it failed.
+    /// The last write's failure, if it failed.
     error: Option<String>,
 }
 
 #[derive(Default)]
+struct Pending {
+    /// Changes made so far.
+    made: u64,
+    /// Addresses changed since the last write.
+    dirty: BTreeSet<String>,
+    shutdown: bool,
+}
+
+#[derive(Default)]
 struct SaveShared {
-    /// (changes made so far, shut down)
-    pending: std::sync::Mutex<(u64, bool)>,
+    pending: std::sync::Mutex<Pending>,
     wake: std::sync::Condvar,
+}
+
+/// One write of the saver: a journal line for `dirty`, or the whole state.
+fn write_batch(
+    state: &Mutex<State>,
+    path: &std::path::Path,
+    dirty: &BTreeSet<String>,
+    whole: bool,
+) -> Result<(), StateError> {
+    if whole {
+        let mut snapshot = state.lock().clone();
+        let result = state::save(path, &mut snapshot);
+        state.lock().serial = snapshot.serial;
+        return result;
+    }
+    let rows = {
+        let s = state.lock();
+        State {
+            resources: dirty
+                .iter()
+                .filter_map(|a| s.resources.get(a).map(|r| (a.clone(), r.clone())))
+                .collect(),
+            ..State::new(&s.stack, s.stage.as_deref())
+        }
+        .with_identity(&s.lineage, s.serial)
+    };
+    state::append_journal(path, &rows, dirty)
 }
 
 impl Recorder {
@@ -79,22 +118,22 @@ impl Recorder {
         let saver = {
             let (state, shared, path) = (state.clone(), shared.clone(), path.clone());
             std::thread::spawn(move || {
-                let mut done = 0u64;
+                let (mut done, mut lines) = (0u64, 0usize);
                 loop {
-                    let upto = {
+                    let (upto, dirty) = {
                         let mut pending = shared.pending.lock().expect("saver lock");
-                        while pending.0 <= done && !pending.1 {
+                        while pending.made <= done && !pending.shutdown {
                             pending = shared.wake.wait(pending).expect("saver lock");
                         }
-                        if pending.0 <= done {
+                        if pending.made <= done {
                             return; // shut down with nothing left to write
                         }
-                        pending.0
+                        (pending.made, std::mem::take(&mut pending.dirty))
                     };
-                    // Everything numbered up to `upto` is in the state now: write one copy.
-                    let mut snapshot = state.lock().clone();
-                    let result = state::save(&path, &mut snapshot);
-                    state.lock().serial = snapshot.serial;
+                    // A journal needs a state file to apply to, and is folded in now and then.
+                    let whole = lines >= JOURNAL_LINES_PER_SAVE || !path.exists();
+                    let result = write_batch(&state, &path, &dirty, whole);
+                    lines = if whole { 0 } else { lines + 1 };
                     done = upto;
                     tx.send_replace(Saved {
                         upto,
@@ -107,19 +146,37 @@ impl Recorder {
             state,
             path,
             shared,
-            saver: Some(saver),
+            saver: Mutex::new(Some(saver)),
             saved: rx,
         }
     }
 
+    /// Stops the writer and rewrites the state file whole (folding the journal in).
+    fn finish(&self) -> Result<(), StateError> {
+        self.stop();
+        let mut snapshot = self.state.lock().clone();
+        let result = state::save(&self.path, &mut snapshot);
+        self.state.lock().serial = snapshot.serial;
+        result
+    }
+
+    fn stop(&self) {
+        self.shared.pending.lock().expect("saver lock").shutdown = true;
+        self.shared.wake.notify_one();
+        if let Some(saver) = self.saver.lock().take() {
+            let _ = saver.join();
+        }
+    }
+
     /// Applies `edit` to the state and waits until it is on disk.
-    async fn record(&self, edit: impl FnOnce(&mut State)) -> Result<(), StateError> {
+    async fn record(&self, touched: &[String], edit: impl FnOnce(&mut State)) -> Result<(), StateError> {
         let number = {
             let mut state = self.state.lock();
             edit(&mut state);
             let mut pending = self.shared.pending.lock().expect("saver lock");
-            pending.0 += 1;
-            pending.0
+            pending.dirty.extend(touched.iter().cloned());
+            pending.made += 1;
+            pending.made
         };
         self.shared.wake.notify_one();
         let mut saved = self.saved.clone();
@@ -140,14 +197,15 @@ impl Recorder {
     }
 
     async fn put(&self, address: &Address, record: ResourceState) -> Result<(), StateError> {
-        self.record(|state| {
+        self.record(&[address.to_string()], |state| {
             state.resources.insert(address.to_string(), record);
         })
         .await
     }
 
     async fn remove(&self, addresses: &[Address]) -> Result<(), StateError> {
-        self.record(|state| {
+        let touched: Vec<String> = addresses.iter().map(Address::to_string).collect();
+        self.record(&touched, |state| {
             for a in addresses {
                 state.resources.remove(&a.to_string());
             }
@@ -173,11 +231,7 @@ impl Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.shared.pending.lock().expect("saver lock").1 = true;
-        self.shared.wake.notify_one();
-        if let Some(saver) = self.saver.take() {
-            let _ = saver.join();
-        }
+        self.stop();
     }
 }
 
@@ -287,6 +341,9 @@ pub async fn apply(
             }
             Err(e) => outcome.errors.push(e),
         }
+    }
+    if let Err(e) = ctx.recorder.finish() {
+        outcome.errors.push(e.into());
     }
     outcome.state = Some(ctx.recorder.state.lock().clone());
     outcome

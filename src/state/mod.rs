@@ -11,7 +11,7 @@
 
 mod lock;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,13 @@ pub struct State {
 }
 
 impl State {
+    /// The same state with this lineage and serial (for journal lines).
+    pub fn with_identity(mut self, lineage: &str, serial: u64) -> Self {
+        self.lineage = lineage.to_string();
+        self.serial = serial;
+        self
+    }
+
     /// An empty state for a new stack.
     pub fn new(stack: &str, stage: Option<&str>) -> Self {
         State {
@@ -137,10 +144,91 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
             supported: FORMAT_VERSION,
         });
     }
-    serde_json::from_value(value).map(Some).map_err(|e| StateError::Parse {
+    let mut state: State = serde_json::from_value(value).map_err(|e| StateError::Parse {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })
+    })?;
+    replay_journal(path, &mut state)?;
+    Ok(Some(state))
+}
+
+/// `<path>.journal`: changes recorded since the state file was last written whole.
+pub fn journal_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".journal");
+    PathBuf::from(s)
+}
+
+/// One journal line: the rows a batch of completed calls changed, against the state file
+/// with this lineage and serial.
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalLine {
+    lineage: String,
+    base_serial: u64,
+    #[serde(default)]
+    set: BTreeMap<String, ResourceState>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+/// Applies the journal lines written against this state file (same lineage and serial);
+/// a torn last line (a process killed mid-write) is ignored, lines for another serial are
+/// stale (a later whole save superseded them).
+fn replay_journal(path: &Path, state: &mut State) -> Result<(), StateError> {
+    let journal = journal_path(path);
+    let text = match fs::read(&journal) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(StateError::Read { path: journal, source }),
+    };
+    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(line) = serde_json::from_slice::<JournalLine>(line) else {
+            break;
+        };
+        if line.lineage != state.lineage || line.base_serial != state.serial {
+            continue;
+        }
+        for (address, record) in line.set {
+            state.resources.insert(address, record);
+        }
+        for address in line.remove {
+            state.resources.remove(&address);
+        }
+    }
+    Ok(())
+}
+
+/// Appends the current value of `addresses` (present: set, absent: removed) to the journal
+/// of the state saved at `state.serial`, and fsyncs it.
+pub fn append_journal(path: &Path, state: &State, addresses: &BTreeSet<String>) -> Result<(), StateError> {
+    let journal = journal_path(path);
+    let werr = |source| StateError::Write {
+        path: journal.clone(),
+        source,
+    };
+    let mut line = JournalLine {
+        lineage: state.lineage.clone(),
+        base_serial: state.serial,
+        set: BTreeMap::new(),
+        remove: Vec::new(),
+    };
+    for address in addresses {
+        match state.resources.get(address) {
+            Some(record) => {
+                line.set.insert(address.clone(), record.clone());
+            }
+            None => line.remove.push(address.clone()),
+        }
+    }
+    let mut bytes = serde_json::to_vec(&line).expect("journal lines serialize");
+    bytes.push(b'\n');
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&journal)
+        .map_err(werr)?;
+    f.write_all(&bytes).map_err(werr)?;
+    f.sync_data().map_err(werr)
 }
 
 /// Saves `state` with its serial bumped: the new bytes go to a temp file that is fsynced
@@ -190,6 +278,9 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
         state.serial -= 1;
+    } else {
+        // The whole state is on disk: journal lines against the old serial are stale now.
+        let _ = fs::remove_file(journal_path(path));
     }
     result.map_err(werr)
 }
@@ -253,5 +344,53 @@ mod tests {
         ));
         fs::write(&path, "{ torn").unwrap();
         assert!(matches!(load(&path), Err(StateError::Parse { .. })));
+    }
+
+    #[test]
+    fn journal_lines_replay_on_load_until_a_whole_save_supersedes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = sample();
+        save(&path, &mut s).unwrap();
+        let mut live = s.clone();
+        live.resources.insert(
+            "function.other".into(),
+            ResourceState {
+                kind: "function".into(),
+                id: "urn:x".into(),
+                attributes: BTreeMap::new(),
+                private: BTreeMap::new(),
+            },
+        );
+        live.resources.remove("function.thumbnail");
+        let changed: BTreeSet<String> = ["function.other".to_string(), "function.thumbnail".to_string()].into();
+        append_journal(&path, &live, &changed).unwrap();
+        // A torn line after it is ignored.
+        let mut f = fs::OpenOptions::new().append(true).open(journal_path(&path)).unwrap();
+        f.write_all(b"{\"lineage\": \"x").unwrap();
+        let mut loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded.resources.keys().collect::<Vec<_>>(), ["function.other"]);
+        // A whole save supersedes the journal and removes it.
+        save(&path, &mut loaded).unwrap();
+        assert!(!journal_path(&path).exists());
+        let again = load(&path).unwrap().unwrap();
+        assert_eq!(again.resources.keys().collect::<Vec<_>>(), ["function.other"]);
+    }
+
+    #[test]
+    fn journal_lines_for_another_serial_are_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = sample();
+        save(&path, &mut s).unwrap();
+        let mut old = s.clone();
+        old.serial = 0;
+        old.resources.clear();
+        append_journal(&path, &old, &["function.thumbnail".to_string()].into()).unwrap();
+        assert_eq!(
+            load(&path).unwrap().unwrap().resources.len(),
+            1,
+            "stale removal ignored"
+        );
     }
 }
