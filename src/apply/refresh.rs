@@ -133,26 +133,35 @@ pub async fn refresh(
             listed.insert(urn, f);
         }
     }
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut reads = Vec::new();
     for (name, urn, with_async) in functions {
         let Some(item) = listed.remove(&urn) else {
             continue; // absent live
         };
-        let read = Read {
+        reads.push(Read {
             listed: (!needs_show(desired, state, &name)).then_some(item),
             name,
             urn,
             with_async,
-        };
-        let (client, limit) = (client.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let name = read.name.clone();
-            let result = read_function(&client, read).await;
-            (name, result)
         });
     }
-    while let Some(joined) = tasks.join_next().await {
+    drop(listed);
+    // At most `parallelism` reads exist as tasks at once: spawning one task per function up
+    // front held 10,000 large futures in memory while they waited for a permit.
+    let mut reads = reads.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        while tasks.len() < parallelism.max(1) {
+            let Some(read) = reads.next() else { break };
+            let (client, limit) = (client.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let name = read.name.clone();
+                let result = read_function(&client, read).await;
+                (name, result)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
         let (name, result) = joined.expect("refresh task panicked");
         match result {
             Ok(Some(f)) => {
