@@ -289,8 +289,8 @@ pub async fn apply(
         let record = ResourceState {
             kind: address.kind().into(),
             id: id.clone(),
-            attributes: BTreeMap::new(),
-            private: BTreeMap::new(),
+            attributes: Default::default(),
+            private: Default::default(),
         };
         if let Err(e) = ctx.recorder.put(address, record).await {
             outcome.errors.push(e.into());
@@ -357,18 +357,20 @@ fn api(address: &Address) -> impl Fn(ApiError) -> StepError + '_ {
 }
 
 fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Value>) -> ResourceState {
-    let attributes = change
-        .after
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let attributes = state::Attributes::from_map(
+        &change
+            .after
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    );
     ResourceState {
         kind: kind.into(),
         id,
         attributes,
-        private,
+        private: private.into(),
     }
 }
 
@@ -429,8 +431,8 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 private.insert("old_version".into(), json!({"dep_id": dep_id, "version": v}));
             }
             let mut rec = record("dependency", version.id.clone(), change, private);
-            rec.attributes.insert("dep_id".into(), version.dep_id.clone().into());
-            rec.attributes.insert("version".into(), version.version.into());
+            rec.attributes.insert("dep_id", version.dep_id.clone().into());
+            rec.attributes.insert("version", version.version.into());
             ctx.recorder.put(address, rec).await?;
         }
         (Address::Function(name), _) => {
@@ -539,8 +541,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 .and_then(|r| {
                     r.attributes
                         .get("trigger_type_code")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
+                        .and_then(|v| v.as_str().map(str::to_string))
                 })
                 .or_else(|| {
                     change
@@ -618,8 +619,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                         .and_then(|r| {
                             r.private
                                 .get("workflow_urn")
-                                .and_then(Value::as_str)
-                                .map(str::to_string)
+                                .and_then(|v| v.as_str().map(str::to_string))
                         })
                         .unwrap_or_default();
                     let result = ctx.client.delete_workflows(&[urn]).await.map_err(&err)?;
@@ -649,16 +649,14 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
 }
 
 fn dep_version(rec: &ResourceState) -> (String, i64) {
+    let attributes = rec.attributes.to_map();
     (
-        rec.attributes
+        attributes
             .get("dep_id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-        rec.attributes
-            .get("version")
-            .and_then(Value::as_i64)
-            .unwrap_or_default(),
+        attributes.get("version").and_then(Value::as_i64).unwrap_or_default(),
     )
 }
 

@@ -79,10 +79,11 @@ fn needs_show(desired: Option<&Desired>, state: &State, name: &str) -> bool {
         .resources
         .get(&Address::Function(name.into()).to_string())
         .is_some_and(|r| {
+            let attributes = r.attributes.to_map();
             SHOW_ONLY_KEYS
                 .iter()
-                .any(|k| r.attributes.get(*k).is_some_and(|v| !v.is_null()))
-                || r.attributes
+                .any(|k| attributes.get(*k).is_some_and(|v| !v.is_null()))
+                || attributes
                     .get("depend_version_list")
                     .and_then(|v| v.as_array())
                     .is_some_and(|a| !a.is_empty())
@@ -181,16 +182,9 @@ pub async fn refresh(
     for address in &recorded {
         if let Address::Dependency(name) = address {
             let record = &state.resources[&address.to_string()];
-            let dep_id = record
-                .attributes
-                .get("dep_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            let version = record
-                .attributes
-                .get("version")
-                .and_then(|v| v.as_i64())
-                .unwrap_or_default();
+            let attributes = record.attributes.to_map();
+            let dep_id = attributes.get("dep_id").and_then(|v| v.as_str()).unwrap_or_default();
+            let version = attributes.get("version").and_then(|v| v.as_i64()).unwrap_or_default();
             let found = client
                 .show_dependency_version(dep_id, version)
                 .await

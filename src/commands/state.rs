@@ -42,7 +42,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
     );
     for (address, r) in &state.resources {
         println!("\n# {address}\n  id = {}", r.id);
-        for (k, v) in &r.attributes {
+        for (k, v) in r.attributes.to_map() {
             println!("  {k} = {v}");
         }
     }
@@ -70,7 +70,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                 .get(&address.to_string())
                 .with_context(|| format!("{address} is not in state"))?;
             println!("# {address}\nid = {}", r.id);
-            for (k, v) in &r.attributes {
+            for (k, v) in r.attributes.to_map() {
                 println!("{k} = {v}");
             }
         }

@@ -34,8 +34,10 @@ pub fn recorded_depends_on(state: &State, address: &Address) -> Vec<Address> {
         .resources
         .get(&address.to_string())
         .and_then(|r| r.private.get("depends_on"))
-        .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+        .and_then(|v| {
+            v.as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+        })
         .unwrap_or_default()
 }
 

@@ -44,7 +44,7 @@ pub fn state_view(state: &State, address: &Address) -> Value {
     state
         .resources
         .get(&address.to_string())
-        .map(|r| Value::Object(r.attributes.clone().into_iter().collect()))
+        .map(|r| Value::Object(r.attributes.to_map().into_iter().collect()))
         .unwrap_or(Value::Null)
 }
 
@@ -175,9 +175,9 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let recorded = self.in_state(&address).map(|r| &r.attributes);
+        let recorded = self.in_state(&address).map(|r| r.attributes.to_map());
         let live_content = if live.etag.is_empty() {
-            recorded.and_then(|a| a.get("content")).cloned().unwrap_or_default()
+            recorded.and_then(|mut a| a.remove("content")).unwrap_or_default()
         } else {
             Value::String(live.etag.clone())
         };
@@ -326,18 +326,17 @@ impl<'a> Ctx<'a> {
             .copied()
             .collect();
         keys.push("tags");
-        let set_before: BTreeSet<&str> = recorded
-            .map(|r| r.attributes.keys().map(String::as_str).collect())
+        let set_before: BTreeSet<String> = recorded
+            .map(|r| r.attributes.keys().into_iter().collect())
             .unwrap_or_default();
-        keys.retain(|k| after.get(*k).is_some() || set_before.contains(k));
+        keys.retain(|k| after.get(*k).is_some() || set_before.contains(*k));
         let mut attributes = compare(&before, &after, &keys, &|k| REPLACE_KEYS.contains(&k));
         // Secrets: the API masks them, so compare HMACs kept in state.
         let key = super::hmac_key(self.state);
         let want = spec.encrypted_user_data().map(|s| secret_hmac(key, s.expose()));
         let have = recorded
             .and_then(|r| r.private.get("secrets_hmac"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+            .and_then(|v| v.as_str().map(str::to_string));
         if want != have {
             attributes.push(AttrDiff {
                 path: "encrypted_user_data".into(),
