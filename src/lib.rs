@@ -24,9 +24,9 @@
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON | none |
-//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier that saves state after every call | network, state file |
+//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier; every completed call is durable (group-committed journal) before its step counts as done | network, state file |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
-//! | [`state`] | the state file (serial, lineage, atomic save + `.backup`) and its lock | state dir |
+//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, atomic save + `.backup`, replayed `.journal`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
