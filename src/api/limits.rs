@@ -76,7 +76,7 @@ pub const ASYNC_RETRIES: std::ops::RangeInclusive<i64> = 0..=8;
 pub const ASYNC_DESTINATIONS: &[&str] = &["OBS", "SMN", "DIS", "FunctionGraph"];
 /// Timer trigger name length.
 pub const TIMER_NAME_MAX: usize = 64;
-/// Trigger types.
+/// Trigger types, TIMER first (the manifest's generic types are the rest).
 pub const TRIGGER_TYPES: &[&str] = &[
     "TIMER",
     "APIG",
