@@ -29,7 +29,7 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Show what apply would change (exit 2 with --detailed-exitcode when something would).
     Plan(PlanArgs),
-    /// Make the live resources match the manifests.
+    /// Make the live resources match the manifests (`apply PLANFILE`: run a saved plan).
     Apply(ApplyArgs),
     /// Delete every resource the state records.
     Destroy(ApplyArgs),
@@ -169,9 +169,16 @@ pub struct PlanArgs {
     /// Plan the destruction of everything in state.
     #[arg(long)]
     pub destroy: bool,
+    /// Save the plan to FILE for `fgform apply FILE` (Terraform's `-out FILE` works too).
+    /// It holds no plaintext secret; apply refuses it once the state or a resource it
+    /// touches has moved.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
-/// `fgform apply` / `fgform destroy`.
+/// `fgform apply [DIR]` / `fgform apply PLANFILE` / `fgform destroy`. Given a file made by
+/// `fgform plan -out`, apply runs exactly that plan without asking, after checking that the
+/// state, the manifests, the packages and every resource it touches are as planned.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]

@@ -13,6 +13,8 @@ pub enum ExitStatus {
     Error,
     /// 2: changes or drift present (where `--detailed-exitcode` or `drift` asks).
     Changes,
+    /// 130: stopped by Ctrl-C or SIGTERM (after saving what completed).
+    Interrupted,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -21,6 +23,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Error => ExitCode::from(1),
             ExitStatus::Changes => ExitCode::from(2),
+            ExitStatus::Interrupted => ExitCode::from(130),
         }
     }
 }

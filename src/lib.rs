@@ -56,7 +56,7 @@ use crate::error::ExitStatus;
 
 /// Entry point behind `src/main.rs`: parse, run, render errors, map the exit status.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(terraform_spellings(args)) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -74,6 +74,17 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitStatus::Error.into()
         }
     }
+}
+
+/// Accepts Terraform's single-dash `-out FILE` / `-out=FILE` as `--out`.
+fn terraform_spellings(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-out") => "--out".into(),
+            Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
+            _ => arg,
+        })
+        .collect()
 }
 
 /// Sends `tracing` output to stderr when `--debug` or `RUST_LOG` asks for it.

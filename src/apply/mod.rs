@@ -2,6 +2,7 @@
 //! `parallelism` at a time, saving the state file after every completed call. After the
 //! first failure no new step starts; the running ones finish and are recorded.
 
+pub mod recover;
 pub mod refresh;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,7 @@ use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired};
 use crate::plan::order::{self, Phase, Step};
 use crate::plan::{self, diff, Action, Call, Change, Plan};
-use crate::state::{self, ResourceState, State, StateError};
+use crate::state::{self, Intent, ResourceState, State, StateError};
 
 /// Base64 of every local artifact, by address.
 #[derive(Debug, Clone, Default)]
@@ -72,9 +73,16 @@ struct Saved {
 struct Pending {
     /// Changes made so far.
     made: u64,
-    /// Addresses changed since the last write.
-    dirty: BTreeSet<String>,
+    /// What changed since the last write.
+    dirty: Dirty,
     shutdown: bool,
+}
+
+/// Rows (addresses) and intents (ids) changed since the last write.
+#[derive(Default)]
+struct Dirty {
+    rows: BTreeSet<String>,
+    intents: BTreeSet<String>,
 }
 
 #[derive(Default)]
@@ -83,13 +91,8 @@ struct SaveShared {
     wake: std::sync::Condvar,
 }
 
-/// One write of the saver: a journal line for `dirty`, or the whole state.
-fn write_batch(
-    state: &Mutex<State>,
-    path: &std::path::Path,
-    dirty: &BTreeSet<String>,
-    whole: bool,
-) -> Result<(), StateError> {
+/// One write of the saver: a journal line for the `dirty` rows and intents, or the whole state.
+fn write_batch(state: &Mutex<State>, path: &std::path::Path, dirty: &Dirty, whole: bool) -> Result<(), StateError> {
     if whole {
         let mut snapshot = state.lock().clone();
         let result = state::save(path, &mut snapshot);
@@ -100,14 +103,20 @@ fn write_batch(
         let s = state.lock();
         State {
             resources: dirty
+                .rows
                 .iter()
                 .filter_map(|a| s.resources.get(a).map(|r| (a.clone(), r.clone())))
+                .collect(),
+            pending: dirty
+                .intents
+                .iter()
+                .filter_map(|id| s.pending.get(id).map(|i| (id.clone(), i.clone())))
                 .collect(),
             ..State::new(&s.stack, s.stage.as_deref())
         }
         .with_identity(&s.lineage, s.serial)
     };
-    state::append_journal(path, &rows, dirty)
+    state::append_journal(path, &rows, &dirty.rows, &dirty.intents)
 }
 
 impl Recorder {
@@ -168,13 +177,20 @@ impl Recorder {
         }
     }
 
-    /// Applies `edit` to the state and waits until it is on disk.
-    async fn record(&self, touched: &[String], edit: impl FnOnce(&mut State)) -> Result<(), StateError> {
+    /// Applies `edit` to the state and waits until it is on disk. `touched` rows and
+    /// `intents` are the ones `edit` changed.
+    async fn record(
+        &self,
+        touched: &[String],
+        intents: &[String],
+        edit: impl FnOnce(&mut State),
+    ) -> Result<(), StateError> {
         let number = {
             let mut state = self.state.lock();
             edit(&mut state);
             let mut pending = self.shared.pending.lock().expect("saver lock");
-            pending.dirty.extend(touched.iter().cloned());
+            pending.dirty.rows.extend(touched.iter().cloned());
+            pending.dirty.intents.extend(intents.iter().cloned());
             pending.made += 1;
             pending.made
         };
@@ -196,21 +212,49 @@ impl Recorder {
         }
     }
 
-    async fn put(&self, address: &Address, record: ResourceState) -> Result<(), StateError> {
-        self.record(&[address.to_string()], |state| {
+    /// Records `record` and confirms the intents in `settle` (emptied), in one write.
+    async fn put(&self, address: &Address, record: ResourceState, settle: &mut Vec<String>) -> Result<(), StateError> {
+        let ids = std::mem::take(settle);
+        self.record(&[address.to_string()], &ids, |state| {
             state.resources.insert(address.to_string(), record);
+            for id in &ids {
+                state.pending.remove(id);
+            }
         })
         .await
     }
 
-    async fn remove(&self, addresses: &[Address]) -> Result<(), StateError> {
+    /// Forgets `addresses` and confirms the intents in `settle` (emptied), in one write.
+    async fn remove(&self, addresses: &[Address], settle: &mut Vec<String>) -> Result<(), StateError> {
         let touched: Vec<String> = addresses.iter().map(Address::to_string).collect();
-        self.record(&touched, |state| {
+        let ids = std::mem::take(settle);
+        self.record(&touched, &ids, |state| {
             for a in addresses {
                 state.resources.remove(&a.to_string());
             }
+            for id in &ids {
+                state.pending.remove(id);
+            }
         })
         .await
+    }
+
+    /// Confirms intents whose calls' results need no record (or failed without effect).
+    async fn settle(&self, settle: &mut Vec<String>) -> Result<(), StateError> {
+        if settle.is_empty() {
+            return Ok(());
+        }
+        self.remove(&[], settle).await
+    }
+
+    /// Makes `intent` durable before its call is sent; returns its id.
+    async fn intend(&self, intent: Intent) -> Result<String, StateError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.record(&[], std::slice::from_ref(&id), |state| {
+            state.pending.insert(id.clone(), intent);
+        })
+        .await?;
+        Ok(id)
     }
 
     fn get(&self, address: &Address) -> Option<ResourceState> {
@@ -252,10 +296,13 @@ pub struct Outcome {
     pub errors: Vec<StepError>,
     /// The state as saved last.
     pub state: Option<State>,
+    /// `stop` was raised: no step started after it.
+    pub interrupted: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Applies `plan`. `desired` is `None` for a destroy. `progress` gets one line per finished
+/// Applies `plan`. `desired` is `None` for a destroy. Once `stop` is raised no new step
+/// starts; running ones finish and are recorded. `progress` gets one line per finished
 /// resource.
 pub async fn apply(
     client: &Client,
@@ -265,6 +312,7 @@ pub async fn apply(
     state: State,
     state_path: PathBuf,
     parallelism: usize,
+    stop: &std::sync::atomic::AtomicBool,
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Outcome {
     let empty = Desired {
@@ -292,7 +340,7 @@ pub async fn apply(
             attributes: Default::default(),
             private: Default::default(),
         };
-        if let Err(e) = ctx.recorder.put(address, record).await {
+        if let Err(e) = ctx.recorder.put(address, record, &mut Vec::new()).await {
             outcome.errors.push(e.into());
         }
     }
@@ -304,7 +352,10 @@ pub async fn apply(
         *remaining_per_change.entry(s.change).or_default() += 1;
     }
     loop {
-        if outcome.errors.is_empty() {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            outcome.interrupted = true;
+        }
+        if outcome.errors.is_empty() && !outcome.interrupted {
             for (i, step) in steps.iter().enumerate() {
                 if tasks.len() >= parallelism.max(1) {
                     break;
@@ -374,10 +425,59 @@ fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Val
     }
 }
 
+impl Ctx {
+    /// Sends one mutating call with its intent durable first. On success the intent id goes
+    /// to `settle`, to be confirmed in the same write that records the result; a failure
+    /// that certainly changed nothing confirms it at once; an ambiguous one (the call may
+    /// have happened) leaves it for the next run to resolve.
+    async fn send<T>(
+        &self,
+        address: &Address,
+        call: Call,
+        lookup: Value,
+        record: Option<ResourceState>,
+        settle: &mut Vec<String>,
+        request: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, StepError> {
+        let id = self
+            .recorder
+            .intend(Intent {
+                address: address.to_string(),
+                call: format!("{call:?}"),
+                started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                lookup,
+                record,
+            })
+            .await?;
+        match request.await {
+            Ok(value) => {
+                settle.push(id);
+                Ok(value)
+            }
+            Err(source) => {
+                if !source.is_ambiguous() {
+                    self.recorder.settle(&mut vec![id]).await?;
+                }
+                Err(StepError::Api {
+                    address: address.clone(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
 async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
+    let mut settle = Vec::new();
+    let result = run_step_calls(ctx, step, &mut settle).await;
+    // Calls whose success needed no record of its own (or whose record failed).
+    let settled = ctx.recorder.settle(&mut settle).await;
+    result.and(settled.map_err(StepError::from))
+}
+
+async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Result<(), StepError> {
     let change = &ctx.plan.changes[step.change];
     let address = &change.address;
-    let err = api(address);
     let has = |call: Call| change.calls.contains(&call);
     let desired = ctx.desired.as_ref();
     let mut private = BTreeMap::new();
@@ -385,7 +485,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
         private.insert("depends_on".to_string(), json!(plan::depends_on(d, address)));
     }
     match (address, step.phase) {
-        (Address::Dependency(name), Phase::DeleteOld) => {
+        (Address::Dependency(_), Phase::DeleteOld) => {
             let Some(mut rec) = ctx.recorder.get(address) else {
                 return Ok(());
             };
@@ -394,14 +494,14 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 old.get("dep_id").and_then(Value::as_str),
                 old.get("version").and_then(Value::as_i64),
             ) {
-                ctx.client
-                    .delete_dependency_version(dep_id, version)
-                    .await
-                    .or_else(not_found)
-                    .map_err(&err)?;
+                let request = async { ctx.client.delete_dependency_version(dep_id, version).await.or_else(not_found) };
+                ctx.send(address, Call::DeleteDependencyVersion, Value::Null, None, settle, request)
+                    .await?;
             }
-            let _ = name;
-            ctx.recorder.put(address, rec).await?;
+            ctx.recorder.put(address, rec, settle).await?;
+        }
+        (Address::Dependency(_), Phase::Main) if change.action == Action::Update => {
+            // Only the old version's cleanup (the `DeleteOld` step) is left to do.
         }
         (Address::Dependency(name), Phase::Main) => {
             let old = ctx.recorder.get(address);
@@ -409,13 +509,16 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 if has(Call::DeleteDependencyVersion) {
                     let old = old.expect("recorded");
                     let (dep_id, version) = dep_version(&old);
-                    ctx.client
-                        .delete_dependency_version(&dep_id, version)
-                        .await
-                        .or_else(not_found)
-                        .map_err(&err)?;
+                    let request = async {
+                        ctx.client
+                            .delete_dependency_version(&dep_id, version)
+                            .await
+                            .or_else(not_found)
+                    };
+                    ctx.send(address, Call::DeleteDependencyVersion, Value::Null, None, settle, request)
+                        .await?;
                 }
-                ctx.recorder.remove(std::slice::from_ref(address)).await?;
+                ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
                 return Ok(());
             }
             let d = desired.expect("desired");
@@ -425,33 +528,45 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 body["depend_file"] = file.clone().into();
             }
             let body: CreateDependencyVersionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
-            let version = ctx.client.create_dependency_version(&body).await.map_err(&err)?;
             if let (Some(old), Action::Replace) = (old, change.action) {
                 let (dep_id, v) = dep_version(&old);
                 private.insert("old_version".into(), json!({"dep_id": dep_id, "version": v}));
             }
-            let mut rec = record("dependency", version.id.clone(), change, private);
-            rec.attributes.insert("dep_id", version.dep_id.clone().into());
-            rec.attributes.insert("version", version.version.into());
-            ctx.recorder.put(address, rec).await?;
+            let lookup = json!({
+                "name": body.name,
+                "runtime": body.runtime,
+                "etag": body.depend_file.as_deref().and_then(crate::client::dependencies::package_etag),
+            });
+            let template = record("dependency", String::new(), change, private);
+            let version = ctx
+                .send(
+                    address,
+                    Call::CreateDependencyVersion,
+                    lookup,
+                    Some(template.clone()),
+                    settle,
+                    ctx.client.create_dependency_version(&body),
+                )
+                .await?;
+            ctx.recorder
+                .put(address, dependency_record(template, &version), settle)
+                .await?;
         }
         (Address::Function(name), _) => {
             let old = ctx.recorder.get(address);
             if has(Call::DeleteFunction) {
                 let urn = old.as_ref().map(|r| r.id.clone()).unwrap_or_default();
-                ctx.client
-                    .delete_function(&urn)
-                    .await
-                    .or_else(not_found)
-                    .map_err(&err)?;
+                let request = async { ctx.client.delete_function(&urn).await.or_else(not_found) };
+                ctx.send(address, Call::DeleteFunction, Value::Null, None, settle, request)
+                    .await?;
                 let mut gone = ctx.recorder.children(name);
                 gone.push(address.clone());
-                ctx.recorder.remove(&gone).await?;
+                ctx.recorder.remove(&gone, settle).await?;
             }
             if change.action == Action::Delete {
                 let mut gone = ctx.recorder.children(name);
                 gone.push(address.clone());
-                return Ok(ctx.recorder.remove(&gone).await?);
+                return Ok(ctx.recorder.remove(&gone, settle).await?);
             }
             let d = desired.expect("desired");
             let spec = &d.functions[name];
@@ -487,45 +602,76 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 merge(&mut body, spec.code_body(d.region(), file, &versions));
                 body["tags"] = serde_json::to_string(&want).map_err(|e| other(address, e))?.into();
                 let body: CreateFunctionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
-                let created = ctx.client.create_function(&body).await.map_err(&err)?;
+                let planned = d.function_urn(name);
+                let template = record("function", planned.clone(), change, private.clone());
+                let created = ctx
+                    .send(
+                        address,
+                        Call::CreateFunction,
+                        json!({"urn": planned, "stack": d.stack}),
+                        Some(template),
+                        settle,
+                        ctx.client.create_function(&body),
+                    )
+                    .await?;
                 urn = created
                     .func_urn
                     .strip_suffix(":latest")
                     .unwrap_or(&created.func_urn)
                     .to_string();
                 ctx.recorder
-                    .put(address, record("function", urn.clone(), change, private.clone()))
+                    .put(address, record("function", urn.clone(), change, private.clone()), settle)
                     .await?;
             }
             if has(Call::UpdateFunctionCode) {
                 let body: UpdateFunctionCodeRequest =
                     serde_json::from_value(spec.code_body(d.region(), file, &versions))
                         .map_err(|e| other(address, e))?;
-                ctx.client.update_function_code(&urn, &body).await.map_err(&err)?;
+                ctx.send(
+                    address,
+                    Call::UpdateFunctionCode,
+                    Value::Null,
+                    None,
+                    settle,
+                    ctx.client.update_function_code(&urn, &body),
+                )
+                .await?;
                 ctx.recorder
-                    .put(address, record("function", urn.clone(), change, private.clone()))
+                    .put(address, record("function", urn.clone(), change, private.clone()), settle)
                     .await?;
             }
             if has(Call::UpdateFunctionConfig) {
                 let body: UpdateFunctionConfigRequest =
                     serde_json::from_value(spec.config_body()).map_err(|e| other(address, e))?;
-                ctx.client.update_function_config(&urn, &body).await.map_err(&err)?;
+                ctx.send(
+                    address,
+                    Call::UpdateFunctionConfig,
+                    Value::Null,
+                    None,
+                    settle,
+                    ctx.client.update_function_config(&urn, &body),
+                )
+                .await?;
                 ctx.recorder
-                    .put(address, record("function", urn.clone(), change, private.clone()))
+                    .put(address, record("function", urn.clone(), change, private.clone()), settle)
                     .await?;
             }
             if has(Call::UpdateFunctionTags) {
                 if change.action == Action::Update {
-                    let live = ctx.client.list_function_tags(&urn).await.map_err(&err)?;
+                    let live = ctx.client.list_function_tags(&urn).await.map_err(api(address))?;
                     let stale: Vec<Tag> = live.tags.into_iter().filter(|t| !want.contains(t)).collect();
                     if !stale.is_empty() {
-                        ctx.client.remove_function_tags(&urn, &stale).await.map_err(&err)?;
+                        let request = ctx.client.remove_function_tags(&urn, &stale);
+                        ctx.send(address, Call::UpdateFunctionTags, Value::Null, None, settle, request)
+                            .await?;
                     }
                 }
-                ctx.client.add_function_tags(&urn, &want).await.map_err(&err)?;
+                let request = ctx.client.add_function_tags(&urn, &want);
+                ctx.send(address, Call::UpdateFunctionTags, Value::Null, None, settle, request)
+                    .await?;
             }
             ctx.recorder
-                .put(address, record("function", urn, change, private))
+                .put(address, record("function", urn, change, private), settle)
                 .await?;
         }
         (Address::Trigger { function, trigger }, _) => {
@@ -553,37 +699,56 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 .unwrap_or_default();
             if has(Call::DeleteTrigger) {
                 if let Some(old) = &old {
-                    ctx.client
-                        .delete_trigger(&urn, &old_type, &old.id)
-                        .await
-                        .or_else(not_found)
-                        .map_err(&err)?;
+                    let request = async {
+                        ctx.client
+                            .delete_trigger(&urn, &old_type, &old.id)
+                            .await
+                            .or_else(not_found)
+                    };
+                    ctx.send(address, Call::DeleteTrigger, Value::Null, None, settle, request)
+                        .await?;
                 }
-                ctx.recorder.remove(std::slice::from_ref(address)).await?;
+                ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
             }
             if change.action == Action::Delete {
-                return Ok(ctx.recorder.remove(std::slice::from_ref(address)).await?);
+                return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
             }
             let spec = &desired.expect("desired").functions[function].triggers[trigger];
             if has(Call::CreateTrigger) {
                 let body: CreateTriggerRequest =
                     serde_json::from_value(spec.create_body()).map_err(|e| other(address, e))?;
-                let created = ctx.client.create_trigger(&urn, &body).await.map_err(&err)?;
-                ctx.recorder
-                    .put(address, record("trigger", created.trigger_id, change, private))
+                let template = record("trigger", String::new(), change, private);
+                let lookup = json!({
+                    "function_urn": urn,
+                    "trigger_type_code": spec.trigger_type_code,
+                    "event_data": spec.event_data,
+                });
+                let created = ctx
+                    .send(
+                        address,
+                        Call::CreateTrigger,
+                        lookup,
+                        Some(template.clone()),
+                        settle,
+                        ctx.client.create_trigger(&urn, &body),
+                    )
                     .await?;
+                let rec = ResourceState {
+                    id: created.trigger_id,
+                    ..template
+                };
+                ctx.recorder.put(address, rec, settle).await?;
             } else if has(Call::UpdateTriggerStatus) {
                 let id = old.map(|r| r.id).unwrap_or_default();
                 let body = UpdateTriggerRequest {
                     trigger_status: Some(spec.trigger_status.as_str().into()),
                     event_data: None,
                 };
-                ctx.client
-                    .update_trigger(&urn, &old_type, &id, &body)
-                    .await
-                    .map_err(&err)?;
+                let request = ctx.client.update_trigger(&urn, &old_type, &id, &body);
+                ctx.send(address, Call::UpdateTriggerStatus, Value::Null, None, settle, request)
+                    .await?;
                 ctx.recorder
-                    .put(address, record("trigger", id, change, private))
+                    .put(address, record("trigger", id, change, private), settle)
                     .await?;
             }
         }
@@ -596,19 +761,21 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                 .unwrap_or_default();
             if change.action == Action::Delete {
                 if has(Call::DeleteAsyncConfig) {
-                    ctx.client
-                        .delete_async_config(&urn)
-                        .await
-                        .or_else(not_found)
-                        .map_err(&err)?;
+                    let request = async { ctx.client.delete_async_config(&urn).await.or_else(not_found) };
+                    ctx.send(address, Call::DeleteAsyncConfig, Value::Null, None, settle, request)
+                        .await?;
                 }
-                return Ok(ctx.recorder.remove(std::slice::from_ref(address)).await?);
+                return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
             }
             let d = desired.expect("desired");
             let spec = d.functions[function].async_config.as_ref().expect("async planned");
             let body: AsyncInvokeConfigRequest = serde_json::from_value(spec.body(d)).map_err(|e| other(address, e))?;
-            ctx.client.put_async_config(&urn, &body).await.map_err(&err)?;
-            ctx.recorder.put(address, record("async", urn, change, private)).await?;
+            let request = ctx.client.put_async_config(&urn, &body);
+            ctx.send(address, Call::PutAsyncConfig, Value::Null, None, settle, request)
+                .await?;
+            ctx.recorder
+                .put(address, record("async", urn, change, private), settle)
+                .await?;
         }
         (Address::Workflow(name), _) => {
             let old = ctx.recorder.get(address);
@@ -622,7 +789,11 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                                 .and_then(|v| v.as_str().map(str::to_string))
                         })
                         .unwrap_or_default();
-                    let result = ctx.client.delete_workflows(&[urn]).await.map_err(&err)?;
+                    let urns = [urn];
+                    let request = ctx.client.delete_workflows(&urns);
+                    let result = ctx
+                        .send(address, Call::DeleteWorkflow, Value::Null, None, settle, request)
+                        .await?;
                     if !result.fail.is_empty() {
                         return Err(StepError::Other {
                             address: address.clone(),
@@ -630,22 +801,43 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
                         });
                     }
                 }
-                return Ok(ctx.recorder.remove(std::slice::from_ref(address)).await?);
+                return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
             }
             let d = desired.expect("desired");
             let body: WorkflowDefinition =
                 serde_json::from_value(d.workflows[name].definition(d)).map_err(|e| other(address, e))?;
             let summary = match (has(Call::UpdateWorkflow), old) {
-                (true, Some(old)) => ctx.client.update_workflow(&old.id, &body).await.map_err(&err)?,
-                _ => ctx.client.create_workflow(&body).await.map_err(&err)?,
+                (true, Some(old)) => {
+                    let request = ctx.client.update_workflow(&old.id, &body);
+                    ctx.send(address, Call::UpdateWorkflow, Value::Null, None, settle, request)
+                        .await?
+                }
+                _ => {
+                    let template = record("workflow", String::new(), change, private.clone());
+                    let request = ctx.client.create_workflow(&body);
+                    let lookup = json!({"name": body.name});
+                    ctx.send(address, Call::CreateWorkflow, lookup, Some(template), settle, request)
+                        .await?
+                }
             };
             private.insert("workflow_urn".into(), summary.workflow_urn.clone().into());
             ctx.recorder
-                .put(address, record("workflow", summary.id, change, private))
+                .put(address, record("workflow", summary.id, change, private), settle)
                 .await?;
         }
     }
     Ok(())
+}
+
+/// A dependency's record once its version exists: the id, `dep_id` and `version` filled in.
+pub(crate) fn dependency_record(template: ResourceState, version: &crate::api::types::DependencyVersion) -> ResourceState {
+    let mut rec = ResourceState {
+        id: version.id.clone(),
+        ..template
+    };
+    rec.attributes.insert("dep_id", version.dep_id.clone().into());
+    rec.attributes.insert("version", version.version.into());
+    rec
 }
 
 fn dep_version(rec: &ResourceState) -> (String, i64) {

@@ -15,7 +15,9 @@ use crate::client::{Client, ClientBuilder};
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, CodeSource, Desired};
+use crate::plan::saved::{self, SavedPlan};
 use crate::plan::{self, render, Artifacts, Digests, Plan};
+use super::interrupt::Interrupt;
 use crate::state::{self, Lock, State};
 
 /// Everything a reconciling command works on.
@@ -182,6 +184,26 @@ fn load_state(path: &Path, desired: &Desired) -> anyhow::Result<State> {
     Ok(state::load(path)?.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
 }
 
+/// Resolves the calls an interrupted run left unconfirmed (see `apply::recover`), in
+/// `state`; prints what was found. Returns whether anything was resolved.
+async fn resolve_pending(client: &Client, state: &mut State) -> anyhow::Result<bool> {
+    if state.pending.is_empty() {
+        return Ok(false);
+    }
+    let resolved = apply::recover::resolve(client, state)
+        .await
+        .context("resolving the calls an interrupted run left unconfirmed")?;
+    eprintln!(
+        "An earlier run was interrupted with {} call(s) unconfirmed; resolved:",
+        resolved.len()
+    );
+    for r in &resolved {
+        eprintln!("  {r}");
+    }
+    apply::recover::settle(state, &resolved);
+    Ok(true)
+}
+
 /// `fgform plan`.
 pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let Some(desired) = load_desired(&args.target)? else {
@@ -191,17 +213,24 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
-        let state = load_state(&path, &desired)?;
+        let prior = state::load(&path)?;
+        let mut state = prior
+            .clone()
+            .unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
         let (artifacts, _) = build_artifacts(&desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
-        let result = make_plan(
-            &client,
-            &desired,
-            &state,
-            &artifacts,
-            args.target.parallelism,
-            args.destroy,
-        )
+        let result = async {
+            resolve_pending(&client, &mut state).await?;
+            make_plan(
+                &client,
+                &desired,
+                &state,
+                &artifacts,
+                args.target.parallelism,
+                args.destroy,
+            )
+            .await
+        }
         .await;
         if let Some(handle) = embedded {
             handle.shutdown().await;
@@ -219,12 +248,122 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
                 crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
             );
         }
+        if let Some(out) = &args.out {
+            let saved = saved_plan(&args, &desired, &artifacts, prior.as_ref(), &path, plan.clone());
+            write_plan_file(out, &saved)?;
+            if !args.json {
+                println!(
+                    "\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
+                    out.display(),
+                    shell_quote(&out.display().to_string())
+                );
+            }
+        }
         Ok(if args.detailed_exitcode && !plan.is_empty() {
             ExitStatus::Changes
         } else {
             ExitStatus::Success
         })
     })
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The plan file for `plan` (see `plan::saved`).
+fn saved_plan(
+    args: &PlanArgs,
+    desired: &Desired,
+    artifacts: &Artifacts,
+    prior: Option<&State>,
+    state_path: &Path,
+    plan: Plan,
+) -> SavedPlan {
+    let salt = uuid::Uuid::new_v4().simple().to_string();
+    let (vars, withheld_vars) = saved::split_vars(desired, &args.target.stack.vars);
+    SavedPlan {
+        format: saved::FORMAT.into(),
+        format_version: saved::FORMAT_VERSION,
+        fgform_version: env!("CARGO_PKG_VERSION").into(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        stack: desired.stack.clone(),
+        stage: desired.stage.clone(),
+        inputs: saved::Inputs {
+            dir: args.target.stack.dir.display().to_string(),
+            stage: args.target.stack.stage.clone(),
+            var_files: args
+                .target
+                .stack
+                .var_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            vars,
+            withheld_vars,
+            endpoint: args.target.endpoint.clone(),
+            state: state_path.display().to_string(),
+            targets: args.targets.clone(),
+            destroy: args.destroy,
+        },
+        inputs_sha256: saved::inputs_hash(desired, artifacts, &salt),
+        salt,
+        prior_state: saved::PriorState {
+            lineage: prior.map(|s| s.lineage.clone()),
+            serial: prior.map_or(0, |s| s.serial),
+        },
+        live: saved::fingerprints(&plan),
+        plan,
+    }
+}
+
+/// Writes a plan file atomically, readable by its owner only (it describes the stack's
+/// configuration, though never a secret).
+fn write_plan_file(path: &Path, saved: &SavedPlan) -> anyhow::Result<()> {
+    let context = || format!("failed to write the plan file `{}`", path.display());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(context)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
+    serde_json::to_writer_pretty(&mut tmp, saved).with_context(context)?;
+    tmp.write_all(b"\n").with_context(context)?;
+    tmp.as_file().sync_all().with_context(context)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(context)?;
+    Ok(())
+}
+
+fn read_plan_file(path: &Path) -> anyhow::Result<SavedPlan> {
+    let bytes = std::fs::read(path).with_context(|| format!("failed to read the plan file `{}`", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        format: Option<String>,
+        format_version: Option<u32>,
+        fgform_version: Option<String>,
+    }
+    let not_a_plan = || {
+        anyhow::anyhow!("`{}` is not an fgform plan file", path.display())
+            .context(Hint("make one with `fgform plan -out FILE`".into()))
+    };
+    let probe: Probe = serde_json::from_slice(&bytes).map_err(|_| not_a_plan())?;
+    if probe.format.as_deref() != Some(saved::FORMAT) {
+        return Err(not_a_plan());
+    }
+    let version = probe.fgform_version.unwrap_or_default();
+    if probe.format_version != Some(saved::FORMAT_VERSION) || version != env!("CARGO_PKG_VERSION") {
+        bail!(anyhow::anyhow!(
+            "the plan file `{}` was made by fgform {version}; this is fgform {}",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        )
+        .context(Hint("plan again with this version".into())));
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("the plan file `{}` is damaged", path.display()))
 }
 
 fn confirm(what: &str) -> anyhow::Result<bool> {
@@ -241,8 +380,11 @@ fn confirm(what: &str) -> anyhow::Result<bool> {
     Ok(line.trim() == "yes")
 }
 
-/// `fgform apply` and `fgform destroy`.
+/// `fgform apply [DIR]`, `fgform apply PLANFILE` and `fgform destroy`.
 pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
+    if !destroy && args.target.stack.dir.is_file() {
+        return apply_saved(args);
+    }
     let Some(desired) = load_desired(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
@@ -252,12 +394,43 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
         let path = state_path(&args.target, &desired);
         let op = if destroy { "destroy" } else { "apply" };
         let lock = Lock::acquire(&path, op, Duration::from_secs(args.target.lock_timeout))?;
-        let state = load_state(&path, &desired)?;
+        let interrupt = Interrupt::install(Some(lock.handle()));
+        let mut state = load_state(&path, &desired)?;
         let (artifacts, payloads) = build_artifacts(&desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
-        let result = run_apply(
-            &args, destroy, &desired, &client, state, &path, &artifacts, &payloads, &targets,
-        )
+        let result = async {
+            if resolve_pending(&client, &mut state).await? {
+                state::save(&path, &mut state)?;
+            }
+            let mut plan = make_plan(&client, &desired, &state, &artifacts, args.target.parallelism, destroy).await?;
+            plan.retain_targets(&targets);
+            print!(
+                "{}",
+                crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
+            );
+            if plan.is_empty() {
+                return Ok(ExitStatus::Success);
+            }
+            let what = if destroy {
+                "destroy these resources"
+            } else {
+                "perform these actions"
+            };
+            if !args.auto_approve && !confirm(what)? {
+                eprintln!("Cancelled: nothing was changed.");
+                return Ok(ExitStatus::Error);
+            }
+            let run = Run {
+                client: &client,
+                desired: (!destroy).then_some(&desired),
+                state,
+                path: &path,
+                payloads: &payloads,
+                parallelism: args.target.parallelism,
+                interrupt: &interrupt,
+            };
+            execute(run, &plan).await
+        }
         .await;
         if let Some(handle) = embedded {
             handle.shutdown().await;
@@ -267,37 +440,130 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_apply(
-    args: &ApplyArgs,
-    destroy: bool,
-    desired: &Desired,
-    client: &Client,
-    state: State,
-    path: &Path,
-    artifacts: &Artifacts,
-    payloads: &Payloads,
-    targets: &[Address],
-) -> anyhow::Result<ExitStatus> {
-    let mut plan = make_plan(client, desired, &state, artifacts, args.target.parallelism, destroy).await?;
-    plan.retain_targets(targets);
-    print!(
-        "{}",
-        crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
-    );
-    if plan.is_empty() {
-        return Ok(ExitStatus::Success);
-    }
-    let what = if destroy {
-        "destroy these resources"
-    } else {
-        "perform these actions"
+/// `fgform apply PLANFILE`: applies exactly the saved plan, without a prompt, after proving
+/// it is not stale.
+fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
+    let file = args.target.stack.dir.clone();
+    let saved = read_plan_file(&file)?;
+    let refused = |what: String| {
+        anyhow::anyhow!("refusing to apply the saved plan `{}`: {what}", file.display()).context(Hint(format!(
+            "make a new plan with `fgform plan -out {}` and review it",
+            shell_quote(&file.display().to_string())
+        )))
     };
-    if !args.auto_approve && !confirm(what)? {
-        eprintln!("Cancelled: nothing was changed.");
-        return Ok(ExitStatus::Error);
+    // Re-read the stack exactly as it was planned.
+    let mut target = args.target.clone();
+    target.stack.dir = saved.inputs.dir.clone().into();
+    target.stack.stage = saved.inputs.stage.clone();
+    target.stack.var_files = saved.inputs.var_files.iter().map(Into::into).collect();
+    let given: std::collections::BTreeMap<String, String> = args.target.stack.vars.iter().cloned().collect();
+    let missing: Vec<&String> = saved
+        .inputs
+        .withheld_vars
+        .iter()
+        .filter(|v| !given.contains_key(*v))
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        bail!(anyhow::anyhow!(
+            "the saved plan needs --var {} again: their values feed secrets, so the plan file does not keep them",
+            names.join(", --var ")
+        ));
     }
+    let mut vars = saved.inputs.vars.clone();
+    vars.extend(given);
+    target.stack.vars = vars.into_iter().collect();
+    match (&args.target.endpoint, &saved.inputs.endpoint) {
+        (Some(now), Some(then)) if now != then => {
+            return Err(refused(format!("it was planned against `{then}`, not `{now}`")));
+        }
+        (Some(_), None) => {
+            return Err(refused("it was planned without --endpoint".into()));
+        }
+        _ => target.endpoint = saved.inputs.endpoint.clone(),
+    }
+    let path = args.target.state.clone().unwrap_or_else(|| saved.inputs.state.clone().into());
+    target.state = Some(path.clone());
+    let Some(desired) = load_desired(&target)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let destroy = saved.inputs.destroy;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let op = if destroy { "destroy" } else { "apply" };
+        let lock = Lock::acquire(&path, op, Duration::from_secs(args.target.lock_timeout))?;
+        let interrupt = Interrupt::install(Some(lock.handle()));
+        let result = async {
+            let prior = state::load(&path)?;
+            saved.check_state(prior.as_ref()).map_err(|e| refused(e.to_string()))?;
+            let mut state = prior.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+            let (artifacts, payloads) = build_artifacts(&desired)?;
+            if saved::inputs_hash(&desired, &artifacts, &saved.salt) != saved.inputs_sha256 {
+                return Err(refused(saved::Stale::Inputs.to_string()));
+            }
+            let (client, embedded) = connect(&target, &desired, &path).await?;
+            let outcome = async {
+                if resolve_pending(&client, &mut state).await? {
+                    state::save(&path, &mut state)?;
+                }
+                // The live side of every touched resource must look as it did.
+                let mut fresh = make_plan(&client, &desired, &state, &artifacts, target.parallelism, destroy).await?;
+                fresh.retain_targets(&targets(&saved.inputs.targets)?);
+                let stale = saved.check_live(&fresh);
+                if !stale.is_empty() {
+                    let list: Vec<String> = stale.iter().map(|s| format!("\n  - {s}")).collect();
+                    return Err(refused(format!(
+                        "live resources changed since it was made:{}",
+                        list.concat()
+                    )));
+                }
+                print!(
+                    "{}",
+                    crate::printer::plan(&render::text(&saved.plan), crate::printer::stdout_color())
+                );
+                if saved.plan.is_empty() {
+                    return Ok(ExitStatus::Success);
+                }
+                let run = Run {
+                    client: &client,
+                    desired: (!destroy).then_some(&desired),
+                    state,
+                    path: &path,
+                    payloads: &payloads,
+                    parallelism: target.parallelism,
+                    interrupt: &interrupt,
+                };
+                execute(run, &saved.plan).await
+            }
+            .await;
+            if let Some(handle) = embedded {
+                handle.shutdown().await;
+            }
+            outcome
+        }
+        .await;
+        lock.release();
+        result
+    })
+}
+
+/// What executing a plan needs.
+struct Run<'a> {
+    client: &'a Client,
+    /// `None` for a destroy.
+    desired: Option<&'a Desired>,
+    state: State,
+    path: &'a Path,
+    payloads: &'a Payloads,
+    parallelism: usize,
+    interrupt: &'a Interrupt,
+}
+
+/// Runs `plan`'s changes, printing progress and the summary.
+async fn execute(run: Run<'_>, plan: &Plan) -> anyhow::Result<ExitStatus> {
+    let destroy = run.desired.is_none();
     println!();
+    run.interrupt.start_applying();
     // Without a terminal: one line per finished resource. On a terminal, the same lines plus
     // a live `[done/total]` status line kept at the bottom.
     let live = std::io::stdout().is_terminal();
@@ -314,21 +580,29 @@ async fn run_apply(
         }
     };
     let outcome = apply::apply(
-        client,
-        (!destroy).then_some(desired),
-        &plan,
-        payloads,
-        state,
-        path.to_path_buf(),
-        args.target.parallelism,
+        run.client,
+        run.desired,
+        plan,
+        run.payloads,
+        run.state,
+        run.path.to_path_buf(),
+        run.parallelism,
+        run.interrupt.stop_flag(),
         &mut progress,
     )
     .await;
     if live {
         print!("\r\x1b[2K");
     }
+    let stats = run.client.stats();
+    if stats.retries > 0 {
+        eprintln!(
+            "note: {} API call(s) were retried ({} throttled with 429).",
+            stats.retries, stats.throttled
+        );
+    }
     let (add, change, gone) = plan.counts();
-    if outcome.errors.is_empty() {
+    if outcome.errors.is_empty() && !outcome.interrupted {
         if destroy {
             println!("\nDestroy complete! Resources: {gone} destroyed.");
         } else {
@@ -342,7 +616,10 @@ async fn run_apply(
         plan.changes.len()
     );
     let mut errors = outcome.errors.into_iter();
-    let first = errors.next().expect("an error");
+    let Some(first) = errors.next() else {
+        eprintln!("Interrupted: run `fgform plan` to see what is left.");
+        return Ok(ExitStatus::Interrupted);
+    };
     for other in errors {
         eprint!("{}", crate::error::render(&anyhow::Error::from(other)));
     }

@@ -14,10 +14,11 @@ pub mod live;
 pub mod order;
 pub mod render;
 mod resources;
+pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use live::{Live, LiveFunction};
@@ -42,7 +43,7 @@ pub struct Artifacts {
 }
 
 /// What happens to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
@@ -52,7 +53,7 @@ pub enum Action {
 }
 
 /// One API call a change makes (the applier's vocabulary; names follow the SDK operations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Call {
     CreateFunction,
     UpdateFunctionConfig,
@@ -72,7 +73,7 @@ pub enum Call {
 }
 
 /// One attribute that differs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttrDiff {
     pub path: String,
     pub before: Option<Value>,
@@ -82,7 +83,7 @@ pub struct AttrDiff {
 }
 
 /// A planned change to one resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub address: Address,
     pub action: Action,
@@ -98,7 +99,7 @@ pub struct Change {
 }
 
 /// A plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Sorted by address.
     pub changes: Vec<Change>,

@@ -96,7 +96,10 @@ pub fn steps(plan: &Plan, desired: &Desired, state: &State) -> Vec<Step> {
         steps[i].after = after;
     }
     for (i, change) in plan.changes.iter().enumerate() {
-        if change.action == Action::Replace && matches!(change.address, Address::Dependency(_)) {
+        // A replace's old version goes last; so does an old version an interrupted replace
+        // left (an update of a dependency is only ever that cleanup).
+        if matches!(change.action, Action::Replace | Action::Update) && matches!(change.address, Address::Dependency(_))
+        {
             let mut after = vec![i];
             for (j, other) in plan.changes.iter().enumerate() {
                 let uses = forward(&other.address).contains(&change.address)

@@ -200,6 +200,26 @@ impl<'a> Ctx<'a> {
                 after,
                 attributes,
             );
+            return;
+        }
+        // A replace interrupted after its new version was recorded: the old version is
+        // still to be deleted (once the functions have moved off it).
+        if let Some(old) = self.in_state(&address).and_then(|r| r.private.get("old_version")) {
+            let attributes = vec![AttrDiff {
+                path: "old_version".into(),
+                before: Some(old),
+                after: None,
+                forces_replacement: false,
+                sensitive: false,
+            }];
+            self.push(
+                address,
+                Action::Update,
+                vec![Call::DeleteDependencyVersion],
+                before,
+                after,
+                attributes,
+            );
         }
     }
 

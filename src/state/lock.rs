@@ -145,6 +145,15 @@ impl Lock {
     /// Releases the lock (also done on drop).
     pub fn release(self) {}
 
+    /// What releases this lock from elsewhere (a signal handler about to exit the process,
+    /// where no destructor runs).
+    pub fn handle(&self) -> LockHandle {
+        LockHandle {
+            path: self.path.clone(),
+            id: self.info.id.clone(),
+        }
+    }
+
     /// Removes the lock with this id, whoever holds it.
     pub fn force_unlock(state: &Path, id: &str) -> Result<LockInfo, StateError> {
         match holder(state) {
@@ -167,6 +176,22 @@ impl Drop for Lock {
     fn drop(&mut self) {
         // Only remove the file if it is still ours (force-unlock may have replaced it).
         if holder_at(&self.path).is_some_and(|h| h.id == self.info.id) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Releases a held lock by its id (see [`Lock::handle`]).
+#[derive(Debug, Clone)]
+pub struct LockHandle {
+    path: PathBuf,
+    id: String,
+}
+
+impl LockHandle {
+    /// Removes the lock file if it is still this lock's.
+    pub fn release(&self) {
+        if holder_at(&self.path).is_some_and(|h| h.id == self.id) {
             let _ = fs::remove_file(&self.path);
         }
     }

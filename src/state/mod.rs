@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use lock::{Lock, LockInfo};
+pub use lock::{Lock, LockHandle, LockInfo};
 
 /// The state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -126,6 +126,30 @@ pub struct State {
     pub fgform_version: String,
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
+    /// Mutating calls started and not yet confirmed, by intent id: each is durable before
+    /// its call is sent and removed in the same write that records the call's result, so
+    /// after a killed run these are exactly the calls whose outcome is unknown
+    /// (`apply::recover` resolves them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, Intent>,
+}
+
+/// A mutating call about to be sent (the intent journal's entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The resource it changes.
+    pub address: String,
+    /// The SDK operation name (`CreateFunction`, `UpdateFunctionConfig`, `DeleteTrigger`, …).
+    pub call: String,
+    /// RFC 3339, when it was sent.
+    pub started: String,
+    /// For creates: what identifies the resource if the call happened (function URN, trigger
+    /// type and event data, dependency name and etag, workflow name).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub lookup: Value,
+    /// For creates: the record to keep when the resource is found (its id is filled in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<ResourceState>,
 }
 
 impl State {
@@ -146,6 +170,7 @@ impl State {
             stage: stage.map(str::to_string),
             fgform_version: env!("CARGO_PKG_VERSION").to_string(),
             resources: BTreeMap::new(),
+            pending: BTreeMap::new(),
         }
     }
 }
@@ -249,6 +274,12 @@ struct JournalLine {
     set: BTreeMap<String, ResourceState>,
     #[serde(default)]
     remove: Vec<String>,
+    /// Intents started in this batch.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    intents: BTreeMap<String, Intent>,
+    /// Intents confirmed in this batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    done: Vec<String>,
 }
 
 /// Applies the journal lines written against this state file (same lineage and serial);
@@ -274,13 +305,23 @@ fn replay_journal(path: &Path, state: &mut State) -> Result<(), StateError> {
         for address in line.remove {
             state.resources.remove(&address);
         }
+        state.pending.extend(line.intents);
+        for id in line.done {
+            state.pending.remove(&id);
+        }
     }
     Ok(())
 }
 
-/// Appends the current value of `addresses` (present: set, absent: removed) to the journal
-/// of the state saved at `state.serial`, and fsyncs it.
-pub fn append_journal(path: &Path, state: &State, addresses: &BTreeSet<String>) -> Result<(), StateError> {
+/// Appends the current value of `addresses` (present: set, absent: removed) and of the
+/// intents `intents` (present: started, absent: done) to the journal of the state saved at
+/// `state.serial`, and fsyncs it.
+pub fn append_journal(
+    path: &Path,
+    state: &State,
+    addresses: &BTreeSet<String>,
+    intents: &BTreeSet<String>,
+) -> Result<(), StateError> {
     let journal = journal_path(path);
     let werr = |source| StateError::Write {
         path: journal.clone(),
@@ -291,7 +332,17 @@ pub fn append_journal(path: &Path, state: &State, addresses: &BTreeSet<String>) 
         base_serial: state.serial,
         set: BTreeMap::new(),
         remove: Vec::new(),
+        intents: BTreeMap::new(),
+        done: Vec::new(),
     };
+    for id in intents {
+        match state.pending.get(id) {
+            Some(intent) => {
+                line.intents.insert(id.clone(), intent.clone());
+            }
+            None => line.done.push(id.clone()),
+        }
+    }
     for address in addresses {
         match state.resources.get(address) {
             Some(record) => {
@@ -444,7 +495,7 @@ mod tests {
         );
         live.resources.remove("function.thumbnail");
         let changed: BTreeSet<String> = ["function.other".to_string(), "function.thumbnail".to_string()].into();
-        append_journal(&path, &live, &changed).unwrap();
+        append_journal(&path, &live, &changed, &BTreeSet::new()).unwrap();
         // A torn line after it is ignored.
         let mut f = fs::OpenOptions::new().append(true).open(journal_path(&path)).unwrap();
         f.write_all(b"{\"lineage\": \"x").unwrap();
@@ -466,7 +517,7 @@ mod tests {
         let mut old = s.clone();
         old.serial = 0;
         old.resources.clear();
-        append_journal(&path, &old, &["function.thumbnail".to_string()].into()).unwrap();
+        append_journal(&path, &old, &["function.thumbnail".to_string()].into(), &BTreeSet::new()).unwrap();
         assert_eq!(
             load(&path).unwrap().unwrap().resources.len(),
             1,

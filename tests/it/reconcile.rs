@@ -122,6 +122,7 @@ impl Harness {
             self.state(),
             self.state_path.clone(),
             1,
+            &std::sync::atomic::AtomicBool::new(false),
             &mut |_| {},
         )
         .await;
