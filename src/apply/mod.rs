@@ -494,9 +494,21 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 old.get("dep_id").and_then(Value::as_str),
                 old.get("version").and_then(Value::as_i64),
             ) {
-                let request = async { ctx.client.delete_dependency_version(dep_id, version).await.or_else(not_found) };
-                ctx.send(address, Call::DeleteDependencyVersion, Value::Null, None, settle, request)
-                    .await?;
+                let request = async {
+                    ctx.client
+                        .delete_dependency_version(dep_id, version)
+                        .await
+                        .or_else(not_found)
+                };
+                ctx.send(
+                    address,
+                    Call::DeleteDependencyVersion,
+                    Value::Null,
+                    None,
+                    settle,
+                    request,
+                )
+                .await?;
             }
             ctx.recorder.put(address, rec, settle).await?;
         }
@@ -515,8 +527,15 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                             .await
                             .or_else(not_found)
                     };
-                    ctx.send(address, Call::DeleteDependencyVersion, Value::Null, None, settle, request)
-                        .await?;
+                    ctx.send(
+                        address,
+                        Call::DeleteDependencyVersion,
+                        Value::Null,
+                        None,
+                        settle,
+                        request,
+                    )
+                    .await?;
                 }
                 ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
                 return Ok(());
@@ -620,7 +639,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .unwrap_or(&created.func_urn)
                     .to_string();
                 ctx.recorder
-                    .put(address, record("function", urn.clone(), change, private.clone()), settle)
+                    .put(
+                        address,
+                        record("function", urn.clone(), change, private.clone()),
+                        settle,
+                    )
                     .await?;
             }
             if has(Call::UpdateFunctionCode) {
@@ -637,7 +660,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 )
                 .await?;
                 ctx.recorder
-                    .put(address, record("function", urn.clone(), change, private.clone()), settle)
+                    .put(
+                        address,
+                        record("function", urn.clone(), change, private.clone()),
+                        settle,
+                    )
                     .await?;
             }
             if has(Call::UpdateFunctionConfig) {
@@ -653,7 +680,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 )
                 .await?;
                 ctx.recorder
-                    .put(address, record("function", urn.clone(), change, private.clone()), settle)
+                    .put(
+                        address,
+                        record("function", urn.clone(), change, private.clone()),
+                        settle,
+                    )
                     .await?;
             }
             if has(Call::UpdateFunctionTags) {
@@ -830,7 +861,10 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
 }
 
 /// A dependency's record once its version exists: the id, `dep_id` and `version` filled in.
-pub(crate) fn dependency_record(template: ResourceState, version: &crate::api::types::DependencyVersion) -> ResourceState {
+pub(crate) fn dependency_record(
+    template: ResourceState,
+    version: &crate::api::types::DependencyVersion,
+) -> ResourceState {
     let mut rec = ResourceState {
         id: version.id.clone(),
         ..template

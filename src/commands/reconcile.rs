@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 use base64::Engine as _;
 use md5::Digest as _;
 
+use super::interrupt::Interrupt;
 use crate::apply::{self, Payloads};
 use crate::cli::{ApplyArgs, PlanArgs, TargetArgs};
 use crate::client::{Client, ClientBuilder};
@@ -17,7 +18,6 @@ use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, CodeSource, Desired};
 use crate::plan::saved::{self, SavedPlan};
 use crate::plan::{self, render, Artifacts, Digests, Plan};
-use super::interrupt::Interrupt;
 use crate::state::{self, Lock, State};
 
 /// Everything a reconciling command works on.
@@ -482,7 +482,11 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
         }
         _ => target.endpoint = saved.inputs.endpoint.clone(),
     }
-    let path = args.target.state.clone().unwrap_or_else(|| saved.inputs.state.clone().into());
+    let path = args
+        .target
+        .state
+        .clone()
+        .unwrap_or_else(|| saved.inputs.state.clone().into());
     target.state = Some(path.clone());
     let Some(desired) = load_desired(&target)? else {
         return Ok(ExitStatus::Error);

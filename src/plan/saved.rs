@@ -145,9 +145,7 @@ pub fn fingerprints(plan: &Plan) -> BTreeMap<String, Fingerprint> {
                 calls: c.calls.clone(),
                 digest: function.then(|| text("digest")).flatten(),
                 last_modified: function.then(|| text("last_modified")).flatten(),
-                before_sha256: hex::encode(Sha256::digest(
-                    serde_json::to_vec(&c.before).expect("values serialize"),
-                )),
+                before_sha256: hex::encode(Sha256::digest(serde_json::to_vec(&c.before).expect("values serialize"))),
             };
             (c.address.to_string(), fingerprint)
         })
@@ -364,7 +362,11 @@ mod tests {
         };
         let stale = s.check_live(&fresh);
         assert_eq!(stale.len(), 1);
-        assert!(stale[0].to_string().contains("code digest aaaa -> bbbb"), "{}", stale[0]);
+        assert!(
+            stale[0].to_string().contains("code digest aaaa -> bbbb"),
+            "{}",
+            stale[0]
+        );
 
         let mut edited = before.clone();
         edited["timeout"] = 30.into();
@@ -372,7 +374,9 @@ mod tests {
             changes: vec![change("function.api", edited)],
             ..Plan::default()
         };
-        assert!(s.check_live(&fresh)[0].to_string().contains("live attributes changed: timeout"));
+        assert!(s.check_live(&fresh)[0]
+            .to_string()
+            .contains("live attributes changed: timeout"));
 
         let stale = s.check_live(&Plan::default());
         assert!(stale[0].to_string().contains("no longer needs the planned change"));

@@ -517,7 +517,13 @@ mod tests {
         let mut old = s.clone();
         old.serial = 0;
         old.resources.clear();
-        append_journal(&path, &old, &["function.thumbnail".to_string()].into(), &BTreeSet::new()).unwrap();
+        append_journal(
+            &path,
+            &old,
+            &["function.thumbnail".to_string()].into(),
+            &BTreeSet::new(),
+        )
+        .unwrap();
         assert_eq!(
             load(&path).unwrap().unwrap().resources.len(),
             1,

@@ -15,5 +15,6 @@ mod emulator_tags_quotas;
 mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
+mod pipeline;
 mod reconcile;
 mod signing_vectors;
