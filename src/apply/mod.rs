@@ -455,7 +455,7 @@ impl Ctx {
                 Ok(value)
             }
             Err(source) => {
-                if !source.is_ambiguous() {
+                if certainly_without_effect(&source) {
                     self.recorder.settle(&mut vec![id]).await?;
                 }
                 Err(StepError::Api {
@@ -872,6 +872,18 @@ pub(crate) fn dependency_record(
     rec.attributes.insert("dep_id", version.dep_id.clone().into());
     rec.attributes.insert("version", version.version.into());
     rec
+}
+
+/// Whether a failed call certainly changed nothing: the service refused it (4xx other than
+/// a timeout or a conflict; 429 is the gateway refusing before the service acts) or it was
+/// never sent (no token). Anything else (lost answers, 5xx, giving up after a lookup
+/// failed) may have taken effect.
+fn certainly_without_effect(e: &ApiError) -> bool {
+    match e {
+        ApiError::Token { .. } => true,
+        ApiError::Status { status, .. } => (400..500).contains(status) && !matches!(status, 408 | 409),
+        _ => false,
+    }
 }
 
 fn dep_version(rec: &ResourceState) -> (String, i64) {

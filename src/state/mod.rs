@@ -509,6 +509,40 @@ mod tests {
     }
 
     #[test]
+    fn intents_are_journaled_started_and_done_and_survive_whole_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = sample();
+        save(&path, &mut s).unwrap();
+        let intent = |address: &str| Intent {
+            address: address.into(),
+            call: "CreateFunction".into(),
+            started: "2026-11-23T00:00:00.000Z".into(),
+            lookup: serde_json::json!({"urn": "urn:x"}),
+            record: None,
+        };
+        let mut live = s.clone();
+        live.pending.insert("a".into(), intent("function.a"));
+        live.pending.insert("b".into(), intent("function.b"));
+        append_journal(&path, &live, &BTreeSet::new(), &["a".into(), "b".into()].into()).unwrap();
+        live.pending.remove("a");
+        append_journal(&path, &live, &BTreeSet::new(), &["a".into()].into()).unwrap();
+        let mut loaded = load(&path).unwrap().unwrap();
+        assert_eq!(
+            loaded.pending.keys().collect::<Vec<_>>(),
+            ["b"],
+            "a started and done, b open"
+        );
+        assert_eq!(loaded.pending["b"], intent("function.b"));
+        save(&path, &mut loaded).unwrap();
+        assert_eq!(load(&path).unwrap().unwrap().pending.len(), 1, "kept by a whole save");
+        // A state without intents does not mention them (older readers see no new key).
+        loaded.pending.clear();
+        save(&path, &mut loaded).unwrap();
+        assert!(!fs::read_to_string(&path).unwrap().contains("pending"));
+    }
+
+    #[test]
     fn journal_lines_for_another_serial_are_stale() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");

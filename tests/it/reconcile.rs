@@ -422,3 +422,117 @@ async fn a_trigger_forgotten_by_state_is_adopted_not_duplicated() {
     assert_eq!(h.state().resources["function.hello.trigger.every-5m"].id, id);
     assert!(h.plan().await.is_empty());
 }
+
+/// A create whose answer is lost (the emulator makes the resource, then drops the
+/// connection; the client here does not retry) leaves its intent pending; the next run
+/// finds the resource by its natural key and records it instead of creating a second one.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_found_and_recorded_not_repeated() {
+    // Each create's answer is dropped after it took effect, and the client's own lookup
+    // (which would adopt it at once) fails too, as if the process had died instead.
+    for (op, lookup) in [
+        ("CreateFunction", "ShowFunctionConfig"),
+        ("CreateFunctionTrigger", "ListFunctionTriggers"),
+        ("CreateDependencyVersion", "ListDependencies"),
+        ("CreateWorkflow", "ShowWorkFlow"),
+    ] {
+        let rules = vec![
+            ChaosRule::parse(&format!("drop,after,op={op},times=1")).unwrap(),
+            ChaosRule::parse(&format!("status=503,op={lookup},times=1")).unwrap(),
+        ];
+        let mut h = Harness::new("shop", None, rules).await;
+        let (_, outcome) = h.apply(false).await;
+        assert!(!outcome.errors.is_empty(), "{op}: the dropped answer fails the step");
+        let mut state = h.state();
+        assert_eq!(state.pending.len(), 1, "{op}: one call's outcome is unknown");
+        let intent = state.pending.values().next().unwrap().clone();
+        let resolved = fgform::apply::recover::resolve(&h.client, &state).await.unwrap();
+        assert_eq!(resolved.len(), 1);
+        let fgform::apply::recover::Resolution::Recorded(record) = &resolved[0].resolution else {
+            panic!("{op}: not found: {:?}", resolved[0]);
+        };
+        assert!(!record.id.is_empty());
+        assert!(
+            resolved[0].to_string().contains("had succeeded; recorded"),
+            "{}",
+            resolved[0]
+        );
+        fgform::apply::recover::settle(&mut state, &resolved);
+        assert!(state.pending.is_empty());
+        assert_eq!(state.resources[&intent.address].id, record.id);
+        state::save(&h.state_path, &mut state).unwrap();
+        // The rest converges without creating the lost resource again.
+        let plan = h.plan().await;
+        assert!(
+            plan.change(&intent.address.parse().unwrap())
+                .is_none_or(|c| c.action != plan::Action::Create),
+            "{op}: planned to create {} again",
+            intent.address
+        );
+        let (_, outcome) = h.apply(false).await;
+        assert!(outcome.errors.is_empty(), "{op}: {:?}", outcome.errors);
+        assert!(h.plan().await.is_empty(), "{op}: not converged");
+        let creates = h
+            .emu
+            .requests()
+            .iter()
+            .filter(|e| e.operation == op && e.status < 300)
+            .count();
+        let expected = match op {
+            "CreateFunction" => 4,
+            "CreateFunctionTrigger" => 3,
+            _ => 1,
+        };
+        assert_eq!(creates, expected, "{op} sent more often than the stack needs");
+    }
+}
+
+/// A create that never reached the service resolves as not found and is simply planned again.
+#[tokio::test]
+async fn a_create_that_never_happened_resolves_as_not_found() {
+    let rule = ChaosRule::parse("drop,op=CreateWorkflow,times=1").unwrap();
+    let mut h = Harness::new("shop", None, vec![rule]).await;
+    let (_, outcome) = h.apply(false).await;
+    assert!(!outcome.errors.is_empty());
+    let state = h.state();
+    let resolved = fgform::apply::recover::resolve(&h.client, &state).await.unwrap();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(resolved[0].resolution, fgform::apply::recover::Resolution::NotFound);
+}
+
+/// A dependency replace that stopped after the functions moved to the new version still
+/// owes the old version's deletion: the next plan schedules it instead of leaking it.
+#[tokio::test]
+async fn an_old_dependency_version_left_by_an_interrupted_replace_is_deleted_next_time() {
+    let rule = ChaosRule::parse("status=500,op=DeleteDependencyVersion,times=1").unwrap();
+    let mut h = Harness::new("shop", None, vec![rule]).await;
+    let (_, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let file = h.dir.join("deps/pillow/python/PIL.py");
+    let mut code = std::fs::read_to_string(&file).unwrap();
+    code.push_str("\nVERSION = 2\n");
+    std::fs::write(&file, code).unwrap();
+    let (_, outcome) = h.apply(false).await;
+    assert_eq!(outcome.errors.len(), 1, "the old version's delete failed");
+    let package = h.client.find_dependency("pillow").await.unwrap().unwrap();
+    assert_eq!(
+        h.client.list_all_dependency_versions(&package.id).await.unwrap().len(),
+        2
+    );
+
+    let plan = h.plan().await;
+    let text = render::text(&plan);
+    let change = plan
+        .change(&"dependency.pillow".parse().unwrap())
+        .expect("cleanup planned");
+    assert_eq!(change.calls, [plan::Call::DeleteDependencyVersion], "{text}");
+    assert!(text.contains("old_version"), "{text}");
+    h.writes();
+    let (_, outcome) = h.apply(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(h.writes(), ["DeleteDependencyVersion 204"]);
+    let versions = h.client.list_all_dependency_versions(&package.id).await.unwrap();
+    assert_eq!(versions.len(), 1, "no orphaned version");
+    assert_eq!(versions[0].id, h.state().resources["dependency.pillow"].id);
+    assert!(h.plan().await.is_empty());
+}
