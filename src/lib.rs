@@ -16,17 +16,17 @@
 //! | module | concern | I/O |
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
-//! | [`commands`] | one file per subcommand | yes |
+//! | [`commands`] | one file per subcommand; `commands::interrupt` (Ctrl-C/SIGTERM: graceful stop, exit 130) | yes |
 //! | [`api`] | URNs, AK/SK signing, limits, timer schedules, wire types, error envelope, local credentials | none |
 //! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
 //! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`) | none |
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
-//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON | none |
-//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier; every completed call is durable (group-committed journal) before its step counts as done | network, state file |
+//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON, saved plans and their stale checks (`plan::saved`) | none |
+//! | [`apply`] | refresh (GETs, bounded parallelism), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), and `apply::recover`, which resolves the intents a killed run left | network, state file |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
-//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, atomic save + `.backup`, replayed `.journal`) and its lock | state dir |
+//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
