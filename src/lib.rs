@@ -116,3 +116,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::State(args) => commands::state::run(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terraform_out_spellings_parse_as_out() {
+        for args in [
+            ["fgform", "plan", "-out", "p.plan"].as_slice(),
+            &["fgform", "plan", "-out=p.plan"],
+            &["fgform", "plan", "--out", "p.plan"],
+        ] {
+            let cli = Cli::try_parse_from(terraform_spellings(args.iter().map(OsString::from))).unwrap();
+            let Command::Plan(plan) = cli.command else {
+                panic!("not a plan")
+            };
+            assert_eq!(plan.out.as_deref(), Some(std::path::Path::new("p.plan")), "{args:?}");
+        }
+    }
+}
