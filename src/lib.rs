@@ -101,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Plan(args) => commands::reconcile::plan(args),
         Command::Apply(args) => commands::reconcile::apply(args, false),
         Command::Destroy(args) => commands::reconcile::apply(args, true),
+        Command::Drift(args) => commands::drift::run(args),
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),
     }
