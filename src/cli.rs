@@ -33,6 +33,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete every resource the state records.
     Destroy(ApplyArgs),
+    /// Report changes made outside fgform, deleted resources and unmanaged ones (exit 0 in
+    /// sync, 2 drift, 1 error); read-only.
+    Drift(DriftArgs),
     /// Print the state file's resources.
     Show(ShowArgs),
     /// Inspect or edit the state file.
@@ -189,6 +192,21 @@ pub struct ApplyArgs {
     /// Apply only these resources (and their children), repeatable.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+}
+
+/// `fgform drift`. Takes no lock, so `--lock-timeout` is accepted and has no effect.
+#[derive(Debug, Args)]
+#[command(mut_arg("lock_timeout", |a| a.hide(true)))]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the report as JSON (docs/drift.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Rules that silence known drift, one per line: `PATTERN [until YYYY-MM-DD] # reason`
+    /// (default: `DIR/.fgform-drift-ignore`, when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub ignore_file: Option<PathBuf>,
 }
 
 /// `fgform show`.

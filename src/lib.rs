@@ -7,7 +7,7 @@
 //!                              │
 //!     manifest/ (YAML → validated model/)  package (zip + SHA-512)
 //!                              │
-//!     plan/ (pure diff + order) ─► apply/ ─► state/
+//!     plan/ (pure diff, order, drift) ─► apply/ ─► state/
 //!                              │
 //!                           client/ ──HTTP──► FunctionGraph or emulator/
 //!                              └────── api/ ──────┘  wire facts shared by both
@@ -16,15 +16,15 @@
 //! | module | concern | I/O |
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
-//! | [`commands`] | one file per subcommand; `commands::interrupt` (Ctrl-C/SIGTERM: graceful stop, exit 130) | yes |
+//! | [`commands`] | one file per subcommand (`drift.rs`: the read-only drift report); `commands::interrupt` (Ctrl-C/SIGTERM: graceful stop, exit 130) | yes |
 //! | [`api`] | URNs, AK/SK signing, limits, timer schedules, wire types, error envelope, local credentials | none |
 //! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
 //! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`) | none |
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
-//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON, saved plans and their stale checks (`plan::saved`) | none |
-//! | [`apply`] | refresh (GETs, bounded parallelism), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), and `apply::recover`, which resolves the intents a killed run left | network, state file |
+//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON; saved plans and their stale checks (`plan::saved`); `plan::drift`: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON | none |
+//! | [`apply`] | refresh (GETs, bounded parallelism), `apply::inventory` (what the project holds beyond the state, for drift), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), and `apply::recover`, which resolves the intents a killed run left | network, state file |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
 //! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`) and its lock | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
@@ -112,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Plan(args) => commands::reconcile::plan(args),
         Command::Apply(args) => commands::reconcile::apply(args, false),
         Command::Destroy(args) => commands::reconcile::apply(args, true),
+        Command::Drift(args) => commands::drift::run(args),
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),
     }

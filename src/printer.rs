@@ -21,6 +21,16 @@ fn color_allowed(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
 /// Colours a rendered plan: `+` green, `~` yellow, `-` red, `-/+` red/green, the summary
 /// line bold. Text without colour is returned unchanged when `color` is false.
 pub fn plan(text: &str, color: bool) -> String {
+    paint(text, color, &["Plan:", "No changes"])
+}
+
+/// Colours a drift report the way [`plan`] colours a plan, its summary line bold.
+pub fn drift(text: &str, color: bool) -> String {
+    paint(text, color, &["Drift:", "No drift"])
+}
+
+/// Symbols coloured, lines starting with one of `bold` in bold.
+fn paint(text: &str, color: bool, bold: &[&str]) -> String {
     if !color {
         return text.to_string();
     }
@@ -37,7 +47,7 @@ pub fn plan(text: &str, color: bool) -> String {
             .find(|(s, _)| trimmed.starts_with(s) && trimmed[1..].starts_with(' '))
         {
             format!("{indent}{code}{sym}{RESET}{}", &trimmed[1..])
-        } else if trimmed.starts_with("Plan:") || trimmed.starts_with("No changes") {
+        } else if bold.iter().any(|b| trimmed.starts_with(b)) {
             format!("{indent}{BOLD}{trimmed}{RESET}")
         } else {
             body.to_string()
@@ -72,5 +82,16 @@ mod tests {
         assert!(painted.contains("\x1b[1mPlan: 1 to add"));
         let stripped = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap().replace_all(&painted, "");
         assert_eq!(stripped, text);
+    }
+
+    #[test]
+    fn drift_reports_get_the_same_symbols_and_a_bold_summary() {
+        let text = "  ~ function.a: memory_size 128 => 256\n  - function.b (urn): not found live\nDrift: 1 changed\n";
+        assert_eq!(drift(text, false), text);
+        let painted = drift(text, true);
+        assert!(painted.contains("\x1b[33m~\x1b[0m function.a"));
+        assert!(painted.contains("\x1b[31m-\x1b[0m function.b"));
+        assert!(painted.contains("\x1b[1mDrift: 1 changed"));
+        assert!(!plan(text, true).contains("\x1b[1mDrift"));
     }
 }

@@ -90,6 +90,16 @@ fn needs_show(desired: Option<&Desired>, state: &State, name: &str) -> bool {
         })
 }
 
+/// What a refresh's project-wide lists saw, for callers that also take stock of the
+/// project (`fgform drift`), so they need not list it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// Every function of the project: `(unqualified URN, name)`.
+    pub functions: Vec<(String, String)>,
+    /// Whether [`Live::workflow_names`] holds every workflow of the project (it listed them).
+    pub workflows: bool,
+}
+
 /// Reads the live resources of `desired` (when given) and of `state`.
 pub async fn refresh(
     client: &Client,
@@ -97,6 +107,28 @@ pub async fn refresh(
     state: &State,
     parallelism: usize,
 ) -> Result<Live, RefreshError> {
+    Ok(read(client, desired, state, parallelism, None).await?.0)
+}
+
+/// [`refresh`], listing the project's functions even when nothing is recorded or desired,
+/// and returning what the lists held.
+pub async fn refresh_listed(
+    client: &Client,
+    desired: Option<&Desired>,
+    state: &State,
+    parallelism: usize,
+) -> Result<(Live, Listed), RefreshError> {
+    let (live, listed) = read(client, desired, state, parallelism, Some(Listed::default())).await?;
+    Ok((live, listed.unwrap_or_default()))
+}
+
+async fn read(
+    client: &Client,
+    desired: Option<&Desired>,
+    state: &State,
+    parallelism: usize,
+    mut listing: Option<Listed>,
+) -> Result<(Live, Option<Listed>), RefreshError> {
     let limit = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut live = Live::default();
     let recorded: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
@@ -124,13 +156,16 @@ pub async fn refresh(
     // One list (400 a page) tells which exist and carries the config most diffs read, so
     // those functions need only their triggers, tags and async config on top.
     let mut listed: HashMap<String, FunctionConfig> = HashMap::new();
-    if !functions.is_empty() {
+    if !functions.is_empty() || listing.is_some() {
         let all = client.list_all_functions().await.map_err(|source| RefreshError {
             address: Address::Function("*".into()),
             source,
         })?;
         for f in all {
             let urn = f.func_urn.strip_suffix(":latest").unwrap_or(&f.func_urn).to_string();
+            if let Some(listing) = &mut listing {
+                listing.functions.push((urn.clone(), f.func_name.clone()));
+            }
             listed.insert(urn, f);
         }
     }
@@ -201,6 +236,9 @@ pub async fn refresh(
     // Workflows: one list, then the definitions of those state records.
     let wants_workflows =
         desired.is_some_and(|d| !d.workflows.is_empty()) || recorded.iter().any(|a| matches!(a, Address::Workflow(_)));
+    if let Some(listing) = &mut listing {
+        listing.workflows = wants_workflows;
+    }
     if wants_workflows {
         let all = client.list_all_workflows(None).await.map_err(|source| RefreshError {
             address: Address::Workflow("*".into()),
@@ -222,5 +260,5 @@ pub async fn refresh(
             }
         }
     }
-    Ok(live)
+    Ok((live, listing))
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand: thin glue from parsed arguments to the library.
 
+pub mod drift;
 pub mod emulator;
 pub mod interrupt;
 pub mod package;

@@ -10,6 +10,7 @@
 //! | `render.rs` | the human plan and the `--json` plan |
 
 pub mod diff;
+pub mod drift;
 pub mod live;
 pub mod order;
 pub mod render;

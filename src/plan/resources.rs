@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::diff::{self, matches, parse_json_string, secret_hmac};
 use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan};
-use crate::api::types::Trigger;
+use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired, FunctionSpec, TriggerSpec};
 use crate::state::State;
@@ -38,6 +38,113 @@ const CONFIG_KEYS: &[&str] = &[
 const REPLACE_KEYS: &[&str] = &["package", "runtime"];
 /// Function attributes `PUT …/code` sets.
 const CODE_KEYS: &[&str] = &["code_type", "code", "depend_version_list"];
+/// Trigger attributes compared.
+pub(crate) const TRIGGER_KEYS: &[&str] = &["trigger_type_code", "trigger_status", "event_data"];
+/// Dependency version attributes compared.
+pub(crate) const DEPENDENCY_KEYS: &[&str] = &["name", "runtime", "description", "content"];
+/// Async config scalars compared (when set; unset ones are the server's defaults).
+pub(crate) const ASYNC_SCALAR_KEYS: &[&str] = &[
+    "max_async_event_age_in_seconds",
+    "max_async_retry_attempts",
+    "enable_async_status_log",
+];
+
+/// Every function attribute fgform manages, in the order diffs list them.
+pub(crate) fn function_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&str> = REPLACE_KEYS
+        .iter()
+        .chain(CONFIG_KEYS)
+        .chain(CODE_KEYS)
+        .copied()
+        .collect();
+    keys.push("tags");
+    keys
+}
+
+/// Attributes compared both ways: a key only the live side has is a difference, not a
+/// server default.
+pub(crate) fn compared_exactly(key: &str) -> bool {
+    matches!(key, "user_data" | "tags" | "depend_version_list")
+}
+
+/// The live side of a function, in the shape of its desired view (secrets as `(sensitive)`
+/// when `has_secrets`: the API masks them).
+pub(crate) fn function_view(live: &LiveFunction, has_secrets: bool) -> Map<String, Value> {
+    let mut object = match serde_json::to_value(&live.config) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    let user_data = parse_json_string(&live.config.user_data);
+    object.insert("user_data".into(), user_data);
+    object.insert(
+        "encrypted_user_data".into(),
+        if has_secrets { SENSITIVE.into() } else { Value::Null },
+    );
+    let code = if live.config.code_type == "obs" {
+        live.config.code_url.clone()
+    } else {
+        live.config.digest.clone()
+    };
+    object.insert("code".into(), code.into());
+    let mut versions: Vec<Value> = live
+        .config
+        .depend_version_list
+        .iter()
+        .cloned()
+        .map(Value::String)
+        .collect();
+    versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    object.insert("depend_version_list".into(), Value::Array(versions));
+    let tags: Map<String, Value> = live
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone().into()))
+        .collect();
+    object.insert("tags".into(), Value::Object(tags));
+    object
+}
+
+/// The live side of a trigger.
+pub(crate) fn trigger_view(live: &Trigger) -> Value {
+    json!({
+        "trigger_type_code": live.trigger_type_code,
+        "trigger_status": live.trigger_status,
+        "event_data": live.event_data,
+    })
+}
+
+/// The live side of a dependency version; `recorded_content` stands in for an etag the
+/// API left empty.
+pub(crate) fn dependency_view(live: &DependencyVersion, recorded_content: impl FnOnce() -> Value) -> Value {
+    let content = if live.etag.is_empty() {
+        recorded_content()
+    } else {
+        Value::String(live.etag.clone())
+    };
+    json!({
+        "name": live.name,
+        "runtime": live.runtime,
+        "description": live.description,
+        "content": content,
+    })
+}
+
+/// The live side of an async config, destinations' `param` strings parsed.
+pub(crate) fn async_view(live: &AsyncInvokeConfig) -> Value {
+    let mut view = json!({
+        "max_async_event_age_in_seconds": live.max_async_event_age_in_seconds,
+        "max_async_retry_attempts": live.max_async_retry_attempts,
+        "enable_async_status_log": live.enable_async_status_log,
+        "destination_config": live.destination_config,
+    });
+    normalize_destinations(&mut view);
+    view
+}
+
+/// The live side of a workflow.
+pub(crate) fn workflow_view(live: &Workflow) -> Value {
+    json!({"definition": serde_json::to_value(&live.definition).unwrap_or_default()})
+}
 
 /// The state's recorded attributes of `address` as a JSON object (`null` if absent).
 pub fn state_view(state: &State, address: &Address) -> Value {
@@ -175,21 +282,12 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let recorded = self.in_state(&address).map(|r| r.attributes.to_map());
-        let live_content = if live.etag.is_empty() {
-            recorded.and_then(|mut a| a.remove("content")).unwrap_or_default()
-        } else {
-            Value::String(live.etag.clone())
-        };
-        let before = json!({
-            "name": live.name,
-            "runtime": live.runtime,
-            "description": live.description,
-            "content": live_content,
+        let before = dependency_view(live, || {
+            self.in_state(&address)
+                .and_then(|r| r.attributes.get("content"))
+                .unwrap_or_default()
         });
-        let attributes = compare(&before, &after, &["name", "runtime", "description", "content"], &|_| {
-            true
-        });
+        let attributes = compare(&before, &after, DEPENDENCY_KEYS, &|_| true);
         if !attributes.is_empty() {
             self.new_versions.insert(name.into());
             self.push(
@@ -264,43 +362,8 @@ impl<'a> Ctx<'a> {
     }
 
     fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
-        let mut object = match serde_json::to_value(&live.config) {
-            Ok(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
-        let user_data = parse_json_string(&live.config.user_data);
-        object.insert("user_data".into(), user_data);
         let recorded = self.in_state(address).and_then(|r| r.private.get("secrets_hmac"));
-        object.insert(
-            "encrypted_user_data".into(),
-            if recorded.is_some_and(|v| !v.is_null()) {
-                SENSITIVE.into()
-            } else {
-                Value::Null
-            },
-        );
-        let code = if live.config.code_type == "obs" {
-            live.config.code_url.clone()
-        } else {
-            live.config.digest.clone()
-        };
-        object.insert("code".into(), code.into());
-        let mut versions: Vec<Value> = live
-            .config
-            .depend_version_list
-            .iter()
-            .cloned()
-            .map(Value::String)
-            .collect();
-        versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-        object.insert("depend_version_list".into(), Value::Array(versions));
-        let tags: Map<String, Value> = live
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone().into()))
-            .collect();
-        object.insert("tags".into(), Value::Object(tags));
-        object
+        function_view(live, recorded.is_some_and(|v| !v.is_null()))
     }
 
     fn function(&mut self, name: &str, spec: &FunctionSpec) {
@@ -339,13 +402,7 @@ impl<'a> Ctx<'a> {
         };
         let before = Value::Object(self.function_live(&address, live));
         // Keys the manifest stopped setting are compared as "empty" so they get cleared.
-        let mut keys: Vec<&str> = REPLACE_KEYS
-            .iter()
-            .chain(CONFIG_KEYS)
-            .chain(CODE_KEYS)
-            .copied()
-            .collect();
-        keys.push("tags");
+        let mut keys = function_keys();
         let set_before: BTreeSet<String> = recorded
             .map(|r| r.attributes.keys().into_iter().collect())
             .unwrap_or_default();
@@ -451,17 +508,8 @@ impl<'a> Ctx<'a> {
                 self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
             }
         }
-        let before = json!({
-            "trigger_type_code": live.trigger_type_code,
-            "trigger_status": live.trigger_status,
-            "event_data": live.event_data,
-        });
-        let attributes = compare(
-            &before,
-            &after,
-            &["trigger_type_code", "trigger_status", "event_data"],
-            &|k| k != "trigger_status",
-        );
+        let before = trigger_view(live);
+        let attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
         if attributes.is_empty() {
             return;
         }
@@ -504,22 +552,13 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let mut before = json!({
-            "max_async_event_age_in_seconds": live.max_async_event_age_in_seconds,
-            "max_async_retry_attempts": live.max_async_retry_attempts,
-            "enable_async_status_log": live.enable_async_status_log,
-            "destination_config": live.destination_config,
-        });
-        normalize_destinations(&mut before);
+        let before = async_view(live);
         // Scalars the manifest leaves unset are the server's defaults.
-        let keys: Vec<&str> = [
-            "max_async_event_age_in_seconds",
-            "max_async_retry_attempts",
-            "enable_async_status_log",
-        ]
-        .into_iter()
-        .filter(|k| after.get(*k).is_some())
-        .collect();
+        let keys: Vec<&str> = ASYNC_SCALAR_KEYS
+            .iter()
+            .copied()
+            .filter(|k| after.get(*k).is_some())
+            .collect();
         let mut attributes = compare(&before, &after, &keys, &|_| false);
         // PUT replaces the whole config, so destinations compare exactly.
         let (b, a) = (destinations(&before), destinations(&after));
@@ -570,7 +609,7 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let before = json!({"definition": serde_json::to_value(&live.definition).unwrap_or_default()});
+        let before = workflow_view(live);
         let attributes = compare(&before, &after, &["definition"], &|_| false);
         if !attributes.is_empty() {
             self.push(
@@ -648,7 +687,8 @@ fn normalize_destinations(body: &mut Value) {
     }
 }
 
-fn destinations(body: &Value) -> Value {
+/// The `destination_config` of an async view (`null` when empty).
+pub(crate) fn destinations(body: &Value) -> Value {
     match body.get("destination_config") {
         Some(v) if !diff::is_empty(Some(v)) => v.clone(),
         _ => Value::Null,
@@ -660,7 +700,7 @@ fn compare(before: &Value, after: &Value, keys: &[&str], forces: &dyn Fn(&str) -
     let mut out = Vec::new();
     for key in keys {
         let (b, a) = (before.get(*key), after.get(*key));
-        let exact = matches!(*key, "user_data" | "tags" | "depend_version_list");
+        let exact = compared_exactly(key);
         let differs = if exact {
             !((diff::is_empty(a) && diff::is_empty(b)) || (matches(a, b) && matches(b, a)))
         } else {

@@ -3,6 +3,7 @@
 mod support;
 
 mod client;
+mod drift;
 mod emulator_async;
 mod emulator_basics;
 mod emulator_chaos;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use fgform::apply::{self, refresh::refresh};
-use fgform::client::{AkSk, Client, ClientBuilder, Credentials};
+use fgform::client::Client;
 use fgform::commands::reconcile::build_artifacts;
 use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
 use fgform::manifest::{self, LoadOptions};
@@ -13,19 +13,7 @@ use fgform::model::Desired;
 use fgform::plan::{self, render, Plan};
 use fgform::state::{self, State};
 
-fn local_client(url: &str, region: &str, project: &str) -> Client {
-    ClientBuilder::new()
-        .endpoint(url)
-        .region(region)
-        .project_id(project)
-        .credentials(Credentials::AkSk(AkSk::new(
-            fgform::api::local::ACCESS_KEY,
-            fgform::api::local::SECRET_KEY,
-        )))
-        .retry_policy(fgform::client::RetryPolicy::none())
-        .build()
-        .unwrap()
-}
+use crate::support::{copy_dir, local_client, scrub};
 
 struct Harness {
     emu: EmulatorHandle,
@@ -35,18 +23,6 @@ struct Harness {
     state_path: PathBuf,
     _tmp: tempfile::TempDir,
     seen: usize,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 impl Harness {
@@ -275,46 +251,6 @@ async fn a_failure_halfway_keeps_what_succeeded() {
     let (_, outcome) = h.apply(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(h.plan().await.is_empty());
-}
-
-/// Replaces what differs from run to run: server-made ids and timestamps, and UUIDs anywhere.
-fn scrub(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    const VOLATILE: &[&str] = &[
-        "func_id",
-        "resource_id",
-        "last_modified",
-        "image_name",
-        "created_time",
-        "updated_time",
-        "last_updated_time",
-        "trigger_id",
-        "id",
-        "dep_id",
-        "domain_id",
-        "created_by",
-    ];
-    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
-    fn walk(v: Value, uuid: &regex::Regex) -> Value {
-        match v {
-            Value::Object(m) => Value::Object(
-                m.into_iter()
-                    .map(|(k, v)| {
-                        let v = if VOLATILE.contains(&k.as_str()) && !v.is_null() {
-                            Value::String("[redacted]".into())
-                        } else {
-                            walk(v, uuid)
-                        };
-                        (k, v)
-                    })
-                    .collect(),
-            ),
-            Value::Array(a) => Value::Array(a.into_iter().map(|v| walk(v, uuid)).collect()),
-            Value::String(s) => Value::String(uuid.replace_all(&s, "[uuid]").into_owned()),
-            other => other,
-        }
-    }
-    walk(value, &uuid)
 }
 
 fn position(writes: &[String], prefix: &str) -> usize {

@@ -290,6 +290,72 @@ pub fn encode(s: &str) -> String {
     signing::encode(s)
 }
 
+/// A client of the emulator at `url` with its default credentials and no retries.
+pub fn local_client(url: &str, region: &str, project: &str) -> fgform::client::Client {
+    use fgform::client::{AkSk, ClientBuilder, Credentials, RetryPolicy};
+    ClientBuilder::new()
+        .endpoint(url)
+        .region(region)
+        .project_id(project)
+        .credentials(Credentials::AkSk(AkSk::new(local::ACCESS_KEY, local::SECRET_KEY)))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+/// Replaces what differs from run to run: server-made ids and timestamps, and UUIDs anywhere.
+pub fn scrub(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const VOLATILE: &[&str] = &[
+        "func_id",
+        "resource_id",
+        "last_modified",
+        "image_name",
+        "created_time",
+        "updated_time",
+        "last_updated_time",
+        "trigger_id",
+        "id",
+        "dep_id",
+        "domain_id",
+        "created_by",
+    ];
+    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    fn walk(v: Value, uuid: &regex::Regex) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = if VOLATILE.contains(&k.as_str()) && !v.is_null() {
+                            Value::String("[redacted]".into())
+                        } else {
+                            walk(v, uuid)
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(|v| walk(v, uuid)).collect()),
+            Value::String(s) => Value::String(uuid.replace_all(&s, "[uuid]").into_owned()),
+            other => other,
+        }
+    }
+    walk(value, &uuid)
+}
+
+/// Copies the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// A zip holding one file.
 pub fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
     use std::io::Write;

@@ -1,0 +1,592 @@
+//! `fgform drift` end to end: an example applied by the real binary to an in-process
+//! emulator, changed behind fgform's back through the API, then checked by the real binary
+//! (exit codes, the JSON and text reports, the ignore file). Every drift run is also checked
+//! to have sent GETs only and to have left the state file byte for byte as it was.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use fgform::api::types::{
+    AsyncInvokeConfigRequest, CreateFunctionRequest, FuncCode, Tag, UpdateFunctionCodeRequest,
+    UpdateFunctionConfigRequest, UpdateTriggerRequest,
+};
+use fgform::client::Client;
+use fgform::emulator::{self, Config, EmulatorHandle};
+use fgform::manifest::{self, LoadOptions};
+use fgform::model::limits::OWNERSHIP_TAG_KEY;
+use fgform::state;
+use serde_json::{json, Value};
+
+use crate::support::{b64, copy_dir, function_body, local_client, scrub, sha512_hex, zip_of};
+
+struct Stack {
+    emu: EmulatorHandle,
+    client: Client,
+    dir: PathBuf,
+    state_path: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Stack {
+    /// `examples/<example>` copied to a temporary directory and applied by `fgform apply` to
+    /// a fresh emulator in the stack's region and project.
+    async fn applied(example: &str) -> Stack {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(example);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example),
+            &dir,
+        );
+        let options = LoadOptions {
+            env: Default::default(),
+            ..LoadOptions::from_process_env()
+        };
+        let desired = manifest::load_dir(&dir, &options).expect("example loads");
+        let emu = emulator::start(Config {
+            region: desired.region().into(),
+            project_id: desired.project_id().into(),
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let client = local_client(&emu.url(), desired.region(), desired.project_id());
+        let stack = Stack {
+            emu,
+            client,
+            state_path: tmp.path().join("state.json"),
+            dir,
+            _tmp: tmp,
+        };
+        let out = stack.fgform("apply", &["--auto-approve"]).await;
+        assert!(
+            out.status.success(),
+            "apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stack
+    }
+
+    /// `fgform VERB DIR --endpoint … --state … ARGS` with only the emulator's credentials
+    /// in its environment.
+    async fn fgform(&self, verb: &str, args: &[&str]) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
+            .arg(verb)
+            .arg(&self.dir)
+            .args(["--endpoint", &self.emu.url(), "--state"])
+            .arg(&self.state_path)
+            .args(args)
+            .env_clear()
+            .env("HUAWEICLOUD_SDK_AK", fgform::api::local::ACCESS_KEY)
+            .env("HUAWEICLOUD_SDK_SK", fgform::api::local::SECRET_KEY)
+            .output()
+            .await
+            .unwrap()
+    }
+
+    /// `fgform drift ARGS`: (exit code, stdout, stderr). Fails the test if drift sent
+    /// anything but GETs or touched the state file.
+    async fn drift(&self, args: &[&str]) -> (i32, String, String) {
+        let seen = self.emu.requests().len();
+        let state_before = std::fs::read(&self.state_path).ok();
+        let files_before = files(self.state_path.parent().unwrap());
+        let out = self.fgform("drift", args).await;
+        let requests = self.emu.requests();
+        let writes: Vec<String> = requests[seen..]
+            .iter()
+            .filter(|e| e.method != "GET")
+            .map(|e| format!("{} {}", e.method, e.operation))
+            .collect();
+        let code = out.status.code().expect("exited");
+        assert!(writes.is_empty(), "drift sent writes: {writes:?}");
+        if code != 1 {
+            assert!(requests.len() > seen, "drift reported without reading anything");
+        }
+        assert_eq!(
+            std::fs::read(&self.state_path).ok(),
+            state_before,
+            "drift changed the state"
+        );
+        assert_eq!(
+            files(self.state_path.parent().unwrap()),
+            files_before,
+            "drift created files"
+        );
+        (
+            code,
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    /// `fgform drift --json ARGS`: (exit code, report).
+    async fn drift_json(&self, args: &[&str]) -> (i32, Value) {
+        let mut all = vec!["--json"];
+        all.extend(args);
+        let (code, stdout, stderr) = self.drift(&all).await;
+        let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+        (code, report)
+    }
+
+    /// The id the state records for `address`.
+    fn id(&self, address: &str) -> String {
+        state::load(&self.state_path).unwrap().unwrap().resources[address]
+            .id
+            .clone()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).unwrap();
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from} not in {file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    // ---- changes behind fgform's back, through the API ----
+
+    async fn set_memory(&self, function: &str, memory: i64) {
+        let urn = self.id(&format!("function.{function}"));
+        let c = self.client.show_function_config(&urn).await.unwrap();
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let body = UpdateFunctionConfigRequest {
+            func_name: c.func_name.clone(),
+            handler: c.handler.clone(),
+            memory_size: memory,
+            timeout: c.timeout,
+            user_data: some(&c.user_data),
+            encrypted_user_data: None,
+            description: some(&c.description),
+            xrole: some(&c.xrole),
+            app_xrole: some(&c.app_xrole),
+            strategy_config: c.strategy_config.clone(),
+            extra: Default::default(),
+        };
+        self.client.update_function_config(&urn, &body).await.unwrap();
+    }
+
+    /// Uploads other code; returns its SHA-512.
+    async fn replace_code(&self, function: &str) -> String {
+        let zip = zip_of(
+            "index.py",
+            b"def handler(event, context):\n    return 'patched in the console'\n",
+        );
+        let body = UpdateFunctionCodeRequest {
+            code_type: "zip".into(),
+            func_code: FuncCode {
+                file: Some(b64(&zip)),
+                link: None,
+            },
+            code_filename: Some("index.zip".into()),
+            ..Default::default()
+        };
+        let urn = self.id(&format!("function.{function}"));
+        self.client.update_function_code(&urn, &body).await.unwrap();
+        sha512_hex(&zip)
+    }
+
+    async fn disable_timer(&self, function: &str, trigger: &str) {
+        let urn = self.id(&format!("function.{function}"));
+        let id = self.id(&format!("function.{function}.trigger.{trigger}"));
+        let body = UpdateTriggerRequest {
+            trigger_status: Some("DISABLED".into()),
+            event_data: None,
+        };
+        self.client.update_trigger(&urn, "TIMER", &id, &body).await.unwrap();
+    }
+
+    async fn delete_function(&self, function: &str) {
+        let urn = self.id(&format!("function.{function}"));
+        self.client.delete_function(&urn).await.unwrap();
+    }
+
+    /// Creates function `name` with the ownership tag set to `owner` (none when `None`);
+    /// returns its unqualified URN.
+    async fn create_function(&self, name: &str, owner: Option<&str>) -> String {
+        let body: CreateFunctionRequest = serde_json::from_value(function_body(name)).unwrap();
+        let created = self.client.create_function(&body).await.unwrap();
+        let urn = created.func_urn.trim_end_matches(":latest").to_string();
+        if let Some(owner) = owner {
+            let tag = Tag {
+                key: OWNERSHIP_TAG_KEY.into(),
+                value: owner.into(),
+            };
+            self.client.add_function_tags(&urn, &[tag]).await.unwrap();
+        }
+        urn
+    }
+
+    async fn set_async_retries(&self, function: &str, retries: i64) {
+        let urn = self.id(&format!("function.{function}"));
+        let live = self.client.show_async_config(&urn).await.unwrap().unwrap();
+        let body = AsyncInvokeConfigRequest {
+            max_async_event_age_in_seconds: live.max_async_event_age_in_seconds,
+            max_async_retry_attempts: Some(retries),
+            destination_config: live.destination_config,
+            enable_async_status_log: live.enable_async_status_log,
+            extra: Default::default(),
+        };
+        self.client.put_async_config(&urn, &body).await.unwrap();
+    }
+
+    async fn describe_workflow(&self, workflow: &str, description: &str) {
+        let id = self.id(&format!("workflow.{workflow}"));
+        let mut definition = self.client.show_workflow(&id).await.unwrap().definition;
+        definition.description = Some(description.into());
+        self.client.update_workflow(&id, &definition).await.unwrap();
+    }
+}
+
+/// The names in a directory.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `report[section][*].address`.
+fn addresses(report: &Value, section: &str) -> Vec<String> {
+    report[section]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {section} in {report:#}"))
+        .iter()
+        .map(|f| f["address"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn summary(changed: usize, deleted: usize, unmanaged: usize, pending: usize, ignored: usize) -> Value {
+    let in_sync = changed + deleted + unmanaged + pending == 0;
+    json!({"changed": changed, "deleted": deleted, "unmanaged": unmanaged, "pending": pending,
+           "ignored": ignored, "in_sync": in_sync})
+}
+
+#[tokio::test]
+async fn a_clean_apply_is_in_sync_and_says_what_it_checked() {
+    let stack = Stack::applied("quickstart").await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"], summary(0, 0, 0, 0, 0));
+    assert_eq!(
+        report["checked"],
+        json!({
+            "managed": {"total": 2, "functions": 1, "triggers": 1, "async_configs": 0, "dependencies": 0, "workflows": 0},
+            "project": {"functions": 1, "functions_of_other_stacks": 0, "workflows": 0, "dependencies": 0},
+        })
+    );
+    assert_eq!(
+        (report["stack"].as_str(), &report["stage"]),
+        (Some("quickstart"), &Value::Null)
+    );
+    let (code, text, _) = stack.drift(&[]).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        text,
+        "Checked 2 managed resources (1 function, 1 trigger) and 1 live function, 0 workflows, 0 dependencies \
+         in the project.\nNo drift: live resources match the state and the manifests.\n"
+    );
+}
+
+#[tokio::test]
+async fn memory_changed_through_the_api_is_drift() {
+    let stack = Stack::applied("quickstart").await;
+    stack.set_memory("hello", 256).await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["summary"], summary(1, 0, 0, 0, 0));
+    assert_eq!(
+        report["changed"],
+        json!([{
+            "address": "function.hello", "kind": "function", "id": stack.id("function.hello"), "baseline": "state",
+            "attributes": [{"path": "memory_size", "recorded": 128, "live": 256}],
+        }])
+    );
+    let (code, text, _) = stack.drift(&[]).await;
+    assert_eq!(code, 2);
+    assert!(text.contains("  ~ function.hello: memory_size 128 => 256\n"), "{text}");
+    assert!(
+        text.ends_with("Drift: 1 changed, 0 deleted, 0 unmanaged, 0 pending; 0 ignored.\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn code_replaced_through_the_api_is_drift_seen_through_the_digest() {
+    let stack = Stack::applied("quickstart").await;
+    let recorded = state::load(&stack.state_path).unwrap().unwrap().resources["function.hello"]
+        .attributes
+        .get("code")
+        .unwrap();
+    let digest = stack.replace_code("hello").await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(addresses(&report, "changed"), ["function.hello"]);
+    assert_eq!(
+        report["changed"][0]["attributes"],
+        json!([{"path": "code", "recorded": recorded, "live": digest}])
+    );
+}
+
+#[tokio::test]
+async fn a_timer_disabled_through_the_api_is_drift() {
+    let stack = Stack::applied("quickstart").await;
+    stack.disable_timer("hello", "every-5m").await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["summary"], summary(1, 0, 0, 0, 0));
+    let changed = &report["changed"][0];
+    assert_eq!(changed["address"], "function.hello.trigger.every-5m");
+    assert_eq!(changed["kind"], "trigger");
+    assert_eq!(changed["id"], stack.id("function.hello.trigger.every-5m"));
+    assert_eq!(
+        changed["attributes"],
+        json!([{"path": "trigger_status", "recorded": "ACTIVE", "live": "DISABLED"}])
+    );
+}
+
+#[tokio::test]
+async fn a_function_deleted_through_the_api_is_reported_deleted_with_its_trigger() {
+    let stack = Stack::applied("quickstart").await;
+    stack.delete_function("hello").await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(
+        report["deleted"],
+        json!([
+            {"address": "function.hello", "kind": "function", "id": stack.id("function.hello"), "reason": "not found live"},
+            {"address": "function.hello.trigger.every-5m", "kind": "trigger",
+             "id": stack.id("function.hello.trigger.every-5m"), "reason": "its function is gone"},
+        ])
+    );
+    // The manifests' re-creations are the deletions seen from the other side, not pending.
+    assert_eq!(report["summary"], summary(0, 2, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn functions_made_outside_fgform_are_unmanaged_unless_another_stack_owns_them() {
+    let stack = Stack::applied("quickstart").await;
+    let manual = stack.create_function("manual", None).await;
+    let lost = stack.create_function("lost", Some("quickstart")).await;
+    stack.create_function("theirs", Some("billing")).await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(
+        report["unmanaged"],
+        json!([
+            {"address": "function.lost", "kind": "function", "name": "lost", "id": lost,
+             "reason": "tagged for this stack but not in state"},
+            {"address": "function.manual", "kind": "function", "name": "manual", "id": manual,
+             "reason": "no `fgform-stack` tag"},
+        ])
+    );
+    assert_eq!(report["summary"], summary(0, 0, 2, 0, 0));
+    assert_eq!(
+        report["checked"]["project"],
+        json!({"functions": 4, "functions_of_other_stacks": 1, "workflows": 0, "dependencies": 0})
+    );
+}
+
+#[tokio::test]
+async fn manifest_changes_not_applied_yet_are_pending() {
+    let stack = Stack::applied("quickstart").await;
+    stack.edit("stack.yaml", "memory: 128", "memory: 256");
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["summary"], summary(0, 0, 0, 1, 0));
+    assert_eq!(
+        report["pending"],
+        json!([{
+            "address": "function.hello", "kind": "function", "action": "update",
+            "attributes": [{"path": "memory_size", "live": 128, "manifest": 256, "sensitive": false}],
+        }])
+    );
+}
+
+#[tokio::test]
+async fn a_resource_adopted_without_attributes_is_compared_with_the_manifests() {
+    let stack = Stack::applied("quickstart").await;
+    let mut recorded = state::load(&stack.state_path).unwrap().unwrap();
+    recorded
+        .resources
+        .get_mut("function.hello.trigger.every-5m")
+        .unwrap()
+        .attributes = Default::default();
+    state::save(&stack.state_path, &mut recorded).unwrap();
+    let (code, _) = stack.drift_json(&[]).await;
+    assert_eq!(code, 0, "live matches the manifests");
+    stack.disable_timer("hello", "every-5m").await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["changed"][0]["baseline"], "manifest");
+    assert_eq!(
+        report["changed"][0]["attributes"],
+        json!([{"path": "trigger_status", "recorded": "ACTIVE", "live": "DISABLED"}])
+    );
+    assert_eq!(report["summary"], summary(1, 0, 0, 0, 0));
+}
+
+/// The shop stack applied, then changed through the API: audit's memory, notify's code,
+/// the nightly timer disabled, orders deleted, thumbnail's async retries, the workflow's
+/// description; an untagged function and one of another stack created; and a manifest
+/// edit (thumbnail's timeout) not applied.
+async fn shop_with_drift() -> Stack {
+    let stack = Stack::applied("shop").await;
+    stack.set_memory("audit", 256).await;
+    stack.replace_code("notify").await;
+    stack.disable_timer("thumbnail", "nightly").await;
+    stack.delete_function("orders").await;
+    stack.set_async_retries("thumbnail", 0).await;
+    stack.describe_workflow("nightly-etl", "edited in the console").await;
+    stack.create_function("manual", None).await;
+    stack.create_function("invoices", Some("billing")).await;
+    stack.edit("functions.yaml", "timeout: 60", "timeout: 90");
+    stack
+}
+
+/// Replaces UUIDs (trigger, dependency and workflow ids) in a text report.
+fn scrub_text(text: &str) -> String {
+    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    uuid.replace_all(text, "[uuid]").into_owned()
+}
+
+#[tokio::test]
+async fn every_kind_of_drift_in_one_report() {
+    let stack = shop_with_drift().await;
+    let (code, text, stderr) = stack.drift(&[]).await;
+    assert_eq!(code, 2, "{text}\n{stderr}");
+    insta::assert_snapshot!("shop_drift_text", scrub_text(&text));
+    let (code, mut report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2);
+    assert_eq!(report["summary"], summary(5, 2, 1, 1, 0));
+    for volatile in ["timestamp", "fgform_version"] {
+        assert!(report[volatile].is_string(), "{volatile}");
+        report[volatile] = "[redacted]".into();
+    }
+    insta::assert_json_snapshot!("shop_drift_json", scrub(report));
+}
+
+const SHOP_IGNORE: &str = "\
+# Known drift in the shop stack.
+function.audit:memory_size                 # tuned by hand during INC-42
+function.notify:code until 2999-12-31      # hotfix deployed from the console
+function.thumbnail.trigger.nightly         # paused while the bucket migrates
+function.thumbnail.async:*                 # the SRE team owns retries
+workflow.nightly-etl:definition.*          # PR #12 brings the console edit back
+function.orders*                           # retired; removal in PR #13
+function.manual                            # the data team's sandbox
+function.thumbnail:timeout                 # rolls out next week
+";
+
+#[tokio::test]
+async fn an_ignore_file_silences_each_finding_and_counts_it_per_rule() {
+    let stack = shop_with_drift().await;
+    stack.write(".fgform-drift-ignore", SHOP_IGNORE);
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"], summary(0, 0, 0, 0, 9));
+    let matched: Vec<(i64, i64)> = report["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["matched"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        matched,
+        [(2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 2), (8, 1), (9, 1)]
+    );
+    assert_eq!(
+        report["ignored"][1],
+        json!({"rule": "function.notify:code", "line": 3, "reason": "hotfix deployed from the console",
+               "expires": "2999-12-31", "matched": 1})
+    );
+    assert_eq!(report["expired_rules"], json!([]));
+    let (code, text, _) = stack.drift(&[]).await;
+    assert_eq!(code, 0);
+    assert!(text.contains("Ignored: 9 findings ignored by 8 rules\n"), "{text}");
+    assert!(
+        text.ends_with("No drift: live resources match the state and the manifests.\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_rule_is_not_applied_and_is_reported() {
+    let stack = Stack::applied("quickstart").await;
+    stack.set_memory("hello", 256).await;
+    let rule = |until: &str| format!("# tuning\nfunction.hello:memory_size until {until} # load test\n");
+    stack.write(".fgform-drift-ignore", &rule("2999-01-01"));
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!((code, &report["summary"]), (0, &summary(0, 0, 0, 0, 1)));
+
+    stack.write(".fgform-drift-ignore", &rule("2000-01-01"));
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["summary"], summary(1, 0, 0, 0, 0));
+    assert_eq!(
+        report["expired_rules"],
+        json!([{"rule": "function.hello:memory_size", "line": 2, "reason": "load test", "expires": "2000-01-01"}])
+    );
+    assert_eq!(report["ignored"], json!([]));
+    let (code, text, _) = stack.drift(&[]).await;
+    assert_eq!(code, 2);
+    let file = stack.dir.join(".fgform-drift-ignore").display().to_string();
+    assert!(
+        text.contains(&format!("0 findings ignored by 0 rules (1 rule expired: {file}:2)")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_ignore_file_is_an_error_naming_file_and_line() {
+    let stack = Stack::applied("quickstart").await;
+    stack.set_memory("hello", 256).await;
+    stack.write(
+        ".fgform-drift-ignore",
+        "# rules\nfunction.hello:memory_size # fine\nfunction.hello.trigger.*\n",
+    );
+    let (code, stdout, stderr) = stack.drift(&[]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(stdout, "");
+    let file = stack.dir.join(".fgform-drift-ignore").display().to_string();
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {file}:3: rule `function.hello.trigger.*` has no reason: every rule ends with `# why it is ignored`\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: each rule is `PATTERN [until YYYY-MM-DD] # reason`"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_named_ignore_file_must_exist_and_is_used() {
+    let stack = Stack::applied("quickstart").await;
+    stack.set_memory("hello", 256).await;
+    let elsewhere = stack.state_path.with_file_name("drift-rules");
+    let named = elsewhere.to_str().unwrap();
+    let (code, _, stderr) = stack.drift(&["--ignore-file", named]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read the ignore file"), "{stderr}");
+    std::fs::write(&elsewhere, "function.hello # managed by hand\n").unwrap();
+    let (code, report) = stack.drift_json(&["--ignore-file", named]).await;
+    assert_eq!((code, &report["summary"]), (0, &summary(0, 0, 0, 0, 1)));
+    assert_eq!(report["ignore_file"], named);
+}
+
+#[tokio::test]
+async fn drift_without_a_state_file_is_an_error_with_a_hint() {
+    let stack = Stack::applied("quickstart").await;
+    std::fs::remove_file(&stack.state_path).unwrap();
+    let out = stack.fgform("drift", &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: no state file at `"), "{stderr}");
+    assert!(stderr.contains("hint: nothing has been applied yet"), "{stderr}");
+    assert!(!stack.state_path.exists(), "drift created a state file");
+}
