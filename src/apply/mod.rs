@@ -599,6 +599,15 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 .filter_map(|dep| ctx.recorder.get(&Address::Dependency(dep.clone())).map(|r| r.id))
                 .collect();
             let file = ctx.payloads.files.get(address).map(String::as_str);
+            // What is recorded: the planned attributes, with the dependency version ids
+            // the plan could only show as "(known after apply)" filled in.
+            let function_record = |urn: String, private: BTreeMap<String, Value>| {
+                let mut rec = record("function", urn, change, private);
+                let mut sorted = versions.clone();
+                sorted.sort();
+                rec.attributes.insert("depend_version_list", json!(sorted));
+                rec
+            };
             let mut urn = old
                 .as_ref()
                 .map(|r| r.id.clone())
@@ -623,7 +632,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 body["tags"] = serde_json::to_string(&want).map_err(|e| other(address, e))?.into();
                 let body: CreateFunctionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
                 let planned = d.function_urn(name);
-                let template = record("function", planned.clone(), change, private.clone());
+                let template = function_record(planned.clone(), private.clone());
                 let created = ctx
                     .send(
                         address,
@@ -640,11 +649,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .unwrap_or(&created.func_urn)
                     .to_string();
                 ctx.recorder
-                    .put(
-                        address,
-                        record("function", urn.clone(), change, private.clone()),
-                        settle,
-                    )
+                    .put(address, function_record(urn.clone(), private.clone()), settle)
                     .await?;
             }
             if has(Call::UpdateFunctionCode) {
@@ -661,11 +666,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 )
                 .await?;
                 ctx.recorder
-                    .put(
-                        address,
-                        record("function", urn.clone(), change, private.clone()),
-                        settle,
-                    )
+                    .put(address, function_record(urn.clone(), private.clone()), settle)
                     .await?;
             }
             if has(Call::UpdateFunctionConfig) {
@@ -681,11 +682,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 )
                 .await?;
                 ctx.recorder
-                    .put(
-                        address,
-                        record("function", urn.clone(), change, private.clone()),
-                        settle,
-                    )
+                    .put(address, function_record(urn.clone(), private.clone()), settle)
                     .await?;
             }
             if has(Call::UpdateFunctionTags) {
@@ -702,9 +699,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 ctx.send(address, Call::UpdateFunctionTags, Value::Null, None, settle, request)
                     .await?;
             }
-            ctx.recorder
-                .put(address, record("function", urn, change, private), settle)
-                .await?;
+            ctx.recorder.put(address, function_record(urn, private), settle).await?;
         }
         (Address::Trigger { function, trigger }, _) => {
             let old = ctx.recorder.get(address);

@@ -408,7 +408,10 @@ async fn a_second_ctrl_c_exits_at_once_and_the_next_run_resolves_what_was_in_fli
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(wait_for_writes(&s, 1, &mut child).await);
+    // The first wave (the dependency version, audit, notify: 1.5 s each) has answered and
+    // the second (thumbnail, orders) is in flight when the signals come.
+    assert!(wait_for_writes(&s, 3, &mut child).await);
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let pid = child.id().unwrap();
     unix_signal(pid, "INT");
     tokio::time::sleep(Duration::from_millis(100)).await;
