@@ -37,6 +37,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Inspect or edit the state file.
     State(StateArgs),
+    /// Remove a state lock left behind by a process that can no longer release it.
+    ForceUnlock(ForceUnlockArgs),
 }
 
 /// Which stack, and the inputs its manifests read.
@@ -212,13 +214,39 @@ pub enum StateCommand {
         #[command(flatten)]
         target: TargetArgs,
     },
-    /// Forget a resource (it keeps existing live).
+    /// Forget a resource (it keeps existing live); a function takes its triggers and async
+    /// config with it.
     Rm {
         /// The resource address, e.g. `function.hello`.
         address: String,
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Rename a resource in state (nothing changes live); a function takes its triggers and
+    /// async config with it.
+    Mv {
+        /// The address it is recorded under, e.g. `function.hello`.
+        source: String,
+        /// The address to record it under, e.g. `function.greeter` (same kind).
+        destination: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+/// `fgform force-unlock LOCK_ID [DIR]`.
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id, as the "locked by" error prints it.
+    pub lock_id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The state file (default: `state/<stack>[-<stage>].json` under the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One module per subcommand: thin glue from parsed arguments to the library.
 
 pub mod emulator;
+pub mod force_unlock;
 pub mod package;
 pub mod reconcile;
 pub mod schema;

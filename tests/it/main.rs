@@ -1,5 +1,6 @@
 //! One integration-test binary (as cargo and uv do): each module is a behaviour area.
 
+mod stack;
 mod support;
 
 mod client;
@@ -17,3 +18,4 @@ mod emulator_versions;
 mod emulator_workflows;
 mod reconcile;
 mod signing_vectors;
+mod state_commands;
