@@ -37,6 +37,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Inspect or edit the state file.
     State(StateArgs),
+    /// Record an existing live resource in state under a manifest address (changes nothing live).
+    Import(ImportArgs),
     /// Remove a state lock left behind by a process that can no longer release it.
     ForceUnlock(ForceUnlockArgs),
 }
@@ -232,6 +234,18 @@ pub enum StateCommand {
         #[command(flatten)]
         target: TargetArgs,
     },
+}
+
+/// `fgform import ADDR ID [DIR]`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The manifest address to record it under, e.g. `function.hello`.
+    pub address: String,
+    /// The live resource: a function URN (unqualified or `:latest`), a trigger id, a
+    /// dependency version id (or `DEP_ID/VERSION`), or a workflow id.
+    pub id: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// `fgform force-unlock LOCK_ID [DIR]`.

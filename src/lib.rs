@@ -103,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Destroy(args) => commands::reconcile::apply(args, true),
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),
+        Command::Import(args) => commands::import::run(args),
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod emulator;
 pub mod force_unlock;
+pub mod import;
 pub mod package;
 pub mod reconcile;
 pub mod schema;

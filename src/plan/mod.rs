@@ -8,8 +8,10 @@
 //! | `resources.rs` | one diff function per resource kind |
 //! | `order.rs` | the dependency graph the applier walks |
 //! | `render.rs` | the human plan and the `--json` plan |
+//! | `import.rs` | the state record `fgform import` writes: the live view in the diff's shape |
 
 pub mod diff;
+pub mod import;
 pub mod live;
 pub mod order;
 pub mod render;

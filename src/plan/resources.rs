@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::diff::{self, matches, parse_json_string, secret_hmac};
 use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan};
-use crate::api::types::Trigger;
+use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired, FunctionSpec, TriggerSpec};
 use crate::state::State;
@@ -175,18 +175,8 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let recorded = self.in_state(&address).map(|r| r.attributes.to_map());
-        let live_content = if live.etag.is_empty() {
-            recorded.and_then(|mut a| a.remove("content")).unwrap_or_default()
-        } else {
-            Value::String(live.etag.clone())
-        };
-        let before = json!({
-            "name": live.name,
-            "runtime": live.runtime,
-            "description": live.description,
-            "content": live_content,
-        });
+        let recorded = self.in_state(&address).and_then(|r| r.attributes.get("content"));
+        let before = dependency_view(live, recorded);
         let attributes = compare(&before, &after, &["name", "runtime", "description", "content"], &|_| {
             true
         });
@@ -205,7 +195,8 @@ impl<'a> Ctx<'a> {
 
     // ---- functions ----
 
-    fn function_after(&self, name: &str, spec: &FunctionSpec) -> Map<String, Value> {
+    /// The desired view of function `name`: what apply records and the diff compares.
+    pub(super) fn function_after(&self, name: &str, spec: &FunctionSpec) -> Map<String, Value> {
         let mut body = spec.config_body();
         let object = body.as_object_mut().expect("object");
         object.remove("func_name");
@@ -244,43 +235,8 @@ impl<'a> Ctx<'a> {
     }
 
     fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
-        let mut object = match serde_json::to_value(&live.config) {
-            Ok(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
-        let user_data = parse_json_string(&live.config.user_data);
-        object.insert("user_data".into(), user_data);
         let recorded = self.in_state(address).and_then(|r| r.private.get("secrets_hmac"));
-        object.insert(
-            "encrypted_user_data".into(),
-            if recorded.is_some_and(|v| !v.is_null()) {
-                SENSITIVE.into()
-            } else {
-                Value::Null
-            },
-        );
-        let code = if live.config.code_type == "obs" {
-            live.config.code_url.clone()
-        } else {
-            live.config.digest.clone()
-        };
-        object.insert("code".into(), code.into());
-        let mut versions: Vec<Value> = live
-            .config
-            .depend_version_list
-            .iter()
-            .cloned()
-            .map(Value::String)
-            .collect();
-        versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-        object.insert("depend_version_list".into(), Value::Array(versions));
-        let tags: Map<String, Value> = live
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone().into()))
-            .collect();
-        object.insert("tags".into(), Value::Object(tags));
-        object
+        function_view(live, recorded.is_some_and(|v| !v.is_null()))
     }
 
     fn function(&mut self, name: &str, spec: &FunctionSpec) {
@@ -431,11 +387,7 @@ impl<'a> Ctx<'a> {
                 self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
             }
         }
-        let before = json!({
-            "trigger_type_code": live.trigger_type_code,
-            "trigger_status": live.trigger_status,
-            "event_data": live.event_data,
-        });
+        let before = trigger_view(live);
         let attributes = compare(
             &before,
             &after,
@@ -484,13 +436,7 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let mut before = json!({
-            "max_async_event_age_in_seconds": live.max_async_event_age_in_seconds,
-            "max_async_retry_attempts": live.max_async_retry_attempts,
-            "enable_async_status_log": live.enable_async_status_log,
-            "destination_config": live.destination_config,
-        });
-        normalize_destinations(&mut before);
+        let before = async_view(live);
         // Scalars the manifest leaves unset are the server's defaults.
         let keys: Vec<&str> = [
             "max_async_event_age_in_seconds",
@@ -550,7 +496,7 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let before = json!({"definition": serde_json::to_value(&live.definition).unwrap_or_default()});
+        let before = workflow_view(live);
         let attributes = compare(&before, &after, &["definition"], &|_| false);
         if !attributes.is_empty() {
             self.push(
@@ -614,6 +560,91 @@ impl<'a> Ctx<'a> {
             self.push(address, Action::Delete, calls, before, Value::Null, attributes);
         }
     }
+}
+
+// ---- live views: what the diffs compare the desired views with (and what import records) ----
+
+/// The live view of a function; `encrypted_user_data` is `(sensitive)` when state records
+/// secrets for it (the API never returns them).
+pub(super) fn function_view(live: &LiveFunction, secrets_recorded: bool) -> Map<String, Value> {
+    let mut object = match serde_json::to_value(&live.config) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    let user_data = parse_json_string(&live.config.user_data);
+    object.insert("user_data".into(), user_data);
+    object.insert(
+        "encrypted_user_data".into(),
+        if secrets_recorded {
+            SENSITIVE.into()
+        } else {
+            Value::Null
+        },
+    );
+    let code = if live.config.code_type == "obs" {
+        live.config.code_url.clone()
+    } else {
+        live.config.digest.clone()
+    };
+    object.insert("code".into(), code.into());
+    let mut versions: Vec<Value> = live
+        .config
+        .depend_version_list
+        .iter()
+        .cloned()
+        .map(Value::String)
+        .collect();
+    versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    object.insert("depend_version_list".into(), Value::Array(versions));
+    let tags: Map<String, Value> = live
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone().into()))
+        .collect();
+    object.insert("tags".into(), Value::Object(tags));
+    object
+}
+
+/// The live view of a trigger.
+pub(super) fn trigger_view(live: &Trigger) -> Value {
+    json!({
+        "trigger_type_code": live.trigger_type_code,
+        "trigger_status": live.trigger_status,
+        "event_data": live.event_data,
+    })
+}
+
+/// The live view of an async-invoke config, destination params parsed.
+pub(super) fn async_view(live: &AsyncInvokeConfig) -> Value {
+    let mut view = json!({
+        "max_async_event_age_in_seconds": live.max_async_event_age_in_seconds,
+        "max_async_retry_attempts": live.max_async_retry_attempts,
+        "enable_async_status_log": live.enable_async_status_log,
+        "destination_config": live.destination_config,
+    });
+    normalize_destinations(&mut view);
+    view
+}
+
+/// The live view of a dependency version; `content` is its etag (the MD5 of the zip), or
+/// what state recorded when the API reports none.
+pub(super) fn dependency_view(live: &DependencyVersion, recorded_content: Option<Value>) -> Value {
+    let content = if live.etag.is_empty() {
+        recorded_content.unwrap_or_default()
+    } else {
+        Value::String(live.etag.clone())
+    };
+    json!({
+        "name": live.name,
+        "runtime": live.runtime,
+        "description": live.description,
+        "content": content,
+    })
+}
+
+/// The live view of a workflow.
+pub(super) fn workflow_view(live: &Workflow) -> Value {
+    json!({"definition": serde_json::to_value(&live.definition).unwrap_or_default()})
 }
 
 /// Parses destination `param` strings so they compare structurally.

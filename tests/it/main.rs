@@ -16,6 +16,7 @@ mod emulator_tags_quotas;
 mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
+mod import;
 mod reconcile;
 mod signing_vectors;
 mod state_commands;
