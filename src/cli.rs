@@ -164,15 +164,41 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan as JSON (docs/plan-json.md).
-    #[arg(long)]
+    /// Print the plan as JSON (docs/plan-json.md); the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// How to print the plan: `text` (default), `json` (docs/plan-json.md) or `markdown`
+    /// (for a merge-request comment).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<PlanFormat>,
     /// Plan only these resources (and their children), repeatable.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
     /// Plan the destruction of everything in state.
     #[arg(long)]
     pub destroy: bool,
+}
+
+/// How `fgform plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// The human plan, coloured on a terminal.
+    Text,
+    /// The machine plan of docs/plan-json.md.
+    Json,
+    /// A Markdown summary table plus the full text plan, for merge-request comments.
+    Markdown,
+}
+
+impl PlanArgs {
+    /// The output format `--format` or `--json` asks for.
+    pub fn output_format(&self) -> PlanFormat {
+        match (self.format, self.json) {
+            (Some(format), _) => format,
+            (None, true) => PlanFormat::Json,
+            (None, false) => PlanFormat::Text,
+        }
+    }
 }
 
 /// `fgform apply` / `fgform destroy`.
@@ -271,5 +297,32 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn plan_format_and_the_json_shorthand() {
+        use clap::Parser as _;
+
+        use super::{Cli, Command, PlanFormat};
+        let format = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Plan(p)) => Ok(p.output_format()),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(format(&["fgform", "plan"]), Ok(PlanFormat::Text));
+        assert_eq!(format(&["fgform", "plan", "--json"]), Ok(PlanFormat::Json));
+        assert_eq!(format(&["fgform", "plan", "--format", "json"]), Ok(PlanFormat::Json));
+        assert_eq!(
+            format(&["fgform", "plan", "dir", "--format", "markdown"]),
+            Ok(PlanFormat::Markdown)
+        );
+        assert_eq!(
+            format(&["fgform", "plan", "--json", "--format", "text"]),
+            Err(clap::error::ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(
+            format(&["fgform", "plan", "--format", "html"]),
+            Err(clap::error::ErrorKind::InvalidValue)
+        );
     }
 }

@@ -4,6 +4,7 @@ pub mod emulator;
 pub mod force_unlock;
 pub mod import;
 pub mod package;
+pub mod plan_output;
 pub mod reconcile;
 pub mod schema;
 pub mod state;

@@ -208,17 +208,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         }
         let mut plan = result?;
         plan.retain_targets(&targets);
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&render::json(&plan, &desired.stack))?
-            );
-        } else {
-            print!(
-                "{}",
-                crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
-            );
-        }
+        super::plan_output::print(&plan, &desired, args.output_format())?;
         Ok(if args.detailed_exitcode && !plan.is_empty() {
             ExitStatus::Changes
         } else {

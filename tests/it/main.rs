@@ -17,6 +17,7 @@ mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
 mod import;
+mod plan_markdown;
 mod reconcile;
 mod signing_vectors;
 mod state_commands;
