@@ -3,6 +3,7 @@
 mod stack;
 mod support;
 
+mod ci_kit;
 mod client;
 mod emulator_async;
 mod emulator_basics;
