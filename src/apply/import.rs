@@ -142,21 +142,15 @@ pub async fn import(
             let async_address = Address::Async(name.clone());
             if desired.addresses().contains(&async_address) && !state.resources.contains_key(&async_address.to_string())
             {
-                let found = client
-                    .show_async_config(&urn)
-                    .await
-                    .map_err(api(format!("the async config of {urn}")))?;
-                if let Some(config) = found {
+                if let Some(config) = read_async_config(client, &urn).await? {
                     records.push((async_address, plan::import::async_config(desired, name, &urn, &config)));
                 }
             }
         }
         Address::Async(function) => {
             let urn = function_urn(client, address, function, id)?;
-            let config = client
-                .show_async_config(&urn)
-                .await
-                .map_err(api(format!("the async config of {urn}")))?
+            let config = read_async_config(client, &urn)
+                .await?
                 .ok_or_else(|| ImportError::NotFound {
                     what: format!("an async-invoke config of function {urn}"),
                     project: project.clone(),
@@ -225,6 +219,16 @@ pub async fn import(
         }
     }
     Ok(records)
+}
+
+async fn read_async_config(
+    client: &Client,
+    urn: &str,
+) -> Result<Option<crate::api::types::AsyncInvokeConfig>, ImportError> {
+    client
+        .show_async_config(urn)
+        .await
+        .map_err(api(format!("the async config of {urn}")))
 }
 
 /// The unqualified URN `id` names, checked against the stack: function `name`, this region

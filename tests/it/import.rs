@@ -6,7 +6,6 @@ use fgform::api::types::{
     AsyncInvokeConfigRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest,
     WorkflowDefinition,
 };
-use fgform::error::ExitStatus;
 use fgform::model::Address;
 use fgform::plan::{render, Action};
 use serde_json::Value;
@@ -93,16 +92,8 @@ async fn a_function_its_async_config_and_a_trigger_are_imported_then_converge() 
 
     let writes_before = writes(&s);
     let latest = format!("{urn}:latest");
-    assert_eq!(
-        s.run(&["import", "function.hello", &latest]).await.unwrap(),
-        ExitStatus::Success
-    );
-    assert_eq!(
-        s.run(&["import", "function.hello.trigger.nightly", &nightly])
-            .await
-            .unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["import", "function.hello", &latest]).await;
+    s.ok(&["import", "function.hello.trigger.nightly", &nightly]).await;
     assert_eq!(writes(&s), writes_before, "import changes nothing live");
     let state = s.state();
     assert_eq!(
@@ -146,9 +137,7 @@ async fn a_function_its_async_config_and_a_trigger_are_imported_then_converge() 
     );
     insta::assert_snapshot!("imported_function_plan", scrub_ids(&render::text(&plan)));
 
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
-    let after = s.plan().await;
-    assert!(after.is_empty(), "{}", render::text(&after));
+    s.apply_converges().await;
     let live = s.client.show_function_config(&urn).await.unwrap();
     assert_eq!(live.memory_size, 256);
     assert_eq!(
@@ -187,24 +176,15 @@ async fn a_dependency_version_is_imported_by_id_or_package_and_version() {
         [("dependency.lib".to_string(), Action::Create)]
     );
 
-    assert_eq!(
-        s.run(&["import", "dependency.lib", &live.id]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["import", "dependency.lib", &live.id]).await;
     let by_id = s.state().resources["dependency.lib"].clone();
     assert_eq!(by_id.id, live.id);
     assert_eq!(by_id.attributes.get("dep_id"), Some(live.dep_id.clone().into()));
     assert_eq!(by_id.attributes.get("version"), Some(live.version.into()));
 
-    assert_eq!(
-        s.run(&["state", "rm", "dependency.lib"]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["state", "rm", "dependency.lib"]).await;
     let pair = format!("{}/{}", live.dep_id, live.version);
-    assert_eq!(
-        s.run(&["import", "dependency.lib", &pair]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["import", "dependency.lib", &pair]).await;
     assert_eq!(
         s.state().resources["dependency.lib"],
         by_id,
@@ -224,9 +204,7 @@ async fn a_dependency_version_is_imported_by_id_or_package_and_version() {
     );
     insta::assert_snapshot!("imported_dependency_plan", scrub_ids(&render::text(&plan)));
 
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
-    let after = s.plan().await;
-    assert!(after.is_empty(), "{}", render::text(&after));
+    s.apply_converges().await;
     let versions = s.client.list_all_dependency_versions(&live.dep_id).await.unwrap();
     assert_eq!(versions.len(), 1, "the imported version was replaced: {versions:?}");
     assert_ne!(versions[0].id, live.id);
@@ -251,8 +229,7 @@ workflows:
 #[tokio::test]
 async fn a_workflow_is_imported_with_its_urn_and_converges() {
     let s = Stack::new(&[("stack.yaml", WORKFLOW_STACK), ("hello/index.py", HANDLER)]).await;
-    let applied = s.run(&["apply", "--auto-approve", "--target", "function.hello"]).await;
-    assert_eq!(applied.unwrap(), ExitStatus::Success);
+    s.ok(&["apply", "--auto-approve", "--target", "function.hello"]).await;
     let desired = s.desired();
     let mut definition = desired.workflows["etl"].definition(&desired);
     definition["states"][0]["actions"][0]["function_ref"]["arguments"]["mode"] = "quick".into();
@@ -266,10 +243,7 @@ async fn a_workflow_is_imported_with_its_urn_and_converges() {
     );
     assert!(before.changes.is_empty(), "{}", render::text(&before));
 
-    assert_eq!(
-        s.run(&["import", "workflow.etl", &live.id]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["import", "workflow.etl", &live.id]).await;
     let record = s.state().resources["workflow.etl"].clone();
     assert_eq!(record.id, live.id);
     assert_eq!(
@@ -289,13 +263,9 @@ async fn a_workflow_is_imported_with_its_urn_and_converges() {
     );
     insta::assert_snapshot!("imported_workflow_plan", scrub_ids(&render::text(&plan)));
 
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
-    assert!(s.plan().await.is_empty());
+    s.apply_converges().await;
     // The delete path uses the recorded workflow URN.
-    assert_eq!(
-        s.run(&["destroy", "--auto-approve"]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["destroy", "--auto-approve"]).await;
     assert!(s.client.list_all_workflows(None).await.unwrap().is_empty());
 }
 
@@ -398,10 +368,7 @@ async fn imports_are_refused_with_the_reason_and_a_way_out() {
         "{text}"
     );
 
-    assert_eq!(
-        s.run(&["import", "function.hello", &urn]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["import", "function.hello", &urn]).await;
     let serial = s.state().serial;
     let text = s.fails(&["import", "function.hello", &urn]).await;
     assert!(
@@ -415,8 +382,7 @@ async fn imports_are_refused_with_the_reason_and_a_way_out() {
         "{text}"
     );
 
-    let imported = s.run(&["import", "function.hello.trigger.nightly", &nightly]).await;
-    assert_eq!(imported.unwrap(), ExitStatus::Success);
+    s.ok(&["import", "function.hello.trigger.nightly", &nightly]).await;
     let text = s.fails(&["import", "function.hello.trigger.hourly", &nightly]).await;
     assert!(
         text.contains(&format!(

@@ -2,7 +2,6 @@
 //! empty, a create, updates with a replace, and warnings. Secrets never appear.
 
 use fgform::api::types::CreateFunctionRequest;
-use fgform::error::ExitStatus;
 use fgform::plan::render;
 
 use crate::stack::{scrub_ids, Stack, HANDLER};
@@ -53,7 +52,7 @@ async fn markdown_plans_for_merge_requests() {
     );
     insta::assert_snapshot!("markdown_create", md);
 
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
+    s.apply().await;
     let empty = s.plan().await;
     assert!(empty.is_empty());
     insta::assert_snapshot!("markdown_empty", markdown(&s, &empty));

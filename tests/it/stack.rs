@@ -108,6 +108,26 @@ impl Stack {
         tokio::task::spawn_blocking(move || fgform::run(cli)).await.unwrap()
     }
 
+    /// [`Stack::run`], which must succeed with exit 0.
+    pub async fn ok(&self, args: &[&str]) {
+        match self.run(args).await {
+            Ok(ExitStatus::Success) => {}
+            other => panic!("`fgform {}`: {other:?}", args.join(" ")),
+        }
+    }
+
+    /// `fgform apply --auto-approve`, which must succeed.
+    pub async fn apply(&self) {
+        self.ok(&["apply", "--auto-approve"]).await;
+    }
+
+    /// Applies, then checks that the next plan is empty.
+    pub async fn apply_converges(&self) {
+        self.apply().await;
+        let plan = self.plan().await;
+        assert!(plan.is_empty(), "not converged:\n{}", plan::render::text(&plan));
+    }
+
     /// Like [`Stack::run`], expecting an error; returns it rendered as the user sees it.
     pub async fn fails(&self, args: &[&str]) -> String {
         match self.run(args).await {

@@ -3,7 +3,6 @@
 
 use std::process::{Command, Stdio};
 
-use fgform::error::ExitStatus;
 use fgform::plan::render;
 use fgform::state::{self, Lock};
 
@@ -24,7 +23,7 @@ functions:
 #[tokio::test]
 async fn moving_a_function_moves_its_children_and_the_plan_stays_empty() {
     let s = Stack::new(&[("stack.yaml", STACK), ("hello/index.py", HANDLER)]).await;
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
+    s.apply().await;
     let before = s.state();
     s.write("stack.yaml", &STACK.replace("  hello:", "  greeter:"));
 
@@ -36,8 +35,7 @@ async fn moving_a_function_moves_its_children_and_the_plan_stays_empty() {
         render::text(&plan)
     );
 
-    let moved = s.run(&["state", "mv", "function.hello", "function.greeter"]).await;
-    assert_eq!(moved.unwrap(), ExitStatus::Success);
+    s.ok(&["state", "mv", "function.hello", "function.greeter"]).await;
     let after = s.state();
     assert_eq!(
         after.resources.keys().collect::<Vec<_>>(),
@@ -85,7 +83,7 @@ async fn moving_a_function_moves_its_children_and_the_plan_stays_empty() {
 async fn moving_onto_a_recorded_address_is_refused_with_a_hint() {
     let two = format!("{STACK}  other:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n");
     let s = Stack::new(&[("stack.yaml", two.as_str()), ("hello/index.py", HANDLER)]).await;
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
+    s.apply().await;
     let before = s.state();
     let text = s.fails(&["state", "mv", "function.hello", "function.other"]).await;
     assert!(text.contains("error: function.other is already in state"), "{text}");
@@ -100,12 +98,9 @@ async fn moving_onto_a_recorded_address_is_refused_with_a_hint() {
 #[tokio::test]
 async fn removing_a_function_forgets_its_children_but_not_the_live_function() {
     let s = Stack::new(&[("stack.yaml", STACK), ("hello/index.py", HANDLER)]).await;
-    assert_eq!(s.run(&["apply", "--auto-approve"]).await.unwrap(), ExitStatus::Success);
+    s.apply().await;
     let urn = s.state().resources["function.hello"].id.clone();
-    assert_eq!(
-        s.run(&["state", "rm", "function.hello"]).await.unwrap(),
-        ExitStatus::Success
-    );
+    s.ok(&["state", "rm", "function.hello"]).await;
     assert!(s.state().resources.is_empty());
     assert!(s.client.show_function_config_opt(&urn).await.unwrap().is_some());
     let text = s.fails(&["state", "rm", "function.hello"]).await;
