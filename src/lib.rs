@@ -23,10 +23,10 @@
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
-//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON | none |
-//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier; every completed call is durable (group-committed journal) before its step counts as done | network, state file |
+//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text, JSON and Markdown (`render/markdown.rs`), the record an import writes (`import.rs`) | none |
+//! | [`apply`] | refresh (GETs, bounded parallelism) and the parallel applier; every completed call is durable (group-committed journal) before its step counts as done; import's reads and refusals (`import.rs`) | network, state file |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
-//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, atomic save + `.backup`, replayed `.journal`) and its lock | state dir |
+//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, atomic save + `.backup`, replayed `.journal`), its lock, and pure surgery for `state mv`/`rm` (`surgery.rs`) | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
