@@ -40,6 +40,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Inspect or edit the state file.
     State(StateArgs),
+    /// Record an existing live resource in state under a manifest address (changes nothing live).
+    Import(ImportArgs),
+    /// Remove a state lock left behind by a process that can no longer release it.
+    ForceUnlock(ForceUnlockArgs),
 }
 
 /// Which stack, and the inputs its manifests read.
@@ -57,6 +61,18 @@ pub struct StackArgs {
     /// Read variables from a YAML file of `name: value` pairs, repeatable (`--var` wins).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+}
+
+/// Accepts Terraform's single-dash `-out FILE` / `-out=FILE` as `--out` (clap knows only
+/// `--out`); everything else passes through.
+pub fn terraform_spellings(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-out") => "--out".into(),
+            Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
+            _ => arg,
+        })
+        .collect()
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -163,9 +179,13 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan as JSON (docs/plan-json.md).
-    #[arg(long)]
+    /// Print the plan as JSON (docs/plan-json.md); the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// How to print the plan: `text` (default), `json` (docs/plan-json.md) or `markdown`
+    /// (for a merge-request comment).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<PlanFormat>,
     /// Plan only these resources (and their children), repeatable.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
@@ -177,6 +197,28 @@ pub struct PlanArgs {
     /// touches has moved.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// How `fgform plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// The human plan, coloured on a terminal.
+    Text,
+    /// The machine plan of docs/plan-json.md.
+    Json,
+    /// A Markdown summary table plus the full text plan, for merge-request comments.
+    Markdown,
+}
+
+impl PlanArgs {
+    /// The output format `--format` or `--json` asks for.
+    pub fn output_format(&self) -> PlanFormat {
+        match (self.format, self.json) {
+            (Some(format), _) => format,
+            (None, true) => PlanFormat::Json,
+            (None, false) => PlanFormat::Text,
+        }
+    }
 }
 
 /// `fgform apply [DIR]` / `fgform apply PLANFILE` / `fgform destroy`. Given a file made by
@@ -237,13 +279,51 @@ pub enum StateCommand {
         #[command(flatten)]
         target: TargetArgs,
     },
-    /// Forget a resource (it keeps existing live).
+    /// Forget a resource (it keeps existing live); a function takes its triggers and async
+    /// config with it.
     Rm {
         /// The resource address, e.g. `function.hello`.
         address: String,
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Rename a resource in state (nothing changes live); a function takes its triggers and
+    /// async config with it.
+    Mv {
+        /// The address it is recorded under, e.g. `function.hello`.
+        source: String,
+        /// The address to record it under, e.g. `function.greeter` (same kind).
+        destination: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+/// `fgform import ADDR ID [DIR]`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The manifest address to record it under, e.g. `function.hello`.
+    pub address: String,
+    /// The live resource: a function URN (unqualified or `:latest`), a trigger id, a
+    /// dependency version id (or `DEP_ID/VERSION`), or a workflow id.
+    pub id: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// `fgform force-unlock LOCK_ID [DIR]`.
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id, as the "locked by" error prints it.
+    pub lock_id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The state file (default: `state/<stack>[-<stage>].json` under the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[cfg(test)]
@@ -254,5 +334,32 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn plan_format_and_the_json_shorthand() {
+        use clap::Parser as _;
+
+        use super::{Cli, Command, PlanFormat};
+        let format = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Plan(p)) => Ok(p.output_format()),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(format(&["fgform", "plan"]), Ok(PlanFormat::Text));
+        assert_eq!(format(&["fgform", "plan", "--json"]), Ok(PlanFormat::Json));
+        assert_eq!(format(&["fgform", "plan", "--format", "json"]), Ok(PlanFormat::Json));
+        assert_eq!(
+            format(&["fgform", "plan", "dir", "--format", "markdown"]),
+            Ok(PlanFormat::Markdown)
+        );
+        assert_eq!(
+            format(&["fgform", "plan", "--json", "--format", "text"]),
+            Err(clap::error::ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(
+            format(&["fgform", "plan", "--format", "html"]),
+            Err(clap::error::ErrorKind::InvalidValue)
+        );
     }
 }

@@ -23,10 +23,10 @@
 //! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
 //! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
-//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text and JSON; saved plans and their stale checks (`plan::saved`); `plan::drift`: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON | none |
-//! | [`apply`] | refresh (GETs, bounded parallelism), `apply::inventory` (what the project holds beyond the state, for drift), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), and `apply::recover`, which resolves the intents a killed run left | network, state file |
+//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text, JSON and Markdown (`render/markdown.rs`); saved plans and their stale checks (`plan::saved`); `plan::drift`: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON; the record an import writes (`import.rs`) | none |
+//! | [`apply`] | refresh (GETs, bounded parallelism), `apply::inventory` (what the project holds beyond the state, for drift), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), `apply::recover`, which resolves the intents a killed run left, and import's reads and refusals (`import.rs`) | network, state file |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
-//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`) and its lock | state dir |
+//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`), its lock, and pure surgery for `state mv`/`rm` (`surgery.rs`) | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
@@ -56,7 +56,7 @@ use crate::error::ExitStatus;
 
 /// Entry point behind `src/main.rs`: parse, run, render errors, map the exit status.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(terraform_spellings(args)) {
+    let cli = match Cli::try_parse_from(cli::terraform_spellings(args)) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -74,17 +74,6 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitStatus::Error.into()
         }
     }
-}
-
-/// Accepts Terraform's single-dash `-out FILE` / `-out=FILE` as `--out`.
-fn terraform_spellings(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
-        .map(|arg| match arg.to_str() {
-            Some("-out") => "--out".into(),
-            Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
-            _ => arg,
-        })
-        .collect()
 }
 
 /// Sends `tracing` output to stderr when `--debug` or `RUST_LOG` asks for it.
@@ -115,6 +104,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Drift(args) => commands::drift::run(args),
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::ForceUnlock(args) => commands::force_unlock::run(args),
     }
 }
 
@@ -129,7 +120,7 @@ mod tests {
             &["fgform", "plan", "-out=p.plan"],
             &["fgform", "plan", "--out", "p.plan"],
         ] {
-            let cli = Cli::try_parse_from(terraform_spellings(args.iter().map(OsString::from))).unwrap();
+            let cli = Cli::try_parse_from(cli::terraform_spellings(args.iter().map(OsString::from))).unwrap();
             let Command::Plan(plan) = cli.command else {
                 panic!("not a plan")
             };

@@ -2,6 +2,7 @@
 //! `parallelism` at a time, saving the state file after every completed call. After the
 //! first failure no new step starts; the running ones finish and are recorded.
 
+pub mod import;
 pub mod inventory;
 pub mod recover;
 pub mod refresh;

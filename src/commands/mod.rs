@@ -2,8 +2,11 @@
 
 pub mod drift;
 pub mod emulator;
+pub mod force_unlock;
+pub mod import;
 pub mod interrupt;
 pub mod package;
+pub mod plan_output;
 pub mod reconcile;
 pub mod schema;
 pub mod state;

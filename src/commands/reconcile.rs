@@ -237,26 +237,21 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         }
         let mut plan = result?;
         plan.retain_targets(&targets);
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&render::json(&plan, &desired.stack))?
-            );
-        } else {
-            print!(
-                "{}",
-                crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
-            );
-        }
+        let format = args.output_format();
+        super::plan_output::print(&plan, &desired, format)?;
         if let Some(out) = &args.out {
             let saved = saved_plan(&args, &desired, &artifacts, prior.as_ref(), &path, plan.clone());
             write_plan_file(out, &saved)?;
-            if !args.json {
-                println!(
-                    "\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
-                    out.display(),
-                    shell_quote(&out.display().to_string())
-                );
+            let note = format!(
+                "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
+                out.display(),
+                shell_quote(&out.display().to_string())
+            );
+            // Machine and merge-request output stays exactly the plan.
+            if format == crate::cli::PlanFormat::Text {
+                println!("\n{note}");
+            } else {
+                eprintln!("{note}");
             }
         }
         Ok(if args.detailed_exitcode && !plan.is_empty() {

@@ -1,28 +1,60 @@
-//! `fgform show` and `fgform state list | show ADDR | rm ADDR`: read (and, for `rm`, edit)
-//! the state file without calling the API.
+//! `fgform show` and `fgform state list | show ADDR | rm ADDR | mv SRC DST`: read (and, for
+//! `rm` and `mv`, edit under the state lock) the state file without calling the API.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::force_unlock::acquire;
 use super::reconcile::{load_desired, state_path};
+use crate::api::urn::FunctionUrn;
 use crate::cli::{ShowArgs, StateArgs, StateCommand, TargetArgs};
+use crate::client::error::with_hint;
 use crate::error::ExitStatus;
 use crate::model::Address;
-use crate::state::{self, Lock, State};
+use crate::state::surgery::{self, SurgeryError};
+use crate::state::{self, State};
 
-fn load(target: &TargetArgs) -> anyhow::Result<Option<(std::path::PathBuf, State)>> {
-    let path = match &target.state {
-        Some(p) => p.clone(),
-        None => {
-            let Some(desired) = load_desired(target)? else {
-                return Ok(None);
-            };
-            state_path(target, &desired)
-        }
+/// The state path the arguments name (`None` after printing manifest diagnostics).
+fn path_of(target: &TargetArgs) -> anyhow::Result<Option<PathBuf>> {
+    match &target.state {
+        Some(p) => Ok(Some(p.clone())),
+        None => Ok(load_desired(target)?.map(|desired| state_path(target, &desired))),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<State> {
+    state::load(path)?.with_context(|| format!("no state file at `{}`", path.display()))
+}
+
+fn load(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, State)>> {
+    let Some(path) = path_of(target)? else {
+        return Ok(None);
     };
-    let state = state::load(&path)?.with_context(|| format!("no state file at `{}`", path.display()))?;
+    let state = read(&path)?;
     Ok(Some((path, state)))
+}
+
+/// Edits the state under its lock (read after the lock is held, saved before it is
+/// released); `edit` prints what it did.
+fn edit(
+    target: &TargetArgs,
+    operation: &str,
+    edit: impl FnOnce(&mut State) -> Result<(), SurgeryError>,
+) -> anyhow::Result<ExitStatus> {
+    let Some(path) = path_of(target)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let lock = acquire(&path, operation, Duration::from_secs(target.lock_timeout))?;
+    let mut state = read(&path)?;
+    edit(&mut state).map_err(|e| {
+        let hint = e.hint();
+        with_hint(e, hint)
+    })?;
+    state::save(&path, &mut state)?;
+    lock.release();
+    Ok(ExitStatus::Success)
 }
 
 /// `fgform show`.
@@ -76,23 +108,35 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
         }
         StateCommand::Rm { target, address } => {
             let address: Address = address.parse()?;
-            let Some((path, mut state)) = load(&target)? else {
-                return Ok(ExitStatus::Error);
-            };
-            let lock = Lock::acquire(&path, "state rm", Duration::from_secs(target.lock_timeout))?;
-            let keys: Vec<String> = state
-                .resources
-                .keys()
-                .filter(|k| k.parse::<Address>().is_ok_and(|a| address.contains(&a)))
-                .cloned()
-                .collect();
-            anyhow::ensure!(!keys.is_empty(), "{address} is not in state");
-            for k in &keys {
-                state.resources.remove(k);
-                println!("Removed {k}");
-            }
-            state::save(&path, &mut state)?;
-            lock.release();
+            return edit(&target, "state rm", |state| {
+                for gone in surgery::rm(state, &address)? {
+                    println!("Removed {gone}");
+                }
+                Ok(())
+            });
+        }
+        StateCommand::Mv {
+            target,
+            source,
+            destination,
+        } => {
+            let (source, destination): (Address, Address) = (source.parse()?, destination.parse()?);
+            return edit(&target, "state mv", |state| {
+                for (from, to) in surgery::mv(state, &source, &destination)? {
+                    println!("Moved {from} to {to}");
+                }
+                if let Address::Function(name) = &destination {
+                    let urn = state.resources.get(&destination.to_string()).map(|r| r.id.as_str());
+                    if let Some(live) = urn.and_then(|u| FunctionUrn::parse(u).ok()).filter(|u| &u.name != name) {
+                        println!(
+                            "note: {destination} is the live function `{}`: FunctionGraph cannot rename a function, \
+                             so it keeps that name and URN",
+                            live.name
+                        );
+                    }
+                }
+                Ok(())
+            });
         }
     }
     Ok(ExitStatus::Success)

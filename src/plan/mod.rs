@@ -7,10 +7,12 @@
 //! | `diff.rs` | normalization (server defaults, empty values, JSON strings), secret HMACs |
 //! | `resources.rs` | one diff function per resource kind |
 //! | `order.rs` | the dependency graph the applier walks |
-//! | `render.rs` | the human plan and the `--json` plan |
+//! | `render.rs` | the human plan, the `--json` plan and the Markdown plan |
+//! | `import.rs` | the state record `fgform import` writes: the live view in the diff's shape |
 
 pub mod diff;
 pub mod drift;
+pub mod import;
 pub mod live;
 pub mod order;
 pub mod render;

@@ -1,5 +1,9 @@
-//! The human plan (Terraform's conventions) and the machine one (`--json`, documented in
-//! `docs/plan-json.md`).
+//! The human plan (Terraform's conventions), the machine one (`--json`, documented in
+//! `docs/plan-json.md`) and the Markdown one for merge-request comments (`markdown.rs`).
+
+mod markdown;
+
+pub use markdown::{markdown, MARKER_PREFIX};
 
 use std::fmt::Write as _;
 

@@ -115,9 +115,9 @@ pub(crate) fn trigger_view(live: &Trigger) -> Value {
 
 /// The live side of a dependency version; `recorded_content` stands in for an etag the
 /// API left empty.
-pub(crate) fn dependency_view(live: &DependencyVersion, recorded_content: impl FnOnce() -> Value) -> Value {
+pub(crate) fn dependency_view(live: &DependencyVersion, recorded_content: Option<Value>) -> Value {
     let content = if live.etag.is_empty() {
-        recorded_content()
+        recorded_content.unwrap_or_default()
     } else {
         Value::String(live.etag.clone())
     };
@@ -282,11 +282,8 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let before = dependency_view(live, || {
-            self.in_state(&address)
-                .and_then(|r| r.attributes.get("content"))
-                .unwrap_or_default()
-        });
+        let recorded = self.in_state(&address).and_then(|r| r.attributes.get("content"));
+        let before = dependency_view(live, recorded);
         let attributes = compare(&before, &after, DEPENDENCY_KEYS, &|_| true);
         if !attributes.is_empty() {
             self.new_versions.insert(name.into());
@@ -323,7 +320,8 @@ impl<'a> Ctx<'a> {
 
     // ---- functions ----
 
-    fn function_after(&self, name: &str, spec: &FunctionSpec) -> Map<String, Value> {
+    /// The desired view of function `name`: what apply records and the diff compares.
+    pub(super) fn function_after(&self, name: &str, spec: &FunctionSpec) -> Map<String, Value> {
         let mut body = spec.config_body();
         let object = body.as_object_mut().expect("object");
         object.remove("func_name");

@@ -44,7 +44,8 @@ pub struct Lock {
     pub broke_stale: Option<LockInfo>,
 }
 
-fn lock_path(state: &Path) -> PathBuf {
+/// `<state>.lock`: the lock file of a state file.
+pub fn lock_path(state: &Path) -> PathBuf {
     let mut s = state.as_os_str().to_owned();
     s.push(".lock");
     PathBuf::from(s)

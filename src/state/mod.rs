@@ -10,6 +10,7 @@
 //! ```
 
 mod lock;
+pub mod surgery;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use lock::{Lock, LockHandle, LockInfo};
+pub use lock::{holder, lock_path, Lock, LockHandle, LockInfo};
 
 /// The state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;

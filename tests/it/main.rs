@@ -1,7 +1,9 @@
 //! One integration-test binary (as cargo and uv do): each module is a behaviour area.
 
+mod stack;
 mod support;
 
+mod ci_kit;
 mod client;
 mod drift;
 mod emulator_async;
@@ -16,6 +18,9 @@ mod emulator_tags_quotas;
 mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
+mod import;
 mod pipeline;
+mod plan_markdown;
 mod reconcile;
 mod signing_vectors;
+mod state_commands;

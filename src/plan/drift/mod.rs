@@ -345,7 +345,7 @@ fn compare(state: &State, live: &Live, address: &Address, record: &ResourceState
             let Some(version) = live.dependencies.get(name) else {
                 return Outcome::Gone(NOT_FOUND.into());
             };
-            let view = dependency_view(version, || recorded.get("content").cloned().unwrap_or_default());
+            let view = dependency_view(version, recorded.get("content").cloned());
             (view, DEPENDENCY_KEYS.to_vec())
         }
         Address::Workflow(name) => {

@@ -1,0 +1,111 @@
+//! `fgform force-unlock LOCK_ID [DIR]`: removes a state lock its holder can no longer
+//! release (a CI job killed on another machine). Asks for `yes` on a terminal; never
+//! prompts without one, where it needs `--force`. Also the lock acquisition the state
+//! editing commands share, whose "locked" error says how to get past it.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+
+use crate::cli::ForceUnlockArgs;
+use crate::error::{ExitStatus, Hint};
+use crate::state::{self, Lock, StateError};
+
+/// Takes the state lock for `operation`, waiting up to `timeout`; a held lock is an error
+/// naming its holder, with the way out as a hint.
+pub fn acquire(path: &Path, operation: &str, timeout: Duration) -> anyhow::Result<Lock> {
+    match Lock::acquire(path, operation, timeout) {
+        Ok(lock) => {
+            if let Some(stale) = &lock.broke_stale {
+                eprintln!("note: removed the lock of a process that no longer runs: {stale}");
+            }
+            Ok(lock)
+        }
+        Err(StateError::Locked { path, holder }) => {
+            let id = holder.id.clone();
+            Err(
+                anyhow::Error::from(StateError::Locked { path, holder }).context(Hint(format!(
+                "wait for it (--lock-timeout SECONDS), or if that process is gone for good: `fgform force-unlock {id}`"
+            ))),
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn state_path(args: &ForceUnlockArgs) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(path) = &args.state {
+        return Ok(Some(path.clone()));
+    }
+    match super::validate::load(&args.stack)? {
+        Ok(desired) => Ok(Some(state::default_path(
+            Path::new(""),
+            &desired.stack,
+            desired.stage.as_deref(),
+        ))),
+        Err(rendered) => {
+            eprint!("{rendered}");
+            Ok(None)
+        }
+    }
+}
+
+/// `fgform force-unlock`.
+pub fn run(args: ForceUnlockArgs) -> anyhow::Result<ExitStatus> {
+    let Some(path) = state_path(&args)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let id = args.lock_id.as_str();
+    let holder = match state::holder(&path) {
+        Some(h) if h.id == id => h,
+        Some(h) => {
+            return Err(anyhow!("the state is locked by {h}")
+                .context(format!("lock id `{id}` is not the lock on `{}`", path.display()))
+                .context(Hint(format!(
+                    "make sure that process is gone before you remove its lock: `fgform force-unlock {}`",
+                    h.id
+                ))))
+        }
+        None => {
+            let file = state::lock_path(&path);
+            let hint = if file.exists() {
+                format!(
+                    "`{}` exists but cannot be read: delete it by hand once no fgform uses this state",
+                    file.display()
+                )
+            } else {
+                "the state is not locked: there is nothing to unlock".into()
+            };
+            return Err(anyhow!("no lock with id `{id}` is held on `{}`", path.display()).context(Hint(hint)));
+        }
+    };
+    if !args.force && !confirm(&holder)? {
+        eprintln!("force-unlock cancelled: the lock stays.");
+        return Ok(ExitStatus::Error);
+    }
+    let removed =
+        Lock::force_unlock(&path, id).with_context(|| format!("cannot remove the lock on `{}`", path.display()))?;
+    println!("The state `{}` has been unlocked.", path.display());
+    println!("Removed lock {id}, held by {removed}.");
+    Ok(ExitStatus::Success)
+}
+
+/// Asks for `yes` on a terminal; without one it refuses, pointing at `--force`.
+fn confirm(holder: &state::LockInfo) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            anyhow!("refusing to force-unlock without confirmation: stdin is not a terminal")
+                .context(Hint("pass --force once you are sure the holder is gone".into())),
+        );
+    }
+    print!(
+        "The state is locked by {holder}.\nRemoving the lock while that process still runs can corrupt the state.\n\n\
+         Do you really want to force-unlock? Only 'yes' will be accepted.\n  Enter a value: "
+    );
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}

@@ -1,0 +1,52 @@
+//! `fgform import ADDR ID [DIR]`: record an existing live resource in state under an address
+//! the manifests declare, under the state lock. Reads only: nothing changes live; the next
+//! `plan` shows how the resource differs from the manifests.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::force_unlock::acquire;
+use super::reconcile::{connect, load_desired, state_path};
+use crate::apply::import::import;
+use crate::cli::ImportArgs;
+use crate::client::error::with_hint;
+use crate::error::ExitStatus;
+use crate::model::Address;
+use crate::state::{self, State};
+
+/// `fgform import`.
+pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
+    let address: Address = args.address.parse()?;
+    let Some(desired) = load_desired(&args.target)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let path = state_path(&args.target, &desired);
+        let lock = acquire(&path, "import", Duration::from_secs(args.target.lock_timeout))?;
+        let mut state = state::load(&path)?.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+        let (client, embedded) = connect(&args.target, &desired, &path).await?;
+        println!("{address}: importing from ID \"{}\"...", args.id);
+        let result = import(&client, &desired, &state, &address, &args.id).await;
+        if let Some(handle) = embedded {
+            handle.shutdown().await;
+        }
+        let records = result.map_err(|e| {
+            let hint = e.hint();
+            with_hint(e, hint).context(format!("cannot import `{}` as {address}", args.id))
+        })?;
+        for (address, record) in records {
+            println!("{address}: import prepared (id {})", record.id);
+            state.resources.insert(address.to_string(), record);
+        }
+        state::save(&path, &mut state).with_context(|| format!("cannot record {address} in state"))?;
+        lock.release();
+        println!(
+            "\nImport successful!\n\nThe resources that were imported are shown above. They are now in the state \
+             `{}` and managed by fgform.\nRun `fgform plan` to see how it differs from the manifests.",
+            path.display()
+        );
+        Ok(ExitStatus::Success)
+    })
+}

@@ -1,0 +1,250 @@
+//! The Markdown plan (`plan --format markdown`): what a merge-request comment shows. A
+//! heading naming the stack and stage, the summary line, one table row per change, the
+//! warnings, and the full text plan folded into a `<details>` block.
+//!
+//! Everything user-controlled is escaped for where it lands: table cells escape `|`, code
+//! spans and the fence are longer than any backtick run they hold, prose escapes HTML.
+//! Values never appear outside the text plan, which already shows secrets as `(sensitive)`.
+
+use std::fmt::Write as _;
+
+use super::super::{Action, Plan};
+
+/// The hidden first line: CI scripts find (and update) their earlier comment by it.
+pub const MARKER_PREFIX: &str = "<!-- fgform-plan";
+
+/// GitHub refuses comments over 65,536 characters: the whole comment stays under this many
+/// bytes. The summary (table, warnings) gets at most half; the folded text plan the rest,
+/// each cut at a line end with a note saying how much was left out.
+pub const MAX_COMMENT: usize = 60_000;
+
+/// Room kept for the heading, the fences, the `<details>` tags and the notes.
+const FRAME: usize = 1_000;
+
+/// The Markdown plan of `stack` (and `stage`).
+pub fn markdown(plan: &Plan, stack: &str, stage: Option<&str>) -> String {
+    let mut out = String::new();
+    let stage_id = stage.map(|s| format!(" stage={}", comment_safe(s))).unwrap_or_default();
+    let _ = writeln!(out, "{MARKER_PREFIX} stack={}{stage_id} -->", comment_safe(stack));
+    let _ = write!(out, "### fgform plan: stack {}", code(stack));
+    if let Some(stage) = stage {
+        let _ = write!(out, ", stage {}", code(stage));
+    }
+    out.push_str("\n\n");
+    let summary = summary(plan);
+    let (summary, cut) = truncate(&summary, MAX_COMMENT / 2);
+    out.push_str(summary);
+    note_cut(&mut out, cut, "the text plan below and the job log have everything");
+    let text = diff_lines(&super::text(plan));
+    let (text, cut) = truncate(&text, MAX_COMMENT.saturating_sub(out.len() + FRAME));
+    let fence = "`".repeat(longest_run(text, '`').max(2) + 1);
+    out.push_str("\n<details><summary>Full plan</summary>\n\n");
+    let _ = writeln!(out, "{fence}diff");
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{fence}");
+    note_cut(&mut out, cut, "see the job log for the whole plan");
+    out.push_str("\n</details>\n");
+    out
+}
+
+/// The summary line, the table of changes, adoptions and warnings.
+fn summary(plan: &Plan) -> String {
+    let mut out = String::new();
+    let (add, change, destroy) = plan.counts();
+    if plan.changes.is_empty() {
+        out.push_str("**No changes.** The live resources match the manifests.\n");
+    } else {
+        let _ = writeln!(out, "**Plan: {add} to add, {change} to change, {destroy} to destroy.**");
+        out.push_str("\n| | Action | Resource | Changed attributes |\n|---|---|---|---|\n");
+        for c in &plan.changes {
+            let (symbol, action) = match c.action {
+                Action::Create => ("+", "create"),
+                Action::Update => ("~", "update in place"),
+                Action::Replace => ("-/+", "replace"),
+                Action::Delete => ("-", "destroy"),
+            };
+            let attributes = match c.action {
+                Action::Update | Action::Replace => c
+                    .attributes
+                    .iter()
+                    .map(|a| {
+                        let mut s = code(&a.path);
+                        if a.sensitive {
+                            s.push_str(" (sensitive)");
+                        }
+                        if a.forces_replacement {
+                            s.push_str(" **forces replacement**");
+                        }
+                        s
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Action::Create => "(new)".into(),
+                Action::Delete => "(all)".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {action} | {} | {} |",
+                cell(&code(symbol)),
+                cell(&code(&c.address.to_string())),
+                cell(&attributes)
+            );
+        }
+    }
+    if !plan.adopt.is_empty() {
+        out.push_str("\n**Adopted into state** (no API call):\n\n");
+        for (address, id) in &plan.adopt {
+            let _ = writeln!(out, "- {} ({})", code(&address.to_string()), code(id));
+        }
+    }
+    if !plan.warnings.is_empty() {
+        out.push_str("\n**Warnings:**\n\n");
+        for warning in &plan.warnings {
+            let _ = writeln!(out, "- {}", prose(warning));
+        }
+    }
+    out
+}
+
+/// After a cut: how many lines were left out and where to find them.
+fn note_cut(out: &mut String, lines: usize, elsewhere: &str) {
+    if lines > 0 {
+        let _ = writeln!(
+            out,
+            "\n*{lines} more lines not shown (comment size limit): {elsewhere}.*"
+        );
+    }
+}
+
+/// The text plan with each line's action symbol moved to column 0, so a ```diff block
+/// colours it: `+` added, `-` removed, `!` (was `~`) changed; `-/+` stays red.
+fn diff_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let moved = ["-/+ ", "+ ", "- ", "~ "].iter().find_map(|sym| {
+            trimmed.strip_prefix(sym).map(|rest| {
+                let sym = if *sym == "~ " { "! " } else { sym };
+                format!("{}{indent}{rest}", sym)
+            })
+        });
+        match moved {
+            Some(moved) => out.push_str(&moved),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// At most `max` bytes of `text`, cut after a whole line; and how many lines were cut.
+fn truncate(text: &str, max: usize) -> (&str, usize) {
+    if text.len() <= max {
+        return (text, 0);
+    }
+    let end = text[..max].rfind('\n').map_or(0, |i| i + 1);
+    let kept = &text[..end];
+    (kept, text[end..].lines().count())
+}
+
+fn longest_run(s: &str, c: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for ch in s.chars() {
+        run = if ch == c { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
+/// An inline code span holding `s` verbatim: its delimiter is longer than any backtick run
+/// inside, padded with spaces when `s` starts or ends with a backtick.
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    let fence = "`".repeat(longest_run(&s, '`') + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// A table cell: `|` escaped (GFM splits cells before it parses code spans, so this holds
+/// inside code spans too), no line breaks.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Prose from the planner (warnings): HTML escaped, one line. Its own `code` spans stay.
+fn prose(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(['\n', '\r'], " ")
+}
+
+/// Text safe inside an HTML comment.
+fn comment_safe(s: &str) -> String {
+    s.replace("--", "- -").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_outgrow_the_backticks_they_hold() {
+        assert_eq!(code("function.a"), "`function.a`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x``"), "``` `x`` ```");
+        assert_eq!(cell(&code("a|b")), "`a\\|b`");
+    }
+
+    #[test]
+    fn symbols_move_to_the_first_column() {
+        let text = "  # function.a will be created\n  + function.a {\n      + memory_size = 128\n    }\n-/+ function.b {\n      ~ handler = \"a\" -> \"b\"\n";
+        assert_eq!(
+            diff_lines(text),
+            "  # function.a will be created\n+   function.a {\n+       memory_size = 128\n    }\n-/+ function.b {\n!       handler = \"a\" -> \"b\"\n"
+        );
+    }
+
+    #[test]
+    fn long_plans_are_cut_at_a_line_end() {
+        let text = "aaaa\nbbbb\ncccc\n";
+        assert_eq!(truncate(text, 100), (text, 0));
+        assert_eq!(truncate(text, 7), ("aaaa\n", 2));
+    }
+
+    #[test]
+    fn a_plan_over_the_comment_limit_is_cut_with_a_note() {
+        let plan = Plan {
+            warnings: (0..2000).map(|i| format!("warning number {i} is here")).collect(),
+            ..Plan::default()
+        };
+        let md = markdown(&plan, "s", None);
+        assert!(md.len() <= MAX_COMMENT, "{}", md.len());
+        assert!(md.contains("warning number 0 is here"));
+        assert!(md.contains("more lines not shown (comment size limit): the text plan below"));
+        assert!(md.contains("more lines not shown (comment size limit): see the job log"));
+        assert!(md.trim_end().ends_with("</details>"));
+        // Small plans are whole.
+        let md = markdown(&Plan::default(), "s", None);
+        assert!(!md.contains("not shown"), "{md}");
+    }
+
+    #[test]
+    fn the_fence_is_longer_than_any_backtick_run_in_the_plan() {
+        let plan = Plan {
+            warnings: vec!["a ```` b <x> | c".into()],
+            ..Plan::default()
+        };
+        let md = markdown(&plan, "s", None);
+        assert!(md.contains("\n`````diff\n"), "{md}");
+        assert!(md.contains("- a ```` b &lt;x&gt; | c\n"), "{md}");
+    }
+}

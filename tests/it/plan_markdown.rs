@@ -1,0 +1,96 @@
+//! `plan --format markdown`: the merge-request comment for real plans (insta snapshots):
+//! empty, a create, updates with a replace, and warnings. Secrets never appear.
+
+use fgform::api::types::CreateFunctionRequest;
+use fgform::plan::render;
+
+use crate::stack::{scrub_ids, Stack, HANDLER};
+
+const SECRET: &str = "s3cr3t-value";
+
+fn stack_yaml(runtime: &str, memory: u32, secret: &str) -> String {
+    format!(
+        r#"
+stack: md
+functions:
+  hello:
+    runtime: {runtime}
+    handler: index.handler
+    code: ./hello
+    description: "says ``` hello | there"
+    secrets: {{ TOKEN: {secret} }}
+    triggers:
+      nightly: {{ timer: {{ cron: "0 30 2 * * ?" }} }}
+  other:
+    runtime: Python3.9
+    handler: index.handler
+    memory: {memory}
+    code: ./hello
+"#
+    )
+}
+
+fn markdown(s: &Stack, plan: &fgform::plan::Plan) -> String {
+    let desired = s.desired();
+    let md = render::markdown(plan, &desired.stack, Some("prod"));
+    assert!(!md.contains(SECRET), "a secret leaked:\n{md}");
+    assert!(md.starts_with("<!-- fgform-plan stack=md stage=prod -->\n"), "{md}");
+    scrub_ids(&md)
+}
+
+#[tokio::test]
+async fn markdown_plans_for_merge_requests() {
+    let yaml = stack_yaml("Python3.9", 128, SECRET);
+    let s = Stack::new(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
+
+    let create = s.plan().await;
+    let md = markdown(&s, &create);
+    assert!(md.contains("**Plan: 3 to add, 0 to change, 0 to destroy.**"), "{md}");
+    assert!(
+        md.contains("\n````diff\n"),
+        "the fence outgrows the description's backticks:\n{md}"
+    );
+    insta::assert_snapshot!("markdown_create", md);
+
+    s.apply().await;
+    let empty = s.plan().await;
+    assert!(empty.is_empty());
+    insta::assert_snapshot!("markdown_empty", markdown(&s, &empty));
+
+    s.write("stack.yaml", &stack_yaml("Python3.10", 256, "an0ther-secret"));
+    let changes = s.plan().await;
+    let md = markdown(&s, &changes);
+    assert!(!md.contains("an0ther-secret"), "{md}");
+    assert!(
+        md.contains("| `-/+` | replace | `function.hello` | `runtime` **forces replacement**, `encrypted_user_data` (sensitive) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `~` | update in place | `function.other` | `memory_size` |"),
+        "{md}"
+    );
+    insta::assert_snapshot!("markdown_replace_and_update", md);
+}
+
+#[tokio::test]
+async fn markdown_lists_warnings() {
+    let yaml = stack_yaml("Python3.9", 128, SECRET);
+    let s = Stack::new(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
+    let desired = s.desired();
+    let spec = &desired.functions["other"];
+    let mut body = spec.config_body();
+    body["code_type"] = "zip".into();
+    body["code_filename"] = "index.zip".into();
+    body["func_code"] = serde_json::json!({"file": crate::support::b64(&crate::support::default_zip())});
+    let body: CreateFunctionRequest = serde_json::from_value(body).unwrap();
+    s.client.create_function(&body).await.unwrap();
+
+    let plan = s.plan().await;
+    assert_eq!(plan.warnings.len(), 1, "{}", render::text(&plan));
+    let md = markdown(&s, &plan);
+    assert!(
+        md.contains("\n**Warnings:**\n\n- function.other already exists and is not managed by stack `md`: skipped (run `fgform import function.other` to manage it)\n"),
+        "{md}"
+    );
+    insta::assert_snapshot!("markdown_warnings", md);
+}
