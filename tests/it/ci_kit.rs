@@ -246,21 +246,21 @@ cargo install --locked fgform
 
 /// One HTTP request the webhook received.
 #[derive(Debug)]
-struct Request {
-    line: String,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub line: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
 }
 
 /// A webhook on 127.0.0.1 that answers 200 to the first request, if one comes before `done`.
-struct Webhook {
-    url: String,
+pub(crate) struct Webhook {
+    pub url: String,
     done: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Option<Request>>,
 }
 
 impl Webhook {
-    fn start() -> Webhook {
+    pub fn start() -> Webhook {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/hooks/fgform", listener.local_addr().unwrap());
@@ -285,7 +285,7 @@ impl Webhook {
     }
 
     /// The request received (after the script finished), if any.
-    fn finish(self) -> Option<Request> {
+    pub fn finish(self) -> Option<Request> {
         self.done.store(true, Ordering::SeqCst);
         self.thread.join().unwrap()
     }

@@ -661,3 +661,50 @@ async fn two_hundred_functions_converge_through_20_percent_429_and_503_with_late
     let live = s.client.list_all_functions().await.unwrap();
     assert_eq!(live.len(), 200, "no duplicates");
 }
+
+// ---- the cron drift script, for real ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cron_drift_script_posts_real_drift_to_the_webhook() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/drift-cron.sh");
+    let run_script = |webhook: &str| {
+        std::process::Command::new("bash")
+            .arg(&script)
+            .arg(s.dir())
+            .args(["--endpoint", &s.emu.url(), "--state", s.state.to_str().unwrap()])
+            .env("FGFORM", env!("CARGO_BIN_EXE_fgform"))
+            .env("FGFORM_DRIFT_WEBHOOK", webhook)
+            .env("HUAWEICLOUD_SDK_AK", fgform::api::local::ACCESS_KEY)
+            .env("HUAWEICLOUD_SDK_SK", fgform::api::local::SECRET_KEY)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // In sync: quiet, exit 0, nothing posted.
+    let hook = super::ci_kit::Webhook::start();
+    let out = tokio::task::block_in_place(|| run_script(&hook.url));
+    assert_exit(&out, 0);
+    assert!(hook.finish().is_none(), "nothing is posted when in sync");
+
+    // The timer is disabled in the console: exit 2 and the report reaches the webhook.
+    let urn = fgform::api::urn::FunctionUrn::unqualified("local-1", fgform::api::local::PROJECT_ID, "default", "hello");
+    let trigger = s.client.list_triggers(&urn).await.unwrap().remove(0);
+    let body: fgform::api::types::UpdateTriggerRequest =
+        serde_json::from_value(serde_json::json!({"trigger_status": "DISABLED"})).unwrap();
+    s.client
+        .update_trigger(&urn, "TIMER", &trigger.trigger_id, &body)
+        .await
+        .unwrap();
+    let hook = super::ci_kit::Webhook::start();
+    let out = tokio::task::block_in_place(|| run_script(&hook.url));
+    assert_exit(&out, 2);
+    let request = hook.finish().expect("the drift report is posted");
+    assert_eq!(request.headers.get("x-fgform-event").map(String::as_str), Some("drift"));
+    let report: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(report["schema_version"], "1.0");
+    assert_eq!(report["summary"]["changed"], 1, "{report:#}");
+    assert_eq!(report["changed"][0]["address"], "function.hello.trigger.every-5m");
+    assert_eq!(report["changed"][0]["attributes"][0]["path"], "trigger_status");
+}
