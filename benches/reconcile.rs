@@ -10,7 +10,8 @@
 //! `/opt/sdkvenv/bin/python`); the script is `FGFORM_SDK_BASELINE` (default
 //! `../shared/bench/sdk_baseline.py` next to the package). Without them the SDK rows say why.
 //!
-//! Goals: no-op plan ≤ 0.25× the SDK read, with requests ≤ 1.05× the floor and zero writes;
+//! Goals: no-op plan and in-sync `drift` ≤ 0.25× the SDK read, the plan's requests ≤ 1.05×
+//! the floor, zero writes;
 //! apply ≤ 0.5× the SDK seed; peak RSS while planning 10,000 functions ≤ 200 MB.
 //!
 //! The floor is what any refresh of this stack must send: ceil(N/400) list pages plus the
@@ -285,6 +286,11 @@ fn main() {
     let plan = fgform(&["plan", "--detailed-exitcode"], &stack, &emu.url);
     check(&plan, "fgform plan --detailed-exitcode (expected no changes)", &[0]);
     let (plan_requests, plan_writes, plan_ops) = emu.log();
+    emu.clear_log();
+    eprintln!("fgform drift (in sync) ...");
+    let drift = fgform(&["drift"], &stack, &emu.url);
+    check(&drift, "fgform drift (expected in sync)", &[0]);
+    let (drift_requests, drift_writes, drift_ops) = emu.log();
     drop(emu);
 
     // The SDK baseline against a fresh emulator.
@@ -344,14 +350,32 @@ fn main() {
         "| no-op plan writes | {plan_writes} | | | 0: {} |",
         verdict(plan_writes == 0)
     );
+    match &read {
+        Ok(r) => println!(
+            "| drift (in sync) / read | {:.2} s, {drift_requests} requests, {drift_writes} writes | {:.2} s | {:.2}x | <= 0.25x: {} |",
+            drift.seconds,
+            r.seconds,
+            drift.seconds / r.seconds,
+            verdict(drift.seconds / r.seconds <= 0.25 && drift_writes == 0)
+        ),
+        Err(e) => println!("| drift (in sync) / read | {:.2} s | {e} | | <= 0.25x |", drift.seconds),
+    }
     println!(
-        "| fgform peak RSS, apply / plan ({n}) | {:.1} MB / {:.1} MB | | | |",
-        apply.peak_rss_mb, plan.peak_rss_mb
+        "| fgform peak RSS, apply / plan / drift ({n}) | {:.1} MB / {:.1} MB / {:.1} MB | | | |",
+        apply.peak_rss_mb, plan.peak_rss_mb, drift.peak_rss_mb
     );
     println!();
     println!(
         "no-op plan requests by operation: {}",
         plan_ops
+            .iter()
+            .map(|(op, c)| format!("{op} {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "drift requests by operation: {}",
+        drift_ops
             .iter()
             .map(|(op, c)| format!("{op} {c}"))
             .collect::<Vec<_>>()
