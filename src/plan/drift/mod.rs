@@ -488,8 +488,17 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
     checked.functions = inventory.functions;
     checked.workflows = inventory.workflows.len();
     checked.dependencies = inventory.dependencies.len();
+    // A create an interrupted run sent and never saw answered: `plan`/`apply` record it.
+    let interrupted = |call: &str, key: &str, value: &str| {
+        state
+            .pending
+            .values()
+            .any(|i| i.call == call && i.lookup.get(key).and_then(Value::as_str) == Some(value))
+    };
+    const INTERRUPTED: &str = "created by an interrupted run: the next plan or apply records it";
     for f in &inventory.unrecorded_functions {
         let reason = match f.owner.as_deref() {
+            Some(owner) if owner == state.stack && interrupted("CreateFunction", "urn", &f.urn) => INTERRUPTED.into(),
             None => format!("no `{OWNERSHIP_TAG_KEY}` tag"),
             Some(owner) if owner == state.stack => "tagged for this stack but not in state".to_string(),
             Some(_) => {
@@ -519,7 +528,11 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
                 address: Address::Workflow(w.name.clone()),
                 name: w.name.clone(),
                 id: w.id.clone(),
-                reason: "not in this state".into(),
+                reason: if interrupted("CreateWorkflow", "name", &w.name) {
+                    INTERRUPTED.into()
+                } else {
+                    "not in this state".into()
+                },
             });
         }
     }
@@ -533,7 +546,11 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
                 address: Address::Dependency(d.name.clone()),
                 name: d.name.clone(),
                 id: package.clone(),
-                reason: "not in this state".into(),
+                reason: if interrupted("CreateDependencyVersion", "name", &d.name) {
+                    INTERRUPTED.into()
+                } else {
+                    "not in this state".into()
+                },
             });
         }
     }

@@ -393,6 +393,36 @@ fn unmanaged_resources_are_reported_and_other_stacks_functions_only_counted() {
     assert_eq!((c.functions, c.other_stacks, c.workflows, c.dependencies), (5, 2, 1, 2));
 }
 
+#[test]
+fn creates_an_interrupted_run_left_unconfirmed_are_named_as_such() {
+    let mut state = state();
+    let intent = |call: &str, lookup: Value| crate::state::Intent {
+        address: "x".into(),
+        call: call.into(),
+        started: "2026-11-23T00:00:00.000Z".into(),
+        lookup,
+        record: None,
+    };
+    state.pending.insert(
+        "1".into(),
+        intent("CreateFunction", json!({"urn": "urn:lost", "stack": "shop"})),
+    );
+    state
+        .pending
+        .insert("2".into(), intent("CreateWorkflow", json!({"name": "adhoc"})));
+    let report = detect(&state, &live(), &inventory(), &Plan::default());
+    let reasons: BTreeMap<String, &str> = report
+        .unmanaged
+        .iter()
+        .map(|u| (u.address.to_string(), u.reason.as_str()))
+        .collect();
+    let interrupted = "created by an interrupted run: the next plan or apply records it";
+    assert_eq!(reasons["function.lost"], interrupted);
+    assert_eq!(reasons["workflow.adhoc"], interrupted);
+    assert_eq!(reasons["function.manual"], "no `fgform-stack` tag");
+    assert_eq!(reasons["dependency.numpy"], "not in this state");
+}
+
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()
 }
