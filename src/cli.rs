@@ -36,7 +36,7 @@ pub enum Command {
     /// Report changes made outside fgform, deleted resources and unmanaged ones (exit 0 in
     /// sync, 2 drift, 1 error); read-only.
     Drift(DriftArgs),
-    /// Print the state file's resources.
+    /// Print the state file's resources, or a saved plan (`show PLANFILE [--json]`).
     Show(ShowArgs),
     /// Inspect or edit the state file.
     State(StateArgs),

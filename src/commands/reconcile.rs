@@ -333,7 +333,8 @@ fn write_plan_file(path: &Path, saved: &SavedPlan) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_plan_file(path: &Path) -> anyhow::Result<SavedPlan> {
+/// Reads a plan file made by this fgform version.
+pub(crate) fn read_plan_file(path: &Path) -> anyhow::Result<SavedPlan> {
     let bytes = std::fs::read(path).with_context(|| format!("failed to read the plan file `{}`", path.display()))?;
     #[derive(serde::Deserialize)]
     struct Probe {

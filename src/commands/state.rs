@@ -1,4 +1,4 @@
-//! `fgform show` and `fgform state list | show ADDR | rm ADDR | mv SRC DST`: read (and, for
+//! `fgform show [PLANFILE]` and `fgform state list | show ADDR | rm ADDR | mv SRC DST`: read (and, for
 //! `rm` and `mv`, edit under the state lock) the state file without calling the API.
 
 use std::path::{Path, PathBuf};
@@ -59,6 +59,21 @@ fn edit(
 
 /// `fgform show`.
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
+    // `fgform show PLANFILE`: the saved plan, as `plan` printed it (or its JSON), so a later
+    // CI step can read it without planning again.
+    if args.target.stack.dir.is_file() {
+        let saved = super::reconcile::read_plan_file(&args.target.stack.dir)?;
+        if args.json {
+            let json = crate::plan::render::json(&saved.plan, &saved.stack);
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        } else {
+            print!(
+                "{}",
+                crate::printer::plan(&crate::plan::render::text(&saved.plan), crate::printer::stdout_color())
+            );
+        }
+        return Ok(ExitStatus::Success);
+    }
     let Some((_, state)) = load(&args.target)? else {
         return Ok(ExitStatus::Error);
     };

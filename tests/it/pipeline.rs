@@ -152,6 +152,16 @@ async fn a_saved_plan_applies_exactly_once() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("fgform apply"));
     let writes = s.writes();
     assert_eq!(writes, 0, "plan -out changes nothing");
+    // `show FILE` prints the saved plan without planning again; its JSON is plan's JSON.
+    let shown = s.run(&["show", plan.to_str().unwrap()]).await;
+    assert_exit(&shown, 0);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("Plan: 2 to add, 0 to change, 0 to destroy."));
+    let shown = s.run(&["show", plan.to_str().unwrap(), "--json"]).await;
+    let planned = s.run(&["plan", s.dir(), "--json"]).await;
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&shown.stdout).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&planned.stdout).unwrap()
+    );
 
     let out = s.run(&["apply", plan.to_str().unwrap()]).await;
     assert_exit(&out, 0);
