@@ -448,6 +448,15 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
         )))
     };
     // Re-read the stack exactly as it was planned.
+    if !Path::new(&saved.inputs.dir).is_dir() {
+        bail!(anyhow::anyhow!(
+            "the saved plan's stack directory `{}` does not exist here",
+            saved.inputs.dir
+        )
+        .context(Hint(
+            "run `fgform apply FILE` from the directory `fgform plan -out` ran in".into()
+        )));
+    }
     let mut target = args.target.clone();
     target.stack.dir = saved.inputs.dir.clone().into();
     target.stack.stage = saved.inputs.stage.clone();
