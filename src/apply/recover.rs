@@ -15,7 +15,7 @@ use super::refresh::RefreshError;
 use crate::client::{ApiError, Client};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
-use crate::plan::diff::matches;
+use crate::plan::is_trigger;
 use crate::state::{Intent, ResourceState, State};
 
 /// What became of one pending intent.
@@ -97,21 +97,19 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
             ("CreateTrigger", Some(template)) => {
                 let urn = str_at(lookup, "function_urn");
                 let kind = str_at(lookup, "trigger_type_code");
-                let want = lookup.get("event_data").cloned().unwrap_or(Value::Null);
+                let want = lookup
+                    .get("event_data")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 let triggers = match client.list_triggers(urn).await {
                     Ok(t) => t,
                     Err(e) if e.is_not_found() => Vec::new(),
                     Err(e) => return Err(err(e)),
                 };
-                let found = triggers.into_iter().find(|t| {
-                    t.trigger_type_code == kind
-                        && !taken.contains(&t.trigger_id)
-                        && if kind == "TIMER" {
-                            t.event_data.get("name") == want.get("name")
-                        } else {
-                            matches(Some(&want), Some(&Value::Object(t.event_data.clone())))
-                        }
-                });
+                let found = triggers
+                    .into_iter()
+                    .find(|t| !taken.contains(&t.trigger_id) && is_trigger(t, kind, &want));
                 match found {
                     Some(t) => Resolution::Recorded(ResourceState {
                         id: t.trigger_id,

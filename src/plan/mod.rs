@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use live::{Live, LiveFunction};
-pub use resources::{depends_on, KNOWN_AFTER_APPLY, SENSITIVE};
+pub use resources::{depends_on, is_trigger, KNOWN_AFTER_APPLY, SENSITIVE};
 
 use crate::model::{Address, Desired};
 use crate::state::State;

@@ -146,6 +146,20 @@ pub(crate) fn workflow_view(live: &Workflow) -> Value {
     json!({"definition": serde_json::to_value(&live.definition).unwrap_or_default()})
 }
 
+/// Whether live trigger `t` is the one of type `kind` with `event_data`: a timer by its
+/// name, other types by the event data they were created with.
+pub fn is_trigger(t: &Trigger, kind: &str, event_data: &Map<String, Value>) -> bool {
+    t.trigger_type_code == kind
+        && if kind == "TIMER" {
+            t.event_data.get("name") == event_data.get("name")
+        } else {
+            matches(
+                Some(&Value::Object(event_data.clone())),
+                Some(&Value::Object(t.event_data.clone())),
+            )
+        }
+}
+
 /// The state's recorded attributes of `address` as a JSON object (`null` if absent).
 pub fn state_view(state: &State, address: &Address) -> Value {
     state
@@ -465,17 +479,9 @@ impl<'a> Ctx<'a> {
             return triggers.iter().find(|t| t.trigger_id == id);
         }
         let spec = spec?;
-        triggers.iter().find(|t| {
-            t.trigger_type_code == spec.trigger_type_code
-                && if spec.trigger_type_code == "TIMER" {
-                    t.event_data.get("name") == spec.event_data.get("name")
-                } else {
-                    matches(
-                        Some(&Value::Object(spec.event_data.clone())),
-                        Some(&Value::Object(t.event_data.clone())),
-                    )
-                }
-        })
+        triggers
+            .iter()
+            .find(|t| is_trigger(t, &spec.trigger_type_code, &spec.event_data))
     }
 
     fn trigger(&mut self, function: &str, name: &str, spec: &TriggerSpec) {
