@@ -457,7 +457,7 @@ impl Ctx {
                 Ok(value)
             }
             Err(source) => {
-                if certainly_without_effect(&source) {
+                if source.certainly_without_effect() {
                     self.recorder.settle(&mut vec![id]).await?;
                 }
                 Err(StepError::Api {
@@ -466,6 +466,36 @@ impl Ctx {
                 })
             }
         }
+    }
+}
+
+impl Ctx {
+    /// [`Ctx::send`] for a call that creates nothing: no lookup, no record to resolve.
+    async fn call<T>(
+        &self,
+        address: &Address,
+        call: Call,
+        settle: &mut Vec<String>,
+        request: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, StepError> {
+        self.send(address, call, Value::Null, None, settle, request).await
+    }
+
+    /// Deletes one dependency version; one already gone counts as deleted.
+    async fn delete_dependency_version(
+        &self,
+        address: &Address,
+        dep_id: &str,
+        version: i64,
+        settle: &mut Vec<String>,
+    ) -> Result<(), StepError> {
+        let request = async {
+            self.client
+                .delete_dependency_version(dep_id, version)
+                .await
+                .or_else(not_found)
+        };
+        self.call(address, Call::DeleteDependencyVersion, settle, request).await
     }
 }
 
@@ -496,21 +526,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 old.get("dep_id").and_then(Value::as_str),
                 old.get("version").and_then(Value::as_i64),
             ) {
-                let request = async {
-                    ctx.client
-                        .delete_dependency_version(dep_id, version)
-                        .await
-                        .or_else(not_found)
-                };
-                ctx.send(
-                    address,
-                    Call::DeleteDependencyVersion,
-                    Value::Null,
-                    None,
-                    settle,
-                    request,
-                )
-                .await?;
+                ctx.delete_dependency_version(address, dep_id, version, settle).await?;
             }
             ctx.recorder.put(address, rec, settle).await?;
         }
@@ -523,21 +539,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 if has(Call::DeleteDependencyVersion) {
                     let old = old.expect("recorded");
                     let (dep_id, version) = dep_version(&old);
-                    let request = async {
-                        ctx.client
-                            .delete_dependency_version(&dep_id, version)
-                            .await
-                            .or_else(not_found)
-                    };
-                    ctx.send(
-                        address,
-                        Call::DeleteDependencyVersion,
-                        Value::Null,
-                        None,
-                        settle,
-                        request,
-                    )
-                    .await?;
+                    ctx.delete_dependency_version(address, &dep_id, version, settle).await?;
                 }
                 ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
                 return Ok(());
@@ -578,8 +580,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             if has(Call::DeleteFunction) {
                 let urn = old.as_ref().map(|r| r.id.clone()).unwrap_or_default();
                 let request = async { ctx.client.delete_function(&urn).await.or_else(not_found) };
-                ctx.send(address, Call::DeleteFunction, Value::Null, None, settle, request)
-                    .await?;
+                ctx.call(address, Call::DeleteFunction, settle, request).await?;
                 let mut gone = ctx.recorder.children(name);
                 gone.push(address.clone());
                 ctx.recorder.remove(&gone, settle).await?;
@@ -657,11 +658,9 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 let body: UpdateFunctionCodeRequest =
                     serde_json::from_value(spec.code_body(d.region(), file, &versions))
                         .map_err(|e| other(address, e))?;
-                ctx.send(
+                ctx.call(
                     address,
                     Call::UpdateFunctionCode,
-                    Value::Null,
-                    None,
                     settle,
                     ctx.client.update_function_code(&urn, &body),
                 )
@@ -673,11 +672,9 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             if has(Call::UpdateFunctionConfig) {
                 let body: UpdateFunctionConfigRequest =
                     serde_json::from_value(spec.config_body()).map_err(|e| other(address, e))?;
-                ctx.send(
+                ctx.call(
                     address,
                     Call::UpdateFunctionConfig,
-                    Value::Null,
-                    None,
                     settle,
                     ctx.client.update_function_config(&urn, &body),
                 )
@@ -692,13 +689,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     let stale: Vec<Tag> = live.tags.into_iter().filter(|t| !want.contains(t)).collect();
                     if !stale.is_empty() {
                         let request = ctx.client.remove_function_tags(&urn, &stale);
-                        ctx.send(address, Call::UpdateFunctionTags, Value::Null, None, settle, request)
-                            .await?;
+                        ctx.call(address, Call::UpdateFunctionTags, settle, request).await?;
                     }
                 }
                 let request = ctx.client.add_function_tags(&urn, &want);
-                ctx.send(address, Call::UpdateFunctionTags, Value::Null, None, settle, request)
-                    .await?;
+                ctx.call(address, Call::UpdateFunctionTags, settle, request).await?;
             }
             ctx.recorder.put(address, function_record(urn, private), settle).await?;
         }
@@ -733,8 +728,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                             .await
                             .or_else(not_found)
                     };
-                    ctx.send(address, Call::DeleteTrigger, Value::Null, None, settle, request)
-                        .await?;
+                    ctx.call(address, Call::DeleteTrigger, settle, request).await?;
                 }
                 ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
             }
@@ -773,8 +767,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     event_data: None,
                 };
                 let request = ctx.client.update_trigger(&urn, &old_type, &id, &body);
-                ctx.send(address, Call::UpdateTriggerStatus, Value::Null, None, settle, request)
-                    .await?;
+                ctx.call(address, Call::UpdateTriggerStatus, settle, request).await?;
                 ctx.recorder
                     .put(address, record("trigger", id, change, private), settle)
                     .await?;
@@ -790,8 +783,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             if change.action == Action::Delete {
                 if has(Call::DeleteAsyncConfig) {
                     let request = async { ctx.client.delete_async_config(&urn).await.or_else(not_found) };
-                    ctx.send(address, Call::DeleteAsyncConfig, Value::Null, None, settle, request)
-                        .await?;
+                    ctx.call(address, Call::DeleteAsyncConfig, settle, request).await?;
                 }
                 return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
             }
@@ -799,8 +791,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let spec = d.functions[function].async_config.as_ref().expect("async planned");
             let body: AsyncInvokeConfigRequest = serde_json::from_value(spec.body(d)).map_err(|e| other(address, e))?;
             let request = ctx.client.put_async_config(&urn, &body);
-            ctx.send(address, Call::PutAsyncConfig, Value::Null, None, settle, request)
-                .await?;
+            ctx.call(address, Call::PutAsyncConfig, settle, request).await?;
             ctx.recorder
                 .put(address, record("async", urn, change, private), settle)
                 .await?;
@@ -837,8 +828,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let summary = match (has(Call::UpdateWorkflow), old) {
                 (true, Some(old)) => {
                     let request = ctx.client.update_workflow(&old.id, &body);
-                    ctx.send(address, Call::UpdateWorkflow, Value::Null, None, settle, request)
-                        .await?
+                    ctx.call(address, Call::UpdateWorkflow, settle, request).await?
                 }
                 _ => {
                     let template = record("workflow", String::new(), change, private.clone());
@@ -869,18 +859,6 @@ pub(crate) fn dependency_record(
     rec.attributes.insert("dep_id", version.dep_id.clone().into());
     rec.attributes.insert("version", version.version.into());
     rec
-}
-
-/// Whether a failed call certainly changed nothing: the service refused it (4xx other than
-/// a timeout or a conflict; 429 is the gateway refusing before the service acts) or it was
-/// never sent (no token). Anything else (lost answers, 5xx, giving up after a lookup
-/// failed) may have taken effect.
-fn certainly_without_effect(e: &ApiError) -> bool {
-    match e {
-        ApiError::Token { .. } => true,
-        ApiError::Status { status, .. } => (400..500).contains(status) && !matches!(status, 408 | 409),
-        _ => false,
-    }
 }
 
 fn dep_version(rec: &ResourceState) -> (String, i64) {

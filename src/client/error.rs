@@ -124,6 +124,20 @@ impl ApiError {
         !matches!(self, ApiError::Token { .. }) && self.is_retryable() && self.status() != Some(429)
     }
 
+    /// The opposite question for a call that changes something: it certainly changed
+    /// nothing. True when the service refused it (4xx other than a timeout or a conflict;
+    /// 429 is the gateway refusing before the service acts) or it was never sent (no token).
+    /// Anything else (a lost answer, 5xx, giving up after a failed lookup) may have taken
+    /// effect. Unlike [`ApiError::is_ambiguous`], which decides one retry, this is asked of
+    /// a call's final error, `GaveUp` included.
+    pub fn certainly_without_effect(&self) -> bool {
+        match self {
+            ApiError::Token { .. } => true,
+            ApiError::Status { status, .. } => (400..500).contains(status) && !matches!(status, 408 | 409),
+            _ => false,
+        }
+    }
+
     /// A hint for the `hint:` line, when one helps.
     pub fn hint(&self) -> Option<String> {
         match self.code() {
@@ -241,5 +255,20 @@ mod tests {
         };
         assert!(s(503).is_ambiguous() && !s(429).is_ambiguous() && s(429).is_retryable());
         assert!(!s(409).is_retryable());
+        assert!(s(400).certainly_without_effect() && s(429).certainly_without_effect());
+        for status in [408, 409, 500, 503] {
+            assert!(!s(status).certainly_without_effect(), "{status}");
+        }
+        let gave_up = ApiError::GaveUp {
+            method: "POST".into(),
+            path: "/".into(),
+            attempts: 3,
+            elapsed: std::time::Duration::ZERO,
+            last: Box::new(s(400)),
+        };
+        assert!(
+            !gave_up.certainly_without_effect(),
+            "earlier attempts may have happened"
+        );
     }
 }
