@@ -213,10 +213,14 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
-        let prior = state::load(&path)?;
-        let mut state = prior
-            .clone()
-            .unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+        let loaded = state::load(&path)?;
+        // What a saved plan checks the state against: the file as found, before any
+        // in-memory resolution of interrupted calls.
+        let prior = saved::PriorState {
+            lineage: loaded.as_ref().map(|s| s.lineage.clone()),
+            serial: loaded.as_ref().map_or(0, |s| s.serial),
+        };
+        let mut state = loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
         let (artifacts, _) = build_artifacts(&desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
         let result = async {
@@ -240,7 +244,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         let format = args.output_format();
         super::plan_output::print(&plan, &desired, format)?;
         if let Some(out) = &args.out {
-            let saved = saved_plan(&args, &desired, &artifacts, prior.as_ref(), &path, plan.clone());
+            let saved = saved_plan(&args, &desired, &artifacts, prior, &path, plan.clone());
             write_plan_file(out, &saved)?;
             let note = format!(
                 "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
@@ -275,7 +279,7 @@ fn saved_plan(
     args: &PlanArgs,
     desired: &Desired,
     artifacts: &Artifacts,
-    prior: Option<&State>,
+    prior_state: saved::PriorState,
     state_path: &Path,
     plan: Plan,
 ) -> SavedPlan {
@@ -307,10 +311,7 @@ fn saved_plan(
         },
         inputs_sha256: saved::inputs_hash(desired, artifacts, &salt),
         salt,
-        prior_state: saved::PriorState {
-            lineage: prior.map(|s| s.lineage.clone()),
-            serial: prior.map_or(0, |s| s.serial),
-        },
+        prior_state,
         live: saved::fingerprints(&plan),
         plan,
     }
