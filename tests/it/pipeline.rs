@@ -22,18 +22,6 @@ struct Stack {
     client: Client,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn client_for(emu: &EmulatorHandle) -> Client {
     ClientBuilder::new()
         .endpoint(emu.url())
@@ -52,7 +40,7 @@ impl Stack {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
         let dir = root.join(example);
-        copy_dir(
+        super::support::copy_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example),
             &dir,
         );
@@ -96,6 +84,14 @@ impl Stack {
 
     async fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().await.unwrap()
+    }
+
+    /// Replaces the first `from` in the stack's `file` (which must hold it) with `to`.
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` is not in {file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
     fn dir(&self) -> &str {
@@ -182,9 +178,7 @@ async fn a_saved_plan_applies_exactly_once() {
 async fn a_saved_plan_is_refused_when_the_state_moved() {
     let s = Stack::new("quickstart", "local-1", &[], false).await;
     assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
-    let manifest = s.dir.join("stack.yaml");
-    let yaml = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, yaml.replace("memory: 128", "memory: 256")).unwrap();
+    s.edit("stack.yaml", "memory: 128", "memory: 256");
     let plan = s.root.join("q.plan");
     assert_exit(&s.run(&["plan", s.dir(), "-out", plan.to_str().unwrap()]).await, 0);
     // Another operation writes the state in between (here: an apply of the same change).
@@ -205,9 +199,7 @@ async fn a_saved_plan_is_refused_when_the_state_moved() {
 async fn a_saved_plan_is_refused_when_a_resource_it_touches_changed_live() {
     let s = Stack::new("quickstart", "local-1", &[], false).await;
     assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
-    let manifest = s.dir.join("stack.yaml");
-    let yaml = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, yaml.replace("memory: 128", "memory: 256")).unwrap();
+    s.edit("stack.yaml", "memory: 128", "memory: 256");
     let plan = s.root.join("q.plan");
     assert_exit(&s.run(&["plan", s.dir(), "-out", plan.to_str().unwrap()]).await, 0);
 
