@@ -365,22 +365,14 @@ fn main() {
         apply.peak_rss_mb, plan.peak_rss_mb, drift.peak_rss_mb
     );
     println!();
-    println!(
-        "no-op plan requests by operation: {}",
-        plan_ops
-            .iter()
+    let by_operation = |ops: &[(String, usize)]| {
+        ops.iter()
             .map(|(op, c)| format!("{op} {c}"))
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    println!(
-        "drift requests by operation: {}",
-        drift_ops
-            .iter()
-            .map(|(op, c)| format!("{op} {c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    };
+    println!("no-op plan requests by operation: {}", by_operation(&plan_ops));
+    println!("drift requests by operation: {}", by_operation(&drift_ops));
     // Peak RSS of planning a large stack.
     let rss = (a.rss_functions > 0).then(|| {
         let big = tmp.path().join("big");
