@@ -141,11 +141,10 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
             ("CreateWorkflow", Some(template)) => {
                 let name = str_at(lookup, "name");
                 let found = client
-                    .list_all_workflows(None)
+                    .find_workflow(name)
                     .await
                     .map_err(err)?
-                    .into_iter()
-                    .find(|w| w.name == name && !taken.contains(&w.id));
+                    .filter(|w| !taken.contains(&w.id));
                 match found {
                     Some(w) => {
                         let mut rec = ResourceState { id: w.id, ..template };
