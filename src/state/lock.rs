@@ -74,6 +74,35 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Creates `path` holding `bytes`, failing with `AlreadyExists` if it exists. The file
+/// appears complete or not at all: the bytes go to a temp file first, which is then
+/// hard-linked into place (link creation is atomic and never replaces), so a process killed
+/// at any instant cannot leave an empty lock that names no holder and can never be broken.
+/// Where hard links are unsupported: create exclusively, then write (the old way).
+fn create_complete(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("lock");
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    let linked = written.and_then(|()| fs::hard_link(&tmp, path));
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !path.exists() => {
+            let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        }
+        other => other,
+    }
+}
+
 /// The current holder, if any.
 pub fn holder(state: &Path) -> Option<LockInfo> {
     let text = fs::read_to_string(lock_path(state)).ok()?;
@@ -101,11 +130,10 @@ impl Lock {
         };
         let deadline = Instant::now() + timeout;
         let mut broke_stale = None;
+        let bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    let bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");
-                    f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(werr)?;
+            match create_complete(&path, &bytes) {
+                Ok(()) => {
                     return Ok(Lock {
                         path,
                         info,
@@ -224,6 +252,26 @@ mod tests {
         assert_eq!(holder(&state).unwrap().id, second.info.id);
         second.release();
         assert!(holder(&state).is_none());
+    }
+
+    #[test]
+    fn a_lock_file_appears_complete_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        let lock = Lock::acquire(&state, "apply", Duration::ZERO).unwrap();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["s.json.lock"]);
+        assert_eq!(holder(&state).unwrap(), lock.info);
+        // A second writer finds it held, whole, and leaves nothing behind either.
+        assert!(matches!(
+            create_complete(&lock_path(&state), b"{}"),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists
+        ));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(holder(&state).unwrap(), lock.info);
     }
 
     #[test]
