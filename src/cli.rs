@@ -292,8 +292,13 @@ pub enum StateCommand {
     Mv {
         /// The address it is recorded under, e.g. `function.hello`.
         source: String,
-        /// The address to record it under, e.g. `function.greeter` (same kind).
+        /// The address to record it under, e.g. `function.greeter` (same kind); the
+        /// manifests must declare it.
         destination: String,
+        /// Move to an address the manifests do not declare (the next apply then deletes the
+        /// resource unless the manifests come to declare it).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         target: TargetArgs,
     },

@@ -287,6 +287,8 @@ struct Ctx {
     plan: Plan,
     payloads: Payloads,
     recorder: Recorder,
+    /// The ownership tag value this state writes (`model::Owner`).
+    owner: String,
 }
 
 /// What an apply did.
@@ -332,6 +334,7 @@ pub async fn apply(
         desired: desired.cloned(),
         plan: plan.clone(),
         payloads: payloads.clone(),
+        owner: state.owner().tag_value(),
         recorder: Recorder::new(state, state_path),
     });
     let mut outcome = Outcome::default();
@@ -624,7 +627,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 .collect();
             want.push(Tag {
                 key: OWNERSHIP_TAG_KEY.into(),
-                value: d.stack.clone(),
+                value: ctx.owner.clone(),
             });
             // A new function gets its tags in the create body (one write fewer); the
             // adoption of a create whose answer was lost finds them set by that same body.
@@ -639,7 +642,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .send(
                         address,
                         Call::CreateFunction,
-                        json!({"urn": planned, "stack": d.stack}),
+                        json!({"urn": planned, "owner": ctx.owner}),
                         Some(template),
                         settle,
                         ctx.client.create_function(&body),

@@ -181,7 +181,114 @@ pub async fn make_plan(
 }
 
 fn load_state(path: &Path, desired: &Desired) -> anyhow::Result<State> {
-    Ok(state::load(path)?.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
+    let loaded = state::load(path)?;
+    if let Some(state) = &loaded {
+        check_state_identity(state, desired, path)?;
+    }
+    Ok(loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
+}
+
+/// `stack `shop` stage `prod`` / `stack `shop` (no stage)`.
+fn stack_stage(stack: &str, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) => format!("stack `{stack}` stage `{stage}`"),
+        None => format!("stack `{stack}` (no stage)"),
+    }
+}
+
+/// Refuses a state that belongs to another stack or stage than the manifests: applying,
+/// importing into or editing it would treat that stack's resources as this one's.
+pub fn check_state_identity(state: &State, desired: &Desired, path: &Path) -> anyhow::Result<()> {
+    if state.stack == desired.stack && state.stage == desired.stage {
+        return Ok(());
+    }
+    let own = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
+    bail!(anyhow::anyhow!(
+        "the state `{}` belongs to {}, not to {} that the manifests describe",
+        display_path(path),
+        stack_stage(&state.stack, state.stage.as_deref()),
+        stack_stage(&desired.stack, desired.stage.as_deref()),
+    )
+    .context(Hint(format!(
+        "each stack and stage has its own state: leave out --state to use `{}`, or point --state at that \
+         stack's own state",
+        display_path(&own)
+    ))))
+}
+
+/// A path as the user would type it (no leading `./`).
+pub fn display_path(path: &Path) -> String {
+    let mut shown = path.display().to_string();
+    while let Some(rest) = shown.strip_prefix("./") {
+        shown = rest.to_string();
+    }
+    shown
+}
+
+/// The arguments that make a suggested command work on the same stack, stage, state and
+/// target from where the user stands: ` DIR --stage S --var-file F --var K=V --state P
+/// --endpoint U`, each only when given (the directory only when it is not `.`). A variable
+/// whose value feeds a secret is never repeated: it shows as `--var NAME=…` to fill in.
+pub fn rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
+    rerun_parts(
+        &display_path(&target.stack.dir),
+        target.stack.stage.as_deref(),
+        &target
+            .stack
+            .var_files
+            .iter()
+            .map(|p| display_path(p))
+            .collect::<Vec<_>>(),
+        &target.stack.vars,
+        desired,
+        target.state.as_deref().map(display_path).as_deref(),
+        target.endpoint.as_deref(),
+    )
+}
+
+fn rerun_parts(
+    dir: &str,
+    stage: Option<&str>,
+    var_files: &[String],
+    vars: &[(String, String)],
+    desired: Option<&Desired>,
+    state: Option<&str>,
+    endpoint: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    if !dir.is_empty() && dir != "." {
+        out.push_str(&format!(" {}", shell_quote(dir)));
+    }
+    if let Some(stage) = stage {
+        out.push_str(&format!(" --stage {}", shell_quote(stage)));
+    }
+    for file in var_files {
+        out.push_str(&format!(" --var-file {}", shell_quote(file)));
+    }
+    let withheld = desired.map(|d| saved::split_vars(d, vars).1).unwrap_or_default();
+    for (name, value) in vars {
+        if withheld.contains(name) || desired.is_none() {
+            out.push_str(&format!(" --var {name}=…"));
+        } else {
+            out.push_str(&format!(" --var {}", shell_quote(&format!("{name}={value}"))));
+        }
+    }
+    if let Some(state) = state {
+        out.push_str(&format!(" --state {}", shell_quote(state)));
+    }
+    if let Some(endpoint) = endpoint {
+        out.push_str(&format!(" --endpoint {}", shell_quote(endpoint)));
+    }
+    out
+}
+
+/// The error a plan with blocked resources is (see `Plan::blocked`), with the way out for
+/// each, as commands that run from where the user stands.
+pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired) -> anyhow::Result<()> {
+    match plan.blocked_error(&rerun_args(target, Some(desired))) {
+        Some(message) => Err(anyhow::anyhow!(message)),
+        None => Ok(()),
+    }
 }
 
 /// Resolves the calls an interrupted run left unconfirmed (see `apply::recover`), in
@@ -220,6 +327,9 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
             lineage: loaded.as_ref().map(|s| s.lineage.clone()),
             serial: loaded.as_ref().map_or(0, |s| s.serial),
         };
+        if let Some(state) = &loaded {
+            check_state_identity(state, &desired, &path)?;
+        }
         let mut state = loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
         let (artifacts, _) = build_artifacts(&desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
@@ -243,8 +353,11 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         plan.retain_targets(&targets);
         let format = args.output_format();
         super::plan_output::print(&plan, &desired, format)?;
+        // Nothing the manifests ask for is skipped silently, and no plan file is written
+        // for a plan that cannot be applied.
+        refuse_blocked(&plan, &args.target, &desired)?;
         if let Some(out) = &args.out {
-            let saved = saved_plan(&args, &desired, &artifacts, prior, &path, plan.clone());
+            let saved = saved_plan(&args, &desired, &artifacts, prior, &state.lineage, &path, plan.clone());
             write_plan_file(out, &saved)?;
             let note = format!(
                 "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
@@ -280,6 +393,7 @@ fn saved_plan(
     desired: &Desired,
     artifacts: &Artifacts,
     prior_state: saved::PriorState,
+    lineage: &str,
     state_path: &Path,
     plan: Plan,
 ) -> SavedPlan {
@@ -312,6 +426,7 @@ fn saved_plan(
         inputs_sha256: saved::inputs_hash(desired, artifacts, &salt),
         salt,
         prior_state,
+        lineage: lineage.to_string(),
         live: saved::fingerprints(&plan),
         plan,
     }
@@ -401,10 +516,24 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
             }
             let mut plan = make_plan(&client, &desired, &state, &artifacts, args.target.parallelism, destroy).await?;
             plan.retain_targets(&targets);
+            if destroy && plan.is_empty() {
+                let why = if state.serial == 0 && state.resources.is_empty() {
+                    "there is no state there yet"
+                } else {
+                    "it records no resources"
+                };
+                println!(
+                    "Nothing to destroy: {why} (state `{}`{}).",
+                    display_path(&path),
+                    if targets.is_empty() { "" } else { ", --target" }
+                );
+                return Ok(ExitStatus::Success);
+            }
             print!(
                 "{}",
                 crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
             );
+            refuse_blocked(&plan, &args.target, &desired)?;
             if plan.is_empty() {
                 return Ok(ExitStatus::Success);
             }
@@ -425,6 +554,7 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 payloads: &payloads,
                 parallelism: args.target.parallelism,
                 interrupt: &interrupt,
+                rerun: rerun_args(&args.target, Some(&desired)),
             };
             execute(run, &plan).await
         }
@@ -443,9 +573,37 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let file = args.target.stack.dir.clone();
     let saved = read_plan_file(&file)?;
     let refused = |what: String| {
+        let inputs = &saved.inputs;
+        let again = rerun_parts(
+            &display_path(Path::new(&inputs.dir)),
+            inputs.stage.as_deref(),
+            &inputs.var_files,
+            &inputs
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>(),
+            None,
+            // The state the plan was made against, unless this apply names its own.
+            args.target
+                .state
+                .as_deref()
+                .map(display_path)
+                .as_deref()
+                .or(Some(inputs.state.as_str()))
+                .filter(|s| {
+                    *s != display_path(&state::default_path(
+                        Path::new(""),
+                        &saved.stack,
+                        saved.stage.as_deref(),
+                    ))
+                }),
+            inputs.endpoint.as_deref(),
+        );
+        let withheld: String = inputs.withheld_vars.iter().map(|v| format!(" --var {v}=…")).collect();
         anyhow::anyhow!("refusing to apply the saved plan `{}`: {what}", file.display()).context(Hint(format!(
-            "make a new plan with `fgform plan -out {}` and review it",
-            shell_quote(&file.display().to_string())
+            "make a new plan with `fgform plan{again}{withheld} -out {}` and review it",
+            shell_quote(&display_path(&file))
         )))
     };
     // Re-read the stack exactly as it was planned.
@@ -505,8 +663,19 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
         let interrupt = Interrupt::install(Some(lock.handle()));
         let result = async {
             let prior = state::load(&path)?;
+            if let Some(state) = &prior {
+                check_state_identity(state, &desired, &path)?;
+            }
             saved.check_state(prior.as_ref()).map_err(|e| refused(e.to_string()))?;
-            let mut state = prior.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+            // A plan made before any state existed tagged its creates with the lineage it
+            // made up: the state this apply creates carries it.
+            let mut state = prior.unwrap_or_else(|| {
+                let new = State::new(&desired.stack, desired.stage.as_deref());
+                match saved.lineage.as_str() {
+                    "" => new,
+                    lineage => new.with_identity(lineage, 0),
+                }
+            });
             let (artifacts, payloads) = build_artifacts(&desired)?;
             if saved::inputs_hash(&desired, &artifacts, &saved.salt) != saved.inputs_sha256 {
                 return Err(refused(saved::Stale::Inputs.to_string()));
@@ -542,6 +711,7 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                     payloads: &payloads,
                     parallelism: target.parallelism,
                     interrupt: &interrupt,
+                    rerun: rerun_args(&target, Some(&desired)),
                 };
                 execute(run, &saved.plan).await
             }
@@ -567,6 +737,8 @@ struct Run<'a> {
     payloads: &'a Payloads,
     parallelism: usize,
     interrupt: &'a Interrupt,
+    /// The arguments that rerun on the same stack, stage and state (see [`rerun_args`]).
+    rerun: String,
 }
 
 /// Runs `plan`'s changes, printing progress and the summary.
@@ -627,13 +799,13 @@ async fn execute(run: Run<'_>, plan: &Plan) -> anyhow::Result<ExitStatus> {
     );
     let mut errors = outcome.errors.into_iter();
     let Some(first) = errors.next() else {
-        eprintln!("Interrupted: run `fgform plan` to see what is left.");
+        eprintln!("Interrupted: run `fgform plan{}` to see what is left.", run.rerun);
         return Ok(ExitStatus::Interrupted);
     };
     for other in errors {
         eprint!("{}", crate::error::render(&anyhow::Error::from(other)));
     }
-    Err(anyhow::Error::from(first).context(Hint("run `fgform plan` to see what is left".into())))
+    Err(anyhow::Error::from(first).context(Hint(format!("run `fgform plan{}` to see what is left", run.rerun))))
 }
 
 #[cfg(test)]

@@ -56,7 +56,8 @@ pub const PACKAGE_MAX_BYTES: u64 = 50 * 1024 * 1024;
 pub const WORKFLOW_MAX_STATES: usize = 100;
 pub const WORKFLOW_MAX_FUNCTIONS: usize = 100;
 pub const WORKFLOW_MODES: &[&str] = &["NORMAL", "EXPRESS"];
-/// Tag key fgform sets on every function to the stack name (ownership); users cannot set it.
+/// Tag key fgform sets on every function to its owning state (`model::Owner`: stack, stage,
+/// lineage); users cannot set it.
 pub const OWNERSHIP_TAG_KEY: &str = "fgform-stack";
 /// Trigger types other than TIMER (§6.2) that a generic trigger may name: the emulator's
 /// list, which starts with TIMER, without it.

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod function;
 pub mod limits;
+pub mod owner;
 pub mod secret;
 pub mod workflow;
 
@@ -17,6 +18,7 @@ pub use address::{Address, AddressParseError};
 pub use function::{
     AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
 };
+pub use owner::Owner;
 pub use secret::Secret;
 pub use workflow::{WorkflowFunction, WorkflowSpec};
 

@@ -109,8 +109,43 @@ pub struct Plan {
     /// Live resources adopted into state because their ownership tag names this stack:
     /// `(address, id)`; recorded before any change runs.
     pub adopt: Vec<(Address, String)>,
-    /// Resources skipped, with the reason (e.g. "exists, not managed: fgform import").
+    /// Warnings that change nothing about what the plan does.
     pub warnings: Vec<String>,
+    /// Resources the manifests declare that exist live but belong to no part of this state
+    /// (another state, another stack, or no owner): never adopted, changed or deleted. A
+    /// plan with any is an error for `plan` and `apply` alike (exit 1), never "No changes".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
+}
+
+/// A declared resource that exists live and is not this state's to manage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub address: Address,
+    /// The live id (function URN, workflow id).
+    pub id: String,
+    /// Who the live resource belongs to, as its ownership tag says (`None`: no tag, or a
+    /// kind that carries none).
+    pub owner: Option<String>,
+    /// Why it is not ours, for messages ("tagged for another state of stack `shop`").
+    pub reason: String,
+}
+
+impl Blocked {
+    /// The way out, as commands to run from where the user stands (`rerun`: the arguments
+    /// that name the same stack, stage and state, e.g. ` examples/shop --stage prod`).
+    pub fn hint(&self, rerun: &str) -> String {
+        let import = format!("fgform import {} {}{rerun}", self.address, self.id);
+        match &self.owner {
+            Some(_) => format!(
+                "if this state should manage it instead, first remove it from the state that does \
+                 (`fgform state rm {}` against that state), then run `{import}`; otherwise rename it \
+                 in the manifests",
+                self.address
+            ),
+            None => format!("to manage it from this state, run `{import}`; otherwise rename it in the manifests"),
+        }
+    }
 }
 
 impl Plan {
@@ -136,6 +171,29 @@ impl Plan {
         self.changes.is_empty() && self.adopt.is_empty()
     }
 
+    /// The error a plan with blocked resources is, naming each with its owner and the way
+    /// out (see [`Blocked::hint`]); `None` when nothing is blocked.
+    pub fn blocked_error(&self, rerun: &str) -> Option<String> {
+        if self.blocked.is_empty() {
+            return None;
+        }
+        let mut out = format!(
+            "{} resource(s) the manifests declare exist live but are not this state's to manage; \
+             nothing was changed:",
+            self.blocked.len()
+        );
+        for b in &self.blocked {
+            out.push_str(&format!(
+                "\n  - {} ({}): {}\n    hint: {}",
+                b.address,
+                b.id,
+                b.reason,
+                b.hint(rerun)
+            ));
+        }
+        Some(out)
+    }
+
     /// Keeps only changes `targets` select (an address selects itself and its children).
     pub fn retain_targets(&mut self, targets: &[Address]) {
         if targets.is_empty() {
@@ -144,6 +202,7 @@ impl Plan {
         let selected = |a: &Address| targets.iter().any(|t| t.contains(a));
         self.changes.retain(|c| selected(&c.address));
         self.adopt.retain(|(a, _)| selected(a));
+        self.blocked.retain(|b| selected(&b.address));
     }
 
     /// The change of `address`, if any.

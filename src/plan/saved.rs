@@ -86,6 +86,10 @@ pub struct SavedPlan {
     /// packages' SHA-512 digests.
     pub inputs_sha256: String,
     pub prior_state: PriorState,
+    /// The lineage the plan was made with: the state's, or, when there was no state yet, the
+    /// new one its ownership tags name, which `apply FILE` then gives the state it creates.
+    #[serde(default)]
+    pub lineage: String,
     /// By address.
     pub live: BTreeMap<String, Fingerprint>,
     pub plan: Plan,
@@ -206,6 +210,14 @@ impl SavedPlan {
                     short(then.digest.as_deref().unwrap_or("none")),
                     short(now.digest.as_deref().unwrap_or("none"))
                 ),
+                // What changed is more use than when: the attributes first, then the time.
+                Some(now) if now.before_sha256 != then.before_sha256 => {
+                    let keys = changed_keys(
+                        self.plan.changes.iter().find(|c| c.address.to_string() == *address),
+                        fresh.changes.iter().find(|c| c.address.to_string() == *address),
+                    );
+                    format!("live attributes changed: {}", keys.join(", "))
+                }
                 Some(now) if now.last_modified != then.last_modified => format!(
                     "last_modified {} -> {}",
                     then.last_modified.as_deref().unwrap_or("none"),
@@ -215,13 +227,6 @@ impl SavedPlan {
                     "the plan would now {:?} it with {:?} instead of {:?} with {:?}",
                     now.action, now.calls, then.action, then.calls
                 ),
-                Some(now) if now.before_sha256 != then.before_sha256 => {
-                    let keys = changed_keys(
-                        self.plan.changes.iter().find(|c| c.address.to_string() == *address),
-                        fresh.changes.iter().find(|c| c.address.to_string() == *address),
-                    );
-                    format!("live attributes changed: {}", keys.join(", "))
-                }
                 Some(_) => continue,
             };
             out.push(Stale::Live {
@@ -316,6 +321,7 @@ mod tests {
             },
             salt: "salt".into(),
             inputs_sha256: String::new(),
+            lineage: lineage.unwrap_or("new").to_string(),
             prior_state: PriorState {
                 lineage: lineage.map(str::to_string),
                 serial,

@@ -174,6 +174,11 @@ impl State {
             pending: BTreeMap::new(),
         }
     }
+
+    /// The owner this state tags its functions with (`model::Owner`).
+    pub fn owner(&self) -> crate::model::Owner {
+        crate::model::Owner::new(&self.stack, self.stage.as_deref(), &self.lineage)
+    }
 }
 
 /// Failures reading or writing state.

@@ -13,7 +13,7 @@ use fgform::client::{
     AkSk, ApiError, Client, ClientBuilder, Credentials, PasswordAuth, ProjectScope, RetryPolicy, Secret,
 };
 use fgform::emulator::{ChaosRule, Config};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::{b64, default_zip, zip_of, Emu};
 

@@ -392,3 +392,15 @@ pub fn function_body(name: &str) -> Value {
         "func_code": { "file": b64(&default_zip()) },
     })
 }
+
+/// Replaces the state lineage in ownership tag values (`shop@<uuid>`, random per state) with
+/// `@[lineage]`, so plan snapshots stay stable.
+pub fn scrub_lineage(text: &str) -> String {
+    let lineage = regex::Regex::new(r"@[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    lineage.replace_all(text, "@[lineage]").into_owned()
+}
+
+/// [`scrub_lineage`] over every string of a JSON value.
+pub fn scrub_lineage_json(value: serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(&scrub_lineage(&value.to_string())).unwrap()
+}
