@@ -22,5 +22,6 @@ mod import;
 mod pipeline;
 mod plan_markdown;
 mod reconcile;
+mod secrets;
 mod signing_vectors;
 mod state_commands;
