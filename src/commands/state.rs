@@ -2,7 +2,6 @@
 //! `rm` and `mv`, edit under the state lock) the state file without calling the API.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -46,7 +45,7 @@ fn edit(
     let Some(path) = path_of(target)? else {
         return Ok(ExitStatus::Error);
     };
-    let lock = acquire(&path, operation, Duration::from_secs(target.lock_timeout))?;
+    let lock = acquire(target, &path, operation)?;
     let mut state = read(&path)?;
     edit(&mut state).map_err(|e| {
         let hint = e.hint();

@@ -19,6 +19,7 @@ mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
 mod import;
+mod locking;
 mod pipeline;
 mod plan_markdown;
 mod reconcile;
