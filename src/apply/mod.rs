@@ -596,7 +596,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let d = desired.expect("desired");
             let spec = &d.functions[name];
             let key = ctx.recorder.state.lock().lineage.clone();
-            let hmac = spec.encrypted_user_data().map(|s| diff::secret_hmac(&key, s.expose()));
+            let recorded = old.as_ref().and_then(|r| r.private.get("secrets_hmac"));
+            let recorded = recorded.as_ref().and_then(Value::as_str);
+            let hmac = spec
+                .encrypted_user_data()
+                .map(|s| diff::secret_record(recorded, s.expose(), &key));
             private.insert("secrets_hmac".into(), json!(hmac));
             let versions: Vec<String> = spec
                 .dependencies

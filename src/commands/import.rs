@@ -2,8 +2,6 @@
 //! the manifests declare, under the state lock. Reads only: nothing changes live; the next
 //! `plan` shows how the resource differs from the manifests.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 
 use super::force_unlock::acquire;
@@ -24,7 +22,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
-        let lock = acquire(&path, "import", Duration::from_secs(args.target.lock_timeout))?;
+        let lock = acquire(&args.target, &path, "import")?;
         let loaded = state::load(&path)?;
         if let Some(state) = &loaded {
             super::reconcile::check_state_identity(state, &desired, &path)?;

@@ -3,7 +3,6 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use base64::Engine as _;
@@ -18,7 +17,7 @@ use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, CodeSource, Desired};
 use crate::plan::saved::{self, SavedPlan};
 use crate::plan::{self, render, Artifacts, Digests, Plan};
-use crate::state::{self, Lock, State};
+use crate::state::{self, State};
 
 /// Everything a reconciling command works on.
 pub struct Session {
@@ -505,7 +504,7 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
         let op = if destroy { "destroy" } else { "apply" };
-        let lock = Lock::acquire(&path, op, Duration::from_secs(args.target.lock_timeout))?;
+        let lock = super::force_unlock::acquire(&args.target, &path, op)?;
         let interrupt = Interrupt::install(Some(lock.handle()));
         let mut state = load_state(&path, &desired)?;
         let (artifacts, payloads) = build_artifacts(&desired)?;
@@ -659,7 +658,7 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let op = if destroy { "destroy" } else { "apply" };
-        let lock = Lock::acquire(&path, op, Duration::from_secs(args.target.lock_timeout))?;
+        let lock = super::force_unlock::acquire(&target, &path, op)?;
         let interrupt = Interrupt::install(Some(lock.handle()));
         let result = async {
             let prior = state::load(&path)?;

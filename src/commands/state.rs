@@ -2,7 +2,6 @@
 //! `rm` and `mv`, edit under the state lock) the state file without calling the API.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -66,7 +65,7 @@ fn edit(
     let Some((path, desired)) = path_of(target)? else {
         return Ok(ExitStatus::Error);
     };
-    let lock = acquire(&path, operation, Duration::from_secs(target.lock_timeout))?;
+    let lock = acquire(target, &path, operation)?;
     let mut state = read(&path, desired.as_ref())?;
     edit(&mut state, desired.as_ref())?;
     state::save(&path, &mut state)?;

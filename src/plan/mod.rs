@@ -211,7 +211,9 @@ impl Plan {
     }
 }
 
-/// The key secrets are HMACed with: the state's lineage.
+/// The key of the secret fingerprints older versions wrote (HMACs keyed by the state's
+/// lineage, which is stored beside them): still compared, never written. New fingerprints
+/// are salted Argon2id ([`diff::secret_fingerprint`]).
 pub fn hmac_key(state: &State) -> &str {
     &state.lineage
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::diff::{self, matches, parse_json_string, secret_hmac};
+use super::diff::{self, matches, parse_json_string};
 use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
@@ -445,13 +445,13 @@ impl<'a> Ctx<'a> {
             .unwrap_or_default();
         keys.retain(|k| after.get(*k).is_some() || set_before.contains(*k));
         let mut attributes = compare(&before, &after, &keys, &|k| REPLACE_KEYS.contains(&k));
-        // Secrets: the API masks them, so compare HMACs kept in state.
+        // Secrets: the API masks them, so compare the fingerprints kept in state.
         let key = super::hmac_key(self.state);
-        let want = spec.encrypted_user_data().map(|s| secret_hmac(key, s.expose()));
+        let want = spec.encrypted_user_data();
         let have = recorded
             .and_then(|r| r.private.get("secrets_hmac"))
             .and_then(|v| v.as_str().map(str::to_string));
-        if want != have {
+        if !diff::secret_unchanged(have.as_deref(), want.as_ref().map(|s| s.expose()), key) {
             attributes.push(AttrDiff {
                 path: "encrypted_user_data".into(),
                 before: have.map(|_| SENSITIVE.into()),

@@ -193,7 +193,11 @@ fn a_held_lock_names_the_way_to_force_unlock_it() {
     assert_eq!(code, 1);
     assert!(stderr.contains("is locked by"), "{stderr}");
     assert!(
-        stderr.contains(&format!("`fgform force-unlock {}`", lock.info.id)),
+        stderr.contains(&format!(
+            "`fgform force-unlock {} . --state {}`",
+            lock.info.id,
+            path.display()
+        )),
         "{stderr}"
     );
 }
