@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// A Terraform-style reconciler for Huawei Cloud FunctionGraph.
 #[derive(Debug, Parser)]
-#[command(name = "fgform", version, about, propagate_version = true)]
+#[command(name = "fgform", version = env!("FGFORM_LONG_VERSION"), about, propagate_version = true)]
 pub struct Cli {
     /// Log every API request and response (signatures, tokens and secrets redacted) to
     /// stderr. `RUST_LOG` refines it, e.g. `RUST_LOG=fgform::client=debug`.

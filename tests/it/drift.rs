@@ -316,7 +316,7 @@ async fn memory_changed_through_the_api_is_drift() {
     );
     let (code, text, _) = stack.drift(&[]).await;
     assert_eq!(code, 2);
-    assert!(text.contains("  ~ function.hello: memory_size 128 => 256\n"), "{text}");
+    assert!(text.contains("  ~ function.hello: memory_size 128 -> 256\n"), "{text}");
     assert!(
         text.ends_with("Drift: 1 changed, 0 deleted, 0 unmanaged, 0 pending; 0 ignored.\n"),
         "{text}"

@@ -555,8 +555,8 @@ fn the_text_report_has_sections_and_always_the_population_checked() {
     report.apply_ignore(&rules, today());
     let text = render::text(&report);
     for line in [
-        "  ~ function.api: memory_size 256 => 512\n",
-        "  ~ function.api: tags.team \"web\" => null\n",
+        "  ~ function.api: memory_size 256 -> 512\n",
+        "  ~ function.api: tags.team \"web\" -> null\n",
         "  - function.api.trigger.nightly (t-1): not found live\n",
         "  ? function.lost (urn:lost): tagged for this state but not in it\n",
         "  + function.new: create\n",
