@@ -380,3 +380,70 @@ proptest! {
         load_text(&serde_yaml::to_string(&document).unwrap());
     }
 }
+
+/// Runs the binary with no `HW_*` / `HUAWEICLOUD_*` variable of this process, plus `env`.
+fn fgform_with_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.args(args).envs(env.iter().copied()).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The README's promise: with a region, the project id may come from the environment the
+/// client reads, so `provider.project_id` is optional; with neither, the error names both.
+#[test]
+fn project_id_may_come_from_the_environment() {
+    let stack = tempfile::tempdir().unwrap();
+    std::fs::write(
+        stack.path().join("stack.yaml"),
+        "stack: s\nprovider:\n  region: cn-north-4\n",
+    )
+    .unwrap();
+    let dir = stack.path().to_str().unwrap();
+    for name in ["HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"] {
+        let (code, stdout, stderr) = fgform_with_env(&["validate", dir], &[(name, "0123456789abcdef")]);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (
+                Some(0),
+                "ok: stack `s`: 0 functions, 0 triggers, 0 dependencies, 0 workflows\n"
+            ),
+            "{name}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = fgform_with_env(&["validate", dir], &[("HW_PROJECT_ID", " ")]);
+    assert_eq!(code, Some(1), "an empty variable counts as unset");
+    assert!(
+        stderr.contains("error: provider: no `project_id`: it is not in the manifest and neither `HUAWEICLOUD_SDK_PROJECT_ID` nor `HW_PROJECT_ID` is set\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stack.yaml:2:1\n"), "{stderr}");
+    assert!(
+        stderr.contains("hint: add `project_id:` under `provider:`, or set it in the environment: `export HUAWEICLOUD_SDK_PROJECT_ID=…` (or `HW_PROJECT_ID`)\n"),
+        "{stderr}"
+    );
+
+    // The loaded model carries the project, so URNs and the client agree.
+    let options = LoadOptions {
+        env: BTreeMap::from([("HW_PROJECT_ID".to_string(), "p-env".to_string())]),
+        ..LoadOptions::default()
+    };
+    let sources = vec![Source {
+        path: "stack.yaml".into(),
+        text: "stack: s\nprovider: { region: r }\nfunctions:\n  f: { runtime: Python3.9, handler: a.b, code: obs://b/k, environment: { SELF: '${function.f.urn}' } }\n".into(),
+    }];
+    let desired = manifest::load_sources(Path::new("."), sources, Vec::new(), &options).unwrap();
+    assert_eq!(desired.project_id(), "p-env");
+    assert_eq!(
+        desired.functions["f"].environment["SELF"],
+        "urn:fss:r:p-env:function:default:f"
+    );
+}

@@ -89,7 +89,12 @@ pub static ROOT: &[Field] = &[
 
 pub static PROVIDER: &[Field] = &[
     required("region", Shape::String, "", "Region id, e.g. `cn-north-4`."),
-    required("project_id", Shape::String, "", "Project id the resources belong to."),
+    field(
+        "project_id",
+        Shape::String,
+        "",
+        "Project id the resources belong to; left out: `HUAWEICLOUD_SDK_PROJECT_ID`, then `HW_PROJECT_ID`.",
+    ),
     field(
         "endpoint",
         Shape::String,

@@ -47,6 +47,10 @@ fn get<'n>(entries: Entries<'n>, key: &str) -> Option<&'n Node> {
         .filter(|n| !n.is_null())
 }
 
+/// Where the project id comes from when `provider.project_id` is left out, in order: the
+/// names the client reads (`client::credentials::EnvSettings`).
+pub const PROJECT_ID_ENV: [&str; 2] = ["HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"];
+
 fn list_of(values: &[u32]) -> String {
     values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -426,7 +430,10 @@ impl<'a> Checker<'a> {
     fn provider(&mut self, node: &Node) -> Option<ProviderSpec> {
         let fields = self.object(node, "provider", schema::PROVIDER, false)?;
         let region = self.opt_string(fields, "region", "provider");
-        let project_id = self.opt_string(fields, "project_id", "provider");
+        let project_id = match get(fields, "project_id") {
+            Some(node) => self.string(node, "provider.project_id"),
+            None => self.project_id_from_env(node),
+        };
         let endpoint = self.opt_string(fields, "endpoint", "provider");
         if let (Some(endpoint), Some(node)) = (&endpoint, get(fields, "endpoint")) {
             if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
@@ -455,6 +462,47 @@ impl<'a> Checker<'a> {
             project_id: project_id?,
             endpoint,
         })
+    }
+
+    /// `provider.project_id` left out: the one the client would use, from
+    /// `HUAWEICLOUD_SDK_PROJECT_ID`, then `HW_PROJECT_ID` (empty counts as unset).
+    fn project_id_from_env(&mut self, provider: &Node) -> Option<String> {
+        let found = PROJECT_ID_ENV.iter().find_map(|name| {
+            self.options
+                .env
+                .get(*name)
+                .map(|value| value.trim())
+                .filter(|value| !value.is_empty())
+                .map(|value| (*name, value.to_string()))
+        });
+        let hint = format!(
+            "add `project_id:` under `provider:`, or set it in the environment: `export {}=…` (or `{}`)",
+            PROJECT_ID_ENV[0], PROJECT_ID_ENV[1]
+        );
+        match found {
+            Some((_, value)) if !value.contains(['/', ' ', ':']) => Some(value),
+            Some((name, value)) => {
+                self.error(
+                    provider.span,
+                    "provider.project_id",
+                    format!("`{value}` (from the environment variable `{name}`) is not a valid project_id"),
+                    Some(hint),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    provider.span,
+                    "provider",
+                    format!(
+                        "no `project_id`: it is not in the manifest and neither `{}` nor `{}` is set",
+                        PROJECT_ID_ENV[0], PROJECT_ID_ENV[1]
+                    ),
+                    Some(hint),
+                );
+                None
+            }
+        }
     }
 
     fn runtime(&mut self, fields: Entries, path: &str) -> Option<String> {
