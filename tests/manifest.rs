@@ -447,3 +447,47 @@ fn project_id_may_come_from_the_environment() {
         "urn:fss:r:p-env:function:default:f"
     );
 }
+
+/// The safety issue: `--stage prdo` on a stack that declares no stages used to load the base
+/// stack under a new state (`state/quickstart-prdo.json`), so `apply` adopted the real
+/// function and `destroy` then deleted it. Any `--stage` on such a stack is refused, and a
+/// stage outside a `stages:` list is refused with the known ones.
+#[test]
+fn stage_must_be_one_the_stack_declares() {
+    let load = |dir: &str, stage: &str| {
+        let options = LoadOptions {
+            stage: Some(stage.into()),
+            ..options()
+        };
+        match manifest::load_dir(Path::new(dir), &options) {
+            Ok(desired) => panic!("{dir} --stage {stage} loaded stack `{}`", desired.stack),
+            Err(ManifestError::Invalid { diagnostics, .. }) => diagnostics,
+            Err(other) => panic!("{other}"),
+        }
+    };
+    let diagnostics = load("examples/quickstart", "prdo");
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(
+        diagnostics[0].message,
+        "`--stage prdo` is given, but the stack at `examples/quickstart` declares no stages"
+    );
+    assert!(diagnostics[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("leave out `--stage`"));
+
+    let stack = tempfile::tempdir().unwrap();
+    std::fs::write(stack.path().join("stack.yaml"), "stack: s\nstages: [dev, prod]\n").unwrap();
+    let diagnostics = load(stack.path().to_str().unwrap(), "prdo");
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("did you mean `--stage prod`? the stages are: dev, prod")
+    );
+    let options = LoadOptions {
+        stage: Some("dev".into()),
+        ..options()
+    };
+    let desired = manifest::load_dir(stack.path(), &options).expect("a declared stage needs no overlay");
+    assert_eq!(desired.stage.as_deref(), Some("dev"));
+}

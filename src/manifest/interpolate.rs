@@ -22,6 +22,10 @@ pub struct Scope {
     /// Declared variables and their value, if any.
     pub vars: BTreeMap<String, Option<String>>,
     pub stack: Option<String>,
+    /// `--stage`, if given.
+    pub stage: Option<String>,
+    /// The stages the stack declares (for hints).
+    pub stages: Vec<String>,
     /// Function name → URN, for `${function.NAME.urn}` (empty until the provider is known).
     pub function_urns: BTreeMap<String, String>,
     pub workflow_urns: BTreeMap<String, String>,
@@ -154,6 +158,8 @@ mod tests {
             ]
             .into(),
             stack: Some("shop".into()),
+            stage: None,
+            stages: Vec::new(),
             function_urns: [("audit".to_string(), "urn:fss:r:p:function:default:audit".to_string())].into(),
             workflow_urns: BTreeMap::new(),
         }

@@ -71,6 +71,12 @@ pub static ROOT: &[Field] = &[
         "",
         "Where to deploy. Absent: the embedded emulator.",
     ),
+    field(
+        "stages",
+        Shape::StringList,
+        "",
+        "The stages `--stage` may name (e.g. `[dev, prod]`); without it, the stages of the `*.<stage>.yaml` overlays.",
+    ),
     field("variables", Shape::MapOf(VARIABLE), "", "Inputs for `${var.NAME}`."),
     field(
         "dependencies",

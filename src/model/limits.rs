@@ -75,6 +75,7 @@ regex!(TIMER_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(DEPENDENCY_NAME, r"^[A-Za-z]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$");
 regex!(WORKFLOW_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(STACK_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
+regex!(STAGE_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
 regex!(HANDLER, r"^[^.\s]+(\.[^.\s]+)+$");
 
 /// Function names: 1–60 chars, `[A-Za-z0-9_-]`, starts with a letter, ends with a letter/digit.
@@ -100,6 +101,12 @@ pub fn is_valid_workflow_name(name: &str) -> bool {
 /// Stack names (fgform's own rule: they end up in tags and state file names).
 pub fn is_valid_stack_name(name: &str) -> bool {
     STACK_NAME.is_match(name)
+}
+
+/// Stage names (fgform's own rule, like stack names: they end up in state file names and,
+/// with `${stage}`, in stack names; no `.`, which separates the stage in overlay file names).
+pub fn is_valid_stage_name(name: &str) -> bool {
+    STAGE_NAME.is_match(name)
 }
 
 /// Handlers: `file.func` form (3–128 chars, at least one `.`), or `-` for Custom Image.
@@ -179,6 +186,8 @@ mod tests {
         assert!(!is_valid_function_name("1a"));
         assert!(is_valid_dependency_name("pillow.9-x"));
         assert!(!is_valid_dependency_name("pillow."));
+        assert!(is_valid_stage_name("prod") && is_valid_stage_name("eu-west_2"));
+        assert!(!is_valid_stage_name("pr.od") && !is_valid_stage_name("2prod") && !is_valid_stage_name("dev-"));
         assert!(is_valid_handler("index.handler", "Python3.9"));
         assert!(!is_valid_handler("index", "Python3.9"));
         assert!(is_valid_handler("-", "Custom Image"));

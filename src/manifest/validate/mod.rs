@@ -69,11 +69,18 @@ impl<'a> Checker<'a> {
             diagnostics,
             scope: Scope {
                 env: options.env.clone(),
+                stage: options.stage.clone(),
                 ..Scope::default()
             },
             address: None,
             edges: BTreeSet::new(),
         }
+    }
+
+    /// The stages the stack declares (see [`super::stages`]).
+    pub fn with_stages(mut self, stages: Vec<String>) -> Self {
+        self.scope.stages = stages;
+        self
     }
 
     fn location(&self, span: Span) -> Option<Location> {
