@@ -68,12 +68,8 @@ fn examples_validate() {
     for (dir, stage, vars) in [
         ("examples/quickstart", None, vec![]),
         ("examples/shop", None, vec![]),
-        ("examples/staged", None, vec![]),
-        (
-            "examples/staged",
-            Some("prod"),
-            vec![("stage".to_string(), "prod".to_string())],
-        ),
+        ("examples/staged", Some("dev"), vec![]),
+        ("examples/staged", Some("prod"), vec![]),
     ] {
         let options = LoadOptions {
             stage: stage.map(String::from),
@@ -151,16 +147,19 @@ fn the_shop_example_maps_to_api_fields() {
     ");
 }
 
+/// `--stage prod` alone deploys prod as prod: before `${stage}`, the example labelled prod
+/// `STAGE=dev` and named (so tagged and state-filed) it `staged-dev` unless `--var stage=prod`
+/// was given as well.
 #[test]
 fn stage_overlays_merge_maps_and_replace_the_rest() {
     let options = LoadOptions {
         stage: Some("prod".into()),
-        vars: vec![("stage".into(), "prod".into())],
         ..options()
     };
     let desired = manifest::load_dir(Path::new("examples/staged"), &options).unwrap();
     let api = &desired.functions["api"];
-    assert_eq!(desired.stack, "staged-prod");
+    assert_eq!(desired.stack, "staged-prod", "the ownership tag and state file name");
+    assert_eq!(desired.stage.as_deref(), Some("prod"));
     assert_eq!(api.memory_size, 1024);
     assert_eq!(api.timeout, 15, "untouched keys survive the overlay");
     assert_eq!(api.environment["LOG_LEVEL"], "warning");
@@ -264,7 +263,7 @@ fn cli_validate_package_and_schema() {
         stdout,
         "ok: stack `shop`: 4 functions, 3 triggers, 1 dependency, 1 workflow\n"
     );
-    let (code, stdout, _) = run(&["validate", "examples/staged", "--stage", "prod", "--var", "stage=prod"]);
+    let (code, stdout, _) = run(&["validate", "examples/staged", "--stage", "prod"]);
     assert_eq!(
         (code, stdout.as_str()),
         (
@@ -490,4 +489,46 @@ fn stage_must_be_one_the_stack_declares() {
     };
     let desired = manifest::load_dir(stack.path(), &options).expect("a declared stage needs no overlay");
     assert_eq!(desired.stage.as_deref(), Some("dev"));
+}
+
+/// `${stage}` has no default: without `--stage` it is an error naming the stages to pass, and
+/// the `--var stage=…` that used to be needed is pointed at `--stage`.
+#[test]
+fn stage_interpolation_needs_a_stage() {
+    let err = |options: &LoadOptions| match manifest::load_dir(Path::new("examples/staged"), options) {
+        Ok(desired) => panic!("loaded stack `{}`", desired.stack),
+        Err(ManifestError::Invalid { diagnostics, .. }) => diagnostics,
+        Err(other) => panic!("{other}"),
+    };
+    let diagnostics = err(&options());
+    assert!(!diagnostics.is_empty());
+    for d in &diagnostics {
+        assert_eq!(d.message, "`${stage}` is used but no `--stage` is given");
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("pass one of the stack's stages: `--stage dev`, `--stage prod`")
+        );
+        assert!(d.location.is_some());
+    }
+    let diagnostics = err(&LoadOptions {
+        stage: Some("prod".into()),
+        vars: vec![("stage".into(), "prod".into())],
+        ..options()
+    });
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("the stage is given with `--stage`, and `${stage}` is its value")
+    );
+    let dev = manifest::load_dir(
+        Path::new("examples/staged"),
+        &LoadOptions {
+            stage: Some("dev".into()),
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (dev.stack.as_str(), dev.functions["api"].environment["STAGE"].as_str()),
+        ("staged-dev", "dev")
+    );
 }

@@ -343,6 +343,9 @@ impl<'a> Checker<'a> {
             } else {
                 let hint = match did_you_mean(&name, self.scope.vars.keys().map(String::as_str)) {
                     Some(close) => format!("did you mean `{close}`?"),
+                    None if name == "stage" => {
+                        "the stage is given with `--stage`, and `${stage}` is its value".to_string()
+                    }
                     None => format!("declare it under `variables:` as `{name}: {{ default: … }}`"),
                 };
                 self.diagnostics.push(
