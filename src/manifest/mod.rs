@@ -53,6 +53,10 @@ pub struct LoadOptions {
     pub env: BTreeMap<String, String>,
     /// Check that local `code`/`source` paths exist (off for in-memory tests).
     pub check_paths: bool,
+    /// With `check_paths`, also package (into a sink) or measure every local `code`/`source`
+    /// and refuse one the API would refuse as a base64 upload (`validate`; plan and apply
+    /// check the packages they build instead of building them twice).
+    pub check_upload_sizes: bool,
 }
 
 impl LoadOptions {

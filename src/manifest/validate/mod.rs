@@ -17,6 +17,7 @@ use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
 use super::LoadOptions;
 use crate::model::limits::*;
 use crate::model::{Address, ArchiveKind, CodeSource, DependencySpec, Desired, ProviderSpec};
+use crate::package::ZipAt;
 
 /// The converter's state: where files are, what interpolation sees, what went wrong.
 pub struct Checker<'a> {
@@ -642,10 +643,10 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
-        match archive {
+        let source = match archive {
             Some(kind) => {
                 self.no_exclude(fields, path, "a pre-built archive");
-                Some(CodeSource::Archive { path: resolved, kind })
+                CodeSource::Archive { path: resolved, kind }
             }
             None => {
                 for pattern in &exclude {
@@ -659,11 +660,47 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
-                Some(CodeSource::Directory {
+                CodeSource::Directory {
                     path: resolved,
                     exclude,
-                })
+                }
             }
+        };
+        if self.options.check_paths && self.options.check_upload_sizes {
+            self.check_upload_size(&source, node.span, &key_path);
+        }
+        Some(source)
+    }
+
+    /// Packages (into a sink) or measures a local source and refuses what the API would.
+    fn check_upload_size(&mut self, source: &CodeSource, span: Span, path: &str) {
+        let Some(address) = self.address.clone() else {
+            return;
+        };
+        let size = match crate::package::upload_size(source) {
+            Ok(Some(size)) => size,
+            Ok(None) => return,
+            Err(err) => {
+                let mut message = format!("cannot be packaged: {err}");
+                let mut cause = std::error::Error::source(&err);
+                while let Some(inner) = cause {
+                    message.push_str(&format!(": {inner}"));
+                    cause = inner.source();
+                }
+                self.error(span, path, message, None);
+                return;
+            }
+        };
+        let mut args = self.dir.display().to_string();
+        if let Some(stage) = &self.options.stage {
+            args.push_str(&format!(" --stage {stage}"));
+        }
+        let zip = ZipAt::Package {
+            args: &args,
+            stack_dir: self.dir,
+        };
+        if let Err(err) = crate::package::check_upload(&address, source, size, zip) {
+            self.error(span, path, err.message, Some(err.hint));
         }
     }
 
