@@ -260,3 +260,78 @@ fn oversized_code_is_refused_offline_by_validate_and_plan() {
     assert!(requests.is_empty(), "the emulator saw {} request(s)", requests.len());
     assert!(!state.exists());
 }
+
+/// The boundary is the API's, not a guess: the largest zip `validate` accepts is uploaded by
+/// `apply` to the emulator (which enforces the gateway's 12 MiB body), and 3 bytes more (one
+/// base64 quantum) is refused by `validate`.
+#[test]
+fn the_largest_package_validate_accepts_is_one_the_api_accepts() {
+    use fgform::model::limits::Upload;
+    let largest = Upload::FunctionCode.max_request_package_bytes();
+    let temp = tempfile::tempdir().unwrap();
+    let stack = temp.path().join("stack");
+    fs::create_dir_all(stack.join("code")).unwrap();
+    fs::write(
+        stack.join("stack.yaml"),
+        "stack: edge\nfunctions:\n  edge:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    code: ./code\n",
+    )
+    .unwrap();
+    // One stored file named `a`: the zip is its bytes plus 100 (local header 31, central
+    // directory 47, end record 22).
+    let write = |zip_bytes: u64| fs::write(stack.join("code/a"), noise(zip_bytes as usize - 100)).unwrap();
+    let size = |stack: &Path| {
+        let source = fgform::model::CodeSource::Directory {
+            path: stack.join("code"),
+            exclude: Vec::new(),
+        };
+        package::upload_size(&source).unwrap().unwrap()
+    };
+    let dir = stack.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fgform"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
+                command.env_remove(name);
+            }
+        }
+        let output = command.args(args).current_dir(temp.path()).output().unwrap();
+        (output.status.code(), String::from_utf8(output.stderr).unwrap())
+    };
+
+    write(largest + 3);
+    assert_eq!(size(&stack), largest + 3);
+    let (code, stderr) = run(&["validate", dir]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("over the 12.0 MiB the API gateway accepts"), "{stderr}");
+
+    write(largest);
+    assert_eq!(size(&stack), largest);
+    let (code, stderr) = run(&["validate", dir]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(fgform::emulator::start(fgform::emulator::Config::default()))
+        .unwrap();
+    let state = temp.path().join("state.json");
+    let (code, stderr) = run(&[
+        "apply",
+        dir,
+        "--auto-approve",
+        "--endpoint",
+        &emulator.url(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let statuses: Vec<String> = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.operation, r.status))
+        .collect();
+    runtime.block_on(emulator.shutdown());
+    assert_eq!(code, Some(0), "{stderr}\n{statuses:?}");
+    assert!(
+        statuses.iter().any(|s| s.starts_with("CreateFunction 20")),
+        "{statuses:?}"
+    );
+}
