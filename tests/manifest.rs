@@ -489,6 +489,36 @@ fn stage_must_be_one_the_stack_declares() {
     };
     let desired = manifest::load_dir(stack.path(), &options).expect("a declared stage needs no overlay");
     assert_eq!(desired.stage.as_deref(), Some("dev"));
+
+    // The commands refuse it before touching any state or API (plan would otherwise start
+    // the embedded emulator and read a new, empty state).
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("quickstart-prdo.json");
+    for verb in ["plan", "destroy"] {
+        let (code, stdout, stderr) = fgform_with_env(
+            &[
+                verb,
+                "examples/quickstart",
+                "--stage",
+                "prdo",
+                "--state",
+                state_file.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, Some(1), "{verb}: {stdout}{stderr}");
+        assert!(
+            stderr.starts_with(
+                "error: `--stage prdo` is given, but the stack at `examples/quickstart` declares no stages\n"
+            ),
+            "{verb}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_dir(state.path()).unwrap().count(),
+            0,
+            "{verb} wrote state"
+        );
+    }
 }
 
 /// `${stage}` has no default: without `--stage` it is an error naming the stages to pass, and
