@@ -695,6 +695,10 @@ impl<'a> Checker<'a> {
         if let Some(stage) = &self.options.stage {
             args.push_str(&format!(" --stage {stage}"));
         }
+        if !(self.options.vars.is_empty() && self.options.var_files.is_empty()) {
+            // Not repeated here: a value may be a secret, and hints end up in CI logs.
+            args.push_str(" --var …");
+        }
         let zip = ZipAt::Package {
             args: &args,
             stack_dir: self.dir,
