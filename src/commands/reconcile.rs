@@ -72,6 +72,11 @@ pub fn build_artifacts(desired: &Desired) -> anyhow::Result<(Artifacts, Payloads
                 out
             }
         };
+        // Before any call: a package the API would refuse fails here, not as a 413 mid-apply.
+        let size = bytes.len() as u64;
+        if let Err(err) = crate::package::check_upload(&address, source, size, crate::package::ZipAt::Unknown) {
+            return Err(anyhow::anyhow!(err.to_string()).context(Hint(err.hint)));
+        }
         let digests = Digests {
             sha512: hex::encode(sha2::Sha512::digest(&bytes)),
             md5: hex::encode(md5::Md5::digest(&bytes)),

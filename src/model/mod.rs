@@ -114,6 +114,8 @@ impl Desired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSpec {
     pub region: String,
+    /// `provider.project_id`, or when left out the environment's (`HUAWEICLOUD_SDK_PROJECT_ID`,
+    /// then `HW_PROJECT_ID`), as the loader found it.
     pub project_id: String,
     /// Overrides `https://functiongraph.{region}.myhuaweicloud.com`.
     pub endpoint: Option<String>,

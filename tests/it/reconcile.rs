@@ -151,7 +151,7 @@ async fn shop_converges_and_destroys() {
 
 #[tokio::test]
 async fn staged_converges_and_destroys_in_both_stages() {
-    converges("staged", None).await;
+    converges("staged", Some("dev")).await;
     converges("staged", Some("prod")).await;
 }
 
