@@ -149,7 +149,7 @@ fn the_shop_example_maps_to_api_fields() {
 
 /// `--stage prod` alone deploys prod as prod: before `${stage}`, the example labelled prod
 /// `STAGE=dev` and named (so tagged and state-filed) it `staged-dev` unless `--var stage=prod`
-/// was given as well.
+/// was given as well. Now the stage itself names the state and the tag.
 #[test]
 fn stage_overlays_merge_maps_and_replace_the_rest() {
     let options = LoadOptions {
@@ -158,7 +158,11 @@ fn stage_overlays_merge_maps_and_replace_the_rest() {
     };
     let desired = manifest::load_dir(Path::new("examples/staged"), &options).unwrap();
     let api = &desired.functions["api"];
-    assert_eq!(desired.stack, "staged-prod", "the ownership tag and state file name");
+    assert_eq!(desired.stack, "staged");
+    assert_eq!(
+        fgform::state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref()),
+        Path::new("state/staged-prod.json")
+    );
     assert_eq!(desired.stage.as_deref(), Some("prod"));
     assert_eq!(api.memory_size, 1024);
     assert_eq!(api.timeout, 15, "untouched keys survive the overlay");
@@ -268,7 +272,7 @@ fn cli_validate_package_and_schema() {
         (code, stdout.as_str()),
         (
             Some(0),
-            "ok: stack `staged-prod` (stage prod): 1 function, 1 trigger, 0 dependencies, 0 workflows\n"
+            "ok: stack `staged` (stage prod): 1 function, 1 trigger, 0 dependencies, 0 workflows\n"
         )
     );
 
@@ -559,6 +563,6 @@ fn stage_interpolation_needs_a_stage() {
     .unwrap();
     assert_eq!(
         (dev.stack.as_str(), dev.functions["api"].environment["STAGE"].as_str()),
-        ("staged-dev", "dev")
+        ("staged", "dev")
     );
 }

@@ -130,7 +130,12 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
             "-"
         );
     }
-    let _ = writeln!(out, "{} artifact(s) in `{}`", built.len(), out_dir.display());
+    let _ = writeln!(
+        out,
+        "{} artifact(s) in `{}`",
+        built.len(),
+        crate::manifest::tidy_path(&out_dir).display()
+    );
     print!("{out}");
     if failures.is_empty() {
         Ok(ExitStatus::Success)

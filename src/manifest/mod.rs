@@ -108,7 +108,7 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Result<Desired, ManifestEr
     };
     let sources = names
         .into_iter()
-        .map(|n| read(dir.join(n)))
+        .map(|n| read(tidy_path(&dir.join(n))))
         .collect::<Result<Vec<_>, _>>()?;
     let var_files = options
         .var_files
@@ -116,6 +116,20 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Result<Desired, ManifestEr
         .map(|p| read(p.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     load_sources(dir, sources, var_files, options)
+}
+
+/// `path` without its `.` components, so messages say `hello`, not `././hello`, and
+/// `stack.yaml`, not `./stack.yaml` (`.` itself stays `.`).
+pub fn tidy_path(path: &Path) -> PathBuf {
+    let tidy: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if tidy.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        tidy
+    }
 }
 
 /// The stage a manifest file name is an overlay for (`api.prod.yaml` → `prod`).
@@ -347,6 +361,16 @@ mod tests {
             base.to_json(),
             serde_json::json!({"a": {"x": 2, "y": [3], "z": "keep"}, "c": "new"})
         );
+    }
+
+    #[test]
+    fn paths_print_without_dot_components() {
+        assert_eq!(tidy_path(Path::new("./././hello")), Path::new("hello"));
+        assert_eq!(tidy_path(Path::new("./stack.yaml")), Path::new("stack.yaml"));
+        assert_eq!(tidy_path(Path::new("a/./b")), Path::new("a/b"));
+        assert_eq!(tidy_path(Path::new("/x/./y")), Path::new("/x/y"));
+        assert_eq!(tidy_path(Path::new("./")), Path::new("."));
+        assert_eq!(tidy_path(Path::new("../up")), Path::new("../up"));
     }
 
     #[test]

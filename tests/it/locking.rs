@@ -10,7 +10,7 @@ use fgform::state::{self, Lock, LockInfo};
 use crate::stack::HANDLER;
 
 const STACK: &str =
-    "stack: locky\nfunctions:\n  hello:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n";
+    "stack: locky\nstages: [prod]\nfunctions:\n  hello:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n";
 
 /// A working directory holding the stack at `stack/`.
 fn workdir() -> tempfile::TempDir {

@@ -471,3 +471,19 @@ async fn debug_logs_into_a_file_carry_no_colour_codes() {
     assert!(t.contains("DEBUG"), "--debug logs: {t}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\x1b'), "{t}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_print_without_dot_components() {
+    let w = Work::new().await;
+    w.stack("alpha", &ALPHA.replace("code: ./hello", "code: ./missing"));
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    cmd.arg("validate");
+    let mut cmd = w.base(cmd);
+    cmd.current_dir(w.path("alpha"));
+    let t = exit(&cmd.output().await.unwrap(), 1);
+    assert!(
+        t.contains("functions.hello.code: `missing` does not exist\n  --> stack.yaml:"),
+        "{t}"
+    );
+    assert!(!t.contains("./"), "{t}");
+}

@@ -592,7 +592,7 @@ impl<'a> Checker<'a> {
         let resolved = if path_buf.is_absolute() {
             path_buf.clone()
         } else {
-            self.dir.join(&path_buf)
+            crate::manifest::tidy_path(&self.dir.join(&path_buf))
         };
         let lower = text.to_ascii_lowercase();
         let archive = if lower.ends_with(".zip") {
