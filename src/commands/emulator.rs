@@ -23,7 +23,12 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         data: args.data.clone(),
         access_key: args.ak.clone(),
         secret_key: args.sk.clone(),
-        project_id: args.project_id.clone(),
+        project_id: args
+            .project_id
+            .first()
+            .cloned()
+            .unwrap_or_else(|| crate::api::local::PROJECT_ID.into()),
+        extra_project_ids: args.project_id.iter().skip(1).cloned().collect(),
         region: args.region.clone(),
         no_auth: args.no_auth,
         chaos,
@@ -51,7 +56,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("fgform emulator listening on {}", handle.url());
         eprintln!(
             "  project {}  region {}  access key {}  data {}",
-            config.project_id,
+            config.project_ids().collect::<Vec<_>>().join(","),
             config.region,
             config.access_key,
             config

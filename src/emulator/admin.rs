@@ -44,6 +44,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
                     "version": env!("CARGO_PKG_VERSION"),
                     "region": shared.config.region,
                     "project_id": shared.config.project_id,
+                    "project_ids": shared.config.project_ids().collect::<Vec<_>>(),
                     "functions": db.tables.functions.len(),
                     "workflows": db.tables.workflows.len(),
                     "dependencies": db.tables.dependencies.len(),

@@ -104,7 +104,11 @@ pub struct Config {
     pub data: Option<PathBuf>,
     pub access_key: String,
     pub secret_key: String,
+    /// The first project served: IAM tokens without a project scope are scoped to it.
     pub project_id: String,
+    /// Further projects served (`--project-id` given more than once). A path naming any
+    /// other project is refused (403), so a typo cannot quietly create a second world.
+    pub extra_project_ids: Vec<String>,
     pub region: String,
     /// Skip authentication (debugging only).
     pub no_auth: bool,
@@ -115,6 +119,28 @@ pub struct Config {
     pub iam_password: String,
 }
 
+impl Config {
+    /// Every project this emulator serves, `project_id` first.
+    pub fn project_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.project_id.as_str()).chain(self.extra_project_ids.iter().map(String::as_str))
+    }
+
+    /// Whether a path naming `project` is served.
+    pub fn serves(&self, project: &str) -> bool {
+        self.project_ids().any(|p| p == project)
+    }
+}
+
+/// Whether `id` may be a `{project_id}`: 1 to 64 ASCII letters, digits, `-` or `_`.
+///
+/// Huawei project ids are 32 hex digits; the reference (`fgs-api.md` §0) says "32 hex/alnum
+/// chars (SDK only checks 1..64)", so this is no stricter than the SDK's length check plus
+/// a charset that can never name a path separator, a dot segment or another project's rows
+/// (store keys are `{project}/{name}`).
+pub fn valid_project_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -123,6 +149,7 @@ impl Default for Config {
             access_key: local::ACCESS_KEY.into(),
             secret_key: local::SECRET_KEY.into(),
             project_id: local::PROJECT_ID.into(),
+            extra_project_ids: Vec::new(),
             region: local::REGION.into(),
             no_auth: false,
             chaos: Vec::new(),
@@ -196,11 +223,16 @@ pub enum StartError {
     },
     #[error("cannot create the blob directory")]
     Blobs(#[source] std::io::Error),
+    #[error("`{0}` is not a project id (1 to 64 letters, digits, `-` or `_`)")]
+    ProjectId(String),
 }
 
 /// Starts an emulator on `config.listen` (port 0 picks a free port) inside the current
 /// tokio runtime and returns once it accepts connections.
 pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
+    if let Some(bad) = config.project_ids().find(|p| !valid_project_id(p)) {
+        return Err(StartError::ProjectId(bad.to_string()));
+    }
     let db = match &config.data {
         Some(dir) => store::Db::open(dir, config.fsync)?,
         None => store::Db::in_memory(),

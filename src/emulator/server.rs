@@ -184,6 +184,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
     };
     logged.operation = route.operation.to_string();
     logged.project = route.project.clone().unwrap_or_default();
+    // A `{project_id}` that cannot be one (`a%2Fb`, `..`, 65 chars) never reaches a store:
+    // store keys are `{project}/{name}`, so `a/b` would read and fill project `a`'s rows.
+    if route.project.as_deref().is_some_and(|p| !super::valid_project_id(p)) {
+        let fail = Fail::new(400, "FSS.0400", "Invalid project_id in the path");
+        return fail_and_log(&shared, logged, started, &request_id, &fail);
+    }
 
     // Chaos is decided at the gateway, before authentication.
     let relative = match &route.project {
@@ -227,6 +233,18 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
         if let Err(fail) = authenticate(&shared, &wire, route.project.as_deref()) {
             return fail_and_log(&shared, logged, started, &request_id, &fail);
         }
+    }
+    if let Some(p) = route.project.as_deref().filter(|p| !shared.config.serves(p)) {
+        // Credentials valid, project not theirs: the service's generic 403 FSS.0403
+        // "forbidden" (fgs-api.md §10; the exact code for a foreign project is not
+        // documented, and FSS.0403 is what this emulator already answers for a token or
+        // X-Project-Id scoped to another project).
+        let fail = Fail::new(
+            403,
+            "FSS.0403",
+            format!("project {p} is not served here (no such project)"),
+        );
+        return fail_and_log(&shared, logged, started, &request_id, &fail);
     }
 
     let result = routes::execute(

@@ -175,7 +175,13 @@ pub(crate) fn iam_token(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             p.get("id").and_then(Value::as_str),
             p.get("name").and_then(Value::as_str),
         ) {
-            (Some(id), _) => id.to_string(),
+            (Some(id), _) if ctx.shared.config.serves(id) => id.to_string(),
+            (Some(id), _) => {
+                return Err(Fail::param(format!(
+                    "project {id} does not exist (this emulator serves {})",
+                    ctx.shared.config.project_ids().collect::<Vec<_>>().join(", ")
+                )))
+            }
             (None, Some(n)) if n == ctx.region() => ctx.shared.config.project_id.clone(),
             (None, Some(n)) => {
                 return Err(Fail::param(format!(
