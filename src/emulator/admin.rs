@@ -1,6 +1,13 @@
 //! `/_emulator/*`: the control plane. Unauthenticated (the emulator listens on loopback by
 //! default) and never logged in the request log.
 //!
+//! Because it is unauthenticated, a web page open in the developer's browser must not be
+//! able to drive it: [`guard`] refuses (403) any request whose `Origin` is not the
+//! emulator's own or whose `Sec-Fetch-Site` says it came from another site, and answers
+//! 415 to a state-changing call (anything but GET/HEAD) without `Content-Type:
+//! application/json`. A browser can only send that cross-origin after a CORS preflight,
+//! which the emulator never grants, so an HTML form or a no-cors `fetch` cannot reset state.
+//!
 //! | method + path | effect |
 //! |---|---|
 //! | `GET /_emulator/health` | `{status, functions, workflows, dependencies, data_dir}` |
@@ -14,10 +21,57 @@
 //! | `POST /_emulator/snapshot` | write the snapshot now and empty the journal |
 //! | `GET /_emulator/state` | dump the tables (tokens left out) |
 
+use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
 use serde_json::{json, Value};
 
 use super::chaos::Rule;
 use super::Shared;
+
+/// Refuses control-plane requests a browser could send on behalf of another site. `Err`
+/// carries the status and the error body.
+pub(crate) fn guard(method: &str, headers: &HeaderMap) -> Result<(), (u16, Value)> {
+    let refuse = |status: u16, code: &str, msg: String| Err((status, json!({ "error_code": code, "error_msg": msg })));
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        // `none` is the user typing the URL; `same-site` is another port or subdomain.
+        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
+            return refuse(
+                403,
+                "EMULATOR.0403",
+                format!("the control plane refuses cross-origin browser requests (Sec-Fetch-Site: {site})"),
+            );
+        }
+    }
+    if let Some(origin) = text(ORIGIN.as_str()) {
+        let own = text(HOST.as_str()).map(|h| format!("http://{h}"));
+        if own.as_deref().is_none_or(|own| !origin.eq_ignore_ascii_case(own)) {
+            return refuse(
+                403,
+                "EMULATOR.0403",
+                format!("the control plane refuses cross-origin browser requests (Origin: {origin})"),
+            );
+        }
+    }
+    if method != "GET" && method != "HEAD" {
+        let json = text(CONTENT_TYPE.as_str()).is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !json {
+            return refuse(
+                415,
+                "EMULATOR.0415",
+                format!("{method} on the control plane needs Content-Type: application/json (even with no body)"),
+            );
+        }
+    }
+    Ok(())
+}
 
 pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
     let rest = path.trim_start_matches("/_emulator").trim_matches('/');

@@ -166,7 +166,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
 
     if raw_path == "/_emulator" || raw_path.starts_with("/_emulator/") {
         logged.operation = "Admin".into();
-        let (status, value) = admin::handle(&shared, &method, &raw_path, &raw_query, &body);
+        let (status, value) = match admin::guard(&method, &parts.headers) {
+            Ok(()) => admin::handle(&shared, &method, &raw_path, &raw_query, &body),
+            Err(refused) => refused,
+        };
         let resp = json_response(status, Some(&value), &request_id, &[]);
         // Admin calls are not logged: tests read the log through them.
         let _ = started;

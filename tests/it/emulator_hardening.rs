@@ -109,3 +109,105 @@ async fn a_project_id_outside_the_pattern_is_a_400_before_any_store() {
     .expect("refused");
     assert!(err.to_string().contains("a/b"), "{err}");
 }
+
+/// A raw control-plane call with exactly these headers.
+async fn admin_raw(
+    emu: &Emu,
+    method: &str,
+    rest: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .request(method.parse().unwrap(), format!("{}/_emulator{rest}", emu.url()))
+        .body(body.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_control_plane_refuses_cross_origin_browser_requests() {
+    let emu = Emu::start().await;
+    emu.create_function("keep").await;
+    emu.admin("POST", "/chaos", Some(json!({ "spec": "latency=1ms" })))
+        .await;
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    // What an HTML form on any page can send.
+    let (status, body) = admin_raw(
+        &emu,
+        "POST",
+        "/reset",
+        &[("origin", "http://evil.example"), form],
+        "a=1",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (403, Some("EMULATOR.0403")),
+        "{body}"
+    );
+    // The same with a JSON type it cannot send without a preflight, or from a sibling port.
+    let json_ct = ("content-type", "application/json");
+    for headers in [
+        vec![("origin", "http://evil.example"), json_ct],
+        vec![("origin", "null"), json_ct],
+        vec![("origin", "http://localhost:3000"), json_ct],
+        vec![("sec-fetch-site", "cross-site"), json_ct],
+        vec![("sec-fetch-site", "same-site"), json_ct],
+    ] {
+        let (status, body) = admin_raw(&emu, "POST", "/reset", &headers, "{}").await;
+        assert_eq!(status, 403, "{headers:?}: {body}");
+        let (status, _) = admin_raw(&emu, "DELETE", "/chaos", &headers, "").await;
+        assert_eq!(status, 403, "{headers:?}");
+        let (status, _) = admin_raw(&emu, "GET", "/state", &headers, "").await;
+        assert_eq!(status, 403, "{headers:?}");
+    }
+    // A simple request without Origin (an old browser, a no-cors form) is refused too.
+    for ct in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (status, body) = admin_raw(&emu, "POST", "/reset", &[("content-type", ct)], "").await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (415, Some("EMULATOR.0415")),
+            "{ct}: {body}"
+        );
+    }
+    let (status, _) = admin_raw(&emu, "POST", "/reset", &[], "").await;
+    assert_eq!(status, 415);
+    // Nothing changed.
+    assert_eq!(emu.get("/fgs/functions").await.body["count"], json!(1));
+    assert_eq!(
+        emu.admin("GET", "/chaos", None).await["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Same-origin and non-browser callers keep working.
+    let own = format!("http://{}", emu.addr);
+    let (status, _) = admin_raw(&emu, "GET", "/health", &[], "").await;
+    assert_eq!(status, 200);
+    let (status, body) = admin_raw(
+        &emu,
+        "POST",
+        "/reset",
+        &[
+            ("origin", &own),
+            ("sec-fetch-site", "same-origin"),
+            ("content-type", "application/json; charset=utf-8"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(emu.get("/fgs/functions").await.body["count"], json!(0));
+}
