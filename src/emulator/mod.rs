@@ -3,7 +3,7 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `server.rs` | accept loop (hyper), body limits, request ids, chaos, auth, logging |
+//! | `server.rs` | accept loop (hyper; backs off on EMFILE), header/idle timeouts, body limits, request ids, project checks, chaos, auth, logging |
 //! | `routes/` | path → operation, one file per route family, validation as the API does it |
 //! | `store.rs` | typed tables, journal + snapshot under `--data` |
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory |
@@ -25,6 +25,7 @@ pub mod store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -117,6 +118,13 @@ pub struct Config {
     pub fsync: bool,
     /// IAM password accepted by `/v3/auth/tokens`.
     pub iam_password: String,
+    /// How long an HTTP/1 client may take to send a request's headers (hyper's
+    /// `header_read_timeout`); the connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moving for this long is closed:
+    /// an idle keep-alive, a client that connected and went quiet, or one that stalled
+    /// before hyper could tell HTTP/1 from HTTP/2.
+    pub idle_timeout: Duration,
 }
 
 impl Config {
@@ -156,6 +164,10 @@ impl Default for Config {
             quotas: Quotas::default(),
             fsync: false,
             iam_password: local::IAM_PASSWORD.into(),
+            header_read_timeout: Duration::from_secs(30),
+            // Longer than the usual client pool idle timeout (reqwest: 90 s), so a client
+            // drops an idle connection before the emulator closes it under a request.
+            idle_timeout: Duration::from_secs(120),
         }
     }
 }

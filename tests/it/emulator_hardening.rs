@@ -2,6 +2,8 @@
 //! store, how it treats cross-origin browsers on its control plane, slow or idle clients,
 //! descriptor exhaustion, a non-loopback `--listen`, and the blobs of deleted code.
 
+use std::process::{Command, Stdio};
+
 use fgform::api::local;
 use fgform::emulator::Config;
 use serde_json::json;
@@ -210,4 +212,120 @@ async fn the_control_plane_refuses_cross_origin_browser_requests() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(emu.get("/fgs/functions").await.body["count"], json!(0));
+}
+
+/// Reads until the server closes the socket (EOF or reset); panics after `bound`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, bound: std::time::Duration) -> std::time::Duration {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(bound, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the connection was still open after {bound:?}"));
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn half_sent_and_idle_connections_are_closed() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let emu = Emu::with(Config {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await;
+    let bound = Duration::from_secs(4);
+    let partials: [&[u8]; 4] = [
+        b"",
+        // Shorter than the HTTP/2 preface: hyper has not yet picked a protocol.
+        b"GET /_emu",
+        // A request line and part of the headers.
+        b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+        // A whole request, then nothing: an idle keep-alive connection.
+        b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ];
+    for partial in partials {
+        let mut s = tokio::net::TcpStream::connect(emu.addr).await.unwrap();
+        s.write_all(partial).await.unwrap();
+        let took = closed_within(&mut s, bound).await;
+        assert!(
+            took >= Duration::from_millis(900),
+            "closed too early ({took:?}) after {partial:?}"
+        );
+    }
+    // A slow request (the handler itself takes longer than the idle timeout) still completes.
+    emu.admin("POST", "/chaos", Some(json!({ "spec": "latency=1500ms" })))
+        .await;
+    let r = emu.get("/fgs/functions").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// Total user + system CPU time of process `pid`, from /proc.
+#[cfg(target_os = "linux")]
+fn cpu_time(pid: u32) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz = String::from_utf8(Command::new("getconf").arg("CLK_TCK").output().unwrap().stdout)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(100);
+    std::time::Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// The emulator binary runs with 64 descriptors; connections beyond that leave accept()
+/// failing with EMFILE. The process must idle, not spin, and serve again once they close.
+#[cfg(target_os = "linux")]
+#[test]
+fn descriptor_exhaustion_does_not_spin_the_accept_loop() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" emulator --listen 127.0.0.1:0"#)
+        .arg(env!("CARGO_BIN_EXE_fgform"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let addr: std::net::SocketAddr = url.trim().trim_start_matches("http://").parse().unwrap();
+    // Hold more connections than the child has descriptors.
+    let held: Vec<std::net::TcpStream> = (0..100).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = cpu_time(child.id());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let used = cpu_time(child.id()) - before;
+    eprintln!("emulator CPU over 1 s with accept() failing EMFILE: {used:?}");
+    drop(held);
+    // It recovers: a request is answered once descriptors are free again.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}\n{stderr}");
+    assert!(
+        used < std::time::Duration::from_millis(250),
+        "the emulator burnt {used:?} of CPU in 1 s while accept() failed"
+    );
+    assert_eq!(stderr.matches("accept failed").count(), 1, "{stderr}");
 }
