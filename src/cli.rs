@@ -132,6 +132,9 @@ pub struct EmulatorArgs {
     /// Region written into URNs.
     #[arg(long, default_value = crate::api::local::REGION)]
     pub region: String,
+    /// IAM password `POST /v3/auth/tokens` accepts (any user and domain name).
+    #[arg(long, env = "FGFORM_EMULATOR_IAM_PASSWORD", default_value = crate::api::local::IAM_PASSWORD, hide_env_values = true)]
+    pub iam_password: String,
     /// Accept requests with no or bad credentials (debugging only; breaks parity).
     #[arg(long)]
     pub no_auth: bool,

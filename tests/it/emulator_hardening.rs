@@ -329,3 +329,67 @@ fn descriptor_exhaustion_does_not_spin_the_accept_loop() {
     );
     assert_eq!(stderr.matches("accept failed").count(), 1, "{stderr}");
 }
+
+/// Starts the emulator binary with `args`, returns what it wrote to stderr up to its
+/// `project …` line, and stops it. Nothing is ever sent to the address it listens on.
+fn startup_stderr(args: &[&str]) -> String {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fgform"))
+        .arg("emulator")
+        .args(args)
+        .env_remove("FGFORM_EMULATOR_AK")
+        .env_remove("FGFORM_EMULATOR_SK")
+        .env_remove("FGFORM_EMULATOR_IAM_PASSWORD")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.trim_start().starts_with("project ") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    text
+}
+
+#[test]
+fn listening_beyond_loopback_with_default_credentials_warns() {
+    let text = startup_stderr(&["--listen", "0.0.0.0:0"]);
+    assert!(text.contains("listening on http://0.0.0.0:"), "{text}");
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    for needle in ["0.0.0.0", "public", "--ak/--sk", "--iam-password"] {
+        assert!(warning.contains(needle), "`{needle}` missing: {warning}");
+    }
+    // Own AK/SK but the default IAM password: still warned about, only about that.
+    let text = startup_stderr(&["--listen", "0.0.0.0:0", "--ak", "MYOWNAK", "--sk", "my-own-sk"]);
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        warning.contains("--iam-password") && !warning.contains("--ak/--sk"),
+        "{warning}"
+    );
+    // All replaced, or loopback: no warning.
+    let own = [
+        "--ak",
+        "MYOWNAK",
+        "--sk",
+        "my-own-sk",
+        "--iam-password",
+        "my-own-password",
+    ];
+    let text = startup_stderr(&[&["--listen", "0.0.0.0:0"][..], &own[..]].concat());
+    assert!(!text.contains("warning"), "{text}");
+    let text = startup_stderr(&["--listen", "127.0.0.1:0"]);
+    assert!(text.contains("listening on") && !text.contains("warning"), "{text}");
+}
