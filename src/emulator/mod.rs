@@ -6,7 +6,7 @@
 //! | `server.rs` | accept loop (hyper; backs off on EMFILE), header/idle timeouts, body limits, request ids, project checks, chaos, auth, logging |
 //! | `routes/` | path → operation, one file per route family, validation as the API does it |
 //! | `store.rs` | typed tables, journal + snapshot under `--data` |
-//! | `blobs.rs` | code packages by SHA-512, on disk or in memory |
+//! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump |
 //! | `reqlog.rs` | the request log tests read to check call order |
@@ -233,7 +233,7 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot create the blob directory")]
+    #[error("cannot prepare the blob directory")]
     Blobs(#[source] std::io::Error),
     #[error("`{0}` is not a project id (1 to 64 letters, digits, `-` or `_`)")]
     ProjectId(String),
@@ -251,6 +251,8 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
     };
     let blobs =
         blobs::Blobs::new(config.data.as_ref().map(|d| d.join("blobs")), config.fsync).map_err(StartError::Blobs)?;
+    // Orphans a kill -9 left between a journaled delete and its blob's removal.
+    blobs.sweep(&db.tables.blob_digests()).map_err(StartError::Blobs)?;
     let mut chaos = chaos::Chaos::default();
     for rule in &config.chaos {
         chaos.add(rule.clone());

@@ -393,3 +393,149 @@ fn listening_beyond_loopback_with_default_credentials_warns() {
     let text = startup_stderr(&["--listen", "127.0.0.1:0"]);
     assert!(text.contains("listening on") && !text.contains("warning"), "{text}");
 }
+
+/// A zip of `kb` KiB that does not compress (so the blob is about that size).
+fn incompressible_zip(seed: u64, kb: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let bytes: Vec<u8> = (0..kb * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    support::zip_of("index.py", &bytes)
+}
+
+/// (files, bytes) in a directory.
+fn dir_usage(dir: &std::path::Path) -> (usize, u64) {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .fold((0, 0), |(n, b), len| (n + 1, b + len))
+}
+
+#[tokio::test]
+async fn blobs_of_deleted_code_are_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = dir.path().join("blobs");
+    let emu = Emu::on(dir.path()).await;
+    emu.create_function("keeper").await;
+    let keeper = support::sha512_hex(&support::default_zip());
+    let code = |zip: &[u8]| json!({ "code_type": "zip", "code_filename": "index.zip", "func_code": { "file": support::b64(zip) } });
+    let cycles = 150;
+    let mut uploaded = 0u64;
+    for i in 0..cycles {
+        let zip = incompressible_zip(i, 256);
+        uploaded += zip.len() as u64;
+        let mut body = function_body("cycle");
+        body["func_code"]["file"] = json!(support::b64(&zip));
+        let r = emu.post("/fgs/functions", body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        if i % 10 == 0 {
+            // A published version and replaced code: both blobs referenced until the delete.
+            let r = emu
+                .post(&format!("/fgs/functions/{}/versions", emu.urn("cycle")), json!({}))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let next = incompressible_zip(10_000 + i, 64);
+            let r = emu
+                .put(&format!("/fgs/functions/{}/code", emu.urn("cycle")), code(&next))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(
+                dir_usage(&blobs).0,
+                3,
+                "keeper, the version's code, the new latest code"
+            );
+            // A dependency version, deleted again.
+            let dep = incompressible_zip(20_000 + i, 64);
+            let r = emu
+                .post(
+                    "/fgs/dependencies/version",
+                    json!({ "depend_type": "zip", "depend_file": support::b64(&dep), "runtime": "Python3.9", "name": "lib" }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let (dep_id, version) = (
+                r.body["dep_id"].as_str().unwrap().to_string(),
+                r.body["version"].clone(),
+            );
+            let r = emu
+                .delete(&format!("/fgs/dependencies/{dep_id}/version/{version}"))
+                .await;
+            assert_eq!(r.status, 204, "{}", r.text);
+        }
+        let r = emu.delete(&format!("/fgs/functions/{}", emu.base_urn("cycle"))).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    // An upload the handler refuses after its blob was stored leaves nothing either.
+    let mut bad = function_body("bad");
+    bad["func_code"]["file"] = json!(support::b64(&incompressible_zip(99_999, 64)));
+    bad["runtime"] = json!("Cobol85");
+    assert_eq!(emu.post("/fgs/functions", bad).await.status, 400);
+    let (files, bytes) = dir_usage(&blobs);
+    eprintln!("after {cycles} create/delete cycles ({uploaded} bytes uploaded): {files} blob(s), {bytes} bytes");
+    assert_eq!(files, 1, "only the kept function's code remains");
+    assert!(blobs.join(&keeper).exists());
+
+    // An orphan (a kill -9 after the journaled delete, before the blob removal) goes on start;
+    // referenced blobs stay.
+    emu.handle.shutdown().await;
+    let orphan = blobs.join("ab".repeat(64));
+    std::fs::write(&orphan, b"left behind").unwrap();
+    let emu = Emu::on(dir.path()).await;
+    assert!(!orphan.exists());
+    assert!(blobs.join(&keeper).exists());
+    assert_eq!(emu.get("/fgs/functions").await.body["count"], json!(1));
+}
+
+#[tokio::test]
+async fn a_killed_emulator_never_loses_a_referenced_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fgform"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().to_string()
+    };
+    let remote = support::RemoteEmu::new(url.trim_start_matches("http://").parse().unwrap());
+    for i in 0..40u64 {
+        let mut body = function_body(&format!("k{}", i % 7));
+        body["func_code"]["file"] = json!(support::b64(&incompressible_zip(i, 16)));
+        let r = remote.post("/fgs/functions", body).await;
+        if r.status == 409 {
+            let r = remote
+                .delete(&format!("/fgs/functions/{}", remote.base_urn(&format!("k{}", i % 7))))
+                .await;
+            assert_eq!(r.status, 204, "{}", r.text);
+        } else {
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, mid-stream
+    child.wait().unwrap();
+    let emu = Emu::on(dir.path()).await;
+    let state = emu.admin("GET", "/state", None).await;
+    let functions = state["functions"].as_object().unwrap();
+    assert!(!functions.is_empty());
+    for f in functions.values() {
+        let digest = f["latest"]["code"]["digest"].as_str().unwrap();
+        assert!(
+            dir.path().join("blobs").join(digest).exists(),
+            "blob of {} lost",
+            f["name"]
+        );
+    }
+    assert_eq!(dir_usage(&dir.path().join("blobs")).0, functions.len());
+}
