@@ -276,8 +276,11 @@ fn cpu_time(pid: u32) -> std::time::Duration {
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let hz = String::from_utf8(Command::new("getconf").arg("CLK_TCK").output().unwrap().stdout)
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
         .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(100);
     std::time::Duration::from_millis(ticks * 1000 / hz)
