@@ -6,6 +6,9 @@
 //! touched row *before* the response is sent. A restart loads `snapshot.json` and replays
 //! `journal.jsonl`; a torn last line (a process killed mid-write) is dropped, because its
 //! request was never answered.
+//!
+//! [`Tables::blob_digests`] is what the blob sweep keeps; [`Db::journal_matches_tables`]
+//! turns false after a failed commit, and the sweep then removes nothing.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};

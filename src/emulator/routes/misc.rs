@@ -1,4 +1,5 @@
-//! Tags on functions (§9), quotas (§3.9) and the IAM password-token call (§13).
+//! Tags on functions (§9), quotas (§3.9) and the IAM password-token call (§13; a token is
+//! only ever scoped to a project the emulator serves).
 
 use std::collections::BTreeMap;
 

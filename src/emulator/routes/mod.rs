@@ -1,6 +1,7 @@
 //! Routing (raw path → SDK operation name + decoded parameters) and the pieces every route
 //! family shares: the request context, field readers that answer with the API's own error
-//! codes, pagination, timestamps and function lookup by URN.
+//! codes, pagination, timestamps and function lookup by URN. [`execute`] runs an operation
+//! under the store lock, journals it, then sweeps the code blobs it left unreferenced.
 
 mod async_config;
 mod dependencies;
