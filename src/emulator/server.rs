@@ -5,8 +5,9 @@
 //! The accept loop pauses (10 to 100 ms, logged once per streak) after an accept error
 //! such as EMFILE instead of retrying at once ([`accept_backoff`]). A connection is closed
 //! when an HTTP/1 client takes longer than `Config::header_read_timeout` to send its
-//! headers, or when nothing moves on it and no request is in flight for
-//! `Config::idle_timeout` (idle keep-alive, or a client that stalled before its first bytes).
+//! headers, or when nothing moves on it and no request is being handled for
+//! `Config::idle_timeout` (idle keep-alive, a client that stalled before its first bytes or
+//! in the middle of its body).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -211,12 +212,8 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Rec
         hyper::service::service_fn(move |req| {
             let shared = shared.clone();
             let dropper = dropper.clone();
-            let in_flight = InFlight::new(activity.clone());
-            async move {
-                let resp = handle(shared, req, dropper).await;
-                drop(in_flight);
-                Ok::<_, Infallible>(resp)
-            }
+            let activity = activity.clone();
+            async move { Ok::<_, Infallible>(handle(shared, req, dropper, activity).await) }
         })
     };
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -310,7 +307,12 @@ impl Logged {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify>) -> Response<Full<Bytes>> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    dropper: Arc<Notify>,
+    activity: Arc<Activity>,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let request_id = new_request_id();
     let (parts, body) = req.into_parts();
@@ -338,6 +340,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
             return fail_and_log(&shared, logged, started, &request_id, &fail);
         }
     };
+    // From here the emulator, not the client, is the slow side: the idle timeout waits.
+    // (A body that stops arriving is idleness like any other.)
+    let _in_flight = InFlight::new(activity);
 
     if raw_path == "/_emulator" || raw_path.starts_with("/_emulator/") {
         logged.operation = "Admin".into();

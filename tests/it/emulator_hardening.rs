@@ -243,12 +243,14 @@ async fn half_sent_and_idle_connections_are_closed() {
     })
     .await;
     let bound = Duration::from_secs(4);
-    let partials: [&[u8]; 4] = [
+    let partials: [&[u8]; 5] = [
         b"",
         // Shorter than the HTTP/2 preface: hyper has not yet picked a protocol.
         b"GET /_emu",
         // A request line and part of the headers.
         b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+        // Headers, then a body that stops short of its Content-Length.
+        b"POST /_emulator/chaos HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"spec\": ",
         // A whole request, then nothing: an idle keep-alive connection.
         b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     ];
