@@ -3,7 +3,9 @@
 //!
 //! Because it is unauthenticated, a web page open in the developer's browser must not be
 //! able to drive it: [`guard`] refuses (403) any request whose `Origin` is not the
-//! emulator's own or whose `Sec-Fetch-Site` says it came from another site, and answers
+//! emulator's own or whose `Sec-Fetch-Site` says it came from another site, a browser's
+//! request (`Origin` or `Sec-Fetch-*`) whose `Host` is a name other than `localhost`
+//! (DNS rebinding), and answers
 //! 415 to a state-changing call (anything but GET/HEAD) without `Content-Type:
 //! application/json`. A browser can only send that cross-origin after a CORS preflight,
 //! which the emulator never grants, so an HTML form or a no-cors `fetch` cannot reset state.
@@ -27,6 +29,17 @@ use serde_json::{json, Value};
 use super::chaos::Rule;
 use super::Shared;
 
+/// Whether a `Host` header names this machine by address or as `localhost`.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+}
+
 /// Refuses control-plane requests a browser could send on behalf of another site. `Err`
 /// carries the status and the error body.
 pub(crate) fn guard(method: &str, headers: &HeaderMap) -> Result<(), (u16, Value)> {
@@ -46,8 +59,22 @@ pub(crate) fn guard(method: &str, headers: &HeaderMap) -> Result<(), (u16, Value
             );
         }
     }
+    let host = text(HOST.as_str());
+    let browser = headers.contains_key(ORIGIN) || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-"));
+    if browser && !host.as_deref().is_some_and(is_local_host) {
+        // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 is
+        // "same-origin" with itself; only its Host header gives it away.
+        return refuse(
+            403,
+            "EMULATOR.0403",
+            format!(
+                "the control plane answers browsers only at an IP address or localhost, not {}",
+                host.as_deref().unwrap_or("(no Host)")
+            ),
+        );
+    }
     if let Some(origin) = text(ORIGIN.as_str()) {
-        let own = text(HOST.as_str()).map(|h| format!("http://{h}"));
+        let own = host.as_ref().map(|h| format!("http://{h}"));
         if own.as_deref().is_none_or(|own| !origin.eq_ignore_ascii_case(own)) {
             return refuse(
                 403,

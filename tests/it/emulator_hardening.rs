@@ -170,6 +170,17 @@ async fn the_control_plane_refuses_cross_origin_browser_requests() {
         let (status, _) = admin_raw(&emu, "GET", "/state", &headers, "").await;
         assert_eq!(status, 403, "{headers:?}");
     }
+    // DNS rebinding: a page whose name now resolves to 127.0.0.1 is same-origin with itself.
+    let port = emu.addr.port();
+    let (host, origin) = (
+        format!("rebound.example:{port}"),
+        format!("http://rebound.example:{port}"),
+    );
+    let headers = [("host", host.as_str()), ("origin", origin.as_str()), json_ct];
+    let (status, body) = admin_raw(&emu, "POST", "/reset", &headers, "{}").await;
+    assert_eq!(status, 403, "{body}");
+    let headers = [("host", host.as_str()), ("sec-fetch-site", "same-origin"), json_ct];
+    assert_eq!(admin_raw(&emu, "POST", "/reset", &headers, "{}").await.0, 403);
     // A simple request without Origin (an old browser, a no-cors form) is refused too.
     for ct in [
         "application/x-www-form-urlencoded",
@@ -197,6 +208,9 @@ async fn the_control_plane_refuses_cross_origin_browser_requests() {
     // Same-origin and non-browser callers keep working.
     let own = format!("http://{}", emu.addr);
     let (status, _) = admin_raw(&emu, "GET", "/health", &[], "").await;
+    assert_eq!(status, 200);
+    // A tool (no Origin, no Sec-Fetch-*) reaching it by a host name, e.g. a compose service.
+    let (status, _) = admin_raw(&emu, "GET", "/health", &[("host", "emulator:8686")], "").await;
     assert_eq!(status, 200);
     let (status, body) = admin_raw(
         &emu,
