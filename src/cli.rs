@@ -125,13 +125,16 @@ pub struct EmulatorArgs {
     /// Secret key for that access key.
     #[arg(long, env = "FGFORM_EMULATOR_SK", default_value = crate::api::local::SECRET_KEY, hide_env_values = true)]
     pub sk: String,
-    /// Project id that IAM tokens are scoped to (any project id in a path is served, each
-    /// isolated from the others).
-    #[arg(long, default_value = crate::api::local::PROJECT_ID)]
-    pub project_id: String,
+    /// Project id served, repeatable (each isolated from the others); the first is the one
+    /// IAM tokens are scoped to by default. A path naming any other project gets 403.
+    #[arg(long, value_name = "ID", default_value = crate::api::local::PROJECT_ID)]
+    pub project_id: Vec<String>,
     /// Region written into URNs.
     #[arg(long, default_value = crate::api::local::REGION)]
     pub region: String,
+    /// IAM password `POST /v3/auth/tokens` accepts (any user and domain name).
+    #[arg(long, env = "FGFORM_EMULATOR_IAM_PASSWORD", default_value = crate::api::local::IAM_PASSWORD, hide_env_values = true)]
+    pub iam_password: String,
     /// Accept requests with no or bad credentials (debugging only; breaks parity).
     #[arg(long)]
     pub no_auth: bool,

@@ -117,8 +117,10 @@ pub async fn connect(
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .join("emulator");
+            // The emulator serves exactly the project the client will name in its paths.
             let handle = emulator::start(emulator::Config {
                 data: Some(dir.clone()),
+                project_id: desired.project_id().to_string(),
                 ..Default::default()
             })
             .await

@@ -237,11 +237,13 @@ impl Caller {
         self.call("DELETE", &self.path(rest), &[], None).await
     }
 
-    /// An admin call (`/_emulator/...`, unsigned).
+    /// An admin call (`/_emulator/...`, unsigned; JSON content type, as state-changing
+    /// calls require).
     pub async fn admin(&self, method: &str, rest: &str, body: Option<Value>) -> Value {
         let mut req = self
             .http
-            .request(method.parse().unwrap(), format!("{}/_emulator{rest}", self.url()));
+            .request(method.parse().unwrap(), format!("{}/_emulator{rest}", self.url()))
+            .header("content-type", "application/json");
         if let Some(b) = body {
             req = req.json(&b);
         }
