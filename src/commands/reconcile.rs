@@ -124,7 +124,14 @@ pub async fn connect(
                 ..Default::default()
             })
             .await
-            .with_context(|| format!("failed to start the embedded emulator in `{}`", dir.display()))?;
+            .with_context(|| format!("failed to start the embedded emulator in `{}`", display_path(&dir)))
+            .map_err(|e| match emulator_holder(&dir) {
+                Some((url, pid)) => e.context(Hint(format!(
+                    "process {pid} holds it, serving {url}: if that is an `fgform emulator` you started, run this \
+                     command again with `--endpoint {url}`; if it is another fgform run, let it finish"
+                ))),
+                None => e,
+            })?;
             eprintln!(
                 "Using the embedded FunctionGraph emulator ({}); set provider.region to target the cloud.",
                 dir.display()
@@ -145,11 +152,56 @@ pub async fn connect(
         .build()
         .context("cannot reach the stack's FunctionGraph")
         .map_err(|e| {
-            e.context(Hint(
-                "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or use --endpoint for a local emulator)".into(),
-            ))
+            let hint = if builder_endpoint.is_some() {
+                "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the endpoint's \
+             credentials"
+            } else {
+                "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY), or use --endpoint \
+             for a local emulator"
+            };
+            e.context(Hint(hint.into()))
         })?;
+    if builder_endpoint.is_some() {
+        check_target_identity(&client, desired).await?;
+    }
     Ok((client, embedded))
+}
+
+/// Refuses an emulator endpoint that serves another region or project than the stack names:
+/// the URNs the manifests interpolate (environment, destinations, workflows) would name
+/// functions that do not exist where the functions are created.
+async fn check_target_identity(client: &Client, desired: &Desired) -> anyhow::Result<()> {
+    let Some((region, projects)) = client.emulator_identity().await else {
+        return Ok(());
+    };
+    if region == desired.region() && projects.iter().any(|p| p == desired.project_id()) {
+        return Ok(());
+    }
+    let what = if desired.provider.is_some() {
+        "the stack's provider names"
+    } else {
+        "a stack without a provider uses"
+    };
+    bail!(anyhow::anyhow!(
+        "the emulator at {} serves region `{region}` and project(s) {}, but {what} region `{}` and project `{}`: \
+         the function URNs the manifests interpolate would not match the functions created there",
+        client.endpoint(),
+        projects.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+        desired.region(),
+        desired.project_id(),
+    )
+    .context(Hint(format!(
+        "start the emulator for this stack: `fgform emulator --region {} --project-id {}`",
+        desired.region(),
+        desired.project_id()
+    ))))
+}
+
+/// The URL and pid the emulator holding `dir` wrote into its `LOCK` file, while it runs.
+fn emulator_holder(dir: &Path) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(dir.join("LOCK")).ok()?;
+    let holder: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((holder.get("url")?.as_str()?.to_string(), holder.get("pid")?.as_u64()?))
 }
 
 /// Whether `endpoint` is `http(s)://` on 127.0.0.0/8, `[::1]` or `localhost`.

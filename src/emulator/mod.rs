@@ -267,6 +267,12 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         addr: config.listen,
         source,
     })?;
+    // Who holds the data directory, for a second process that finds it locked: the URL to
+    // point `--endpoint` at instead.
+    if let Some(dir) = &config.data {
+        let holder = serde_json::json!({"url": format!("http://{addr}"), "pid": std::process::id()});
+        let _ = std::fs::write(dir.join("LOCK"), format!("{holder}\n"));
+    }
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),

@@ -487,3 +487,82 @@ async fn paths_print_without_dot_components() {
     );
     assert!(!t.contains("./"), "{t}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulator_serving_another_region_is_refused_before_any_call() {
+    let w = Work::new().await;
+    let cloud = ALPHA.replace(
+        "stack: alpha\n",
+        "stack: alpha\nprovider:\n  region: cn-north-4\n  project_id: 0123456789abcdef0123456789abcdef\n",
+    );
+    let cloud = cloud.replace(
+        "    code: ./hello\n",
+        "    code: ./hello\n    environment:\n      SELF: ${function.hello.urn}\n",
+    );
+    w.stack("alpha", &cloud);
+    let before = w.emu.requests().len();
+    let t = exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 1);
+    assert!(
+        t.contains("serves region `local-1` and project(s) `0123456789abcdef0123456789abcdef`, but the stack's provider names region `cn-north-4`"),
+        "{t}"
+    );
+    assert_eq!(w.emu.requests().len(), before, "no API call was made");
+    assert!(w.functions().await.is_empty());
+    // The hint is a command line fgform accepts.
+    let hint = hinted(&t, "fgform emulator ");
+    let mut argv = vec!["fgform".to_string()];
+    argv.extend(hint);
+    let cli = <fgform::cli::Cli as clap::Parser>::try_parse_from(&argv);
+    assert!(cli.is_ok(), "{argv:?}: {:?}", cli.err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_with_an_endpoint_given_do_not_hint_to_give_an_endpoint() {
+    let w = Work::new().await;
+    w.stack(
+        "alpha",
+        &ALPHA.replace(
+            "stack: alpha\n",
+            "stack: alpha\nprovider:\n  region: cn-north-4\n  project_id: 0123456789abcdef0123456789abcdef\n",
+        ),
+    );
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    cmd.args([
+        "plan",
+        "alpha",
+        "--endpoint",
+        "https://functiongraph.cn-north-4.example.invalid",
+    ]);
+    let mut cmd = w.base(cmd);
+    cmd.env_remove("HUAWEICLOUD_SDK_AK").env_remove("HUAWEICLOUD_SDK_SK");
+    let t = exit(&cmd.output().await.unwrap(), 1);
+    assert!(t.contains("hint: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"), "{t}");
+    assert!(!t.contains("use --endpoint"), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_embedded_emulator_directory_hints_the_endpoint_of_its_holder() {
+    let w = Work::new().await;
+    w.stack("alpha", ALPHA);
+    // An emulator someone started by hand on the directory the embedded one would use.
+    let held = emulator::start(Config {
+        data: Some(w.path("state/emulator")),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    cmd.args(["plan", "alpha"]);
+    let t = exit(&w.base(cmd).output().await.unwrap(), 1);
+    assert!(
+        t.contains("error: failed to start the embedded emulator in `state/emulator`"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("run this command again with `--endpoint {}`", held.url())),
+        "{t}"
+    );
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    cmd.args(["plan", "alpha", "--endpoint", &held.url()]);
+    exit(&w.base(cmd).output().await.unwrap(), 0);
+}
