@@ -43,6 +43,17 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
         })?;
         for (address, record) in records {
             println!("{address}: import prepared (id {})", record.id);
+            if let Some(owner) = record
+                .private
+                .get(crate::plan::import::IMPORTED_OWNER)
+                .and_then(|v| v.as_str().map(crate::model::Owner::parse))
+            {
+                println!(
+                    "note: {address} was tagged for {}; the next apply re-tags it for this state. Make sure that \
+                     state no longer manages it (`fgform state rm {address}` against it), or both will.",
+                    owner.describe()
+                );
+            }
             state.resources.insert(address.to_string(), record);
         }
         state::save(&path, &mut state).with_context(|| format!("cannot record {address} in state"))?;

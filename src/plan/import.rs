@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use super::resources::{self, Ctx};
 use super::{Artifacts, Live, LiveFunction};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
+use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired};
 use crate::state::{Attributes, ResourceState, State};
 
@@ -55,8 +56,17 @@ pub fn function(desired: &Desired, state: &State, name: &str, live: &LiveFunctio
         .func_urn
         .strip_suffix(":latest")
         .unwrap_or(&live.config.func_urn);
-    record(desired, &address, urn, Value::Object(attributes), Map::new())
+    // Taken over from another owner on purpose: the planner lets this state manage it (and
+    // re-tag it) while its tag still names that owner.
+    let mut private = Map::new();
+    if let Some(owner) = live.tag(OWNERSHIP_TAG_KEY).filter(|t| *t != state.owner().tag_value()) {
+        private.insert(IMPORTED_OWNER.into(), owner.into());
+    }
+    record(desired, &address, urn, Value::Object(attributes), private)
 }
+
+/// The private key of a function record naming the ownership tag it carried when imported.
+pub const IMPORTED_OWNER: &str = "imported_owner";
 
 /// Trigger `trigger` of function `function`.
 pub fn trigger(desired: &Desired, function: &str, trigger: &str, live: &Trigger) -> ResourceState {

@@ -410,7 +410,11 @@ impl<'a> Ctx<'a> {
         let recorded = self.in_state(&address);
         let live = self.live.functions.get(name);
         if let Some(live) = live {
-            if let Some(reason) = self.not_ours(recorded.is_some(), live) {
+            let imported_from = recorded
+                .and_then(|r| r.private.get(super::import::IMPORTED_OWNER))
+                .and_then(|v| v.as_str().map(str::to_string));
+            let taken_over = imported_from.is_some() && imported_from.as_deref() == live.tag(OWNERSHIP_TAG_KEY);
+            if let Some(reason) = self.not_ours(recorded.is_some(), live).filter(|_| !taken_over) {
                 let urn = live.config.func_urn.clone();
                 self.plan.blocked.push(super::Blocked {
                     address: address.clone(),

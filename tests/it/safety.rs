@@ -566,3 +566,42 @@ async fn a_held_embedded_emulator_directory_hints_the_endpoint_of_its_holder() {
     cmd.args(["plan", "alpha", "--endpoint", &held.url()]);
     exit(&w.base(cmd).output().await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_way_out_takes_a_function_over_from_another_state_on_purpose() {
+    let w = Work::new().await;
+    w.stack("alpha", ALPHA);
+    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    let first = lineage(&w.path("state/alpha.json"));
+    // The way out the refusal names: forget it in the first state, import it into the new one.
+    let t = exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
+    let forget = exit(
+        &w.run(&["state", "rm", "function.hello", "alpha", "--state", "state/alpha.json"])
+            .await,
+        0,
+    );
+    assert!(forget.contains("Removed function.hello"), "{forget}");
+    let import = hinted(&t, "fgform import function.hello ");
+    let imported = exit(&w.run_exactly(&import).await, 0);
+    assert!(
+        imported.contains(&format!(
+            "note: function.hello was tagged for stack `alpha`, state lineage {first}"
+        )),
+        "{imported}"
+    );
+    let t = exit(
+        &w.run(&["apply", "alpha", "--state", "new.json", "--auto-approve"])
+            .await,
+        0,
+    );
+    assert!(t.contains("~ tags"), "the new state re-tags it: {t}");
+    exit(
+        &w.run(&["plan", "alpha", "--state", "new.json", "--detailed-exitcode"])
+            .await,
+        0,
+    );
+    // The first state, told to manage it again, now finds it is another state's.
+    let t = exit(&w.run(&["plan", "alpha"]).await, 1);
+    assert!(t.contains("it is tagged for another state of this stack"), "{t}");
+    assert_eq!(w.functions().await, ["hello"]);
+}
