@@ -1,6 +1,8 @@
 //! The applier: runs a [`Plan`]'s steps against a [`Client`] in dependency order, up to
-//! `parallelism` at a time, saving the state file after every completed call. After the
-//! first failure no new step starts; the running ones finish and are recorded.
+//! `parallelism` at a time, saving the state file after every completed call. A failed step
+//! stops only the steps that (transitively) wait for it, which are reported as skipped; every
+//! independent step still runs, as Terraform does. Only an interrupt, or a state file that
+//! cannot be written, stops new steps from starting.
 
 pub mod import;
 pub mod inventory;
@@ -296,6 +298,9 @@ pub struct Outcome {
     pub done: Vec<Address>,
     /// Failed steps (empty on success).
     pub errors: Vec<StepError>,
+    /// Changes not attempted because something they wait for failed: `(skipped, failed)`,
+    /// `failed` being the failed address the skip traces back to.
+    pub skipped: Vec<(Address, Address)>,
     /// The state as saved last.
     pub state: Option<State>,
     /// `stop` was raised: no step started after it.
@@ -348,21 +353,26 @@ pub async fn apply(
     }
     let mut done = BTreeSet::new();
     let mut started = BTreeSet::new();
+    // Steps that failed or were skipped, with the failed step each one traces back to.
+    let mut blocked: BTreeMap<usize, usize> = BTreeMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut remaining_per_change: BTreeMap<usize, usize> = BTreeMap::new();
     for s in &steps {
         *remaining_per_change.entry(s.change).or_default() += 1;
     }
+    // A state file that cannot be written stops everything: nothing more could be recorded.
+    let mut unrecordable = outcome.errors.iter().any(|e| matches!(e, StepError::State(_)));
     loop {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             outcome.interrupted = true;
         }
-        if outcome.errors.is_empty() && !outcome.interrupted {
+        if !unrecordable && !outcome.interrupted {
+            skip_blocked(&steps, &started, &mut blocked);
             for (i, step) in steps.iter().enumerate() {
                 if tasks.len() >= parallelism.max(1) {
                     break;
                 }
-                if !started.contains(&i) && step.after.iter().all(|j| done.contains(j)) {
+                if !started.contains(&i) && !blocked.contains_key(&i) && step.after.iter().all(|j| done.contains(j)) {
                     started.insert(i);
                     let ctx = ctx.clone();
                     let step = step.clone();
@@ -392,7 +402,21 @@ pub async fn apply(
                     outcome.done.push(c.address.clone());
                 }
             }
-            Err(e) => outcome.errors.push(e),
+            Err(e) => {
+                unrecordable |= matches!(e, StepError::State(_));
+                blocked.insert(i, i);
+                outcome.errors.push(e);
+            }
+        }
+    }
+    if !unrecordable && !outcome.interrupted {
+        skip_blocked(&steps, &started, &mut blocked);
+        let mut named = BTreeSet::new();
+        for (&i, &cause) in &blocked {
+            let (change, failed) = (&plan.changes[steps[i].change], &plan.changes[steps[cause].change]);
+            if i != cause && change.address != failed.address && named.insert(change.address.clone()) {
+                outcome.skipped.push((change.address.clone(), failed.address.clone()));
+            }
         }
     }
     if let Err(e) = ctx.recorder.finish() {
@@ -400,6 +424,23 @@ pub async fn apply(
     }
     outcome.state = Some(ctx.recorder.state.lock().clone());
     outcome
+}
+
+/// Marks every step not started that waits, directly or not, for a blocked (failed or
+/// skipped) step as blocked by the same failure.
+fn skip_blocked(steps: &[Step], started: &BTreeSet<usize>, blocked: &mut BTreeMap<usize, usize>) {
+    loop {
+        let newly: Vec<(usize, usize)> = steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !started.contains(i) && !blocked.contains_key(i))
+            .filter_map(|(i, step)| step.after.iter().find_map(|j| blocked.get(j)).map(|&cause| (i, cause)))
+            .collect();
+        if newly.is_empty() {
+            return;
+        }
+        blocked.extend(newly);
+    }
 }
 
 fn api(address: &Address) -> impl Fn(ApiError) -> StepError + '_ {

@@ -668,6 +668,152 @@ async fn two_hundred_functions_converge_through_20_percent_429_and_503_with_late
     assert_eq!(live.len(), 200, "no duplicates");
 }
 
+/// A stack of `n` functions `f000`… with `memory`, each with a timer.
+fn many_functions(n: usize, memory: u32) -> String {
+    let mut yaml = String::from("stack: many\nfunctions:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  f{i:03}:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n    memory: {memory}\n    triggers:\n      tick: {{ timer: {{ rate: 5m }} }}\n"
+        ));
+    }
+    yaml
+}
+
+impl Stack {
+    /// Adds a chaos rule to the running emulator (`--chaos` syntax).
+    async fn chaos(&self, spec: &str) {
+        let reply: serde_json::Value = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/_emulator/chaos", self.emu.url()))
+            .json(&serde_json::json!({ "spec": spec }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(reply.get("id").is_some(), "chaos rule `{spec}` refused: {reply}");
+    }
+
+    /// Removes every chaos rule.
+    async fn calm(&self) {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .delete(format!("{}/_emulator/chaos", self.emu.url()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failed_update_stops_nothing_else_and_the_next_plan_shows_only_it() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    std::fs::write(s.dir.join("stack.yaml"), many_functions(30, 128)).unwrap();
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    // f003's config update fails for good; one call at a time, so it fails early.
+    s.chaos("status=400,code=FSS.1051,op=UpdateFunctionConfig,path=*f003*")
+        .await;
+    std::fs::write(s.dir.join("stack.yaml"), many_functions(30, 256)).unwrap();
+    let out = s.run(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"]).await;
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("function.f003 failed"), "{}", text(&out));
+    assert!(stderr.contains("FSS.1051"), "{}", text(&out));
+    assert!(stderr.contains("request id"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("29 of 30 changes completed"),
+        "{}",
+        text(&out)
+    );
+    // Every other update was applied, and recorded.
+    let state = state::load(&s.state).unwrap().unwrap();
+    for i in 0..30 {
+        let name = format!("f{i:03}");
+        let urn =
+            fgform::api::urn::FunctionUrn::unqualified("local-1", fgform::api::local::PROJECT_ID, "default", &name);
+        let live = s.client.show_function_config(&urn).await.unwrap().memory_size;
+        let recorded = state.resources[&format!("function.{name}")]
+            .attributes
+            .get("memory_size");
+        let want = if i == 3 { 128 } else { 256 };
+        assert_eq!(live, want, "{name} live");
+        assert_eq!(recorded, Some(serde_json::json!(want)), "{name} recorded");
+    }
+    // The next plan shows exactly the one change left.
+    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    assert_exit(&out, 2);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains("# function.f003 will be updated in-place"),
+        "{}",
+        text(&out)
+    );
+    s.calm().await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it() {
+    let s = Stack::new(
+        "shop",
+        "cn-north-4",
+        &["status=400,code=FSS.1099,op=CreateDependencyVersion"],
+        false,
+    )
+    .await;
+    let out = s.run(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"]).await;
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dependency.pillow failed"), "{}", text(&out));
+    // thumbnail uses the version, its triggers and async config wait for thumbnail, and the
+    // workflow calls it: none is attempted, each is named.
+    for skipped in [
+        "function.thumbnail: not attempted: it waits for dependency.pillow, which failed",
+        "function.thumbnail.async: not attempted: it waits for dependency.pillow",
+        "function.thumbnail.trigger.uploads: not attempted",
+        "function.thumbnail.trigger.nightly: not attempted",
+        "workflow.nightly-etl: not attempted",
+    ] {
+        assert!(stderr.contains(skipped), "`{skipped}` missing:\n{}", text(&out));
+    }
+    // Everything independent was created and recorded.
+    let state = state::load(&s.state).unwrap().unwrap();
+    let mut recorded: Vec<&str> = state.resources.keys().map(String::as_str).collect();
+    recorded.sort();
+    assert_eq!(
+        recorded,
+        [
+            "function.audit",
+            "function.notify",
+            "function.orders",
+            "function.orders.trigger.hourly-report"
+        ]
+    );
+    let live: Vec<String> = s
+        .client
+        .list_all_functions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.func_name)
+        .collect();
+    assert_eq!(live.len(), 3, "{live:?}");
+    s.calm().await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_inventory(&s, &shop_expected()).await;
+}
+
 // ---- the cron drift script, for real ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
