@@ -351,6 +351,31 @@ pub async fn apply(
             outcome.errors.push(e.into());
         }
     }
+    for r in &plan.rerecord {
+        // Live already is what the manifests ask for: record it as this apply would have.
+        let mut record = ctx.recorder.get(&r.address).unwrap_or_else(|| ResourceState {
+            kind: r.address.kind().into(),
+            id: r.id.clone(),
+            attributes: Default::default(),
+            private: Default::default(),
+        });
+        let attributes: BTreeMap<String, Value> = r
+            .attributes
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        record.attributes = state::Attributes::from_map(&attributes);
+        if let Some(d) = desired {
+            record
+                .private
+                .insert("depends_on", json!(plan::depends_on(d, &r.address)));
+        }
+        if let Err(e) = ctx.recorder.put(&r.address, record, &mut Vec::new()).await {
+            outcome.errors.push(e.into());
+        }
+    }
     let mut done = BTreeSet::new();
     let mut started = BTreeSet::new();
     // Steps that failed or were skipped, with the failed step each one traces back to.

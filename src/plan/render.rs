@@ -145,6 +145,14 @@ pub fn text(plan: &Plan) -> String {
         };
         let _ = writeln!(out, "note: {address} ({id}) {why}: adopting it into state");
     }
+    for r in &plan.rerecord {
+        let _ = writeln!(
+            out,
+            "note: {} already is as the manifests ask live, but the state records it otherwise: \
+             recording it (no API call)",
+            r.address
+        );
+    }
     if plan.changes.is_empty() {
         out.push_str("No changes. The live resources match the manifests.\n");
         return out;
@@ -211,6 +219,7 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
         "stack": stack,
         "resource_changes": changes,
         "adopted": plan.adopt.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
+        "rerecorded": plan.rerecord.iter().map(|r| r.address.to_string()).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "summary": {"add": add, "change": change, "destroy": destroy},
     })

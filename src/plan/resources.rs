@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::diff::{self, matches, parse_json_string, secret_hmac};
-use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan};
+use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Rerecord};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired, FunctionSpec, TriggerSpec};
-use crate::state::State;
+use crate::state::{Attributes, ResourceState, State};
 
 /// Shown instead of a secret.
 pub const SENSITIVE: &str = "(sensitive)";
@@ -237,6 +237,42 @@ impl<'a> Ctx<'a> {
         });
     }
 
+    /// The record an apply would write for `address` with attributes `after`, if it matches
+    /// live exactly as `drift` compares (so recording it converges: the next plan finds it
+    /// matching and plans nothing). `None` when it would not match, or cannot be compared.
+    fn matching_record(&self, address: &Address, kind: &str, id: &str, after: &Value) -> Option<ResourceState> {
+        let attributes: BTreeMap<String, Value> = after.as_object()?.clone().into_iter().collect();
+        let record = ResourceState {
+            kind: kind.into(),
+            id: id.into(),
+            attributes: Attributes::from_map(&attributes),
+            private: Default::default(),
+        };
+        let matches = super::drift::record_matches_live(self.state, self.live, address, &record);
+        (matches == Some(true)).then_some(record)
+    }
+
+    /// `address` needs no call (live already is `after`): if the state's record of it says
+    /// otherwise, plans rewriting the record (a call that took effect, its answer lost).
+    fn rerecord_if_stale(&mut self, address: &Address, after: &Value) {
+        let Some(recorded) = self.in_state(address) else {
+            return;
+        };
+        if super::drift::record_matches_live(self.state, self.live, address, recorded) != Some(false) {
+            return;
+        }
+        if self
+            .matching_record(address, &recorded.kind, &recorded.id, after)
+            .is_some()
+        {
+            self.plan.rerecord.push(Rerecord {
+                address: address.clone(),
+                id: recorded.id.clone(),
+                attributes: after.clone(),
+            });
+        }
+    }
+
     pub fn plan_all(&mut self) {
         for name in self.desired.dependencies.keys() {
             self.dependency(name);
@@ -436,6 +472,7 @@ impl<'a> Ctx<'a> {
             });
         }
         if attributes.is_empty() {
+            self.rerecord_if_stale(&address, &after);
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {
@@ -515,6 +552,7 @@ impl<'a> Ctx<'a> {
         let before = trigger_view(live);
         let attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
         if attributes.is_empty() {
+            self.rerecord_if_stale(&address, &after);
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {
@@ -584,7 +622,9 @@ impl<'a> Ctx<'a> {
                 after,
                 attributes,
             );
+            return;
         }
+        self.rerecord_if_stale(&address, &after);
     }
 
     // ---- workflows ----
@@ -624,6 +664,8 @@ impl<'a> Ctx<'a> {
                 after,
                 attributes,
             );
+        } else {
+            self.rerecord_if_stale(&address, &after);
         }
     }
 

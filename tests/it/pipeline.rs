@@ -814,6 +814,37 @@ async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it()
     assert_inventory(&s, &shop_expected()).await;
 }
 
+// ---- calls that took effect with their answers lost ----
+
+fn hello_urn() -> String {
+    fgform::api::urn::FunctionUrn::unqualified("local-1", fgform::api::local::PROJECT_ID, "default", "hello")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_update_whose_answer_was_lost_is_recorded_and_drift_is_clean() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    s.edit("hello/index.py", "def handler", "# version 2\ndef handler");
+    // The new code is stored, then every answer is lost.
+    s.chaos("drop,after,op=UpdateFunctionCode").await;
+    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    assert_exit(&out, 1);
+    s.calm().await;
+    let live = s.client.show_function_config(&hello_urn()).await.unwrap().digest;
+    let recorded = |state: &state::State| state.resources["function.hello"].attributes.get("code");
+    let before = state::load(&s.state).unwrap().unwrap();
+    assert_ne!(recorded(&before), Some(serde_json::json!(live)), "the answer was lost");
+
+    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    assert_exit(&out, 0);
+    let after = state::load(&s.state).unwrap().unwrap();
+    assert_eq!(recorded(&after), Some(serde_json::json!(live)), "{}", text(&out));
+    let out = s.run(&["drift", s.dir()]).await;
+    assert_exit(&out, 0);
+    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+}
+
 // ---- the cron drift script, for real ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

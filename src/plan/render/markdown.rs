@@ -100,6 +100,12 @@ fn summary(plan: &Plan) -> String {
             let _ = writeln!(out, "- {} ({})", code(&address.to_string()), code(id));
         }
     }
+    if !plan.rerecord.is_empty() {
+        out.push_str("\n**Recorded as found live** (already as the manifests ask; no API call):\n\n");
+        for r in &plan.rerecord {
+            let _ = writeln!(out, "- {}", code(&r.address.to_string()));
+        }
+    }
     if !plan.warnings.is_empty() {
         out.push_str("\n**Warnings:**\n\n");
         for warning in &plan.warnings {
