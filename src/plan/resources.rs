@@ -624,7 +624,29 @@ impl<'a> Ctx<'a> {
             );
             return;
         }
-        self.rerecord_if_stale(&address, &after);
+        if self.in_state(&address).is_some() {
+            self.rerecord_if_stale(&address, &after);
+            return;
+        }
+        // Live and as desired, but not in state (a put whose answer was lost): under a
+        // function this stack manages, it is this config, so the state records it.
+        let parent = Address::Function(function.into());
+        let urn = self.in_state(&parent).map(|r| r.id.clone()).or_else(|| {
+            self.plan
+                .adopt
+                .iter()
+                .find(|(a, _)| *a == parent)
+                .map(|(_, id)| id.clone())
+        });
+        if let Some(urn) = urn {
+            if self.matching_record(&address, "async", &urn, &after).is_some() {
+                self.plan.rerecord.push(Rerecord {
+                    address,
+                    id: urn,
+                    attributes: after,
+                });
+            }
+        }
     }
 
     // ---- workflows ----

@@ -822,6 +822,59 @@ fn hello_urn() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_config_found_live_as_desired_is_recorded_and_its_removal_plans_a_delete() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    // The config the manifest is about to ask for is live already (a put whose answer was
+    // lost); the state, which manages hello, has no record of it.
+    let body: fgform::api::types::AsyncInvokeConfigRequest = serde_json::from_value(
+        serde_json::json!({"max_async_event_age_in_seconds": 600, "max_async_retry_attempts": 1}),
+    )
+    .unwrap();
+    s.client.put_async_config(&hello_urn(), &body).await.unwrap();
+    s.edit(
+        "stack.yaml",
+        "    triggers:\n",
+        "    async: { max_event_age: 600, max_retries: 1 }\n    triggers:\n",
+    );
+    let writes = s.writes();
+    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    assert_exit(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("function.hello.async already is as the manifests ask"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(s.writes(), writes, "recorded without an API call");
+    let state = state::load(&s.state).unwrap().unwrap();
+    let record = state
+        .resources
+        .get("function.hello.async")
+        .expect("the async config is recorded");
+    assert_eq!(
+        record.attributes.get("max_async_retry_attempts"),
+        Some(serde_json::json!(1))
+    );
+    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run(&["drift", s.dir()]).await, 0);
+
+    // Removing `async:` now deletes it.
+    s.edit("stack.yaml", "    async: { max_event_age: 600, max_retries: 1 }\n", "");
+    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("# function.hello.async will be destroyed"),
+        "{}",
+        text(&out)
+    );
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert!(
+        s.client.show_async_config(&hello_urn()).await.unwrap().is_none(),
+        "deleted live"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_update_whose_answer_was_lost_is_recorded_and_drift_is_clean() {
     let s = Stack::new("quickstart", "local-1", &[], false).await;
     assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
