@@ -237,19 +237,21 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    /// The record an apply would write for `address` with attributes `after`, if it matches
-    /// live exactly as `drift` compares (so recording it converges: the next plan finds it
-    /// matching and plans nothing). `None` when it would not match, or cannot be compared.
-    fn matching_record(&self, address: &Address, kind: &str, id: &str, after: &Value) -> Option<ResourceState> {
-        let attributes: BTreeMap<String, Value> = after.as_object()?.clone().into_iter().collect();
+    /// Whether a record of `address` with attributes `after` (what an apply would write)
+    /// matches live exactly as `drift` compares: recording it then converges, the next plan
+    /// finding nothing to do. `false` when it differs or cannot be compared.
+    fn record_would_match(&self, address: &Address, kind: &str, id: &str, after: &Value) -> bool {
+        let Some(object) = after.as_object() else {
+            return false;
+        };
+        let attributes: BTreeMap<String, Value> = object.clone().into_iter().collect();
         let record = ResourceState {
             kind: kind.into(),
             id: id.into(),
             attributes: Attributes::from_map(&attributes),
             private: Default::default(),
         };
-        let matches = super::drift::record_matches_live(self.state, self.live, address, &record);
-        (matches == Some(true)).then_some(record)
+        super::drift::record_matches_live(self.state, self.live, address, &record) == Some(true)
     }
 
     /// `address` needs no call (live already is `after`): if the state's record of it says
@@ -261,10 +263,7 @@ impl<'a> Ctx<'a> {
         if super::drift::record_matches_live(self.state, self.live, address, recorded) != Some(false) {
             return;
         }
-        if self
-            .matching_record(address, &recorded.kind, &recorded.id, after)
-            .is_some()
-        {
+        if self.record_would_match(address, &recorded.kind, &recorded.id, after) {
             self.plan.rerecord.push(Rerecord {
                 address: address.clone(),
                 id: recorded.id.clone(),
@@ -639,7 +638,7 @@ impl<'a> Ctx<'a> {
                 .map(|(_, id)| id.clone())
         });
         if let Some(urn) = urn {
-            if self.matching_record(&address, "async", &urn, &after).is_some() {
+            if self.record_would_match(&address, "async", &urn, &after) {
                 self.plan.rerecord.push(Rerecord {
                     address,
                     id: urn,
