@@ -961,3 +961,35 @@ fn merge(into: &mut Value, from: Value) {
         a.extend(b);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(change: usize, after: &[usize]) -> Step {
+        Step {
+            change,
+            phase: Phase::Main,
+            after: after.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_failure_blocks_exactly_what_waits_for_it_directly_or_not() {
+        // 0 failed; 1 waits for 0, 2 for 1 (and for 3), 3 and 4 are independent, 5 waits
+        // for 4, and 6 already started before the failure was known.
+        let steps = [
+            step(0, &[]),
+            step(1, &[0]),
+            step(2, &[1, 3]),
+            step(3, &[]),
+            step(4, &[]),
+            step(5, &[4]),
+            step(6, &[0]),
+        ];
+        let started = BTreeSet::from([0, 6]);
+        let mut blocked = BTreeMap::from([(0, 0)]);
+        skip_blocked(&steps, &started, &mut blocked);
+        assert_eq!(blocked, BTreeMap::from([(0, 0), (1, 0), (2, 0)]));
+    }
+}
