@@ -96,7 +96,12 @@ impl Emulator {
     fn clear_log(&self) {
         let r = self
             .rt
-            .block_on(self.http.delete(format!("{}/_emulator/requests", self.url)).send())
+            .block_on(
+                self.http
+                    .delete(format!("{}/_emulator/requests", self.url))
+                    .header("content-type", "application/json")
+                    .send(),
+            )
             .unwrap();
         assert!(r.status().is_success());
     }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// A Terraform-style reconciler for Huawei Cloud FunctionGraph.
 #[derive(Debug, Parser)]
-#[command(name = "fgform", version, about, propagate_version = true)]
+#[command(name = "fgform", version = env!("FGFORM_LONG_VERSION"), about, propagate_version = true)]
 pub struct Cli {
     /// Log every API request and response (signatures, tokens and secrets redacted) to
     /// stderr. `RUST_LOG` refines it, e.g. `RUST_LOG=fgform::client=debug`.
@@ -125,13 +125,16 @@ pub struct EmulatorArgs {
     /// Secret key for that access key.
     #[arg(long, env = "FGFORM_EMULATOR_SK", default_value = crate::api::local::SECRET_KEY, hide_env_values = true)]
     pub sk: String,
-    /// Project id that IAM tokens are scoped to (any project id in a path is served, each
-    /// isolated from the others).
-    #[arg(long, default_value = crate::api::local::PROJECT_ID)]
-    pub project_id: String,
+    /// Project id served, repeatable (each isolated from the others); the first is the one
+    /// IAM tokens are scoped to by default. A path naming any other project gets 403.
+    #[arg(long, value_name = "ID", default_value = crate::api::local::PROJECT_ID)]
+    pub project_id: Vec<String>,
     /// Region written into URNs.
     #[arg(long, default_value = crate::api::local::REGION)]
     pub region: String,
+    /// IAM password `POST /v3/auth/tokens` accepts (any user and domain name).
+    #[arg(long, env = "FGFORM_EMULATOR_IAM_PASSWORD", default_value = crate::api::local::IAM_PASSWORD, hide_env_values = true)]
+    pub iam_password: String,
     /// Accept requests with no or bad credentials (debugging only; breaks parity).
     #[arg(long)]
     pub no_auth: bool,
@@ -292,8 +295,13 @@ pub enum StateCommand {
     Mv {
         /// The address it is recorded under, e.g. `function.hello`.
         source: String,
-        /// The address to record it under, e.g. `function.greeter` (same kind).
+        /// The address to record it under, e.g. `function.greeter` (same kind); the
+        /// manifests must declare it.
         destination: String,
+        /// Move to an address the manifests do not declare (the next apply then deletes the
+        /// resource unless the manifests come to declare it).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         target: TargetArgs,
     },

@@ -86,6 +86,7 @@ fn init_logging(debug: bool) {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(printer::stderr_color())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -20,6 +20,8 @@ use flate2::write::DeflateEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha512};
 
+use crate::model::{limits, Address, CodeSource};
+
 /// Why packaging failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
@@ -236,6 +238,87 @@ pub fn package_dir<W: Write>(
     let files = collect(dir, exclude)?;
     let artifact = write_zip(&files, out)?;
     Ok((files, artifact))
+}
+
+/// The size of the package a code source uploads: a folder is zipped into a sink (exactly the
+/// bytes `package_dir` would write, nothing kept), an archive is measured; `None` for OBS.
+pub fn upload_size(source: &CodeSource) -> Result<Option<u64>, PackageError> {
+    match source {
+        CodeSource::Obs { .. } => Ok(None),
+        CodeSource::Archive { path, .. } => {
+            std::fs::metadata(path)
+                .map(|m| Some(m.len()))
+                .map_err(|source| PackageError::Io {
+                    path: path.clone(),
+                    source,
+                })
+        }
+        CodeSource::Directory { path, exclude } => Ok(Some(package_dir(path, exclude, io::sink())?.1.size)),
+    }
+}
+
+/// Where the zip of a folder source is, for the hint of [`check_upload`].
+#[derive(Debug, Clone, Copy)]
+pub enum ZipAt<'a> {
+    /// Already written here (`fgform package`).
+    Written(&'a Path),
+    /// Not written: `fgform package` with these arguments writes it into the stack directory.
+    Package { args: &'a str, stack_dir: &'a Path },
+    /// Not known here (plan and apply build it in memory).
+    Unknown,
+}
+
+/// A package the API would refuse: where (address and file), why, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{address}: {message}")]
+pub struct TooLarge {
+    pub address: Address,
+    /// The file and why (without the address).
+    pub message: String,
+    pub hint: String,
+}
+
+/// Refuses, before any call, a package of `package_bytes` that the API or its gateway would
+/// refuse as a base64 upload ([`limits::upload_refusal`]).
+pub fn check_upload(address: &Address, source: &CodeSource, package_bytes: u64, zip: ZipAt) -> Result<(), TooLarge> {
+    let kind = match address {
+        Address::Dependency(_) => limits::Upload::Dependency,
+        _ => limits::Upload::FunctionCode,
+    };
+    let Some(reason) = limits::upload_refusal(kind, package_bytes) else {
+        return Ok(());
+    };
+    // `dir/./code` as the loader joins it reads better as `dir/code`.
+    let path = source
+        .local_path()
+        .map(|p| p.components().collect::<PathBuf>().display().to_string())
+        .unwrap_or_default();
+    let what = match source {
+        CodeSource::Directory { .. } => format!("the zip of `{path}`"),
+        _ => format!("`{path}`"),
+    };
+    let key = if kind == limits::Upload::Dependency {
+        "source"
+    } else {
+        "code"
+    };
+    let then = format!("upload it to OBS and set `{key}: obs://BUCKET/KEY` (no size limit there)");
+    let hint = match (source, zip) {
+        (CodeSource::Directory { .. }, ZipAt::Written(zip)) => format!("the zip is `{}`: {then}", zip.display()),
+        (CodeSource::Directory { .. }, ZipAt::Package { args, stack_dir }) => format!(
+            "`fgform package {args}` writes the zip to `{}`: {then}",
+            stack_dir.join(".fgform/build").join(format!("{address}.zip")).display()
+        ),
+        (CodeSource::Directory { .. }, ZipAt::Unknown) => {
+            format!("`fgform package` writes the zip to `.fgform/build/{address}.zip` in the stack directory: {then}")
+        }
+        _ => then,
+    };
+    Err(TooLarge {
+        address: address.clone(),
+        message: format!("{what} {reason}"),
+        hint,
+    })
 }
 
 /// How much of a large file is test-compressed to decide whether deflating it is worth it.

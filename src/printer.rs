@@ -14,6 +14,11 @@ pub fn stdout_color() -> bool {
     color_allowed(std::env::var_os("NO_COLOR").as_deref(), std::io::stdout().is_terminal())
 }
 
+/// Whether stderr gets colour (`--debug` logs, for one): the same rule as stdout.
+pub fn stderr_color() -> bool {
+    color_allowed(std::env::var_os("NO_COLOR").as_deref(), std::io::stderr().is_terminal())
+}
+
 fn color_allowed(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }

@@ -68,12 +68,8 @@ fn examples_validate() {
     for (dir, stage, vars) in [
         ("examples/quickstart", None, vec![]),
         ("examples/shop", None, vec![]),
-        ("examples/staged", None, vec![]),
-        (
-            "examples/staged",
-            Some("prod"),
-            vec![("stage".to_string(), "prod".to_string())],
-        ),
+        ("examples/staged", Some("dev"), vec![]),
+        ("examples/staged", Some("prod"), vec![]),
     ] {
         let options = LoadOptions {
             stage: stage.map(String::from),
@@ -151,16 +147,23 @@ fn the_shop_example_maps_to_api_fields() {
     ");
 }
 
+/// `--stage prod` alone deploys prod as prod: before `${stage}`, the example labelled prod
+/// `STAGE=dev` and named (so tagged and state-filed) it `staged-dev` unless `--var stage=prod`
+/// was given as well. Now the stage itself names the state and the tag.
 #[test]
 fn stage_overlays_merge_maps_and_replace_the_rest() {
     let options = LoadOptions {
         stage: Some("prod".into()),
-        vars: vec![("stage".into(), "prod".into())],
         ..options()
     };
     let desired = manifest::load_dir(Path::new("examples/staged"), &options).unwrap();
     let api = &desired.functions["api"];
-    assert_eq!(desired.stack, "staged-prod");
+    assert_eq!(desired.stack, "staged");
+    assert_eq!(
+        fgform::state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref()),
+        Path::new("state/staged-prod.json")
+    );
+    assert_eq!(desired.stage.as_deref(), Some("prod"));
     assert_eq!(api.memory_size, 1024);
     assert_eq!(api.timeout, 15, "untouched keys survive the overlay");
     assert_eq!(api.environment["LOG_LEVEL"], "warning");
@@ -264,12 +267,12 @@ fn cli_validate_package_and_schema() {
         stdout,
         "ok: stack `shop`: 4 functions, 3 triggers, 1 dependency, 1 workflow\n"
     );
-    let (code, stdout, _) = run(&["validate", "examples/staged", "--stage", "prod", "--var", "stage=prod"]);
+    let (code, stdout, _) = run(&["validate", "examples/staged", "--stage", "prod"]);
     assert_eq!(
         (code, stdout.as_str()),
         (
             Some(0),
-            "ok: stack `staged-prod` (stage prod): 1 function, 1 trigger, 0 dependencies, 0 workflows\n"
+            "ok: stack `staged` (stage prod): 1 function, 1 trigger, 0 dependencies, 0 workflows\n"
         )
     );
 
@@ -379,4 +382,187 @@ proptest! {
         let document = serde_json::json!({"stack": "s", "functions": functions, "workflows": workflows, "dependencies": other.clone(), "variables": other});
         load_text(&serde_yaml::to_string(&document).unwrap());
     }
+}
+
+/// Runs the binary with no `HW_*` / `HUAWEICLOUD_*` variable of this process, plus `env`.
+fn fgform_with_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.args(args).envs(env.iter().copied()).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The README's promise: with a region, the project id may come from the environment the
+/// client reads, so `provider.project_id` is optional; with neither, the error names both.
+#[test]
+fn project_id_may_come_from_the_environment() {
+    let stack = tempfile::tempdir().unwrap();
+    std::fs::write(
+        stack.path().join("stack.yaml"),
+        "stack: s\nprovider:\n  region: cn-north-4\n",
+    )
+    .unwrap();
+    let dir = stack.path().to_str().unwrap();
+    for name in ["HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"] {
+        let (code, stdout, stderr) = fgform_with_env(&["validate", dir], &[(name, "0123456789abcdef")]);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (
+                Some(0),
+                "ok: stack `s`: 0 functions, 0 triggers, 0 dependencies, 0 workflows\n"
+            ),
+            "{name}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = fgform_with_env(&["validate", dir], &[("HW_PROJECT_ID", " ")]);
+    assert_eq!(code, Some(1), "an empty variable counts as unset");
+    assert!(
+        stderr.contains("error: provider: no `project_id`: it is not in the manifest and neither `HUAWEICLOUD_SDK_PROJECT_ID` nor `HW_PROJECT_ID` is set\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stack.yaml:2:1\n"), "{stderr}");
+    assert!(
+        stderr.contains("hint: add `project_id:` under `provider:`, or set it in the environment: `export HUAWEICLOUD_SDK_PROJECT_ID=…` (or `HW_PROJECT_ID`)\n"),
+        "{stderr}"
+    );
+
+    // The loaded model carries the project, so URNs and the client agree.
+    let options = LoadOptions {
+        env: BTreeMap::from([("HW_PROJECT_ID".to_string(), "p-env".to_string())]),
+        ..LoadOptions::default()
+    };
+    let sources = vec![Source {
+        path: "stack.yaml".into(),
+        text: "stack: s\nprovider: { region: r }\nfunctions:\n  f: { runtime: Python3.9, handler: a.b, code: obs://b/k, environment: { SELF: '${function.f.urn}' } }\n".into(),
+    }];
+    let desired = manifest::load_sources(Path::new("."), sources, Vec::new(), &options).unwrap();
+    assert_eq!(desired.project_id(), "p-env");
+    assert_eq!(
+        desired.functions["f"].environment["SELF"],
+        "urn:fss:r:p-env:function:default:f"
+    );
+}
+
+/// The safety issue: `--stage prdo` on a stack that declares no stages used to load the base
+/// stack under a new state (`state/quickstart-prdo.json`), so `apply` adopted the real
+/// function and `destroy` then deleted it. Any `--stage` on such a stack is refused, and a
+/// stage outside a `stages:` list is refused with the known ones.
+#[test]
+fn stage_must_be_one_the_stack_declares() {
+    let load = |dir: &str, stage: &str| {
+        let options = LoadOptions {
+            stage: Some(stage.into()),
+            ..options()
+        };
+        match manifest::load_dir(Path::new(dir), &options) {
+            Ok(desired) => panic!("{dir} --stage {stage} loaded stack `{}`", desired.stack),
+            Err(ManifestError::Invalid { diagnostics, .. }) => diagnostics,
+            Err(other) => panic!("{other}"),
+        }
+    };
+    let diagnostics = load("examples/quickstart", "prdo");
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(
+        diagnostics[0].message,
+        "`--stage prdo` is given, but the stack at `examples/quickstart` declares no stages"
+    );
+    assert!(diagnostics[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("leave out `--stage`"));
+
+    let stack = tempfile::tempdir().unwrap();
+    std::fs::write(stack.path().join("stack.yaml"), "stack: s\nstages: [dev, prod]\n").unwrap();
+    let diagnostics = load(stack.path().to_str().unwrap(), "prdo");
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("did you mean `--stage prod`? the stages are: dev, prod")
+    );
+    let options = LoadOptions {
+        stage: Some("dev".into()),
+        ..options()
+    };
+    let desired = manifest::load_dir(stack.path(), &options).expect("a declared stage needs no overlay");
+    assert_eq!(desired.stage.as_deref(), Some("dev"));
+
+    // The commands refuse it before touching any state or API (plan would otherwise start
+    // the embedded emulator and read a new, empty state).
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("quickstart-prdo.json");
+    for verb in ["plan", "destroy"] {
+        let (code, stdout, stderr) = fgform_with_env(
+            &[
+                verb,
+                "examples/quickstart",
+                "--stage",
+                "prdo",
+                "--state",
+                state_file.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, Some(1), "{verb}: {stdout}{stderr}");
+        assert!(
+            stderr.starts_with(
+                "error: `--stage prdo` is given, but the stack at `examples/quickstart` declares no stages\n"
+            ),
+            "{verb}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_dir(state.path()).unwrap().count(),
+            0,
+            "{verb} wrote state"
+        );
+    }
+}
+
+/// `${stage}` has no default: without `--stage` it is an error naming the stages to pass, and
+/// the `--var stage=…` that used to be needed is pointed at `--stage`.
+#[test]
+fn stage_interpolation_needs_a_stage() {
+    let err = |options: &LoadOptions| match manifest::load_dir(Path::new("examples/staged"), options) {
+        Ok(desired) => panic!("loaded stack `{}`", desired.stack),
+        Err(ManifestError::Invalid { diagnostics, .. }) => diagnostics,
+        Err(other) => panic!("{other}"),
+    };
+    let diagnostics = err(&options());
+    assert!(!diagnostics.is_empty());
+    for d in &diagnostics {
+        assert_eq!(d.message, "`${stage}` is used but no `--stage` is given");
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("pass one of the stack's stages: `--stage dev`, `--stage prod`")
+        );
+        assert!(d.location.is_some());
+    }
+    let diagnostics = err(&LoadOptions {
+        stage: Some("prod".into()),
+        vars: vec![("stage".into(), "prod".into())],
+        ..options()
+    });
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("the stage is given with `--stage`, and `${stage}` is its value")
+    );
+    let dev = manifest::load_dir(
+        Path::new("examples/staged"),
+        &LoadOptions {
+            stage: Some("dev".into()),
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (dev.stack.as_str(), dev.functions["api"].environment["STAGE"].as_str()),
+        ("staged", "dev")
+    );
 }

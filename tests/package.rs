@@ -154,17 +154,184 @@ fn oversized_code_is_refused_with_a_hint_to_use_obs() {
         path: archive,
         kind: fgform::model::ArchiveKind::Zip,
     };
-    let err = fgform::commands::package::build(
-        &address,
-        &source,
-        temp.path(),
-        fgform::model::limits::INLINE_CODE_MAX_BYTES,
-    )
-    .unwrap_err();
+    let err = fgform::commands::package::build(&address, &source, temp.path()).unwrap_err();
     let rendered = fgform::error::render(&err);
     assert!(
-        rendered.starts_with("error: function.big: the package is 9.0 MiB"),
+        rendered.starts_with(&format!(
+            "error: function.big: `{}` is 9.0 MiB (9437185 bytes), over the 9.0 MiB the API accepts in a base64 upload\n",
+            temp.path().join("big.zip").display()
+        )),
         "{rendered}"
     );
-    assert!(rendered.contains("hint: upload it to OBS"), "{rendered}");
+    assert!(
+        rendered.ends_with("hint: upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"),
+        "{rendered}"
+    );
+}
+
+/// Incompressible bytes: a zip of them is as large as they are.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The safety issue: `validate` said ok to 19 MiB of inline code and `apply` failed with 413
+/// halfway through. Now `validate` packages every code folder and refuses it, and `plan`
+/// refuses it before its first request.
+#[test]
+fn oversized_code_is_refused_offline_by_validate_and_plan() {
+    let temp = tempfile::tempdir().unwrap();
+    let stack = temp.path().join("stack");
+    fs::create_dir_all(stack.join("big")).unwrap();
+    fs::write(
+        stack.join("stack.yaml"),
+        "stack: big\nfunctions:\n  big:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    code: ./big\n",
+    )
+    .unwrap();
+    fs::write(
+        stack.join("big/index.py"),
+        "def handler(event, context):\n    return 1\n",
+    )
+    .unwrap();
+    fs::write(stack.join("big/model.bin"), noise(19 * 1024 * 1024)).unwrap();
+    let dir = stack.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fgform"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
+                command.env_remove(name);
+            }
+        }
+        let output = command.args(args).current_dir(temp.path()).output().unwrap();
+        (output.status.code(), String::from_utf8(output.stderr).unwrap())
+    };
+
+    let (code, stderr) = run(&["validate", dir]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let message = format!("error: functions.big.code: the zip of `{dir}/big` is 19.0 MiB (199");
+    assert!(stderr.starts_with(&message), "{stderr}");
+    assert!(
+        stderr.contains("over the 9.0 MiB the API accepts in a base64 upload\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("  --> {dir}/stack.yaml:8:11\n  = address: function.big\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "hint: `fgform package {dir}` writes the zip to `{dir}/.fgform/build/function.big.zip`: upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"
+        )),
+        "{stderr}"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(fgform::emulator::start(fgform::emulator::Config::default()))
+        .unwrap();
+    let state = temp.path().join("state.json");
+    let (code, stderr) = run(&[
+        "plan",
+        dir,
+        "--endpoint",
+        &emulator.url(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let requests = emulator.requests();
+    runtime.block_on(emulator.shutdown());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: function.big: the zip of `{dir}/big` is 19.0 MiB (")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("hint: `fgform package` writes the zip to `.fgform/build/function.big.zip` in the stack directory: upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"),
+        "{stderr}"
+    );
+    assert!(requests.is_empty(), "the emulator saw {} request(s)", requests.len());
+    assert!(!state.exists());
+}
+
+/// The boundary is the API's, not a guess: the largest zip `validate` accepts is uploaded by
+/// `apply` to the emulator (which enforces the gateway's 12 MiB body), and 3 bytes more (one
+/// base64 quantum) is refused by `validate`.
+#[test]
+fn the_largest_package_validate_accepts_is_one_the_api_accepts() {
+    use fgform::model::limits::Upload;
+    let largest = Upload::FunctionCode.max_request_package_bytes();
+    let temp = tempfile::tempdir().unwrap();
+    let stack = temp.path().join("stack");
+    fs::create_dir_all(stack.join("code")).unwrap();
+    fs::write(
+        stack.join("stack.yaml"),
+        "stack: edge\nfunctions:\n  edge:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    code: ./code\n",
+    )
+    .unwrap();
+    // One stored file named `a`: the zip is its bytes plus 100 (local header 31, central
+    // directory 47, end record 22).
+    let write = |zip_bytes: u64| fs::write(stack.join("code/a"), noise(zip_bytes as usize - 100)).unwrap();
+    let size = |stack: &Path| {
+        let source = fgform::model::CodeSource::Directory {
+            path: stack.join("code"),
+            exclude: Vec::new(),
+        };
+        package::upload_size(&source).unwrap().unwrap()
+    };
+    let dir = stack.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fgform"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
+                command.env_remove(name);
+            }
+        }
+        let output = command.args(args).current_dir(temp.path()).output().unwrap();
+        (output.status.code(), String::from_utf8(output.stderr).unwrap())
+    };
+
+    write(largest + 3);
+    assert_eq!(size(&stack), largest + 3);
+    let (code, stderr) = run(&["validate", dir]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("over the 12.0 MiB the API gateway accepts"), "{stderr}");
+
+    write(largest);
+    assert_eq!(size(&stack), largest);
+    let (code, stderr) = run(&["validate", dir]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(fgform::emulator::start(fgform::emulator::Config::default()))
+        .unwrap();
+    let state = temp.path().join("state.json");
+    let (code, stderr) = run(&[
+        "apply",
+        dir,
+        "--auto-approve",
+        "--endpoint",
+        &emulator.url(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let statuses: Vec<String> = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.operation, r.status))
+        .collect();
+    runtime.block_on(emulator.shutdown());
+    assert_eq!(code, Some(0), "{stderr}\n{statuses:?}");
+    assert!(
+        statuses.iter().any(|s| s.starts_with("CreateFunction 20")),
+        "{statuses:?}"
+    );
 }

@@ -20,6 +20,7 @@ pub enum ImportError {
         kind: &'static str,
         id: String,
         other: String,
+        address: Address,
     },
     #[error("`{id}` is not a {expected}: {reason}")]
     BadId {
@@ -52,18 +53,20 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+    /// What the user can do about it; `rerun` completes the commands it names with the
+    /// arguments that reach the same stack and state.
+    pub fn hint(&self, rerun: &str) -> Option<String> {
         match self {
             ImportError::NotDeclared { address, .. } => Some(format!(
                 "declare {address} in the manifests first: import records a live resource under an address the \
                  stack already has"
             )),
             ImportError::AlreadyInState { address, .. } => Some(format!(
-                "to record another resource under it, first forget this one: `fgform state rm {address}`"
+                "to record another resource under it, first forget this one: `fgform state rm {address}{rerun}`"
             )),
-            ImportError::IdInState { other, .. } => Some(format!(
-                "one live resource is managed under one address; to rename it: `fgform state mv {other} ADDR`"
+            ImportError::IdInState { other, address, .. } => Some(format!(
+                "one live resource is managed under one address; to record it under {address} instead: \
+                 `fgform state mv {other} {address}{rerun}`"
             )),
             ImportError::BadId { expected, .. } => Some(format!(
                 "pass {expected}; ids per kind: function URN, trigger id, dependency version id or DEP_ID/VERSION, \
@@ -215,6 +218,7 @@ pub async fn import(
                 kind: address.kind(),
                 id: record.id.clone(),
                 other: other.clone(),
+                address: address.clone(),
             });
         }
     }

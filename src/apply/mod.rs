@@ -289,6 +289,8 @@ struct Ctx {
     plan: Plan,
     payloads: Payloads,
     recorder: Recorder,
+    /// The ownership tag value this state writes (`model::Owner`).
+    owner: String,
 }
 
 /// What an apply did.
@@ -337,6 +339,7 @@ pub async fn apply(
         desired: desired.cloned(),
         plan: plan.clone(),
         payloads: payloads.clone(),
+        owner: state.owner().tag_value(),
         recorder: Recorder::new(state, state_path),
     });
     let mut outcome = Outcome::default();
@@ -659,7 +662,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let d = desired.expect("desired");
             let spec = &d.functions[name];
             let key = ctx.recorder.state.lock().lineage.clone();
-            let hmac = spec.encrypted_user_data().map(|s| diff::secret_hmac(&key, s.expose()));
+            let recorded = old.as_ref().and_then(|r| r.private.get("secrets_hmac"));
+            let recorded = recorded.as_ref().and_then(Value::as_str);
+            let hmac = spec
+                .encrypted_user_data()
+                .map(|s| diff::secret_record(recorded, s.expose(), &key));
             private.insert("secrets_hmac".into(), json!(hmac));
             let versions: Vec<String> = spec
                 .dependencies
@@ -690,7 +697,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 .collect();
             want.push(Tag {
                 key: OWNERSHIP_TAG_KEY.into(),
-                value: d.stack.clone(),
+                value: ctx.owner.clone(),
             });
             // A new function gets its tags in the create body (one write fewer); the
             // adoption of a create whose answer was lost finds them set by that same body.
@@ -705,7 +712,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .send(
                         address,
                         Call::CreateFunction,
-                        json!({"urn": planned, "stack": d.stack}),
+                        json!({"urn": planned, "owner": ctx.owner}),
                         Some(template),
                         settle,
                         ctx.client.create_function(&body),

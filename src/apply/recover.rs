@@ -79,10 +79,12 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
                     None => Resolution::NotFound,
                     Some(_) => {
                         let tags = client.list_function_tags(urn).await.map_err(err)?;
-                        let ours = tags
-                            .tags
-                            .iter()
-                            .any(|t| t.key == OWNERSHIP_TAG_KEY && t.value == str_at(lookup, "stack"));
+                        // The owner the create body tagged it with (`stack`: intents written
+                        // before the tag named the state).
+                        let owner = lookup
+                            .get("owner")
+                            .map_or_else(|| str_at(lookup, "stack"), |_| str_at(lookup, "owner"));
+                        let ours = tags.tags.iter().any(|t| t.key == OWNERSHIP_TAG_KEY && t.value == owner);
                         if ours && !taken.contains(urn) {
                             Resolution::Recorded(ResourceState {
                                 id: urn.to_string(),

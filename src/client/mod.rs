@@ -485,6 +485,37 @@ impl Client {
         &self.inner.project_id
     }
 
+    /// The region and projects the endpoint serves when it is an fgform emulator (its
+    /// unsigned `GET /_emulator/health`); `None` for anything else, such as the cloud, whose
+    /// endpoint names its region in its host.
+    pub async fn emulator_identity(&self) -> Option<(String, Vec<String>)> {
+        let url = format!("{}/_emulator/health", self.inner.endpoint.trim_end_matches('/'));
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let health: serde_json::Value = response.json().await.ok()?;
+        let region = health.get("region")?.as_str()?.to_string();
+        let mut projects: Vec<String> = health
+            .get("project_ids")
+            .and_then(|p| p.as_array())
+            .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        if let Some(p) = health.get("project_id").and_then(|p| p.as_str()) {
+            if !projects.iter().any(|q| q == p) {
+                projects.push(p.to_string());
+            }
+        }
+        Some((region, projects))
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> ClientStats {
         let s = &self.inner.stats;

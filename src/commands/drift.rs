@@ -22,20 +22,14 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
     };
     let path = state_path(&args.target, &desired);
     let Some(state) = state::load(&path)? else {
-        bail!(anyhow!("no state file at `{}`", path.display()).context(Hint(
-            "nothing has been applied yet: run `fgform apply` first, or name the stack's state file with --state"
-                .into()
-        )));
+        bail!(
+            anyhow!("no state file at `{}`", super::reconcile::display_path(&path)).context(Hint(format!(
+                "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
+                super::reconcile::rerun_args(&args.target, Some(&desired))
+            )))
+        );
     };
-    if state.stack != desired.stack {
-        bail!(anyhow!(
-            "state file `{}` belongs to stack `{}`, not `{}`",
-            path.display(),
-            state.stack,
-            desired.stack
-        )
-        .context(Hint("name this stack's state file with --state".into())));
-    }
+    super::reconcile::check_state_identity(&state, &desired, &path)?;
     let rules = read_rules(&args)?;
     let (artifacts, _) = build_artifacts(&desired)?;
     let parallelism = args.target.parallelism;

@@ -1,4 +1,5 @@
-//! `fgform emulator`: serve the local FunctionGraph API until Ctrl-C or SIGTERM.
+//! `fgform emulator`: serve the local FunctionGraph API until Ctrl-C or SIGTERM. On an
+//! address other hosts can reach, it warns while the public default credentials are in use.
 
 use anyhow::Context as _;
 
@@ -23,14 +24,54 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         data: args.data.clone(),
         access_key: args.ak.clone(),
         secret_key: args.sk.clone(),
-        project_id: args.project_id.clone(),
+        project_id: args
+            .project_id
+            .first()
+            .cloned()
+            .unwrap_or_else(|| crate::api::local::PROJECT_ID.into()),
+        extra_project_ids: args.project_id.iter().skip(1).cloned().collect(),
         region: args.region.clone(),
         no_auth: args.no_auth,
         chaos,
         quotas,
         fsync: args.fsync,
+        iam_password: args.iam_password.clone(),
         ..Config::default()
     })
+}
+
+/// The warning for an emulator reachable from other hosts while it still accepts the
+/// credentials printed in the README (`None` on loopback, or with all of them replaced).
+pub fn public_credentials_warning(config: &Config) -> Option<String> {
+    use crate::api::local;
+    if config.listen.ip().is_loopback() {
+        return None;
+    }
+    let mut public = Vec::new();
+    if config.access_key == local::ACCESS_KEY || config.secret_key == local::SECRET_KEY {
+        public.push("the AK/SK (set your own with --ak/--sk or FGFORM_EMULATOR_AK/FGFORM_EMULATOR_SK)");
+    }
+    if config.iam_password == local::IAM_PASSWORD {
+        public.push("the IAM password (set your own with --iam-password or FGFORM_EMULATOR_IAM_PASSWORD)");
+    }
+    if public.is_empty() && !config.no_auth {
+        return None;
+    }
+    let mut text = format!(
+        "warning: listening on {}, which other hosts can reach",
+        config.listen.ip()
+    );
+    if config.no_auth {
+        text.push_str(", with --no-auth: anyone who can connect can read and change everything");
+    }
+    if !public.is_empty() {
+        text.push_str(&format!(
+            ", and the default credentials are public (printed in fgform's README): {}",
+            public.join("; ")
+        ));
+    }
+    text.push_str(". The control plane /_emulator/* has no credentials at all.");
+    Some(text)
 }
 
 /// Serves the emulator until interrupted.
@@ -49,9 +90,12 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
                 "pick another port with --listen 127.0.0.1:0, or stop the other emulator".into(),
             ))?;
         eprintln!("fgform emulator listening on {}", handle.url());
+        if let Some(warning) = public_credentials_warning(&config) {
+            eprintln!("{warning}");
+        }
         eprintln!(
             "  project {}  region {}  access key {}  data {}",
-            config.project_id,
+            config.project_ids().collect::<Vec<_>>().join(","),
             config.region,
             config.access_key,
             config

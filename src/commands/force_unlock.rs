@@ -1,7 +1,7 @@
 //! `fgform force-unlock LOCK_ID [DIR]`: removes a state lock its holder can no longer
 //! release (a CI job killed on another machine). Asks for `yes` on a terminal; never
-//! prompts without one, where it needs `--force`. Also the lock acquisition the state
-//! editing commands share, whose "locked" error says how to get past it.
+//! prompts without one, where it needs `--force`. Also the lock acquisition every locking
+//! command shares, whose "locked" error prints the `force-unlock` command to run.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -9,29 +9,56 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 
-use crate::cli::ForceUnlockArgs;
+use crate::cli::{ForceUnlockArgs, TargetArgs};
 use crate::error::{ExitStatus, Hint};
 use crate::state::{self, Lock, StateError};
 
-/// Takes the state lock for `operation`, waiting up to `timeout`; a held lock is an error
-/// naming its holder, with the way out as a hint.
-pub fn acquire(path: &Path, operation: &str, timeout: Duration) -> anyhow::Result<Lock> {
-    match Lock::acquire(path, operation, timeout) {
-        Ok(lock) => {
-            if let Some(stale) = &lock.broke_stale {
-                eprintln!("note: removed the lock of a process that no longer runs: {stale}");
-            }
-            Ok(lock)
-        }
-        Err(StateError::Locked { path, holder }) => {
-            let id = holder.id.clone();
-            Err(
-                anyhow::Error::from(StateError::Locked { path, holder }).context(Hint(format!(
-                "wait for it (--lock-timeout SECONDS), or if that process is gone for good: `fgform force-unlock {id}`"
-            ))),
-            )
+/// Takes the state lock of `path` for `operation`, waiting up to `--lock-timeout`; a held
+/// lock is an error naming its holder, with the way out as a hint: the `force-unlock`
+/// command for this stack and state, ready to run from the same directory.
+pub fn acquire(target: &TargetArgs, path: &Path, operation: &str) -> anyhow::Result<Lock> {
+    match Lock::acquire(path, operation, Duration::from_secs(target.lock_timeout)) {
+        Ok(lock) => Ok(lock),
+        Err(StateError::Locked { path: state, holder }) => {
+            let hint = if holder.id == "?" {
+                "wait for it (--lock-timeout SECONDS): its holder is still writing the lock file".to_string()
+            } else {
+                format!(
+                    "wait for it (--lock-timeout SECONDS), or if that process is gone for good: `{}`",
+                    unlock_command(&holder.id, target, path)
+                )
+            };
+            Err(anyhow::Error::from(StateError::Locked { path: state, holder }).context(Hint(hint)))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// `fgform force-unlock ID DIR [--stage S] [--var-file F]… [--state PATH]` for the state
+/// `path` of `target`. `--state` is named when it was given, and when `--var` values were
+/// (they are never printed: they may be secrets, and the state path may depend on them).
+fn unlock_command(id: &str, target: &TargetArgs, path: &Path) -> String {
+    let mut words: Vec<String> = vec!["fgform".into(), "force-unlock".into(), id.into()];
+    words.push(target.stack.dir.display().to_string());
+    if let Some(stage) = &target.stack.stage {
+        words.extend(["--stage".into(), stage.clone()]);
+    }
+    for file in &target.stack.var_files {
+        words.extend(["--var-file".into(), file.display().to_string()]);
+    }
+    if target.state.is_some() || !target.stack.vars.is_empty() {
+        words.extend(["--state".into(), path.display().to_string()]);
+    }
+    words.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: as it is when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -108,4 +135,17 @@ fn confirm(holder: &state::LockInfo) -> anyhow::Result<bool> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim() == "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_read_back_as_written() {
+        assert_eq!(shell_word("state/shop-prod.json"), "state/shop-prod.json");
+        assert_eq!(shell_word("my stack"), "'my stack'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

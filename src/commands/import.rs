@@ -2,8 +2,6 @@
 //! the manifests declare, under the state lock. Reads only: nothing changes live; the next
 //! `plan` shows how the resource differs from the manifests.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 
 use super::force_unlock::acquire;
@@ -24,8 +22,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
-        let lock = acquire(&path, "import", Duration::from_secs(args.target.lock_timeout))?;
-        let mut state = state::load(&path)?.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+        let lock = acquire(&args.target, &path, "import")?;
+        let loaded = state::load(&path)?;
+        if let Some(state) = &loaded {
+            super::reconcile::check_state_identity(state, &desired, &path)?;
+        }
+        let mut state = loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
         println!("{address}: importing from ID \"{}\"...", args.id);
         let result = import(&client, &desired, &state, &address, &args.id).await;
@@ -33,7 +35,10 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
             handle.shutdown().await;
         }
         let records = result.map_err(|e| {
-            let hint = e.hint();
+            // The commands it suggests (`state rm`, `state mv`) only touch the state.
+            let mut state_only = args.target.clone();
+            state_only.endpoint = None;
+            let hint = e.hint(&super::reconcile::rerun_args(&state_only, Some(&desired)));
             with_hint(e, hint).context(format!("cannot import `{}` as {address}", args.id))
         })?;
         for (address, record) in records {
@@ -44,8 +49,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
         lock.release();
         println!(
             "\nImport successful!\n\nThe resources that were imported are shown above. They are now in the state \
-             `{}` and managed by fgform.\nRun `fgform plan` to see how it differs from the manifests.",
-            path.display()
+             `{}` and managed by fgform.\nRun `fgform plan{}` to see how it differs from the manifests.",
+            super::reconcile::display_path(&path),
+            super::reconcile::rerun_args(&args.target, Some(&desired))
         );
         Ok(ExitStatus::Success)
     })

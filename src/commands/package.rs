@@ -1,5 +1,6 @@
 //! `fgform package [DIR] [--list]`: build every artifact of a stack and report file count,
-//! size and SHA-512. Size limits are checked here, before anything could be uploaded.
+//! size and SHA-512. Size limits are checked here too (`package::check_upload`, the check
+//! `validate` and `plan` make), before anything could be uploaded.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,8 @@ use anyhow::Context as _;
 
 use crate::cli::PackageArgs;
 use crate::error::{ExitStatus, Hint};
-use crate::model::limits::{INLINE_CODE_MAX_BYTES, INLINE_DEPENDENCY_MAX_BYTES};
 use crate::model::{Address, CodeSource};
-use crate::package::{self, Artifact, FileEntry};
+use crate::package::{self, Artifact, FileEntry, ZipAt};
 
 /// One built (or hashed) artifact.
 #[derive(Debug)]
@@ -24,24 +24,15 @@ pub struct Built {
 
 /// Human-readable byte counts (KiB, MiB).
 pub fn human(bytes: u64) -> String {
-    match bytes {
-        0..1024 => format!("{bytes} B"),
-        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
-    }
+    crate::model::limits::human_bytes(bytes)
 }
 
-/// Builds the artifact of one code source; `None` for OBS objects (nothing local).
-pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64) -> anyhow::Result<Option<Built>> {
-    let too_large = |size: u64| {
-        anyhow::anyhow!(
-            "{address}: the package is {} ({size} bytes), over the {} a base64 upload can carry",
-            human(size),
-            human(limit)
-        )
-        .context(Hint(
-            "upload it to OBS and point the manifest at it: `obs://bucket/key`".into(),
-        ))
+/// Builds the artifact of one code source; `None` for OBS objects (nothing local). A package
+/// the API would refuse ([`package::check_upload`]) is an error with a hint to use OBS.
+pub fn build(address: &Address, source: &CodeSource, out_dir: &Path) -> anyhow::Result<Option<Built>> {
+    let too_large = |size: u64, zip: ZipAt| match package::check_upload(address, source, size, zip) {
+        Ok(()) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!(err.to_string()).context(Hint(err.hint))),
     };
     match source {
         CodeSource::Obs { .. } => Ok(None),
@@ -49,9 +40,7 @@ pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64)
             let size = std::fs::metadata(path)
                 .with_context(|| format!("failed to read `{}`", path.display()))?
                 .len();
-            if size > limit {
-                return Err(too_large(size));
-            }
+            too_large(size, ZipAt::Unknown)?;
             let (files, artifact) = package::inspect_archive(path)
                 .with_context(|| format!("{address}: `{}` is not a readable zip archive", path.display()))?;
             Ok(Some(Built {
@@ -71,9 +60,7 @@ pub fn build(address: &Address, source: &CodeSource, out_dir: &Path, limit: u64)
                 .with_context(|| format!("{address}: failed to package `{}`", path.display()))?;
             std::fs::rename(&partial, &zip_path)
                 .with_context(|| format!("failed to write `{}`", zip_path.display()))?;
-            if artifact.size > limit {
-                return Err(too_large(artifact.size));
-            }
+            too_large(artifact.size, ZipAt::Written(&zip_path))?;
             Ok(Some(Built {
                 address: address.clone(),
                 path: zip_path,
@@ -93,22 +80,18 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     let out_dir = args.out.clone().unwrap_or_else(|| args.stack.dir.join(".fgform/build"));
-    let mut jobs: Vec<(Address, &CodeSource, u64)> = Vec::new();
+    let mut jobs: Vec<(Address, &CodeSource)> = Vec::new();
     for (name, dependency) in &desired.dependencies {
-        jobs.push((
-            Address::Dependency(name.clone()),
-            &dependency.source,
-            INLINE_DEPENDENCY_MAX_BYTES,
-        ));
+        jobs.push((Address::Dependency(name.clone()), &dependency.source));
     }
     for (name, function) in &desired.functions {
-        jobs.push((Address::Function(name.clone()), &function.code, INLINE_CODE_MAX_BYTES));
+        jobs.push((Address::Function(name.clone()), &function.code));
     }
     let mut built = Vec::new();
     let mut failures = Vec::new();
     let mut remote = Vec::new();
-    for (address, source, limit) in jobs {
-        match build(&address, source, &out_dir, limit) {
+    for (address, source) in jobs {
+        match build(&address, source, &out_dir) {
             Ok(Some(b)) => built.push(b),
             Ok(None) => remote.push((address, source.obs_url(desired.region()).unwrap_or_default())),
             Err(err) => failures.push(err),
@@ -147,7 +130,12 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
             "-"
         );
     }
-    let _ = writeln!(out, "{} artifact(s) in `{}`", built.len(), out_dir.display());
+    let _ = writeln!(
+        out,
+        "{} artifact(s) in `{}`",
+        built.len(),
+        crate::manifest::tidy_path(&out_dir).display()
+    );
     print!("{out}");
     if failures.is_empty() {
         Ok(ExitStatus::Success)

@@ -3,7 +3,6 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use base64::Engine as _;
@@ -18,7 +17,7 @@ use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, CodeSource, Desired};
 use crate::plan::saved::{self, SavedPlan};
 use crate::plan::{self, render, Artifacts, Digests, Plan};
-use crate::state::{self, Lock, State};
+use crate::state::{self, State};
 
 /// Everything a reconciling command works on.
 pub struct Session {
@@ -73,6 +72,11 @@ pub fn build_artifacts(desired: &Desired) -> anyhow::Result<(Artifacts, Payloads
                 out
             }
         };
+        // Before any call: a package the API would refuse fails here, not as a 413 mid-apply.
+        let size = bytes.len() as u64;
+        if let Err(err) = crate::package::check_upload(&address, source, size, crate::package::ZipAt::Unknown) {
+            return Err(anyhow::anyhow!(err.to_string()).context(Hint(err.hint)));
+        }
         let digests = Digests {
             sha512: hex::encode(sha2::Sha512::digest(&bytes)),
             md5: hex::encode(md5::Md5::digest(&bytes)),
@@ -113,12 +117,21 @@ pub async fn connect(
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .join("emulator");
+            // The emulator serves exactly the project the client will name in its paths.
             let handle = emulator::start(emulator::Config {
                 data: Some(dir.clone()),
+                project_id: desired.project_id().to_string(),
                 ..Default::default()
             })
             .await
-            .with_context(|| format!("failed to start the embedded emulator in `{}`", dir.display()))?;
+            .with_context(|| format!("failed to start the embedded emulator in `{}`", display_path(&dir)))
+            .map_err(|e| match emulator_holder(&dir) {
+                Some((url, pid)) => e.context(Hint(format!(
+                    "process {pid} holds it, serving {url}: if that is an `fgform emulator` you started, run this \
+                     command again with `--endpoint {url}`; if it is another fgform run, let it finish"
+                ))),
+                None => e,
+            })?;
             eprintln!(
                 "Using the embedded FunctionGraph emulator ({}); set provider.region to target the cloud.",
                 dir.display()
@@ -139,11 +152,56 @@ pub async fn connect(
         .build()
         .context("cannot reach the stack's FunctionGraph")
         .map_err(|e| {
-            e.context(Hint(
-                "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or use --endpoint for a local emulator)".into(),
-            ))
+            let hint = if builder_endpoint.is_some() {
+                "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the endpoint's \
+             credentials"
+            } else {
+                "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY), or use --endpoint \
+             for a local emulator"
+            };
+            e.context(Hint(hint.into()))
         })?;
+    if builder_endpoint.is_some() {
+        check_target_identity(&client, desired).await?;
+    }
     Ok((client, embedded))
+}
+
+/// Refuses an emulator endpoint that serves another region or project than the stack names:
+/// the URNs the manifests interpolate (environment, destinations, workflows) would name
+/// functions that do not exist where the functions are created.
+async fn check_target_identity(client: &Client, desired: &Desired) -> anyhow::Result<()> {
+    let Some((region, projects)) = client.emulator_identity().await else {
+        return Ok(());
+    };
+    if region == desired.region() && projects.iter().any(|p| p == desired.project_id()) {
+        return Ok(());
+    }
+    let what = if desired.provider.is_some() {
+        "the stack's provider names"
+    } else {
+        "a stack without a provider uses"
+    };
+    bail!(anyhow::anyhow!(
+        "the emulator at {} serves region `{region}` and project(s) {}, but {what} region `{}` and project `{}`: \
+         the function URNs the manifests interpolate would not match the functions created there",
+        client.endpoint(),
+        projects.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+        desired.region(),
+        desired.project_id(),
+    )
+    .context(Hint(format!(
+        "start the emulator for this stack: `fgform emulator --region {} --project-id {}`",
+        desired.region(),
+        desired.project_id()
+    ))))
+}
+
+/// The URL and pid the emulator holding `dir` wrote into its `LOCK` file, while it runs.
+fn emulator_holder(dir: &Path) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(dir.join("LOCK")).ok()?;
+    let holder: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((holder.get("url")?.as_str()?.to_string(), holder.get("pid")?.as_u64()?))
 }
 
 /// Whether `endpoint` is `http(s)://` on 127.0.0.0/8, `[::1]` or `localhost`.
@@ -181,7 +239,114 @@ pub async fn make_plan(
 }
 
 fn load_state(path: &Path, desired: &Desired) -> anyhow::Result<State> {
-    Ok(state::load(path)?.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
+    let loaded = state::load(path)?;
+    if let Some(state) = &loaded {
+        check_state_identity(state, desired, path)?;
+    }
+    Ok(loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
+}
+
+/// `stack `shop` stage `prod`` / `stack `shop` (no stage)`.
+fn stack_stage(stack: &str, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) => format!("stack `{stack}` stage `{stage}`"),
+        None => format!("stack `{stack}` (no stage)"),
+    }
+}
+
+/// Refuses a state that belongs to another stack or stage than the manifests: applying,
+/// importing into or editing it would treat that stack's resources as this one's.
+pub fn check_state_identity(state: &State, desired: &Desired, path: &Path) -> anyhow::Result<()> {
+    if state.stack == desired.stack && state.stage == desired.stage {
+        return Ok(());
+    }
+    let own = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
+    bail!(anyhow::anyhow!(
+        "the state `{}` belongs to {}, not to {} that the manifests describe",
+        display_path(path),
+        stack_stage(&state.stack, state.stage.as_deref()),
+        stack_stage(&desired.stack, desired.stage.as_deref()),
+    )
+    .context(Hint(format!(
+        "each stack and stage has its own state: leave out --state to use `{}`, or point --state at that \
+         stack's own state",
+        display_path(&own)
+    ))))
+}
+
+/// A path as the user would type it (no leading `./`).
+pub fn display_path(path: &Path) -> String {
+    let mut shown = path.display().to_string();
+    while let Some(rest) = shown.strip_prefix("./") {
+        shown = rest.to_string();
+    }
+    shown
+}
+
+/// The arguments that make a suggested command work on the same stack, stage, state and
+/// target from where the user stands: ` DIR --stage S --var-file F --var K=V --state P
+/// --endpoint U`, each only when given (the directory only when it is not `.`). A variable
+/// whose value feeds a secret is never repeated: it shows as `--var NAME=…` to fill in.
+pub fn rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
+    rerun_parts(
+        &display_path(&target.stack.dir),
+        target.stack.stage.as_deref(),
+        &target
+            .stack
+            .var_files
+            .iter()
+            .map(|p| display_path(p))
+            .collect::<Vec<_>>(),
+        &target.stack.vars,
+        desired,
+        target.state.as_deref().map(display_path).as_deref(),
+        target.endpoint.as_deref(),
+    )
+}
+
+fn rerun_parts(
+    dir: &str,
+    stage: Option<&str>,
+    var_files: &[String],
+    vars: &[(String, String)],
+    desired: Option<&Desired>,
+    state: Option<&str>,
+    endpoint: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    if !dir.is_empty() && dir != "." {
+        out.push_str(&format!(" {}", shell_quote(dir)));
+    }
+    if let Some(stage) = stage {
+        out.push_str(&format!(" --stage {}", shell_quote(stage)));
+    }
+    for file in var_files {
+        out.push_str(&format!(" --var-file {}", shell_quote(file)));
+    }
+    let withheld = desired.map(|d| saved::split_vars(d, vars).1).unwrap_or_default();
+    for (name, value) in vars {
+        if withheld.contains(name) || desired.is_none() {
+            out.push_str(&format!(" --var {name}=…"));
+        } else {
+            out.push_str(&format!(" --var {}", shell_quote(&format!("{name}={value}"))));
+        }
+    }
+    if let Some(state) = state {
+        out.push_str(&format!(" --state {}", shell_quote(state)));
+    }
+    if let Some(endpoint) = endpoint {
+        out.push_str(&format!(" --endpoint {}", shell_quote(endpoint)));
+    }
+    out
+}
+
+/// The error a plan with blocked resources is (see `Plan::blocked`), with the way out for
+/// each, as commands that run from where the user stands.
+pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired) -> anyhow::Result<()> {
+    match plan.blocked_error(&rerun_args(target, Some(desired))) {
+        Some(message) => Err(anyhow::anyhow!(message)),
+        None => Ok(()),
+    }
 }
 
 /// Resolves the calls an interrupted run left unconfirmed (see `apply::recover`), in
@@ -220,6 +385,9 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
             lineage: loaded.as_ref().map(|s| s.lineage.clone()),
             serial: loaded.as_ref().map_or(0, |s| s.serial),
         };
+        if let Some(state) = &loaded {
+            check_state_identity(state, &desired, &path)?;
+        }
         let mut state = loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
         let (artifacts, _) = build_artifacts(&desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
@@ -243,8 +411,11 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         plan.retain_targets(&targets);
         let format = args.output_format();
         super::plan_output::print(&plan, &desired, format)?;
+        // Nothing the manifests ask for is skipped silently, and no plan file is written
+        // for a plan that cannot be applied.
+        refuse_blocked(&plan, &args.target, &desired)?;
         if let Some(out) = &args.out {
-            let saved = saved_plan(&args, &desired, &artifacts, prior, &path, plan.clone());
+            let saved = saved_plan(&args, &desired, &artifacts, prior, &state.lineage, &path, plan.clone());
             write_plan_file(out, &saved)?;
             let note = format!(
                 "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
@@ -280,6 +451,7 @@ fn saved_plan(
     desired: &Desired,
     artifacts: &Artifacts,
     prior_state: saved::PriorState,
+    lineage: &str,
     state_path: &Path,
     plan: Plan,
 ) -> SavedPlan {
@@ -312,6 +484,7 @@ fn saved_plan(
         inputs_sha256: saved::inputs_hash(desired, artifacts, &salt),
         salt,
         prior_state,
+        lineage: lineage.to_string(),
         live: saved::fingerprints(&plan),
         plan,
     }
@@ -390,7 +563,7 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
         let op = if destroy { "destroy" } else { "apply" };
-        let lock = Lock::acquire(&path, op, Duration::from_secs(args.target.lock_timeout))?;
+        let lock = super::force_unlock::acquire(&args.target, &path, op)?;
         let interrupt = Interrupt::install(Some(lock.handle()));
         let mut state = load_state(&path, &desired)?;
         let (artifacts, payloads) = build_artifacts(&desired)?;
@@ -401,10 +574,24 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
             }
             let mut plan = make_plan(&client, &desired, &state, &artifacts, args.target.parallelism, destroy).await?;
             plan.retain_targets(&targets);
+            if destroy && plan.is_empty() {
+                let why = if state.serial == 0 && state.resources.is_empty() {
+                    "there is no state there yet"
+                } else {
+                    "it records no resources"
+                };
+                println!(
+                    "Nothing to destroy: {why} (state `{}`{}).",
+                    display_path(&path),
+                    if targets.is_empty() { "" } else { ", --target" }
+                );
+                return Ok(ExitStatus::Success);
+            }
             print!(
                 "{}",
                 crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
             );
+            refuse_blocked(&plan, &args.target, &desired)?;
             if plan.is_empty() {
                 return Ok(ExitStatus::Success);
             }
@@ -425,6 +612,7 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 payloads: &payloads,
                 parallelism: args.target.parallelism,
                 interrupt: &interrupt,
+                rerun: rerun_args(&args.target, Some(&desired)),
             };
             execute(run, &plan).await
         }
@@ -443,9 +631,37 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let file = args.target.stack.dir.clone();
     let saved = read_plan_file(&file)?;
     let refused = |what: String| {
+        let inputs = &saved.inputs;
+        let again = rerun_parts(
+            &display_path(Path::new(&inputs.dir)),
+            inputs.stage.as_deref(),
+            &inputs.var_files,
+            &inputs
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>(),
+            None,
+            // The state the plan was made against, unless this apply names its own.
+            args.target
+                .state
+                .as_deref()
+                .map(display_path)
+                .as_deref()
+                .or(Some(inputs.state.as_str()))
+                .filter(|s| {
+                    *s != display_path(&state::default_path(
+                        Path::new(""),
+                        &saved.stack,
+                        saved.stage.as_deref(),
+                    ))
+                }),
+            inputs.endpoint.as_deref(),
+        );
+        let withheld: String = inputs.withheld_vars.iter().map(|v| format!(" --var {v}=…")).collect();
         anyhow::anyhow!("refusing to apply the saved plan `{}`: {what}", file.display()).context(Hint(format!(
-            "make a new plan with `fgform plan -out {}` and review it",
-            shell_quote(&file.display().to_string())
+            "make a new plan with `fgform plan{again}{withheld} -out {}` and review it",
+            shell_quote(&display_path(&file))
         )))
     };
     // Re-read the stack exactly as it was planned.
@@ -501,12 +717,23 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let op = if destroy { "destroy" } else { "apply" };
-        let lock = Lock::acquire(&path, op, Duration::from_secs(args.target.lock_timeout))?;
+        let lock = super::force_unlock::acquire(&target, &path, op)?;
         let interrupt = Interrupt::install(Some(lock.handle()));
         let result = async {
             let prior = state::load(&path)?;
+            if let Some(state) = &prior {
+                check_state_identity(state, &desired, &path)?;
+            }
             saved.check_state(prior.as_ref()).map_err(|e| refused(e.to_string()))?;
-            let mut state = prior.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+            // A plan made before any state existed tagged its creates with the lineage it
+            // made up: the state this apply creates carries it.
+            let mut state = prior.unwrap_or_else(|| {
+                let new = State::new(&desired.stack, desired.stage.as_deref());
+                match saved.lineage.as_str() {
+                    "" => new,
+                    lineage => new.with_identity(lineage, 0),
+                }
+            });
             let (artifacts, payloads) = build_artifacts(&desired)?;
             if saved::inputs_hash(&desired, &artifacts, &saved.salt) != saved.inputs_sha256 {
                 return Err(refused(saved::Stale::Inputs.to_string()));
@@ -542,6 +769,7 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                     payloads: &payloads,
                     parallelism: target.parallelism,
                     interrupt: &interrupt,
+                    rerun: rerun_args(&target, Some(&desired)),
                 };
                 execute(run, &saved.plan).await
             }
@@ -567,6 +795,8 @@ struct Run<'a> {
     payloads: &'a Payloads,
     parallelism: usize,
     interrupt: &'a Interrupt,
+    /// The arguments that rerun on the same stack, stage and state (see [`rerun_args`]).
+    rerun: String,
 }
 
 /// Runs `plan`'s changes, printing progress and the summary.
@@ -637,13 +867,13 @@ async fn execute(run: Run<'_>, plan: &Plan) -> anyhow::Result<ExitStatus> {
     }
     let mut errors = outcome.errors.into_iter();
     let Some(first) = errors.next() else {
-        eprintln!("Interrupted: run `fgform plan` to see what is left.");
+        eprintln!("Interrupted: run `fgform plan{}` to see what is left.", run.rerun);
         return Ok(ExitStatus::Interrupted);
     };
     for other in errors {
         eprint!("{}", crate::error::render(&anyhow::Error::from(other)));
     }
-    Err(anyhow::Error::from(first).context(Hint("run `fgform plan` to see what is left".into())))
+    Err(anyhow::Error::from(first).context(Hint(format!("run `fgform plan{}` to see what is left", run.rerun))))
 }
 
 #[cfg(test)]

@@ -2,37 +2,56 @@
 //! `rm` and `mv`, edit under the state lock) the state file without calling the API.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::force_unlock::acquire;
-use super::reconcile::{load_desired, state_path};
+use super::reconcile::{check_state_identity, display_path, load_desired, rerun_args, state_path};
 use crate::api::urn::FunctionUrn;
 use crate::cli::{ShowArgs, StateArgs, StateCommand, TargetArgs};
 use crate::client::error::with_hint;
-use crate::error::ExitStatus;
-use crate::model::Address;
+use crate::error::{ExitStatus, Hint};
+use crate::model::{Address, Desired};
 use crate::state::surgery::{self, SurgeryError};
 use crate::state::{self, State};
 
-/// The state path the arguments name (`None` after printing manifest diagnostics).
-fn path_of(target: &TargetArgs) -> anyhow::Result<Option<PathBuf>> {
-    match &target.state {
-        Some(p) => Ok(Some(p.clone())),
-        None => Ok(load_desired(target)?.map(|desired| state_path(target, &desired))),
+/// The state path the arguments name, and the manifests when there are any (`None` after
+/// printing manifest diagnostics). With `--state` and a directory holding no manifests the
+/// state stands alone; otherwise the manifests are loaded, so a state of another stack or
+/// stage is refused.
+fn path_of(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, Option<Desired>)>> {
+    if let Some(p) = &target.state {
+        if !has_manifests(&target.stack.dir) {
+            return Ok(Some((p.clone(), None)));
+        }
     }
+    Ok(load_desired(target)?.map(|desired| (state_path(target, &desired), Some(desired))))
 }
 
-fn read(path: &Path) -> anyhow::Result<State> {
-    state::load(path)?.with_context(|| format!("no state file at `{}`", path.display()))
+/// Whether `dir` holds any `*.yaml`/`*.yml`.
+fn has_manifests(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".yaml") || name.ends_with(".yml")
+        })
+    })
+}
+
+fn read(path: &Path, desired: Option<&Desired>) -> anyhow::Result<State> {
+    let state = state::load(path)?.with_context(|| format!("no state file at `{}`", display_path(path)))?;
+    if let Some(desired) = desired {
+        check_state_identity(&state, desired, path)?;
+    }
+    Ok(state)
 }
 
 fn load(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, State)>> {
-    let Some(path) = path_of(target)? else {
+    let Some((path, desired)) = path_of(target)? else {
         return Ok(None);
     };
-    let state = read(&path)?;
+    let state = read(&path, desired.as_ref())?;
     Ok(Some((path, state)))
 }
 
@@ -41,20 +60,66 @@ fn load(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, State)>> {
 fn edit(
     target: &TargetArgs,
     operation: &str,
-    edit: impl FnOnce(&mut State) -> Result<(), SurgeryError>,
+    edit: impl FnOnce(&mut State, Option<&Desired>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitStatus> {
-    let Some(path) = path_of(target)? else {
+    let Some((path, desired)) = path_of(target)? else {
         return Ok(ExitStatus::Error);
     };
-    let lock = acquire(&path, operation, Duration::from_secs(target.lock_timeout))?;
-    let mut state = read(&path)?;
-    edit(&mut state).map_err(|e| {
-        let hint = e.hint();
-        with_hint(e, hint)
-    })?;
+    let lock = acquire(target, &path, operation)?;
+    let mut state = read(&path, desired.as_ref())?;
+    edit(&mut state, desired.as_ref())?;
     state::save(&path, &mut state)?;
     lock.release();
     Ok(ExitStatus::Success)
+}
+
+/// Refuses a move to an address the manifests do not declare: the next apply would delete
+/// the live resource (and recreate it under the old address), the opposite of a rename.
+fn check_declared(
+    destination: &Address,
+    desired: Option<&Desired>,
+    target: &TargetArgs,
+    source: &Address,
+) -> anyhow::Result<()> {
+    let again = format!(
+        "fgform state mv {source} {destination}{} --force",
+        state_only_rerun(target)
+    );
+    let Some(desired) = desired else {
+        return Err(anyhow::anyhow!(
+            "cannot check that the manifests declare {destination}: `{}` holds no manifests",
+            display_path(&target.stack.dir)
+        )
+        .context(Hint(format!(
+            "name the stack directory (`fgform state mv {source} {destination} DIR`), or move it anyway: `{again}`"
+        ))));
+    };
+    if desired.addresses().contains(destination) {
+        return Ok(());
+    }
+    let declared: Vec<String> = desired.addresses().iter().map(|a| a.to_string()).collect();
+    let close =
+        crate::manifest::diagnostic::did_you_mean(&destination.to_string(), declared.iter().map(String::as_str));
+    let hint = match close {
+        Some(close) => format!("did you mean `{close}`? To move it anyway (the next apply deletes it): `{again}`"),
+        None => format!(
+            "declare {destination} in the manifests first, or move it anyway (the next apply deletes it): `{again}`"
+        ),
+    };
+    Err(anyhow::anyhow!("the manifests do not declare {destination}").context(Hint(hint)))
+}
+
+/// [`rerun_args`] for a suggested command that only touches the state (no `--endpoint`).
+fn state_only_rerun(target: &TargetArgs) -> String {
+    let mut target = target.clone();
+    target.endpoint = None;
+    rerun_args(&target, None)
+}
+
+/// A surgery error with its hint, the commands in it completed with `rerun`.
+fn surgery_error(e: SurgeryError, rerun: &str) -> anyhow::Error {
+    let hint = e.hint(rerun);
+    with_hint(e, hint)
 }
 
 /// `fgform show`.
@@ -123,8 +188,9 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
         }
         StateCommand::Rm { target, address } => {
             let address: Address = address.parse()?;
-            return edit(&target, "state rm", |state| {
-                for gone in surgery::rm(state, &address)? {
+            let rerun = state_only_rerun(&target);
+            return edit(&target, "state rm", |state, _| {
+                for gone in surgery::rm(state, &address).map_err(|e| surgery_error(e, &rerun))? {
                     println!("Removed {gone}");
                 }
                 Ok(())
@@ -134,10 +200,15 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
             target,
             source,
             destination,
+            force,
         } => {
             let (source, destination): (Address, Address) = (source.parse()?, destination.parse()?);
-            return edit(&target, "state mv", |state| {
-                for (from, to) in surgery::mv(state, &source, &destination)? {
+            let rerun = state_only_rerun(&target);
+            return edit(&target, "state mv", |state, desired| {
+                if !force {
+                    check_declared(&destination, desired, &target, &source)?;
+                }
+                for (from, to) in surgery::mv(state, &source, &destination).map_err(|e| surgery_error(e, &rerun))? {
                     println!("Moved {from} to {to}");
                 }
                 if let Address::Function(name) = &destination {

@@ -1,4 +1,5 @@
-//! `fgform validate [DIR]`: load and check a stack; print every problem, exit 0 or 1.
+//! `fgform validate [DIR]`: load and check a stack, including the size of every local package
+//! against the API's upload limits; print every problem, exit 0 or 1.
 
 use anyhow::Context as _;
 
@@ -9,10 +10,18 @@ use crate::model::Desired;
 
 /// Loads the stack the arguments name; `Ok(Err(text))` carries rendered diagnostics.
 pub fn load(args: &StackArgs) -> anyhow::Result<Result<Desired, String>> {
+    load_with(args, false)
+}
+
+/// [`load`], and with `check_upload_sizes` also refuses a local package the API would refuse
+/// (packaging each folder into a sink: `validate` does, commands that build the packages
+/// anyway check what they build).
+fn load_with(args: &StackArgs, check_upload_sizes: bool) -> anyhow::Result<Result<Desired, String>> {
     let options = LoadOptions {
         stage: args.stage.clone(),
         vars: args.vars.clone(),
         var_files: args.var_files.clone(),
+        check_upload_sizes,
         ..LoadOptions::from_process_env()
     };
     match manifest::load_dir(&args.dir, &options) {
@@ -42,7 +51,7 @@ pub fn summary(desired: &Desired) -> String {
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
-    match load(&args.stack)? {
+    match load_with(&args.stack, true)? {
         Ok(desired) => {
             println!("ok: {}", summary(&desired));
             Ok(ExitStatus::Success)

@@ -1,6 +1,15 @@
 //! `/_emulator/*`: the control plane. Unauthenticated (the emulator listens on loopback by
 //! default) and never logged in the request log.
 //!
+//! Because it is unauthenticated, a web page open in the developer's browser must not be
+//! able to drive it: [`guard`] refuses (403) any request whose `Origin` is not the
+//! emulator's own or whose `Sec-Fetch-Site` says it came from another site, a browser's
+//! request (`Origin` or `Sec-Fetch-*`) whose `Host` is a name other than `localhost`
+//! (DNS rebinding), and answers
+//! 415 to a state-changing call (anything but GET/HEAD) without `Content-Type:
+//! application/json`. A browser can only send that cross-origin after a CORS preflight,
+//! which the emulator never grants, so an HTML form or a no-cors `fetch` cannot reset state.
+//!
 //! | method + path | effect |
 //! |---|---|
 //! | `GET /_emulator/health` | `{status, functions, workflows, dependencies, data_dir}` |
@@ -10,14 +19,86 @@
 //! | `POST /_emulator/chaos` | add a rule: a JSON rule, or `{"spec": "status=429,p=0.3"}` |
 //! | `PUT /_emulator/chaos` | replace all rules: `{"rules": [...]}` |
 //! | `DELETE /_emulator/chaos[/ID]` | remove all rules, or one |
-//! | `POST /_emulator/reset` | empty every table, the log and the rules |
+//! | `POST /_emulator/reset` | empty every table, the log and the rules; remove the blobs |
 //! | `POST /_emulator/snapshot` | write the snapshot now and empty the journal |
 //! | `GET /_emulator/state` | dump the tables (tokens left out) |
 
+use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
 use serde_json::{json, Value};
 
 use super::chaos::Rule;
 use super::Shared;
+
+/// Whether a `Host` header names this machine by address or as `localhost`.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+}
+
+/// Refuses control-plane requests a browser could send on behalf of another site. `Err`
+/// carries the status and the error body.
+pub(crate) fn guard(method: &str, headers: &HeaderMap) -> Result<(), (u16, Value)> {
+    let refuse = |status: u16, code: &str, msg: String| Err((status, json!({ "error_code": code, "error_msg": msg })));
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        // `none` is the user typing the URL; `same-site` is another port or subdomain.
+        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
+            return refuse(
+                403,
+                "EMULATOR.0403",
+                format!("the control plane refuses cross-origin browser requests (Sec-Fetch-Site: {site})"),
+            );
+        }
+    }
+    let host = text(HOST.as_str());
+    let browser = headers.contains_key(ORIGIN) || headers.keys().any(|k| k.as_str().starts_with("sec-fetch-"));
+    if browser && !host.as_deref().is_some_and(is_local_host) {
+        // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 is
+        // "same-origin" with itself; only its Host header gives it away.
+        return refuse(
+            403,
+            "EMULATOR.0403",
+            format!(
+                "the control plane answers browsers only at an IP address or localhost, not {}",
+                host.as_deref().unwrap_or("(no Host)")
+            ),
+        );
+    }
+    if let Some(origin) = text(ORIGIN.as_str()) {
+        let own = host.as_ref().map(|h| format!("http://{h}"));
+        if own.as_deref().is_none_or(|own| !origin.eq_ignore_ascii_case(own)) {
+            return refuse(
+                403,
+                "EMULATOR.0403",
+                format!("the control plane refuses cross-origin browser requests (Origin: {origin})"),
+            );
+        }
+    }
+    if method != "GET" && method != "HEAD" {
+        let json = text(CONTENT_TYPE.as_str()).is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !json {
+            return refuse(
+                415,
+                "EMULATOR.0415",
+                format!("{method} on the control plane needs Content-Type: application/json (even with no body)"),
+            );
+        }
+    }
+    Ok(())
+}
 
 pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
     let rest = path.trim_start_matches("/_emulator").trim_matches('/');
@@ -44,6 +125,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
                     "version": env!("CARGO_PKG_VERSION"),
                     "region": shared.config.region,
                     "project_id": shared.config.project_id,
+                    "project_ids": shared.config.project_ids().collect::<Vec<_>>(),
                     "functions": db.tables.functions.len(),
                     "workflows": db.tables.workflows.len(),
                     "dependencies": db.tables.dependencies.len(),
@@ -115,10 +197,10 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
             if let Err(e) = db.commit() {
                 return error(500, e.to_string());
             }
+            super::routes::sweep_blobs(shared, &db);
             drop(db);
             shared.log.lock().clear();
             shared.chaos.lock().clear();
-            shared.blobs.clear_memory();
             (200, json!({ "reset": true }))
         }
         ("POST", ["snapshot"]) => match shared.db.lock().compact() {

@@ -3,10 +3,10 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `server.rs` | accept loop (hyper), body limits, request ids, chaos, auth, logging |
+//! | `server.rs` | accept loop (hyper; backs off on EMFILE), header/idle timeouts, body limits, request ids, project checks, chaos, auth, logging |
 //! | `routes/` | path → operation, one file per route family, validation as the API does it |
 //! | `store.rs` | typed tables, journal + snapshot under `--data` |
-//! | `blobs.rs` | code packages by SHA-512, on disk or in memory |
+//! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump |
 //! | `reqlog.rs` | the request log tests read to check call order |
@@ -25,6 +25,7 @@ pub mod store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -104,7 +105,11 @@ pub struct Config {
     pub data: Option<PathBuf>,
     pub access_key: String,
     pub secret_key: String,
+    /// The first project served: IAM tokens without a project scope are scoped to it.
     pub project_id: String,
+    /// Further projects served (`--project-id` given more than once). A path naming any
+    /// other project is refused (403), so a typo cannot quietly create a second world.
+    pub extra_project_ids: Vec<String>,
     pub region: String,
     /// Skip authentication (debugging only).
     pub no_auth: bool,
@@ -113,6 +118,35 @@ pub struct Config {
     pub fsync: bool,
     /// IAM password accepted by `/v3/auth/tokens`.
     pub iam_password: String,
+    /// How long an HTTP/1 client may take to send a request's headers (hyper's
+    /// `header_read_timeout`); the connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moving for this long is closed:
+    /// an idle keep-alive, a client that connected and went quiet, or one that stalled
+    /// before hyper could tell HTTP/1 from HTTP/2.
+    pub idle_timeout: Duration,
+}
+
+impl Config {
+    /// Every project this emulator serves, `project_id` first.
+    pub fn project_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.project_id.as_str()).chain(self.extra_project_ids.iter().map(String::as_str))
+    }
+
+    /// Whether a path naming `project` is served.
+    pub fn serves(&self, project: &str) -> bool {
+        self.project_ids().any(|p| p == project)
+    }
+}
+
+/// Whether `id` may be a `{project_id}`: 1 to 64 ASCII letters, digits, `-` or `_`.
+///
+/// Huawei project ids are 32 hex digits; the reference (`fgs-api.md` §0) says "32 hex/alnum
+/// chars (SDK only checks 1..64)", so this is no stricter than the SDK's length check plus
+/// a charset that can never name a path separator, a dot segment or another project's rows
+/// (store keys are `{project}/{name}`).
+pub fn valid_project_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Default for Config {
@@ -123,12 +157,17 @@ impl Default for Config {
             access_key: local::ACCESS_KEY.into(),
             secret_key: local::SECRET_KEY.into(),
             project_id: local::PROJECT_ID.into(),
+            extra_project_ids: Vec::new(),
             region: local::REGION.into(),
             no_auth: false,
             chaos: Vec::new(),
             quotas: Quotas::default(),
             fsync: false,
             iam_password: local::IAM_PASSWORD.into(),
+            header_read_timeout: Duration::from_secs(30),
+            // Longer than the usual client pool idle timeout (reqwest: 90 s), so a client
+            // drops an idle connection before the emulator closes it under a request.
+            idle_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -194,19 +233,26 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot create the blob directory")]
+    #[error("cannot prepare the blob directory")]
     Blobs(#[source] std::io::Error),
+    #[error("`{0}` is not a project id (1 to 64 letters, digits, `-` or `_`)")]
+    ProjectId(String),
 }
 
 /// Starts an emulator on `config.listen` (port 0 picks a free port) inside the current
 /// tokio runtime and returns once it accepts connections.
 pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
+    if let Some(bad) = config.project_ids().find(|p| !valid_project_id(p)) {
+        return Err(StartError::ProjectId(bad.to_string()));
+    }
     let db = match &config.data {
         Some(dir) => store::Db::open(dir, config.fsync)?,
         None => store::Db::in_memory(),
     };
     let blobs =
         blobs::Blobs::new(config.data.as_ref().map(|d| d.join("blobs")), config.fsync).map_err(StartError::Blobs)?;
+    // Orphans a kill -9 left between a journaled delete and its blob's removal.
+    blobs.sweep(&db.tables.blob_digests()).map_err(StartError::Blobs)?;
     let mut chaos = chaos::Chaos::default();
     for rule in &config.chaos {
         chaos.add(rule.clone());
@@ -221,6 +267,12 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         addr: config.listen,
         source,
     })?;
+    // Who holds the data directory, for a second process that finds it locked: the URL to
+    // point `--endpoint` at instead.
+    if let Some(dir) = &config.data {
+        let holder = serde_json::json!({"url": format!("http://{addr}"), "pid": std::process::id()});
+        let _ = std::fs::write(dir.join("LOCK"), format!("{holder}\n"));
+    }
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),

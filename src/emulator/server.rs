@@ -1,18 +1,30 @@
 //! The HTTP front: one hyper connection task per socket; per request: read the body
-//! under the gateway limit, route, apply chaos, authenticate, run the operation, log.
+//! under the gateway limit, route, check the project id, apply chaos, authenticate, check
+//! the project is served, run the operation, log.
+//!
+//! The accept loop pauses (10 to 100 ms, logged once per streak) after an accept error
+//! such as EMFILE instead of retrying at once ([`accept_backoff`]). A connection is closed
+//! when an HTTP/1 client takes longer than `Config::header_read_timeout` to send its
+//! headers, or when nothing moves on it and no request is being handled for
+//! `Config::idle_timeout` (idle keep-alive, a client that stalled before its first bytes or
+//! in the middle of its body).
 
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
 use super::fail::Fail;
@@ -24,43 +36,203 @@ use crate::api::{AUTH_TOKEN_HEADER, REQUEST_ID_HEADER};
 
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut connections = tokio::task::JoinSet::new();
+    // Consecutive failed accepts; the first of a streak is logged, the rest are not.
+    let mut failures: u32 = 0;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let stop = shutdown.clone();
-                connections.spawn(connection(stream, shared, stop));
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    if failures > 0 {
+                        eprintln!("fgform emulator: accepting connections again after {failures} failed accepts");
+                        failures = 0;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let stop = shutdown.clone();
+                    connections.spawn(connection(stream, shared, stop));
+                }
+                Err(err) => {
+                    let pause = accept_backoff(&err, failures);
+                    if failures == 0 {
+                        eprintln!("fgform emulator: accept failed: {err}; retrying with a pause of up to {} ms", MAX_ACCEPT_BACKOFF.as_millis());
+                    }
+                    failures = failures.saturating_add(1);
+                    if !pause.is_zero() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = shutdown.changed() => break,
+                        }
+                    }
+                }
+            },
             _ = shutdown.changed() => break,
         }
         while connections.try_join_next().is_some() {}
     }
     // Let in-flight requests finish (bounded), then return.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
         while connections.join_next().await.is_some() {}
     })
     .await;
 }
 
-async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// The longest pause between two failed accepts.
+pub(crate) const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long to wait before accepting again after the `streak`+1-th consecutive failure.
+///
+/// An error about one connection (reset or aborted before we took it) says nothing about
+/// the next: no pause. Anything else (EMFILE/ENFILE when descriptors run out, ENOBUFS,
+/// ENOMEM) leaves the pending connection in the backlog, so an immediate retry fails the
+/// same way and spins a core: wait 10 ms, doubling to 100 ms, until an accept succeeds.
+pub(crate) fn accept_backoff(err: &std::io::Error, streak: u32) -> Duration {
+    use std::io::ErrorKind::*;
+    match err.kind() {
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted => Duration::ZERO,
+        _ => (Duration::from_millis(10) * 2u32.saturating_pow(streak.min(4))).min(MAX_ACCEPT_BACKOFF),
+    }
+}
+
+/// When a connection last moved bytes, and how many of its requests are being handled.
+struct Activity {
+    born: Instant,
+    last_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            born: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.born.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let now = self.born.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+
+    /// Resolves once the connection has had no request in flight and no traffic for `limit`.
+    async fn idle(&self, limit: Duration) {
+        loop {
+            let idle = self.idle_for();
+            if idle >= limit && self.in_flight.load(Ordering::Relaxed) == 0 {
+                return;
+            }
+            tokio::time::sleep(limit.saturating_sub(idle).max(Duration::from_millis(20))).await;
+        }
+    }
+}
+
+/// Counts a request as in flight while it lives.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A socket that records in [`Activity`] every read or write that moved bytes.
+struct Tracked {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+async fn connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let dropper = Arc::new(Notify::new());
+    let activity = Arc::new(Activity::new());
+    let (header_read_timeout, idle_timeout) = (shared.config.header_read_timeout, shared.config.idle_timeout);
     let service = {
         let dropper = dropper.clone();
+        let activity = activity.clone();
         hyper::service::service_fn(move |req| {
             let shared = shared.clone();
             let dropper = dropper.clone();
-            async move { Ok::<_, Infallible>(handle(shared, req, dropper).await) }
+            let activity = activity.clone();
+            async move { Ok::<_, Infallible>(handle(shared, req, dropper, activity).await) }
         })
     };
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let io = Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    };
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
         // A chaos `drop`: dropping the connection future closes the socket unanswered.
         _ = dropper.notified() => {}
+        // Idle keep-alive, or a client that stalled mid-request-line: close it.
+        _ = activity.idle(idle_timeout) => {}
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
@@ -135,7 +307,12 @@ impl Logged {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify>) -> Response<Full<Bytes>> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    dropper: Arc<Notify>,
+    activity: Arc<Activity>,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let request_id = new_request_id();
     let (parts, body) = req.into_parts();
@@ -163,10 +340,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
             return fail_and_log(&shared, logged, started, &request_id, &fail);
         }
     };
+    // From here the emulator, not the client, is the slow side: the idle timeout waits.
+    // (A body that stops arriving is idleness like any other.)
+    let _in_flight = InFlight::new(activity);
 
     if raw_path == "/_emulator" || raw_path.starts_with("/_emulator/") {
         logged.operation = "Admin".into();
-        let (status, value) = admin::handle(&shared, &method, &raw_path, &raw_query, &body);
+        let (status, value) = match admin::guard(&method, &parts.headers) {
+            Ok(()) => admin::handle(&shared, &method, &raw_path, &raw_query, &body),
+            Err(refused) => refused,
+        };
         let resp = json_response(status, Some(&value), &request_id, &[]);
         // Admin calls are not logged: tests read the log through them.
         let _ = started;
@@ -184,6 +367,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
     };
     logged.operation = route.operation.to_string();
     logged.project = route.project.clone().unwrap_or_default();
+    // A `{project_id}` that cannot be one (`a%2Fb`, `..`, 65 chars) never reaches a store:
+    // store keys are `{project}/{name}`, so `a/b` would read and fill project `a`'s rows.
+    if route.project.as_deref().is_some_and(|p| !super::valid_project_id(p)) {
+        let fail = Fail::new(400, "FSS.0400", "Invalid project_id in the path");
+        return fail_and_log(&shared, logged, started, &request_id, &fail);
+    }
 
     // Chaos is decided at the gateway, before authentication.
     let relative = match &route.project {
@@ -227,6 +416,18 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, dropper: Arc<Notify
         if let Err(fail) = authenticate(&shared, &wire, route.project.as_deref()) {
             return fail_and_log(&shared, logged, started, &request_id, &fail);
         }
+    }
+    if let Some(p) = route.project.as_deref().filter(|p| !shared.config.serves(p)) {
+        // Credentials valid, project not theirs: the service's generic 403 FSS.0403
+        // "forbidden" (fgs-api.md §10; the exact code for a foreign project is not
+        // documented, and FSS.0403 is what this emulator already answers for a token or
+        // X-Project-Id scoped to another project).
+        let fail = Fail::new(
+            403,
+            "FSS.0403",
+            format!("project {p} is not served here (no such project)"),
+        );
+        return fail_and_log(&shared, logged, started, &request_id, &fail);
     }
 
     let result = routes::execute(
@@ -418,4 +619,30 @@ fn authenticate(shared: &Shared, wire: &WireRequest<'_>, path_project: Option<&s
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn accept_errors_about_the_process_pause_and_the_pause_is_bounded() {
+        let emfile = Error::from_raw_os_error(24); // EMFILE
+        let pauses: Vec<Duration> = (0..8).map(|streak| accept_backoff(&emfile, streak)).collect();
+        assert_eq!(pauses[0], Duration::from_millis(10));
+        assert!(pauses.windows(2).all(|w| w[0] <= w[1]), "{pauses:?}");
+        assert_eq!(*pauses.last().unwrap(), MAX_ACCEPT_BACKOFF);
+        assert_eq!(accept_backoff(&emfile, u32::MAX), MAX_ACCEPT_BACKOFF);
+        for kind in [ErrorKind::OutOfMemory, ErrorKind::Other] {
+            assert!(accept_backoff(&Error::from(kind), 0) >= Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn accept_errors_about_one_connection_do_not_pause() {
+        for kind in [ErrorKind::ConnectionAborted, ErrorKind::ConnectionReset] {
+            assert_eq!(accept_backoff(&Error::from(kind), 3), Duration::ZERO);
+        }
+    }
 }

@@ -6,6 +6,9 @@
 //! touched row *before* the response is sent. A restart loads `snapshot.json` and replays
 //! `journal.jsonl`; a torn last line (a process killed mid-write) is dropped, because its
 //! request was never answered.
+//!
+//! [`Tables::blob_digests`] is what the blob sweep keeps; [`Db::journal_matches_tables`]
+//! turns false after a failed commit, and the sweep then removes nothing.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -169,6 +172,25 @@ pub struct Tables {
     pub tokens: BTreeMap<String, Token>,
 }
 
+impl Tables {
+    /// Every blob digest a row references: the code of each function's `latest` and
+    /// versions, and each uploaded dependency version. (An OBS-linked function's digest
+    /// is that of its URL and names no blob; keeping it in the set costs nothing.)
+    pub fn blob_digests(&self) -> std::collections::HashSet<&str> {
+        let code = self
+            .functions
+            .values()
+            .flat_map(|f| std::iter::once(&f.latest).chain(&f.versions))
+            .map(|s| s.code.digest.as_str());
+        let deps = self
+            .dependencies
+            .values()
+            .flat_map(|p| p.versions.values())
+            .map(|v| v.blob_digest.as_str());
+        code.chain(deps).filter(|d| !d.is_empty()).collect()
+    }
+}
+
 /// Which table a journal change is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -241,6 +263,8 @@ pub struct Db {
     reset: bool,
     seq: u64,
     journal: Option<Journal>,
+    /// A commit failed: the tables hold a change the journal does not.
+    diverged: bool,
 }
 
 impl Db {
@@ -252,6 +276,7 @@ impl Db {
             reset: false,
             seq: 0,
             journal: None,
+            diverged: false,
         }
     }
 
@@ -311,6 +336,7 @@ impl Db {
                 fsync,
                 _lock: lock,
             }),
+            diverged: false,
         })
     }
 
@@ -335,8 +361,22 @@ impl Db {
         self.reset = false;
     }
 
+    /// Whether every change in the tables is in the journal (no commit has failed), so
+    /// that what the tables no longer reference, a restart would not either.
+    pub fn journal_matches_tables(&self) -> bool {
+        !self.diverged
+    }
+
     /// Makes this request's changes durable. Called under the lock, before responding.
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        let result = self.write_commit();
+        if result.is_err() {
+            self.diverged = true;
+        }
+        result
+    }
+
+    fn write_commit(&mut self) -> Result<(), StoreError> {
         if self.dirty.is_empty() && !self.reset {
             return Ok(());
         }

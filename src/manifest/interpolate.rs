@@ -6,6 +6,7 @@
 //! | `${env:NAME, default}` | the environment variable, or `default` when unset |
 //! | `${var.NAME}` | `--var NAME=…`, then `--var-file`s, then the declared `default` |
 //! | `${stack}` | the stack name |
+//! | `${stage}` | the `--stage` given; without one, an error (there is no default stage) |
 //! | `${function.NAME.urn}` / `${workflow.NAME.urn}` | the URN of a resource of this stack (an ordering edge) |
 //!
 //! `$${` writes a literal `${`. Anything else inside `${…}` is an error.
@@ -22,6 +23,10 @@ pub struct Scope {
     /// Declared variables and their value, if any.
     pub vars: BTreeMap<String, Option<String>>,
     pub stack: Option<String>,
+    /// `--stage`, if given.
+    pub stage: Option<String>,
+    /// The stages the stack declares (for hints).
+    pub stages: Vec<String>,
     /// Function name → URN, for `${function.NAME.urn}` (empty until the provider is known).
     pub function_urns: BTreeMap<String, String>,
     pub workflow_urns: BTreeMap<String, String>,
@@ -69,7 +74,7 @@ pub fn interpolate(text: &str, scope: &Scope, refs: &mut Vec<Address>) -> Result
     Ok(out)
 }
 
-const FORMS: &str = "the forms are ${env:NAME}, ${env:NAME, default}, ${var.NAME}, ${stack}, ${function.NAME.urn} and ${workflow.NAME.urn}";
+const FORMS: &str = "the forms are ${env:NAME}, ${env:NAME, default}, ${var.NAME}, ${stack}, ${stage}, ${function.NAME.urn} and ${workflow.NAME.urn}";
 
 fn resolve(expr: &str, scope: &Scope, refs: &mut Vec<Address>) -> Result<String, InterpolationError> {
     if let Some(env) = expr.strip_prefix("env:") {
@@ -102,6 +107,7 @@ fn resolve(expr: &str, scope: &Scope, refs: &mut Vec<Address>) -> Result<String,
                 format!("variable `{name}` is not declared"),
                 Some(match did_you_mean(name, scope.vars.keys().map(String::as_str)) {
                     Some(close) => format!("did you mean `{close}`?"),
+                    None if name == "stage" => "for the `--stage` given, write `${stage}`".into(),
                     None => format!("declare it under `variables:` as `{name}: {{ default: … }}`"),
                 }),
             )),
@@ -112,6 +118,22 @@ fn resolve(expr: &str, scope: &Scope, refs: &mut Vec<Address>) -> Result<String,
             .stack
             .clone()
             .ok_or_else(|| error("`${stack}` is used but the stack has no name".into(), None));
+    }
+    if expr == "stage" {
+        return scope.stage.clone().ok_or_else(|| {
+            let hint = match scope.stages.as_slice() {
+                [] => "declare the stack's stages (`stages: [dev, prod]`) and pass one with `--stage`".to_string(),
+                stages => format!(
+                    "pass one of the stack's stages: {}",
+                    stages
+                        .iter()
+                        .map(|s| format!("`--stage {s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            error("`${stage}` is used but no `--stage` is given".into(), Some(hint))
+        });
     }
     for (kind, urns) in [("function", &scope.function_urns), ("workflow", &scope.workflow_urns)] {
         if let Some(reference) = expr.strip_prefix(kind).and_then(|r| r.strip_prefix('.')) {
@@ -154,6 +176,8 @@ mod tests {
             ]
             .into(),
             stack: Some("shop".into()),
+            stage: None,
+            stages: Vec::new(),
             function_urns: [("audit".to_string(), "urn:fss:r:p:function:default:audit".to_string())].into(),
             workflow_urns: BTreeMap::new(),
         }
@@ -186,5 +210,26 @@ mod tests {
         }
         let err = interpolate("${var.stgae}", &scope(), &mut refs).unwrap_err();
         assert_eq!(err.hint.as_deref(), Some("did you mean `stage`?"));
+    }
+
+    #[test]
+    fn stage_is_the_stage_given_and_an_error_without_one() {
+        let mut refs = Vec::new();
+        let mut scope = scope();
+        scope.stage = Some("prod".into());
+        assert_eq!(interpolate("api-${stage}", &scope, &mut refs).unwrap(), "api-prod");
+        scope.stage = None;
+        let err = interpolate("api-${stage}", &scope, &mut refs).unwrap_err();
+        assert_eq!(err.message, "`${stage}` is used but no `--stage` is given");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("declare the stack's stages (`stages: [dev, prod]`) and pass one with `--stage`")
+        );
+        scope.stages = vec!["dev".into(), "prod".into()];
+        let err = interpolate("${stage}", &scope, &mut refs).unwrap_err();
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("pass one of the stack's stages: `--stage dev`, `--stage prod`")
+        );
     }
 }

@@ -4,14 +4,16 @@
 //!    with a stage before the extension (`api.prod.yaml`) is an overlay for that stage;
 //! 2. parse each into a spanned tree ([`yaml`]) and merge the base files: mappings merge key
 //!    by key, and a key defined twice is an error naming both places;
-//! 3. with `--stage S`, merge the `*.S.yaml` overlays on top: mappings merge, everything else
-//!    (lists included) replaces, and `null` removes a key;
+//! 3. with `--stage S`, check that the stack declares `S` ([`stages`]: its `stages:` list, or
+//!    else its overlays), then merge the `*.S.yaml` overlays on top: mappings merge,
+//!    everything else (lists included) replaces, and `null` removes a key;
 //! 4. convert to the model ([`validate`]), interpolating `${…}` ([`interpolate`]) and checking
 //!    every offline-checkable constraint; all problems are collected, none stops the others.
 
 pub mod diagnostic;
 pub mod interpolate;
 pub mod schema;
+pub mod stages;
 pub mod validate;
 pub mod yaml;
 
@@ -51,6 +53,10 @@ pub struct LoadOptions {
     pub env: BTreeMap<String, String>,
     /// Check that local `code`/`source` paths exist (off for in-memory tests).
     pub check_paths: bool,
+    /// With `check_paths`, also package (into a sink) or measure every local `code`/`source`
+    /// and refuse one the API would refuse as a base64 upload (`validate`; plan and apply
+    /// check the packages they build instead of building them twice).
+    pub check_upload_sizes: bool,
 }
 
 impl LoadOptions {
@@ -102,7 +108,7 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Result<Desired, ManifestEr
     };
     let sources = names
         .into_iter()
-        .map(|n| read(dir.join(n)))
+        .map(|n| read(tidy_path(&dir.join(n))))
         .collect::<Result<Vec<_>, _>>()?;
     let var_files = options
         .var_files
@@ -110,6 +116,20 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Result<Desired, ManifestEr
         .map(|p| read(p.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     load_sources(dir, sources, var_files, options)
+}
+
+/// `path` without its `.` components, so messages say `hello`, not `././hello`, and
+/// `stack.yaml`, not `./stack.yaml` (`.` itself stays `.`).
+pub fn tidy_path(path: &Path) -> PathBuf {
+    let tidy: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if tidy.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        tidy
+    }
 }
 
 /// The stage a manifest file name is an overlay for (`api.prod.yaml` → `prod`).
@@ -152,7 +172,7 @@ pub fn load_sources(
 
     let mut base: Option<Node> = None;
     let mut overlay: Option<Node> = None;
-    let mut stages_seen = Vec::new();
+    let mut overlays = Vec::new();
     for (index, source) in sources.iter().enumerate() {
         let name = source
             .path
@@ -161,7 +181,11 @@ pub fn load_sources(
             .unwrap_or_default();
         let stage = overlay_stage(&name);
         if let Some(stage) = stage {
-            stages_seen.push(stage.to_string());
+            overlays.push(stages::Overlay {
+                stage: stage.to_string(),
+                name: name.clone(),
+                file: index,
+            });
             if options.stage.as_deref() != Some(stage) {
                 continue;
             }
@@ -185,20 +209,15 @@ pub fn load_sources(
             Some(existing) => merge_strict(existing, node, "", 0, &location, &mut diagnostics),
         }
     }
-    if let Some(stage) = &options.stage {
-        if !stages_seen.is_empty() && !stages_seen.contains(stage) {
-            stages_seen.sort();
-            stages_seen.dedup();
-            diagnostics.push(
-                Diagnostic::new("", format!("no `*.{stage}.yaml` overlay in `{}`", dir.display())).with_hint(Some(
-                    match diagnostic::did_you_mean(stage, stages_seen.iter().map(String::as_str)) {
-                        Some(close) => format!("did you mean `--stage {close}`?"),
-                        None => format!("stages with overlays: {}", stages_seen.join(", ")),
-                    },
-                )),
-            );
-        }
-    }
+    let stages = stages::check(
+        dir,
+        base.as_ref(),
+        overlay.as_ref(),
+        &overlays,
+        options.stage.as_deref(),
+        &location,
+        &mut diagnostics,
+    );
     if !diagnostics.is_empty() {
         // After a syntax error, whatever else would be reported is mostly its echo.
         return Err(ManifestError::Invalid {
@@ -243,7 +262,9 @@ pub fn load_sources(
         var_values.insert(name.clone(), (value.clone(), None));
     }
 
-    let desired = validate::Checker::new(dir, &files, options, &mut diagnostics).run(&root, var_values);
+    let desired = validate::Checker::new(dir, &files, options, &mut diagnostics)
+        .with_stages(stages)
+        .run(&root, var_values);
     match desired {
         Some(desired) if diagnostics.is_empty() => Ok(desired),
         _ => {
@@ -340,6 +361,16 @@ mod tests {
             base.to_json(),
             serde_json::json!({"a": {"x": 2, "y": [3], "z": "keep"}, "c": "new"})
         );
+    }
+
+    #[test]
+    fn paths_print_without_dot_components() {
+        assert_eq!(tidy_path(Path::new("./././hello")), Path::new("hello"));
+        assert_eq!(tidy_path(Path::new("./stack.yaml")), Path::new("stack.yaml"));
+        assert_eq!(tidy_path(Path::new("a/./b")), Path::new("a/b"));
+        assert_eq!(tidy_path(Path::new("/x/./y")), Path::new("/x/y"));
+        assert_eq!(tidy_path(Path::new("./")), Path::new("."));
+        assert_eq!(tidy_path(Path::new("../up")), Path::new("../up"));
     }
 
     #[test]

@@ -71,6 +71,12 @@ pub static ROOT: &[Field] = &[
         "",
         "Where to deploy. Absent: the embedded emulator.",
     ),
+    field(
+        "stages",
+        Shape::StringList,
+        "",
+        "The stages `--stage` may name (e.g. `[dev, prod]`); without it, the stages of the `*.<stage>.yaml` overlays.",
+    ),
     field("variables", Shape::MapOf(VARIABLE), "", "Inputs for `${var.NAME}`."),
     field(
         "dependencies",
@@ -89,7 +95,12 @@ pub static ROOT: &[Field] = &[
 
 pub static PROVIDER: &[Field] = &[
     required("region", Shape::String, "", "Region id, e.g. `cn-north-4`."),
-    required("project_id", Shape::String, "", "Project id the resources belong to."),
+    field(
+        "project_id",
+        Shape::String,
+        "",
+        "Project id the resources belong to; left out: `HUAWEICLOUD_SDK_PROJECT_ID`, then `HW_PROJECT_ID`.",
+    ),
     field(
         "endpoint",
         Shape::String,

@@ -52,11 +52,80 @@ pub const INLINE_CODE_MAX_BYTES: u64 = 9 * 1024 * 1024;
 pub const INLINE_DEPENDENCY_MAX_BYTES: u64 = 40 * 1024 * 1024;
 /// Any function package over this is refused by the service (FSS.1071).
 pub const PACKAGE_MAX_BYTES: u64 = 50 * 1024 * 1024;
+/// The API gateway refuses a request body over 12 MiB (`APIG.0201`, §10), whatever the API
+/// behind it would accept: a base64 upload must fit in it too.
+pub const REQUEST_BODY_MAX_BYTES: u64 = 12 * 1024 * 1024;
+/// Room an upload request needs besides the base64 package, at most: a function's whole
+/// configuration (two 4 KiB user_data maps, escaped, a 512-character description, …) or a
+/// dependency's fields. A margin: the package must leave this much of the body free.
+pub const UPLOAD_REQUEST_OVERHEAD_BYTES: u64 = 64 * 1024;
+
+/// The length of `bytes` bytes in (padded) base64.
+pub const fn base64_len(bytes: u64) -> u64 {
+    bytes.div_ceil(3) * 4
+}
+
+/// What a local package is uploaded as, base64 in a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// `func_code.file` of a function create / code update.
+    FunctionCode,
+    /// `depend_file` of a dependency version create.
+    Dependency,
+}
+
+impl Upload {
+    /// The largest package the API accepts decoded, for this kind of upload.
+    pub fn max_package_bytes(self) -> u64 {
+        match self {
+            Upload::FunctionCode => INLINE_CODE_MAX_BYTES,
+            Upload::Dependency => INLINE_DEPENDENCY_MAX_BYTES,
+        }
+    }
+
+    /// The largest package whose upload request fits the gateway's body limit.
+    pub fn max_request_package_bytes(self) -> u64 {
+        (REQUEST_BODY_MAX_BYTES - UPLOAD_REQUEST_OVERHEAD_BYTES) / 4 * 3
+    }
+}
+
+/// Why the API would refuse a base64 upload of a `package_bytes` zip, or `None` if it fits:
+/// the decoded size against the API's limit, then the request it makes against the
+/// gateway's. The text completes "the package …".
+pub fn upload_refusal(kind: Upload, package_bytes: u64) -> Option<String> {
+    let size = format!("{} ({package_bytes} bytes)", human_bytes(package_bytes));
+    if package_bytes > kind.max_package_bytes() {
+        return Some(format!(
+            "is {size}, over the {} the API accepts in a base64 upload",
+            human_bytes(kind.max_package_bytes())
+        ));
+    }
+    let request = base64_len(package_bytes) + UPLOAD_REQUEST_OVERHEAD_BYTES;
+    (request > REQUEST_BODY_MAX_BYTES).then(|| {
+        format!(
+            "is {size}: base64, its upload request would be about {}, over the {} the API gateway accepts (at most {} bytes of package fit)",
+            human_bytes(request),
+            human_bytes(REQUEST_BODY_MAX_BYTES),
+            kind.max_request_package_bytes()
+        )
+    })
+}
+
+/// Human-readable byte counts (B, KiB, MiB).
+pub fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
 /// Workflow limits (§8.1).
 pub const WORKFLOW_MAX_STATES: usize = 100;
 pub const WORKFLOW_MAX_FUNCTIONS: usize = 100;
 pub const WORKFLOW_MODES: &[&str] = &["NORMAL", "EXPRESS"];
-/// Tag key fgform sets on every function to the stack name (ownership); users cannot set it.
+/// Tag key fgform sets on every function to its owning state (`model::Owner`: stack, stage,
+/// lineage); users cannot set it.
 pub const OWNERSHIP_TAG_KEY: &str = "fgform-stack";
 /// Trigger types other than TIMER (§6.2) that a generic trigger may name: the emulator's
 /// list, which starts with TIMER, without it.
@@ -75,6 +144,7 @@ regex!(TIMER_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(DEPENDENCY_NAME, r"^[A-Za-z]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$");
 regex!(WORKFLOW_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(STACK_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
+regex!(STAGE_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
 regex!(HANDLER, r"^[^.\s]+(\.[^.\s]+)+$");
 
 /// Function names: 1–60 chars, `[A-Za-z0-9_-]`, starts with a letter, ends with a letter/digit.
@@ -100,6 +170,12 @@ pub fn is_valid_workflow_name(name: &str) -> bool {
 /// Stack names (fgform's own rule: they end up in tags and state file names).
 pub fn is_valid_stack_name(name: &str) -> bool {
     STACK_NAME.is_match(name)
+}
+
+/// Stage names (fgform's own rule, like stack names: they end up in state file names and,
+/// with `${stage}`, in stack names; no `.`, which separates the stage in overlay file names).
+pub fn is_valid_stage_name(name: &str) -> bool {
+    STAGE_NAME.is_match(name)
 }
 
 /// Handlers: `file.func` form (3–128 chars, at least one `.`), or `-` for Custom Image.
@@ -171,6 +247,32 @@ mod tests {
     }
 
     #[test]
+    fn uploads_must_fit_the_api_and_the_gateway() {
+        for kind in [Upload::FunctionCode, Upload::Dependency] {
+            let fits = kind.max_request_package_bytes();
+            assert_eq!(upload_refusal(kind, fits), None);
+            assert!(base64_len(fits) + UPLOAD_REQUEST_OVERHEAD_BYTES <= REQUEST_BODY_MAX_BYTES);
+            let refusal = upload_refusal(kind, fits + 3).expect("one base64 quantum more");
+            assert!(
+                refusal.contains("over the 12.0 MiB the API gateway accepts"),
+                "{refusal}"
+            );
+        }
+        // 9 MiB is the API's own inline limit, but base64 it alone fills the 12 MiB body.
+        assert_eq!(base64_len(INLINE_CODE_MAX_BYTES), REQUEST_BODY_MAX_BYTES);
+        assert!(upload_refusal(Upload::FunctionCode, INLINE_CODE_MAX_BYTES).is_some());
+        let refusal = upload_refusal(Upload::Dependency, INLINE_DEPENDENCY_MAX_BYTES + 1).unwrap();
+        assert!(
+            refusal.starts_with("is 40.0 MiB (41943041 bytes), over the 40.0 MiB the API accepts"),
+            "{refusal}"
+        );
+        assert_eq!(base64_len(0), 0);
+        assert_eq!(base64_len(1), 4);
+        assert_eq!(base64_len(3), 4);
+        assert_eq!(base64_len(4), 8);
+    }
+
+    #[test]
     fn names_follow_the_api() {
         assert!(is_valid_function_name("a"));
         assert!(is_valid_function_name(&format!("a{}", "b".repeat(59))));
@@ -179,6 +281,8 @@ mod tests {
         assert!(!is_valid_function_name("1a"));
         assert!(is_valid_dependency_name("pillow.9-x"));
         assert!(!is_valid_dependency_name("pillow."));
+        assert!(is_valid_stage_name("prod") && is_valid_stage_name("eu-west_2"));
+        assert!(!is_valid_stage_name("pr.od") && !is_valid_stage_name("2prod") && !is_valid_stage_name("dev-"));
         assert!(is_valid_handler("index.handler", "Python3.9"));
         assert!(!is_valid_handler("index", "Python3.9"));
         assert!(is_valid_handler("-", "Custom Image"));
@@ -234,6 +338,7 @@ mod agree_with_the_emulator {
         assert_eq!(INLINE_CODE_MAX_BYTES, api::BASE64_UPLOAD_MAX_BYTES);
         assert_eq!(INLINE_DEPENDENCY_MAX_BYTES, api::DEPENDENCY_MAX_BYTES);
         assert_eq!(PACKAGE_MAX_BYTES, api::PACKAGE_MAX_BYTES);
+        assert_eq!(REQUEST_BODY_MAX_BYTES, crate::emulator::MAX_BODY_BYTES as u64);
         assert_eq!(api::TRIGGER_TYPES[0], "TIMER");
         assert!(!TRIGGER_TYPES.contains(&"TIMER"));
         assert_eq!(TRIGGER_TYPES.len() + 1, api::TRIGGER_TYPES.len());

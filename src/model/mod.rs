@@ -7,6 +7,7 @@
 pub mod address;
 pub mod function;
 pub mod limits;
+pub mod owner;
 pub mod secret;
 pub mod workflow;
 
@@ -17,6 +18,7 @@ pub use address::{Address, AddressParseError};
 pub use function::{
     AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
 };
+pub use owner::Owner;
 pub use secret::Secret;
 pub use workflow::{WorkflowFunction, WorkflowSpec};
 
@@ -112,6 +114,8 @@ impl Desired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSpec {
     pub region: String,
+    /// `provider.project_id`, or when left out the environment's (`HUAWEICLOUD_SDK_PROJECT_ID`,
+    /// then `HW_PROJECT_ID`), as the loader found it.
     pub project_id: String,
     /// Overrides `https://functiongraph.{region}.myhuaweicloud.com`.
     pub endpoint: Option<String>,

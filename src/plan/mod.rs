@@ -127,8 +127,43 @@ pub struct Plan {
     /// any change runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rerecord: Vec<Rerecord>,
-    /// Resources skipped, with the reason (e.g. "exists, not managed: fgform import").
+    /// Warnings that change nothing about what the plan does.
     pub warnings: Vec<String>,
+    /// Resources the manifests declare that exist live but belong to no part of this state
+    /// (another state, another stack, or no owner): never adopted, changed or deleted. A
+    /// plan with any is an error for `plan` and `apply` alike (exit 1), never "No changes".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
+}
+
+/// A declared resource that exists live and is not this state's to manage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub address: Address,
+    /// The live id (function URN, workflow id).
+    pub id: String,
+    /// Who the live resource belongs to, as its ownership tag says (`None`: no tag, or a
+    /// kind that carries none).
+    pub owner: Option<String>,
+    /// Why it is not ours, for messages ("tagged for another state of stack `shop`").
+    pub reason: String,
+}
+
+impl Blocked {
+    /// The way out, as commands to run from where the user stands (`rerun`: the arguments
+    /// that name the same stack, stage and state, e.g. ` examples/shop --stage prod`).
+    pub fn hint(&self, rerun: &str) -> String {
+        let import = format!("fgform import {} {}{rerun}", self.address, self.id);
+        match &self.owner {
+            Some(_) => format!(
+                "if this state should manage it instead, first remove it from the state that does \
+                 (`fgform state rm {}` against that state), then run `{import}`; otherwise rename it \
+                 in the manifests",
+                self.address
+            ),
+            None => format!("to manage it from this state, run `{import}`; otherwise rename it in the manifests"),
+        }
+    }
 }
 
 impl Plan {
@@ -154,6 +189,29 @@ impl Plan {
         self.changes.is_empty() && self.adopt.is_empty() && self.rerecord.is_empty()
     }
 
+    /// The error a plan with blocked resources is, naming each with its owner and the way
+    /// out (see [`Blocked::hint`]); `None` when nothing is blocked.
+    pub fn blocked_error(&self, rerun: &str) -> Option<String> {
+        if self.blocked.is_empty() {
+            return None;
+        }
+        let mut out = format!(
+            "{} resource(s) the manifests declare exist live but are not this state's to manage; \
+             nothing was changed:",
+            self.blocked.len()
+        );
+        for b in &self.blocked {
+            out.push_str(&format!(
+                "\n  - {} ({}): {}\n    hint: {}",
+                b.address,
+                b.id,
+                b.reason,
+                b.hint(rerun)
+            ));
+        }
+        Some(out)
+    }
+
     /// Keeps only changes `targets` select (an address selects itself and its children).
     pub fn retain_targets(&mut self, targets: &[Address]) {
         if targets.is_empty() {
@@ -163,6 +221,7 @@ impl Plan {
         self.changes.retain(|c| selected(&c.address));
         self.adopt.retain(|(a, _)| selected(a));
         self.rerecord.retain(|r| selected(&r.address));
+        self.blocked.retain(|b| selected(&b.address));
     }
 
     /// The change of `address`, if any.
@@ -171,7 +230,9 @@ impl Plan {
     }
 }
 
-/// The key secrets are HMACed with: the state's lineage.
+/// The key of the secret fingerprints older versions wrote (HMACs keyed by the state's
+/// lineage, which is stored beside them): still compared, never written. New fingerprints
+/// are salted Argon2id ([`diff::secret_fingerprint`]).
 pub fn hmac_key(state: &State) -> &str {
     &state.lineage
 }

@@ -138,10 +138,17 @@ pub fn text(plan: &Plan) -> String {
     for warning in &plan.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
+    for b in &plan.blocked {
+        let _ = writeln!(
+            out,
+            "error: {} ({}) exists and is not this state's to manage: {}",
+            b.address, b.id, b.reason
+        );
+    }
     for (address, id) in &plan.adopt {
         let why = match address {
-            Address::Function(_) => "carries this stack's tag",
-            _ => "exists under a function this stack manages",
+            Address::Function(_) => "carries this state's ownership tag",
+            _ => "exists under a function this state manages",
         };
         let _ = writeln!(out, "note: {address} ({id}) {why}: adopting it into state");
     }
@@ -154,7 +161,21 @@ pub fn text(plan: &Plan) -> String {
         );
     }
     if plan.changes.is_empty() {
-        out.push_str("No changes. The live resources match the manifests.\n");
+        if !plan.blocked.is_empty() {
+            let _ = writeln!(
+                out,
+                "No changes planned, but {} declared resource(s) cannot be managed (see the errors above).",
+                plan.blocked.len()
+            );
+        } else if !plan.adopt.is_empty() {
+            let _ = writeln!(
+                out,
+                "No changes to live resources. {} resource(s) to record in state.",
+                plan.adopt.len()
+            );
+        } else {
+            out.push_str("No changes. The live resources match the manifests.\n");
+        }
         return out;
     }
     out.push_str("fgform will perform the following actions:\n");
@@ -221,7 +242,13 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
         "adopted": plan.adopt.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
         "rerecorded": plan.rerecord.iter().map(|r| r.address.to_string()).collect::<Vec<_>>(),
         "warnings": plan.warnings,
-        "summary": {"add": add, "change": change, "destroy": destroy},
+        "blocked": plan.blocked.iter().map(|b| json!({
+            "address": b.address.to_string(),
+            "id": b.id,
+            "owner": b.owner,
+            "reason": b.reason,
+        })).collect::<Vec<_>>(),
+        "summary": {"add": add, "change": change, "destroy": destroy, "adopt": plan.adopt.len(), "blocked": plan.blocked.len()},
     })
 }
 

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::diff::{self, matches, parse_json_string, secret_hmac};
+use super::diff::{self, matches, parse_json_string};
 use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Rerecord};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
-use crate::model::{Address, Desired, FunctionSpec, TriggerSpec};
+use crate::model::{Address, Desired, FunctionSpec, Owner, TriggerSpec};
 use crate::state::{Attributes, ResourceState, State};
 
 /// Shown instead of a secret.
@@ -403,9 +403,35 @@ impl<'a> Ctx<'a> {
         versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
         object.insert("depend_version_list".into(), Value::Array(versions));
         let mut tags: Map<String, Value> = spec.tags.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-        tags.insert(OWNERSHIP_TAG_KEY.into(), self.desired.stack.clone().into());
+        tags.insert(OWNERSHIP_TAG_KEY.into(), self.state.owner().tag_value().into());
         object.insert("tags".into(), Value::Object(tags));
         std::mem::take(object)
+    }
+
+    /// Why the live function at a declared address is not this state's to manage, or
+    /// `None` when it is. A function the state records is ours unless its tag names another
+    /// state (a legacy tag naming only this stack, or a tag removed by hand, is drift the
+    /// plan repairs); one the state does not record is ours only when its tag names exactly
+    /// this state (see `model::Owner`).
+    fn not_ours(&self, recorded: bool, live: &LiveFunction) -> Option<String> {
+        let ours = self.state.owner();
+        match live.tag(OWNERSHIP_TAG_KEY).map(Owner::parse) {
+            Some(o) if o == ours => None,
+            // The tag was removed by hand: the diff puts it back.
+            None if recorded => None,
+            // A tag from before lineages were tagged: the state's own record settles it,
+            // and the diff rewrites the tag.
+            Some(o) if recorded && o.lineage.is_none() && o.stack == ours.stack => None,
+            Some(o) if o.lineage.is_none() && o.stack == ours.stack => Some(format!(
+                "it carries the old-style tag `{OWNERSHIP_TAG_KEY}: {}`, which names no state: it may belong \
+                 to any state of this stack",
+                o.tag_value()
+            )),
+            Some(o) => Some(other_owner(&o, &ours)),
+            None => Some(format!(
+                "it has no `{OWNERSHIP_TAG_KEY}` tag: it was made outside fgform (console, script, another tool)"
+            )),
+        }
     }
 
     fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
@@ -418,22 +444,21 @@ impl<'a> Ctx<'a> {
         let after = Value::Object(self.function_after(name, spec));
         let recorded = self.in_state(&address);
         let live = self.live.functions.get(name);
-        if recorded.is_none() {
-            if let Some(live) = live {
-                match live.tag(OWNERSHIP_TAG_KEY) {
-                    Some(owner) if owner == self.desired.stack => {
-                        self.plan.adopt.push((address.clone(), live.config.func_urn.clone()));
-                    }
-                    _ => {
-                        self.plan.warnings.push(format!(
-                            "{address} already exists and is not managed by stack `{}`: skipped \
-                             (run `fgform import {address}` to manage it)",
-                            self.desired.stack
-                        ));
-                        self.skipped.insert(name.into());
-                        return;
-                    }
-                }
+        if let Some(live) = live {
+            if let Some(reason) = self.not_ours(recorded.is_some(), live) {
+                let urn = live.config.func_urn.clone();
+                self.plan.blocked.push(super::Blocked {
+                    address: address.clone(),
+                    id: urn.strip_suffix(":latest").unwrap_or(&urn).to_string(),
+                    owner: live.tag(OWNERSHIP_TAG_KEY).map(str::to_string),
+                    reason,
+                });
+                self.skipped.insert(name.into());
+                return;
+            }
+            if recorded.is_none() {
+                // Tagged for exactly this state: what a crash of this state left behind.
+                self.plan.adopt.push((address.clone(), live.config.func_urn.clone()));
             }
         }
         let Some(live) = live else {
@@ -455,13 +480,13 @@ impl<'a> Ctx<'a> {
             .unwrap_or_default();
         keys.retain(|k| after.get(*k).is_some() || set_before.contains(*k));
         let mut attributes = compare(&before, &after, &keys, &|k| REPLACE_KEYS.contains(&k));
-        // Secrets: the API masks them, so compare HMACs kept in state.
+        // Secrets: the API masks them, so compare the fingerprints kept in state.
         let key = super::hmac_key(self.state);
-        let want = spec.encrypted_user_data().map(|s| secret_hmac(key, s.expose()));
+        let want = spec.encrypted_user_data();
         let have = recorded
             .and_then(|r| r.private.get("secrets_hmac"))
             .and_then(|v| v.as_str().map(str::to_string));
-        if want != have {
+        if !diff::secret_unchanged(have.as_deref(), want.as_ref().map(|s| s.expose()), key) {
             attributes.push(AttrDiff {
                 path: "encrypted_user_data".into(),
                 before: have.map(|_| SENSITIVE.into()),
@@ -655,11 +680,20 @@ impl<'a> Ctx<'a> {
         let address = Address::Workflow(name.into());
         let after = json!({"definition": spec.definition(self.desired)});
         let recorded = self.in_state(&address);
-        if recorded.is_none() && self.live.workflow_names.contains_key(&spec.name) {
-            self.plan.warnings.push(format!(
-                "{address} already exists and is not in state: skipped (run `fgform import {address}` to manage it)"
-            ));
-            return;
+        if recorded.is_none() {
+            if let Some(id) = self.live.workflow_names.get(&spec.name) {
+                self.plan.blocked.push(super::Blocked {
+                    address,
+                    id: id.id.clone(),
+                    owner: None,
+                    reason: format!(
+                        "a workflow named `{}` exists and this state does not record it (workflows carry \
+                         no ownership tag)",
+                        spec.name
+                    ),
+                });
+                return;
+            }
         }
         let live = recorded.and_then(|_| self.live.workflows.get(name));
         let Some(live) = live else {
@@ -740,6 +774,18 @@ impl<'a> Ctx<'a> {
             self.push(address, Action::Delete, calls, before, Value::Null, attributes);
         }
     }
+}
+
+/// "tagged for …" for a live owner that is not `ours`.
+fn other_owner(owner: &Owner, ours: &Owner) -> String {
+    let whose = if owner.is_stack_stage(&ours.stack, ours.stage.as_deref()) {
+        "another state of this stack"
+    } else if owner.stack == ours.stack {
+        "another stage of this stack"
+    } else {
+        "another stack"
+    };
+    format!("it is tagged for {whose}: {}", owner.describe())
 }
 
 /// Parses destination `param` strings so they compare structurally.

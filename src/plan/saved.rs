@@ -4,8 +4,10 @@
 //! plan touches. Pure: the commands read and write the file.
 //!
 //! A plan file never holds a plaintext secret: plan values show `(sensitive)`, secrets
-//! enter the inputs hash as HMACs keyed by a random salt of the file, and a `--var` whose
-//! value appears in a secret is withheld (apply asks for it again).
+//! enter the inputs hash as Argon2id digests salted by a random salt of the file (as slow
+//! to guess as the state's fingerprints; a plan file made with other KDF parameters is
+//! refused as stale, never misread), and a `--var` whose value appears in a secret is
+//! withheld (apply asks for it again).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::diff::secret_hmac;
+use super::diff::secret_digest;
 use super::{Action, Artifacts, Call, Plan};
 use crate::model::{Address, Desired};
 use crate::state::State;
@@ -80,18 +82,23 @@ pub struct SavedPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
     pub inputs: Inputs,
-    /// Random, per file: the key of the secret HMACs in `inputs_sha256`.
+    /// Random, per file: the salt of the secret digests in `inputs_sha256`.
     pub salt: String,
     /// SHA-256 over the request bodies the manifests resolve to (secrets as HMACs) and the
     /// packages' SHA-512 digests.
     pub inputs_sha256: String,
     pub prior_state: PriorState,
+    /// The lineage the plan was made with: the state's, or, when there was no state yet, the
+    /// new one its ownership tags name, which `apply FILE` then gives the state it creates.
+    #[serde(default)]
+    pub lineage: String,
     /// By address.
     pub live: BTreeMap<String, Fingerprint>,
     pub plan: Plan,
 }
 
-/// SHA-256 over everything `desired` would send (secrets HMACed with `salt`) and the
+/// SHA-256 over everything `desired` would send (secrets as Argon2id digests salted with
+/// `salt`, [`secret_digest`]) and the
 /// artifacts' digests: equal hashes mean apply would send exactly what the plan showed.
 pub fn inputs_hash(desired: &Desired, artifacts: &Artifacts, salt: &str) -> String {
     let mut doc = BTreeMap::<String, Value>::new();
@@ -105,7 +112,7 @@ pub fn inputs_hash(desired: &Desired, artifacts: &Artifacts, salt: &str) -> Stri
     for (name, f) in &desired.functions {
         let mut config = f.config_body();
         if let Some(secret) = f.encrypted_user_data() {
-            config["encrypted_user_data"] = secret_hmac(salt, secret.expose()).into();
+            config["encrypted_user_data"] = secret_digest(salt, secret.expose()).into();
         }
         let triggers: BTreeMap<&String, Value> = f.triggers.iter().map(|(k, t)| (k, t.create_body())).collect();
         doc.insert(
@@ -206,6 +213,14 @@ impl SavedPlan {
                     short(then.digest.as_deref().unwrap_or("none")),
                     short(now.digest.as_deref().unwrap_or("none"))
                 ),
+                // What changed is more use than when: the attributes first, then the time.
+                Some(now) if now.before_sha256 != then.before_sha256 => {
+                    let keys = changed_keys(
+                        self.plan.changes.iter().find(|c| c.address.to_string() == *address),
+                        fresh.changes.iter().find(|c| c.address.to_string() == *address),
+                    );
+                    format!("live attributes changed: {}", keys.join(", "))
+                }
                 Some(now) if now.last_modified != then.last_modified => format!(
                     "last_modified {} -> {}",
                     then.last_modified.as_deref().unwrap_or("none"),
@@ -215,13 +230,6 @@ impl SavedPlan {
                     "the plan would now {:?} it with {:?} instead of {:?} with {:?}",
                     now.action, now.calls, then.action, then.calls
                 ),
-                Some(now) if now.before_sha256 != then.before_sha256 => {
-                    let keys = changed_keys(
-                        self.plan.changes.iter().find(|c| c.address.to_string() == *address),
-                        fresh.changes.iter().find(|c| c.address.to_string() == *address),
-                    );
-                    format!("live attributes changed: {}", keys.join(", "))
-                }
                 Some(_) => continue,
             };
             out.push(Stale::Live {
@@ -316,6 +324,7 @@ mod tests {
             },
             salt: "salt".into(),
             inputs_sha256: String::new(),
+            lineage: lineage.unwrap_or("new").to_string(),
             prior_state: PriorState {
                 lineage: lineage.map(str::to_string),
                 serial,

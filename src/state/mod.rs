@@ -1,7 +1,8 @@
 //! The state file: what fgform last applied, per resource address, with a serial and a
 //! lineage so a saved plan or a second machine can tell whether it is looking at the same
 //! history. Written atomically (temp file, fsync, rename, directory fsync) with the previous
-//! version kept as `<file>.backup`; never holds plaintext secrets (callers store HMACs).
+//! version kept as `<file>.backup`; never holds plaintext secrets (callers store salted
+//! fingerprints). State, backup, journal and lock files are owner-only (0600).
 //!
 //! ```json
 //! { "format_version": 1, "lineage": "…uuid…", "serial": 7, "stack": "shop",
@@ -174,6 +175,11 @@ impl State {
             pending: BTreeMap::new(),
         }
     }
+
+    /// The owner this state tags its functions with (`model::Owner`).
+    pub fn owner(&self) -> crate::model::Owner {
+        crate::model::Owner::new(&self.stack, self.stage.as_deref(), &self.lineage)
+    }
 }
 
 /// Failures reading or writing state.
@@ -195,6 +201,8 @@ pub enum StateError {
     Parse { path: PathBuf, reason: String },
     #[error("state file `{path}` has format version {found}; this fgform reads version {supported}")]
     UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    #[error("state journal `{path}` is damaged at line {line}: {reason}")]
+    Journal { path: PathBuf, line: usize, reason: String },
     #[error("state `{path}` is locked by {holder}")]
     Locked { path: PathBuf, holder: Box<LockInfo> },
     #[error("no lock with id {id} is held on `{path}`")]
@@ -283,9 +291,13 @@ struct JournalLine {
     done: Vec<String>,
 }
 
-/// Applies the journal lines written against this state file (same lineage and serial);
-/// a torn last line (a process killed mid-write) is ignored, lines for another serial are
-/// stale (a later whole save superseded them).
+/// Applies the journal lines written against this state file (same lineage and serial).
+/// Only a torn last line (a process killed mid-append: no newline yet, or garbage with
+/// nothing after it) is ignored, because its batch was never acknowledged; lines for an
+/// older serial are stale (a later whole save superseded them). Anything else is an error
+/// naming the journal and the line, never a silent loss of the lines after it: a damaged
+/// line, a line of another lineage (the journal of another state), or of a newer serial
+/// than the state file (the state file was replaced by an older copy).
 fn replay_journal(path: &Path, state: &mut State) -> Result<(), StateError> {
     let journal = journal_path(path);
     let text = match fs::read(&journal) {
@@ -293,11 +305,46 @@ fn replay_journal(path: &Path, state: &mut State) -> Result<(), StateError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(source) => return Err(StateError::Read { path: journal, source }),
     };
-    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let Ok(line) = serde_json::from_slice::<JournalLine>(line) else {
-            break;
+    let damaged = |line: usize, reason: String| StateError::Journal {
+        path: journal.clone(),
+        line,
+        reason,
+    };
+    let mut offset = 0;
+    for (index, raw) in text.split_inclusive(|b| *b == b'\n').enumerate() {
+        let line_no = index + 1;
+        offset += raw.len();
+        let Some(body) = raw.strip_suffix(b"\n") else {
+            break; // torn tail: the append never finished
         };
-        if line.lineage != state.lineage || line.base_serial != state.serial {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line = match serde_json::from_slice::<JournalLine>(body) {
+            Ok(line) => line,
+            // Only the last line can be torn; anything after it means damage.
+            Err(_) if text[offset..].iter().all(|b| b.is_ascii_whitespace() || *b == 0) => break,
+            Err(e) => return Err(damaged(line_no, format!("not a journal entry ({e})"))),
+        };
+        if line.lineage != state.lineage {
+            return Err(damaged(
+                line_no,
+                format!(
+                    "it belongs to another state (lineage {}, not {}): move it away if that state is gone",
+                    line.lineage, state.lineage
+                ),
+            ));
+        }
+        if line.base_serial > state.serial {
+            return Err(damaged(
+                line_no,
+                format!(
+                    "it continues serial {}, but the state file is at serial {}: the state file was replaced by an older copy",
+                    line.base_serial, state.serial
+                ),
+            ));
+        }
+        if line.base_serial < state.serial {
             continue;
         }
         for (address, record) in line.set {
@@ -312,6 +359,52 @@ fn replay_journal(path: &Path, state: &mut State) -> Result<(), StateError> {
         }
     }
     Ok(())
+}
+
+/// Opens (creating it owner-only) a file for writing state, journal or backup: state
+/// files name every resource and hold secret fingerprints, so nobody else reads them.
+fn create_private(options: &mut fs::OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Makes `file` owner-only if an older fgform left it readable by others.
+fn make_private(file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    let _ = file;
+    Ok(())
+}
+
+/// Cuts a torn last line (no newline: its writer was killed mid-append) off the journal,
+/// so the next line starts on a line of its own instead of completing garbage.
+fn drop_torn_tail(f: &mut File) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    f.seek(SeekFrom::Start(0))?;
+    f.read_to_end(&mut text)?;
+    let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    f.set_len(keep as u64)
 }
 
 /// Appends the current value of `addresses` (present: set, absent: removed) and of the
@@ -354,11 +447,9 @@ pub fn append_journal(
     }
     let mut bytes = serde_json::to_vec(&line).expect("journal lines serialize");
     bytes.push(b'\n');
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&journal)
-        .map_err(werr)?;
+    let mut f = create_private(fs::OpenOptions::new().create(true).read(true).append(true), &journal).map_err(werr)?;
+    make_private(&f).map_err(werr)?;
+    drop_torn_tail(&mut f).map_err(werr)?;
     f.write_all(&bytes).map_err(werr)?;
     f.sync_data().map_err(werr)
 }
@@ -386,20 +477,19 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
         uuid::Uuid::new_v4().simple()
     ));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = create_private(fs::OpenOptions::new().write(true).create_new(true), &tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         if path.exists() {
             let backup = backup_path(path);
             let link_tmp = dir.join(format!(".backup.{}.tmp", uuid::Uuid::new_v4().simple()));
-            match fs::hard_link(path, &link_tmp) {
-                Ok(()) => fs::rename(&link_tmp, &backup)?,
+            if fs::hard_link(path, &link_tmp).is_err() {
                 // Filesystems without hard links: a copy is still a complete previous state.
-                Err(_) => {
-                    fs::copy(path, &link_tmp)?;
-                    fs::rename(&link_tmp, &backup)?;
-                }
+                fs::copy(path, &link_tmp)?;
             }
+            // A state file an older version wrote world-readable becomes private as well.
+            make_private(&File::open(&link_tmp)?)?;
+            fs::rename(&link_tmp, &backup)?;
         }
         fs::rename(&tmp, path)?;
         if let Ok(d) = File::open(dir) {
@@ -541,6 +631,128 @@ mod tests {
         loaded.pending.clear();
         save(&path, &mut loaded).unwrap();
         assert!(!fs::read_to_string(&path).unwrap().contains("pending"));
+    }
+
+    /// A saved sample state (the journal is the test's to write).
+    fn saved_sample() -> (tempfile::TempDir, PathBuf, State) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = sample();
+        save(&path, &mut s).unwrap();
+        (dir, path, s)
+    }
+
+    fn line_setting(state: &State, address: &str) -> Vec<u8> {
+        let mut live = state.clone();
+        live.resources.insert(
+            address.into(),
+            ResourceState {
+                kind: "function".into(),
+                id: format!("urn:{address}"),
+                attributes: Default::default(),
+                private: Default::default(),
+            },
+        );
+        serde_json::to_vec(&JournalLine {
+            lineage: live.lineage.clone(),
+            base_serial: live.serial,
+            set: BTreeMap::from([(address.to_string(), live.resources[address].clone())]),
+            remove: vec![],
+            intents: BTreeMap::new(),
+            done: vec![],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_damaged_journal_line_before_the_end_is_an_error_naming_the_file_and_line() {
+        let (_dir, path, s) = saved_sample();
+        let (a, b) = (line_setting(&s, "function.a"), line_setting(&s, "function.b"));
+        fs::write(
+            journal_path(&path),
+            [&a[..], b"\n{\"lineage\": garbage\n", &b[..], b"\n"].concat(),
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, StateError::Journal { line: 2, .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&journal_path(&path).display().to_string()) && text.contains("line 2"),
+            "{text}"
+        );
+        // Damage on the last complete line with nothing after it is a torn append: tolerated.
+        fs::write(journal_path(&path), [&a[..], b"\n{\"lineage\": garb\n\n"].concat()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert!(loaded.resources.contains_key("function.a"));
+    }
+
+    #[test]
+    fn a_journal_of_another_lineage_or_a_newer_serial_is_an_error() {
+        let (_dir, path, saved) = saved_sample();
+        let other = saved.clone().with_identity("another-lineage", saved.serial);
+        fs::write(
+            journal_path(&path),
+            [line_setting(&other, "function.a"), b"\n".to_vec()].concat(),
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, StateError::Journal { line: 1, .. }), "{err:?}");
+        assert!(err.to_string().contains("another-lineage"), "{err}");
+
+        let newer = saved.clone().with_identity(&saved.lineage, saved.serial + 1);
+        fs::write(
+            journal_path(&path),
+            [line_setting(&newer, "function.a"), b"\n".to_vec()].concat(),
+        )
+        .unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(err.to_string().contains("replaced by an older copy"), "{err}");
+    }
+
+    #[test]
+    fn an_append_after_a_torn_last_line_is_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = sample();
+        save(&path, &mut s).unwrap();
+        let mut live = s.clone();
+        live.resources.clear();
+        append_journal(&path, &live, &["function.thumbnail".into()].into(), &BTreeSet::new()).unwrap();
+        // Killed mid-append: half a line, no newline.
+        let mut f = fs::OpenOptions::new().append(true).open(journal_path(&path)).unwrap();
+        f.write_all(br#"{"lineage":"half a li"#).unwrap();
+        assert!(load(&path).unwrap().unwrap().resources.is_empty());
+        // The next run appends; its line must not be glued to the fragment.
+        let mut next = live.clone();
+        next.resources
+            .insert("function.new".into(), s.resources["function.thumbnail"].clone());
+        append_journal(&path, &next, &["function.new".into()].into(), &BTreeSet::new()).unwrap();
+        let loaded = load(&path).unwrap().unwrap();
+        assert_eq!(loaded.resources.keys().collect::<Vec<_>>(), ["function.new"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_backup_and_journal_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        // A state file an older version left world-readable, with a journal to match.
+        let mut s = sample();
+        fs::write(&path, serde_json::to_vec(&s).unwrap()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(journal_path(&path), b"").unwrap();
+        fs::set_permissions(journal_path(&path), fs::Permissions::from_mode(0o644)).unwrap();
+        append_journal(&path, &s, &BTreeSet::new(), &BTreeSet::new()).unwrap();
+        assert_eq!(mode(&journal_path(&path)), 0o600, "journal");
+        save(&path, &mut s).unwrap();
+        assert_eq!(mode(&path), 0o600, "state");
+        assert_eq!(mode(&backup_path(&path)), 0o600, "backup of a 0644 state");
+        append_journal(&path, &s, &BTreeSet::new(), &BTreeSet::new()).unwrap();
+        assert_eq!(mode(&journal_path(&path)), 0o600, "new journal");
+        save(&path, &mut s).unwrap();
+        assert_eq!((mode(&path), mode(&backup_path(&path))), (0o600, 0o600));
     }
 
     #[test]

@@ -23,16 +23,17 @@ pub enum SurgeryError {
 }
 
 impl SurgeryError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+    /// What the user can do about it; `rerun` completes the commands it names with the
+    /// arguments that reach the same state (e.g. ` examples/shop --stage prod`).
+    pub fn hint(&self, rerun: &str) -> Option<String> {
         match self {
-            SurgeryError::NotInState(_) => Some("`fgform state list` shows the addresses in state".into()),
+            SurgeryError::NotInState(_) => Some(format!("`fgform state list{rerun}` shows the addresses in state")),
             SurgeryError::DestinationExists(a) => {
-                Some(format!("forget what is recorded there first: `fgform state rm {a}`"))
+                Some(format!("forget what is recorded there first: `fgform state rm {a}{rerun}`"))
             }
-            SurgeryError::OtherFunction { from, .. } => from
-                .parent()
-                .map(|p| format!("move the whole function instead: `fgform state mv {p} function.NEW`")),
+            SurgeryError::OtherFunction { from, .. } => from.parent().map(|p| {
+                format!("a trigger stays with its function; move the whole function instead (`fgform state mv {p} function.<new name>{rerun}`)")
+            }),
             SurgeryError::KindMismatch { .. } | SurgeryError::Same(_) => None,
         }
     }

@@ -13,7 +13,7 @@ use fgform::client::{
     AkSk, ApiError, Client, ClientBuilder, Credentials, PasswordAuth, ProjectScope, RetryPolicy, Secret,
 };
 use fgform::emulator::{ChaosRule, Config};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::{b64, default_zip, zip_of, Emu};
 
@@ -93,11 +93,7 @@ async fn count_ops(emu: &Emu, op: &str) -> usize {
     emu.operations().await.iter().filter(|o| *o == op).count()
 }
 
-fn vectors() -> Vec<Value> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/signing-vectors.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    doc["vectors"].as_array().unwrap().clone()
-}
+use crate::signing_vectors::vectors;
 
 #[test]
 fn client_builds_the_vector_request_byte_for_byte() {

@@ -202,6 +202,15 @@ impl Stack {
         self.client.delete_function(&urn).await.unwrap();
     }
 
+    /// The ownership tag value this stack's state writes.
+    fn owner_tag(&self) -> String {
+        fgform::state::load(&self.state_path)
+            .unwrap()
+            .unwrap()
+            .owner()
+            .tag_value()
+    }
+
     /// Creates function `name` with the ownership tag set to `owner` (none when `None`);
     /// returns its unqualified URN.
     async fn create_function(&self, name: &str, owner: Option<&str>) -> String {
@@ -307,7 +316,7 @@ async fn memory_changed_through_the_api_is_drift() {
     );
     let (code, text, _) = stack.drift(&[]).await;
     assert_eq!(code, 2);
-    assert!(text.contains("  ~ function.hello: memory_size 128 => 256\n"), "{text}");
+    assert!(text.contains("  ~ function.hello: memory_size 128 -> 256\n"), "{text}");
     assert!(
         text.ends_with("Drift: 1 changed, 0 deleted, 0 unmanaged, 0 pending; 0 ignored.\n"),
         "{text}"
@@ -370,23 +379,31 @@ async fn a_function_deleted_through_the_api_is_reported_deleted_with_its_trigger
 async fn functions_made_outside_fgform_are_unmanaged_unless_another_stack_owns_them() {
     let stack = Stack::applied("quickstart").await;
     let manual = stack.create_function("manual", None).await;
-    let lost = stack.create_function("lost", Some("quickstart")).await;
-    stack.create_function("theirs", Some("billing")).await;
+    let ours = stack.owner_tag();
+    let lost = stack.create_function("lost", Some(&ours)).await;
+    let sibling = stack
+        .create_function("sibling", Some("quickstart@0f0f0f0f-0000-4000-8000-000000000000"))
+        .await;
+    stack
+        .create_function("theirs", Some("billing@0f0f0f0f-0000-4000-8000-000000000001"))
+        .await;
     let (code, report) = stack.drift_json(&[]).await;
     assert_eq!(code, 2, "{report:#}");
     assert_eq!(
         report["unmanaged"],
         json!([
             {"address": "function.lost", "kind": "function", "name": "lost", "id": lost,
-             "reason": "tagged for this stack but not in state"},
+             "reason": "tagged for this state but not in it"},
             {"address": "function.manual", "kind": "function", "name": "manual", "id": manual,
              "reason": "no `fgform-stack` tag"},
+            {"address": "function.sibling", "kind": "function", "name": "sibling", "id": sibling,
+             "reason": "tagged for stack `quickstart`, state lineage 0f0f0f0f-0000-4000-8000-000000000000"},
         ])
     );
-    assert_eq!(report["summary"], summary(0, 0, 2, 0, 0));
+    assert_eq!(report["summary"], summary(0, 0, 3, 0, 0));
     assert_eq!(
         report["checked"]["project"],
-        json!({"functions": 4, "functions_of_other_stacks": 1, "workflows": 0, "dependencies": 0})
+        json!({"functions": 5, "functions_of_other_stacks": 1, "workflows": 0, "dependencies": 0})
     );
 }
 

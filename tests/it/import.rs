@@ -81,12 +81,14 @@ async fn a_function_its_async_config_and_a_trigger_are_imported_then_converge() 
     s.client.put_async_config(&urn, &body).await.unwrap();
 
     let before = s.plan().await;
+    assert!(before.warnings.is_empty(), "{:?}", before.warnings);
     assert_eq!(
-        before.warnings,
-        [
-            "function.hello already exists and is not managed by stack `imports`: skipped (run `fgform import \
-          function.hello` to manage it)"
-        ]
+        before
+            .blocked
+            .iter()
+            .map(|b| (b.address.to_string(), b.id.as_str(), b.owner.clone()))
+            .collect::<Vec<_>>(),
+        [("function.hello".to_string(), urn.as_str(), None)]
     );
     assert!(before.changes.is_empty(), "{}", render::text(&before));
 
@@ -135,7 +137,10 @@ async fn a_function_its_async_config_and_a_trigger_are_imported_then_converge() 
             ),
         ]
     );
-    insta::assert_snapshot!("imported_function_plan", scrub_ids(&render::text(&plan)));
+    insta::assert_snapshot!(
+        "imported_function_plan",
+        crate::support::scrub_lineage(&scrub_ids(&render::text(&plan)))
+    );
 
     s.apply_converges().await;
     let live = s.client.show_function_config(&urn).await.unwrap();
@@ -202,7 +207,10 @@ async fn a_dependency_version_is_imported_by_id_or_package_and_version() {
             vec!["description".to_string()]
         )]
     );
-    insta::assert_snapshot!("imported_dependency_plan", scrub_ids(&render::text(&plan)));
+    insta::assert_snapshot!(
+        "imported_dependency_plan",
+        crate::support::scrub_lineage(&scrub_ids(&render::text(&plan)))
+    );
 
     s.apply_converges().await;
     let versions = s.client.list_all_dependency_versions(&live.dep_id).await.unwrap();
@@ -237,9 +245,14 @@ async fn a_workflow_is_imported_with_its_urn_and_converges() {
     let live = s.client.create_workflow(&definition).await.unwrap();
 
     let before = s.plan().await;
+    assert!(before.warnings.is_empty(), "{:?}", before.warnings);
     assert_eq!(
-        before.warnings,
-        ["workflow.etl already exists and is not in state: skipped (run `fgform import workflow.etl` to manage it)"]
+        before
+            .blocked
+            .iter()
+            .map(|b| (b.address.to_string(), b.id.clone()))
+            .collect::<Vec<_>>(),
+        [("workflow.etl".to_string(), live.id.clone())]
     );
     assert!(before.changes.is_empty(), "{}", render::text(&before));
 
@@ -261,7 +274,10 @@ async fn a_workflow_is_imported_with_its_urn_and_converges() {
             vec!["definition".to_string()]
         )]
     );
-    insta::assert_snapshot!("imported_workflow_plan", scrub_ids(&render::text(&plan)));
+    insta::assert_snapshot!(
+        "imported_workflow_plan",
+        crate::support::scrub_lineage(&scrub_ids(&render::text(&plan)))
+    );
 
     s.apply_converges().await;
     // The delete path uses the recorded workflow URN.
@@ -376,9 +392,10 @@ async fn imports_are_refused_with_the_reason_and_a_way_out() {
         "{text}"
     );
     assert!(
-        text.contains(
-            "hint: to record another resource under it, first forget this one: `fgform state rm function.hello`"
-        ),
+        text.contains(&format!(
+            "hint: to record another resource under it, first forget this one: `fgform state rm function.hello{}`",
+            s.rerun(false)
+        )),
         "{text}"
     );
 
@@ -391,7 +408,10 @@ async fn imports_are_refused_with_the_reason_and_a_way_out() {
         "{text}"
     );
     assert!(
-        text.contains("`fgform state mv function.hello.trigger.nightly ADDR`"),
+        text.contains(&format!(
+            "`fgform state mv function.hello.trigger.nightly function.hello.trigger.hourly{}`",
+            s.rerun(false)
+        )),
         "{text}"
     );
 

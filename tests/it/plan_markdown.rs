@@ -50,12 +50,12 @@ async fn markdown_plans_for_merge_requests() {
         md.contains("\n````diff\n"),
         "the fence outgrows the description's backticks:\n{md}"
     );
-    insta::assert_snapshot!("markdown_create", md);
+    insta::assert_snapshot!("markdown_create", crate::support::scrub_lineage(&md));
 
     s.apply().await;
     let empty = s.plan().await;
     assert!(empty.is_empty());
-    insta::assert_snapshot!("markdown_empty", markdown(&s, &empty));
+    insta::assert_snapshot!("markdown_empty", crate::support::scrub_lineage(&markdown(&s, &empty)));
 
     s.write("stack.yaml", &stack_yaml("Python3.10", 256, "an0ther-secret"));
     let changes = s.plan().await;
@@ -69,11 +69,11 @@ async fn markdown_plans_for_merge_requests() {
         md.contains("| `~` | update in place | `function.other` | `memory_size` |"),
         "{md}"
     );
-    insta::assert_snapshot!("markdown_replace_and_update", md);
+    insta::assert_snapshot!("markdown_replace_and_update", crate::support::scrub_lineage(&md));
 }
 
 #[tokio::test]
-async fn markdown_lists_warnings() {
+async fn markdown_lists_resources_that_are_not_ours() {
     let yaml = stack_yaml("Python3.9", 128, SECRET);
     let s = Stack::new(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
     let desired = s.desired();
@@ -86,11 +86,15 @@ async fn markdown_lists_warnings() {
     s.client.create_function(&body).await.unwrap();
 
     let plan = s.plan().await;
-    assert_eq!(plan.warnings.len(), 1, "{}", render::text(&plan));
+    assert_eq!(plan.blocked.len(), 1, "{}", render::text(&plan));
     let md = markdown(&s, &plan);
     assert!(
-        md.contains("\n**Warnings:**\n\n- function.other already exists and is not managed by stack `md`: skipped (run `fgform import function.other` to manage it)\n"),
+        md.contains("\n**Error: 1 declared resource(s) are not this state's to manage.** The plan fails.\n"),
         "{md}"
     );
-    insta::assert_snapshot!("markdown_warnings", md);
+    assert!(
+        md.contains("\n- `function.other` (`urn:fss:local-1:0123456789abcdef0123456789abcdef:function:default:other`): it has no `fgform-stack` tag: it was made outside fgform (console, script, another tool)\n"),
+        "{md}"
+    );
+    insta::assert_snapshot!("markdown_warnings", crate::support::scrub_lineage(&md));
 }

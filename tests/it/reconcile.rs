@@ -73,20 +73,27 @@ impl Harness {
     }
 
     async fn plan(&self) -> Plan {
+        self.plan_with(&self.state()).await
+    }
+
+    /// Plans against `state` (before the first apply, each `state()` is a new lineage).
+    async fn plan_with(&self, state: &State) -> Plan {
         let desired = self.desired();
-        let state = self.state();
         let (artifacts, _) = build_artifacts(&desired).unwrap();
-        let live = refresh(&self.client, Some(&desired), &state, 4).await.unwrap();
-        plan::plan(&desired, &artifacts, &state, &live)
+        let live = refresh(&self.client, Some(&desired), state, 4).await.unwrap();
+        plan::plan(&desired, &artifacts, state, &live)
     }
 
     /// Plans and applies (one call at a time, so the request log is deterministic).
     async fn apply(&mut self, destroy: bool) -> (Plan, apply::Outcome) {
         let desired = self.desired();
+        // One state for plan and apply, as the binary does: the ownership tag the plan
+        // records names the state's lineage, and apply sends the one of the state it is given.
+        let state = self.state();
         let plan = if destroy {
-            plan::destroy(&self.state())
+            plan::destroy(&state)
         } else {
-            self.plan().await
+            self.plan_with(&state).await
         };
         let (_, payloads) = build_artifacts(&desired).unwrap();
         self.writes();
@@ -95,7 +102,7 @@ impl Harness {
             (!destroy).then_some(&desired),
             &plan,
             &payloads,
-            self.state(),
+            state,
             self.state_path.clone(),
             1,
             &std::sync::atomic::AtomicBool::new(false),
@@ -151,7 +158,7 @@ async fn shop_converges_and_destroys() {
 
 #[tokio::test]
 async fn staged_converges_and_destroys_in_both_stages() {
-    converges("staged", None).await;
+    converges("staged", Some("dev")).await;
     converges("staged", Some("prod")).await;
 }
 
@@ -159,8 +166,11 @@ async fn staged_converges_and_destroys_in_both_stages() {
 async fn create_everything() {
     let mut h = Harness::new("shop", None, vec![]).await;
     let plan = h.plan().await;
-    insta::assert_snapshot!("shop_create_plan", render::text(&plan));
-    insta::assert_json_snapshot!("shop_create_plan_json", render::json(&plan, "shop"));
+    insta::assert_snapshot!("shop_create_plan", crate::support::scrub_lineage(&render::text(&plan)));
+    insta::assert_json_snapshot!(
+        "shop_create_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(render::json(&plan, "shop")))
+    );
     let (_, outcome) = h.apply(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     insta::assert_debug_snapshot!("shop_create_writes", h.writes_since_apply());
@@ -198,8 +208,11 @@ async fn memory_only_is_one_config_put() {
     let mut h = Harness::applied("quickstart").await;
     h.edit("stack.yaml", "memory: 128", "memory: 256");
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("memory_plan_json", json);
-    insta::assert_snapshot!("memory_plan", text);
+    insta::assert_json_snapshot!(
+        "memory_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
+    insta::assert_snapshot!("memory_plan", crate::support::scrub_lineage(&text));
     assert_eq!(writes, ["UpdateFunctionConfig 200"]);
 }
 
@@ -211,7 +224,10 @@ async fn code_only_is_one_code_put_decided_by_digest() {
     code.push_str("\n# changed\n");
     std::fs::write(&file, code).unwrap();
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("code_plan_json", json);
+    insta::assert_json_snapshot!(
+        "code_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
     assert!(text.contains("~ code"), "{text}");
     assert_eq!(writes, ["UpdateFunctionCode 200"]);
 }
@@ -221,8 +237,11 @@ async fn renaming_a_timer_deletes_and_creates_it() {
     let mut h = Harness::applied("quickstart").await;
     h.edit("stack.yaml", "every-5m:", "every-five:");
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("rename_timer_plan_json", json);
-    insta::assert_snapshot!("rename_timer_plan", text);
+    insta::assert_json_snapshot!(
+        "rename_timer_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
+    insta::assert_snapshot!("rename_timer_plan", crate::support::scrub_lineage(&text));
     assert_eq!(writes, ["DeleteFunctionTrigger 204", "CreateFunctionTrigger 201"]);
 }
 
@@ -231,8 +250,11 @@ async fn disabling_a_timer_is_in_place() {
     let mut h = Harness::applied("quickstart").await;
     h.edit("stack.yaml", "payload:", "enabled: false\n        payload:");
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("disable_timer_plan_json", json);
-    insta::assert_snapshot!("disable_timer_plan", text);
+    insta::assert_json_snapshot!(
+        "disable_timer_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
+    insta::assert_snapshot!("disable_timer_plan", crate::support::scrub_lineage(&text));
     assert_eq!(writes, ["UpdateTrigger 200"]);
 }
 
@@ -247,7 +269,7 @@ async fn a_failure_halfway_keeps_what_succeeded() {
     assert!(message.contains("request id"), "{message}");
     assert_eq!(h.state().resources.keys().collect::<Vec<_>>(), ["function.hello"]);
     let rest = h.plan().await;
-    insta::assert_snapshot!("failure_rest_plan", render::text(&rest));
+    insta::assert_snapshot!("failure_rest_plan", crate::support::scrub_lineage(&render::text(&rest)));
     let (_, outcome) = h.apply(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(h.plan().await.is_empty());
@@ -269,10 +291,16 @@ async fn bumping_a_dependency_creates_moves_then_deletes_the_old_version() {
     code.push_str("\nVERSION = 2\n");
     std::fs::write(&file, code).unwrap();
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("dependency_bump_plan_json", json);
+    insta::assert_json_snapshot!(
+        "dependency_bump_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
     // Dependency version ids are fresh UUIDs on every run.
     let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
-    insta::assert_snapshot!("dependency_bump_plan", uuid.replace_all(&text, "[version id]"));
+    insta::assert_snapshot!(
+        "dependency_bump_plan",
+        crate::support::scrub_lineage(&uuid.replace_all(&text, "[version id]"))
+    );
     assert_eq!(
         writes,
         [
@@ -307,8 +335,14 @@ async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
     );
     h.edit("workflows.yaml", "function: notify", "function: audit");
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("remove_function_used_by_workflow_plan_json", json);
-    insta::assert_snapshot!("remove_function_used_by_workflow_plan", text);
+    insta::assert_json_snapshot!(
+        "remove_function_used_by_workflow_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
+    insta::assert_snapshot!(
+        "remove_function_used_by_workflow_plan",
+        crate::support::scrub_lineage(&text)
+    );
     let delete = position(&writes, "DeleteFunction ");
     assert!(position(&writes, "UpdateWorkFlow") < delete, "{writes:?}");
     assert!(position(&writes, "UpdateFunctionConfig") < delete, "{writes:?}");
@@ -324,8 +358,11 @@ async fn changing_a_workflow_state_is_one_update() {
     let mut h = Harness::applied("shop").await;
     h.edit("workflows.yaml", "mode: full", "mode: quick");
     let (text, json, writes) = h.step_with_json().await;
-    insta::assert_json_snapshot!("workflow_state_plan_json", json);
-    insta::assert_snapshot!("workflow_state_plan", text);
+    insta::assert_json_snapshot!(
+        "workflow_state_plan_json",
+        crate::support::scrub_lineage_json(serde_json::json!(json))
+    );
+    insta::assert_snapshot!("workflow_state_plan", crate::support::scrub_lineage(&text));
     assert_eq!(writes, ["UpdateWorkFlow 200"]);
 }
 

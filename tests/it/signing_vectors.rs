@@ -1,5 +1,7 @@
 //! The 16 signing vectors produced by the official SDK's own signer
-//! (`../shared/reference/signing-vectors.json`), checked from both sides: the client
+//! (copied from `shared/reference/signing-vectors.json` into
+//! `tests/fixtures/signing/`, so the tests run on a clone of the repository alone; `.ci/run`
+//! checks the copy still equals the original), checked from both sides: the client
 //! signer must produce the same Authorization header, and the server verifier must accept
 //! what went over the wire (and reject it with any byte changed).
 
@@ -8,10 +10,10 @@ use std::path::PathBuf;
 use fgform::api::signing::{self, Authorization, WireRequest};
 use serde_json::Value;
 
-fn vectors() -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/signing-vectors.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} (shared/ must sit beside the repo): {e}", path.display()));
+/// The vectors, from the repository's own copy.
+pub(crate) fn vectors() -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signing/signing-vectors.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).unwrap();
     doc["vectors"].as_array().unwrap().clone()
 }

@@ -108,6 +108,16 @@ impl Stack {
         tokio::task::spawn_blocking(move || fgform::run(cli)).await.unwrap()
     }
 
+    /// The arguments a hint must repeat so the command it suggests reaches this stack's state
+    /// (what [`Stack::run`] passes, less `--endpoint` for commands that only touch state).
+    pub fn rerun(&self, endpoint: bool) -> String {
+        let mut out = format!(" {} --state {}", self.dir.display(), self.state_path.display());
+        if endpoint {
+            out.push_str(&format!(" --endpoint {}", self.emu.url()));
+        }
+        out
+    }
+
     /// [`Stack::run`], which must succeed with exit 0.
     pub async fn ok(&self, args: &[&str]) {
         match self.run(args).await {

@@ -73,7 +73,10 @@ async fn moving_a_function_moves_its_children_and_the_plan_stays_empty() {
     let text = s.fails(&["state", "mv", "function.nope", "function.greeter"]).await;
     assert!(text.contains("error: function.nope is not in state"), "{text}");
     assert!(
-        text.contains("hint: `fgform state list` shows the addresses in state"),
+        text.contains(&format!(
+            "hint: `fgform state list{}` shows the addresses in state",
+            s.rerun(false)
+        )),
         "{text}"
     );
     assert_eq!(s.state(), after);
@@ -88,7 +91,10 @@ async fn moving_onto_a_recorded_address_is_refused_with_a_hint() {
     let text = s.fails(&["state", "mv", "function.hello", "function.other"]).await;
     assert!(text.contains("error: function.other is already in state"), "{text}");
     assert!(
-        text.contains("hint: forget what is recorded there first: `fgform state rm function.other`"),
+        text.contains(&format!(
+            "hint: forget what is recorded there first: `fgform state rm function.other{}`",
+            s.rerun(false)
+        )),
         "{text}"
     );
     assert_eq!(s.state(), before);
@@ -187,7 +193,11 @@ fn a_held_lock_names_the_way_to_force_unlock_it() {
     assert_eq!(code, 1);
     assert!(stderr.contains("is locked by"), "{stderr}");
     assert!(
-        stderr.contains(&format!("`fgform force-unlock {}`", lock.info.id)),
+        stderr.contains(&format!(
+            "`fgform force-unlock {} . --state {}`",
+            lock.info.id,
+            path.display()
+        )),
         "{stderr}"
     );
 }

@@ -237,11 +237,13 @@ impl Caller {
         self.call("DELETE", &self.path(rest), &[], None).await
     }
 
-    /// An admin call (`/_emulator/...`, unsigned).
+    /// An admin call (`/_emulator/...`, unsigned; JSON content type, as state-changing
+    /// calls require).
     pub async fn admin(&self, method: &str, rest: &str, body: Option<Value>) -> Value {
         let mut req = self
             .http
-            .request(method.parse().unwrap(), format!("{}/_emulator{rest}", self.url()));
+            .request(method.parse().unwrap(), format!("{}/_emulator{rest}", self.url()))
+            .header("content-type", "application/json");
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -391,4 +393,16 @@ pub fn function_body(name: &str) -> Value {
         "memory_size": 128, "timeout": 30, "code_type": "zip", "code_filename": "index.zip",
         "func_code": { "file": b64(&default_zip()) },
     })
+}
+
+/// Replaces the state lineage in ownership tag values (`shop@<uuid>`, random per state) with
+/// `@[lineage]`, so plan snapshots stay stable.
+pub fn scrub_lineage(text: &str) -> String {
+    let lineage = regex::Regex::new(r"@[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    lineage.replace_all(text, "@[lineage]").into_owned()
+}
+
+/// [`scrub_lineage`] over every string of a JSON value.
+pub fn scrub_lineage_json(value: serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(&scrub_lineage(&value.to_string())).unwrap()
 }

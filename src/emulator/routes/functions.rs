@@ -8,13 +8,15 @@ use super::{
     req_str, resolve, snapshot, Ctx, Resp, Target,
 };
 use crate::api::limits;
-use crate::emulator::blobs::Stored;
+use crate::emulator::blobs::{Pin, Stored};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Code, Db, Function, Snapshot, Table};
 
 /// Package bytes decoded and stored before the store lock is taken.
 pub(crate) struct Staged {
     pub stored: Stored,
+    /// Keeps the blob from a sweep until the request's row is in the tables.
+    pub _pin: Pin,
 }
 
 /// Decodes and stores the package of the operations that upload one.
@@ -39,9 +41,8 @@ pub(crate) fn stage_code(operation: &str, ctx: &Ctx<'_>) -> Res<Option<Staged>> 
         };
         if file.is_empty() {
             if code_type == "inline" {
-                return Ok(Some(Staged {
-                    stored: ctx.store_blob(&default_inline_package())?,
-                }));
+                let (stored, _pin) = ctx.store_blob(&default_inline_package())?;
+                return Ok(Some(Staged { stored, _pin }));
             }
             return Err(Fail::bad("FSS.1012", "func_code.file is required for zip and jar code"));
         }
@@ -79,9 +80,8 @@ pub(crate) fn stage_code(operation: &str, ctx: &Ctx<'_>) -> Res<Option<Staged>> 
             "inline code is larger than 10 KB; upload it as a zip",
         ));
     }
-    Ok(Some(Staged {
-        stored: ctx.store_blob(&bytes)?,
-    }))
+    let (stored, _pin) = ctx.store_blob(&bytes)?;
+    Ok(Some(Staged { stored, _pin }))
 }
 
 fn is_zip(bytes: &[u8]) -> bool {

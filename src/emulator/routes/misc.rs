@@ -1,4 +1,5 @@
-//! Tags on functions (§9), quotas (§3.9) and the IAM password-token call (§13).
+//! Tags on functions (§9), quotas (§3.9) and the IAM password-token call (§13; a token is
+//! only ever scoped to a project the emulator serves).
 
 use std::collections::BTreeMap;
 
@@ -175,7 +176,13 @@ pub(crate) fn iam_token(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             p.get("id").and_then(Value::as_str),
             p.get("name").and_then(Value::as_str),
         ) {
-            (Some(id), _) => id.to_string(),
+            (Some(id), _) if ctx.shared.config.serves(id) => id.to_string(),
+            (Some(id), _) => {
+                return Err(Fail::param(format!(
+                    "project {id} does not exist (this emulator serves {})",
+                    ctx.shared.config.project_ids().collect::<Vec<_>>().join(", ")
+                )))
+            }
             (None, Some(n)) if n == ctx.region() => ctx.shared.config.project_id.clone(),
             (None, Some(n)) => {
                 return Err(Fail::param(format!(

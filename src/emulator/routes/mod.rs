@@ -1,6 +1,7 @@
 //! Routing (raw path → SDK operation name + decoded parameters) and the pieces every route
 //! family shares: the request context, field readers that answer with the API's own error
-//! codes, pagination, timestamps and function lookup by URN.
+//! codes, pagination, timestamps and function lookup by URN. [`execute`] runs an operation
+//! under the store lock, journals it, then sweeps the code blobs it left unreferenced.
 
 mod async_config;
 mod dependencies;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
-use super::blobs::Stored;
+use super::blobs::{Pin, Stored};
 use super::fail::{Fail, Res};
 use super::store::{Db, Function, Snapshot};
 use super::Shared;
@@ -251,8 +252,8 @@ impl<'a> Ctx<'a> {
         format!("{}:{qualifier}", self.function_urn(f))
     }
 
-    /// Stores decoded package bytes.
-    pub fn store_blob(&self, bytes: &[u8]) -> Res<Stored> {
+    /// Stores decoded package bytes, pinned until the returned [`Pin`] drops.
+    pub fn store_blob(&self, bytes: &[u8]) -> Res<(Stored, Pin)> {
         self.shared
             .blobs
             .put(bytes)
@@ -264,8 +265,9 @@ impl<'a> Ctx<'a> {
 /// failed request leaves the store as it was; a successful one is journaled before the
 /// answer leaves.
 pub(crate) fn execute(shared: &Shared, route: &Route, ctx: Ctx<'_>) -> Res<Resp> {
-    // Package bytes are decoded and stored outside the lock.
+    // Package bytes are decoded and stored outside the lock (pinned against sweeps).
     let staged = functions::stage_code(route.operation, &ctx)?;
+    let uploaded = staged.is_some();
     let mut db = shared.db.lock();
     // A handler bug must not take the connection down with it: answer 500 like the
     // service does, and journal nothing of what the handler did.
@@ -291,7 +293,31 @@ pub(crate) fn execute(shared: &Shared, route: &Route, ctx: Ctx<'_>) -> Res<Resp>
         })?,
         Err(_) => db.rollback_marks(),
     }
+    // The change is journaled: blobs it left unreferenced can go (a failed upload's too).
+    if (result.is_ok() && drops_references(route.operation)) || (result.is_err() && uploaded) {
+        sweep_blobs(shared, &db);
+    }
     result
+}
+
+/// Operations that can leave a code or dependency blob unreferenced when they succeed.
+fn drops_references(op: &str) -> bool {
+    matches!(
+        op,
+        "DeleteFunction" | "UpdateFunctionCode" | "DeleteDependencyVersion" | "DeleteDependency" | "UpdateDependency"
+    )
+}
+
+/// Removes the blobs no row references, unless the tables may be ahead of the journal (a
+/// commit failed): then a blob the journal still references could go, so nothing does.
+/// Called with the store lock held.
+pub(crate) fn sweep_blobs(shared: &Shared, db: &Db) {
+    if !db.journal_matches_tables() {
+        return;
+    }
+    if let Err(e) = shared.blobs.sweep(&db.tables.blob_digests()) {
+        eprintln!("fgform emulator: cannot remove unreferenced code blobs: {e}");
+    }
 }
 
 fn dispatch(op: &str, ctx: &Ctx<'_>, db: &mut Db, staged: Option<functions::Staged>) -> Res<Resp> {

@@ -17,6 +17,7 @@ use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
 use super::LoadOptions;
 use crate::model::limits::*;
 use crate::model::{Address, ArchiveKind, CodeSource, DependencySpec, Desired, ProviderSpec};
+use crate::package::ZipAt;
 
 /// The converter's state: where files are, what interpolation sees, what went wrong.
 pub struct Checker<'a> {
@@ -47,6 +48,10 @@ fn get<'n>(entries: Entries<'n>, key: &str) -> Option<&'n Node> {
         .filter(|n| !n.is_null())
 }
 
+/// Where the project id comes from when `provider.project_id` is left out, in order: the
+/// names the client reads (`client::credentials::EnvSettings`).
+pub const PROJECT_ID_ENV: [&str; 2] = ["HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"];
+
 fn list_of(values: &[u32]) -> String {
     values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -65,11 +70,18 @@ impl<'a> Checker<'a> {
             diagnostics,
             scope: Scope {
                 env: options.env.clone(),
+                stage: options.stage.clone(),
                 ..Scope::default()
             },
             address: None,
             edges: BTreeSet::new(),
         }
+    }
+
+    /// The stages the stack declares (see [`super::stages`]).
+    pub fn with_stages(mut self, stages: Vec<String>) -> Self {
+        self.scope.stages = stages;
+        self
     }
 
     fn location(&self, span: Span) -> Option<Location> {
@@ -332,6 +344,9 @@ impl<'a> Checker<'a> {
             } else {
                 let hint = match did_you_mean(&name, self.scope.vars.keys().map(String::as_str)) {
                     Some(close) => format!("did you mean `{close}`?"),
+                    None if name == "stage" => {
+                        "the stage is given with `--stage`, and `${stage}` is its value".to_string()
+                    }
                     None => format!("declare it under `variables:` as `{name}: {{ default: … }}`"),
                 };
                 self.diagnostics.push(
@@ -426,7 +441,10 @@ impl<'a> Checker<'a> {
     fn provider(&mut self, node: &Node) -> Option<ProviderSpec> {
         let fields = self.object(node, "provider", schema::PROVIDER, false)?;
         let region = self.opt_string(fields, "region", "provider");
-        let project_id = self.opt_string(fields, "project_id", "provider");
+        let project_id = match get(fields, "project_id") {
+            Some(node) => self.string(node, "provider.project_id"),
+            None => self.project_id_from_env(node),
+        };
         let endpoint = self.opt_string(fields, "endpoint", "provider");
         if let (Some(endpoint), Some(node)) = (&endpoint, get(fields, "endpoint")) {
             if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
@@ -455,6 +473,47 @@ impl<'a> Checker<'a> {
             project_id: project_id?,
             endpoint,
         })
+    }
+
+    /// `provider.project_id` left out: the one the client would use, from
+    /// `HUAWEICLOUD_SDK_PROJECT_ID`, then `HW_PROJECT_ID` (empty counts as unset).
+    fn project_id_from_env(&mut self, provider: &Node) -> Option<String> {
+        let found = PROJECT_ID_ENV.iter().find_map(|name| {
+            self.options
+                .env
+                .get(*name)
+                .map(|value| value.trim())
+                .filter(|value| !value.is_empty())
+                .map(|value| (*name, value.to_string()))
+        });
+        let hint = format!(
+            "add `project_id:` under `provider:`, or set it in the environment: `export {}=…` (or `{}`)",
+            PROJECT_ID_ENV[0], PROJECT_ID_ENV[1]
+        );
+        match found {
+            Some((_, value)) if !value.contains(['/', ' ', ':']) => Some(value),
+            Some((name, value)) => {
+                self.error(
+                    provider.span,
+                    "provider.project_id",
+                    format!("`{value}` (from the environment variable `{name}`) is not a valid project_id"),
+                    Some(hint),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    provider.span,
+                    "provider",
+                    format!(
+                        "no `project_id`: it is not in the manifest and neither `{}` nor `{}` is set",
+                        PROJECT_ID_ENV[0], PROJECT_ID_ENV[1]
+                    ),
+                    Some(hint),
+                );
+                None
+            }
+        }
     }
 
     fn runtime(&mut self, fields: Entries, path: &str) -> Option<String> {
@@ -533,7 +592,7 @@ impl<'a> Checker<'a> {
         let resolved = if path_buf.is_absolute() {
             path_buf.clone()
         } else {
-            self.dir.join(&path_buf)
+            crate::manifest::tidy_path(&self.dir.join(&path_buf))
         };
         let lower = text.to_ascii_lowercase();
         let archive = if lower.ends_with(".zip") {
@@ -584,10 +643,10 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
-        match archive {
+        let source = match archive {
             Some(kind) => {
                 self.no_exclude(fields, path, "a pre-built archive");
-                Some(CodeSource::Archive { path: resolved, kind })
+                CodeSource::Archive { path: resolved, kind }
             }
             None => {
                 for pattern in &exclude {
@@ -601,11 +660,51 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
-                Some(CodeSource::Directory {
+                CodeSource::Directory {
                     path: resolved,
                     exclude,
-                })
+                }
             }
+        };
+        if self.options.check_paths && self.options.check_upload_sizes {
+            self.check_upload_size(&source, node.span, &key_path);
+        }
+        Some(source)
+    }
+
+    /// Packages (into a sink) or measures a local source and refuses what the API would.
+    fn check_upload_size(&mut self, source: &CodeSource, span: Span, path: &str) {
+        let Some(address) = self.address.clone() else {
+            return;
+        };
+        let size = match crate::package::upload_size(source) {
+            Ok(Some(size)) => size,
+            Ok(None) => return,
+            Err(err) => {
+                let mut message = format!("cannot be packaged: {err}");
+                let mut cause = std::error::Error::source(&err);
+                while let Some(inner) = cause {
+                    message.push_str(&format!(": {inner}"));
+                    cause = inner.source();
+                }
+                self.error(span, path, message, None);
+                return;
+            }
+        };
+        let mut args = self.dir.display().to_string();
+        if let Some(stage) = &self.options.stage {
+            args.push_str(&format!(" --stage {stage}"));
+        }
+        if !(self.options.vars.is_empty() && self.options.var_files.is_empty()) {
+            // Not repeated here: a value may be a secret, and hints end up in CI logs.
+            args.push_str(" --var …");
+        }
+        let zip = ZipAt::Package {
+            args: &args,
+            stack_dir: self.dir,
+        };
+        if let Err(err) = crate::package::check_upload(&address, source, size, zip) {
+            self.error(span, path, err.message, Some(err.hint));
         }
     }
 

@@ -512,10 +512,12 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
     };
     const INTERRUPTED: &str = "created by an interrupted run: the next plan or apply records it";
     for f in &inventory.unrecorded_functions {
-        let reason = match f.owner.as_deref() {
-            Some(owner) if owner == state.stack && interrupted("CreateFunction", "urn", &f.urn) => INTERRUPTED.into(),
+        let ours = state.owner();
+        let reason = match f.owner.as_deref().map(crate::model::Owner::parse) {
+            Some(owner) if owner == ours && interrupted("CreateFunction", "urn", &f.urn) => INTERRUPTED.into(),
             None => format!("no `{OWNERSHIP_TAG_KEY}` tag"),
-            Some(owner) if owner == state.stack => "tagged for this stack but not in state".to_string(),
+            Some(owner) if owner == ours => "tagged for this state but not in it".to_string(),
+            Some(owner) if owner.stack == state.stack => format!("tagged for {}", owner.describe()),
             Some(_) => {
                 checked.other_stacks += 1;
                 continue;

@@ -113,7 +113,7 @@ pub fn text(report: &Report) -> String {
             for a in &c.attributes {
                 let _ = writeln!(
                     out,
-                    "  ~ {}: {} {} => {}{against}",
+                    "  ~ {}: {} {} -> {}{against}",
                     c.address,
                     a.path,
                     show(&a.path, a.recorded.as_ref()),
@@ -154,7 +154,7 @@ pub fn text(report: &Report) -> String {
                     "(sensitive)".to_string()
                 } else {
                     format!(
-                        "{} => {}",
+                        "{} -> {}",
                         show(&a.path, a.live.as_ref()),
                         show(&a.path, a.manifest.as_ref())
                     )

@@ -20,8 +20,11 @@ fn record(kind: &str, id: &str, attributes: Value, private: Value) -> ResourceSt
 
 /// A state with `function.api` (memory 256, one dependency created in the same apply) and
 /// its timer `function.api.trigger.nightly`.
+/// The state's lineage, fixed so ownership tags can name it.
+const LINEAGE: &str = "0f0f0f0f-0000-4000-8000-00000000000a";
+
 fn state() -> State {
-    let mut state = State::new("shop", None);
+    let mut state = State::new("shop", None).with_identity(LINEAGE, 0);
     state.resources.insert(
         "function.api".into(),
         record(
@@ -344,7 +347,7 @@ fn inventory() -> Inventory {
         functions: 5,
         unrecorded_functions: vec![
             function("manual", None),
-            function("lost", Some("shop")),
+            function("lost", Some(&format!("shop@{LINEAGE}"))),
             function("theirs", Some("billing")),
             function("also-theirs", Some("billing")),
         ],
@@ -382,7 +385,7 @@ fn unmanaged_resources_are_reported_and_other_stacks_functions_only_counted() {
             (
                 "function.lost".into(),
                 "urn:lost",
-                "tagged for this stack but not in state"
+                "tagged for this state but not in it"
             ),
             ("function.manual".into(), "urn:manual", "no `fgform-stack` tag"),
             ("dependency.numpy".into(), "pkg-2", "not in this state"),
@@ -391,6 +394,47 @@ fn unmanaged_resources_are_reported_and_other_stacks_functions_only_counted() {
     );
     let c = &report.checked;
     assert_eq!((c.functions, c.other_stacks, c.workflows, c.dependencies), (5, 2, 1, 2));
+}
+
+#[test]
+fn functions_of_another_state_or_stage_of_this_stack_are_reported_not_counted_away() {
+    let mut inventory = inventory();
+    inventory.unrecorded_functions = vec![
+        ProjectFunction {
+            name: "sibling".into(),
+            urn: "urn:sibling".into(),
+            owner: Some("shop@another-lineage".into()),
+        },
+        ProjectFunction {
+            name: "staged".into(),
+            urn: "urn:staged".into(),
+            owner: Some(format!("shop:prod@{LINEAGE}")),
+        },
+        ProjectFunction {
+            name: "old".into(),
+            urn: "urn:old".into(),
+            owner: Some("shop".into()),
+        },
+    ];
+    let report = detect(&state(), &live(), &inventory, &Plan::default());
+    let reasons: BTreeMap<String, &str> = report
+        .unmanaged
+        .iter()
+        .map(|u| (u.address.to_string(), u.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons["function.sibling"],
+        "tagged for stack `shop`, state lineage another-lineage"
+    );
+    assert_eq!(
+        reasons["function.staged"],
+        format!("tagged for stack `shop` stage `prod`, state lineage {LINEAGE}")
+    );
+    assert_eq!(
+        reasons["function.old"],
+        "tagged for stack `shop` (a tag from before fgform named the owning state)"
+    );
+    assert_eq!(report.checked.other_stacks, 0);
 }
 
 #[test]
@@ -405,7 +449,10 @@ fn creates_an_interrupted_run_left_unconfirmed_are_named_as_such() {
     };
     state.pending.insert(
         "1".into(),
-        intent("CreateFunction", json!({"urn": "urn:lost", "stack": "shop"})),
+        intent(
+            "CreateFunction",
+            json!({"urn": "urn:lost", "owner": format!("shop@{LINEAGE}")}),
+        ),
     );
     state
         .pending
@@ -508,10 +555,10 @@ fn the_text_report_has_sections_and_always_the_population_checked() {
     report.apply_ignore(&rules, today());
     let text = render::text(&report);
     for line in [
-        "  ~ function.api: memory_size 256 => 512\n",
-        "  ~ function.api: tags.team \"web\" => null\n",
+        "  ~ function.api: memory_size 256 -> 512\n",
+        "  ~ function.api: tags.team \"web\" -> null\n",
         "  - function.api.trigger.nightly (t-1): not found live\n",
-        "  ? function.lost (urn:lost): tagged for this stack but not in state\n",
+        "  ? function.lost (urn:lost): tagged for this state but not in it\n",
         "  + function.new: create\n",
         "Ignored: 1 finding ignored by 1 rule (1 rule expired: .fgform-drift-ignore:2)\n",
         "  expired, not applied: .fgform-drift-ignore:2  function.x until 2020-01-01  # old\n",

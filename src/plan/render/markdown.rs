@@ -54,7 +54,22 @@ pub fn markdown(plan: &Plan, stack: &str, stage: Option<&str>) -> String {
 fn summary(plan: &Plan) -> String {
     let mut out = String::new();
     let (add, change, destroy) = plan.counts();
-    if plan.changes.is_empty() {
+    if !plan.blocked.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Error: {} declared resource(s) are not this state's to manage.** The plan fails.",
+            plan.blocked.len()
+        );
+    }
+    if plan.changes.is_empty() && !plan.blocked.is_empty() {
+        // The error line above says it all.
+    } else if plan.changes.is_empty() && !plan.adopt.is_empty() {
+        let _ = writeln!(
+            out,
+            "**No changes to live resources.** {} resource(s) to record in state.",
+            plan.adopt.len()
+        );
+    } else if plan.changes.is_empty() {
         out.push_str("**No changes.** The live resources match the manifests.\n");
     } else {
         let _ = writeln!(out, "**Plan: {add} to add, {change} to change, {destroy} to destroy.**");
@@ -91,6 +106,18 @@ fn summary(plan: &Plan) -> String {
                 cell(&code(symbol)),
                 cell(&code(&c.address.to_string())),
                 cell(&attributes)
+            );
+        }
+    }
+    if !plan.blocked.is_empty() {
+        out.push_str("\n**Not this state's to manage** (the plan fails; nothing will be changed):\n\n");
+        for b in &plan.blocked {
+            let _ = writeln!(
+                out,
+                "- {} ({}): {}",
+                code(&b.address.to_string()),
+                code(&b.id),
+                prose(&b.reason)
             );
         }
     }
