@@ -1,6 +1,8 @@
 //! The applier: runs a [`Plan`]'s steps against a [`Client`] in dependency order, up to
-//! `parallelism` at a time, saving the state file after every completed call. After the
-//! first failure no new step starts; the running ones finish and are recorded.
+//! `parallelism` at a time, saving the state file after every completed call. A failed step
+//! stops only the steps that (transitively) wait for it, which are reported as skipped; every
+//! independent step still runs, as Terraform does. Only an interrupt, or a state file that
+//! cannot be written, stops new steps from starting.
 
 pub mod import;
 pub mod inventory;
@@ -298,6 +300,9 @@ pub struct Outcome {
     pub done: Vec<Address>,
     /// Failed steps (empty on success).
     pub errors: Vec<StepError>,
+    /// Changes not attempted because something they wait for failed: `(skipped, failed)`,
+    /// `failed` being the failed address the skip traces back to.
+    pub skipped: Vec<(Address, Address)>,
     /// The state as saved last.
     pub state: Option<State>,
     /// `stop` was raised: no step started after it.
@@ -349,23 +354,53 @@ pub async fn apply(
             outcome.errors.push(e.into());
         }
     }
+    for r in &plan.rerecord {
+        // Live already is what the manifests ask for: record it as this apply would have.
+        let mut record = ctx.recorder.get(&r.address).unwrap_or_else(|| ResourceState {
+            kind: r.address.kind().into(),
+            id: r.id.clone(),
+            attributes: Default::default(),
+            private: Default::default(),
+        });
+        let attributes: BTreeMap<String, Value> = r
+            .attributes
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        record.attributes = state::Attributes::from_map(&attributes);
+        if let Some(d) = desired {
+            record
+                .private
+                .insert("depends_on", json!(plan::depends_on(d, &r.address)));
+        }
+        if let Err(e) = ctx.recorder.put(&r.address, record, &mut Vec::new()).await {
+            outcome.errors.push(e.into());
+        }
+    }
     let mut done = BTreeSet::new();
     let mut started = BTreeSet::new();
+    // Steps that failed or were skipped, with the failed step each one traces back to.
+    let mut blocked: BTreeMap<usize, usize> = BTreeMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut remaining_per_change: BTreeMap<usize, usize> = BTreeMap::new();
     for s in &steps {
         *remaining_per_change.entry(s.change).or_default() += 1;
     }
+    // A state file that cannot be written stops everything: nothing more could be recorded.
+    let mut unrecordable = outcome.errors.iter().any(|e| matches!(e, StepError::State(_)));
     loop {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             outcome.interrupted = true;
         }
-        if outcome.errors.is_empty() && !outcome.interrupted {
+        if !unrecordable && !outcome.interrupted {
+            skip_blocked(&steps, &started, &mut blocked);
             for (i, step) in steps.iter().enumerate() {
                 if tasks.len() >= parallelism.max(1) {
                     break;
                 }
-                if !started.contains(&i) && step.after.iter().all(|j| done.contains(j)) {
+                if !started.contains(&i) && !blocked.contains_key(&i) && step.after.iter().all(|j| done.contains(j)) {
                     started.insert(i);
                     let ctx = ctx.clone();
                     let step = step.clone();
@@ -395,7 +430,21 @@ pub async fn apply(
                     outcome.done.push(c.address.clone());
                 }
             }
-            Err(e) => outcome.errors.push(e),
+            Err(e) => {
+                unrecordable |= matches!(e, StepError::State(_));
+                blocked.insert(i, i);
+                outcome.errors.push(e);
+            }
+        }
+    }
+    if !unrecordable && !outcome.interrupted {
+        skip_blocked(&steps, &started, &mut blocked);
+        let mut named = BTreeSet::new();
+        for (&i, &cause) in &blocked {
+            let (change, failed) = (&plan.changes[steps[i].change], &plan.changes[steps[cause].change]);
+            if i != cause && change.address != failed.address && named.insert(change.address.clone()) {
+                outcome.skipped.push((change.address.clone(), failed.address.clone()));
+            }
         }
     }
     if let Err(e) = ctx.recorder.finish() {
@@ -403,6 +452,23 @@ pub async fn apply(
     }
     outcome.state = Some(ctx.recorder.state.lock().clone());
     outcome
+}
+
+/// Marks every step not started that waits, directly or not, for a blocked (failed or
+/// skipped) step as blocked by the same failure.
+fn skip_blocked(steps: &[Step], started: &BTreeSet<usize>, blocked: &mut BTreeMap<usize, usize>) {
+    loop {
+        let newly: Vec<(usize, usize)> = steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !started.contains(i) && !blocked.contains_key(i))
+            .filter_map(|(i, step)| step.after.iter().find_map(|j| blocked.get(j)).map(|&cause| (i, cause)))
+            .collect();
+        if newly.is_empty() {
+            return;
+        }
+        blocked.extend(newly);
+    }
 }
 
 fn api(address: &Address) -> impl Fn(ApiError) -> StepError + '_ {
@@ -900,5 +966,37 @@ fn merge(into: &mut Value, from: Value) {
     if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
         let b: Map<String, Value> = b;
         a.extend(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(change: usize, after: &[usize]) -> Step {
+        Step {
+            change,
+            phase: Phase::Main,
+            after: after.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_failure_blocks_exactly_what_waits_for_it_directly_or_not() {
+        // 0 failed; 1 waits for 0, 2 for 1 (and for 3), 3 and 4 are independent, 5 waits
+        // for 4, and 6 already started before the failure was known.
+        let steps = [
+            step(0, &[]),
+            step(1, &[0]),
+            step(2, &[1, 3]),
+            step(3, &[]),
+            step(4, &[]),
+            step(5, &[4]),
+            step(6, &[0]),
+        ];
+        let started = BTreeSet::from([0, 6]);
+        let mut blocked = BTreeMap::from([(0, 0)]);
+        skip_blocked(&steps, &started, &mut blocked);
+        assert_eq!(blocked, BTreeMap::from([(0, 0), (1, 0), (2, 0)]));
     }
 }

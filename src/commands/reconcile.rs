@@ -855,6 +855,16 @@ async fn execute(run: Run<'_>, plan: &Plan) -> anyhow::Result<ExitStatus> {
         outcome.done.len(),
         plan.changes.len()
     );
+    for (skipped, failed) in &outcome.skipped {
+        eprintln!("{skipped}: not attempted: it waits for {failed}, which failed");
+    }
+    if !outcome.errors.is_empty() {
+        eprintln!(
+            "{} change(s) failed; {} not attempted because of a failure.",
+            outcome.errors.len(),
+            outcome.skipped.len()
+        );
+    }
     let mut errors = outcome.errors.into_iter();
     let Some(first) = errors.next() else {
         eprintln!("Interrupted: run `fgform plan{}` to see what is left.", run.rerun);

@@ -101,6 +101,20 @@ pub struct Change {
     pub after: Value,
 }
 
+/// A state record written without any API call: the live resource already is what the
+/// manifests ask for, but the state records it differently or not at all (a call that took
+/// effect whose answer was lost: a code update, an async config put). Without it the plan
+/// would show nothing while the state kept a stale record, which `drift` would report for
+/// ever, or no record, so removing the resource from the manifests would plan nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rerecord {
+    pub address: Address,
+    /// The id of a new record (an existing record keeps its own).
+    pub id: String,
+    /// The attributes recorded: the planner's desired view, as an apply records it.
+    pub attributes: Value,
+}
+
 /// A plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -109,6 +123,10 @@ pub struct Plan {
     /// Live resources adopted into state because their ownership tag names this stack:
     /// `(address, id)`; recorded before any change runs.
     pub adopt: Vec<(Address, String)>,
+    /// Records rewritten without an API call (see [`Rerecord`]); after the adoptions, before
+    /// any change runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rerecord: Vec<Rerecord>,
     /// Warnings that change nothing about what the plan does.
     pub warnings: Vec<String>,
     /// Resources the manifests declare that exist live but belong to no part of this state
@@ -168,7 +186,7 @@ impl Plan {
 
     /// Whether applying would do anything.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.adopt.is_empty()
+        self.changes.is_empty() && self.adopt.is_empty() && self.rerecord.is_empty()
     }
 
     /// The error a plan with blocked resources is, naming each with its owner and the way
@@ -202,6 +220,7 @@ impl Plan {
         let selected = |a: &Address| targets.iter().any(|t| t.contains(a));
         self.changes.retain(|c| selected(&c.address));
         self.adopt.retain(|(a, _)| selected(a));
+        self.rerecord.retain(|r| selected(&r.address));
         self.blocked.retain(|b| selected(&b.address));
     }
 

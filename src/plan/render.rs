@@ -152,6 +152,14 @@ pub fn text(plan: &Plan) -> String {
         };
         let _ = writeln!(out, "note: {address} ({id}) {why}: adopting it into state");
     }
+    for r in &plan.rerecord {
+        let _ = writeln!(
+            out,
+            "note: {} is already live as the manifests ask, but the state records it otherwise: \
+             recording it (no API call)",
+            r.address
+        );
+    }
     if plan.changes.is_empty() {
         if !plan.blocked.is_empty() {
             let _ = writeln!(
@@ -159,11 +167,11 @@ pub fn text(plan: &Plan) -> String {
                 "No changes planned, but {} declared resource(s) cannot be managed (see the errors above).",
                 plan.blocked.len()
             );
-        } else if !plan.adopt.is_empty() {
+        } else if !plan.adopt.is_empty() || !plan.rerecord.is_empty() {
             let _ = writeln!(
                 out,
                 "No changes to live resources. {} resource(s) to record in state.",
-                plan.adopt.len()
+                plan.adopt.len() + plan.rerecord.len()
             );
         } else {
             out.push_str("No changes. The live resources match the manifests.\n");
@@ -232,6 +240,7 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
         "stack": stack,
         "resource_changes": changes,
         "adopted": plan.adopt.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
+        "rerecorded": plan.rerecord.iter().map(|r| r.address.to_string()).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "blocked": plan.blocked.iter().map(|b| json!({
             "address": b.address.to_string(),

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::diff::{self, matches, parse_json_string};
-use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan};
+use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Rerecord};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired, FunctionSpec, Owner, TriggerSpec};
-use crate::state::State;
+use crate::state::{Attributes, ResourceState, State};
 
 /// Shown instead of a secret.
 pub const SENSITIVE: &str = "(sensitive)";
@@ -235,6 +235,41 @@ impl<'a> Ctx<'a> {
             before,
             after,
         });
+    }
+
+    /// Whether a record of `address` with attributes `after` (what an apply would write)
+    /// matches live exactly as `drift` compares: recording it then converges, the next plan
+    /// finding nothing to do. `false` when it differs or cannot be compared.
+    fn record_would_match(&self, address: &Address, kind: &str, id: &str, after: &Value) -> bool {
+        let Some(object) = after.as_object() else {
+            return false;
+        };
+        let attributes: BTreeMap<String, Value> = object.clone().into_iter().collect();
+        let record = ResourceState {
+            kind: kind.into(),
+            id: id.into(),
+            attributes: Attributes::from_map(&attributes),
+            private: Default::default(),
+        };
+        super::drift::record_matches_live(self.state, self.live, address, &record) == Some(true)
+    }
+
+    /// `address` needs no call (live already is `after`): if the state's record of it says
+    /// otherwise, plans rewriting the record (a call that took effect, its answer lost).
+    fn rerecord_if_stale(&mut self, address: &Address, after: &Value) {
+        let Some(recorded) = self.in_state(address) else {
+            return;
+        };
+        if super::drift::record_matches_live(self.state, self.live, address, recorded) != Some(false) {
+            return;
+        }
+        if self.record_would_match(address, &recorded.kind, &recorded.id, after) {
+            self.plan.rerecord.push(Rerecord {
+                address: address.clone(),
+                id: recorded.id.clone(),
+                attributes: after.clone(),
+            });
+        }
     }
 
     pub fn plan_all(&mut self) {
@@ -465,6 +500,7 @@ impl<'a> Ctx<'a> {
             });
         }
         if attributes.is_empty() {
+            self.rerecord_if_stale(&address, &after);
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {
@@ -544,6 +580,7 @@ impl<'a> Ctx<'a> {
         let before = trigger_view(live);
         let attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
         if attributes.is_empty() {
+            self.rerecord_if_stale(&address, &after);
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {
@@ -613,6 +650,30 @@ impl<'a> Ctx<'a> {
                 after,
                 attributes,
             );
+            return;
+        }
+        if self.in_state(&address).is_some() {
+            self.rerecord_if_stale(&address, &after);
+            return;
+        }
+        // Live and as desired, but not in state (a put whose answer was lost): under a
+        // function this stack manages, it is this config, so the state records it.
+        let parent = Address::Function(function.into());
+        let urn = self.in_state(&parent).map(|r| r.id.clone()).or_else(|| {
+            self.plan
+                .adopt
+                .iter()
+                .find(|(a, _)| *a == parent)
+                .map(|(_, id)| id.clone())
+        });
+        if let Some(urn) = urn {
+            if self.record_would_match(&address, "async", &urn, &after) {
+                self.plan.rerecord.push(Rerecord {
+                    address,
+                    id: urn,
+                    attributes: after,
+                });
+            }
         }
     }
 
@@ -662,6 +723,8 @@ impl<'a> Ctx<'a> {
                 after,
                 attributes,
             );
+        } else {
+            self.rerecord_if_stale(&address, &after);
         }
     }
 

@@ -137,6 +137,20 @@ async fn wait_for_writes(stack: &Stack, at_least: usize, child: &mut tokio::proc
     true
 }
 
+/// Waits, without sleeping, until the emulator has answered `op` after its first `since`
+/// logged requests; `false` if the child ended first.
+async fn wait_for_answer(stack: &Stack, op: &str, since: usize, child: &mut tokio::process::Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stack.emu.requests()[since..].iter().any(|e| e.operation == op) {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(Instant::now() < deadline, "no {op}");
+        tokio::task::yield_now().await;
+    }
+    true
+}
+
 // ---- saved plans ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,6 +547,48 @@ async fn assert_inventory(s: &Stack, want: &Expected) {
     }
 }
 
+/// What the state fails to record of live, as drift would see it: async configs live
+/// without a record (or recorded and gone), and functions whose recorded code digest or
+/// dependency versions are not the live ones.
+async fn unrecorded(s: &Stack) -> Vec<String> {
+    let state = state::load(&s.state).unwrap().unwrap();
+    let mut out = Vec::new();
+    for f in s.client.list_all_functions().await.unwrap() {
+        let urn = f.func_urn.trim_end_matches(":latest").to_string();
+        let address = format!("function.{}", f.func_name);
+        let live = s.client.show_function_config(&urn).await.unwrap();
+        let Some(record) = state.resources.get(&address) else {
+            out.push(format!("{address}: not in state"));
+            continue;
+        };
+        let recorded_code = record.attributes.get("code");
+        if recorded_code != Some(serde_json::json!(live.digest)) {
+            out.push(format!(
+                "{address}: code digest recorded {recorded_code:?}, live {}",
+                live.digest
+            ));
+        }
+        let mut versions = live.depend_version_list.clone();
+        versions.sort();
+        let recorded_versions = record.attributes.get("depend_version_list");
+        if recorded_versions != Some(serde_json::json!(versions)) {
+            out.push(format!(
+                "{address}: dependency versions recorded {recorded_versions:?}, live {versions:?}"
+            ));
+        }
+        let async_address = format!("{address}.async");
+        match (
+            s.client.show_async_config(&urn).await.unwrap().is_some(),
+            state.resources.contains_key(&async_address),
+        ) {
+            (true, false) => out.push(format!("{async_address}: live, not in state")),
+            (false, true) => out.push(format!("{async_address}: in state, not live")),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
     let seed: u64 = std::env::var("FGFORM_KILL_SEED")
@@ -554,6 +610,8 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
     .await;
     let orders = s.dir.join("functions.yaml");
     let (mut killed, mut points, mut unconfirmed) = (0, Vec::new(), 0);
+    // What the state failed to record after each recovery apply, by round.
+    let mut missing: Vec<(usize, String)> = Vec::new();
     // Rounds go on until 30 applies were killed mid-run (an apply that finishes before its
     // kill point is still checked, but does not count).
     let mut round = 0;
@@ -566,6 +624,8 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
             assert_exit(&s.run(&["destroy", s.dir(), "--auto-approve"]).await, 0);
         }
         std::fs::write(s.dir.join("deps/pillow/python/VERSION"), format!("{round}\n")).unwrap();
+        // thumbnail's code changes too (its code update also moves it to the new version).
+        std::fs::write(s.dir.join("functions/thumbnail/ROUND"), format!("{round}\n")).unwrap();
         let yaml = std::fs::read_to_string(&orders).unwrap();
         let yaml = if round % 2 == 0 {
             yaml.replace("enabled: false", "enabled: true")
@@ -573,22 +633,40 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
             yaml.replace("enabled: true", "enabled: false")
         };
         std::fs::write(&orders, yaml).unwrap();
-        let stage = format!("stage=r{round}");
+        // A third of the rounds keep the stage: thumbnail's code update is then its last
+        // call, so nothing after it rewrites its record if the answer is lost.
+        let stage = format!("stage=r{}", if round % 3 == 2 { round - 1 } else { round });
 
         let before = s.writes();
         // Writes a full apply of this round makes (measured: 11 from nothing, 6 to 7 for
-        // a change); the kill lands after a random number of them, inside the next one.
-        let full = if round % 3 == 0 { 11 } else { 6 };
+        // a change, 4 when the stage stays); the kill lands after a random number of them,
+        // inside the next one.
+        let full = [11, 6, 4][round % 3];
         let at = before + rng.gen_range(0..full);
         let delay = Duration::from_millis(rng.gen_range(0..25));
+        // Every other round the kill lands right after the service answered the call whose
+        // answer is easiest to lose unrecorded: a new async config, or a code update.
+        let targeted = (round % 2 == 1).then_some(if round % 3 == 0 {
+            "UpdateFunctionAsyncInvokeConfig"
+        } else {
+            "UpdateFunctionCode"
+        });
+        let logged = s.emu.requests().len();
         let mut child = s
             .command(&["apply", s.dir(), "--auto-approve", "--var", &stage])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        if wait_for_writes(&s, at, &mut child).await {
-            tokio::time::sleep(delay).await;
+        match targeted {
+            Some(op) => {
+                wait_for_answer(&s, op, logged, &mut child).await;
+            }
+            None => {
+                if wait_for_writes(&s, at, &mut child).await {
+                    tokio::time::sleep(delay).await;
+                }
+            }
         }
         if child.try_wait().unwrap().is_none() {
             child.start_kill().unwrap();
@@ -611,11 +689,18 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
             text(&out)
         );
         assert_inventory(&s, &shop_expected()).await;
+        missing.extend(unrecorded(&s).await.into_iter().map(|m| (round, m)));
         round += 1;
     }
     eprintln!(
         "killed {killed} of {round} applies; {unconfirmed} kills left calls unconfirmed (resolved by the next apply); \
-         writes answered before each kill: {points:?}"
+         writes answered before each kill: {points:?}; records missing or stale after the recovery applies: {}",
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "seed {seed}: {} records missing or stale after recovery applies (round, what): {missing:#?}",
+        missing.len()
     );
 }
 
@@ -667,6 +752,239 @@ async fn two_hundred_functions_converge_through_20_percent_429_and_503_with_late
     assert_exit(&out, 0);
     let live = s.client.list_all_functions().await.unwrap();
     assert_eq!(live.len(), 200, "no duplicates");
+}
+
+/// A stack of `n` functions `f000`… with `memory`, each with a timer.
+fn many_functions(n: usize, memory: u32) -> String {
+    let mut yaml = String::from("stack: many\nfunctions:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  f{i:03}:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n    memory: {memory}\n    triggers:\n      tick: {{ timer: {{ rate: 5m }} }}\n"
+        ));
+    }
+    yaml
+}
+
+impl Stack {
+    /// Adds a chaos rule to the running emulator (`--chaos` syntax).
+    async fn chaos(&self, spec: &str) {
+        let reply: serde_json::Value = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/_emulator/chaos", self.emu.url()))
+            .json(&serde_json::json!({ "spec": spec }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(reply.get("id").is_some(), "chaos rule `{spec}` refused: {reply}");
+    }
+
+    /// Removes every chaos rule.
+    async fn calm(&self) {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .delete(format!("{}/_emulator/chaos", self.emu.url()))
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .expect("chaos rules cleared");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failed_update_stops_nothing_else_and_the_next_plan_shows_only_it() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    std::fs::write(s.dir.join("stack.yaml"), many_functions(30, 128)).unwrap();
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    // f003's config update fails for good; one call at a time, so it fails early.
+    s.chaos("status=400,code=FSS.1051,op=UpdateFunctionConfig,path=*f003*")
+        .await;
+    std::fs::write(s.dir.join("stack.yaml"), many_functions(30, 256)).unwrap();
+    let out = s.run(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"]).await;
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("function.f003 failed"), "{}", text(&out));
+    assert!(stderr.contains("FSS.1051"), "{}", text(&out));
+    assert!(stderr.contains("request id"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("29 of 30 changes completed"),
+        "{}",
+        text(&out)
+    );
+    // Every other update was applied, and recorded.
+    let state = state::load(&s.state).unwrap().unwrap();
+    for i in 0..30 {
+        let name = format!("f{i:03}");
+        let urn =
+            fgform::api::urn::FunctionUrn::unqualified("local-1", fgform::api::local::PROJECT_ID, "default", &name);
+        let live = s.client.show_function_config(&urn).await.unwrap().memory_size;
+        let recorded = state.resources[&format!("function.{name}")]
+            .attributes
+            .get("memory_size");
+        let want = if i == 3 { 128 } else { 256 };
+        assert_eq!(live, want, "{name} live");
+        assert_eq!(recorded, Some(serde_json::json!(want)), "{name} recorded");
+    }
+    // The next plan shows exactly the one change left.
+    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    assert_exit(&out, 2);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains("# function.f003 will be updated in-place"),
+        "{}",
+        text(&out)
+    );
+    s.calm().await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it() {
+    let s = Stack::new(
+        "shop",
+        "cn-north-4",
+        &["status=400,code=FSS.1099,op=CreateDependencyVersion"],
+        false,
+    )
+    .await;
+    let out = s.run(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"]).await;
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dependency.pillow failed"), "{}", text(&out));
+    // thumbnail uses the version, its triggers and async config wait for thumbnail, and the
+    // workflow calls it: none is attempted, each is named.
+    for skipped in [
+        "function.thumbnail: not attempted: it waits for dependency.pillow, which failed",
+        "function.thumbnail.async: not attempted: it waits for dependency.pillow",
+        "function.thumbnail.trigger.uploads: not attempted",
+        "function.thumbnail.trigger.nightly: not attempted",
+        "workflow.nightly-etl: not attempted",
+    ] {
+        assert!(stderr.contains(skipped), "`{skipped}` missing:\n{}", text(&out));
+    }
+    // Everything independent was created and recorded.
+    let state = state::load(&s.state).unwrap().unwrap();
+    let mut recorded: Vec<&str> = state.resources.keys().map(String::as_str).collect();
+    recorded.sort();
+    assert_eq!(
+        recorded,
+        [
+            "function.audit",
+            "function.notify",
+            "function.orders",
+            "function.orders.trigger.hourly-report"
+        ]
+    );
+    let live: Vec<String> = s
+        .client
+        .list_all_functions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.func_name)
+        .collect();
+    assert_eq!(live.len(), 3, "{live:?}");
+    s.calm().await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_inventory(&s, &shop_expected()).await;
+}
+
+// ---- calls that took effect with their answers lost ----
+
+fn hello_urn() -> String {
+    fgform::api::urn::FunctionUrn::unqualified("local-1", fgform::api::local::PROJECT_ID, "default", "hello")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_config_found_live_as_desired_is_recorded_and_its_removal_plans_a_delete() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    // The config the manifest is about to ask for is live already (a put whose answer was
+    // lost); the state, which manages hello, has no record of it.
+    let body: fgform::api::types::AsyncInvokeConfigRequest = serde_json::from_value(
+        serde_json::json!({"max_async_event_age_in_seconds": 600, "max_async_retry_attempts": 1}),
+    )
+    .unwrap();
+    s.client.put_async_config(&hello_urn(), &body).await.unwrap();
+    s.edit(
+        "stack.yaml",
+        "    triggers:\n",
+        "    async: { max_event_age: 600, max_retries: 1 }\n    triggers:\n",
+    );
+    let writes = s.writes();
+    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    assert_exit(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("function.hello.async is already live as the manifests ask"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(s.writes(), writes, "recorded without an API call");
+    let state = state::load(&s.state).unwrap().unwrap();
+    let record = state
+        .resources
+        .get("function.hello.async")
+        .expect("the async config is recorded");
+    assert_eq!(
+        record.attributes.get("max_async_retry_attempts"),
+        Some(serde_json::json!(1))
+    );
+    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run(&["drift", s.dir()]).await, 0);
+
+    // Removing `async:` now deletes it.
+    s.edit("stack.yaml", "    async: { max_event_age: 600, max_retries: 1 }\n", "");
+    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("# function.hello.async will be destroyed"),
+        "{}",
+        text(&out)
+    );
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert!(
+        s.client.show_async_config(&hello_urn()).await.unwrap().is_none(),
+        "deleted live"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_update_whose_answer_was_lost_is_recorded_and_drift_is_clean() {
+    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    s.edit("hello/index.py", "def handler", "# version 2\ndef handler");
+    // The new code is stored, then every answer is lost.
+    s.chaos("drop,after,op=UpdateFunctionCode").await;
+    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    assert_exit(&out, 1);
+    s.calm().await;
+    let live = s.client.show_function_config(&hello_urn()).await.unwrap().digest;
+    let recorded = |state: &state::State| state.resources["function.hello"].attributes.get("code");
+    let before = state::load(&s.state).unwrap().unwrap();
+    assert_ne!(recorded(&before), Some(serde_json::json!(live)), "the answer was lost");
+
+    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    assert_exit(&out, 0);
+    let after = state::load(&s.state).unwrap().unwrap();
+    assert_eq!(recorded(&after), Some(serde_json::json!(live)), "{}", text(&out));
+    let out = s.run(&["drift", s.dir()]).await;
+    assert_exit(&out, 0);
+    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
 }
 
 // ---- the cron drift script, for real ----

@@ -73,20 +73,27 @@ impl Harness {
     }
 
     async fn plan(&self) -> Plan {
+        self.plan_with(&self.state()).await
+    }
+
+    /// Plans against `state` (before the first apply, each `state()` is a new lineage).
+    async fn plan_with(&self, state: &State) -> Plan {
         let desired = self.desired();
-        let state = self.state();
         let (artifacts, _) = build_artifacts(&desired).unwrap();
-        let live = refresh(&self.client, Some(&desired), &state, 4).await.unwrap();
-        plan::plan(&desired, &artifacts, &state, &live)
+        let live = refresh(&self.client, Some(&desired), state, 4).await.unwrap();
+        plan::plan(&desired, &artifacts, state, &live)
     }
 
     /// Plans and applies (one call at a time, so the request log is deterministic).
     async fn apply(&mut self, destroy: bool) -> (Plan, apply::Outcome) {
         let desired = self.desired();
+        // One state for plan and apply, as the binary does: the ownership tag the plan
+        // records names the state's lineage, and apply sends the one of the state it is given.
+        let state = self.state();
         let plan = if destroy {
-            plan::destroy(&self.state())
+            plan::destroy(&state)
         } else {
-            self.plan().await
+            self.plan_with(&state).await
         };
         let (_, payloads) = build_artifacts(&desired).unwrap();
         self.writes();
@@ -95,7 +102,7 @@ impl Harness {
             (!destroy).then_some(&desired),
             &plan,
             &payloads,
-            self.state(),
+            state,
             self.state_path.clone(),
             1,
             &std::sync::atomic::AtomicBool::new(false),

@@ -301,6 +301,21 @@ pub fn detect(state: &State, live: &Live, inventory: &Inventory, plan: &Plan) ->
     report
 }
 
+/// Whether `record` of `address` matches live the way `drift` compares them: `None` when
+/// there is nothing to compare (gone live, or no recorded attributes).
+pub(crate) fn record_matches_live(
+    state: &State,
+    live: &Live,
+    address: &Address,
+    record: &ResourceState,
+) -> Option<bool> {
+    match compare(state, live, address, record) {
+        Outcome::Same => Some(true),
+        Outcome::Differs(_) => Some(false),
+        Outcome::Gone(_) | Outcome::NoBaseline => None,
+    }
+}
+
 /// How one state record compares with live.
 enum Outcome {
     Same,

@@ -63,11 +63,11 @@ fn summary(plan: &Plan) -> String {
     }
     if plan.changes.is_empty() && !plan.blocked.is_empty() {
         // The error line above says it all.
-    } else if plan.changes.is_empty() && !plan.adopt.is_empty() {
+    } else if plan.changes.is_empty() && !(plan.adopt.is_empty() && plan.rerecord.is_empty()) {
         let _ = writeln!(
             out,
             "**No changes to live resources.** {} resource(s) to record in state.",
-            plan.adopt.len()
+            plan.adopt.len() + plan.rerecord.len()
         );
     } else if plan.changes.is_empty() {
         out.push_str("**No changes.** The live resources match the manifests.\n");
@@ -125,6 +125,12 @@ fn summary(plan: &Plan) -> String {
         out.push_str("\n**Adopted into state** (no API call):\n\n");
         for (address, id) in &plan.adopt {
             let _ = writeln!(out, "- {} ({})", code(&address.to_string()), code(id));
+        }
+    }
+    if !plan.rerecord.is_empty() {
+        out.push_str("\n**Recorded as found live** (already as the manifests ask; no API call):\n\n");
+        for r in &plan.rerecord {
+            let _ = writeln!(out, "- {}", code(&r.address.to_string()));
         }
     }
     if !plan.warnings.is_empty() {
