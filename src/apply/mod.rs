@@ -662,11 +662,22 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let d = desired.expect("desired");
             let spec = &d.functions[name];
             let key = ctx.recorder.state.lock().lineage.clone();
-            let recorded = old.as_ref().and_then(|r| r.private.get("secrets_hmac"));
-            let recorded = recorded.as_ref().and_then(Value::as_str);
-            let hmac = spec
-                .encrypted_user_data()
-                .map(|s| diff::secret_record(recorded, s.expose(), &key));
+            let recorded = old
+                .as_ref()
+                .and_then(|r| r.private.get("secrets_hmac"))
+                .and_then(|v| v.as_str().map(str::to_string));
+            // The fingerprint is a deliberately slow KDF (tens of milliseconds, tens of MiB):
+            // off the async workers, so the other calls in flight keep moving.
+            let hmac = match spec.encrypted_user_data() {
+                Some(secret) => {
+                    let secret = secret.expose().to_string();
+                    let record = tokio::task::spawn_blocking(move || {
+                        diff::secret_record(recorded.as_deref(), &secret, &key)
+                    });
+                    Some(record.await.map_err(|e| other(address, e))?)
+                }
+                None => None,
+            };
             private.insert("secrets_hmac".into(), json!(hmac));
             let versions: Vec<String> = spec
                 .dependencies
