@@ -671,9 +671,8 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let hmac = match spec.encrypted_user_data() {
                 Some(secret) => {
                     let secret = secret.expose().to_string();
-                    let record = tokio::task::spawn_blocking(move || {
-                        diff::secret_record(recorded.as_deref(), &secret, &key)
-                    });
+                    let record =
+                        tokio::task::spawn_blocking(move || diff::secret_record(recorded.as_deref(), &secret, &key));
                     Some(record.await.map_err(|e| other(address, e))?)
                 }
                 None => None,

@@ -7,17 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use fgform::api::types::{
-    AsyncInvokeConfigRequest, CreateFunctionRequest, FuncCode, Tag, UpdateFunctionCodeRequest,
-    UpdateFunctionConfigRequest, UpdateTriggerRequest,
+    AsyncInvokeConfigRequest, FuncCode, UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest,
 };
 use fgform::client::Client;
 use fgform::emulator::{self, Config, EmulatorHandle};
 use fgform::manifest::{self, LoadOptions};
-use fgform::model::limits::OWNERSHIP_TAG_KEY;
 use fgform::state;
 use serde_json::{json, Value};
 
-use crate::support::{b64, copy_dir, function_body, local_client, scrub, sha512_hex, zip_of};
+use crate::support::{b64, copy_dir, local_client, scrub, sha512_hex, zip_of};
 
 struct Stack {
     emu: EmulatorHandle,
@@ -214,17 +212,7 @@ impl Stack {
     /// Creates function `name` with the ownership tag set to `owner` (none when `None`);
     /// returns its unqualified URN.
     async fn create_function(&self, name: &str, owner: Option<&str>) -> String {
-        let body: CreateFunctionRequest = serde_json::from_value(function_body(name)).unwrap();
-        let created = self.client.create_function(&body).await.unwrap();
-        let urn = created.func_urn.trim_end_matches(":latest").to_string();
-        if let Some(owner) = owner {
-            let tag = Tag {
-                key: OWNERSHIP_TAG_KEY.into(),
-                value: owner.into(),
-            };
-            self.client.add_function_tags(&urn, &[tag]).await.unwrap();
-        }
-        urn
+        crate::support::create_function(&self.client, name, owner).await
     }
 
     async fn set_async_retries(&self, function: &str, retries: i64) {

@@ -889,14 +889,7 @@ async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it()
             "function.orders.trigger.hourly-report"
         ]
     );
-    let live: Vec<String> = s
-        .client
-        .list_all_functions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.func_name)
-        .collect();
+    let live = crate::support::function_names(&s.client).await;
     assert_eq!(live.len(), 3, "{live:?}");
     s.calm().await;
     assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);

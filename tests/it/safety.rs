@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use fgform::api::types::{CreateFunctionRequest, Tag};
-use fgform::client::{AkSk, Client, ClientBuilder, Credentials};
+use fgform::api::types::Tag;
+use fgform::client::Client;
 use fgform::emulator::{self, Config, EmulatorHandle};
 use fgform::model::limits::OWNERSHIP_TAG_KEY;
 use fgform::model::Address;
@@ -38,16 +38,8 @@ impl Work {
     async fn new() -> Work {
         let tmp = tempfile::tempdir().unwrap();
         let emu = emulator::start(Config::default()).await.unwrap();
-        let client = ClientBuilder::new()
-            .endpoint(emu.url())
-            .region(fgform::api::local::REGION)
-            .project_id(fgform::api::local::PROJECT_ID)
-            .credentials(Credentials::AkSk(AkSk::new(
-                fgform::api::local::ACCESS_KEY,
-                fgform::api::local::SECRET_KEY,
-            )))
-            .build()
-            .unwrap();
+        let client =
+            crate::support::local_client(&emu.url(), fgform::api::local::REGION, fgform::api::local::PROJECT_ID);
         Work {
             root: tmp.path().to_path_buf(),
             _tmp: tmp,
@@ -104,42 +96,12 @@ impl Work {
     }
 
     async fn functions(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .client
-            .list_all_functions()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|f| f.func_name)
-            .collect();
-        names.sort();
-        names
+        crate::support::function_names(&self.client).await
     }
 
     /// Creates function `name` through the API, tagged with `owner` (untagged when `None`).
     async fn create_function(&self, name: &str, owner: Option<&str>) -> String {
-        let body: CreateFunctionRequest = serde_json::from_value(serde_json::json!({
-            "func_name": name,
-            "package": "default",
-            "runtime": "Python3.9",
-            "handler": "index.handler",
-            "memory_size": 128,
-            "timeout": 3,
-            "code_type": "zip",
-            "code_filename": "index.zip",
-            "func_code": {"file": crate::support::b64(&crate::support::default_zip())},
-        }))
-        .unwrap();
-        let created = self.client.create_function(&body).await.unwrap();
-        let urn = created.func_urn.trim_end_matches(":latest").to_string();
-        if let Some(owner) = owner {
-            let tag = Tag {
-                key: OWNERSHIP_TAG_KEY.into(),
-                value: owner.into(),
-            };
-            self.client.add_function_tags(&urn, &[tag]).await.unwrap();
-        }
-        urn
+        crate::support::create_function(&self.client, name, owner).await
     }
 }
 

@@ -406,3 +406,32 @@ pub fn scrub_lineage(text: &str) -> String {
 pub fn scrub_lineage_json(value: serde_json::Value) -> serde_json::Value {
     serde_json::from_str(&scrub_lineage(&value.to_string())).unwrap()
 }
+
+/// Creates function `name` (Python, the default zip) through `client`, tagged
+/// `fgform-stack: owner` (untagged when `None`); returns its unqualified URN.
+pub async fn create_function(client: &fgform::client::Client, name: &str, owner: Option<&str>) -> String {
+    let body: fgform::api::types::CreateFunctionRequest = serde_json::from_value(function_body(name)).unwrap();
+    let created = client.create_function(&body).await.unwrap();
+    let urn = created.func_urn.trim_end_matches(":latest").to_string();
+    if let Some(owner) = owner {
+        let tag = fgform::api::types::Tag {
+            key: fgform::model::limits::OWNERSHIP_TAG_KEY.into(),
+            value: owner.into(),
+        };
+        client.add_function_tags(&urn, &[tag]).await.unwrap();
+    }
+    urn
+}
+
+/// The names of the functions live in the client's project, sorted.
+pub async fn function_names(client: &fgform::client::Client) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_functions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.func_name)
+        .collect();
+    names.sort();
+    names
+}
