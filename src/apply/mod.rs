@@ -457,6 +457,10 @@ pub async fn apply(
 /// Marks every step not started that waits, directly or not, for a blocked (failed or
 /// skipped) step as blocked by the same failure.
 fn skip_blocked(steps: &[Step], started: &BTreeSet<usize>, blocked: &mut BTreeMap<usize, usize>) {
+    // The common case, nothing failed: no pass over the steps at all.
+    if blocked.is_empty() {
+        return;
+    }
     loop {
         let newly: Vec<(usize, usize)> = steps
             .iter()
