@@ -280,7 +280,12 @@ pub struct TooLarge {
 
 /// Refuses, before any call, a package of `package_bytes` that the API or its gateway would
 /// refuse as a base64 upload ([`limits::upload_refusal`]).
-pub fn check_upload(address: &Address, source: &CodeSource, package_bytes: u64, zip: ZipAt) -> Result<(), TooLarge> {
+pub fn check_upload(
+    address: &Address,
+    source: &CodeSource,
+    package_bytes: u64,
+    zip: ZipAt<'_>,
+) -> Result<(), TooLarge> {
     let kind = match address {
         Address::Dependency(_) => limits::Upload::Dependency,
         _ => limits::Upload::FunctionCode,

@@ -263,7 +263,7 @@ mod tests {
             method: "POST".into(),
             path: "/".into(),
             attempts: 3,
-            elapsed: std::time::Duration::ZERO,
+            elapsed: Duration::ZERO,
             last: Box::new(s(400)),
         };
         assert!(

@@ -494,7 +494,7 @@ impl Client {
             .inner
             .http
             .get(url)
-            .timeout(std::time::Duration::from_secs(5))
+            .timeout(Duration::from_secs(5))
             .send()
             .await
             .ok()?;

@@ -30,7 +30,7 @@ pub fn human(bytes: u64) -> String {
 /// Builds the artifact of one code source; `None` for OBS objects (nothing local). A package
 /// the API would refuse ([`package::check_upload`]) is an error with a hint to use OBS.
 pub fn build(address: &Address, source: &CodeSource, out_dir: &Path) -> anyhow::Result<Option<Built>> {
-    let too_large = |size: u64, zip: ZipAt| match package::check_upload(address, source, size, zip) {
+    let too_large = |size: u64, zip: ZipAt<'_>| match package::check_upload(address, source, size, zip) {
         Ok(()) => Ok(()),
         Err(err) => Err(anyhow::anyhow!(err.to_string()).context(Hint(err.hint))),
     };

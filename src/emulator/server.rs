@@ -385,7 +385,7 @@ async fn handle(
     let decision = shared.chaos.lock().decide(&method, &relative, route.operation);
     if decision.latency_ms > 0 {
         logged.chaos = Some(format!("latency:{}ms", decision.latency_ms));
-        tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
+        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
     let (before, after) = match decision.fault {
         Some(rule) if rule.after => (None, Some(rule)),

@@ -256,7 +256,7 @@ impl Builder {
                         key: key_text,
                         key_span,
                         value,
-                    })
+                    });
                 }
             },
         }

@@ -176,7 +176,7 @@ impl Plan {
                 Action::Update => counts.1 += 1,
                 Action::Replace => {
                     counts.0 += 1;
-                    counts.2 += 1
+                    counts.2 += 1;
                 }
                 Action::Delete => counts.2 += 1,
             }

@@ -214,7 +214,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn in_state(&self, address: &Address) -> Option<&'a crate::state::ResourceState> {
+    fn in_state(&self, address: &Address) -> Option<&'a ResourceState> {
         self.state.resources.get(&address.to_string())
     }
 

@@ -202,11 +202,7 @@ impl Stack {
 
     /// The ownership tag value this stack's state writes.
     fn owner_tag(&self) -> String {
-        fgform::state::load(&self.state_path)
-            .unwrap()
-            .unwrap()
-            .owner()
-            .tag_value()
+        state::load(&self.state_path).unwrap().unwrap().owner().tag_value()
     }
 
     /// Creates function `name` with the ownership tag set to `owner` (none when `None`);

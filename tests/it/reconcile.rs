@@ -419,9 +419,9 @@ async fn a_create_whose_answer_was_lost_is_found_and_recorded_not_repeated() {
         let mut state = h.state();
         assert_eq!(state.pending.len(), 1, "{op}: one call's outcome is unknown");
         let intent = state.pending.values().next().unwrap().clone();
-        let resolved = fgform::apply::recover::resolve(&h.client, &state).await.unwrap();
+        let resolved = apply::recover::resolve(&h.client, &state).await.unwrap();
         assert_eq!(resolved.len(), 1);
-        let fgform::apply::recover::Resolution::Recorded(record) = &resolved[0].resolution else {
+        let apply::recover::Resolution::Recorded(record) = &resolved[0].resolution else {
             panic!("{op}: not found: {:?}", resolved[0]);
         };
         assert!(!record.id.is_empty());
@@ -430,7 +430,7 @@ async fn a_create_whose_answer_was_lost_is_found_and_recorded_not_repeated() {
             "{}",
             resolved[0]
         );
-        fgform::apply::recover::settle(&mut state, &resolved);
+        apply::recover::settle(&mut state, &resolved);
         assert!(state.pending.is_empty());
         assert_eq!(state.resources[&intent.address].id, record.id);
         state::save(&h.state_path, &mut state).unwrap();
@@ -468,9 +468,9 @@ async fn a_create_that_never_happened_resolves_as_not_found() {
     let (_, outcome) = h.apply(false).await;
     assert!(!outcome.errors.is_empty());
     let state = h.state();
-    let resolved = fgform::apply::recover::resolve(&h.client, &state).await.unwrap();
+    let resolved = apply::recover::resolve(&h.client, &state).await.unwrap();
     assert_eq!(resolved.len(), 1, "{resolved:?}");
-    assert_eq!(resolved[0].resolution, fgform::apply::recover::Resolution::NotFound);
+    assert_eq!(resolved[0].resolution, apply::recover::Resolution::NotFound);
 }
 
 /// A dependency replace that stopped after the functions moved to the new version still

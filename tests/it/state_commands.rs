@@ -183,11 +183,7 @@ fn force_unlock_needs_force_without_a_terminal_and_the_right_id() {
 fn a_held_lock_names_the_way_to_force_unlock_it() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("s.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec(&fgform::state::State::new("s", None)).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&path, serde_json::to_vec(&state::State::new("s", None)).unwrap()).unwrap();
     let lock = Lock::acquire(&path, "apply", std::time::Duration::ZERO).unwrap();
     let (code, _, stderr) = fgform(&["state", "rm", "function.x", "--state", path.to_str().unwrap()]);
     assert_eq!(code, 1);

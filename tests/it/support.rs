@@ -306,7 +306,7 @@ pub fn local_client(url: &str, region: &str, project: &str) -> fgform::client::C
 }
 
 /// Replaces what differs from run to run: server-made ids and timestamps, and UUIDs anywhere.
-pub fn scrub(value: serde_json::Value) -> serde_json::Value {
+pub fn scrub(value: Value) -> Value {
     use serde_json::Value;
     const VOLATILE: &[&str] = &[
         "func_id",
@@ -403,7 +403,7 @@ pub fn scrub_lineage(text: &str) -> String {
 }
 
 /// [`scrub_lineage`] over every string of a JSON value.
-pub fn scrub_lineage_json(value: serde_json::Value) -> serde_json::Value {
+pub fn scrub_lineage_json(value: Value) -> Value {
     serde_json::from_str(&scrub_lineage(&value.to_string())).unwrap()
 }
 

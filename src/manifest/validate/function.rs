@@ -14,7 +14,7 @@ use crate::model::*;
 impl Checker<'_> {
     pub(super) fn hook(
         &mut self,
-        fields: Entries,
+        fields: Entries<'_>,
         key: &str,
         path: &str,
         range: std::ops::RangeInclusive<u32>,
@@ -40,7 +40,7 @@ impl Checker<'_> {
         })
     }
 
-    pub(super) fn user_data(&mut self, fields: Entries, key: &str, path: &str) -> Vec<(String, String, Span)> {
+    pub(super) fn user_data(&mut self, fields: Entries<'_>, key: &str, path: &str) -> Vec<(String, String, Span)> {
         let Some(node) = get(fields, key) else {
             return Vec::new();
         };
@@ -83,7 +83,7 @@ impl Checker<'_> {
         &mut self,
         entry: &Entry,
         dependencies: &BTreeMap<String, DependencySpec>,
-        all: Entries,
+        all: Entries<'_>,
     ) -> Option<FunctionSpec> {
         let name = &entry.key;
         let path = join("functions", name);
@@ -263,7 +263,7 @@ impl Checker<'_> {
         })
     }
 
-    pub(super) fn mounts(&mut self, fields: Entries, path: &str) -> Option<Map<String, Value>> {
+    pub(super) fn mounts(&mut self, fields: Entries<'_>, path: &str) -> Option<Map<String, Value>> {
         let user_node = get(fields, "mount_user");
         let mounts_node = get(fields, "mounts");
         if mounts_node.is_none() {
@@ -355,7 +355,7 @@ impl Checker<'_> {
         Some(config)
     }
 
-    pub(super) fn tags(&mut self, fields: Entries, path: &str) -> BTreeMap<String, String> {
+    pub(super) fn tags(&mut self, fields: Entries<'_>, path: &str) -> BTreeMap<String, String> {
         let Some(node) = get(fields, "tags") else {
             return BTreeMap::new();
         };

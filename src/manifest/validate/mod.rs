@@ -177,7 +177,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn opt_string(&mut self, entries: Entries, key: &str, path: &str) -> Option<String> {
+    fn opt_string(&mut self, entries: Entries<'_>, key: &str, path: &str) -> Option<String> {
         get(entries, key).and_then(|n| self.string(n, &join(path, key)))
     }
 
@@ -197,7 +197,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn ranged(&mut self, entries: Entries, key: &str, path: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+    fn ranged(
+        &mut self,
+        entries: Entries<'_>,
+        key: &str,
+        path: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
         let node = get(entries, key)?;
         let path = join(path, key);
         let n = self.int(node, &path)?;
@@ -516,7 +522,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn runtime(&mut self, fields: Entries, path: &str) -> Option<String> {
+    fn runtime(&mut self, fields: Entries<'_>, path: &str) -> Option<String> {
         let node = get(fields, "runtime")?;
         let path = join(path, "runtime");
         let runtime = self.string(node, &path)?;
@@ -536,7 +542,7 @@ impl<'a> Checker<'a> {
         Some(runtime)
     }
 
-    fn description(&mut self, fields: Entries, path: &str) -> Option<String> {
+    fn description(&mut self, fields: Entries<'_>, path: &str) -> Option<String> {
         let description = self.opt_string(fields, "description", path)?;
         if description.chars().count() > DESCRIPTION_MAX_CHARS {
             let span = get(fields, "description").map(|n| n.span).unwrap_or_default();
@@ -551,7 +557,7 @@ impl<'a> Checker<'a> {
     }
 
     /// `code:` / `source:` → a code source; `jar` says whether `.jar` files are allowed.
-    fn code_source(&mut self, fields: Entries, key: &str, path: &str, jar: bool) -> Option<CodeSource> {
+    fn code_source(&mut self, fields: Entries<'_>, key: &str, path: &str, jar: bool) -> Option<CodeSource> {
         let node = get(fields, key)?;
         let key_path = join(path, key);
         let text = self.string(node, &key_path)?;
@@ -708,7 +714,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn no_exclude(&mut self, fields: Entries, path: &str, what: &str) {
+    fn no_exclude(&mut self, fields: Entries<'_>, path: &str, what: &str) {
         if let Some(node) = get(fields, "exclude") {
             self.error(
                 node.span,

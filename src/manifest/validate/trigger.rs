@@ -6,7 +6,7 @@ use super::{get, join, Checker, Entries};
 use crate::manifest::diagnostic::did_you_mean;
 use crate::manifest::schema;
 use crate::manifest::yaml::{Entry, Node};
-use crate::model::limits::{self, *};
+use crate::model::limits::*;
 use crate::model::*;
 
 impl Checker<'_> {
@@ -15,7 +15,7 @@ impl Checker<'_> {
         text: String,
         node: &Node,
         path: &str,
-        functions: Entries,
+        functions: Entries<'_>,
     ) -> Option<FunctionRef> {
         if text.starts_with("urn:") {
             if crate::api::urn::FunctionUrn::parse(&text).is_err() {
@@ -47,7 +47,7 @@ impl Checker<'_> {
         node: &Node,
         function: &str,
         path: &str,
-        functions: Entries,
+        functions: Entries<'_>,
     ) -> Option<AsyncSpec> {
         self.address = Some(Address::Async(function.into()));
         self.edges
@@ -187,7 +187,7 @@ impl Checker<'_> {
         node: &Node,
         name: &str,
         path: &str,
-        fields: Entries,
+        fields: Entries<'_>,
         status: TriggerStatus,
         runtime: Option<&str>,
     ) -> Option<TriggerSpec> {
@@ -267,7 +267,7 @@ impl Checker<'_> {
         &mut self,
         kind: &Node,
         path: &str,
-        fields: Entries,
+        fields: Entries<'_>,
         status: TriggerStatus,
     ) -> Option<TriggerSpec> {
         let kp = join(path, "type");
@@ -281,14 +281,14 @@ impl Checker<'_> {
             );
             return None;
         }
-        if !limits::TRIGGER_TYPES.contains(&code.as_str()) {
+        if !TRIGGER_TYPES.contains(&code.as_str()) {
             let upper = code.to_ascii_uppercase();
-            let hint = if limits::TRIGGER_TYPES.contains(&upper.as_str()) {
+            let hint = if TRIGGER_TYPES.contains(&upper.as_str()) {
                 format!("trigger types are upper case: `{upper}`")
             } else {
-                match did_you_mean(&code, limits::TRIGGER_TYPES.iter().copied()) {
+                match did_you_mean(&code, TRIGGER_TYPES.iter().copied()) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("use one of: {}", limits::TRIGGER_TYPES.join(", ")),
+                    None => format!("use one of: {}", TRIGGER_TYPES.join(", ")),
                 }
             };
             self.error(kind.span, &kp, format!("`{code}` is not a trigger type"), Some(hint));

@@ -12,7 +12,7 @@ use crate::model::limits::*;
 use crate::model::*;
 
 impl Checker<'_> {
-    pub(super) fn workflow(&mut self, entry: &Entry, functions: Entries) -> Option<WorkflowSpec> {
+    pub(super) fn workflow(&mut self, entry: &Entry, functions: Entries<'_>) -> Option<WorkflowSpec> {
         let name = &entry.key;
         let path = join("workflows", name);
         self.address = Some(Address::Workflow(name.clone()));
@@ -190,7 +190,7 @@ impl Checker<'_> {
         transitions: &mut Vec<(String, String, Span, String)>,
         workflow_functions: &mut Vec<WorkflowFunction>,
         retry_names: &BTreeSet<String>,
-        functions: Entries,
+        functions: Entries<'_>,
     ) -> Option<Value> {
         let entries = self.object(node, path, schema::STATE, true)?;
         let id = self.opt_string(entries, "id", path)?;
@@ -206,9 +206,8 @@ impl Checker<'_> {
             ids.insert(id.clone(), id_span);
         }
         let kind = self.opt_string(entries, "type", path).unwrap_or_default();
-        let mut state = match self.json(node, path) {
-            Value::Object(map) => map,
-            _ => return None,
+        let Value::Object(mut state) = self.json(node, path) else {
+            return None;
         };
         let is_end = kind == "End"
             || get(entries, "end").is_some_and(|n| matches!(&n.kind, Kind::Scalar { text, .. } if text == "true"));
@@ -250,7 +249,7 @@ impl Checker<'_> {
                     for (k, v) in map {
                         match (k.as_str(), v) {
                             ("next" | "transition" | "default", Value::String(s)) if !s.is_empty() => {
-                                out.push(s.clone())
+                                out.push(s.clone());
                             }
                             _ => nested(v, out),
                         }
