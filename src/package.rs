@@ -399,8 +399,8 @@ struct Pipeline {
 
 /// Writes `files` (already sorted) as a deterministic zip into `out`.
 ///
-/// Worker threads compress files in order, up to [`WINDOW_BYTES`] ahead; the calling thread
-/// writes each entry (and hashes it) as soon as it and all before it are ready.
+/// Worker threads compress files in order, up to `WINDOW_BYTES` (64 MiB of input) ahead; the
+/// calling thread writes each entry (and hashes it) as soon as it and all before it are ready.
 pub fn write_zip<W: Write>(files: &[FileEntry], out: W) -> Result<Artifact, PackageError> {
     use std::sync::{Condvar, Mutex};
 

@@ -1,4 +1,4 @@
-//! Stack directory → validated [`Desired`](crate::model::Desired).
+//! Stack directory → validated [`Desired`].
 //!
 //! 1. read every `*.yaml`/`*.yml` of the directory (not recursive, sorted by name); a name
 //!    with a stage before the extension (`api.prod.yaml`) is an overlay for that stage;
