@@ -6,9 +6,20 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=FGFORM_COMMIT");
-    // Rebuilt when HEAD moves or the index changes (a commit, a checkout).
-    for path in [".git/HEAD", ".git/index", ".git/refs", ".git/packed-refs"] {
-        if std::path::Path::new(path).exists() {
+    // Rebuilt when HEAD moves or the index changes (a commit, a checkout). Git says where
+    // those live: in a linked worktree `.git` is a file, HEAD and index are under the main
+    // clone's .git/worktrees/NAME/ and refs are shared, so fixed `.git/...` paths would never
+    // change and `--version` would keep naming the commit of the first build.
+    for name in ["HEAD", "index", "refs", "packed-refs"] {
+        let path = Command::new("git")
+            .args(["rev-parse", "--git-path", name])
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| format!(".git/{name}"));
+        if std::path::Path::new(&path).exists() {
             println!("cargo:rerun-if-changed={path}");
         }
     }
