@@ -66,8 +66,8 @@ fn plan_case(dir: &Path) -> (plan::Plan, String) {
             s.lineage = LINEAGE.into();
             s
         });
-    let live: Live = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap())
-        .unwrap_or_else(|e| panic!("{case}: live.json: {e}"));
+    let live = std::fs::read_to_string(dir.join("live.json")).unwrap_or_else(|e| panic!("{case}: live.json: {e}"));
+    let live: Live = serde_json::from_str(&live).unwrap_or_else(|e| panic!("{case}: live.json: {e}"));
     let (artifacts, _) = build_artifacts(&desired).unwrap_or_else(|e| panic!("{case}: packaging: {e:#}"));
     (plan::plan(&desired, &artifacts, &state, &live), desired.stack)
 }
