@@ -189,6 +189,12 @@ async fn shop_changes() {
     h.edit("workflows.yaml", "mode: full", "mode: quick");
     dump("workflow_state", &h, Some(h.state()), None).await;
 
+    // Applied with the default bucket, planned with `--var media_bucket=…` (case.json): the
+    // OBS trigger's event data changes, which only a new trigger can carry.
+    let h = Harness::applied("shop").await;
+    let vars = serde_json::json!({"vars": {"media_bucket": "shop-media-prod"}});
+    dump("var_changes_trigger_event_data", &h, Some(h.state()), Some(vars)).await;
+
     // An async config put whose answer was lost: live as desired, not in state.
     let h = Harness::applied("shop").await;
     let mut state = h.state();
