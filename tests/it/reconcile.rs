@@ -15,6 +15,8 @@ use fgform::state::{self, State};
 
 use crate::support::{copy_dir, local_client, scrub};
 
+mod regen_plan_fixtures;
+
 struct Harness {
     emu: EmulatorHandle,
     client: Client,
