@@ -232,7 +232,9 @@ pub async fn make_plan(
     destroy: bool,
 ) -> anyhow::Result<Plan> {
     if destroy {
-        return Ok(plan::destroy(state));
+        // Read what the state records: a function another state took over is not deleted.
+        let live = apply::refresh::refresh(client, None, state, parallelism).await?;
+        return Ok(plan::destroy(state, &live));
     }
     let live = apply::refresh::refresh(client, Some(desired), state, parallelism).await?;
     Ok(plan::plan(desired, artifacts, state, &live))
@@ -574,7 +576,7 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
             }
             let mut plan = make_plan(&client, &desired, &state, &artifacts, args.target.parallelism, destroy).await?;
             plan.retain_targets(&targets);
-            if destroy && plan.is_empty() {
+            if destroy && plan.is_empty() && plan.blocked.is_empty() {
                 let why = if state.serial == 0 && state.resources.is_empty() {
                     "there is no state there yet"
                 } else {

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::api::types::{
     AsyncInvokeConfig, DependencyVersion, FunctionConfig, Tag, Trigger, Workflow, WorkflowSummary,
 };
 
 /// One live function with everything fgform manages on it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LiveFunction {
     pub config: FunctionConfig,
     pub triggers: Vec<Trigger>,
@@ -23,8 +26,10 @@ impl LiveFunction {
     }
 }
 
-/// A snapshot of the live resources a plan compares with.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A snapshot of the live resources a plan compares with. (De)serializes so planner tests
+/// can keep one as a fixture (`tests/fixtures/plan/<case>/live.json`) and run without a server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Live {
     /// By function address name (the manifest key); absent = does not exist live.
     pub functions: BTreeMap<String, LiveFunction>,

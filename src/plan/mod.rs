@@ -147,6 +147,10 @@ pub struct Blocked {
     pub owner: Option<String>,
     /// Why it is not ours, for messages ("tagged for another state of stack `shop`").
     pub reason: String,
+    /// Whether this state records it (another state took it over since): the way out is
+    /// then to forget it here.
+    #[serde(default)]
+    pub recorded: bool,
 }
 
 impl Blocked {
@@ -154,6 +158,13 @@ impl Blocked {
     /// that name the same stack, stage and state, e.g. ` examples/shop --stage prod`).
     pub fn hint(&self, rerun: &str) -> String {
         let import = format!("fgform import {} {}{rerun}", self.address, self.id);
+        if self.recorded {
+            return format!(
+                "if the other owner manages it now, forget it here (nothing changes live): `fgform state rm {}{}`",
+                self.address,
+                strip_endpoint(rerun)
+            );
+        }
         match &self.owner {
             Some(_) => format!(
                 "if this state should manage it instead, first remove it from the state that does \
@@ -237,6 +248,18 @@ pub fn hmac_key(state: &State) -> &str {
     &state.lineage
 }
 
+/// `rerun` without its ` --endpoint URL` (for commands that only touch the state).
+fn strip_endpoint(rerun: &str) -> String {
+    match rerun.find(" --endpoint ") {
+        Some(at) => {
+            let rest = &rerun[at + " --endpoint ".len()..];
+            let after = rest.find(' ').map_or("", |i| &rest[i..]);
+            format!("{}{after}", &rerun[..at])
+        }
+        None => rerun.to_string(),
+    }
+}
+
 /// Plans `desired` against `state` and `live`.
 pub fn plan(desired: &Desired, artifacts: &Artifacts, state: &State, live: &Live) -> Plan {
     let mut ctx = resources::Ctx::new(desired, artifacts, state, live);
@@ -244,10 +267,23 @@ pub fn plan(desired: &Desired, artifacts: &Artifacts, state: &State, live: &Live
     ctx.finish()
 }
 
-/// Plans the destruction of everything `state` records.
-pub fn destroy(state: &State) -> Plan {
+/// Plans the destruction of everything `state` records, except a function `live` shows is
+/// now another's (and what is under it): that one is blocked, never deleted.
+pub fn destroy(state: &State, live: &Live) -> Plan {
     let mut changes = Vec::new();
-    let addresses: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
+    let mut blocked = Vec::new();
+    let mut addresses: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
+    let mut foreign = BTreeSet::new();
+    for address in &addresses {
+        let Address::Function(name) = address else { continue };
+        let Some(live) = live.functions.get(name) else { continue };
+        let record = state.resources.get(&address.to_string());
+        if let Some(reason) = resources::not_ours(state, record, live) {
+            blocked.push(resources::blocked_function(name, live, true, reason));
+            foreign.insert(name.clone());
+        }
+    }
+    addresses.retain(|a| resources::function_of(a).is_none_or(|f| !foreign.contains(f)));
     for address in &addresses {
         let parent_goes = address.parent().is_some_and(|p| addresses.contains(&p));
         let calls = match (address, parent_goes) {
@@ -270,6 +306,7 @@ pub fn destroy(state: &State) -> Plan {
     }
     Plan {
         changes,
+        blocked,
         ..Plan::default()
     }
 }

@@ -155,7 +155,7 @@ pub fn text(plan: &Plan) -> String {
     for r in &plan.rerecord {
         let _ = writeln!(
             out,
-            "note: {} is already live as the manifests ask, but the state records it otherwise: \
+            "note: {} is already live as the manifests ask, but the state records it otherwise or not at all: \
              recording it (no API call)",
             r.address
         );

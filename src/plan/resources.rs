@@ -408,32 +408,6 @@ impl<'a> Ctx<'a> {
         std::mem::take(object)
     }
 
-    /// Why the live function at a declared address is not this state's to manage, or
-    /// `None` when it is. A function the state records is ours unless its tag names another
-    /// state (a legacy tag naming only this stack, or a tag removed by hand, is drift the
-    /// plan repairs); one the state does not record is ours only when its tag names exactly
-    /// this state (see `model::Owner`).
-    fn not_ours(&self, recorded: bool, live: &LiveFunction) -> Option<String> {
-        let ours = self.state.owner();
-        match live.tag(OWNERSHIP_TAG_KEY).map(Owner::parse) {
-            Some(o) if o == ours => None,
-            // The tag was removed by hand: the diff puts it back.
-            None if recorded => None,
-            // A tag from before lineages were tagged: the state's own record settles it,
-            // and the diff rewrites the tag.
-            Some(o) if recorded && o.lineage.is_none() && o.stack == ours.stack => None,
-            Some(o) if o.lineage.is_none() && o.stack == ours.stack => Some(format!(
-                "it carries the old-style tag `{OWNERSHIP_TAG_KEY}: {}`, which names no state: it may belong \
-                 to any state of this stack",
-                o.tag_value()
-            )),
-            Some(o) => Some(other_owner(&o, &ours)),
-            None => Some(format!(
-                "it has no `{OWNERSHIP_TAG_KEY}` tag: it was made outside fgform (console, script, another tool)"
-            )),
-        }
-    }
-
     fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
         let recorded = self.in_state(address).and_then(|r| r.private.get("secrets_hmac"));
         function_view(live, recorded.is_some_and(|v| !v.is_null()))
@@ -445,18 +419,10 @@ impl<'a> Ctx<'a> {
         let recorded = self.in_state(&address);
         let live = self.live.functions.get(name);
         if let Some(live) = live {
-            let imported_from = recorded
-                .and_then(|r| r.private.get(super::import::IMPORTED_OWNER))
-                .and_then(|v| v.as_str().map(str::to_string));
-            let taken_over = imported_from.is_some() && imported_from.as_deref() == live.tag(OWNERSHIP_TAG_KEY);
-            if let Some(reason) = self.not_ours(recorded.is_some(), live).filter(|_| !taken_over) {
-                let urn = live.config.func_urn.clone();
-                self.plan.blocked.push(super::Blocked {
-                    address: address.clone(),
-                    id: urn.strip_suffix(":latest").unwrap_or(&urn).to_string(),
-                    owner: live.tag(OWNERSHIP_TAG_KEY).map(str::to_string),
-                    reason,
-                });
+            if let Some(reason) = not_ours(self.state, recorded, live) {
+                self.plan
+                    .blocked
+                    .push(blocked_function(name, live, recorded.is_some(), reason));
                 self.skipped.insert(name.into());
                 return;
             }
@@ -690,6 +656,7 @@ impl<'a> Ctx<'a> {
                     address,
                     id: id.id.clone(),
                     owner: None,
+                    recorded: false,
                     reason: format!(
                         "a workflow named `{}` exists and this state does not record it (workflows carry \
                          no ownership tag)",
@@ -732,13 +699,28 @@ impl<'a> Ctx<'a> {
 
     fn orphans(&mut self) {
         let desired: BTreeSet<Address> = self.desired.addresses().into_iter().collect();
-        let orphans: Vec<Address> = self
+        let mut orphans: Vec<Address> = self
             .state
             .resources
             .keys()
             .filter_map(|k| k.parse::<Address>().ok())
             .filter(|a| !desired.contains(a))
             .collect();
+        // Never delete what is no longer ours: a function another state took over, nor
+        // anything under a function this plan refused to touch.
+        let mut foreign = self.skipped.clone();
+        for address in &orphans {
+            if let Address::Function(name) = address {
+                let record = self.state.resources.get(&address.to_string());
+                if let Some(live) = self.live.functions.get(name) {
+                    if let Some(reason) = not_ours(self.state, record, live) {
+                        self.plan.blocked.push(blocked_function(name, live, true, reason));
+                        foreign.insert(name.clone());
+                    }
+                }
+            }
+        }
+        orphans.retain(|a| function_of(a).is_none_or(|f| !foreign.contains(f)));
         let gone: BTreeSet<String> = orphans
             .iter()
             .filter_map(|a| match a {
@@ -777,6 +759,58 @@ impl<'a> Ctx<'a> {
             let calls = if exists { vec![call] } else { vec![] };
             self.push(address, Action::Delete, calls, before, Value::Null, attributes);
         }
+    }
+}
+
+/// Why live function `live` is not `state`'s to manage, or `None` when it is. A function
+/// the state records (`record`) is its own unless its tag names another owner; a tag
+/// removed by hand, or a legacy tag naming only this stack, is drift the plan repairs, and a
+/// tag the function carried when it was imported on purpose is the one the next apply
+/// replaces. One the state does not record is its own only when its tag names exactly this
+/// state (see `model::Owner`).
+pub(crate) fn not_ours(state: &State, record: Option<&ResourceState>, live: &LiveFunction) -> Option<String> {
+    let ours = state.owner();
+    let tag = live.tag(OWNERSHIP_TAG_KEY);
+    let recorded = record.is_some();
+    let imported_from = record.and_then(|r| r.private.get(super::import::IMPORTED_OWNER));
+    if tag.is_some() && imported_from.as_ref().and_then(Value::as_str) == tag {
+        return None;
+    }
+    match tag.map(Owner::parse) {
+        Some(o) if o == ours => None,
+        None if recorded => None,
+        Some(o) if recorded && o.lineage.is_none() && o.stack == ours.stack => None,
+        Some(o) if o.lineage.is_none() && o.stack == ours.stack => Some(format!(
+            "it carries the old-style tag `{OWNERSHIP_TAG_KEY}: {}`, which names no state: it may belong \
+             to any state of this stack",
+            o.tag_value()
+        )),
+        Some(o) if recorded => Some(format!("this state records it, but {}", other_owner(&o, &ours))),
+        Some(o) => Some(other_owner(&o, &ours)),
+        None => Some(format!(
+            "it has no `{OWNERSHIP_TAG_KEY}` tag: it was made outside fgform (console, script, another tool)"
+        )),
+    }
+}
+
+/// The blocked entry for live function `name` that is not this state's (see [`not_ours`]).
+pub(crate) fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, reason: String) -> super::Blocked {
+    let urn = &live.config.func_urn;
+    super::Blocked {
+        address: Address::Function(name.into()),
+        id: urn.strip_suffix(":latest").unwrap_or(urn).to_string(),
+        owner: live.tag(OWNERSHIP_TAG_KEY).map(str::to_string),
+        reason,
+        recorded,
+    }
+}
+
+/// The function a function, trigger or async address belongs to.
+pub(crate) fn function_of(address: &Address) -> Option<&str> {
+    match address {
+        Address::Function(name) | Address::Async(name) => Some(name),
+        Address::Trigger { function, .. } => Some(function),
+        Address::Dependency(_) | Address::Workflow(_) => None,
     }
 }
 

@@ -15,6 +15,8 @@ use fgform::state::{self, State};
 
 use crate::support::{copy_dir, local_client, scrub};
 
+mod regen_plan_fixtures;
+
 struct Harness {
     emu: EmulatorHandle,
     client: Client,
@@ -91,7 +93,10 @@ impl Harness {
         // records names the state's lineage, and apply sends the one of the state it is given.
         let state = self.state();
         let plan = if destroy {
-            plan::destroy(&state)
+            let live = fgform::apply::refresh::refresh(&self.client, None, &state, 4)
+                .await
+                .unwrap();
+            plan::destroy(&state, &live)
         } else {
             self.plan_with(&state).await
         };

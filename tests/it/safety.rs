@@ -567,3 +567,53 @@ async fn the_way_out_takes_a_function_over_from_another_state_on_purpose() {
     assert!(t.contains("it is tagged for another state of this stack"), "{t}");
     assert_eq!(w.functions().await, ["hello"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_never_deletes_a_function_another_state_took_over() {
+    let w = Work::new().await;
+    w.stack("alpha", ALPHA);
+    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    // Another state takes the function over (without the first one forgetting it).
+    let t = exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
+    exit(&w.run_exactly(&hinted(&t, "fgform import function.hello ")).await, 0);
+    exit(
+        &w.run(&["apply", "alpha", "--state", "new.json", "--auto-approve"])
+            .await,
+        0,
+    );
+    let writes = w.writes();
+
+    // The first state's destroy deletes nothing of it …
+    let t = exit(&w.run(&["destroy", "alpha", "--auto-approve"]).await, 1);
+    assert!(
+        t.contains("function.hello (urn:fss:local-1:0123456789abcdef0123456789abcdef:function:default:hello) exists and \
+                    is not this state's to manage: this state records it, but it is tagged for another state of this stack"),
+        "{t}"
+    );
+    // … nor does dropping it from the manifests.
+    std::fs::write(
+        w.path("alpha/stack.yaml"),
+        ALPHA.replace("  hello:", "  greet:").replace("nightly:", "hourly:"),
+    )
+    .unwrap();
+    let t = exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 1);
+    assert!(
+        t.contains("this state records it, but it is tagged for another state"),
+        "{t}"
+    );
+    assert!(!t.contains("function.hello will be destroyed"), "{t}");
+    assert_eq!(w.writes(), writes, "nothing sent");
+    assert_eq!(w.functions().await, ["hello"]);
+
+    // The way out runs as printed: forget it here, and the first state plans on without it.
+    let forget = hinted(&t, "fgform state rm function.hello");
+    assert_eq!(forget, ["state", "rm", "function.hello", "alpha"]);
+    exit(&w.run_exactly(&forget).await, 0);
+    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_eq!(w.functions().await, ["greet", "hello"]);
+    // And the other state, planned from the same (edited) folder, would delete its own
+    // `hello` but is refused `greet`, which the first state owns.
+    let t = exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
+    assert!(t.contains("function.greet"), "{t}");
+    assert!(t.contains("function.hello will be destroyed"), "{t}");
+}
