@@ -93,9 +93,7 @@ impl Harness {
         // records names the state's lineage, and apply sends the one of the state it is given.
         let state = self.state();
         let plan = if destroy {
-            let live = fgform::apply::refresh::refresh(&self.client, None, &state, 4)
-                .await
-                .unwrap();
+            let live = refresh(&self.client, None, &state, 4).await.unwrap();
             plan::destroy(&state, &live)
         } else {
             self.plan_with(&state).await

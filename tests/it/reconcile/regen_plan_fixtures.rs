@@ -60,7 +60,7 @@ fn canonical(texts: &[&str], lineage: &str) -> Vec<String> {
     texts
         .iter()
         .map(|text| {
-            let text = uuid.replace_all(text, |c: &regex::Captures| {
+            let text = uuid.replace_all(text, |c: &regex::Captures<'_>| {
                 ids.entry(c[0].to_string())
                     .or_insert_with(|| {
                         next += 1;
