@@ -253,6 +253,10 @@ fn changed_keys(then: Option<&super::Change>, now: Option<&super::Change>) -> Ve
         .collect();
     keys.sort();
     keys.dedup();
+    // Any write moves `last_modified` too: name it only when nothing else changed.
+    if keys.len() > 1 {
+        keys.retain(|k| k != "last_modified");
+    }
     if keys.is_empty() {
         keys.push("(existence)".into());
     }
@@ -389,6 +393,24 @@ mod tests {
 
         let stale = s.check_live(&Plan::default());
         assert!(stale[0].to_string().contains("no longer needs the planned change"));
+    }
+
+    #[test]
+    fn last_modified_is_named_only_when_nothing_else_changed() {
+        let then = change(
+            "function.f",
+            json!({"timeout": 3, "last_modified": "2026-12-01T10:00:00Z"}),
+        );
+        let both = change(
+            "function.f",
+            json!({"timeout": 99, "last_modified": "2026-12-01T10:00:01Z"}),
+        );
+        let time = change(
+            "function.f",
+            json!({"timeout": 3, "last_modified": "2026-12-01T10:00:01Z"}),
+        );
+        assert_eq!(changed_keys(Some(&then), Some(&both)), ["timeout"]);
+        assert_eq!(changed_keys(Some(&then), Some(&time)), ["last_modified"]);
     }
 
     #[test]
