@@ -13,7 +13,6 @@ use crate::cli::DriftArgs;
 use crate::error::{ExitStatus, Hint};
 use crate::plan::drift::{self, ignore, render, Inventory};
 use crate::plan::{self, Live};
-use crate::state;
 
 /// `fgform drift`.
 pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
@@ -21,7 +20,7 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Error);
     };
     let path = state_path(&args.target, &desired);
-    let Some(state) = state::load(&path)? else {
+    let Some(state) = super::reconcile::load_checked(&path, &desired)? else {
         bail!(
             anyhow!("no state file at `{}`", super::reconcile::display_path(&path)).context(Hint(format!(
                 "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
@@ -29,7 +28,6 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
             )))
         );
     };
-    super::reconcile::check_state_identity(&state, &desired, &path)?;
     let rules = read_rules(&args)?;
     let (artifacts, _) = build_artifacts(&desired)?;
     let parallelism = args.target.parallelism;

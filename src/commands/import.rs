@@ -11,7 +11,7 @@ use crate::cli::ImportArgs;
 use crate::client::error::with_hint;
 use crate::error::ExitStatus;
 use crate::model::Address;
-use crate::state::{self, State};
+use crate::state;
 
 /// `fgform import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
@@ -23,11 +23,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
         let lock = acquire(&args.target, &path, "import")?;
-        let loaded = state::load(&path)?;
-        if let Some(state) = &loaded {
-            super::reconcile::check_state_identity(state, &desired, &path)?;
-        }
-        let mut state = loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
+        let mut state = super::reconcile::load_state(&path, &desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
         println!("{address}: importing from ID \"{}\"...", args.id);
         let result = import(&client, &desired, &state, &address, &args.id).await;

@@ -240,12 +240,19 @@ pub async fn make_plan(
     Ok(plan::plan(desired, artifacts, state, &live))
 }
 
-fn load_state(path: &Path, desired: &Desired) -> anyhow::Result<State> {
+/// The state at `path` (`None`: there is none yet), refused when it belongs to another
+/// stack or stage than `desired` (see [`check_state_identity`]).
+pub fn load_checked(path: &Path, desired: &Desired) -> anyhow::Result<Option<State>> {
     let loaded = state::load(path)?;
     if let Some(state) = &loaded {
         check_state_identity(state, desired, path)?;
     }
-    Ok(loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
+    Ok(loaded)
+}
+
+/// [`load_checked`], or a new state for the stack when there is none yet.
+pub fn load_state(path: &Path, desired: &Desired) -> anyhow::Result<State> {
+    Ok(load_checked(path, desired)?.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref())))
 }
 
 /// `stack `shop` stage `prod`` / `stack `shop` (no stage)`.
@@ -276,13 +283,9 @@ pub fn check_state_identity(state: &State, desired: &Desired, path: &Path) -> an
     ))))
 }
 
-/// A path as the user would type it (no leading `./`).
+/// A path as the user would type it (without `.` components, see `manifest::tidy_path`).
 pub fn display_path(path: &Path) -> String {
-    let mut shown = path.display().to_string();
-    while let Some(rest) = shown.strip_prefix("./") {
-        shown = rest.to_string();
-    }
-    shown
+    crate::manifest::tidy_path(path).display().to_string()
 }
 
 /// The arguments that make a suggested command work on the same stack, stage, state and
@@ -380,16 +383,13 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let path = state_path(&args.target, &desired);
-        let loaded = state::load(&path)?;
+        let loaded = load_checked(&path, &desired)?;
         // What a saved plan checks the state against: the file as found, before any
         // in-memory resolution of interrupted calls.
         let prior = saved::PriorState {
             lineage: loaded.as_ref().map(|s| s.lineage.clone()),
             serial: loaded.as_ref().map_or(0, |s| s.serial),
         };
-        if let Some(state) = &loaded {
-            check_state_identity(state, &desired, &path)?;
-        }
         let mut state = loaded.unwrap_or_else(|| State::new(&desired.stack, desired.stage.as_deref()));
         let (artifacts, _) = build_artifacts(&desired)?;
         let (client, embedded) = connect(&args.target, &desired, &path).await?;
@@ -722,10 +722,7 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
         let lock = super::force_unlock::acquire(&target, &path, op)?;
         let interrupt = Interrupt::install(Some(lock.handle()));
         let result = async {
-            let prior = state::load(&path)?;
-            if let Some(state) = &prior {
-                check_state_identity(state, &desired, &path)?;
-            }
+            let prior = load_checked(&path, &desired)?;
             saved.check_state(prior.as_ref()).map_err(|e| refused(e.to_string()))?;
             // A plan made before any state existed tagged its creates with the lineage it
             // made up: the state this apply creates carries it.
