@@ -32,9 +32,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
         }
         let records = result.map_err(|e| {
             // The commands it suggests (`state rm`, `state mv`) only touch the state.
-            let mut state_only = args.target.clone();
-            state_only.endpoint = None;
-            let hint = e.hint(&super::reconcile::rerun_args(&state_only, Some(&desired)));
+            let hint = e.hint(&super::reconcile::state_rerun_args(&args.target, Some(&desired)));
             with_hint(e, hint).context(format!("cannot import `{}` as {address}", args.id))
         })?;
         for (address, record) in records {

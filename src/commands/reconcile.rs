@@ -309,6 +309,14 @@ pub fn rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
     )
 }
 
+/// [`rerun_args`] for a suggested command that only touches the state (`state rm`, `state
+/// mv`): no `--endpoint`.
+pub fn state_rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
+    let mut target = target.clone();
+    target.endpoint = None;
+    rerun_args(&target, desired)
+}
+
 fn rerun_parts(
     dir: &str,
     stage: Option<&str>,
@@ -348,7 +356,11 @@ fn rerun_parts(
 /// The error a plan with blocked resources is (see `Plan::blocked`), with the way out for
 /// each, as commands that run from where the user stands.
 pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired) -> anyhow::Result<()> {
-    match plan.blocked_error(&rerun_args(target, Some(desired))) {
+    let (rerun, state_rerun) = (
+        rerun_args(target, Some(desired)),
+        state_rerun_args(target, Some(desired)),
+    );
+    match plan.blocked_error(&rerun, &state_rerun) {
         Some(message) => Err(anyhow::anyhow!(message)),
         None => Ok(()),
     }

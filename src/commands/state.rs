@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::force_unlock::acquire;
-use super::reconcile::{check_state_identity, display_path, load_desired, rerun_args, state_path};
+use super::reconcile::{check_state_identity, display_path, load_desired, state_path, state_rerun_args};
 use crate::api::urn::FunctionUrn;
 use crate::cli::{ShowArgs, StateArgs, StateCommand, TargetArgs};
 use crate::client::error::with_hint;
@@ -83,7 +83,7 @@ fn check_declared(
 ) -> anyhow::Result<()> {
     let again = format!(
         "fgform state mv {source} {destination}{} --force",
-        state_only_rerun(target)
+        state_rerun_args(target, None)
     );
     let Some(desired) = desired else {
         return Err(anyhow::anyhow!(
@@ -107,13 +107,6 @@ fn check_declared(
         ),
     };
     Err(anyhow::anyhow!("the manifests do not declare {destination}").context(Hint(hint)))
-}
-
-/// [`rerun_args`] for a suggested command that only touches the state (no `--endpoint`).
-fn state_only_rerun(target: &TargetArgs) -> String {
-    let mut target = target.clone();
-    target.endpoint = None;
-    rerun_args(&target, None)
 }
 
 /// A surgery error with its hint, the commands in it completed with `rerun`.
@@ -188,7 +181,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
         }
         StateCommand::Rm { target, address } => {
             let address: Address = address.parse()?;
-            let rerun = state_only_rerun(&target);
+            let rerun = state_rerun_args(&target, None);
             return edit(&target, "state rm", |state, _| {
                 for gone in surgery::rm(state, &address).map_err(|e| surgery_error(e, &rerun))? {
                     println!("Removed {gone}");
@@ -203,7 +196,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
             force,
         } => {
             let (source, destination): (Address, Address) = (source.parse()?, destination.parse()?);
-            let rerun = state_only_rerun(&target);
+            let rerun = state_rerun_args(&target, None);
             return edit(&target, "state mv", |state, desired| {
                 if !force {
                     check_declared(&destination, desired, &target, &source)?;

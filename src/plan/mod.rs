@@ -155,14 +155,14 @@ pub struct Blocked {
 
 impl Blocked {
     /// The way out, as commands to run from where the user stands (`rerun`: the arguments
-    /// that name the same stack, stage and state, e.g. ` examples/shop --stage prod`).
-    pub fn hint(&self, rerun: &str) -> String {
+    /// that name the same stack, stage, state and target, e.g. ` examples/shop --stage prod`;
+    /// `state_rerun`: the same for a command that only touches the state).
+    pub fn hint(&self, rerun: &str, state_rerun: &str) -> String {
         let import = format!("fgform import {} {}{rerun}", self.address, self.id);
         if self.recorded {
             return format!(
-                "if the other owner manages it now, forget it here (nothing changes live): `fgform state rm {}{}`",
-                self.address,
-                strip_endpoint(rerun)
+                "if the other owner manages it now, forget it here (nothing changes live): `fgform state rm {}{state_rerun}`",
+                self.address
             );
         }
         match &self.owner {
@@ -202,7 +202,7 @@ impl Plan {
 
     /// The error a plan with blocked resources is, naming each with its owner and the way
     /// out (see [`Blocked::hint`]); `None` when nothing is blocked.
-    pub fn blocked_error(&self, rerun: &str) -> Option<String> {
+    pub fn blocked_error(&self, rerun: &str, state_rerun: &str) -> Option<String> {
         if self.blocked.is_empty() {
             return None;
         }
@@ -217,7 +217,7 @@ impl Plan {
                 b.address,
                 b.id,
                 b.reason,
-                b.hint(rerun)
+                b.hint(rerun, state_rerun)
             ));
         }
         Some(out)
@@ -246,18 +246,6 @@ impl Plan {
 /// are salted Argon2id ([`diff::secret_fingerprint`]).
 pub fn hmac_key(state: &State) -> &str {
     &state.lineage
-}
-
-/// `rerun` without its ` --endpoint URL` (for commands that only touch the state).
-fn strip_endpoint(rerun: &str) -> String {
-    match rerun.find(" --endpoint ") {
-        Some(at) => {
-            let rest = &rerun[at + " --endpoint ".len()..];
-            let after = rest.find(' ').map_or("", |i| &rest[i..]);
-            format!("{}{after}", &rerun[..at])
-        }
-        None => rerun.to_string(),
-    }
 }
 
 /// Plans `desired` against `state` and `live`.
