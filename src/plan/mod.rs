@@ -259,19 +259,9 @@ pub fn plan(desired: &Desired, artifacts: &Artifacts, state: &State, live: &Live
 /// now another's (and what is under it): that one is blocked, never deleted.
 pub fn destroy(state: &State, live: &Live) -> Plan {
     let mut changes = Vec::new();
-    let mut blocked = Vec::new();
-    let mut addresses: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
-    let mut foreign = BTreeSet::new();
-    for address in &addresses {
-        let Address::Function(name) = address else { continue };
-        let Some(live) = live.functions.get(name) else { continue };
-        let record = state.resources.get(&address.to_string());
-        if let Some(reason) = resources::not_ours(state, record, live) {
-            blocked.push(resources::blocked_function(name, live, true, reason));
-            foreign.insert(name.clone());
-        }
-    }
-    addresses.retain(|a| resources::function_of(a).is_none_or(|f| !foreign.contains(f)));
+    let mut recorded: Vec<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
+    let (blocked, _) = resources::keep_foreign_functions(state, live, &mut recorded);
+    let addresses: BTreeSet<Address> = recorded.into_iter().collect();
     for address in &addresses {
         let parent_goes = address.parent().is_some_and(|p| addresses.contains(&p));
         let calls = match (address, parent_goes) {

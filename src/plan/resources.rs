@@ -708,18 +708,9 @@ impl<'a> Ctx<'a> {
             .collect();
         // Never delete what is no longer ours: a function another state took over, nor
         // anything under a function this plan refused to touch.
-        let mut foreign = self.skipped.clone();
-        for address in &orphans {
-            if let Address::Function(name) = address {
-                let record = self.state.resources.get(&address.to_string());
-                if let Some(live) = self.live.functions.get(name) {
-                    if let Some(reason) = not_ours(self.state, record, live) {
-                        self.plan.blocked.push(blocked_function(name, live, true, reason));
-                        foreign.insert(name.clone());
-                    }
-                }
-            }
-        }
+        let (blocked, mut foreign) = keep_foreign_functions(self.state, self.live, &mut orphans);
+        self.plan.blocked.extend(blocked);
+        foreign.extend(self.skipped.iter().cloned());
         orphans.retain(|a| function_of(a).is_none_or(|f| !foreign.contains(f)));
         let gone: BTreeSet<String> = orphans
             .iter()
@@ -768,7 +759,7 @@ impl<'a> Ctx<'a> {
 /// tag the function carried when it was imported on purpose is the one the next apply
 /// replaces. One the state does not record is its own only when its tag names exactly this
 /// state (see `model::Owner`).
-pub(crate) fn not_ours(state: &State, record: Option<&ResourceState>, live: &LiveFunction) -> Option<String> {
+fn not_ours(state: &State, record: Option<&ResourceState>, live: &LiveFunction) -> Option<String> {
     let ours = state.owner();
     let tag = live.tag(OWNERSHIP_TAG_KEY);
     let recorded = record.is_some();
@@ -794,7 +785,7 @@ pub(crate) fn not_ours(state: &State, record: Option<&ResourceState>, live: &Liv
 }
 
 /// The blocked entry for live function `name` that is not this state's (see [`not_ours`]).
-pub(crate) fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, reason: String) -> super::Blocked {
+fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, reason: String) -> super::Blocked {
     let urn = &live.config.func_urn;
     super::Blocked {
         address: Address::Function(name.into()),
@@ -805,8 +796,30 @@ pub(crate) fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, 
     }
 }
 
+/// Of the recorded `addresses` about to be deleted, takes out every function `live` shows is
+/// now another's, and what is under it: returns them blocked, and the names of those
+/// functions.
+pub(crate) fn keep_foreign_functions(
+    state: &State,
+    live: &Live,
+    addresses: &mut Vec<Address>,
+) -> (Vec<super::Blocked>, BTreeSet<String>) {
+    let mut blocked = Vec::new();
+    let mut foreign = BTreeSet::new();
+    for address in addresses.iter() {
+        let Address::Function(name) = address else { continue };
+        let Some(live) = live.functions.get(name) else { continue };
+        if let Some(reason) = not_ours(state, state.resources.get(&address.to_string()), live) {
+            blocked.push(blocked_function(name, live, true, reason));
+            foreign.insert(name.clone());
+        }
+    }
+    addresses.retain(|a| function_of(a).is_none_or(|f| !foreign.contains(f)));
+    (blocked, foreign)
+}
+
 /// The function a function, trigger or async address belongs to.
-pub(crate) fn function_of(address: &Address) -> Option<&str> {
+fn function_of(address: &Address) -> Option<&str> {
     match address {
         Address::Function(name) | Address::Async(name) => Some(name),
         Address::Trigger { function, .. } => Some(function),
