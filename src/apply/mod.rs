@@ -670,13 +670,17 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 .as_ref()
                 .and_then(|r| r.private.get("secrets_hmac"))
                 .and_then(|v| v.as_str().map(str::to_string));
+            // The plan compared the recorded fingerprint with this secret: no difference
+            // listed means they match.
+            let verified = !change.attributes.iter().any(|a| a.path == "encrypted_user_data");
             // The fingerprint is a deliberately slow KDF (tens of milliseconds, tens of MiB):
             // off the async workers, so the other calls in flight keep moving.
             let hmac = match spec.encrypted_user_data() {
                 Some(secret) => {
                     let secret = secret.expose().to_string();
-                    let record =
-                        tokio::task::spawn_blocking(move || diff::secret_record(recorded.as_deref(), &secret, &key));
+                    let record = tokio::task::spawn_blocking(move || {
+                        diff::secret_record(recorded.as_deref(), &secret, &key, verified)
+                    });
                     Some(record.await.map_err(|e| other(address, e))?)
                 }
                 None => None,

@@ -122,10 +122,11 @@ pub fn secret_unchanged(recorded: Option<&str>, secret: Option<&str>, legacy_key
 
 /// The fingerprint to record for `secret`: the recorded one when it already is a
 /// current-strength fingerprint of this secret (the state does not churn), else a new one
-/// (which also upgrades a legacy HMAC).
-pub fn secret_record(recorded: Option<&str>, secret: &str, legacy_key: &str) -> String {
+/// (which also upgrades a legacy HMAC). `verified`: the caller already knows `recorded`
+/// matches `secret` (the plan compared them), so no second KDF run checks it.
+pub fn secret_record(recorded: Option<&str>, secret: &str, legacy_key: &str, verified: bool) -> String {
     match recorded {
-        Some(r) if secret_is_current(r) && secret_matches(r, secret, legacy_key) => r.to_string(),
+        Some(r) if secret_is_current(r) && (verified || secret_matches(r, secret, legacy_key)) => r.to_string(),
         _ => secret_fingerprint(secret),
     }
 }
@@ -203,10 +204,15 @@ mod tests {
         assert!(secret_matches(&legacy, secret, lineage));
         assert!(!secret_matches(&legacy, "hunter3", lineage));
         assert!(!secret_matches(&legacy, secret, "another-lineage"));
-        assert!(secret_record(Some(&legacy), secret, lineage).starts_with("$argon2id$"));
+        assert!(secret_record(Some(&legacy), secret, lineage, true).starts_with("$argon2id$"));
         // A current fingerprint of the same secret is kept as it is; another secret's is not.
-        assert_eq!(secret_record(Some(&fingerprint), secret, lineage), fingerprint);
-        assert_ne!(secret_record(Some(&fingerprint), "hunter3", lineage), fingerprint);
+        assert_eq!(secret_record(Some(&fingerprint), secret, lineage, false), fingerprint);
+        assert_ne!(
+            secret_record(Some(&fingerprint), "hunter3", lineage, false),
+            fingerprint
+        );
+        // What the plan verified is kept without checking again.
+        assert_eq!(secret_record(Some(&fingerprint), secret, lineage, true), fingerprint);
 
         assert!(secret_unchanged(None, None, lineage));
         assert!(!secret_unchanged(Some(&fingerprint), None, lineage));
@@ -227,7 +233,11 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(secret_matches(&weak, "s", "l"), "still compares");
-        assert_ne!(secret_record(Some(&weak), "s", "l"), weak, "rewritten at full strength");
+        assert_ne!(
+            secret_record(Some(&weak), "s", "l", true),
+            weak,
+            "rewritten at full strength"
+        );
         let huge = weak.replace("m=8192", "m=4194304");
         assert!(!secret_matches(&huge, "s", "l"), "not computed");
     }
