@@ -203,16 +203,7 @@ fn oversized_code_is_refused_offline_by_validate_and_plan() {
     .unwrap();
     fs::write(stack.join("big/model.bin"), noise(19 * 1024 * 1024)).unwrap();
     let dir = stack.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fgform"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
-                command.env_remove(name);
-            }
-        }
-        let output = command.args(args).current_dir(temp.path()).output().unwrap();
-        (output.status.code(), String::from_utf8(output.stderr).unwrap())
-    };
+    let run = |args: &[&str]| fgform_in(temp.path(), args);
 
     let (code, stderr) = run(&["validate", dir]);
     assert_eq!(code, Some(1), "{stderr}");
@@ -287,16 +278,7 @@ fn the_largest_package_validate_accepts_is_one_the_api_accepts() {
         package::upload_size(&source).unwrap().unwrap()
     };
     let dir = stack.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fgform"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
-                command.env_remove(name);
-            }
-        }
-        let output = command.args(args).current_dir(temp.path()).output().unwrap();
-        (output.status.code(), String::from_utf8(output.stderr).unwrap())
-    };
+    let run = |args: &[&str]| fgform_in(temp.path(), args);
 
     write(largest + 3);
     assert_eq!(size(&stack), largest + 3);
@@ -334,4 +316,16 @@ fn the_largest_package_validate_accepts_is_one_the_api_accepts() {
         statuses.iter().any(|s| s.starts_with("CreateFunction 20")),
         "{statuses:?}"
     );
+}
+
+/// `fgform ARGS` in `cwd` with no cloud settings from this environment: (exit code, stderr).
+fn fgform_in(cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fgform"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HW_") || name.starts_with("HUAWEICLOUD_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.args(args).current_dir(cwd).output().unwrap();
+    (output.status.code(), String::from_utf8(output.stderr).unwrap())
 }

@@ -513,21 +513,7 @@ async fn blobs_of_deleted_code_are_collected() {
 #[tokio::test]
 async fn a_killed_emulator_never_loses_a_referenced_blob() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fgform"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        line.trim().to_string()
-    };
+    let (mut child, url) = support::spawn_emulator(dir.path());
     let remote = support::RemoteEmu::new(url.trim_start_matches("http://").parse().unwrap());
     for i in 0..40u64 {
         let mut body = function_body(&format!("k{}", i % 7));

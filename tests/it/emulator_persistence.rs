@@ -1,7 +1,5 @@
 //! `--data`: every acknowledged change survives a restart, and a `kill -9`.
 
-use std::process::{Command, Stdio};
-
 use serde_json::json;
 
 use crate::support::{self, Emu};
@@ -49,28 +47,10 @@ async fn state_survives_a_clean_restart() {
     assert!(dir.path().join("blobs").join(&digest).exists());
 }
 
-fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_fgform")
-}
-
 #[tokio::test]
 async fn acknowledged_changes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
-        .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        line.trim().to_string()
-    };
+    let (mut child, url) = support::spawn_emulator(dir.path());
     let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
     // Drive the child through the same signer, pointing the helper at its address.
     let client = support::RemoteEmu::new(addr);

@@ -3,11 +3,11 @@
 //! `force-unlock` command that removes it, ready to run from the same directory.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use fgform::state::{self, Lock, LockInfo};
 
 use crate::stack::HANDLER;
+use crate::support::fgform_in;
 
 const STACK: &str =
     "stack: locky\nstages: [prod]\nfunctions:\n  hello:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n";
@@ -19,22 +19,6 @@ fn workdir() -> tempfile::TempDir {
     std::fs::write(tmp.path().join("stack/stack.yaml"), STACK).unwrap();
     std::fs::write(tmp.path().join("stack/hello/index.py"), HANDLER).unwrap();
     tmp
-}
-
-/// `fgform ARGS` run in `cwd`: (exit code, stdout, stderr).
-fn fgform_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fgform"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -180,6 +180,22 @@ async fn create_everything() {
 }
 
 impl Harness {
+    /// Removes function `notify` from the shop: its manifest, the environment variable
+    /// naming its URN, and the workflow step that calls it (which now calls `audit`).
+    fn remove_notify(&self) {
+        self.edit(
+            "functions.yaml",
+            "  notify:\n    runtime: Node.js18.15\n    handler: index.handler\n    code: ./functions/notify\n    log: { group_name: shop, stream_name: notify }\n",
+            "",
+        );
+        self.edit(
+            "functions.yaml",
+            "    environment:\n      NOTIFY_URN: ${function.notify.urn}\n",
+            "",
+        );
+        self.edit("workflows.yaml", "function: notify", "function: audit");
+    }
+
     fn writes_since_apply(&mut self) -> Vec<String> {
         self.writes()
     }
@@ -326,17 +342,7 @@ async fn bumping_a_dependency_creates_moves_then_deletes_the_old_version() {
 #[tokio::test]
 async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
     let mut h = Harness::applied("shop").await;
-    h.edit(
-        "functions.yaml",
-        "  notify:\n    runtime: Node.js18.15\n    handler: index.handler\n    code: ./functions/notify\n    log: { group_name: shop, stream_name: notify }\n",
-        "",
-    );
-    h.edit(
-        "functions.yaml",
-        "    environment:\n      NOTIFY_URN: ${function.notify.urn}\n",
-        "",
-    );
-    h.edit("workflows.yaml", "function: notify", "function: audit");
+    h.remove_notify();
     let (text, json, writes) = h.step_with_json().await;
     insta::assert_json_snapshot!(
         "remove_function_used_by_workflow_plan_json",

@@ -1,8 +1,6 @@
 //! `fgform state mv` / `state rm` on an applied stack, and `fgform force-unlock` run as the
 //! real binary (stdin not a terminal, as in CI).
 
-use std::process::{Command, Stdio};
-
 use fgform::plan::render;
 use fgform::state::{self, Lock};
 
@@ -117,19 +115,9 @@ async fn removing_a_function_forgets_its_children_but_not_the_live_function() {
     assert_eq!(plan.adopt.len(), 2, "{:?}", plan.adopt);
 }
 
-/// `fgform ARGS` as a child process with stdin from /dev/null: (exit code, stdout, stderr).
+/// `fgform ARGS` as a child process in the current directory (see `support::fgform_in`).
 fn fgform(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fgform"))
-        .args(args)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::fgform_in(std::path::Path::new("."), args)
 }
 
 #[test]

@@ -435,3 +435,38 @@ pub async fn function_names(client: &fgform::client::Client) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `fgform ARGS` as a child process in `cwd`, stdin from /dev/null, no colour: (exit
+/// code, stdout, stderr).
+pub fn fgform_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `fgform emulator --listen 127.0.0.1:0 --data DATA` as a child process (stderr
+/// discarded); returns it and the URL it printed.
+pub fn spawn_emulator(data: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}

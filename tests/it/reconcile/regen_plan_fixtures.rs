@@ -171,17 +171,7 @@ async fn shop_changes() {
     dump("dependency_bump", &h, Some(h.state()), None).await;
 
     let h = Harness::applied("shop").await;
-    h.edit(
-        "functions.yaml",
-        "  notify:\n    runtime: Node.js18.15\n    handler: index.handler\n    code: ./functions/notify\n    log: { group_name: shop, stream_name: notify }\n",
-        "",
-    );
-    h.edit(
-        "functions.yaml",
-        "    environment:\n      NOTIFY_URN: ${function.notify.urn}\n",
-        "",
-    );
-    h.edit("workflows.yaml", "function: notify", "function: audit");
+    h.remove_notify();
     std::fs::remove_dir_all(h.dir.join("functions/notify")).unwrap();
     dump("remove_function_used_by_workflow", &h, Some(h.state()), None).await;
 
