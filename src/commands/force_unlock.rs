@@ -34,32 +34,14 @@ pub fn acquire(target: &TargetArgs, path: &Path, operation: &str) -> anyhow::Res
     }
 }
 
-/// `fgform force-unlock ID DIR [--stage S] [--var-file F]… [--state PATH]` for the state
-/// `path` of `target`. `--state` is named when it was given, and when `--var` values were
-/// (they are never printed: they may be secrets, and the state path may depend on them).
+/// `fgform force-unlock ID DIR …` for the state `path` of `target` (see
+/// `reconcile::state_rerun_args`).
 fn unlock_command(id: &str, target: &TargetArgs, path: &Path) -> String {
-    let mut words: Vec<String> = vec!["fgform".into(), "force-unlock".into(), id.into()];
-    words.push(target.stack.dir.display().to_string());
-    if let Some(stage) = &target.stack.stage {
-        words.extend(["--stage".into(), stage.clone()]);
-    }
-    for file in &target.stack.var_files {
-        words.extend(["--var-file".into(), file.display().to_string()]);
-    }
-    if target.state.is_some() || !target.stack.vars.is_empty() {
-        words.extend(["--state".into(), path.display().to_string()]);
-    }
-    words.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
-}
-
-/// `word` as a POSIX shell reads it back: as it is when it is plain, else single-quoted.
-fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    format!(
+        "fgform force-unlock {}{}",
+        super::shell_word(id),
+        super::reconcile::state_rerun_args(target, path)
+    )
 }
 
 fn state_path(args: &ForceUnlockArgs) -> anyhow::Result<Option<PathBuf>> {
@@ -135,17 +117,4 @@ fn confirm(holder: &state::LockInfo) -> anyhow::Result<bool> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim() == "yes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_words_read_back_as_written() {
-        assert_eq!(shell_word("state/shop-prod.json"), "state/shop-prod.json");
-        assert_eq!(shell_word("my stack"), "'my stack'");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(shell_word(""), "''");
-    }
 }

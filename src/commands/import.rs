@@ -32,7 +32,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
         }
         let records = result.map_err(|e| {
             // The commands it suggests (`state rm`, `state mv`) only touch the state.
-            let hint = e.hint(&super::reconcile::state_rerun_args(&args.target, Some(&desired)));
+            let hint = e.hint(&super::reconcile::state_rerun_args(&args.target, &path));
             with_hint(e, hint).context(format!("cannot import `{}` as {address}", args.id))
         })?;
         for (address, record) in records {

@@ -309,12 +309,29 @@ pub fn rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
     )
 }
 
-/// [`rerun_args`] for a suggested command that only touches the state (`state rm`, `state
-/// mv`): no `--endpoint`.
-pub fn state_rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
-    let mut target = target.clone();
-    target.endpoint = None;
-    rerun_args(&target, desired)
+/// The arguments that make a suggested command that only touches the state (`state rm`,
+/// `state mv`, `force-unlock`) reach the state `path` of `target` from where the user stands:
+/// DIR (always), `--stage`, `--var-file`, and `--state PATH` when `--state` or any `--var` was given.
+/// `--var` values are never repeated (they may feed secrets); naming the state they led to
+/// does the same job. No `--endpoint`: these commands call no API.
+pub fn state_rerun_args(target: &TargetArgs, path: &Path) -> String {
+    let named = target.state.is_some() || !target.stack.vars.is_empty();
+    // The directory is named even when it is `.`, so the command reads complete.
+    let dir = format!(" {}", super::shell_word(&display_path(&target.stack.dir)));
+    dir + &rerun_parts(
+        "",
+        target.stack.stage.as_deref(),
+        &target
+            .stack
+            .var_files
+            .iter()
+            .map(|p| display_path(p))
+            .collect::<Vec<_>>(),
+        &[],
+        None,
+        named.then(|| display_path(path)).as_deref(),
+        None,
+    )
 }
 
 fn rerun_parts(
@@ -328,38 +345,35 @@ fn rerun_parts(
 ) -> String {
     let mut out = String::new();
     if !dir.is_empty() && dir != "." {
-        out.push_str(&format!(" {}", shell_quote(dir)));
+        out.push_str(&format!(" {}", super::shell_word(dir)));
     }
     if let Some(stage) = stage {
-        out.push_str(&format!(" --stage {}", shell_quote(stage)));
+        out.push_str(&format!(" --stage {}", super::shell_word(stage)));
     }
     for file in var_files {
-        out.push_str(&format!(" --var-file {}", shell_quote(file)));
+        out.push_str(&format!(" --var-file {}", super::shell_word(file)));
     }
     let withheld = desired.map(|d| saved::split_vars(d, vars).1).unwrap_or_default();
     for (name, value) in vars {
         if withheld.contains(name) || desired.is_none() {
             out.push_str(&format!(" --var {name}=…"));
         } else {
-            out.push_str(&format!(" --var {}", shell_quote(&format!("{name}={value}"))));
+            out.push_str(&format!(" --var {}", super::shell_word(&format!("{name}={value}"))));
         }
     }
     if let Some(state) = state {
-        out.push_str(&format!(" --state {}", shell_quote(state)));
+        out.push_str(&format!(" --state {}", super::shell_word(state)));
     }
     if let Some(endpoint) = endpoint {
-        out.push_str(&format!(" --endpoint {}", shell_quote(endpoint)));
+        out.push_str(&format!(" --endpoint {}", super::shell_word(endpoint)));
     }
     out
 }
 
 /// The error a plan with blocked resources is (see `Plan::blocked`), with the way out for
 /// each, as commands that run from where the user stands.
-pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired) -> anyhow::Result<()> {
-    let (rerun, state_rerun) = (
-        rerun_args(target, Some(desired)),
-        state_rerun_args(target, Some(desired)),
-    );
+pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired, path: &Path) -> anyhow::Result<()> {
+    let (rerun, state_rerun) = (rerun_args(target, Some(desired)), state_rerun_args(target, path));
     match plan.blocked_error(&rerun, &state_rerun) {
         Some(message) => Err(anyhow::anyhow!(message)),
         None => Ok(()),
@@ -427,14 +441,14 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         super::plan_output::print(&plan, &desired, format)?;
         // Nothing the manifests ask for is skipped silently, and no plan file is written
         // for a plan that cannot be applied.
-        refuse_blocked(&plan, &args.target, &desired)?;
+        refuse_blocked(&plan, &args.target, &desired, &path)?;
         if let Some(out) = &args.out {
             let saved = saved_plan(&args, &desired, &artifacts, prior, &state.lineage, &path, plan.clone());
             write_plan_file(out, &saved)?;
             let note = format!(
                 "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
                 out.display(),
-                shell_quote(&out.display().to_string())
+                super::shell_word(&out.display().to_string())
             );
             // Machine and merge-request output stays exactly the plan.
             if format == crate::cli::PlanFormat::Text {
@@ -449,14 +463,6 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitStatus> {
             ExitStatus::Success
         })
     })
-}
-
-fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 /// The plan file for `plan` (see `plan::saved`).
@@ -605,7 +611,7 @@ pub fn apply(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 "{}",
                 crate::printer::plan(&render::text(&plan), crate::printer::stdout_color())
             );
-            refuse_blocked(&plan, &args.target, &desired)?;
+            refuse_blocked(&plan, &args.target, &desired, &path)?;
             if plan.is_empty() {
                 return Ok(ExitStatus::Success);
             }
@@ -675,7 +681,7 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
         let withheld: String = inputs.withheld_vars.iter().map(|v| format!(" --var {v}=…")).collect();
         anyhow::anyhow!("refusing to apply the saved plan `{}`: {what}", file.display()).context(Hint(format!(
             "make a new plan with `fgform plan{again}{withheld} -out {}` and review it",
-            shell_quote(&display_path(&file))
+            super::shell_word(&display_path(&file))
         )))
     };
     // Re-read the stack exactly as it was planned.

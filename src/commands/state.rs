@@ -60,14 +60,14 @@ fn load(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, State)>> {
 fn edit(
     target: &TargetArgs,
     operation: &str,
-    edit: impl FnOnce(&mut State, Option<&Desired>) -> anyhow::Result<()>,
+    edit: impl FnOnce(&mut State, Option<&Desired>, &Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitStatus> {
     let Some((path, desired)) = path_of(target)? else {
         return Ok(ExitStatus::Error);
     };
     let lock = acquire(target, &path, operation)?;
     let mut state = read(&path, desired.as_ref())?;
-    edit(&mut state, desired.as_ref())?;
+    edit(&mut state, desired.as_ref(), &path)?;
     state::save(&path, &mut state)?;
     lock.release();
     Ok(ExitStatus::Success)
@@ -80,11 +80,9 @@ fn check_declared(
     desired: Option<&Desired>,
     target: &TargetArgs,
     source: &Address,
+    rerun: &str,
 ) -> anyhow::Result<()> {
-    let again = format!(
-        "fgform state mv {source} {destination}{} --force",
-        state_rerun_args(target, None)
-    );
+    let again = format!("fgform state mv {source} {destination}{rerun} --force");
     let Some(desired) = desired else {
         return Err(anyhow::anyhow!(
             "cannot check that the manifests declare {destination}: `{}` holds no manifests",
@@ -181,8 +179,8 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
         }
         StateCommand::Rm { target, address } => {
             let address: Address = address.parse()?;
-            let rerun = state_rerun_args(&target, None);
-            return edit(&target, "state rm", |state, _| {
+            return edit(&target, "state rm", |state, _, path| {
+                let rerun = state_rerun_args(&target, path);
                 for gone in surgery::rm(state, &address).map_err(|e| surgery_error(e, &rerun))? {
                     println!("Removed {gone}");
                 }
@@ -196,10 +194,10 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
             force,
         } => {
             let (source, destination): (Address, Address) = (source.parse()?, destination.parse()?);
-            let rerun = state_rerun_args(&target, None);
-            return edit(&target, "state mv", |state, desired| {
+            return edit(&target, "state mv", |state, desired, path| {
+                let rerun = state_rerun_args(&target, path);
                 if !force {
-                    check_declared(&destination, desired, &target, &source)?;
+                    check_declared(&destination, desired, &target, &source, &rerun)?;
                 }
                 for (from, to) in surgery::mv(state, &source, &destination).map_err(|e| surgery_error(e, &rerun))? {
                     println!("Moved {from} to {to}");
