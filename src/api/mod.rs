@@ -1,14 +1,16 @@
-//! Wire-level facts shared by the client and the emulator: URNs, request signing, the
-//! error envelope, header names and the default local credentials. No I/O here.
+//! Wire-level facts shared by the client and the emulator: the operations, URNs, request
+//! signing, the error envelope, header names and the default local credentials. No I/O here.
 
 pub mod error;
 pub mod limits;
+pub mod operation;
 pub mod schedule;
 pub mod signing;
 pub mod types;
 pub mod urn;
 
 pub use error::ApiErrorBody;
+pub use operation::Operation;
 pub use urn::{FunctionUrn, Qualifier};
 
 /// Response header carrying the request id (32 hex).
