@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -350,7 +350,7 @@ struct Run {
 fn drift_cron(tmp: &Path, mode: &str, webhook: Option<&str>) -> Run {
     let args_file = tmp.join(format!("args-{mode}"));
     let _ = std::fs::remove_file(&args_file);
-    let mut cmd = Command::new("bash");
+    let mut cmd = crate::context::scrubbed_command("bash");
     cmd.arg(kit("drift-cron.sh"))
         .args(["stacks/shop", "--stage", "prod"])
         .env("FGFORM", fake_fgform(tmp))

@@ -3,82 +3,36 @@
 //! (exit codes, the JSON and text reports, the ignore file). Every drift run is also checked
 //! to have sent GETs only and to have left the state file byte for byte as it was.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use fgform::api::types::{
     AsyncInvokeConfigRequest, FuncCode, UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest,
 };
-use fgform::client::Client;
-use fgform::emulator::{self, Config, EmulatorHandle};
-use fgform::manifest::{self, LoadOptions};
 use fgform::state;
 use serde_json::{json, Value};
 
-use crate::support::{b64, copy_dir, local_client, scrub, sha512_hex, zip_of};
+use crate::context::TestContext;
+use crate::support::{b64, scrub, sha512_hex, zip_of};
 
-struct Stack {
-    emu: EmulatorHandle,
-    client: Client,
-    dir: PathBuf,
-    state_path: PathBuf,
-    _tmp: tempfile::TempDir,
+/// `examples/<example>` in a [`TestContext`], applied by `fgform apply`.
+async fn applied(example: &str) -> TestContext {
+    let stack = TestContext::example(example).await;
+    let out = stack.fgform("apply", &["--auto-approve"]).await;
+    assert!(
+        out.status.success(),
+        "apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stack
 }
 
-impl Stack {
-    /// `examples/<example>` copied to a temporary directory and applied by `fgform apply` to
-    /// a fresh emulator in the stack's region and project.
-    async fn applied(example: &str) -> Stack {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(example);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example),
-            &dir,
-        );
-        let options = LoadOptions {
-            env: Default::default(),
-            ..LoadOptions::from_process_env()
-        };
-        let desired = manifest::load_dir(&dir, &options).expect("example loads");
-        let emu = emulator::start(Config {
-            region: desired.region().into(),
-            project_id: desired.project_id().into(),
-            ..Config::default()
-        })
-        .await
-        .unwrap();
-        let client = local_client(&emu.url(), desired.region(), desired.project_id());
-        let stack = Stack {
-            emu,
-            client,
-            state_path: tmp.path().join("state.json"),
-            dir,
-            _tmp: tmp,
-        };
-        let out = stack.fgform("apply", &["--auto-approve"]).await;
-        assert!(
-            out.status.success(),
-            "apply failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stack
-    }
-
-    /// `fgform VERB DIR --endpoint … --state … ARGS` with only the emulator's credentials
-    /// in its environment.
+impl TestContext {
+    /// `fgform VERB DIR ARGS --endpoint … --state …`.
     async fn fgform(&self, verb: &str, args: &[&str]) -> Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
-            .arg(verb)
-            .arg(&self.dir)
-            .args(["--endpoint", &self.emu.url(), "--state"])
-            .arg(&self.state_path)
-            .args(args)
-            .env_clear()
-            .env("HUAWEICLOUD_SDK_AK", fgform::api::local::ACCESS_KEY)
-            .env("HUAWEICLOUD_SDK_SK", fgform::api::local::SECRET_KEY)
-            .output()
-            .await
-            .unwrap()
+        let mut all = vec![verb, self.dir()];
+        all.extend(args);
+        self.run_with_state(&all).await
     }
 
     /// `fgform drift ARGS`: (exit code, stdout, stderr). Fails the test if drift sent
@@ -130,17 +84,6 @@ impl Stack {
         state::load(&self.state_path).unwrap().unwrap().resources[address]
             .id
             .clone()
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        std::fs::write(self.dir.join(file), text).unwrap();
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.dir.join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{from} not in {file}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
     // ---- changes behind fgform's back, through the API ----
@@ -205,12 +148,6 @@ impl Stack {
         state::load(&self.state_path).unwrap().unwrap().owner().tag_value()
     }
 
-    /// Creates function `name` with the ownership tag set to `owner` (none when `None`);
-    /// returns its unqualified URN.
-    async fn create_function(&self, name: &str, owner: Option<&str>) -> String {
-        crate::support::create_function(&self.client, name, owner).await
-    }
-
     async fn set_async_retries(&self, function: &str, retries: i64) {
         let urn = self.id(&format!("function.{function}"));
         let live = self.client.show_async_config(&urn).await.unwrap().unwrap();
@@ -260,7 +197,7 @@ fn summary(changed: usize, deleted: usize, unmanaged: usize, pending: usize, ign
 
 #[tokio::test]
 async fn a_clean_apply_is_in_sync_and_says_what_it_checked() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     let (code, report) = stack.drift_json(&[]).await;
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"], summary(0, 0, 0, 0, 0));
@@ -286,7 +223,7 @@ async fn a_clean_apply_is_in_sync_and_says_what_it_checked() {
 
 #[tokio::test]
 async fn memory_changed_through_the_api_is_drift() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.set_memory("hello", 256).await;
     let (code, report) = stack.drift_json(&[]).await;
     assert_eq!(code, 2, "{report:#}");
@@ -309,7 +246,7 @@ async fn memory_changed_through_the_api_is_drift() {
 
 #[tokio::test]
 async fn code_replaced_through_the_api_is_drift_seen_through_the_digest() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     let recorded = state::load(&stack.state_path).unwrap().unwrap().resources["function.hello"]
         .attributes
         .get("code")
@@ -326,7 +263,7 @@ async fn code_replaced_through_the_api_is_drift_seen_through_the_digest() {
 
 #[tokio::test]
 async fn a_timer_disabled_through_the_api_is_drift() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.disable_timer("hello", "every-5m").await;
     let (code, report) = stack.drift_json(&[]).await;
     assert_eq!(code, 2, "{report:#}");
@@ -343,7 +280,7 @@ async fn a_timer_disabled_through_the_api_is_drift() {
 
 #[tokio::test]
 async fn a_function_deleted_through_the_api_is_reported_deleted_with_its_trigger() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.delete_function("hello").await;
     let (code, report) = stack.drift_json(&[]).await;
     assert_eq!(code, 2, "{report:#}");
@@ -361,7 +298,7 @@ async fn a_function_deleted_through_the_api_is_reported_deleted_with_its_trigger
 
 #[tokio::test]
 async fn functions_made_outside_fgform_are_unmanaged_unless_another_stack_owns_them() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     let manual = stack.create_function("manual", None).await;
     let ours = stack.owner_tag();
     let lost = stack.create_function("lost", Some(&ours)).await;
@@ -393,7 +330,7 @@ async fn functions_made_outside_fgform_are_unmanaged_unless_another_stack_owns_t
 
 #[tokio::test]
 async fn manifest_changes_not_applied_yet_are_pending() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.edit("stack.yaml", "memory: 128", "memory: 256");
     let (code, report) = stack.drift_json(&[]).await;
     assert_eq!(code, 2, "{report:#}");
@@ -409,7 +346,7 @@ async fn manifest_changes_not_applied_yet_are_pending() {
 
 #[tokio::test]
 async fn a_resource_adopted_without_attributes_is_compared_with_the_manifests() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     let mut recorded = state::load(&stack.state_path).unwrap().unwrap();
     recorded
         .resources
@@ -434,8 +371,8 @@ async fn a_resource_adopted_without_attributes_is_compared_with_the_manifests() 
 /// the nightly timer disabled, orders deleted, thumbnail's async retries, the workflow's
 /// description; an untagged function and one of another stack created; and a manifest
 /// edit (thumbnail's timeout) not applied.
-async fn shop_with_drift() -> Stack {
-    let stack = Stack::applied("shop").await;
+async fn shop_with_drift() -> TestContext {
+    let stack = applied("shop").await;
     stack.set_memory("audit", 256).await;
     stack.replace_code("notify").await;
     stack.disable_timer("thumbnail", "nightly").await;
@@ -516,7 +453,7 @@ async fn an_ignore_file_silences_each_finding_and_counts_it_per_rule() {
 
 #[tokio::test]
 async fn an_expired_rule_is_not_applied_and_is_reported() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.set_memory("hello", 256).await;
     let rule = |until: &str| format!("# tuning\nfunction.hello:memory_size until {until} # load test\n");
     stack.write(".fgform-drift-ignore", &rule("2999-01-01"));
@@ -543,7 +480,7 @@ async fn an_expired_rule_is_not_applied_and_is_reported() {
 
 #[tokio::test]
 async fn a_malformed_ignore_file_is_an_error_naming_file_and_line() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.set_memory("hello", 256).await;
     stack.write(
         ".fgform-drift-ignore",
@@ -567,7 +504,7 @@ async fn a_malformed_ignore_file_is_an_error_naming_file_and_line() {
 
 #[tokio::test]
 async fn a_named_ignore_file_must_exist_and_is_used() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     stack.set_memory("hello", 256).await;
     let elsewhere = stack.state_path.with_file_name("drift-rules");
     let named = elsewhere.to_str().unwrap();
@@ -582,7 +519,7 @@ async fn a_named_ignore_file_must_exist_and_is_used() {
 
 #[tokio::test]
 async fn drift_without_a_state_file_is_an_error_with_a_hint() {
-    let stack = Stack::applied("quickstart").await;
+    let stack = applied("quickstart").await;
     std::fs::remove_file(&stack.state_path).unwrap();
     let out = stack.fgform("drift", &[]).await;
     assert_eq!(out.status.code(), Some(1));

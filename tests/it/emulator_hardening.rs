@@ -308,7 +308,7 @@ fn cpu_time(pid: u32) -> std::time::Duration {
 #[test]
 fn descriptor_exhaustion_does_not_spin_the_accept_loop() {
     use std::io::{BufRead, Read, Write};
-    let mut child = Command::new("sh")
+    let mut child = crate::context::scrubbed_command("sh")
         .arg("-c")
         .arg(r#"ulimit -n 64 && exec "$0" emulator --listen 127.0.0.1:0"#)
         .arg(env!("CARGO_BIN_EXE_fgform"))
@@ -353,12 +353,10 @@ fn descriptor_exhaustion_does_not_spin_the_accept_loop() {
 /// `project …` line, and stops it. Nothing is ever sent to the address it listens on.
 fn startup_stderr(args: &[&str]) -> String {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fgform"))
+    // The scrubbed environment holds no FGFORM_EMULATOR_AK, _SK or _IAM_PASSWORD.
+    let mut child = crate::context::fgform_command()
         .arg("emulator")
         .args(args)
-        .env_remove("FGFORM_EMULATOR_AK")
-        .env_remove("FGFORM_EMULATOR_SK")
-        .env_remove("FGFORM_EMULATOR_IAM_PASSWORD")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -10,7 +10,7 @@ use fgform::model::Address;
 use fgform::plan::{render, Action};
 use serde_json::Value;
 
-use crate::stack::{scrub_ids, Stack, HANDLER};
+use crate::context::{scrub_ids, TestContext, HANDLER};
 
 const FUNCTION_STACK: &str = r#"
 stack: imports
@@ -31,7 +31,7 @@ functions:
 
 /// Creates `function.hello` of the stack through the API, untagged, with 128 MB instead of
 /// the manifest's 256 and the same code; returns its unqualified URN.
-async fn create_hello(s: &Stack) -> String {
+async fn create_hello(s: &TestContext) -> String {
     let desired = s.desired();
     let spec = &desired.functions["hello"];
     let file = s.payloads().files[&Address::Function("hello".into())].clone();
@@ -45,14 +45,14 @@ async fn create_hello(s: &Stack) -> String {
     desired.function_urn("hello")
 }
 
-async fn create_trigger(s: &Stack, urn: &str, name: &str) -> String {
+async fn create_trigger(s: &TestContext, urn: &str, name: &str) -> String {
     let spec = &s.desired().functions["hello"].triggers[name];
     let body: CreateTriggerRequest = serde_json::from_value(spec.create_body()).unwrap();
     s.client.create_trigger(urn, &body).await.unwrap().trigger_id
 }
 
 /// Write calls the emulator answered so far.
-fn writes(s: &Stack) -> usize {
+fn writes(s: &TestContext) -> usize {
     s.emu.requests().iter().filter(|r| r.method != "GET").count()
 }
 
@@ -71,7 +71,7 @@ fn addresses_and_actions(plan: &fgform::plan::Plan) -> Vec<(String, Action, Vec<
 
 #[tokio::test]
 async fn a_function_its_async_config_and_a_trigger_are_imported_then_converge() {
-    let s = Stack::new(&[("stack.yaml", FUNCTION_STACK), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", FUNCTION_STACK), ("hello/index.py", HANDLER)]).await;
     let urn = create_hello(&s).await;
     let nightly = create_trigger(&s, &urn, "nightly").await;
     let body = AsyncInvokeConfigRequest {
@@ -163,7 +163,7 @@ dependencies:
 
 #[tokio::test]
 async fn a_dependency_version_is_imported_by_id_or_package_and_version() {
-    let s = Stack::new(&[("stack.yaml", DEPENDENCY_STACK), ("lib/python/helpers.py", "X = 1\n")]).await;
+    let s = TestContext::with_files(&[("stack.yaml", DEPENDENCY_STACK), ("lib/python/helpers.py", "X = 1\n")]).await;
     let desired = s.desired();
     let mut body = desired.dependencies["lib"].create_body(desired.region());
     body["depend_file"] = s.payloads().files[&Address::Dependency("lib".into())].clone().into();
@@ -236,7 +236,7 @@ workflows:
 
 #[tokio::test]
 async fn a_workflow_is_imported_with_its_urn_and_converges() {
-    let s = Stack::new(&[("stack.yaml", WORKFLOW_STACK), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", WORKFLOW_STACK), ("hello/index.py", HANDLER)]).await;
     s.ok(&["apply", "--auto-approve", "--target", "function.hello"]).await;
     let desired = s.desired();
     let mut definition = desired.workflows["etl"].definition(&desired);
@@ -307,7 +307,7 @@ workflows:
 
 #[tokio::test]
 async fn imports_are_refused_with_the_reason_and_a_way_out() {
-    let s = Stack::new(&[
+    let s = TestContext::with_files(&[
         ("stack.yaml", EVERY_KIND),
         ("hello/index.py", HANDLER),
         ("lib/python/x.py", "X = 1\n"),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use fgform::state::{self, Lock, LockInfo};
 
-use crate::stack::HANDLER;
+use crate::context::HANDLER;
 use crate::support::fgform_in;
 
 const STACK: &str =

@@ -1,6 +1,6 @@
 //! One integration-test binary (as cargo and uv do): each module is a behaviour area.
 
-mod stack;
+mod context;
 mod support;
 
 mod ci_kit;
@@ -19,6 +19,7 @@ mod emulator_tags_quotas;
 mod emulator_triggers;
 mod emulator_versions;
 mod emulator_workflows;
+mod environment;
 mod import;
 mod locking;
 mod pipeline;

@@ -4,117 +4,30 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use fgform::client::{AkSk, Client, ClientBuilder, Credentials};
-use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
 use fgform::state;
 use rand::{Rng, SeedableRng};
 
-/// A copy of an example and an emulator in its region, driven through the `fgform` binary.
-struct Stack {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    dir: PathBuf,
-    state: PathBuf,
-    emu: EmulatorHandle,
-    client: Client,
-}
+use crate::context::{assert_exit, transcript, TestContext};
 
-fn client_for(emu: &EmulatorHandle) -> Client {
-    ClientBuilder::new()
-        .endpoint(emu.url())
-        .region(emu.config().region.clone())
-        .project_id(emu.config().project_id.clone())
-        .credentials(Credentials::AkSk(AkSk::new(
-            fgform::api::local::ACCESS_KEY,
-            fgform::api::local::SECRET_KEY,
-        )))
-        .build()
-        .unwrap()
-}
-
-impl Stack {
-    async fn new(example: &str, region: &str, chaos: &[&str], data: bool) -> Stack {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_path_buf();
-        let dir = root.join(example);
-        super::support::copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example),
-            &dir,
-        );
-        let emu = emulator::start(Config {
-            region: region.into(),
-            data: data.then(|| root.join("emulator-data")),
-            chaos: chaos.iter().map(|c| ChaosRule::parse(c).unwrap()).collect(),
-            ..Config::default()
-        })
-        .await
-        .unwrap();
-        Stack {
-            client: client_for(&emu),
-            state: root.join("state.json"),
-            _tmp: tmp,
-            root,
-            dir,
-            emu,
-        }
-    }
-
-    /// `fgform <args> --endpoint … --state …` with the emulator's credentials.
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
-        cmd.args(args)
-            .arg("--endpoint")
-            .arg(self.emu.url())
-            .arg("--state")
-            .arg(&self.state)
-            .current_dir(&self.root)
-            .env("HUAWEICLOUD_SDK_AK", fgform::api::local::ACCESS_KEY)
-            .env("HUAWEICLOUD_SDK_SK", fgform::api::local::SECRET_KEY)
-            .env("NO_COLOR", "1")
-            .env_remove("DB_PASSWORD")
-            .env_remove("HUAWEICLOUD_REGION")
-            .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().await.unwrap()
-    }
-
-    /// Replaces the first `from` in the stack's `file` (which must hold it) with `to`.
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.dir.join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "`{from}` is not in {file}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn dir(&self) -> &str {
-        self.dir.to_str().unwrap()
-    }
-
-    /// Write requests the emulator has answered so far.
-    fn writes(&self) -> usize {
-        self.emu.requests().iter().filter(|e| e.method != "GET").count()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+/// A context on a copy of `examples/<example>`, its emulator in the example's `region`,
+/// running `chaos`, keeping its data on disk when `data`; the test's client retries, as
+/// chaos may stay on while it reads.
+async fn on_example(example: &str, region: &str, chaos: &[&str], data: bool) -> TestContext {
+    let s = TestContext::setup()
+        .example(example)
+        .chaos(chaos)
+        .persistent(data)
+        .retrying_client()
+        .start()
+        .await;
+    assert_eq!(
+        s.emu.config().region,
+        region,
+        "the emulator serves the example's region"
+    );
+    s
 }
 
 fn unix_signal(pid: u32, signal: &str) {
@@ -125,7 +38,7 @@ fn unix_signal(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
-async fn wait_for_writes(stack: &Stack, at_least: usize, child: &mut tokio::process::Child) -> bool {
+async fn wait_for_writes(stack: &TestContext, at_least: usize, child: &mut tokio::process::Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while stack.writes() < at_least {
         if child.try_wait().unwrap().is_some() {
@@ -139,7 +52,7 @@ async fn wait_for_writes(stack: &Stack, at_least: usize, child: &mut tokio::proc
 
 /// Waits, without sleeping, until the emulator has answered `op` after its first `since`
 /// logged requests; `false` if the child ended first.
-async fn wait_for_answer(stack: &Stack, op: &str, since: usize, child: &mut tokio::process::Child) -> bool {
+async fn wait_for_answer(stack: &TestContext, op: &str, since: usize, child: &mut tokio::process::Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !stack.emu.requests()[since..].iter().any(|e| e.operation == op) {
         if child.try_wait().unwrap().is_some() {
@@ -155,51 +68,57 @@ async fn wait_for_answer(stack: &Stack, op: &str, since: usize, child: &mut toki
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_applies_exactly_once() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    let s = on_example("quickstart", "local-1", &[], false).await;
     let plan = s.root.join("q.plan");
-    let out = s.run(&["plan", s.dir(), "-out", plan.to_str().unwrap()]).await;
+    let out = s
+        .run_with_state(&["plan", s.dir(), "-out", plan.to_str().unwrap()])
+        .await;
     assert_exit(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("fgform apply"));
     let writes = s.writes();
     assert_eq!(writes, 0, "plan -out changes nothing");
     // `show FILE` prints the saved plan without planning again; its JSON is plan's JSON.
-    let shown = s.run(&["show", plan.to_str().unwrap()]).await;
+    let shown = s.run_with_state(&["show", plan.to_str().unwrap()]).await;
     assert_exit(&shown, 0);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("Plan: 2 to add, 0 to change, 0 to destroy."));
-    let shown = s.run(&["show", plan.to_str().unwrap(), "--json"]).await;
-    let planned = s.run(&["plan", s.dir(), "--json"]).await;
+    let shown = s.run_with_state(&["show", plan.to_str().unwrap(), "--json"]).await;
+    let planned = s.run_with_state(&["plan", s.dir(), "--json"]).await;
     // Equal but for the lineage: each plan made before any state exists invents its own.
     assert_eq!(
         crate::support::scrub_lineage_json(serde_json::from_slice(&shown.stdout).unwrap()),
         crate::support::scrub_lineage_json(serde_json::from_slice(&planned.stdout).unwrap())
     );
 
-    let out = s.run(&["apply", plan.to_str().unwrap()]).await;
+    let out = s.run_with_state(&["apply", plan.to_str().unwrap()]).await;
     assert_exit(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete! Resources: 2 added"));
     // The plan was made before any state existed: a second apply would create duplicates.
     let writes = s.writes();
-    let out = s.run(&["apply", plan.to_str().unwrap()]).await;
+    let out = s.run_with_state(&["apply", plan.to_str().unwrap()]).await;
     assert_exit(&out, 1);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("the state file was created after the plan was made"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     assert_eq!(s.writes(), writes, "a refused plan sends nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_is_refused_when_the_state_moved() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    let s = on_example("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     s.edit("stack.yaml", "memory: 128", "memory: 256");
     let plan = s.root.join("q.plan");
-    assert_exit(&s.run(&["plan", s.dir(), "-out", plan.to_str().unwrap()]).await, 0);
+    assert_exit(
+        &s.run_with_state(&["plan", s.dir(), "-out", plan.to_str().unwrap()])
+            .await,
+        0,
+    );
     // Another operation writes the state in between (here: an apply of the same change).
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     let writes = s.writes();
-    let out = s.run(&["apply", plan.to_str().unwrap()]).await;
+    let out = s.run_with_state(&["apply", plan.to_str().unwrap()]).await;
     assert_exit(&out, 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -212,11 +131,15 @@ async fn a_saved_plan_is_refused_when_the_state_moved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_is_refused_when_a_resource_it_touches_changed_live() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    let s = on_example("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     s.edit("stack.yaml", "memory: 128", "memory: 256");
     let plan = s.root.join("q.plan");
-    assert_exit(&s.run(&["plan", s.dir(), "-out", plan.to_str().unwrap()]).await, 0);
+    assert_exit(
+        &s.run_with_state(&["plan", s.dir(), "-out", plan.to_str().unwrap()])
+            .await,
+        0,
+    );
 
     // Someone edits the function in the console after the plan was made.
     let urn = fgform::api::urn::FunctionUrn::unqualified("local-1", fgform::api::local::PROJECT_ID, "default", "hello");
@@ -233,7 +156,7 @@ async fn a_saved_plan_is_refused_when_a_resource_it_touches_changed_live() {
     s.client.update_function_config(&urn, &body).await.unwrap();
 
     let writes = s.writes();
-    let out = s.run(&["apply", plan.to_str().unwrap()]).await;
+    let out = s.run_with_state(&["apply", plan.to_str().unwrap()]).await;
     assert_exit(&out, 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("live resources changed since it was made"), "{err}");
@@ -242,7 +165,11 @@ async fn a_saved_plan_is_refused_when_a_resource_it_touches_changed_live() {
     assert_eq!(s.writes(), writes, "nothing was sent");
 
     // Code replaced through the API is named by its digest.
-    assert_exit(&s.run(&["plan", s.dir(), "-out", plan.to_str().unwrap()]).await, 0);
+    assert_exit(
+        &s.run_with_state(&["plan", s.dir(), "-out", plan.to_str().unwrap()])
+            .await,
+        0,
+    );
     let zip = {
         let mut out = Vec::new();
         let code = tempfile::tempdir().unwrap();
@@ -261,18 +188,18 @@ async fn a_saved_plan_is_refused_when_a_resource_it_touches_changed_live() {
     }))
     .unwrap();
     s.client.update_function_code(&urn, &body).await.unwrap();
-    let out = s.run(&["apply", plan.to_str().unwrap()]).await;
+    let out = s.run_with_state(&["apply", plan.to_str().unwrap()]).await;
     assert_exit(&out, 1);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("code digest"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_file_holds_no_plaintext_secret_and_asks_for_withheld_vars() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    let s = on_example("quickstart", "local-1", &[], false).await;
     let manifest = s.dir.join("stack.yaml");
     let yaml = std::fs::read_to_string(&manifest).unwrap();
     let yaml = yaml.replace(
@@ -282,7 +209,7 @@ async fn a_plan_file_holds_no_plaintext_secret_and_asks_for_withheld_vars() {
     std::fs::write(&manifest, yaml).unwrap();
     let plan = s.root.join("q.plan");
     let out = s
-        .command(&[
+        .command_with_state(&[
             "plan",
             s.dir(),
             "-out",
@@ -310,7 +237,7 @@ async fn a_plan_file_holds_no_plaintext_secret_and_asks_for_withheld_vars() {
     }
 
     let out = s
-        .command(&["apply", plan.to_str().unwrap()])
+        .command_with_state(&["apply", plan.to_str().unwrap()])
         .env("FGFORM_TEST_API_KEY", "key-8d2e44b09a")
         .output()
         .await
@@ -319,11 +246,11 @@ async fn a_plan_file_holds_no_plaintext_secret_and_asks_for_withheld_vars() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--var token"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     // A different secret in the environment is a different input.
     let out = s
-        .command(&["apply", plan.to_str().unwrap(), "--var", "token=tok-3f9a1c77e2"])
+        .command_with_state(&["apply", plan.to_str().unwrap(), "--var", "token=tok-3f9a1c77e2"])
         .env("FGFORM_TEST_API_KEY", "another")
         .output()
         .await
@@ -331,13 +258,13 @@ async fn a_plan_file_holds_no_plaintext_secret_and_asks_for_withheld_vars() {
     assert_exit(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("changed after the plan was made"));
     let out = s
-        .command(&["apply", plan.to_str().unwrap(), "--var", "token=tok-3f9a1c77e2"])
+        .command_with_state(&["apply", plan.to_str().unwrap(), "--var", "token=tok-3f9a1c77e2"])
         .env("FGFORM_TEST_API_KEY", "key-8d2e44b09a")
         .output()
         .await
         .unwrap();
     assert_exit(&out, 0);
-    let state = std::fs::read_to_string(&s.state).unwrap();
+    let state = std::fs::read_to_string(&s.state_path).unwrap();
     assert!(!state.contains("tok-3f9a1c77e2") && !state.contains("key-8d2e44b09a"));
 }
 
@@ -345,20 +272,20 @@ async fn a_plan_file_holds_no_plaintext_secret_and_asks_for_withheld_vars() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_apply_fails_naming_the_holder_or_waits_for_it() {
-    let s = Stack::new("quickstart", "local-1", &["latency=400ms,method=POST"], false).await;
+    let s = on_example("quickstart", "local-1", &["latency=400ms,method=POST"], false).await;
     let mut first = s
-        .command(&["apply", s.dir(), "--auto-approve"])
+        .command_with_state(&["apply", s.dir(), "--auto-approve"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let pid = first.id().unwrap();
-    let lock = PathBuf::from(format!("{}.lock", s.state.display()));
+    let lock = PathBuf::from(format!("{}.lock", s.state_path.display()));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !lock.exists() {
         assert!(Instant::now() < deadline, "the first apply never locked");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    let out = s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await;
     assert_exit(&out, 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is locked by"), "{err}");
@@ -368,7 +295,7 @@ async fn a_second_apply_fails_naming_the_holder_or_waits_for_it() {
     // With --lock-timeout it waits for the holder, then finds nothing left to do.
     let waited = Instant::now();
     let out = s
-        .run(&["apply", s.dir(), "--auto-approve", "--lock-timeout", "60"])
+        .run_with_state(&["apply", s.dir(), "--auto-approve", "--lock-timeout", "60"])
         .await;
     assert_exit(&out, 0);
     assert!(
@@ -378,7 +305,7 @@ async fn a_second_apply_fails_naming_the_holder_or_waits_for_it() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("No changes"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     assert!(waited.elapsed() > Duration::from_millis(100));
     assert!(first.wait().await.unwrap().success());
@@ -389,9 +316,9 @@ async fn a_second_apply_fails_naming_the_holder_or_waits_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_lets_calls_in_flight_finish_saves_and_exits_130() {
-    let s = Stack::new("shop", "cn-north-4", &["latency=150ms,method=POST"], false).await;
+    let s = on_example("shop", "cn-north-4", &["latency=150ms,method=POST"], false).await;
     let mut child = s
-        .command(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"])
+        .command_with_state(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -402,25 +329,25 @@ async fn ctrl_c_lets_calls_in_flight_finish_saves_and_exits_130() {
     assert_exit(&out, 130);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no new changes will start"), "{err}");
-    let state = state::load(&s.state).unwrap().expect("state saved");
+    let state = state::load(&s.state_path).unwrap().expect("state saved");
     assert!(
         state.pending.is_empty(),
         "a graceful stop confirms every call: {:?}",
         state.pending
     );
     assert!(!state.resources.is_empty(), "what completed is recorded");
-    assert!(!PathBuf::from(format!("{}.lock", s.state.display())).exists());
+    assert!(!PathBuf::from(format!("{}.lock", s.state_path.display())).exists());
     // The next apply finishes the job and then nothing is left.
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
-    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
     assert_inventory(&s, &shop_expected()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_exits_at_once_and_the_next_run_resolves_what_was_in_flight() {
-    let s = Stack::new("shop", "cn-north-4", &["latency=1500ms,method=POST"], false).await;
+    let s = on_example("shop", "cn-north-4", &["latency=1500ms,method=POST"], false).await;
     let mut child = s
-        .command(&["apply", s.dir(), "--auto-approve", "--parallelism", "4"])
+        .command_with_state(&["apply", s.dir(), "--auto-approve", "--parallelism", "4"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -440,21 +367,21 @@ async fn a_second_ctrl_c_exits_at_once_and_the_next_run_resolves_what_was_in_fli
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("warning: second"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     // Whatever the emulator still completes after the exit is found, not made twice.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    let out = s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await;
     assert_exit(&out, 0);
-    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
     assert_inventory(&s, &shop_expected()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_before_any_change_exits_at_once_without_touching_anything() {
-    let s = Stack::new("quickstart", "local-1", &["latency=3s,method=GET"], false).await;
+    let s = on_example("quickstart", "local-1", &["latency=3s,method=GET"], false).await;
     let child = s
-        .command(&["apply", s.dir(), "--auto-approve"])
+        .command_with_state(&["apply", s.dir(), "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -467,8 +394,8 @@ async fn ctrl_c_before_any_change_exits_at_once_without_touching_anything() {
     assert_exit(&out, 130);
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped before any change was made"));
     assert_eq!(s.writes(), 0);
-    assert!(!s.state.exists());
-    assert!(!PathBuf::from(format!("{}.lock", s.state.display())).exists());
+    assert!(!s.state_path.exists());
+    assert!(!PathBuf::from(format!("{}.lock", s.state_path.display())).exists());
 }
 
 // ---- SIGKILL at random points ----
@@ -491,7 +418,7 @@ fn shop_expected() -> Expected {
 
 /// Checks through the emulator's list APIs that exactly the expected resources exist: no
 /// duplicate, no orphan, and the state records exactly these ids.
-async fn assert_inventory(s: &Stack, want: &Expected) {
+async fn assert_inventory(s: &TestContext, want: &Expected) {
     let functions = s.client.list_all_functions().await.unwrap();
     let names: BTreeMap<String, String> = functions
         .iter()
@@ -503,7 +430,7 @@ async fn assert_inventory(s: &Stack, want: &Expected) {
         want.functions.keys().copied().collect::<Vec<_>>(),
         "live functions"
     );
-    let state = state::load(&s.state).unwrap().unwrap();
+    let state = state::load(&s.state_path).unwrap().unwrap();
     assert!(state.pending.is_empty(), "unresolved intents: {:?}", state.pending);
     let mut recorded_triggers = 0;
     for (name, count) in &want.functions {
@@ -550,8 +477,8 @@ async fn assert_inventory(s: &Stack, want: &Expected) {
 /// What the state fails to record of live, as drift would see it: async configs live
 /// without a record (or recorded and gone), and functions whose recorded code digest or
 /// dependency versions are not the live ones.
-async fn unrecorded(s: &Stack) -> Vec<String> {
-    let state = state::load(&s.state).unwrap().unwrap();
+async fn unrecorded(s: &TestContext) -> Vec<String> {
+    let state = state::load(&s.state_path).unwrap().unwrap();
     let mut out = Vec::new();
     for f in s.client.list_all_functions().await.unwrap() {
         let urn = f.func_urn.trim_end_matches(":latest").to_string();
@@ -596,8 +523,24 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     eprintln!("kill test seed: {seed} (FGFORM_KILL_SEED={seed} repeats it)");
+    // Any failure, whichever assertion it is, names the seed that repeats it.
+    if let Err(failure) = tokio::spawn(kill_rounds(seed)).await {
+        let message = match failure.try_into_panic() {
+            Ok(payload) => payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        panic!("kill test seed {seed} (FGFORM_KILL_SEED={seed} repeats it): {message}");
+    }
+}
+
+/// The rounds of the kill test, drawn from `seed`.
+async fn kill_rounds(seed: u64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let s = Stack::new(
+    let s = on_example(
         "shop",
         "cn-north-4",
         &[
@@ -621,7 +564,7 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
         // change configuration, a timer and the dependency (a replace: new version, code
         // updates, old version deleted).
         if round % 3 == 0 {
-            assert_exit(&s.run(&["destroy", s.dir(), "--auto-approve"]).await, 0);
+            assert_exit(&s.run_with_state(&["destroy", s.dir(), "--auto-approve"]).await, 0);
         }
         std::fs::write(s.dir.join("deps/pillow/python/VERSION"), format!("{round}\n")).unwrap();
         // thumbnail's code changes too (its code update also moves it to the new version).
@@ -653,7 +596,7 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
         });
         let logged = s.emu.requests().len();
         let mut child = s
-            .command(&["apply", s.dir(), "--auto-approve", "--var", &stage])
+            .command_with_state(&["apply", s.dir(), "--auto-approve", "--var", &stage])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -675,18 +618,22 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
         }
         child.wait().await.unwrap();
         // The state file always parses.
-        let st = state::load(&s.state).unwrap_or_else(|e| panic!("round {round}: state unreadable: {e}"));
+        let st = state::load(&s.state_path).unwrap_or_else(|e| panic!("round {round}: state unreadable: {e}"));
         if st.is_some_and(|st| !st.pending.is_empty()) {
             unconfirmed += 1;
         }
 
-        let out = s.run(&["apply", s.dir(), "--auto-approve", "--var", &stage]).await;
+        let out = s
+            .run_with_state(&["apply", s.dir(), "--auto-approve", "--var", &stage])
+            .await;
         assert_exit(&out, 0);
-        let out = s.run(&["plan", s.dir(), "--detailed-exitcode", "--var", &stage]).await;
+        let out = s
+            .run_with_state(&["plan", s.dir(), "--detailed-exitcode", "--var", &stage])
+            .await;
         assert!(
             out.status.code() == Some(0),
             "round {round} (seed {seed}): not converged\n{}",
-            text(&out)
+            transcript(&out)
         );
         assert_inventory(&s, &shop_expected()).await;
         missing.extend(unrecorded(&s).await.into_iter().map(|m| (round, m)));
@@ -708,7 +655,7 @@ async fn sigkill_at_30_random_points_never_duplicates_or_orphans() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_functions_converge_through_20_percent_429_and_503_with_latency() {
-    let s = Stack::new(
+    let s = on_example(
         "quickstart",
         "local-1",
         &["status=429,p=0.1,retry_after=0", "status=503,p=0.1", "latency=5ms"],
@@ -724,14 +671,14 @@ async fn two_hundred_functions_converge_through_20_percent_429_and_503_with_late
     }
     std::fs::write(s.dir.join("stack.yaml"), yaml).unwrap();
     let started = Instant::now();
-    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    let out = s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await;
     let took = started.elapsed();
     assert_exit(&out, 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("Apply complete! Resources: 400 added"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     let note = String::from_utf8_lossy(&out.stderr)
         .lines()
@@ -741,14 +688,14 @@ async fn two_hundred_functions_converge_through_20_percent_429_and_503_with_late
     assert!(
         note.contains("retried"),
         "20% failures must have caused retries: {}",
-        text(&out)
+        transcript(&out)
     );
     let statuses: BTreeMap<u16, usize> = s.emu.requests().iter().fold(BTreeMap::new(), |mut m, e| {
         *m.entry(e.status).or_default() += 1;
         m
     });
     eprintln!("200 functions + 200 timers applied in {took:.1?} through chaos; {note} statuses {statuses:?}");
-    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    let out = s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await;
     assert_exit(&out, 0);
     let live = s.client.list_all_functions().await.unwrap();
     assert_eq!(live.len(), 200, "no duplicates");
@@ -765,62 +712,30 @@ fn many_functions(n: usize, memory: u32) -> String {
     yaml
 }
 
-impl Stack {
-    /// Adds a chaos rule to the running emulator (`--chaos` syntax).
-    async fn chaos(&self, spec: &str) {
-        let reply: serde_json::Value = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .post(format!("{}/_emulator/chaos", self.emu.url()))
-            .json(&serde_json::json!({ "spec": spec }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(reply.get("id").is_some(), "chaos rule `{spec}` refused: {reply}");
-    }
-
-    /// Removes every chaos rule.
-    async fn calm(&self) {
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .delete(format!("{}/_emulator/chaos", self.emu.url()))
-            .header("Content-Type", "application/json")
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .expect("chaos rules cleared");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failed_update_stops_nothing_else_and_the_next_plan_shows_only_it() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
+    let s = on_example("quickstart", "local-1", &[], false).await;
     std::fs::write(s.dir.join("stack.yaml"), many_functions(30, 128)).unwrap();
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     // f003's config update fails for good; one call at a time, so it fails early.
     s.chaos("status=400,code=FSS.1051,op=UpdateFunctionConfig,path=*f003*")
         .await;
     std::fs::write(s.dir.join("stack.yaml"), many_functions(30, 256)).unwrap();
-    let out = s.run(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"]).await;
+    let out = s
+        .run_with_state(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"])
+        .await;
     assert_exit(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("function.f003 failed"), "{}", text(&out));
-    assert!(stderr.contains("FSS.1051"), "{}", text(&out));
-    assert!(stderr.contains("request id"), "{}", text(&out));
+    assert!(stderr.contains("function.f003 failed"), "{}", transcript(&out));
+    assert!(stderr.contains("FSS.1051"), "{}", transcript(&out));
+    assert!(stderr.contains("request id"), "{}", transcript(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("29 of 30 changes completed"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     // Every other update was applied, and recorded.
-    let state = state::load(&s.state).unwrap().unwrap();
+    let state = state::load(&s.state_path).unwrap().unwrap();
     for i in 0..30 {
         let name = format!("f{i:03}");
         let urn =
@@ -834,37 +749,39 @@ async fn one_failed_update_stops_nothing_else_and_the_next_plan_shows_only_it() 
         assert_eq!(recorded, Some(serde_json::json!(want)), "{name} recorded");
     }
     // The next plan shows exactly the one change left.
-    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    let out = s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await;
     assert_exit(&out, 2);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     assert!(
         stdout.contains("# function.f003 will be updated in-place"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     s.calm().await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
-    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it() {
-    let s = Stack::new(
+    let s = on_example(
         "shop",
         "cn-north-4",
         &["status=400,code=FSS.1099,op=CreateDependencyVersion"],
         false,
     )
     .await;
-    let out = s.run(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"]).await;
+    let out = s
+        .run_with_state(&["apply", s.dir(), "--auto-approve", "--parallelism", "1"])
+        .await;
     assert_exit(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("dependency.pillow failed"), "{}", text(&out));
+    assert!(stderr.contains("dependency.pillow failed"), "{}", transcript(&out));
     // thumbnail uses the version, its triggers and async config wait for thumbnail, and the
     // workflow calls it: none is attempted, each is named.
     for skipped in [
@@ -874,10 +791,10 @@ async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it()
         "function.thumbnail.trigger.nightly: not attempted",
         "workflow.nightly-etl: not attempted",
     ] {
-        assert!(stderr.contains(skipped), "`{skipped}` missing:\n{}", text(&out));
+        assert!(stderr.contains(skipped), "`{skipped}` missing:\n{}", transcript(&out));
     }
     // Everything independent was created and recorded.
-    let state = state::load(&s.state).unwrap().unwrap();
+    let state = state::load(&s.state_path).unwrap().unwrap();
     let mut recorded: Vec<&str> = state.resources.keys().map(String::as_str).collect();
     recorded.sort();
     assert_eq!(
@@ -892,7 +809,7 @@ async fn a_failed_dependency_create_skips_only_what_depends_on_it_and_names_it()
     let live = crate::support::function_names(&s.client).await;
     assert_eq!(live.len(), 3, "{live:?}");
     s.calm().await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     assert_inventory(&s, &shop_expected()).await;
 }
 
@@ -905,8 +822,8 @@ fn hello_urn() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_async_config_found_live_as_desired_is_recorded_and_its_removal_plans_a_delete() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    let s = on_example("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     // The config the manifest is about to ask for is live already (a put whose answer was
     // lost); the state, which manages hello, has no record of it.
     let body: fgform::api::types::AsyncInvokeConfigRequest = serde_json::from_value(
@@ -920,15 +837,15 @@ async fn an_async_config_found_live_as_desired_is_recorded_and_its_removal_plans
         "    async: { max_event_age: 600, max_retries: 1 }\n    triggers:\n",
     );
     let writes = s.writes();
-    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    let out = s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await;
     assert_exit(&out, 0);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("function.hello.async is already live as the manifests ask"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
     assert_eq!(s.writes(), writes, "recorded without an API call");
-    let state = state::load(&s.state).unwrap().unwrap();
+    let state = state::load(&s.state_path).unwrap().unwrap();
     let record = state
         .resources
         .get("function.hello.async")
@@ -937,19 +854,19 @@ async fn an_async_config_found_live_as_desired_is_recorded_and_its_removal_plans
         record.attributes.get("max_async_retry_attempts"),
         Some(serde_json::json!(1))
     );
-    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
-    assert_exit(&s.run(&["drift", s.dir()]).await, 0);
+    assert_exit(&s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run_with_state(&["drift", s.dir()]).await, 0);
 
     // Removing `async:` now deletes it.
     s.edit("stack.yaml", "    async: { max_event_age: 600, max_retries: 1 }\n", "");
-    let out = s.run(&["plan", s.dir(), "--detailed-exitcode"]).await;
+    let out = s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await;
     assert_exit(&out, 2);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("# function.hello.async will be destroyed"),
         "{}",
-        text(&out)
+        transcript(&out)
     );
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     assert!(
         s.client.show_async_config(&hello_urn()).await.unwrap().is_none(),
         "deleted live"
@@ -958,40 +875,40 @@ async fn an_async_config_found_live_as_desired_is_recorded_and_its_removal_plans
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_update_whose_answer_was_lost_is_recorded_and_drift_is_clean() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    let s = on_example("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     s.edit("hello/index.py", "def handler", "# version 2\ndef handler");
     // The new code is stored, then every answer is lost.
     s.chaos("drop,after,op=UpdateFunctionCode").await;
-    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    let out = s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await;
     assert_exit(&out, 1);
     s.calm().await;
     let live = s.client.show_function_config(&hello_urn()).await.unwrap().digest;
     let recorded = |state: &state::State| state.resources["function.hello"].attributes.get("code");
-    let before = state::load(&s.state).unwrap().unwrap();
+    let before = state::load(&s.state_path).unwrap().unwrap();
     assert_ne!(recorded(&before), Some(serde_json::json!(live)), "the answer was lost");
 
-    let out = s.run(&["apply", s.dir(), "--auto-approve"]).await;
+    let out = s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await;
     assert_exit(&out, 0);
-    let after = state::load(&s.state).unwrap().unwrap();
-    assert_eq!(recorded(&after), Some(serde_json::json!(live)), "{}", text(&out));
-    let out = s.run(&["drift", s.dir()]).await;
+    let after = state::load(&s.state_path).unwrap().unwrap();
+    assert_eq!(recorded(&after), Some(serde_json::json!(live)), "{}", transcript(&out));
+    let out = s.run_with_state(&["drift", s.dir()]).await;
     assert_exit(&out, 0);
-    assert_exit(&s.run(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
+    assert_exit(&s.run_with_state(&["plan", s.dir(), "--detailed-exitcode"]).await, 0);
 }
 
 // ---- the cron drift script, for real ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cron_drift_script_posts_real_drift_to_the_webhook() {
-    let s = Stack::new("quickstart", "local-1", &[], false).await;
-    assert_exit(&s.run(&["apply", s.dir(), "--auto-approve"]).await, 0);
+    let s = on_example("quickstart", "local-1", &[], false).await;
+    assert_exit(&s.run_with_state(&["apply", s.dir(), "--auto-approve"]).await, 0);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/drift-cron.sh");
     let run_script = |webhook: &str| {
-        std::process::Command::new("bash")
+        crate::context::scrubbed_command("bash")
             .arg(&script)
             .arg(s.dir())
-            .args(["--endpoint", &s.emu.url(), "--state", s.state.to_str().unwrap()])
+            .args(["--endpoint", &s.emu.url(), "--state", s.state_path.to_str().unwrap()])
             .env("FGFORM", env!("CARGO_BIN_EXE_fgform"))
             .env("FGFORM_DRIFT_WEBHOOK", webhook)
             .env("HUAWEICLOUD_SDK_AK", fgform::api::local::ACCESS_KEY)

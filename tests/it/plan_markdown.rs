@@ -4,7 +4,7 @@
 use fgform::api::types::CreateFunctionRequest;
 use fgform::plan::render;
 
-use crate::stack::{scrub_ids, Stack, HANDLER};
+use crate::context::{scrub_ids, TestContext, HANDLER};
 
 const SECRET: &str = "s3cr3t-value";
 
@@ -30,7 +30,7 @@ functions:
     )
 }
 
-fn markdown(s: &Stack, plan: &fgform::plan::Plan) -> String {
+fn markdown(s: &TestContext, plan: &fgform::plan::Plan) -> String {
     let desired = s.desired();
     let md = render::markdown(plan, &desired.stack, Some("prod"));
     assert!(!md.contains(SECRET), "a secret leaked:\n{md}");
@@ -41,7 +41,7 @@ fn markdown(s: &Stack, plan: &fgform::plan::Plan) -> String {
 #[tokio::test]
 async fn markdown_plans_for_merge_requests() {
     let yaml = stack_yaml("Python3.9", 128, SECRET);
-    let s = Stack::new(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
 
     let create = s.plan().await;
     let md = markdown(&s, &create);
@@ -75,7 +75,7 @@ async fn markdown_plans_for_merge_requests() {
 #[tokio::test]
 async fn markdown_lists_resources_that_are_not_ours() {
     let yaml = stack_yaml("Python3.9", 128, SECRET);
-    let s = Stack::new(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
     let desired = s.desired();
     let spec = &desired.functions["other"];
     let mut body = spec.config_body();

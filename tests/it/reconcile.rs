@@ -2,147 +2,34 @@
 //! re-plans to no changes and destroys to nothing; focused scenarios check the plan and
 //! the exact write calls (insta snapshots).
 
-use std::path::{Path, PathBuf};
+use fgform::apply;
+use fgform::emulator::ChaosRule;
+use fgform::plan::{self, render};
+use fgform::state;
 
-use fgform::apply::{self, refresh::refresh};
-use fgform::client::Client;
-use fgform::commands::reconcile::build_artifacts;
-use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
-use fgform::manifest::{self, LoadOptions};
-use fgform::model::Desired;
-use fgform::plan::{self, render, Plan};
-use fgform::state::{self, State};
-
-use crate::support::{copy_dir, local_client, scrub};
+use crate::context::TestContext;
+use crate::support::scrub;
 
 mod regen_plan_fixtures;
 
-struct Harness {
-    emu: EmulatorHandle,
-    client: Client,
-    dir: PathBuf,
-    stage: Option<String>,
-    state_path: PathBuf,
-    _tmp: tempfile::TempDir,
-    seen: usize,
-}
-
-impl Harness {
-    /// A copy of `examples/<name>` and an emulator in its region.
-    async fn new(example: &str, stage: Option<&str>, chaos: Vec<ChaosRule>) -> Harness {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(example);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example),
-            &dir,
-        );
-        let mut h = Harness {
-            emu: emulator::start(Config::default()).await.unwrap(),
-            client: local_client("http://127.0.0.1:1", "x", "p"),
-            state_path: tmp.path().join("state.json"),
-            dir,
-            stage: stage.map(str::to_string),
-            _tmp: tmp,
-            seen: 0,
-        };
-        let desired = h.desired();
-        h.emu = emulator::start(Config {
-            region: desired.region().into(),
-            project_id: desired.project_id().into(),
-            chaos,
-            ..Config::default()
-        })
+/// A context on `examples/<example>` in `stage`, its emulator running `chaos`.
+async fn on_example(example: &str, stage: Option<&str>, chaos: Vec<ChaosRule>) -> TestContext {
+    TestContext::setup()
+        .example(example)
+        .stage(stage)
+        .chaos_rules(chaos)
+        .start()
         .await
-        .unwrap();
-        h.client = local_client(&h.emu.url(), desired.region(), desired.project_id());
-        h
-    }
-
-    fn desired(&self) -> Desired {
-        let options = LoadOptions {
-            stage: self.stage.clone(),
-            env: Default::default(),
-            ..LoadOptions::from_process_env()
-        };
-        manifest::load_dir(&self.dir, &options).expect("example loads")
-    }
-
-    fn state(&self) -> State {
-        let d = self.desired();
-        state::load(&self.state_path)
-            .unwrap()
-            .unwrap_or_else(|| State::new(&d.stack, d.stage.as_deref()))
-    }
-
-    async fn plan(&self) -> Plan {
-        self.plan_with(&self.state()).await
-    }
-
-    /// Plans against `state` (before the first apply, each `state()` is a new lineage).
-    async fn plan_with(&self, state: &State) -> Plan {
-        let desired = self.desired();
-        let (artifacts, _) = build_artifacts(&desired).unwrap();
-        let live = refresh(&self.client, Some(&desired), state, 4).await.unwrap();
-        plan::plan(&desired, &artifacts, state, &live)
-    }
-
-    /// Plans and applies (one call at a time, so the request log is deterministic).
-    async fn apply(&mut self, destroy: bool) -> (Plan, apply::Outcome) {
-        let desired = self.desired();
-        // One state for plan and apply, as the binary does: the ownership tag the plan
-        // records names the state's lineage, and apply sends the one of the state it is given.
-        let state = self.state();
-        let plan = if destroy {
-            let live = refresh(&self.client, None, &state, 4).await.unwrap();
-            plan::destroy(&state, &live)
-        } else {
-            self.plan_with(&state).await
-        };
-        let (_, payloads) = build_artifacts(&desired).unwrap();
-        self.writes();
-        let outcome = apply::apply(
-            &self.client,
-            (!destroy).then_some(&desired),
-            &plan,
-            &payloads,
-            state,
-            self.state_path.clone(),
-            1,
-            &std::sync::atomic::AtomicBool::new(false),
-            &mut |_| {},
-        )
-        .await;
-        (plan, outcome)
-    }
-
-    /// Write operations the emulator answered since the last call (GETs left out).
-    fn writes(&mut self) -> Vec<String> {
-        let all = self.emu.requests();
-        let new: Vec<String> = all[self.seen..]
-            .iter()
-            .filter(|e| e.method != "GET")
-            .map(|e| format!("{} {}", e.operation, e.status))
-            .collect();
-        self.seen = all.len();
-        new
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.dir.join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{from} not in {file}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
 }
 
 async fn converges(example: &str, stage: Option<&str>) {
-    let mut h = Harness::new(example, stage, vec![]).await;
-    let (plan, outcome) = h.apply(false).await;
+    let h = on_example(example, stage, vec![]).await;
+    let (plan, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(!plan.changes.is_empty());
     let again = h.plan().await;
     assert!(again.is_empty(), "{example}: not converged:\n{}", render::text(&again));
-    let (_, outcome) = h.apply(true).await;
+    let (_, outcome) = h.apply_in_process(true).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(h.state().resources.is_empty());
     assert!(h.client.list_all_functions().await.unwrap().is_empty());
@@ -167,19 +54,19 @@ async fn staged_converges_and_destroys_in_both_stages() {
 
 #[tokio::test]
 async fn create_everything() {
-    let mut h = Harness::new("shop", None, vec![]).await;
+    let h = on_example("shop", None, vec![]).await;
     let plan = h.plan().await;
     insta::assert_snapshot!("shop_create_plan", crate::support::scrub_lineage(&render::text(&plan)));
     insta::assert_json_snapshot!(
         "shop_create_plan_json",
         crate::support::scrub_lineage_json(serde_json::json!(render::json(&plan, "shop")))
     );
-    let (_, outcome) = h.apply(false).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     insta::assert_debug_snapshot!("shop_create_writes", h.writes_since_apply());
 }
 
-impl Harness {
+impl TestContext {
     /// Removes function `notify` from the shop: its manifest, the environment variable
     /// naming its URN, and the workflow step that calls it (which now calls `audit`).
     fn remove_notify(&self) {
@@ -196,25 +83,16 @@ impl Harness {
         self.edit("workflows.yaml", "function: notify", "function: audit");
     }
 
-    fn writes_since_apply(&mut self) -> Vec<String> {
-        self.writes()
+    fn writes_since_apply(&self) -> Vec<String> {
+        self.new_writes()
     }
 
-    async fn applied(example: &str) -> Harness {
-        let mut h = Harness::new(example, None, vec![]).await;
-        let (_, outcome) = h.apply(false).await;
-        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-        h.writes();
-        h
-    }
-
-    /// Applies the change, returns (plan text, writes), and checks it converged.
     /// Applies the change, checks it converged, and returns the plan text, the plan's JSON with run-specific values
     /// (ids, timestamps, image names replaced, ready for a snapshot) and the writes made.
-    async fn step_with_json(&mut self) -> (String, serde_json::Value, Vec<String>) {
-        let (plan, outcome) = self.apply(false).await;
+    async fn step_with_json(&self) -> (String, serde_json::Value, Vec<String>) {
+        let (plan, outcome) = self.apply_in_process(false).await;
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-        let writes = self.writes();
+        let writes = self.new_writes();
         let again = self.plan().await;
         assert!(again.is_empty(), "not converged:\n{}", render::text(&again));
         let json = scrub(render::json(&plan, &self.desired().stack));
@@ -224,7 +102,7 @@ impl Harness {
 
 #[tokio::test]
 async fn memory_only_is_one_config_put() {
-    let mut h = Harness::applied("quickstart").await;
+    let h = applied("quickstart").await;
     h.edit("stack.yaml", "memory: 128", "memory: 256");
     let (text, json, writes) = h.step_with_json().await;
     insta::assert_json_snapshot!(
@@ -237,7 +115,7 @@ async fn memory_only_is_one_config_put() {
 
 #[tokio::test]
 async fn code_only_is_one_code_put_decided_by_digest() {
-    let mut h = Harness::applied("quickstart").await;
+    let h = applied("quickstart").await;
     let file = h.dir.join("hello/index.py");
     let mut code = std::fs::read_to_string(&file).unwrap();
     code.push_str("\n# changed\n");
@@ -253,7 +131,7 @@ async fn code_only_is_one_code_put_decided_by_digest() {
 
 #[tokio::test]
 async fn renaming_a_timer_deletes_and_creates_it() {
-    let mut h = Harness::applied("quickstart").await;
+    let h = applied("quickstart").await;
     h.edit("stack.yaml", "every-5m:", "every-five:");
     let (text, json, writes) = h.step_with_json().await;
     insta::assert_json_snapshot!(
@@ -266,7 +144,7 @@ async fn renaming_a_timer_deletes_and_creates_it() {
 
 #[tokio::test]
 async fn disabling_a_timer_is_in_place() {
-    let mut h = Harness::applied("quickstart").await;
+    let h = applied("quickstart").await;
     h.edit("stack.yaml", "payload:", "enabled: false\n        payload:");
     let (text, json, writes) = h.step_with_json().await;
     insta::assert_json_snapshot!(
@@ -280,8 +158,8 @@ async fn disabling_a_timer_is_in_place() {
 #[tokio::test]
 async fn a_failure_halfway_keeps_what_succeeded() {
     let rule = ChaosRule::parse("status=400,op=CreateFunctionTrigger,times=1").unwrap();
-    let mut h = Harness::new("quickstart", None, vec![rule]).await;
-    let (_, outcome) = h.apply(false).await;
+    let h = on_example("quickstart", None, vec![rule]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert_eq!(outcome.errors.len(), 1);
     let message = fgform::error::render(&anyhow::Error::from(outcome.errors.into_iter().next().unwrap()));
     assert!(message.contains("function.hello.trigger.every-5m failed"), "{message}");
@@ -289,9 +167,18 @@ async fn a_failure_halfway_keeps_what_succeeded() {
     assert_eq!(h.state().resources.keys().collect::<Vec<_>>(), ["function.hello"]);
     let rest = h.plan().await;
     insta::assert_snapshot!("failure_rest_plan", crate::support::scrub_lineage(&render::text(&rest)));
-    let (_, outcome) = h.apply(false).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(h.plan().await.is_empty());
+}
+
+/// [`on_example`] on `example` with everything applied.
+async fn applied(example: &str) -> TestContext {
+    let h = on_example(example, None, vec![]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    h.new_writes();
+    h
 }
 
 fn position(writes: &[String], prefix: &str) -> usize {
@@ -303,7 +190,7 @@ fn position(writes: &[String], prefix: &str) -> usize {
 
 #[tokio::test]
 async fn bumping_a_dependency_creates_moves_then_deletes_the_old_version() {
-    let mut h = Harness::applied("shop").await;
+    let h = applied("shop").await;
     let old = h.state().resources["dependency.pillow"].id.clone();
     let file = h.dir.join("deps/pillow/python/PIL.py");
     let mut code = std::fs::read_to_string(&file).unwrap();
@@ -341,7 +228,7 @@ async fn bumping_a_dependency_creates_moves_then_deletes_the_old_version() {
 
 #[tokio::test]
 async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
-    let mut h = Harness::applied("shop").await;
+    let h = applied("shop").await;
     h.remove_notify();
     let (text, json, writes) = h.step_with_json().await;
     insta::assert_json_snapshot!(
@@ -364,7 +251,7 @@ async fn removing_a_function_a_workflow_uses_updates_the_workflow_first() {
 
 #[tokio::test]
 async fn changing_a_workflow_state_is_one_update() {
-    let mut h = Harness::applied("shop").await;
+    let h = applied("shop").await;
     h.edit("workflows.yaml", "mode: full", "mode: quick");
     let (text, json, writes) = h.step_with_json().await;
     insta::assert_json_snapshot!(
@@ -377,10 +264,10 @@ async fn changing_a_workflow_state_is_one_update() {
 
 #[tokio::test]
 async fn a_timer_disabled_in_the_manifest_is_created_disabled_in_one_call() {
-    let mut h = Harness::new("shop", None, vec![]).await;
-    let (_, outcome) = h.apply(false).await;
+    let h = on_example("shop", None, vec![]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    let writes = h.writes();
+    let writes = h.new_writes();
     assert!(!writes.iter().any(|w| w.starts_with("UpdateTrigger")), "{writes:?}");
     let orders = h.state().resources["function.orders"].id.clone();
     let triggers = h.client.list_triggers(&orders).await.unwrap();
@@ -391,16 +278,16 @@ async fn a_timer_disabled_in_the_manifest_is_created_disabled_in_one_call() {
 
 #[tokio::test]
 async fn a_trigger_forgotten_by_state_is_adopted_not_duplicated() {
-    let mut h = Harness::applied("quickstart").await;
+    let h = applied("quickstart").await;
     let mut state = h.state();
     let id = state.resources.remove("function.hello.trigger.every-5m").unwrap().id;
     state::save(&h.state_path, &mut state).unwrap();
     let plan = h.plan().await;
     assert!(plan.changes.is_empty(), "{}", render::text(&plan));
     assert!(render::text(&plan).contains("adopting it into state"));
-    let (_, outcome) = h.apply(false).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    assert!(h.writes().is_empty(), "adoption writes nothing");
+    assert!(h.new_writes().is_empty(), "adoption writes nothing");
     assert_eq!(h.state().resources["function.hello.trigger.every-5m"].id, id);
     assert!(h.plan().await.is_empty());
 }
@@ -422,8 +309,8 @@ async fn a_create_whose_answer_was_lost_is_found_and_recorded_not_repeated() {
             ChaosRule::parse(&format!("drop,after,op={op},times=1")).unwrap(),
             ChaosRule::parse(&format!("status=503,op={lookup},times=1")).unwrap(),
         ];
-        let mut h = Harness::new("shop", None, rules).await;
-        let (_, outcome) = h.apply(false).await;
+        let h = on_example("shop", None, rules).await;
+        let (_, outcome) = h.apply_in_process(false).await;
         assert!(!outcome.errors.is_empty(), "{op}: the dropped answer fails the step");
         let mut state = h.state();
         assert_eq!(state.pending.len(), 1, "{op}: one call's outcome is unknown");
@@ -451,7 +338,7 @@ async fn a_create_whose_answer_was_lost_is_found_and_recorded_not_repeated() {
             "{op}: planned to create {} again",
             intent.address
         );
-        let (_, outcome) = h.apply(false).await;
+        let (_, outcome) = h.apply_in_process(false).await;
         assert!(outcome.errors.is_empty(), "{op}: {:?}", outcome.errors);
         assert!(h.plan().await.is_empty(), "{op}: not converged");
         let creates = h
@@ -473,8 +360,8 @@ async fn a_create_whose_answer_was_lost_is_found_and_recorded_not_repeated() {
 #[tokio::test]
 async fn a_create_that_never_happened_resolves_as_not_found() {
     let rule = ChaosRule::parse("drop,op=CreateWorkflow,times=1").unwrap();
-    let mut h = Harness::new("shop", None, vec![rule]).await;
-    let (_, outcome) = h.apply(false).await;
+    let h = on_example("shop", None, vec![rule]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(!outcome.errors.is_empty());
     let state = h.state();
     let resolved = apply::recover::resolve(&h.client, &state).await.unwrap();
@@ -487,14 +374,14 @@ async fn a_create_that_never_happened_resolves_as_not_found() {
 #[tokio::test]
 async fn an_old_dependency_version_left_by_an_interrupted_replace_is_deleted_next_time() {
     let rule = ChaosRule::parse("status=500,op=DeleteDependencyVersion,times=1").unwrap();
-    let mut h = Harness::new("shop", None, vec![rule]).await;
-    let (_, outcome) = h.apply(false).await;
+    let h = on_example("shop", None, vec![rule]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     let file = h.dir.join("deps/pillow/python/PIL.py");
     let mut code = std::fs::read_to_string(&file).unwrap();
     code.push_str("\nVERSION = 2\n");
     std::fs::write(&file, code).unwrap();
-    let (_, outcome) = h.apply(false).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert_eq!(outcome.errors.len(), 1, "the old version's delete failed");
     let package = h.client.find_dependency("pillow").await.unwrap().unwrap();
     assert_eq!(
@@ -509,10 +396,10 @@ async fn an_old_dependency_version_left_by_an_interrupted_replace_is_deleted_nex
         .expect("cleanup planned");
     assert_eq!(change.calls, [plan::Call::DeleteDependencyVersion], "{text}");
     assert!(text.contains("old_version"), "{text}");
-    h.writes();
-    let (_, outcome) = h.apply(false).await;
+    h.new_writes();
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    assert_eq!(h.writes(), ["DeleteDependencyVersion 204"]);
+    assert_eq!(h.new_writes(), ["DeleteDependencyVersion 204"]);
     let versions = h.client.list_all_dependency_versions(&package.id).await.unwrap();
     assert_eq!(versions.len(), 1, "no orphaned version");
     assert_eq!(versions[0].id, h.state().resources["dependency.pillow"].id);

@@ -3,15 +3,15 @@
 //! hints run as printed. Driven through the real binary from a scratch working directory with
 //! relative paths, the way a user types them, so a hint can be run exactly as printed.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
 use fgform::api::types::Tag;
-use fgform::client::Client;
-use fgform::emulator::{self, Config, EmulatorHandle};
+use fgform::emulator::{self, Config};
 use fgform::model::limits::OWNERSHIP_TAG_KEY;
 use fgform::model::Address;
 use fgform::state;
+
+use crate::context::{assert_exit, TestContext};
 
 const ALPHA: &str = r#"
 stack: alpha
@@ -23,103 +23,6 @@ functions:
     triggers:
       nightly: { timer: { cron: "0 30 2 * * ?" } }
 "#;
-
-const HANDLER: &str = "def handler(event, context):\n    return event\n";
-
-/// A scratch working directory holding stack folders, and an emulator.
-struct Work {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    emu: EmulatorHandle,
-    client: Client,
-}
-
-impl Work {
-    async fn new() -> Work {
-        let tmp = tempfile::tempdir().unwrap();
-        let emu = emulator::start(Config::default()).await.unwrap();
-        let client =
-            crate::support::local_client(&emu.url(), fgform::api::local::REGION, fgform::api::local::PROJECT_ID);
-        Work {
-            root: tmp.path().to_path_buf(),
-            _tmp: tmp,
-            emu,
-            client,
-        }
-    }
-
-    /// Writes a stack folder `dir` with `stack.yaml` and the handler.
-    fn stack(&self, dir: &str, yaml: &str) {
-        let d = self.root.join(dir);
-        std::fs::create_dir_all(d.join("hello")).unwrap();
-        std::fs::write(d.join("stack.yaml"), yaml).unwrap();
-        std::fs::write(d.join("hello/index.py"), HANDLER).unwrap();
-    }
-
-    /// `fgform ARGS --endpoint URL` from the scratch directory, with only the emulator's
-    /// credentials in the environment and no terminal.
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
-        cmd.args(args).arg("--endpoint").arg(self.emu.url());
-        self.base(cmd).output().await.unwrap()
-    }
-
-    /// `fgform ARGS` exactly (a hint's command line, which names its own endpoint).
-    async fn run_exactly(&self, args: &[String]) -> Output {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
-        cmd.args(args);
-        self.base(cmd).output().await.unwrap()
-    }
-
-    fn base(&self, mut cmd: tokio::process::Command) -> tokio::process::Command {
-        cmd.current_dir(&self.root)
-            .env("HUAWEICLOUD_SDK_AK", fgform::api::local::ACCESS_KEY)
-            .env("HUAWEICLOUD_SDK_SK", fgform::api::local::SECRET_KEY)
-            .env("NO_COLOR", "1")
-            .env_remove("HUAWEICLOUD_SDK_PROJECT_ID")
-            .env_remove("HW_ACCESS_KEY")
-            .env_remove("HW_SECRET_KEY")
-            .env_remove("HW_PROJECT_ID")
-            .env_remove("HW_REGION_NAME")
-            .env_remove("FGFORM_STATE")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.join(rel)
-    }
-
-    fn writes(&self) -> usize {
-        self.emu.requests().iter().filter(|r| r.method != "GET").count()
-    }
-
-    async fn functions(&self) -> Vec<String> {
-        crate::support::function_names(&self.client).await
-    }
-
-    /// Creates function `name` through the API, tagged with `owner` (untagged when `None`).
-    async fn create_function(&self, name: &str, owner: Option<&str>) -> String {
-        crate::support::create_function(&self.client, name, owner).await
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-fn exit(out: &Output, code: i32) -> String {
-    let t = text(out);
-    assert_eq!(out.status.code(), Some(code), "{t}");
-    t
-}
 
 /// The command inside the first `` `fgform …` `` of `text` that starts with `prefix`,
 /// split into arguments (the test paths hold no spaces or quotes).
@@ -140,10 +43,10 @@ fn lineage(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_of_another_stack_or_stage_is_refused_by_every_command() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
     w.stack("beta", &ALPHA.replace("stack: alpha", "stack: beta"));
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     let before = std::fs::read(w.path("state/alpha.json")).unwrap();
     let writes = w.writes();
     let urn = fgform::api::urn::FunctionUrn::unqualified(
@@ -165,7 +68,7 @@ async fn a_state_of_another_stack_or_stage_is_refused_by_every_command() {
     for args in commands {
         let mut args = args.clone();
         args.extend(["--state", "state/alpha.json"]);
-        let t = exit(&w.run(&args).await, 1);
+        let t = assert_exit(&w.run(&args).await, 1);
         assert!(
             t.contains("error: the state `state/alpha.json` belongs to stack `alpha` (no stage), not to stack `beta` (no stage)"),
             "{args:?}: {t}"
@@ -189,7 +92,7 @@ async fn a_state_of_another_stack_or_stage_is_refused_by_every_command() {
         "functions:\n  hello:\n    memory: 256\n",
     )
     .unwrap();
-    let t = exit(
+    let t = assert_exit(
         &w.run(&["plan", "alpha", "--stage", "prod", "--state", "state/alpha.json"])
             .await,
         1,
@@ -202,9 +105,9 @@ async fn a_state_of_another_stack_or_stage_is_refused_by_every_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_state_of_the_same_stack_neither_adopts_nor_destroys_the_first_ones_functions() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     let first = lineage(&w.path("state/alpha.json"));
     let writes = w.writes();
 
@@ -212,7 +115,7 @@ async fn a_second_state_of_the_same_stack_neither_adopts_nor_destroys_the_first_
     for verb in [&["plan", "alpha"][..], &["apply", "alpha", "--auto-approve"]] {
         let mut args = verb.to_vec();
         args.extend(["--state", "other.json"]);
-        let t = exit(&w.run(&args).await, 1);
+        let t = assert_exit(&w.run(&args).await, 1);
         assert!(
             t.contains(&format!(
                 "function.hello (urn:fss:local-1:0123456789abcdef0123456789abcdef:function:default:hello) exists and is \
@@ -232,7 +135,7 @@ async fn a_second_state_of_the_same_stack_neither_adopts_nor_destroys_the_first_
     }
     assert_eq!(w.writes(), writes, "nothing adopted, nothing sent");
     assert!(!w.path("other.json").exists(), "no state written for a refused apply");
-    let t = exit(
+    let t = assert_exit(
         &w.run(&["destroy", "alpha", "--auto-approve", "--state", "other.json"])
             .await,
         0,
@@ -245,15 +148,15 @@ async fn a_second_state_of_the_same_stack_neither_adopts_nor_destroys_the_first_
     assert_eq!(w.functions().await, ["hello"], "the first state's function lives on");
 
     // The first state still plans clean.
-    exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
+    assert_exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_made_outside_fgform_fails_the_plan_and_the_hinted_import_runs_as_printed() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
     w.create_function("hello", None).await;
-    let t = exit(&w.run(&["plan", "alpha"]).await, 1);
+    let t = assert_exit(&w.run(&["plan", "alpha"]).await, 1);
     assert!(
         t.contains("it has no `fgform-stack` tag: it was made outside fgform"),
         "{t}"
@@ -263,12 +166,12 @@ async fn a_function_made_outside_fgform_fails_the_plan_and_the_hinted_import_run
     let import = hinted(&t, "fgform import function.hello ");
     assert!(import.contains(&"alpha".to_string()), "{import:?}");
     let writes = w.writes();
-    exit(&w.run_exactly(&import).await, 0);
+    assert_exit(&w.run_exactly(&import).await, 0);
     assert_eq!(w.writes(), writes, "import changes nothing live");
     // Imported: the plan now puts the state's tag on it and creates the trigger.
-    let t = exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    let t = assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     assert!(t.contains("Apply complete!"), "{t}");
-    exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
+    assert_exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
 
     // A function another stack owns is refused the same way.
     w.stack(
@@ -279,7 +182,7 @@ async fn a_function_made_outside_fgform_fails_the_plan_and_the_hinted_import_run
     );
     w.create_function("theirs", Some("billing@0f0f0f0f-0000-4000-8000-000000000000"))
         .await;
-    let t = exit(&w.run(&["plan", "other"]).await, 1);
+    let t = assert_exit(&w.run(&["plan", "other"]).await, 1);
     assert!(
         t.contains(
             "it is tagged for another stack: stack `billing`, state lineage 0f0f0f0f-0000-4000-8000-000000000000"
@@ -294,16 +197,16 @@ async fn a_function_made_outside_fgform_fails_the_plan_and_the_hinted_import_run
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_crash_of_this_state_left_is_adopted_and_the_plan_says_so() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     // As if the records of the function and its trigger had never been written.
     let path = w.path("state/alpha.json");
     let mut s = state::load(&path).unwrap().unwrap();
     s.resources.clear();
     state::save(&path, &mut s).unwrap();
 
-    let t = exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 2);
+    let t = assert_exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 2);
     assert!(t.contains("function.hello"), "{t}");
     assert!(
         t.contains("carries this state's ownership tag: adopting it into state"),
@@ -314,18 +217,18 @@ async fn what_a_crash_of_this_state_left_is_adopted_and_the_plan_says_so() {
         "{t}"
     );
     let writes = w.writes();
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     assert_eq!(w.writes(), writes, "adoption sends nothing");
     let s = state::load(&path).unwrap().unwrap();
     assert!(s.resources.contains_key(&Address::Function("hello".into()).to_string()));
-    exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
+    assert_exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_function_keeps_its_legacy_tag_until_the_plan_rewrites_it() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     // A function tagged by an fgform from before the tag named the state.
     let urn = state::load(&w.path("state/alpha.json")).unwrap().unwrap().resources["function.hello"]
         .id
@@ -335,19 +238,19 @@ async fn a_recorded_function_keeps_its_legacy_tag_until_the_plan_rewrites_it() {
         value: "alpha".into(),
     };
     w.client.add_function_tags(&urn, &[tag]).await.unwrap();
-    let t = exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 2);
+    let t = assert_exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 2);
     assert!(t.contains("~ tags"), "{t}");
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
-    exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["plan", "alpha", "--detailed-exitcode"]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_mv_to_an_undeclared_address_is_refused_unless_forced() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     let before = std::fs::read(w.path("state/alpha.json")).unwrap();
-    let t = exit(
+    let t = assert_exit(
         &w.run(&["state", "mv", "function.hello", "function.helo", "alpha"])
             .await,
         1,
@@ -358,7 +261,7 @@ async fn state_mv_to_an_undeclared_address_is_refused_unless_forced() {
         "{t}"
     );
     assert_eq!(std::fs::read(w.path("state/alpha.json")).unwrap(), before);
-    exit(
+    assert_exit(
         &w.run(&["state", "mv", "function.hello", "function.helo", "alpha", "--force"])
             .await,
         0,
@@ -369,38 +272,35 @@ async fn state_mv_to_an_undeclared_address_is_refused_unless_forced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stale_plan_hint_runs_as_printed() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["plan", "alpha", "-out", "p.plan"]).await, 0);
+    assert_exit(&w.run(&["plan", "alpha", "-out", "p.plan"]).await, 0);
     std::fs::write(
         w.path("alpha/stack.yaml"),
         ALPHA.replace("code: ./hello", "code: ./hello\n    memory: 256"),
     )
     .unwrap();
-    let t = exit(&w.run_exactly(&["apply".into(), "p.plan".into()]).await, 1);
+    let t = assert_exit(&w.run_exactly(&["apply", "p.plan"]).await, 1);
     let again = hinted(&t, "fgform plan ");
     assert!(again.contains(&"alpha".to_string()), "{again:?}");
-    let t = exit(&w.run_exactly(&again).await, 0);
+    let t = assert_exit(&w.run_exactly(&again).await, 0);
     assert!(t.contains("fgform apply p.plan"), "{t}");
-    exit(&w.run_exactly(&["apply".into(), "p.plan".into()]).await, 0);
+    assert_exit(&w.run_exactly(&["apply", "p.plan"]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_made_before_any_state_keeps_its_lineage_so_drift_stays_quiet() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["plan", "alpha", "-out", "p.plan"]).await, 0);
-    exit(&w.run(&["apply", "p.plan"]).await, 0);
-    let t = exit(&w.run(&["drift", "alpha"]).await, 0);
+    assert_exit(&w.run(&["plan", "alpha", "-out", "p.plan"]).await, 0);
+    assert_exit(&w.run(&["apply", "p.plan"]).await, 0);
+    let t = assert_exit(&w.run(&["drift", "alpha"]).await, 0);
     assert!(!t.contains("fgform-stack"), "{t}");
 }
 
 #[test]
 fn version_names_the_commit() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
-        .arg("--version")
-        .output()
-        .unwrap();
+    let out = crate::context::fgform_command().arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&out.stdout).to_string();
     let head = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
@@ -417,32 +317,30 @@ fn version_names_the_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_logs_into_a_file_carry_no_colour_codes() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
     // Without NO_COLOR: only the missing terminal may turn colour off.
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    let mut cmd = w.command();
     cmd.args(["plan", "alpha", "--debug", "--endpoint", &w.emu.url()]);
-    let out = w
-        .base(cmd)
+    let out = cmd
         .env_remove("NO_COLOR")
         .stderr(std::process::Stdio::piped())
         .output()
         .await
         .unwrap();
-    let t = exit(&out, 0);
+    let t = assert_exit(&out, 0);
     assert!(t.contains("DEBUG"), "--debug logs: {t}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\x1b'), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_print_without_dot_components() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", &ALPHA.replace("code: ./hello", "code: ./missing"));
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    let mut cmd = w.command();
     cmd.arg("validate");
-    let mut cmd = w.base(cmd);
     cmd.current_dir(w.path("alpha"));
-    let t = exit(&cmd.output().await.unwrap(), 1);
+    let t = assert_exit(&cmd.output().await.unwrap(), 1);
     assert!(
         t.contains("functions.hello.code: `missing` does not exist\n  --> stack.yaml:"),
         "{t}"
@@ -452,7 +350,7 @@ async fn paths_print_without_dot_components() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emulator_serving_another_region_is_refused_before_any_call() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     let cloud = ALPHA.replace(
         "stack: alpha\n",
         "stack: alpha\nprovider:\n  region: cn-north-4\n  project_id: 0123456789abcdef0123456789abcdef\n",
@@ -463,7 +361,7 @@ async fn an_emulator_serving_another_region_is_refused_before_any_call() {
     );
     w.stack("alpha", &cloud);
     let before = w.emu.requests().len();
-    let t = exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 1);
+    let t = assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 1);
     assert!(
         t.contains("serves region `local-1` and project(s) `0123456789abcdef0123456789abcdef`, but the stack's provider names region `cn-north-4`"),
         "{t}"
@@ -480,7 +378,7 @@ async fn an_emulator_serving_another_region_is_refused_before_any_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_credentials_with_an_endpoint_given_do_not_hint_to_give_an_endpoint() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack(
         "alpha",
         &ALPHA.replace(
@@ -488,23 +386,22 @@ async fn missing_credentials_with_an_endpoint_given_do_not_hint_to_give_an_endpo
             "stack: alpha\nprovider:\n  region: cn-north-4\n  project_id: 0123456789abcdef0123456789abcdef\n",
         ),
     );
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    let mut cmd = w.command();
     cmd.args([
         "plan",
         "alpha",
         "--endpoint",
         "https://functiongraph.cn-north-4.example.invalid",
     ]);
-    let mut cmd = w.base(cmd);
     cmd.env_remove("HUAWEICLOUD_SDK_AK").env_remove("HUAWEICLOUD_SDK_SK");
-    let t = exit(&cmd.output().await.unwrap(), 1);
+    let t = assert_exit(&cmd.output().await.unwrap(), 1);
     assert!(t.contains("hint: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"), "{t}");
     assert!(!t.contains("use --endpoint"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_embedded_emulator_directory_hints_the_endpoint_of_its_holder() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
     // An emulator someone started by hand on the directory the embedded one would use.
     let held = emulator::start(Config {
@@ -513,9 +410,9 @@ async fn a_held_embedded_emulator_directory_hints_the_endpoint_of_its_holder() {
     })
     .await
     .unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    let mut cmd = w.command();
     cmd.args(["plan", "alpha"]);
-    let t = exit(&w.base(cmd).output().await.unwrap(), 1);
+    let t = assert_exit(&cmd.output().await.unwrap(), 1);
     assert!(
         t.contains("error: failed to start the embedded emulator in `state/emulator`"),
         "{t}"
@@ -524,59 +421,59 @@ async fn a_held_embedded_emulator_directory_hints_the_endpoint_of_its_holder() {
         t.contains(&format!("run this command again with `--endpoint {}`", held.url())),
         "{t}"
     );
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_fgform"));
+    let mut cmd = w.command();
     cmd.args(["plan", "alpha", "--endpoint", &held.url()]);
-    exit(&w.base(cmd).output().await.unwrap(), 0);
+    assert_exit(&cmd.output().await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_way_out_takes_a_function_over_from_another_state_on_purpose() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     let first = lineage(&w.path("state/alpha.json"));
     // The way out the refusal names: forget it in the first state, import it into the new one.
-    let t = exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
-    let forget = exit(
+    let t = assert_exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
+    let forget = assert_exit(
         &w.run(&["state", "rm", "function.hello", "alpha", "--state", "state/alpha.json"])
             .await,
         0,
     );
     assert!(forget.contains("Removed function.hello"), "{forget}");
     let import = hinted(&t, "fgform import function.hello ");
-    let imported = exit(&w.run_exactly(&import).await, 0);
+    let imported = assert_exit(&w.run_exactly(&import).await, 0);
     assert!(
         imported.contains(&format!(
             "note: function.hello was tagged for stack `alpha`, state lineage {first}"
         )),
         "{imported}"
     );
-    let t = exit(
+    let t = assert_exit(
         &w.run(&["apply", "alpha", "--state", "new.json", "--auto-approve"])
             .await,
         0,
     );
     assert!(t.contains("~ tags"), "the new state re-tags it: {t}");
-    exit(
+    assert_exit(
         &w.run(&["plan", "alpha", "--state", "new.json", "--detailed-exitcode"])
             .await,
         0,
     );
     // The first state, told to manage it again, now finds it is another state's.
-    let t = exit(&w.run(&["plan", "alpha"]).await, 1);
+    let t = assert_exit(&w.run(&["plan", "alpha"]).await, 1);
     assert!(t.contains("it is tagged for another state of this stack"), "{t}");
     assert_eq!(w.functions().await, ["hello"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_never_deletes_a_function_another_state_took_over() {
-    let w = Work::new().await;
+    let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     // Another state takes the function over (without the first one forgetting it).
-    let t = exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
-    exit(&w.run_exactly(&hinted(&t, "fgform import function.hello ")).await, 0);
-    exit(
+    let t = assert_exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
+    assert_exit(&w.run_exactly(&hinted(&t, "fgform import function.hello ")).await, 0);
+    assert_exit(
         &w.run(&["apply", "alpha", "--state", "new.json", "--auto-approve"])
             .await,
         0,
@@ -584,7 +481,7 @@ async fn a_state_never_deletes_a_function_another_state_took_over() {
     let writes = w.writes();
 
     // The first state's destroy deletes nothing of it …
-    let t = exit(&w.run(&["destroy", "alpha", "--auto-approve"]).await, 1);
+    let t = assert_exit(&w.run(&["destroy", "alpha", "--auto-approve"]).await, 1);
     assert!(
         t.contains("function.hello (urn:fss:local-1:0123456789abcdef0123456789abcdef:function:default:hello) exists and \
                     is not this state's to manage: this state records it, but it is tagged for another state of this stack"),
@@ -596,7 +493,7 @@ async fn a_state_never_deletes_a_function_another_state_took_over() {
         ALPHA.replace("  hello:", "  greet:").replace("nightly:", "hourly:"),
     )
     .unwrap();
-    let t = exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 1);
+    let t = assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 1);
     assert!(
         t.contains("this state records it, but it is tagged for another state"),
         "{t}"
@@ -608,12 +505,12 @@ async fn a_state_never_deletes_a_function_another_state_took_over() {
     // The way out runs as printed: forget it here, and the first state plans on without it.
     let forget = hinted(&t, "fgform state rm function.hello");
     assert_eq!(forget, ["state", "rm", "function.hello", "alpha"]);
-    exit(&w.run_exactly(&forget).await, 0);
-    exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
+    assert_exit(&w.run_exactly(&forget).await, 0);
+    assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
     assert_eq!(w.functions().await, ["greet", "hello"]);
     // And the other state, planned from the same (edited) folder, would delete its own
     // `hello` but is refused `greet`, which the first state owns.
-    let t = exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
+    let t = assert_exit(&w.run(&["plan", "alpha", "--state", "new.json"]).await, 1);
     assert!(t.contains("function.greet"), "{t}");
     assert!(t.contains("function.hello will be destroyed"), "{t}");
 }

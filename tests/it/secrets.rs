@@ -4,7 +4,7 @@
 use fgform::plan::{diff, render};
 use fgform::state;
 
-use crate::stack::{Stack, HANDLER};
+use crate::context::{TestContext, HANDLER};
 
 const SECRET: &str = "correct-horse-battery";
 
@@ -19,7 +19,7 @@ fn secret_json(password: &str) -> String {
     format!("{{\"DB_PASSWORD\":\"{password}\"}}")
 }
 
-fn recorded(s: &Stack) -> String {
+fn recorded(s: &TestContext) -> String {
     s.state().resources["function.hello"]
         .private
         .get("secrets_hmac")
@@ -29,7 +29,7 @@ fn recorded(s: &Stack) -> String {
 
 #[tokio::test]
 async fn a_recorded_secret_is_a_salted_argon2id_fingerprint_not_the_lineage_hmac() {
-    let s = Stack::new(&[("stack.yaml", &stack_yaml(SECRET)), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", &stack_yaml(SECRET)), ("hello/index.py", HANDLER)]).await;
     s.apply_converges().await;
     let fingerprint = recorded(&s);
     let lineage = s.state().lineage;
@@ -63,7 +63,7 @@ async fn a_recorded_secret_is_a_salted_argon2id_fingerprint_not_the_lineage_hmac
 
 #[tokio::test]
 async fn a_legacy_lineage_hmac_still_compares_and_is_upgraded_when_the_function_is_written() {
-    let s = Stack::new(&[("stack.yaml", &stack_yaml(SECRET)), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", &stack_yaml(SECRET)), ("hello/index.py", HANDLER)]).await;
     s.apply().await;
     // Rewrite the record as an older fgform kept it: the HMAC keyed by the lineage.
     let mut old = s.state();

@@ -4,7 +4,7 @@
 use fgform::plan::render;
 use fgform::state::{self, Lock};
 
-use crate::stack::{Stack, HANDLER};
+use crate::context::{TestContext, HANDLER};
 
 const STACK: &str = r#"
 stack: moves
@@ -20,7 +20,7 @@ functions:
 
 #[tokio::test]
 async fn moving_a_function_moves_its_children_and_the_plan_stays_empty() {
-    let s = Stack::new(&[("stack.yaml", STACK), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", STACK), ("hello/index.py", HANDLER)]).await;
     s.apply().await;
     let before = s.state();
     s.write("stack.yaml", &STACK.replace("  hello:", "  greeter:"));
@@ -83,7 +83,7 @@ async fn moving_a_function_moves_its_children_and_the_plan_stays_empty() {
 #[tokio::test]
 async fn moving_onto_a_recorded_address_is_refused_with_a_hint() {
     let two = format!("{STACK}  other:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./hello\n");
-    let s = Stack::new(&[("stack.yaml", two.as_str()), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", two.as_str()), ("hello/index.py", HANDLER)]).await;
     s.apply().await;
     let before = s.state();
     let text = s.fails(&["state", "mv", "function.hello", "function.other"]).await;
@@ -101,7 +101,7 @@ async fn moving_onto_a_recorded_address_is_refused_with_a_hint() {
 
 #[tokio::test]
 async fn removing_a_function_forgets_its_children_but_not_the_live_function() {
-    let s = Stack::new(&[("stack.yaml", STACK), ("hello/index.py", HANDLER)]).await;
+    let s = TestContext::with_files(&[("stack.yaml", STACK), ("hello/index.py", HANDLER)]).await;
     s.apply().await;
     let urn = s.state().resources["function.hello"].id.clone();
     s.ok(&["state", "rm", "function.hello"]).await;

@@ -436,10 +436,11 @@ pub async fn function_names(client: &fgform::client::Client) -> Vec<String> {
     names
 }
 
-/// `fgform ARGS` as a child process in `cwd`, stdin from /dev/null, no colour: (exit
-/// code, stdout, stderr).
+/// `fgform ARGS` as a child process in `cwd` with the scrubbed environment of
+/// [`crate::context::fgform_command`], stdin from /dev/null, no colour: (exit code, stdout,
+/// stderr).
 pub fn fgform_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
+    let out = crate::context::fgform_command()
         .args(args)
         .current_dir(cwd)
         .stdin(std::process::Stdio::null())
@@ -453,11 +454,11 @@ pub fn fgform_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Starts `fgform emulator --listen 127.0.0.1:0 --data DATA` as a child process (stderr
-/// discarded); returns it and the URL it printed.
+/// Starts `fgform emulator --listen 127.0.0.1:0 --data DATA` as a child process with the
+/// scrubbed environment (stderr discarded); returns it and the URL it printed.
 pub fn spawn_emulator(data: &Path) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgform"))
+    let mut child = crate::context::fgform_command()
         .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .stdout(std::process::Stdio::piped())

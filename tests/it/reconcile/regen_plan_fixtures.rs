@@ -24,7 +24,7 @@ use fgform::model::limits::OWNERSHIP_TAG_KEY;
 use fgform::plan::Live;
 use fgform::state::State;
 
-use super::Harness;
+use crate::context::TestContext;
 use crate::support::copy_dir;
 
 /// The lineage of every fixture state (and of the state a case without `state.json` plans with).
@@ -77,7 +77,7 @@ fn canonical(texts: &[&str], lineage: &str) -> Vec<String> {
 
 /// Dumps case `case`: `h`'s manifests, `state` (none: the case plans with a new state of
 /// lineage [`LINEAGE`]) and what refresh reads for them; `options` becomes `case.json`.
-async fn dump(case: &str, h: &Harness, state: Option<State>, options: Option<serde_json::Value>) {
+async fn dump(case: &str, h: &TestContext, state: Option<State>, options: Option<serde_json::Value>) {
     let dir = case_dir(case);
     let _ = std::fs::remove_dir_all(&dir);
     copy_dir(&h.dir, &dir.join("manifests"));
@@ -106,7 +106,7 @@ async fn dump(case: &str, h: &Harness, state: Option<State>, options: Option<ser
     }
 }
 
-fn append(h: &Harness, file: &str, text: &str) {
+fn append(h: &TestContext, file: &str, text: &str) {
     let path = h.dir.join(file);
     let mut code = std::fs::read_to_string(&path).unwrap();
     code.push_str(text);
@@ -118,9 +118,9 @@ async fn creates() {
     if !enabled() {
         return;
     }
-    let h = Harness::new("shop", None, vec![]).await;
+    let h = super::on_example("shop", None, vec![]).await;
     dump("shop_create", &h, None, None).await;
-    let h = Harness::new("staged", Some("prod"), vec![]).await;
+    let h = super::on_example("staged", Some("prod"), vec![]).await;
     dump(
         "staged_prod_create",
         &h,
@@ -135,28 +135,28 @@ async fn quickstart_changes() {
     if !enabled() {
         return;
     }
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     h.edit("stack.yaml", "memory: 128", "memory: 256");
     dump("memory_only", &h, Some(h.state()), None).await;
 
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     append(&h, "hello/index.py", "\n# changed\n");
     dump("code_only", &h, Some(h.state()), None).await;
 
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     h.edit("stack.yaml", "every-5m:", "every-five:");
     dump("timer_rename", &h, Some(h.state()), None).await;
 
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     h.edit("stack.yaml", "payload:", "enabled: false\n        payload:");
     dump("timer_disable", &h, Some(h.state()), None).await;
 
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     dump("no_changes", &h, Some(h.state()), None).await;
 
     let rule = ChaosRule::parse("status=400,op=CreateFunctionTrigger,times=1").unwrap();
-    let mut h = Harness::new("quickstart", None, vec![rule]).await;
-    let (_, outcome) = h.apply(false).await;
+    let h = super::on_example("quickstart", None, vec![rule]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert_eq!(outcome.errors.len(), 1);
     dump("failure_rest", &h, Some(h.state()), None).await;
 }
@@ -166,27 +166,27 @@ async fn shop_changes() {
     if !enabled() {
         return;
     }
-    let h = Harness::applied("shop").await;
+    let h = super::applied("shop").await;
     append(&h, "deps/pillow/python/PIL.py", "\nVERSION = 2\n");
     dump("dependency_bump", &h, Some(h.state()), None).await;
 
-    let h = Harness::applied("shop").await;
+    let h = super::applied("shop").await;
     h.remove_notify();
     std::fs::remove_dir_all(h.dir.join("functions/notify")).unwrap();
     dump("remove_function_used_by_workflow", &h, Some(h.state()), None).await;
 
-    let h = Harness::applied("shop").await;
+    let h = super::applied("shop").await;
     h.edit("workflows.yaml", "mode: full", "mode: quick");
     dump("workflow_state", &h, Some(h.state()), None).await;
 
     // Applied with the default bucket, planned with `--var media_bucket=…` (case.json): the
     // OBS trigger's event data changes, which only a new trigger can carry.
-    let h = Harness::applied("shop").await;
+    let h = super::applied("shop").await;
     let vars = serde_json::json!({"vars": {"media_bucket": "shop-media-prod"}});
     dump("var_changes_trigger_event_data", &h, Some(h.state()), Some(vars)).await;
 
     // An async config put whose answer was lost: live as desired, not in state.
-    let h = Harness::applied("shop").await;
+    let h = super::applied("shop").await;
     let mut state = h.state();
     assert!(state.resources.remove("function.thumbnail.async").is_some());
     dump("async_unrecorded_rerecord", &h, Some(state), None).await;
@@ -198,22 +198,22 @@ async fn ownership() {
         return;
     }
     // Made by another state of the same stack: its tag names that state's lineage.
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     dump("owner_other_state_blocked", &h, None, None).await;
 
     // Made outside fgform: no ownership tag.
-    let h = Harness::new("quickstart", None, vec![]).await;
+    let h = super::on_example("quickstart", None, vec![]).await;
     crate::support::create_function(&h.client, "hello", None).await;
     dump("owner_untagged_blocked", &h, None, None).await;
 
     // What a crash of this state left: tagged for it, recorded nowhere.
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     let mut state = h.state();
     state.resources.clear();
     dump("owner_this_state_unrecorded_adopted", &h, Some(state), None).await;
 
     // Recorded, but tagged the way fgform tagged before the tag named the state.
-    let h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     let urn = h.state().resources["function.hello"].id.clone();
     let tag = Tag {
         key: OWNERSHIP_TAG_KEY.into(),
@@ -223,10 +223,10 @@ async fn ownership() {
     dump("owner_legacy_tag_updated", &h, Some(h.state()), None).await;
 
     // A code update whose answer was lost: live has the new code, the record the old.
-    let mut h = Harness::applied("quickstart").await;
+    let h = super::applied("quickstart").await;
     let before = h.state();
     append(&h, "hello/index.py", "\n# changed\n");
-    let (_, outcome) = h.apply(false).await;
+    let (_, outcome) = h.apply_in_process(false).await;
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     dump("stale_record_rerecorded", &h, Some(before), None).await;
 }
