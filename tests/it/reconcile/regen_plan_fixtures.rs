@@ -230,3 +230,35 @@ async fn ownership() {
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     dump("stale_record_rerecorded", &h, Some(before), None).await;
 }
+
+/// The cases of `tests/it/reconcile.rs` the ones above leave out.
+#[tokio::test]
+async fn reconcile_cases() {
+    if !enabled() {
+        return;
+    }
+    // `quickstart_converges_and_destroys` and `staged_converges_and_destroys_in_both_stages`
+    // start by creating everything.
+    let h = super::on_example("quickstart", None, vec![]).await;
+    dump("quickstart_create", &h, None, None).await;
+    let h = super::on_example("staged", Some("dev"), vec![]).await;
+    dump("staged_dev_create", &h, None, Some(serde_json::json!({"stage": "dev"}))).await;
+
+    // `a_trigger_forgotten_by_state_is_adopted_not_duplicated`: only the trigger's record is
+    // gone.
+    let h = super::applied("quickstart").await;
+    let mut state = h.state();
+    assert!(state.resources.remove("function.hello.trigger.every-5m").is_some());
+    dump("trigger_unrecorded_adopted", &h, Some(state), None).await;
+
+    // `an_old_dependency_version_left_by_an_interrupted_replace_is_deleted_next_time`: the
+    // replace's last call, the old version's delete, failed.
+    let rule = ChaosRule::parse("status=500,op=DeleteDependencyVersion,times=1").unwrap();
+    let h = super::on_example("shop", None, vec![rule]).await;
+    let (_, outcome) = h.apply_in_process(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    append(&h, "deps/pillow/python/PIL.py", "\nVERSION = 2\n");
+    let (_, outcome) = h.apply_in_process(false).await;
+    assert_eq!(outcome.errors.len(), 1, "the old version's delete failed");
+    dump("dependency_old_version_cleanup", &h, Some(h.state()), None).await;
+}
