@@ -25,6 +25,8 @@
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text, JSON and Markdown (`render/markdown.rs`); saved plans and their stale checks (`plan::saved`); `plan::drift`: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON; the record an import writes (`import.rs`) | none |
 //! | [`apply`] | refresh (GETs, bounded parallelism), `apply::inventory` (what the project holds beyond the state, for drift), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), `apply::recover`, which resolves the intents a killed run left, and import's reads and refusals (`import.rs`) | network, state file |
+//! | [`refresh`] | reads the live side of what the state records and the manifests name: GETs only, bounded parallelism | network |
+//! | [`drift`] | pure drift: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON | none |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
 //! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`), its lock, and pure surgery for `state mv`/`rm` (`surgery.rs`) | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
@@ -37,6 +39,7 @@ pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod drift;
 pub mod emulator;
 pub mod error;
 pub mod manifest;
@@ -44,6 +47,7 @@ pub mod model;
 pub mod package;
 pub mod plan;
 pub mod printer;
+pub mod refresh;
 pub mod state;
 
 use std::ffi::OsString;

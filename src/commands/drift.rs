@@ -1,6 +1,6 @@
 //! `fgform drift`: read-only drift detection, e.g. from cron. Loads the stack and the state
 //! (no lock, nothing written), refreshes with GETs only, takes stock of the project,
-//! compares (`plan::drift`), applies the ignore file and prints the report. Exit 0 in
+//! compares (`crate::drift`), applies the ignore file and prints the report. Exit 0 in
 //! sync, 2 drift or pending changes, 1 error.
 
 use std::path::{Path, PathBuf};
@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _};
 
 use super::reconcile::{build_artifacts, connect, load_desired, state_path};
-use crate::apply::{inventory, refresh};
+use crate::apply::inventory;
 use crate::cli::DriftArgs;
+use crate::drift::{self, ignore, render, Inventory};
 use crate::error::{ExitStatus, Hint};
-use crate::plan::drift::{self, ignore, render, Inventory};
 use crate::plan::{self, Live};
+use crate::refresh;
 
 /// `fgform drift`.
 pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {

@@ -233,10 +233,10 @@ pub async fn make_plan(
 ) -> anyhow::Result<Plan> {
     if destroy {
         // Read what the state records: a function another state took over is not deleted.
-        let live = apply::refresh::refresh(client, None, state, parallelism).await?;
+        let live = crate::refresh::refresh(client, None, state, parallelism).await?;
         return Ok(plan::destroy(state, &live));
     }
-    let live = apply::refresh::refresh(client, Some(desired), state, parallelism).await?;
+    let live = crate::refresh::refresh(client, Some(desired), state, parallelism).await?;
     Ok(plan::plan(desired, artifacts, state, &live))
 }
 

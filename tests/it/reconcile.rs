@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use fgform::apply::{self, refresh::refresh};
+use fgform::apply;
 use fgform::client::Client;
 use fgform::commands::reconcile::build_artifacts;
 use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
 use fgform::manifest::{self, LoadOptions};
 use fgform::model::Desired;
 use fgform::plan::{self, render, Plan};
+use fgform::refresh::refresh;
 use fgform::state::{self, State};
 
 use crate::support::{copy_dir, local_client, scrub};

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser as _;
-use fgform::apply::refresh::refresh;
 use fgform::apply::Payloads;
 use fgform::cli::Cli;
 use fgform::client::{AkSk, Client, ClientBuilder, Credentials, RetryPolicy};
@@ -17,6 +16,7 @@ use fgform::error::ExitStatus;
 use fgform::manifest::{self, LoadOptions};
 use fgform::model::Desired;
 use fgform::plan::{self, Plan};
+use fgform::refresh::refresh;
 use fgform::state::{self, State};
 
 pub struct Stack {
