@@ -33,9 +33,12 @@
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
 //! so the client can never lean on emulator internals and the emulator never on the client.
+//! [`atomic`] (temp file, fsync, rename: the one way a file is replaced) is a leaf that
+//! depends on nothing in the crate, so every layer, `emulator` included, may use it.
 
 pub mod api;
 pub mod apply;
+pub mod atomic;
 pub mod cli;
 pub mod client;
 pub mod commands;

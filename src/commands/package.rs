@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::atomic;
 use crate::cli::PackageArgs;
 use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, CodeSource};
@@ -53,12 +54,13 @@ pub fn build(address: &Address, source: &CodeSource, out_dir: &Path) -> anyhow::
         CodeSource::Directory { path, exclude } => {
             std::fs::create_dir_all(out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
             let zip_path = out_dir.join(format!("{address}.zip"));
-            let partial = out_dir.join(format!("{address}.zip.partial"));
-            let file =
-                std::fs::File::create(&partial).with_context(|| format!("failed to create `{}`", partial.display()))?;
-            let (files, artifact) = package::package_dir(path, exclude, file)
+            let mut staged = atomic::Staged::new(&zip_path, atomic::Access::Default)
+                .with_context(|| format!("failed to create a file beside `{}`", zip_path.display()))?;
+            let (files, artifact) = package::package_dir(path, exclude, staged.file())
                 .with_context(|| format!("{address}: failed to package `{}`", path.display()))?;
-            std::fs::rename(&partial, &zip_path)
+            // Not fsynced: a zip is rebuilt from its folder whenever it is needed.
+            staged
+                .commit(false)
                 .with_context(|| format!("failed to write `{}`", zip_path.display()))?;
             too_large(artifact.size, ZipAt::Written(&zip_path))?;
             Ok(Some(Built {

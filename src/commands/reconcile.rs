@@ -10,6 +10,7 @@ use md5::Digest as _;
 
 use super::interrupt::Interrupt;
 use crate::apply::{self, Payloads};
+use crate::atomic;
 use crate::cli::{ApplyArgs, PlanArgs, TargetArgs};
 use crate::client::{Client, ClientBuilder};
 use crate::emulator::{self, EmulatorHandle};
@@ -140,7 +141,7 @@ pub async fn connect(
             embedded = Some(handle);
         }
     }
-    let local = embedded.is_some() || builder_endpoint.as_deref().is_some_and(is_loopback);
+    let local = embedded.is_some() || builder_endpoint.as_deref().is_some_and(crate::api::is_loopback);
     // The limiter protects the cloud's API quota; a local emulator has none to protect.
     let rate = target.rate_limit.unwrap_or(if local {
         0.0
@@ -202,18 +203,6 @@ fn emulator_holder(dir: &Path) -> Option<(String, u64)> {
     let text = std::fs::read_to_string(dir.join("LOCK")).ok()?;
     let holder: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some((holder.get("url")?.as_str()?.to_string(), holder.get("pid")?.as_u64()?))
-}
-
-/// Whether `endpoint` is `http(s)://` on 127.0.0.0/8, `[::1]` or `localhost`.
-fn is_loopback(endpoint: &str) -> bool {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn targets(raw: &[String]) -> anyhow::Result<Vec<Address>> {
@@ -514,17 +503,10 @@ fn saved_plan(
 /// configuration, though never a secret).
 fn write_plan_file(path: &Path, saved: &SavedPlan) -> anyhow::Result<()> {
     let context = || format!("failed to write the plan file `{}`", path.display());
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(context)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
-    serde_json::to_writer_pretty(&mut tmp, saved).with_context(context)?;
-    tmp.write_all(b"\n").with_context(context)?;
-    tmp.as_file().sync_all().with_context(context)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(context)?;
-    Ok(())
+    std::fs::create_dir_all(atomic::parent(path)).with_context(context)?;
+    let mut bytes = serde_json::to_vec_pretty(saved).with_context(context)?;
+    bytes.push(b'\n');
+    atomic::write(path, &bytes, atomic::Access::Private).with_context(context)
 }
 
 /// Reads a plan file made by this fgform version.
@@ -891,28 +873,4 @@ async fn execute(run: Run<'_>, plan: &Plan) -> anyhow::Result<ExitStatus> {
         eprint!("{}", crate::error::render(&anyhow::Error::from(other)));
     }
     Err(anyhow::Error::from(first).context(Hint(format!("run `fgform plan{}` to see what is left", run.rerun))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn loopback_endpoints() {
-        for yes in [
-            "http://127.0.0.1:8686",
-            "http://localhost:1/x",
-            "http://[::1]:80",
-            "127.0.0.2",
-        ] {
-            assert!(is_loopback(yes), "{yes}");
-        }
-        for no in [
-            "https://functiongraph.cn-north-4.myhuaweicloud.com",
-            "http://10.0.0.1:80",
-            "http://[::2]:1",
-        ] {
-            assert!(!is_loopback(no), "{no}");
-        }
-    }
 }
