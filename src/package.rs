@@ -326,6 +326,162 @@ pub fn check_upload(
     })
 }
 
+/// Why a local artifact could not be built: the file or folder (or output) that failed, or
+/// a size the API would refuse ([`check_upload`], the one place limits are checked).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{address}: failed to read `{}`", path.display())]
+    Read {
+        address: Address,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{address}: failed to package `{}`", path.display())]
+    Package {
+        address: Address,
+        path: PathBuf,
+        #[source]
+        source: PackageError,
+    },
+    #[error("{address}: `{}` is not a readable zip archive", path.display())]
+    NotAZip {
+        address: Address,
+        path: PathBuf,
+        #[source]
+        source: PackageError,
+    },
+    /// Where the zip goes (`fgform package`) cannot be written.
+    #[error("failed to {what} `{}`", path.display())]
+    Output {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+}
+
+impl BuildError {
+    /// The way out, for a size the API would refuse.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            BuildError::TooLarge(refused) => Some(&refused.hint),
+            _ => None,
+        }
+    }
+}
+
+/// A local artifact in memory, ready to upload: its bytes and their digests, each computed
+/// once (SHA-512 while the bytes were produced).
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    /// Size and SHA-512 (a function's `digest`).
+    pub artifact: Artifact,
+    /// MD5 hex (a dependency version's `etag`).
+    pub md5: String,
+}
+
+/// Packages (a folder) or reads (an archive) `source` in memory; `None` for OBS. A package
+/// the API would refuse is an error here, before any call, not a 413 mid-apply.
+pub fn upload(address: &Address, source: &CodeSource) -> Result<Option<Upload>, BuildError> {
+    let (bytes, artifact) = match source {
+        CodeSource::Obs { .. } => return Ok(None),
+        CodeSource::Archive { path, .. } => {
+            let read = |source| BuildError::Read {
+                address: address.clone(),
+                path: path.clone(),
+                source,
+            };
+            let mut file = std::fs::File::open(path).map_err(read)?;
+            let mut writer = HashingWriter::new(Vec::new());
+            io::copy(&mut file, &mut writer).map_err(read)?;
+            let (size, digest, bytes) = writer.finish().map_err(read)?;
+            (bytes, Artifact { files: 0, size, digest })
+        }
+        CodeSource::Directory { path, exclude } => {
+            let mut bytes = Vec::new();
+            let (_, artifact) = package_dir(path, exclude, &mut bytes).map_err(|source| BuildError::Package {
+                address: address.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            (bytes, artifact)
+        }
+    };
+    check_upload(address, source, artifact.size, ZipAt::Unknown)?;
+    let md5 = hex::encode(md5::Md5::digest(&bytes));
+    Ok(Some(Upload { bytes, artifact, md5 }))
+}
+
+/// One artifact `fgform package` built (or hashed).
+#[derive(Debug)]
+pub struct Built {
+    pub address: Address,
+    /// The zip written (folders) or the archive used as it is.
+    pub path: PathBuf,
+    pub artifact: Artifact,
+    pub files: Vec<FileEntry>,
+}
+
+/// Builds the artifact of one code source into `out_dir` (a folder's zip, written
+/// atomically) or inspects it in place (an archive); `None` for OBS objects. A package the
+/// API would refuse is an error naming the zip.
+pub fn build(address: &Address, source: &CodeSource, out_dir: &Path) -> Result<Option<Built>, BuildError> {
+    match source {
+        CodeSource::Obs { .. } => Ok(None),
+        CodeSource::Archive { path, .. } => {
+            let size = std::fs::metadata(path)
+                .map_err(|source| BuildError::Output {
+                    what: "read",
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            check_upload(address, source, size, ZipAt::Unknown)?;
+            let (files, artifact) = inspect_archive(path).map_err(|source| BuildError::NotAZip {
+                address: address.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            let path = path.clone();
+            Ok(Some(Built {
+                address: address.clone(),
+                path,
+                artifact,
+                files,
+            }))
+        }
+        CodeSource::Directory { path, exclude } => {
+            let output = |what, path: &Path| {
+                let path = path.to_path_buf();
+                move |source| BuildError::Output { what, path, source }
+            };
+            std::fs::create_dir_all(out_dir).map_err(output("create", out_dir))?;
+            let zip_path = out_dir.join(format!("{address}.zip"));
+            let mut staged = crate::atomic::Staged::new(&zip_path, crate::atomic::Access::Default)
+                .map_err(output("create a file beside", &zip_path))?;
+            let (files, artifact) =
+                package_dir(path, exclude, staged.file()).map_err(|source| BuildError::Package {
+                    address: address.clone(),
+                    path: path.clone(),
+                    source,
+                })?;
+            // Not fsynced: a zip is rebuilt from its folder whenever it is needed.
+            staged.commit(false).map_err(output("write", &zip_path))?;
+            check_upload(address, source, artifact.size, ZipAt::Written(&zip_path))?;
+            Ok(Some(Built {
+                address: address.clone(),
+                path: zip_path,
+                artifact,
+                files,
+            }))
+        }
+    }
+}
+
 /// How much of a large file is test-compressed to decide whether deflating it is worth it.
 const SAMPLE_BYTES: usize = 128 * 1024;
 
@@ -550,110 +706,4 @@ fn write_entry<W: Write>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zips_read_back_with_the_zip_crate() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("lib/ü")).unwrap();
-        std::fs::write(
-            dir.path().join("index.py"),
-            "def handler(e, c):\n    return e\n".repeat(50),
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("lib/ü/data.bin"), [7u8; 3]).unwrap();
-        std::fs::write(dir.path().join("empty"), b"").unwrap();
-        let mut bytes = Vec::new();
-        let (files, artifact) = package_dir(dir.path(), &[], &mut bytes).unwrap();
-        assert_eq!(
-            files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
-            ["empty", "index.py", "lib/ü/data.bin"]
-        );
-        assert_eq!(artifact.size, bytes.len() as u64);
-        assert_eq!(artifact.digest, hex::encode(Sha512::digest(&bytes)));
-        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
-        assert_eq!(archive.len(), 3);
-        let mut text = String::new();
-        archive.by_name("index.py").unwrap().read_to_string(&mut text).unwrap();
-        assert!(text.starts_with("def handler"));
-        let mut data = Vec::new();
-        archive
-            .by_name("lib/ü/data.bin")
-            .unwrap()
-            .read_to_end(&mut data)
-            .unwrap();
-        assert_eq!(data, [7, 7, 7]);
-        assert_eq!(archive.by_name("index.py").unwrap().unix_mode(), Some(0o100644));
-    }
-
-    #[test]
-    fn incompressible_files_are_stored_and_text_is_deflated() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let noise: Vec<u8> = (0..600_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        std::fs::write(dir.path().join("noise.bin"), &noise).unwrap();
-        std::fs::write(dir.path().join("text.txt"), "hello world\n".repeat(50_000)).unwrap();
-        let mut bytes = Vec::new();
-        package_dir(dir.path(), &[], &mut bytes).unwrap();
-        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
-        assert_eq!(
-            archive.by_name("noise.bin").unwrap().compression(),
-            zip::CompressionMethod::Stored
-        );
-        assert_eq!(
-            archive.by_name("text.txt").unwrap().compression(),
-            zip::CompressionMethod::Deflated
-        );
-        let mut back = Vec::new();
-        archive.by_name("noise.bin").unwrap().read_to_end(&mut back).unwrap();
-        assert!(back == noise);
-    }
-
-    #[test]
-    fn ignore_files_and_excludes_are_honoured() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for path in [
-            "a.py",
-            "b.pyc",
-            "tests/t.py",
-            "keep/x.log",
-            "secret.env",
-            ".git/HEAD",
-            "sub/.fgformignore",
-            "sub/big.bin",
-            "sub/ok.txt",
-        ] {
-            let path = root.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, "x").unwrap();
-        }
-        std::fs::write(root.join(".gitignore"), "*.pyc\n*.log\n!keep/x.log\n").unwrap();
-        std::fs::write(root.join(".fgformignore"), "secret.env\n").unwrap();
-        std::fs::write(root.join("sub/.fgformignore"), "big.bin\n").unwrap();
-        let names: Vec<String> = collect(root, &["tests/**".into()])
-            .unwrap()
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ".fgformignore",
-                ".gitignore",
-                "a.py",
-                "keep/x.log",
-                "sub/.fgformignore",
-                "sub/ok.txt"
-            ]
-        );
-    }
-}
+mod tests;

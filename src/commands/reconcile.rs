@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use base64::Engine as _;
-use md5::Digest as _;
 
 use super::interrupt::Interrupt;
 use crate::apply::{self, Payloads};
@@ -61,31 +60,17 @@ pub fn build_artifacts(desired: &Desired) -> anyhow::Result<(Artifacts, Payloads
         sources.push((Address::Function(name.clone()), &f.code));
     }
     for (address, source) in sources {
-        let bytes = match source {
-            CodeSource::Obs { .. } => continue,
-            CodeSource::Archive { path, .. } => {
-                std::fs::read(path).with_context(|| format!("{address}: failed to read `{}`", path.display()))?
-            }
-            CodeSource::Directory { path, exclude } => {
-                let mut out = Vec::new();
-                crate::package::package_dir(path, exclude, &mut out)
-                    .with_context(|| format!("{address}: failed to package `{}`", path.display()))?;
-                out
-            }
+        let Some(upload) = crate::package::upload(&address, source).map_err(super::package::build_error)? else {
+            continue;
         };
-        // Before any call: a package the API would refuse fails here, not as a 413 mid-apply.
-        let size = bytes.len() as u64;
-        if let Err(err) = crate::package::check_upload(&address, source, size, crate::package::ZipAt::Unknown) {
-            return Err(anyhow::anyhow!(err.to_string()).context(Hint(err.hint)));
-        }
         let digests = Digests {
-            sha512: hex::encode(sha2::Sha512::digest(&bytes)),
-            md5: hex::encode(md5::Md5::digest(&bytes)),
+            sha512: upload.artifact.digest,
+            md5: upload.md5,
         };
         artifacts.digests.insert(address.clone(), digests);
         payloads
             .files
-            .insert(address, base64::engine::general_purpose::STANDARD.encode(&bytes));
+            .insert(address, base64::engine::general_purpose::STANDARD.encode(&upload.bytes));
     }
     Ok((artifacts, payloads))
 }
