@@ -47,10 +47,12 @@ pub mod emulator;
 pub mod error;
 pub mod manifest;
 pub mod model;
+pub mod ops;
 pub mod package;
 pub mod plan;
 pub mod printer;
 pub mod refresh;
+pub mod session;
 pub mod state;
 
 use std::ffi::OsString;
@@ -106,9 +108,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Package(args) => commands::package::run(args),
         Command::Schema(args) => commands::schema::run(args),
-        Command::Plan(args) => commands::reconcile::plan(args),
-        Command::Apply(args) => commands::reconcile::apply(args, false),
-        Command::Destroy(args) => commands::reconcile::apply(args, true),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Apply(args) => commands::apply::run(args, false),
+        Command::Destroy(args) => commands::apply::run(args, true),
         Command::Drift(args) => commands::drift::run(args),
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::cli::PackageArgs;
-use crate::error::{ExitStatus, Hint};
+use crate::error::ExitStatus;
 use crate::model::{Address, CodeSource};
 use crate::package::{self, Built};
 
@@ -17,20 +17,12 @@ pub fn human(bytes: u64) -> String {
 
 /// [`package::build`], its error with the way out as a hint.
 pub fn build(address: &Address, source: &CodeSource, out_dir: &Path) -> anyhow::Result<Option<Built>> {
-    package::build(address, source, out_dir).map_err(build_error)
-}
-
-/// A [`package::BuildError`] as a command reports it: a refused size carries its hint.
-pub fn build_error(err: package::BuildError) -> anyhow::Error {
-    match err {
-        package::BuildError::TooLarge(refused) => anyhow::anyhow!(refused.to_string()).context(Hint(refused.hint)),
-        other => other.into(),
-    }
+    package::build(address, source, out_dir).map_err(crate::ops::build_error)
 }
 
 /// `fgform package`.
 pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
-    let desired = match super::validate::load(&args.stack)? {
+    let desired = match crate::session::load_stack(&args.stack, false)? {
         Ok(desired) => desired,
         Err(rendered) => {
             eprint!("{rendered}");

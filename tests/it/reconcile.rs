@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use fgform::apply;
 use fgform::client::Client;
-use fgform::commands::reconcile::build_artifacts;
 use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
 use fgform::manifest::{self, LoadOptions};
 use fgform::model::Desired;
+use fgform::ops::build_artifacts;
 use fgform::plan::{self, render, Plan};
 use fgform::refresh::refresh;
 use fgform::state::{self, State};
