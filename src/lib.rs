@@ -17,6 +17,9 @@
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
 //! | [`commands`] | one file per subcommand (`drift.rs`: the read-only drift report); `commands::interrupt` (Ctrl-C/SIGTERM: graceful stop, exit 130) | yes |
+//! | [`session`] | a command's settings resolved once (stack, stage, desired model, state path, endpoint or embedded emulator, rate, parallelism, credentials), its state loading and lock, its one tokio runtime | yes |
+//! | [`ops`] | library operations the commands and tests call: artifacts in memory, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested-command arguments | yes |
+//! | [`atomic`] | temp file, fsync, rename: the one way a file is replaced | writes files |
 //! | [`api`] | URNs, AK/SK signing, limits, timer schedules, wire types, error envelope, local credentials | none |
 //! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
 //! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`), the ownership tag (`model::Owner`: stack, stage, state lineage) | none |

@@ -43,6 +43,9 @@ pub struct Session {
     /// Requests per second: `--rate-limit`, else none for a local target (the limiter
     /// protects the cloud's API quota; a local emulator has none) and the default otherwise.
     pub rate: f64,
+    /// The client settings: the credentials read from the environment, the stack's region
+    /// and project, the rate (the endpoint is set on connecting).
+    client: ClientBuilder,
     runtime: OnceLock<tokio::runtime::Runtime>,
 }
 
@@ -90,12 +93,17 @@ impl Session {
         } else {
             crate::client::DEFAULT_REQUESTS_PER_SECOND
         });
+        let client = ClientBuilder::from_env()
+            .region(desired.region())
+            .project_id(desired.project_id())
+            .requests_per_second(Some(rate));
         Ok(Some(Session {
             target: target.clone(),
             desired,
             state_path,
             endpoint,
             rate,
+            client,
             runtime: OnceLock::new(),
         }))
     }
@@ -158,10 +166,7 @@ impl Session {
     /// endpoint serves the stack's region and project.
     pub async fn connect(&self) -> anyhow::Result<Connection> {
         let desired = &self.desired;
-        let mut builder = ClientBuilder::from_env()
-            .region(desired.region())
-            .project_id(desired.project_id())
-            .requests_per_second(Some(self.rate));
+        let mut builder = self.client.clone();
         let mut embedded = None;
         match &self.endpoint {
             Endpoint::Url(url) => builder = builder.endpoint(url),
@@ -274,7 +279,7 @@ pub fn load_stack(args: &StackArgs, check_upload_sizes: bool) -> anyhow::Result<
 }
 
 /// Loads the stack; `Ok(None)` after printing its diagnostics.
-pub fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
+fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
     match load_stack(&target.stack, false)? {
         Ok(desired) => Ok(Some(desired)),
         Err(rendered) => {
@@ -285,7 +290,7 @@ pub fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
 }
 
 /// The state path the arguments name: `--state`, else the stack and stage's default.
-pub fn state_path(target: &TargetArgs, desired: &Desired) -> PathBuf {
+fn state_path(target: &TargetArgs, desired: &Desired) -> PathBuf {
     target
         .state
         .clone()

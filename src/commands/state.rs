@@ -11,7 +11,7 @@ use crate::client::error::with_hint;
 use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, Desired};
 use crate::ops::rerun::{display_path, state_rerun_args};
-use crate::session::{check_state_identity, load_desired, lock, state_path};
+use crate::session::{check_state_identity, lock, Session};
 use crate::state::surgery::{self, SurgeryError};
 use crate::state::{self, State};
 
@@ -25,7 +25,7 @@ fn path_of(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, Option<Desire
             return Ok(Some((p.clone(), None)));
         }
     }
-    Ok(load_desired(target)?.map(|desired| (state_path(target, &desired), Some(desired))))
+    Ok(Session::open(target)?.map(|session| (session.state_path, Some(session.desired))))
 }
 
 /// Whether `dir` holds any `*.yaml`/`*.yml`.
