@@ -16,7 +16,7 @@ use crate::client::{Client, ClientBuilder};
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::Hint;
 use crate::manifest::{self, diagnostic, LoadOptions, ManifestError};
-use crate::model::Desired;
+use crate::model::{Desired, ProviderSpec};
 use crate::ops::rerun::{self, display_path};
 use crate::state::{self, Lock, State, StateError};
 
@@ -30,6 +30,27 @@ pub enum Endpoint {
     /// No provider and no `--endpoint`: the embedded emulator, keeping its data in this
     /// directory (`emulator/` beside the state).
     Embedded(PathBuf),
+}
+
+impl Endpoint {
+    /// `--endpoint` (`given`), else the provider's endpoint or its cloud, else (no provider)
+    /// the embedded emulator in `emulator/` beside the state.
+    pub fn resolve(given: Option<&str>, provider: Option<&ProviderSpec>, state_path: &Path) -> Endpoint {
+        match (given, provider) {
+            (Some(url), _) => Endpoint::Url(url.to_string()),
+            (None, Some(provider)) => provider.endpoint.clone().map_or(Endpoint::Cloud, Endpoint::Url),
+            (None, None) => Endpoint::Embedded(crate::atomic::parent(state_path).join("emulator")),
+        }
+    }
+
+    /// Whether calls stay on this machine (the embedded emulator, or a loopback URL).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Endpoint::Url(url) => crate::api::is_loopback(url),
+            Endpoint::Cloud => false,
+            Endpoint::Embedded(_) => true,
+        }
+    }
 }
 
 /// Everything a command works on, resolved once.
@@ -78,17 +99,8 @@ impl Session {
             return Ok(None);
         };
         let state_path = state_path(target, &desired);
-        let endpoint = match (&target.endpoint, &desired.provider) {
-            (Some(url), _) => Endpoint::Url(url.clone()),
-            (None, Some(provider)) => provider.endpoint.clone().map_or(Endpoint::Cloud, Endpoint::Url),
-            (None, None) => Endpoint::Embedded(crate::atomic::parent(&state_path).join("emulator")),
-        };
-        let local = match &endpoint {
-            Endpoint::Url(url) => crate::api::is_loopback(url),
-            Endpoint::Cloud => false,
-            Endpoint::Embedded(_) => true,
-        };
-        let rate = target.rate_limit.unwrap_or(if local {
+        let endpoint = Endpoint::resolve(target.endpoint.as_deref(), desired.provider.as_ref(), &state_path);
+        let rate = target.rate_limit.unwrap_or(if endpoint.is_local() {
             0.0
         } else {
             crate::client::DEFAULT_REQUESTS_PER_SECOND
@@ -346,4 +358,49 @@ pub fn check_state_identity(state: &State, desired: &Desired, path: &Path) -> an
          stack's own state",
         display_path(&own)
     ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(endpoint: Option<&str>) -> ProviderSpec {
+        ProviderSpec {
+            region: "cn-north-4".into(),
+            project_id: "p".into(),
+            endpoint: endpoint.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_endpoint_is_the_flag_then_the_provider_then_the_embedded_emulator() {
+        let state = Path::new("state/shop.json");
+        let cloud = provider(None);
+        let custom = provider(Some("https://fgs.example.com"));
+        assert_eq!(
+            Endpoint::resolve(Some("http://127.0.0.1:8686"), Some(&custom), state),
+            Endpoint::Url("http://127.0.0.1:8686".into())
+        );
+        assert_eq!(
+            Endpoint::resolve(None, Some(&custom), state),
+            Endpoint::Url("https://fgs.example.com".into())
+        );
+        assert_eq!(Endpoint::resolve(None, Some(&cloud), state), Endpoint::Cloud);
+        assert_eq!(
+            Endpoint::resolve(None, None, state),
+            Endpoint::Embedded(PathBuf::from("state/emulator"))
+        );
+        assert_eq!(
+            Endpoint::resolve(None, None, Path::new("shop.json")),
+            Endpoint::Embedded(PathBuf::from("./emulator"))
+        );
+    }
+
+    #[test]
+    fn only_the_embedded_emulator_and_loopback_urls_are_local() {
+        assert!(Endpoint::Embedded(PathBuf::from("emulator")).is_local());
+        assert!(Endpoint::Url("http://localhost:8686".into()).is_local());
+        assert!(!Endpoint::Url("https://fgs.example.com".into()).is_local());
+        assert!(!Endpoint::Cloud.is_local());
+    }
 }
