@@ -17,6 +17,9 @@
 //! |---|---|---|
 //! | [`cli`] | command-line syntax | none |
 //! | [`commands`] | one file per subcommand (`drift.rs`: the read-only drift report); `commands::interrupt` (Ctrl-C/SIGTERM: graceful stop, exit 130) | yes |
+//! | [`session`] | a command's settings resolved once (stack, stage, desired model, state path, endpoint or embedded emulator, rate, parallelism, credentials), its state loading and lock, its one tokio runtime | yes |
+//! | [`ops`] | library operations the commands and tests call: artifacts in memory, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested-command arguments | yes |
+//! | [`atomic`] | temp file, fsync, rename: the one way a file is replaced | writes files |
 //! | [`api`] | URNs, AK/SK signing, limits, timer schedules, wire types, error envelope, local credentials | none |
 //! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
 //! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`), the ownership tag (`model::Owner`: stack, stage, state lineage) | none |
@@ -25,25 +28,34 @@
 //! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
 //! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text, JSON and Markdown (`render/markdown.rs`); saved plans and their stale checks (`plan::saved`); `plan::drift`: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON; the record an import writes (`import.rs`) | none |
 //! | [`apply`] | refresh (GETs, bounded parallelism), `apply::inventory` (what the project holds beyond the state, for drift), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), `apply::recover`, which resolves the intents a killed run left, and import's reads and refusals (`import.rs`) | network, state file |
+//! | [`refresh`] | reads the live side of what the state records and the manifests name: GETs only, bounded parallelism | network |
+//! | [`drift`] | pure drift: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON | none |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
 //! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`), its lock, and pure surgery for `state mv`/`rm` (`surgery.rs`) | state dir |
 //! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
 //!
 //! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
 //! so the client can never lean on emulator internals and the emulator never on the client.
+//! [`atomic`] (temp file, fsync, rename: the one way a file is replaced) is a leaf that
+//! depends on nothing in the crate, so every layer, `emulator` included, may use it.
 
 pub mod api;
 pub mod apply;
+pub mod atomic;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod drift;
 pub mod emulator;
 pub mod error;
 pub mod manifest;
 pub mod model;
+pub mod ops;
 pub mod package;
 pub mod plan;
 pub mod printer;
+pub mod refresh;
+pub mod session;
 pub mod state;
 
 use std::ffi::OsString;
@@ -99,9 +111,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Package(args) => commands::package::run(args),
         Command::Schema(args) => commands::schema::run(args),
-        Command::Plan(args) => commands::reconcile::plan(args),
-        Command::Apply(args) => commands::reconcile::apply(args, false),
-        Command::Destroy(args) => commands::reconcile::apply(args, true),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Apply(args) => commands::apply::run(args, false),
+        Command::Destroy(args) => commands::apply::run(args, true),
         Command::Drift(args) => commands::drift::run(args),
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),

@@ -17,8 +17,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use fgform::commands::reconcile::build_artifacts;
 use fgform::manifest::{self, LoadOptions};
+use fgform::ops::build_artifacts;
 use fgform::plan::{self, render, Live};
 use fgform::state::{self, State};
 use serde::Deserialize;

@@ -5,12 +5,14 @@ pub mod error;
 pub mod limits;
 pub mod operation;
 pub mod schedule;
+pub mod secret;
 pub mod signing;
 pub mod types;
 pub mod urn;
 
 pub use error::ApiErrorBody;
 pub use operation::Operation;
+pub use secret::Secret;
 pub use urn::{FunctionUrn, Qualifier};
 
 /// Response header carrying the request id (32 hex).
@@ -34,4 +36,45 @@ pub mod local {
     /// IAM user, account and password the emulator's `/v3/auth/tokens` accepts by default.
     pub const IAM_USER: &str = "fgform";
     pub const IAM_PASSWORD: &str = "fgform-local-password";
+}
+
+/// Whether `endpoint` (`http(s)://HOST[:PORT]/…`, or a bare authority) names this machine:
+/// 127.0.0.0/8, `[::1]` or `localhost`. Pure: nothing is resolved.
+pub fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_endpoints() {
+        for yes in [
+            "http://127.0.0.1:8686",
+            "http://localhost:1/x",
+            "http://LOCALHOST",
+            "http://[::1]:80",
+            "http://user@127.0.0.1:1/",
+            "127.0.0.2",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "https://functiongraph.cn-north-4.myhuaweicloud.com",
+            "http://10.0.0.1:80",
+            "http://[::2]:1",
+            "http://localhost.example.com",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
+    }
 }

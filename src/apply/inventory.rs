@@ -2,18 +2,18 @@
 //! most `parallelism` at a time: the ownership tags of the functions the state does not
 //! record (functions the manifests name already had theirs read by the refresh), every
 //! workflow (unless the refresh listed them) and every private dependency package. The
-//! function list itself comes from [`refresh_listed`](super::refresh::refresh_listed).
+//! function list itself comes from [`refresh_listed`](crate::refresh::refresh_listed).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::refresh::Listed;
 use crate::client::{ApiError, Client};
+use crate::drift::{Inventory, ProjectFunction};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
-use crate::plan::drift::{Inventory, ProjectFunction};
 use crate::plan::Live;
+use crate::refresh::Listed;
 use crate::state::State;
 
 /// An inventory read that failed.

@@ -7,7 +7,6 @@
 pub mod import;
 pub mod inventory;
 pub mod recover;
-pub mod refresh;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::refresh::RefreshError;
 use crate::client::{ApiError, Client};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
 use crate::plan::is_trigger;
+use crate::refresh::RefreshError;
 use crate::state::{Intent, ResourceState, State};
 
 /// What became of one pending intent.

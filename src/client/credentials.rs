@@ -8,33 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::error::ApiError;
+pub use crate::api::Secret;
 use crate::api::SUBJECT_TOKEN_HEADER;
-
-/// A secret string. `Debug` and `Display` print `***`; read it with [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret itself: only for signing and sending.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// An access key pair, optionally temporary (STS) with its security token.
 #[derive(Clone, PartialEq, Eq)]

@@ -197,7 +197,7 @@ impl ClientBuilder {
             None => url.host_str().unwrap_or_default().to_string(),
         };
         let base_path = url.path().trim_end_matches('/').to_string();
-        let loopback = is_loopback(&url);
+        let loopback = crate::api::is_loopback(url.as_str());
         let (credentials, project_id, region) = match self.credentials {
             Some(c) => {
                 let region = self.region.clone().unwrap_or_else(|| {
@@ -271,12 +271,6 @@ impl ClientBuilder {
             }),
         })
     }
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    let host = url.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug)]

@@ -1,51 +1,54 @@
 //! `fgform drift`: read-only drift detection, e.g. from cron. Loads the stack and the state
 //! (no lock, nothing written), refreshes with GETs only, takes stock of the project,
-//! compares (`plan::drift`), applies the ignore file and prints the report. Exit 0 in
+//! compares (`crate::drift`), applies the ignore file and prints the report. Exit 0 in
 //! sync, 2 drift or pending changes, 1 error.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _};
 
-use super::reconcile::{build_artifacts, connect, load_desired, state_path};
-use crate::apply::{inventory, refresh};
+use crate::apply::inventory;
 use crate::cli::DriftArgs;
+use crate::drift::{self, ignore, render, Inventory};
 use crate::error::{ExitStatus, Hint};
-use crate::plan::drift::{self, ignore, render, Inventory};
+use crate::ops::build_artifacts;
+use crate::ops::rerun::display_path;
 use crate::plan::{self, Live};
+use crate::refresh;
+use crate::session::Session;
 
 /// `fgform drift`.
 pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
-    let Some(desired) = load_desired(&args.target)? else {
+    let Some(session) = Session::open(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let path = state_path(&args.target, &desired);
-    let Some(state) = super::reconcile::load_checked(&path, &desired)? else {
+    let (desired, path) = (&session.desired, &session.state_path);
+    let Some(state) = session.load_checked()? else {
         bail!(
-            anyhow!("no state file at `{}`", super::reconcile::display_path(&path)).context(Hint(format!(
+            anyhow!("no state file at `{}`", display_path(path)).context(Hint(format!(
                 "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
-                super::reconcile::rerun_args(&args.target, Some(&desired))
+                session.rerun_args()
             )))
         );
     };
     let rules = read_rules(&args)?;
-    let (artifacts, _) = build_artifacts(&desired)?;
-    let parallelism = args.target.parallelism;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let (live, inventory): (Live, Inventory) = runtime.block_on(async {
-        let (client, embedded) = connect(&args.target, &desired, &path).await?;
+    let (artifacts, _) = build_artifacts(desired)?;
+    let parallelism = session.parallelism();
+    let (live, inventory): (Live, Inventory) = session.block_on(async {
+        let connection = session.connect().await?;
+        let client = &connection.client;
         let read = async {
-            let (live, listed) = refresh::refresh_listed(&client, Some(&desired), &state, parallelism).await?;
-            let inventory = inventory::read(&client, &state, &live, listed, parallelism).await?;
+            let (live, listed) = refresh::refresh_listed(client, Some(desired), &state, parallelism).await?;
+            let inventory = inventory::read(client, &state, &live, listed, parallelism).await?;
             anyhow::Ok((live, inventory))
         }
         .await;
-        // Dropped, not shut down: a shutdown rewrites the embedded emulator's snapshot, and
-        // drift writes nothing.
-        drop(embedded);
+        // Not shut down: a shutdown rewrites the embedded emulator's snapshot, and drift
+        // writes nothing.
+        connection.abandon();
         read
     })?;
-    let plan = plan::plan(&desired, &artifacts, &state, &live);
+    let plan = plan::plan(desired, &artifacts, &state, &live);
     let mut report = drift::detect(&state, &live, &inventory, &plan);
     if let Some(rules) = &rules {
         report.apply_ignore(rules, chrono::Utc::now().date_naive());

@@ -1,54 +1,22 @@
 //! `fgform force-unlock LOCK_ID [DIR]`: removes a state lock its holder can no longer
 //! release (a CI job killed on another machine). Asks for `yes` on a terminal; never
-//! prompts without one, where it needs `--force`. Also the lock acquisition every locking
-//! command shares, whose "locked" error prints the `force-unlock` command to run.
+//! prompts without one, where it needs `--force`. (The "locked" error of every locking
+//! command, which prints the `force-unlock` command to run, is `session::lock`.)
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 
-use crate::cli::{ForceUnlockArgs, TargetArgs};
+use crate::cli::ForceUnlockArgs;
 use crate::error::{ExitStatus, Hint};
-use crate::state::{self, Lock, StateError};
-
-/// Takes the state lock of `path` for `operation`, waiting up to `--lock-timeout`; a held
-/// lock is an error naming its holder, with the way out as a hint: the `force-unlock`
-/// command for this stack and state, ready to run from the same directory.
-pub fn acquire(target: &TargetArgs, path: &Path, operation: &str) -> anyhow::Result<Lock> {
-    match Lock::acquire(path, operation, Duration::from_secs(target.lock_timeout)) {
-        Ok(lock) => Ok(lock),
-        Err(StateError::Locked { path: state, holder }) => {
-            let hint = if holder.id == "?" {
-                "wait for it (--lock-timeout SECONDS): its holder is still writing the lock file".to_string()
-            } else {
-                format!(
-                    "wait for it (--lock-timeout SECONDS), or if that process is gone for good: `{}`",
-                    unlock_command(&holder.id, target, path)
-                )
-            };
-            Err(anyhow::Error::from(StateError::Locked { path: state, holder }).context(Hint(hint)))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `fgform force-unlock ID DIR …` for the state `path` of `target` (see
-/// `reconcile::state_rerun_args`).
-fn unlock_command(id: &str, target: &TargetArgs, path: &Path) -> String {
-    format!(
-        "fgform force-unlock {}{}",
-        super::shell_word(id),
-        super::reconcile::state_rerun_args(target, path)
-    )
-}
+use crate::state::{self, Lock};
 
 fn state_path(args: &ForceUnlockArgs) -> anyhow::Result<Option<PathBuf>> {
     if let Some(path) = &args.state {
         return Ok(Some(path.clone()));
     }
-    match super::validate::load(&args.stack)? {
+    match crate::session::load_stack(&args.stack, false)? {
         Ok(desired) => Ok(Some(state::default_path(
             Path::new(""),
             &desired.stack,

@@ -4,35 +4,32 @@
 
 use anyhow::Context as _;
 
-use super::force_unlock::acquire;
-use super::reconcile::{connect, load_desired, state_path};
 use crate::apply::import::import;
 use crate::cli::ImportArgs;
 use crate::client::error::with_hint;
 use crate::error::ExitStatus;
 use crate::model::Address;
+use crate::ops::rerun::display_path;
+use crate::session::Session;
 use crate::state;
 
 /// `fgform import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
     let address: Address = args.address.parse()?;
-    let Some(desired) = load_desired(&args.target)? else {
+    let Some(session) = Session::open(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let path = state_path(&args.target, &desired);
-        let lock = acquire(&args.target, &path, "import")?;
-        let mut state = super::reconcile::load_state(&path, &desired)?;
-        let (client, embedded) = connect(&args.target, &desired, &path).await?;
+    let (desired, path) = (&session.desired, &session.state_path);
+    session.block_on(async {
+        let lock = session.lock("import")?;
+        let mut state = session.load_state()?;
+        let connection = session.connect().await?;
         println!("{address}: importing from ID \"{}\"...", args.id);
-        let result = import(&client, &desired, &state, &address, &args.id).await;
-        if let Some(handle) = embedded {
-            handle.shutdown().await;
-        }
+        let result = import(&connection.client, desired, &state, &address, &args.id).await;
+        connection.close().await;
         let records = result.map_err(|e| {
             // The commands it suggests (`state rm`, `state mv`) only touch the state.
-            let hint = e.hint(&super::reconcile::state_rerun_args(&args.target, &path));
+            let hint = e.hint(&session.state_rerun_args());
             with_hint(e, hint).context(format!("cannot import `{}` as {address}", args.id))
         })?;
         for (address, record) in records {
@@ -50,13 +47,13 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
             }
             state.resources.insert(address.to_string(), record);
         }
-        state::save(&path, &mut state).with_context(|| format!("cannot record {address} in state"))?;
+        state::save(path, &mut state).with_context(|| format!("cannot record {address} in state"))?;
         lock.release();
         println!(
             "\nImport successful!\n\nThe resources that were imported are shown above. They are now in the state \
              `{}` and managed by fgform.\nRun `fgform plan{}` to see how it differs from the manifests.",
-            super::reconcile::display_path(&path),
-            super::reconcile::rerun_args(&args.target, Some(&desired))
+            display_path(path),
+            session.rerun_args()
         );
         Ok(ExitStatus::Success)
     })

@@ -3,76 +3,26 @@
 //! `validate` and `plan` make), before anything could be uploaded.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
+use std::path::Path;
 
 use crate::cli::PackageArgs;
-use crate::error::{ExitStatus, Hint};
+use crate::error::ExitStatus;
 use crate::model::{Address, CodeSource};
-use crate::package::{self, Artifact, FileEntry, ZipAt};
-
-/// One built (or hashed) artifact.
-#[derive(Debug)]
-pub struct Built {
-    pub address: Address,
-    /// The zip written (folders) or the archive used as it is.
-    pub path: PathBuf,
-    pub artifact: Artifact,
-    pub files: Vec<FileEntry>,
-}
+use crate::package::{self, Built};
 
 /// Human-readable byte counts (KiB, MiB).
 pub fn human(bytes: u64) -> String {
     crate::model::limits::human_bytes(bytes)
 }
 
-/// Builds the artifact of one code source; `None` for OBS objects (nothing local). A package
-/// the API would refuse ([`package::check_upload`]) is an error with a hint to use OBS.
+/// [`package::build`], its error with the way out as a hint.
 pub fn build(address: &Address, source: &CodeSource, out_dir: &Path) -> anyhow::Result<Option<Built>> {
-    let too_large = |size: u64, zip: ZipAt<'_>| match package::check_upload(address, source, size, zip) {
-        Ok(()) => Ok(()),
-        Err(err) => Err(anyhow::anyhow!(err.to_string()).context(Hint(err.hint))),
-    };
-    match source {
-        CodeSource::Obs { .. } => Ok(None),
-        CodeSource::Archive { path, .. } => {
-            let size = std::fs::metadata(path)
-                .with_context(|| format!("failed to read `{}`", path.display()))?
-                .len();
-            too_large(size, ZipAt::Unknown)?;
-            let (files, artifact) = package::inspect_archive(path)
-                .with_context(|| format!("{address}: `{}` is not a readable zip archive", path.display()))?;
-            Ok(Some(Built {
-                address: address.clone(),
-                path: path.clone(),
-                artifact,
-                files,
-            }))
-        }
-        CodeSource::Directory { path, exclude } => {
-            std::fs::create_dir_all(out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
-            let zip_path = out_dir.join(format!("{address}.zip"));
-            let partial = out_dir.join(format!("{address}.zip.partial"));
-            let file =
-                std::fs::File::create(&partial).with_context(|| format!("failed to create `{}`", partial.display()))?;
-            let (files, artifact) = package::package_dir(path, exclude, file)
-                .with_context(|| format!("{address}: failed to package `{}`", path.display()))?;
-            std::fs::rename(&partial, &zip_path)
-                .with_context(|| format!("failed to write `{}`", zip_path.display()))?;
-            too_large(artifact.size, ZipAt::Written(&zip_path))?;
-            Ok(Some(Built {
-                address: address.clone(),
-                path: zip_path,
-                artifact,
-                files,
-            }))
-        }
-    }
+    package::build(address, source, out_dir).map_err(crate::ops::build_error)
 }
 
+/// `fgform package`.
 pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
-    let desired = match super::validate::load(&args.stack)? {
+    let desired = match crate::session::load_stack(&args.stack, false)? {
         Ok(desired) => desired,
         Err(rendered) => {
             eprint!("{rendered}");

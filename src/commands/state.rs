@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::force_unlock::acquire;
-use super::reconcile::{check_state_identity, display_path, load_desired, state_path, state_rerun_args};
 use crate::api::urn::FunctionUrn;
 use crate::cli::{ShowArgs, StateArgs, StateCommand, TargetArgs};
 use crate::client::error::with_hint;
 use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, Desired};
+use crate::ops::rerun::{display_path, state_rerun_args};
+use crate::session::{check_state_identity, lock, Session};
 use crate::state::surgery::{self, SurgeryError};
 use crate::state::{self, State};
 
@@ -25,7 +25,7 @@ fn path_of(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, Option<Desire
             return Ok(Some((p.clone(), None)));
         }
     }
-    Ok(load_desired(target)?.map(|desired| (state_path(target, &desired), Some(desired))))
+    Ok(Session::open(target)?.map(|session| (session.state_path, Some(session.desired))))
 }
 
 /// Whether `dir` holds any `*.yaml`/`*.yml`.
@@ -65,7 +65,7 @@ fn edit(
     let Some((path, desired)) = path_of(target)? else {
         return Ok(ExitStatus::Error);
     };
-    let lock = acquire(target, &path, operation)?;
+    let lock = lock(target, &path, operation)?;
     let mut state = read(&path, desired.as_ref())?;
     edit(&mut state, desired.as_ref(), &path)?;
     state::save(&path, &mut state)?;
@@ -118,7 +118,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
     // `fgform show PLANFILE`: the saved plan, as `plan` printed it (or its JSON), so a later
     // CI step can read it without planning again.
     if args.target.stack.dir.is_file() {
-        let saved = super::reconcile::read_plan_file(&args.target.stack.dir)?;
+        let saved = crate::ops::saved::read_plan_file(&args.target.stack.dir)?;
         if args.json {
             let json = crate::plan::render::json(&saved.plan, &saved.stack);
             println!("{}", serde_json::to_string_pretty(&json)?);

@@ -89,13 +89,9 @@ impl Blobs {
             Some(dir) => {
                 let path = dir.join(&sha512);
                 if !path.exists() {
-                    let tmp = dir.join(format!("{sha512}.{}.tmp", uuid::Uuid::new_v4().simple()));
-                    let mut f = fs::File::create(&tmp)?;
-                    f.write_all(bytes)?;
-                    if self.fsync {
-                        f.sync_all()?;
-                    }
-                    fs::rename(&tmp, &path)?;
+                    let mut staged = crate::atomic::Staged::new(&path, crate::atomic::Access::Default)?;
+                    staged.write_all(bytes)?;
+                    staged.commit(self.fsync)?;
                 }
             }
             None => {
@@ -133,8 +129,13 @@ impl Blobs {
             let entry = entry?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            // `<sha512>` or `<sha512>.<uuid>.tmp`; anything else is not ours to remove.
-            let digest = name.split('.').next().unwrap_or_default();
+            // `<sha512>` or `.<sha512>.<uuid>.tmp` (`crate::atomic`); anything else is not ours to remove.
+            let digest = name
+                .strip_prefix('.')
+                .unwrap_or(name)
+                .split('.')
+                .next()
+                .unwrap_or_default();
             if digest.len() != 128 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) || keep(digest) {
                 continue;
             }

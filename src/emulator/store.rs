@@ -15,6 +15,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::atomic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -418,22 +419,15 @@ impl Db {
             return Ok(());
         };
         let dir = journal.dir.clone();
-        let tmp = dir.join("snapshot.json.tmp");
+        let target = dir.join("snapshot.json");
         let snap = SnapshotFile {
             format: FORMAT_VERSION,
             seq: self.seq,
             tables: self.tables.clone(),
         };
-        {
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-            serde_json::to_writer(&mut f, &snap).map_err(|e| io_err(&tmp)(e.into()))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-        }
-        let target = dir.join("snapshot.json");
-        fs::rename(&tmp, &target).map_err(io_err(&target))?;
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        let mut staged = atomic::Staged::new(&target, atomic::Access::Default).map_err(io_err(&target))?;
+        serde_json::to_writer(&mut staged, &snap).map_err(|e| io_err(&target)(e.into()))?;
+        staged.commit(true).map_err(io_err(&target))?;
         let path = dir.join("journal.jsonl");
         journal.file.set_len(0).map_err(io_err(&path))?;
         journal.file.seek(SeekFrom::Start(0)).map_err(io_err(&path))?;

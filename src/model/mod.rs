@@ -8,18 +8,17 @@ pub mod address;
 pub mod function;
 pub mod limits;
 pub mod owner;
-pub mod secret;
 pub mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+pub use crate::api::Secret;
 pub use address::{Address, AddressParseError};
 pub use function::{
     AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
 };
 pub use owner::Owner;
-pub use secret::Secret;
 pub use workflow::{WorkflowFunction, WorkflowSpec};
 
 use crate::api::urn;

@@ -1,4 +1,4 @@
-//! What refresh read from the API: the live side of a diff. Built by `apply::refresh`,
+//! What refresh read from the API: the live side of a diff. Built by `crate::refresh`,
 //! read by the planner (which does no I/O).
 
 use std::collections::BTreeMap;

@@ -11,12 +11,11 @@
 //! | `import.rs` | the state record `fgform import` writes: the live view in the diff's shape |
 
 pub mod diff;
-pub mod drift;
 pub mod import;
 pub mod live;
 pub mod order;
 pub mod render;
-mod resources;
+pub(crate) mod resources;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};

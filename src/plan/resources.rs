@@ -251,7 +251,7 @@ impl<'a> Ctx<'a> {
             attributes: Attributes::from_map(&attributes),
             private: Default::default(),
         };
-        super::drift::record_matches_live(self.state, self.live, address, &record) == Some(true)
+        crate::drift::record_matches_live(self.state, self.live, address, &record) == Some(true)
     }
 
     /// `address` needs no call (live already is `after`): if the state's record of it says
@@ -260,7 +260,7 @@ impl<'a> Ctx<'a> {
         let Some(recorded) = self.in_state(address) else {
             return;
         };
-        if super::drift::record_matches_live(self.state, self.live, address, recorded) != Some(false) {
+        if crate::drift::record_matches_live(self.state, self.live, address, recorded) != Some(false) {
             return;
         }
         if self.record_would_match(address, &recorded.kind, &recorded.id, after) {

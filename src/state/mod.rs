@@ -471,15 +471,9 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
     state.fgform_version = env!("CARGO_PKG_VERSION").to_string();
     let mut bytes = serde_json::to_vec_pretty(state).expect("state serializes");
     bytes.push(b'\n');
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        uuid::Uuid::new_v4().simple()
-    ));
     let result = (|| {
-        let mut f = create_private(fs::OpenOptions::new().write(true).create_new(true), &tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
+        let mut staged = crate::atomic::Staged::new(path, crate::atomic::Access::Private)?;
+        staged.write_all(&bytes)?;
         if path.exists() {
             let backup = backup_path(path);
             let link_tmp = dir.join(format!(".backup.{}.tmp", uuid::Uuid::new_v4().simple()));
@@ -491,14 +485,9 @@ pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
             make_private(&File::open(&link_tmp)?)?;
             fs::rename(&link_tmp, &backup)?;
         }
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        staged.commit(true)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
         state.serial -= 1;
     } else {
         // The whole state is on disk: journal lines against the old serial are stale now.

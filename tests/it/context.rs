@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fgform::apply::{self, refresh::refresh, Payloads};
+use fgform::apply::{self, Payloads};
 use fgform::client::{AkSk, Client, ClientBuilder, Credentials, RetryPolicy};
-use fgform::commands::reconcile::build_artifacts;
 use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
 use fgform::manifest::{self, LoadOptions};
 use fgform::model::Desired;
+use fgform::ops::build_artifacts;
 use fgform::plan::{self, Plan};
+use fgform::refresh::refresh;
 use fgform::state::{self, State};
 
 /// A tiny Python handler.

@@ -18,10 +18,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fgform::api::types::Tag;
-use fgform::apply::refresh::refresh;
 use fgform::emulator::ChaosRule;
 use fgform::model::limits::OWNERSHIP_TAG_KEY;
 use fgform::plan::Live;
+use fgform::refresh::refresh;
 use fgform::state::State;
 
 use crate::context::TestContext;

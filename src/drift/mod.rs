@@ -22,15 +22,15 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::diff::{is_empty, matches};
-use super::resources::{
-    async_view, compared_exactly, dependency_view, destinations, function_keys, function_view, trigger_view,
-    workflow_view, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY, TRIGGER_KEYS,
-};
-use super::{Action, Live, Plan};
 use crate::api::types::{DependencyVersion, WorkflowSummary};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
+use crate::plan::diff::{is_empty, matches};
+use crate::plan::resources::{
+    async_view, compared_exactly, dependency_view, destinations, function_keys, function_view, trigger_view,
+    workflow_view, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY, TRIGGER_KEYS,
+};
+use crate::plan::{Action, Live, Plan};
 use crate::state::{ResourceState, State};
 
 /// The project beyond what the state records, as `apply::inventory` read it.

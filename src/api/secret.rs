@@ -1,4 +1,6 @@
-//! A value that must never reach logs, plan output or error messages.
+//! A value that must never reach logs, plan output or error messages: function secrets,
+//! secret keys, security tokens, IAM passwords and tokens. The one `Secret` type: the model
+//! and the client's credentials both use it.
 
 use std::fmt;
 

@@ -129,13 +129,34 @@ async fn read(
     parallelism: usize,
     mut listing: Option<Listed>,
 ) -> Result<(Live, Option<Listed>), RefreshError> {
-    let limit = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut live = Live::default();
     let recorded: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
+    let reads = function_reads(client, desired, state, &recorded, &mut listing).await?;
+    read_functions(client, reads, parallelism, &mut live).await?;
+    read_dependencies(client, state, &recorded, &mut live).await?;
+    let wants_workflows =
+        desired.is_some_and(|d| !d.workflows.is_empty()) || recorded.iter().any(|a| matches!(a, Address::Workflow(_)));
+    if let Some(listing) = &mut listing {
+        listing.workflows = wants_workflows;
+    }
+    if wants_workflows {
+        read_workflows(client, state, &recorded, &mut live).await?;
+    }
+    Ok((live, listing))
+}
 
-    // Functions: by the URN state recorded, else the one the manifest implies.
+/// The functions to read: by the URN state recorded, else the one the manifest implies;
+/// only those the project's function list holds (the rest are absent live). Fills
+/// `listing` with that list when asked.
+async fn function_reads(
+    client: &Client,
+    desired: Option<&Desired>,
+    state: &State,
+    recorded: &BTreeSet<Address>,
+    listing: &mut Option<Listed>,
+) -> Result<Vec<Read>, RefreshError> {
     let mut functions: Vec<(String, String, bool)> = Vec::new();
-    for address in &recorded {
+    for address in recorded {
         if let Address::Function(name) = address {
             let with_async = recorded.contains(&Address::Async(name.clone()))
                 || desired.is_some_and(|d| d.functions.get(name).is_some_and(|f| f.async_config.is_some()));
@@ -163,7 +184,7 @@ async fn read(
         })?;
         for f in all {
             let urn = f.func_urn.strip_suffix(":latest").unwrap_or(&f.func_urn).to_string();
-            if let Some(listing) = &mut listing {
+            if let Some(listing) = listing {
                 listing.functions.push((urn.clone(), f.func_name.clone()));
             }
             listed.insert(urn, f);
@@ -181,7 +202,17 @@ async fn read(
             with_async,
         });
     }
-    drop(listed);
+    Ok(reads)
+}
+
+/// Runs `reads`, at most `parallelism` at a time, into `live`.
+async fn read_functions(
+    client: &Client,
+    reads: Vec<Read>,
+    parallelism: usize,
+    live: &mut Live,
+) -> Result<(), RefreshError> {
+    let limit = Arc::new(Semaphore::new(parallelism.max(1)));
     // At most `parallelism` reads exist as tasks at once: spawning one task per function up
     // front held 10,000 large futures in memory while they waited for a permit.
     let mut reads = reads.into_iter();
@@ -212,9 +243,17 @@ async fn read(
             }
         }
     }
+    Ok(())
+}
 
-    // Dependency versions recorded in state.
-    for address in &recorded {
+/// The dependency versions recorded in state.
+async fn read_dependencies(
+    client: &Client,
+    state: &State,
+    recorded: &BTreeSet<Address>,
+    live: &mut Live,
+) -> Result<(), RefreshError> {
+    for address in recorded {
         if let Address::Dependency(name) = address {
             let record = &state.resources[&address.to_string()];
             let attributes = record.attributes.to_map();
@@ -232,33 +271,34 @@ async fn read(
             }
         }
     }
+    Ok(())
+}
 
-    // Workflows: one list, then the definitions of those state records.
-    let wants_workflows =
-        desired.is_some_and(|d| !d.workflows.is_empty()) || recorded.iter().any(|a| matches!(a, Address::Workflow(_)));
-    if let Some(listing) = &mut listing {
-        listing.workflows = wants_workflows;
+/// Workflows: one list, then the definitions of those state records.
+async fn read_workflows(
+    client: &Client,
+    state: &State,
+    recorded: &BTreeSet<Address>,
+    live: &mut Live,
+) -> Result<(), RefreshError> {
+    let all = client.list_all_workflows(None).await.map_err(|source| RefreshError {
+        address: Address::Workflow("*".into()),
+        source,
+    })?;
+    for summary in all {
+        live.workflow_names.insert(summary.name.clone(), summary);
     }
-    if wants_workflows {
-        let all = client.list_all_workflows(None).await.map_err(|source| RefreshError {
-            address: Address::Workflow("*".into()),
-            source,
-        })?;
-        for summary in all {
-            live.workflow_names.insert(summary.name.clone(), summary);
-        }
-        for address in &recorded {
-            if let Address::Workflow(name) = address {
-                let id = &state.resources[&address.to_string()].id;
-                let found: Option<Workflow> = client.show_workflow_opt(id).await.map_err(|source| RefreshError {
-                    address: address.clone(),
-                    source,
-                })?;
-                if let Some(w) = found {
-                    live.workflows.insert(name.clone(), w);
-                }
+    for address in recorded {
+        if let Address::Workflow(name) = address {
+            let id = &state.resources[&address.to_string()].id;
+            let found: Option<Workflow> = client.show_workflow_opt(id).await.map_err(|source| RefreshError {
+                address: address.clone(),
+                source,
+            })?;
+            if let Some(w) = found {
+                live.workflows.insert(name.clone(), w);
             }
         }
     }
-    Ok((live, listing))
+    Ok(())
 }

@@ -1,0 +1,65 @@
+//! `fgform plan [DIR] [-out FILE]`: refresh, plan, print (text, JSON or Markdown), and with
+//! `-out` save the plan for `apply FILE`. Exit 0, 2 with `--detailed-exitcode` and changes,
+//! 1 on error.
+
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::error::ExitStatus;
+use crate::ops::reconcile::{make_plan, resolve_pending, targets};
+use crate::ops::rerun::{refuse_blocked, shell_word};
+use crate::ops::{build_artifacts, saved};
+use crate::session::Session;
+
+/// `fgform plan`.
+pub fn run(args: PlanArgs) -> anyhow::Result<ExitStatus> {
+    let Some(session) = Session::open(&args.target)? else {
+        return Ok(ExitStatus::Error);
+    };
+    let (desired, path) = (&session.desired, &session.state_path);
+    let targets = targets(&args.targets)?;
+    session.block_on(async {
+        let loaded = session.load_checked()?;
+        // What a saved plan checks the state against: the file as found, before any
+        // in-memory resolution of interrupted calls.
+        let prior = crate::plan::saved::PriorState {
+            lineage: loaded.as_ref().map(|s| s.lineage.clone()),
+            serial: loaded.as_ref().map_or(0, |s| s.serial),
+        };
+        let mut state = loaded.unwrap_or_else(|| session.new_state());
+        let (artifacts, _) = build_artifacts(desired)?;
+        let connection = session.connect().await?;
+        let client = &connection.client;
+        let result = async {
+            resolve_pending(client, &mut state).await?;
+            make_plan(client, desired, &state, &artifacts, session.parallelism(), args.destroy).await
+        }
+        .await;
+        connection.close().await;
+        let mut plan = result?;
+        plan.retain_targets(&targets);
+        let format = args.output_format();
+        super::plan_output::print(&plan, desired, format)?;
+        // Nothing the manifests ask for is skipped silently, and no plan file is written
+        // for a plan that cannot be applied.
+        refuse_blocked(&plan, &args.target, desired, path)?;
+        if let Some(out) = &args.out {
+            let file = saved::saved_plan(&args, desired, &artifacts, prior, &state.lineage, path, plan.clone());
+            saved::write_plan_file(out, &file)?;
+            let note = format!(
+                "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",
+                out.display(),
+                shell_word(&out.display().to_string())
+            );
+            // Machine and merge-request output stays exactly the plan.
+            if format == PlanFormat::Text {
+                println!("\n{note}");
+            } else {
+                eprintln!("{note}");
+            }
+        }
+        Ok(if args.detailed_exitcode && !plan.is_empty() {
+            ExitStatus::Changes
+        } else {
+            ExitStatus::Success
+        })
+    })
+}

@@ -1,0 +1,19 @@
+//! Library operations behind the commands (after cargo's `ops`): what `commands/` and the
+//! tests call, so no command is imported as a library. Each returns data or an error;
+//! commands render it and pick the exit status.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `artifacts.rs` | every local artifact of a stack, built in memory: digests for the plan, base64 for the applier |
+//! | `reconcile.rs` | resolving what an interrupted run left, refresh + plan, running a plan through the applier |
+//! | `saved.rs` | plan files: write, read, and the inputs `apply FILE` replays |
+//! | `rerun.rs` | suggested commands that run as printed: shell words, paths, the arguments that reach the same stack and state |
+//!
+//! The settings a command resolves once, and its runtime, are [`crate::session`].
+
+pub mod artifacts;
+pub mod reconcile;
+pub mod rerun;
+pub mod saved;
+
+pub use artifacts::{build_artifacts, build_error};

@@ -1,0 +1,88 @@
+//! The steps `plan`, `apply`, `destroy` and `apply FILE` share: resolving what an
+//! interrupted run left, refreshing and planning, and running a plan through the applier
+//! (the one place `apply::apply` is called).
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context as _;
+
+use crate::apply::{self, Outcome, Payloads};
+use crate::client::Client;
+use crate::model::{Address, Desired};
+use crate::plan::{self, Artifacts, Plan};
+use crate::state::State;
+
+/// The `--target` addresses.
+pub fn targets(raw: &[String]) -> anyhow::Result<Vec<Address>> {
+    raw.iter()
+        .map(|t| t.parse::<Address>().map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Refreshes and plans (a destroy plan when `destroy`).
+pub async fn make_plan(
+    client: &Client,
+    desired: &Desired,
+    state: &State,
+    artifacts: &Artifacts,
+    parallelism: usize,
+    destroy: bool,
+) -> anyhow::Result<Plan> {
+    if destroy {
+        // Read what the state records: a function another state took over is not deleted.
+        let live = crate::refresh::refresh(client, None, state, parallelism).await?;
+        return Ok(plan::destroy(state, &live));
+    }
+    let live = crate::refresh::refresh(client, Some(desired), state, parallelism).await?;
+    Ok(plan::plan(desired, artifacts, state, &live))
+}
+
+/// Resolves the calls an interrupted run left unconfirmed (see `apply::recover`), in
+/// `state`; prints what was found. Returns whether anything was resolved.
+pub async fn resolve_pending(client: &Client, state: &mut State) -> anyhow::Result<bool> {
+    if state.pending.is_empty() {
+        return Ok(false);
+    }
+    let resolved = apply::recover::resolve(client, state)
+        .await
+        .context("resolving the calls an interrupted run left unconfirmed")?;
+    eprintln!(
+        "An earlier run was interrupted with {} call(s) unconfirmed; resolved:",
+        resolved.len()
+    );
+    for r in &resolved {
+        eprintln!("  {r}");
+    }
+    apply::recover::settle(state, &resolved);
+    Ok(true)
+}
+
+/// What running a plan needs.
+pub struct Run<'a> {
+    pub client: &'a Client,
+    /// `None` for a destroy.
+    pub desired: Option<&'a Desired>,
+    pub state: State,
+    pub path: &'a Path,
+    pub payloads: &'a Payloads,
+    pub parallelism: usize,
+    /// Raised by Ctrl-C or SIGTERM: no step starts after it.
+    pub stop: &'a AtomicBool,
+}
+
+/// Runs `plan`'s changes; `progress` gets one line per finished resource.
+pub async fn run_plan(run: Run<'_>, plan: &Plan, progress: &mut (dyn FnMut(String) + Send)) -> Outcome {
+    apply::apply(
+        run.client,
+        run.desired,
+        plan,
+        run.payloads,
+        run.state,
+        run.path.to_path_buf(),
+        run.parallelism,
+        run.stop,
+        progress,
+    )
+    .await
+}

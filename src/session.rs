@@ -1,0 +1,406 @@
+//! A command's session: the settings resolved once from the arguments and the stack (the
+//! desired model, its stack and stage, the state location, where calls go, the request rate
+//! and parallelism, the credentials from the environment) and the one tokio runtime every
+//! call of the command runs on. Commands that talk to an API (`plan`, `apply`, `destroy`,
+//! `apply FILE`, `drift`, `import`) open one; `state` and `show` use its state loading.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use crate::cli::{StackArgs, TargetArgs};
+use crate::client::{Client, ClientBuilder};
+use crate::emulator::{self, EmulatorHandle};
+use crate::error::Hint;
+use crate::manifest::{self, diagnostic, LoadOptions, ManifestError};
+use crate::model::{Desired, ProviderSpec};
+use crate::ops::rerun::{self, display_path};
+use crate::state::{self, Lock, State, StateError};
+
+/// Where a session's calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `--endpoint URL`, or the stack's `provider.endpoint`.
+    Url(String),
+    /// The stack's provider at the cloud's endpoint for its region.
+    Cloud,
+    /// No provider and no `--endpoint`: the embedded emulator, keeping its data in this
+    /// directory (`emulator/` beside the state).
+    Embedded(PathBuf),
+}
+
+impl Endpoint {
+    /// `--endpoint` (`given`), else the provider's endpoint or its cloud, else (no provider)
+    /// the embedded emulator in `emulator/` beside the state.
+    pub fn resolve(given: Option<&str>, provider: Option<&ProviderSpec>, state_path: &Path) -> Endpoint {
+        match (given, provider) {
+            (Some(url), _) => Endpoint::Url(url.to_string()),
+            (None, Some(provider)) => provider.endpoint.clone().map_or(Endpoint::Cloud, Endpoint::Url),
+            (None, None) => Endpoint::Embedded(crate::atomic::parent(state_path).join("emulator")),
+        }
+    }
+
+    /// Whether calls stay on this machine (the embedded emulator, or a loopback URL).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Endpoint::Url(url) => crate::api::is_loopback(url),
+            Endpoint::Cloud => false,
+            Endpoint::Embedded(_) => true,
+        }
+    }
+}
+
+/// Everything a command works on, resolved once.
+pub struct Session {
+    /// The arguments that named the stack, the state and the target.
+    pub target: TargetArgs,
+    pub desired: Desired,
+    /// `--state`, else the stack and stage's default state file.
+    pub state_path: PathBuf,
+    pub endpoint: Endpoint,
+    /// Requests per second: `--rate-limit`, else none for a local target (the limiter
+    /// protects the cloud's API quota; a local emulator has none) and the default otherwise.
+    pub rate: f64,
+    /// The client settings: the credentials read from the environment, the stack's region
+    /// and project, the rate (the endpoint is set on connecting).
+    client: ClientBuilder,
+    runtime: OnceLock<tokio::runtime::Runtime>,
+}
+
+/// The target a session connected to: its client, and the embedded emulator when it runs one.
+pub struct Connection {
+    pub client: Client,
+    embedded: Option<EmulatorHandle>,
+}
+
+impl Connection {
+    /// Stops the embedded emulator (writing its snapshot), if there is one.
+    pub async fn close(self) {
+        if let Some(handle) = self.embedded {
+            handle.shutdown().await;
+        }
+    }
+
+    /// Drops the embedded emulator without a shutdown, which would rewrite its snapshot: for
+    /// commands that write nothing.
+    pub fn abandon(self) {
+        drop(self.embedded);
+    }
+}
+
+impl Session {
+    /// Loads the stack the arguments name and resolves the settings; `Ok(None)` after
+    /// printing the manifests' diagnostics.
+    pub fn open(target: &TargetArgs) -> anyhow::Result<Option<Session>> {
+        let Some(desired) = load_desired(target)? else {
+            return Ok(None);
+        };
+        let state_path = state_path(target, &desired);
+        let endpoint = Endpoint::resolve(target.endpoint.as_deref(), desired.provider.as_ref(), &state_path);
+        let rate = target.rate_limit.unwrap_or(if endpoint.is_local() {
+            0.0
+        } else {
+            crate::client::DEFAULT_REQUESTS_PER_SECOND
+        });
+        let client = ClientBuilder::from_env()
+            .region(desired.region())
+            .project_id(desired.project_id())
+            .requests_per_second(Some(rate));
+        Ok(Some(Session {
+            target: target.clone(),
+            desired,
+            state_path,
+            endpoint,
+            rate,
+            client,
+            runtime: OnceLock::new(),
+        }))
+    }
+
+    /// Runs `future` on the session's runtime (one per command, made on first use).
+    pub fn block_on<T>(&self, future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+        let runtime = match self.runtime.get() {
+            Some(runtime) => runtime,
+            None => {
+                let made = tokio::runtime::Runtime::new()?;
+                self.runtime.get_or_init(|| made)
+            }
+        };
+        runtime.block_on(future)
+    }
+
+    /// How many calls run at once (`--parallelism`).
+    pub fn parallelism(&self) -> usize {
+        self.target.parallelism
+    }
+
+    /// Takes the state lock for `operation` (see [`lock`]).
+    pub fn lock(&self, operation: &str) -> anyhow::Result<Lock> {
+        lock(&self.target, &self.state_path, operation)
+    }
+
+    /// The state (`None`: there is none yet), refused when it belongs to another stack or
+    /// stage (see [`check_state_identity`]).
+    pub fn load_checked(&self) -> anyhow::Result<Option<State>> {
+        let loaded = state::load(&self.state_path)?;
+        if let Some(state) = &loaded {
+            check_state_identity(state, &self.desired, &self.state_path)?;
+        }
+        Ok(loaded)
+    }
+
+    /// [`Session::load_checked`], or a new state for the stack when there is none yet.
+    pub fn load_state(&self) -> anyhow::Result<State> {
+        Ok(self.load_checked()?.unwrap_or_else(|| self.new_state()))
+    }
+
+    /// An empty state for the stack and stage.
+    pub fn new_state(&self) -> State {
+        State::new(&self.desired.stack, self.desired.stage.as_deref())
+    }
+
+    /// The arguments that rerun a suggested command on the same stack, stage, state and
+    /// target (see [`rerun::rerun_args`]).
+    pub fn rerun_args(&self) -> String {
+        rerun::rerun_args(&self.target, Some(&self.desired))
+    }
+
+    /// The arguments of a suggested state-only command (see [`rerun::state_rerun_args`]).
+    pub fn state_rerun_args(&self) -> String {
+        rerun::state_rerun_args(&self.target, &self.state_path)
+    }
+
+    /// Connects to the target: starts the embedded emulator when there is no endpoint,
+    /// builds the client from the environment's credentials, and checks that an emulator
+    /// endpoint serves the stack's region and project.
+    pub async fn connect(&self) -> anyhow::Result<Connection> {
+        let desired = &self.desired;
+        let mut builder = self.client.clone();
+        let mut embedded = None;
+        match &self.endpoint {
+            Endpoint::Url(url) => builder = builder.endpoint(url),
+            Endpoint::Cloud => {}
+            Endpoint::Embedded(dir) => {
+                let handle = start_embedded(dir, desired).await?;
+                builder = builder.endpoint(handle.url());
+                embedded = Some(handle);
+            }
+        }
+        let named = matches!(self.endpoint, Endpoint::Url(_));
+        let client = builder
+            .build()
+            .context("cannot reach the stack's FunctionGraph")
+            .map_err(|e| {
+                let hint = if named {
+                    "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the \
+                     endpoint's credentials"
+                } else {
+                    "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY), or use \
+                     --endpoint for a local emulator"
+                };
+                e.context(Hint(hint.into()))
+            })?;
+        if named {
+            // Named endpoints only: `embedded` is `None` here.
+            check_target_identity(&client, desired).await?;
+        }
+        Ok(Connection { client, embedded })
+    }
+}
+
+/// Starts the embedded emulator in `dir`, serving exactly the project the client will name.
+async fn start_embedded(dir: &Path, desired: &Desired) -> anyhow::Result<EmulatorHandle> {
+    let handle = emulator::start(emulator::Config {
+        data: Some(dir.to_path_buf()),
+        project_id: desired.project_id().to_string(),
+        ..Default::default()
+    })
+    .await
+    .with_context(|| format!("failed to start the embedded emulator in `{}`", display_path(dir)))
+    .map_err(|e| match emulator_holder(dir) {
+        Some((url, pid)) => e.context(Hint(format!(
+            "process {pid} holds it, serving {url}: if that is an `fgform emulator` you started, run this command \
+             again with `--endpoint {url}`; if it is another fgform run, let it finish"
+        ))),
+        None => e,
+    })?;
+    eprintln!(
+        "Using the embedded FunctionGraph emulator ({}); set provider.region to target the cloud.",
+        dir.display()
+    );
+    Ok(handle)
+}
+
+/// The URL and pid the emulator holding `dir` wrote into its `LOCK` file, while it runs.
+fn emulator_holder(dir: &Path) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(dir.join("LOCK")).ok()?;
+    let holder: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((holder.get("url")?.as_str()?.to_string(), holder.get("pid")?.as_u64()?))
+}
+
+/// Refuses an emulator endpoint that serves another region or project than the stack names:
+/// the URNs the manifests interpolate (environment, destinations, workflows) would name
+/// functions that do not exist where the functions are created.
+async fn check_target_identity(client: &Client, desired: &Desired) -> anyhow::Result<()> {
+    let Some((region, projects)) = client.emulator_identity().await else {
+        return Ok(());
+    };
+    if region == desired.region() && projects.iter().any(|p| p == desired.project_id()) {
+        return Ok(());
+    }
+    let what = if desired.provider.is_some() {
+        "the stack's provider names"
+    } else {
+        "a stack without a provider uses"
+    };
+    bail!(anyhow::anyhow!(
+        "the emulator at {} serves region `{region}` and project(s) {}, but {what} region `{}` and project `{}`: \
+         the function URNs the manifests interpolate would not match the functions created there",
+        client.endpoint(),
+        projects.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+        desired.region(),
+        desired.project_id(),
+    )
+    .context(Hint(format!(
+        "start the emulator for this stack: `fgform emulator --region {} --project-id {}`",
+        desired.region(),
+        desired.project_id()
+    ))))
+}
+
+/// Loads the stack the arguments name; `Ok(Err(text))` carries rendered diagnostics. With
+/// `check_upload_sizes` it also refuses a local package the API would refuse (packaging each
+/// folder into a sink: `validate` does, commands that build the packages anyway check what
+/// they build).
+pub fn load_stack(args: &StackArgs, check_upload_sizes: bool) -> anyhow::Result<Result<Desired, String>> {
+    let options = LoadOptions {
+        stage: args.stage.clone(),
+        vars: args.vars.clone(),
+        var_files: args.var_files.clone(),
+        check_upload_sizes,
+        ..LoadOptions::from_process_env()
+    };
+    match manifest::load_dir(&args.dir, &options) {
+        Ok(desired) => Ok(Ok(desired)),
+        Err(ManifestError::Invalid { dir, diagnostics }) => Ok(Err(diagnostic::render_all(&diagnostics, &dir))),
+        Err(err) => Err(err).with_context(|| format!("failed to load the stack at `{}`", args.dir.display())),
+    }
+}
+
+/// Loads the stack; `Ok(None)` after printing its diagnostics.
+fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
+    match load_stack(&target.stack, false)? {
+        Ok(desired) => Ok(Some(desired)),
+        Err(rendered) => {
+            eprint!("{rendered}");
+            Ok(None)
+        }
+    }
+}
+
+/// The state path the arguments name: `--state`, else the stack and stage's default.
+fn state_path(target: &TargetArgs, desired: &Desired) -> PathBuf {
+    target
+        .state
+        .clone()
+        .unwrap_or_else(|| state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref()))
+}
+
+/// Takes the state lock of `path` for `operation`, waiting up to `--lock-timeout`; a held
+/// lock is an error naming its holder, with the way out as a hint: the `force-unlock`
+/// command for this stack and state, ready to run from the same directory.
+pub fn lock(target: &TargetArgs, path: &Path, operation: &str) -> anyhow::Result<Lock> {
+    match Lock::acquire(path, operation, Duration::from_secs(target.lock_timeout)) {
+        Ok(lock) => Ok(lock),
+        Err(StateError::Locked { path: state, holder }) => {
+            let hint = if holder.id == "?" {
+                "wait for it (--lock-timeout SECONDS): its holder is still writing the lock file".to_string()
+            } else {
+                format!(
+                    "wait for it (--lock-timeout SECONDS), or if that process is gone for good: `fgform force-unlock \
+                     {}{}`",
+                    rerun::shell_word(&holder.id),
+                    rerun::state_rerun_args(target, path)
+                )
+            };
+            Err(anyhow::Error::from(StateError::Locked { path: state, holder }).context(Hint(hint)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `stack `shop` stage `prod`` / `stack `shop` (no stage)`.
+fn stack_stage(stack: &str, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) => format!("stack `{stack}` stage `{stage}`"),
+        None => format!("stack `{stack}` (no stage)"),
+    }
+}
+
+/// Refuses a state that belongs to another stack or stage than the manifests: applying,
+/// importing into or editing it would treat that stack's resources as this one's.
+pub fn check_state_identity(state: &State, desired: &Desired, path: &Path) -> anyhow::Result<()> {
+    if state.stack == desired.stack && state.stage == desired.stage {
+        return Ok(());
+    }
+    let own = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
+    bail!(anyhow::anyhow!(
+        "the state `{}` belongs to {}, not to {} that the manifests describe",
+        display_path(path),
+        stack_stage(&state.stack, state.stage.as_deref()),
+        stack_stage(&desired.stack, desired.stage.as_deref()),
+    )
+    .context(Hint(format!(
+        "each stack and stage has its own state: leave out --state to use `{}`, or point --state at that \
+         stack's own state",
+        display_path(&own)
+    ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(endpoint: Option<&str>) -> ProviderSpec {
+        ProviderSpec {
+            region: "cn-north-4".into(),
+            project_id: "p".into(),
+            endpoint: endpoint.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_endpoint_is_the_flag_then_the_provider_then_the_embedded_emulator() {
+        let state = Path::new("state/shop.json");
+        let cloud = provider(None);
+        let custom = provider(Some("https://fgs.example.com"));
+        assert_eq!(
+            Endpoint::resolve(Some("http://127.0.0.1:8686"), Some(&custom), state),
+            Endpoint::Url("http://127.0.0.1:8686".into())
+        );
+        assert_eq!(
+            Endpoint::resolve(None, Some(&custom), state),
+            Endpoint::Url("https://fgs.example.com".into())
+        );
+        assert_eq!(Endpoint::resolve(None, Some(&cloud), state), Endpoint::Cloud);
+        assert_eq!(
+            Endpoint::resolve(None, None, state),
+            Endpoint::Embedded(PathBuf::from("state/emulator"))
+        );
+        assert_eq!(
+            Endpoint::resolve(None, None, Path::new("shop.json")),
+            Endpoint::Embedded(PathBuf::from("./emulator"))
+        );
+    }
+
+    #[test]
+    fn only_the_embedded_emulator_and_loopback_urls_are_local() {
+        assert!(Endpoint::Embedded(PathBuf::from("emulator")).is_local());
+        assert!(Endpoint::Url("http://localhost:8686".into()).is_local());
+        assert!(!Endpoint::Url("https://fgs.example.com".into()).is_local());
+        assert!(!Endpoint::Cloud.is_local());
+    }
+}
