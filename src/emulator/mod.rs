@@ -312,3 +312,6 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         shared,
     })
 }
+
+#[cfg(test)]
+mod tests;
