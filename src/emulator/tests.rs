@@ -90,3 +90,43 @@ async fn dropping_the_handle_stops_the_server() {
         "the emulator still accepts connections after its handle was dropped"
     );
 }
+
+#[tokio::test]
+async fn a_literal_segment_shadows_a_parameter_only_for_its_own_method() {
+    use crate::api::Operation;
+    let emu = emulator().await;
+    let client = reqwest::Client::new();
+    let base = format!("{}/v2/{}/fgs", emu.url(), emu.config().project_id);
+    let calls = [
+        (reqwest::Method::GET, "dependencies/version", Operation::ShowDependency),
+        (
+            reqwest::Method::DELETE,
+            "functions/enable-async-status-logs",
+            Operation::DeleteFunction,
+        ),
+        (
+            reqwest::Method::GET,
+            "functions/tags/config",
+            Operation::ShowFunctionConfig,
+        ),
+        (
+            reqwest::Method::POST,
+            "dependencies/version",
+            Operation::CreateDependencyVersion,
+        ),
+        (reqwest::Method::GET, "functions/tags", Operation::ShowProjectTagsList),
+    ];
+    for (method, path, _) in &calls {
+        client
+            .request(method.clone(), format!("{base}/{path}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let logged: Vec<_> = emu.requests().iter().map(|e| e.operation).collect();
+    let expected: Vec<_> = calls
+        .iter()
+        .map(|(_, _, op)| super::LoggedOperation::Api(*op))
+        .collect();
+    assert_eq!(logged, expected);
+}

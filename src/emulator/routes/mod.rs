@@ -24,11 +24,11 @@ use axum::extract::Request;
 use axum::handler::Handler as _;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Response;
-use axum::routing::{any, on, MethodFilter};
+use axum::routing::{any, on, MethodFilter, MethodRouter};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt as _};
 
 use super::blobs::{Pin, Stored};
 use super::fail::{json_bytes, Fail, Res};
@@ -46,7 +46,8 @@ pub(crate) type Handler = fn(&Ctx<'_>, &mut Db, Option<Staged>) -> Res<Resp>;
 
 /// The router under construction: each route family adds its operations with [`Routes::op`].
 pub(crate) struct Routes {
-    router: Router,
+    /// Path template and method router of every operation, in the order added.
+    entries: Vec<(String, MethodRouter)>,
     shared: Arc<Shared>,
 }
 
@@ -78,16 +79,57 @@ impl Routes {
             // axum answers HEAD with the GET route; the API has no HEAD operations.
             methods = methods.head(gateway::unknown);
         }
-        self.router = self.router.route(path, methods);
+        self.entries.push((path.to_string(), methods));
         self
     }
+
+    /// All routes, and behind them (for what matches none, or matches a path without the
+    /// method) the routes no literal segment shadows: axum prefers
+    /// `/fgs/dependencies/version` to `/fgs/dependencies/{depend_id}` for every method, while
+    /// the API routes `GET /fgs/dependencies/version` to `ShowDependency` like any id.
+    fn build(self) -> Router {
+        let templates: Vec<&str> = self.entries.iter().map(|(p, _)| p.as_str()).collect();
+        let mut unshadowed = Router::new();
+        for (path, methods) in &self.entries {
+            if !shadows(path, &templates) {
+                unshadowed = unshadowed.route(path, methods.clone());
+            }
+        }
+        let unshadowed = unshadowed
+            .fallback(gateway::unknown)
+            .method_not_allowed_fallback(gateway::unknown);
+        let mut all = Router::new();
+        for (path, methods) in self.entries {
+            all = all.route(&path, methods);
+        }
+        let again = move |req: Request| unshadowed.clone().oneshot(req);
+        all.fallback(again.clone()).method_not_allowed_fallback(again)
+    }
+}
+
+/// Whether a literal segment of `path` stands where another template has a parameter
+/// after the same leading segments.
+fn shadows(path: &str, templates: &[&str]) -> bool {
+    let is_param = |s: &str| s.starts_with('{');
+    let segs: Vec<&str> = path.split('/').collect();
+    templates.iter().any(|other| {
+        let others: Vec<&str> = other.split('/').collect();
+        segs.iter().zip(&others).enumerate().any(|(i, (a, b))| {
+            !is_param(a)
+                && is_param(b)
+                && segs[..i]
+                    .iter()
+                    .zip(&others[..i])
+                    .all(|(x, y)| x == y || (is_param(x) && is_param(y)))
+        })
+    })
 }
 
 /// The emulator's router: every operation of every route family, the control plane, the
 /// gateway's 404 for anything else, and the layers every request passes.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let mut routes = Routes {
-        router: Router::new(),
+        entries: Vec::new(),
         shared: shared.clone(),
     };
     for family in [
@@ -106,11 +148,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         any(move |req: Request| async move { super::admin::endpoint(&shared, req) })
     };
     routes
-        .router
+        .build()
         .route("/_emulator", admin.clone())
         .route("/_emulator/{*rest}", admin)
-        .fallback(gateway::unknown)
-        .method_not_allowed_fallback(gateway::unknown)
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(gateway::request_id_layer))
