@@ -2,7 +2,7 @@
 //!
 //! | layer | scope | does |
 //! |---|---|---|
-//! | [`request_id`] | every request | a fresh 32-hex id in the extensions and `X-Request-Id` |
+//! | [`request_id_layer`] | every request | a fresh 32-hex id in the extensions and `X-Request-Id` |
 //! | [`log`] | every request | appends to the request log what the inner layers noted |
 //! | [`read_body`] | every request | reads the body under the gateway limit (413 APIGW.0201) |
 //! | [`routed`] | per operation | notes the operation and project; 400 on a bad project id |
@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::HeaderValue;
 use axum::http::{Extensions, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use percent_encoding::percent_decode_str;
 
 use super::chaos::{Effect, Rule};
 use super::fail::{ErrorCode, Fail};
@@ -192,18 +193,30 @@ pub(crate) async fn unknown(req: Request) -> Response {
     resp
 }
 
-/// Notes the operation (state: the operation this layer wraps) and its path parameters.
-/// A `{project_id}` that cannot be one (`a%2Fb`, `..`, 65 chars) never reaches a store:
-/// store keys are `{project}/{name}`, so `a/b` would read and fill project `a`'s rows.
-pub(crate) async fn routed(
-    State(op): State<Operation>,
-    params: RawPathParams,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let mut values = params.iter().map(|(_, v)| v.to_string());
-    let project = if op.path().starts_with("/v2/{project_id}/") {
-        values.next()
+/// The operation a per-operation layer stack wraps, and the path template it is routed
+/// at (`/v2/{project_id}/fgs/functions/{function_urn}/config`).
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub op: Operation,
+    pub template: Arc<str>,
+}
+
+/// Notes the operation and its path parameters, each segment percent-decoded on its own
+/// (so `urn%3Afss%3A…` and `urn:fss:…` read alike, and `%2F` never splits one; bytes
+/// that are not UTF-8 become U+FFFD rather than a refusal). A `{project_id}` that cannot
+/// be one (`a%2Fb`, `..`, 65 chars) never reaches a store: store keys are
+/// `{project}/{name}`, so `a/b` would read and fill project `a`'s rows.
+pub(crate) async fn routed(State(endpoint): State<Endpoint>, mut req: Request, next: Next) -> Response {
+    let op = endpoint.op;
+    let mut values: Vec<String> = endpoint
+        .template
+        .split('/')
+        .zip(req.uri().path().split('/'))
+        .filter(|(t, _)| t.starts_with('{'))
+        .map(|(_, raw)| percent_decode_str(raw).decode_utf8_lossy().into_owned())
+        .collect();
+    let project = if endpoint.template.starts_with("/v2/{project_id}/") && !values.is_empty() {
+        Some(values.remove(0))
     } else {
         None
     };
@@ -214,7 +227,7 @@ pub(crate) async fn routed(
     let mut resp = if project.as_deref().is_some_and(|p| !super::valid_project_id(p)) {
         Fail::new(400, "FSS.0400", "Invalid project_id in the path").response(request_id(req.extensions()))
     } else {
-        let params = values.collect();
+        let params = values;
         req.extensions_mut().insert(Routed { op, project, params });
         next.run(req).await
     };
@@ -228,12 +241,20 @@ pub(crate) async fn chaos(State(shared): State<Arc<Shared>>, req: Request, next:
         return next.run(req).await;
     };
     let decision = {
-        let path = raw_uri(&req).path();
-        let relative = match &routed.project {
-            Some(p) => path.strip_prefix(&format!("/v2/{p}")).unwrap_or(path),
-            None => path,
-        };
-        shared.chaos.lock().decide(req.method().as_str(), relative, routed.op)
+        let mut rules = shared.chaos.lock();
+        if rules.rules().is_empty() {
+            None
+        } else {
+            let path = raw_uri(&req).path();
+            let relative = match &routed.project {
+                Some(p) => path.strip_prefix(&format!("/v2/{p}")).unwrap_or(path),
+                None => path,
+            };
+            Some(rules.decide(req.method().as_str(), relative, routed.op))
+        }
+    };
+    let Some(decision) = decision else {
+        return next.run(req).await;
     };
     let mut note = None;
     if decision.latency_ms > 0 {

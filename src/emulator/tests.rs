@@ -130,3 +130,15 @@ async fn a_literal_segment_shadows_a_parameter_only_for_its_own_method() {
         .collect();
     assert_eq!(logged, expected);
 }
+
+#[tokio::test]
+async fn a_path_parameter_that_is_not_utf8_reaches_the_operation_which_refuses_it() {
+    let emu = emulator().await;
+    let resp = reqwest::get(format!("{}/%FF/config", functions_url(&emu)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], "FSS.1309", "{body}");
+    assert_eq!(emu.requests()[0].operation, crate::api::Operation::ShowFunctionConfig);
+}

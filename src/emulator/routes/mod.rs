@@ -64,7 +64,13 @@ impl Routes {
         let endpoint = move |req: Request| async move { run(&shared, op, handler, req) };
         let layered = endpoint.layer(
             ServiceBuilder::new()
-                .layer(from_fn_with_state(op, gateway::routed))
+                .layer(from_fn_with_state(
+                    gateway::Endpoint {
+                        op,
+                        template: Arc::from(path),
+                    },
+                    gateway::routed,
+                ))
                 .layer(from_fn_with_state(self.shared.clone(), gateway::chaos))
                 .layer(from_fn_with_state(self.shared.clone(), gateway::auth)),
         );
