@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::http::Request;
+use axum::http::{Request, Uri};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -22,14 +22,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tower::ServiceExt as _;
-use tower_http::normalize_path::NormalizePath;
 
 use super::gateway::RawUri;
 use super::Shared;
-
-/// The emulator's service: the router behind a trailing-slash trim (`/fgs/functions/`
-/// routes as `/fgs/functions`), cloned per connection.
-type App = NormalizePath<Router>;
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -37,7 +32,7 @@ pub(crate) async fn serve(
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let app: App = NormalizePath::trim_trailing_slash(router);
+    let app = router;
     let mut connections = tokio::task::JoinSet::new();
     // Consecutive failed accepts; the first of a streak is logged, the rest are not.
     let mut failures: u32 = 0;
@@ -52,6 +47,7 @@ pub(crate) async fn serve(
                     let _ = stream.set_nodelay(true);
                     let timeouts = (shared.config.header_read_timeout, shared.config.idle_timeout);
                     let stop = shutdown.clone();
+                    // A Router clone shares its routes (an Arc); nothing is rebuilt per connection.
                     connections.spawn(connection(stream, app.clone(), timeouts, stop));
                 }
                 Err(err) => {
@@ -214,17 +210,33 @@ pub(crate) struct Conn {
 }
 
 /// Hands the request its connection and records the target as sent (signed and logged
-/// as is, before the trailing slash is trimmed for routing).
+/// as is), then trims one trailing slash for routing.
 fn prepare<B>(mut req: Request<B>, conn: &Conn) -> Request<B> {
-    let raw = RawUri(req.uri().clone());
-    req.extensions_mut().insert(raw);
+    let raw = req.uri().clone();
+    if let Some(trimmed) = without_trailing_slash(&raw) {
+        *req.uri_mut() = trimmed;
+    }
+    req.extensions_mut().insert(RawUri(raw));
     req.extensions_mut().insert(conn.clone());
     req
 }
 
+/// `/v2/p/fgs/functions/` routes as `/v2/p/fgs/functions`: one trailing slash is dropped,
+/// as the gateway does; `/` and paths without one are left alone (`None`).
+fn without_trailing_slash(uri: &Uri) -> Option<Uri> {
+    let trimmed = uri.path().strip_suffix('/').filter(|p| !p.is_empty())?;
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
 async fn connection(
     stream: TcpStream,
-    app: App,
+    app: Router,
     (header_read_timeout, idle_timeout): (Duration, Duration),
     mut stop: watch::Receiver<bool>,
 ) {
@@ -274,6 +286,18 @@ mod tests {
         for kind in [ErrorKind::OutOfMemory, ErrorKind::Other] {
             assert!(accept_backoff(&Error::from(kind), 0) >= Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn one_trailing_slash_is_trimmed_for_routing_and_the_query_kept() {
+        let trim = |s: &str| without_trailing_slash(&s.parse::<Uri>().unwrap()).map(|u| u.to_string());
+        assert_eq!(
+            trim("/v2/p/fgs/functions/?marker=2").as_deref(),
+            Some("/v2/p/fgs/functions?marker=2")
+        );
+        assert_eq!(trim("/v2/p/fgs/functions//").as_deref(), Some("/v2/p/fgs/functions/"));
+        assert_eq!(trim("/v2/p/fgs/functions"), None);
+        assert_eq!(trim("/"), None);
     }
 
     #[test]

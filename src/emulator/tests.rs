@@ -142,3 +142,16 @@ async fn a_path_parameter_that_is_not_utf8_reaches_the_operation_which_refuses_i
     assert_eq!(body["error_code"], "FSS.1309", "{body}");
     assert_eq!(emu.requests()[0].operation, crate::api::Operation::ShowFunctionConfig);
 }
+
+#[tokio::test]
+async fn doubled_slashes_route_nowhere() {
+    let emu = emulator().await;
+    let project = &emu.config().project_id;
+    for path in [
+        format!("//v2/{project}/fgs/functions"),
+        format!("/v2/{project}/fgs/functions//"),
+    ] {
+        let resp = reqwest::get(format!("{}{path}", emu.url())).await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+}
