@@ -23,11 +23,40 @@
 //! | `POST /_emulator/snapshot` | write the snapshot now and empty the journal |
 //! | `GET /_emulator/state` | dump the tables (tokens left out) |
 
-use hyper::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
+use axum::extract::Request;
+use axum::http::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::chaos::Rule;
+use super::fail::json_response;
+use super::gateway::{raw_uri, RawBody};
 use super::Shared;
+use crate::api::ApiErrorBody;
+
+/// A control-plane error body.
+fn error_body(code: &str, msg: String) -> Value {
+    let body = ApiErrorBody {
+        error_code: code.to_string(),
+        error_msg: msg,
+        request_id: None,
+    };
+    serde_json::to_value(body).expect("error bodies serialize")
+}
+
+/// The handler of `/_emulator` and everything under it.
+pub(crate) fn endpoint(shared: &Shared, req: Request) -> Response {
+    let method = req.method().as_str();
+    let (status, value) = match guard(method, req.headers()) {
+        Ok(()) => {
+            let uri = raw_uri(&req);
+            let body = req.extensions().get::<RawBody>().map_or(&[][..], |b| &b.0[..]);
+            handle(shared, method, uri.path(), uri.query().unwrap_or(""), body)
+        }
+        Err(refused) => refused,
+    };
+    json_response(status, &value)
+}
 
 /// Whether a `Host` header names this machine by address or as `localhost`.
 fn is_local_host(host: &str) -> bool {
@@ -43,7 +72,7 @@ fn is_local_host(host: &str) -> bool {
 /// Refuses control-plane requests a browser could send on behalf of another site. `Err`
 /// carries the status and the error body.
 pub(crate) fn guard(method: &str, headers: &HeaderMap) -> Result<(), (u16, Value)> {
-    let refuse = |status: u16, code: &str, msg: String| Err((status, json!({ "error_code": code, "error_msg": msg })));
+    let refuse = |status: u16, code: &str, msg: String| Err((status, error_body(code, msg)));
     let text = |name| {
         headers
             .get(name)
@@ -107,14 +136,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
     } else {
         rest.split('/').collect()
     };
-    let error = |status: u16, msg: String| (status, json!({ "error_code": "EMULATOR.0400", "error_msg": msg }));
-    let parse_body = || -> Result<Value, String> {
-        if body.is_empty() {
-            Ok(json!({}))
-        } else {
-            serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))
-        }
-    };
+    let error = |status: u16, msg: String| (status, error_body("EMULATOR.0400", msg));
     match (method, parts.as_slice()) {
         ("GET", ["health"]) | ("GET", []) => {
             let db = shared.db.lock();
@@ -146,51 +168,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
             shared.log.lock().clear();
             (200, json!({ "cleared": true }))
         }
-        ("GET", ["chaos"]) => (200, json!({ "rules": shared.chaos.lock().rules() })),
-        ("POST", ["chaos"]) => {
-            let value = match parse_body() {
-                Ok(v) => v,
-                Err(e) => return error(400, e),
-            };
-            let rule = match value.get("spec").and_then(Value::as_str) {
-                Some(spec) => Rule::parse(spec),
-                None => serde_json::from_value::<Rule>(value)
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.check().map(|_| r)),
-            };
-            match rule {
-                Ok(rule) => {
-                    let id = shared.chaos.lock().add(rule);
-                    (201, json!({ "id": id }))
-                }
-                Err(e) => error(400, e),
-            }
-        }
-        ("PUT", ["chaos"]) => {
-            let value = match parse_body() {
-                Ok(v) => v,
-                Err(e) => return error(400, e),
-            };
-            let rules: Vec<Rule> = match serde_json::from_value(value.get("rules").cloned().unwrap_or(json!([]))) {
-                Ok(r) => r,
-                Err(e) => return error(400, e.to_string()),
-            };
-            if let Some(e) = rules.iter().find_map(|r| r.check().err()) {
-                return error(400, e);
-            }
-            let mut chaos = shared.chaos.lock();
-            chaos.clear();
-            let ids: Vec<u64> = rules.into_iter().map(|r| chaos.add(r)).collect();
-            (200, json!({ "ids": ids }))
-        }
-        ("DELETE", ["chaos"]) => {
-            shared.chaos.lock().clear();
-            (200, json!({ "cleared": true }))
-        }
-        ("DELETE", ["chaos", id]) => match id.parse::<u64>() {
-            Ok(id) if shared.chaos.lock().remove(id) => (200, json!({ "removed": id })),
-            _ => error(404, format!("no chaos rule {id}")),
-        },
+        (_, ["chaos", ..]) => chaos(shared, method, path, &parts, body).unwrap_or_else(|e| error(e.0, e.1)),
         ("POST", ["reset"]) => {
             let mut db = shared.db.lock();
             db.reset();
@@ -220,4 +198,69 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
         }
         _ => error(404, format!("no admin route {method} {path}")),
     }
+}
+
+/// `/_emulator/chaos[/ID]`.
+fn chaos(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    parts: &[&str],
+    body: &[u8],
+) -> Result<(u16, Value), (u16, String)> {
+    let parse_body = || -> Result<Value, String> {
+        if body.is_empty() {
+            Ok(json!({}))
+        } else {
+            serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))
+        }
+    };
+    Ok(match (method, parts) {
+        ("GET", ["chaos"]) => (200, json!({ "rules": shared.chaos.lock().rules() })),
+        ("POST", ["chaos"]) => {
+            let value = match parse_body() {
+                Ok(v) => v,
+                Err(e) => return Err((400, e)),
+            };
+            let rule = match value.get("spec").and_then(Value::as_str) {
+                Some(spec) => Rule::parse(spec),
+                None => serde_json::from_value::<Rule>(value)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.check().map(|_| r)),
+            };
+            match rule {
+                Ok(rule) => {
+                    let id = shared.chaos.lock().add(rule);
+                    (201, json!({ "id": id }))
+                }
+                Err(e) => return Err((400, e)),
+            }
+        }
+        ("PUT", ["chaos"]) => {
+            let value = match parse_body() {
+                Ok(v) => v,
+                Err(e) => return Err((400, e)),
+            };
+            let rules: Vec<Rule> = match serde_json::from_value(value.get("rules").cloned().unwrap_or(json!([]))) {
+                Ok(r) => r,
+                Err(e) => return Err((400, e.to_string())),
+            };
+            if let Some(e) = rules.iter().find_map(|r| r.check().err()) {
+                return Err((400, e));
+            }
+            let mut chaos = shared.chaos.lock();
+            chaos.clear();
+            let ids: Vec<u64> = rules.into_iter().map(|r| chaos.add(r)).collect();
+            (200, json!({ "ids": ids }))
+        }
+        ("DELETE", ["chaos"]) => {
+            shared.chaos.lock().clear();
+            (200, json!({ "cleared": true }))
+        }
+        ("DELETE", ["chaos", id]) => match id.parse::<u64>() {
+            Ok(id) if shared.chaos.lock().remove(id) => (200, json!({ "removed": id })),
+            _ => return Err((404, format!("no chaos rule {id}"))),
+        },
+        _ => return Err((404, format!("no admin route {method} {path}"))),
+    })
 }

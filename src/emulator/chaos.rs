@@ -5,6 +5,8 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Operation;
+
 /// What a rule does when it fires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,9 +43,10 @@ pub struct Rule {
     /// `/fgs/functions*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// SDK operation name, e.g. `CreateFunction`.
+    /// The operation, written as the SDK names it (`CreateFunction`); an unknown name is
+    /// refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation: Option<String>,
+    pub operation: Option<Operation>,
     /// Apply after the request was handled: the change is made, then the answer is
     /// replaced (status) or lost (drop). This is how an ambiguous create is produced.
     #[serde(default)]
@@ -120,7 +123,13 @@ impl Rule {
                 }
                 "method" => rule.method = Some(need(value, key, spec)?.to_ascii_uppercase()),
                 "path" => rule.path = Some(need(value, key, spec)?.to_string()),
-                "op" | "operation" => rule.operation = Some(need(value, key, spec)?.to_string()),
+                "op" | "operation" => {
+                    let name = need(value, key, spec)?;
+                    let op = name
+                        .parse::<Operation>()
+                        .map_err(|_| format!("unknown operation `{name}` in chaos rule `{spec}`"))?;
+                    rule.operation = Some(op);
+                }
                 "retry_after" => rule.retry_after = Some(num(value)?),
                 "code" | "error_code" => rule.error_code = Some(need(value, key, spec)?.to_string()),
                 "times" => rule.times = Some(num(value)?),
@@ -148,9 +157,9 @@ impl Rule {
         }
     }
 
-    fn matches(&self, method: &str, path: &str, operation: &str) -> bool {
+    fn matches(&self, method: &str, path: &str, operation: Operation) -> bool {
         self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self.operation.as_deref().is_none_or(|o| o == operation)
+            && self.operation.is_none_or(|o| o == operation)
             && self.path.as_deref().is_none_or(|g| glob(g, path))
     }
 }
@@ -213,7 +222,7 @@ impl Chaos {
     }
 
     /// Rolls the dice for one request.
-    pub fn decide(&mut self, method: &str, path: &str, operation: &str) -> Decision {
+    pub fn decide(&mut self, method: &str, path: &str, operation: Operation) -> Decision {
         let mut decision = Decision::default();
         let mut rng = rand::thread_rng();
         let mut spent = Vec::new();
@@ -257,7 +266,11 @@ mod tests {
         );
         assert_eq!(r.method.as_deref(), Some("POST"));
         assert_eq!(Rule::parse("latency=1.5s").unwrap().latency_ms, Some(1500));
-        assert!(Rule::parse("drop,after,op=CreateFunction").unwrap().after);
+        let dropped = Rule::parse("drop,after,op=CreateFunction").unwrap();
+        assert!(dropped.after);
+        assert_eq!(dropped.operation, Some(Operation::CreateFunction));
+        let unknown = Rule::parse("status=503,op=CreateFunktion").unwrap_err();
+        assert!(unknown.contains("unknown operation `CreateFunktion`"), "{unknown}");
         assert!(Rule::parse("p=0.5").is_err());
         assert!(Rule::parse("status=200").is_err());
         assert!(Rule::parse("status=503,bogus=1").is_err());
@@ -280,20 +293,40 @@ mod tests {
         c.add(Rule::parse("latency=5ms,method=GET").unwrap());
         c.add(Rule::parse("status=503,times=1").unwrap());
         c.add(Rule::parse("status=429").unwrap());
-        let d = c.decide("GET", "/fgs/functions", "ListFunctions");
+        let d = c.decide("GET", "/fgs/functions", Operation::ListFunctions);
         assert_eq!(d.latency_ms, 15);
         assert_eq!(d.fault.unwrap().status, Some(503));
-        let d = c.decide("POST", "/fgs/functions", "CreateFunction");
+        let d = c.decide("POST", "/fgs/functions", Operation::CreateFunction);
         assert_eq!(d.latency_ms, 10);
         assert_eq!(d.fault.unwrap().status, Some(429));
         assert_eq!(c.rules().len(), 3);
     }
 
     #[test]
+    fn operation_rules_match_only_their_operation_and_json_rules_name_it_as_a_string() {
+        let mut c = Chaos::default();
+        c.add(Rule::parse("status=503,op=CreateFunction").unwrap());
+        assert!(c
+            .decide("POST", "/fgs/functions", Operation::ListFunctions)
+            .fault
+            .is_none());
+        assert!(c
+            .decide("POST", "/fgs/functions", Operation::CreateFunction)
+            .fault
+            .is_some());
+        let json = serde_json::to_value(&c.rules()[0]).unwrap();
+        assert_eq!(json["operation"], "CreateFunction");
+        let bad = serde_json::json!({"effect": "drop", "operation": "Nope"});
+        assert!(serde_json::from_value::<Rule>(bad).is_err());
+    }
+
+    #[test]
     fn probability_is_respected_roughly() {
         let mut c = Chaos::default();
         c.add(Rule::parse("status=500,p=0.3").unwrap());
-        let hits = (0..4000).filter(|_| c.decide("GET", "/", "X").fault.is_some()).count();
+        let hits = (0..4000)
+            .filter(|_| c.decide("GET", "/", Operation::ListQuotas).fault.is_some())
+            .count();
         assert!((900..1500).contains(&hits), "{hits}");
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `server.rs` | accept loop (hyper; backs off on EMFILE), header/idle timeouts, body limits, request ids, project checks, chaos, auth, logging |
-//! | `routes/` | path → operation, one file per route family, validation as the API does it |
+//! | `server.rs` | accept loop (hyper; backs off on EMFILE), header/idle timeouts, serving the axum router |
+//! | `gateway.rs` | the layers: request id, request log, body limit, routing note + project check, chaos, auth |
+//! | `routes/` | the axum router: path → [`crate::api::Operation`] + handler, one file per route family, validation as the API does it |
+//! | `fail.rs` | the error answer, rendered as [`crate::api::ApiErrorBody`] |
 //! | `store.rs` | typed tables, journal + snapshot under `--data` |
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
@@ -17,6 +19,7 @@ mod admin;
 mod blobs;
 pub mod chaos;
 mod fail;
+mod gateway;
 mod reqlog;
 mod routes;
 mod server;
@@ -33,7 +36,7 @@ use tokio::sync::watch;
 use crate::api::local;
 
 pub use chaos::Rule as ChaosRule;
-pub use reqlog::Entry as RequestLogEntry;
+pub use reqlog::{Entry as RequestLogEntry, Logged as LoggedOperation};
 
 /// Largest request body the gateway accepts (APIGW.0201 above it).
 pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
@@ -181,12 +184,21 @@ pub(crate) struct Shared {
     pub log: Mutex<reqlog::RequestLog>,
 }
 
-/// A running emulator. Dropping the handle does not stop it; call [`EmulatorHandle::shutdown`].
+/// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
+/// in-flight requests finish); [`EmulatorHandle::shutdown`] also waits for that and writes
+/// a snapshot.
 pub struct EmulatorHandle {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// `None` once [`EmulatorHandle::shutdown`] or [`EmulatorHandle::wait`] took it.
+    task: Option<tokio::task::JoinHandle<()>>,
     shared: Arc<Shared>,
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
 }
 
 impl EmulatorHandle {
@@ -210,15 +222,25 @@ impl EmulatorHandle {
     }
 
     /// Stops accepting, lets in-flight requests finish, and flushes a snapshot.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
         let _ = self.shared.db.lock().compact();
     }
 
-    /// Waits until the server stops (after [`EmulatorHandle::shutdown`] from elsewhere or a fatal error).
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    /// Signals the server to stop without waiting for it (what dropping the handle does).
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Waits until the server stops (after [`EmulatorHandle::stop`] from elsewhere or a
+    /// fatal error); the handle is dropped, and so the server stopped, only then.
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -281,11 +303,15 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         log: Mutex::new(reqlog::RequestLog::default()),
     });
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
+    let router = routes::router(shared.clone());
+    let task = tokio::spawn(server::serve(listener, shared.clone(), router, rx));
     Ok(EmulatorHandle {
         addr,
         shutdown: tx,
-        task,
+        task: Some(task),
         shared,
     })
 }
+
+#[cfg(test)]
+mod tests;

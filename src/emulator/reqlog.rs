@@ -2,7 +2,9 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use crate::api::Operation;
 
 /// Entries kept; older ones are dropped first.
 const CAPACITY: usize = 50_000;
@@ -15,8 +17,8 @@ pub struct Entry {
     pub method: String,
     pub path: String,
     pub query: String,
-    /// The API operation, named as in the official SDK (`CreateFunction`, …).
-    pub operation: String,
+    /// The API operation; serialized as the official SDK names it (`CreateFunction`, …).
+    pub operation: Logged,
     pub project: String,
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,6 +28,57 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chaos: Option<String>,
     pub duration_ms: f64,
+}
+
+/// What a logged request was: an operation, or refused before one was known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logged {
+    Api(Operation),
+    /// The body could not be read (over the gateway limit, or broken off).
+    Body,
+    /// No operation has this method and path.
+    Unknown,
+}
+
+impl Logged {
+    /// `CreateFunction`, `(body)` or `(unknown)`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Logged::Api(op) => op.as_str(),
+            Logged::Body => "(body)",
+            Logged::Unknown => "(unknown)",
+        }
+    }
+}
+
+impl std::fmt::Display for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Logged {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Logged {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Logged {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<Operation> for Logged {
+    fn eq(&self, other: &Operation) -> bool {
+        *self == Logged::Api(*other)
+    }
 }
 
 #[derive(Default)]
@@ -69,7 +122,7 @@ mod tests {
             method: "GET".into(),
             path: "/".into(),
             query: String::new(),
-            operation: "ListFunctions".into(),
+            operation: Logged::Api(Operation::ListFunctions),
             project: String::new(),
             status: 200,
             error_code: None,
@@ -90,5 +143,14 @@ mod tests {
         assert_eq!(all[0].seq, 6);
         assert_eq!(log.last_seq(), (CAPACITY + 5) as u64);
         assert_eq!(log.since(log.last_seq() - 2).len(), 2);
+    }
+
+    #[test]
+    fn operations_serialize_as_their_names() {
+        let e = entry();
+        assert_eq!(serde_json::to_value(&e).unwrap()["operation"], "ListFunctions");
+        assert_eq!(e.operation, "ListFunctions");
+        assert_eq!(serde_json::to_value(Logged::Body).unwrap(), "(body)");
+        assert_eq!(Logged::Unknown.to_string(), "(unknown)");
     }
 }

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{opt_bool, opt_int, opt_obj, opt_str, resolve, Ctx, Resp};
-use crate::api::limits;
+use super::{opt_bool, opt_int, opt_obj, opt_str, resolve, Ctx, Resp, Routes};
+use crate::api::{limits, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Table};
 
@@ -165,4 +165,14 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
 
 pub(crate) fn enable_status_logs(_ctx: &Ctx<'_>) -> Res<Resp> {
     Resp::ok(json!({ "enable_async_status_log": true }))
+}
+
+/// Asynchronous invocation settings.
+pub(super) fn routes(r: Routes) -> Routes {
+    use Operation::*;
+    r.op(EnableAsyncStatusLog, |c, _, _| enable_status_logs(c))
+        .op(UpdateFunctionAsyncInvokeConfig, |c, db, _| put(c, db))
+        .op(ShowFunctionAsyncInvokeConfig, |c, db, _| show(c, db))
+        .op(DeleteFunctionAsyncInvokeConfig, |c, db, _| delete(c, db))
+        .op(ListFunctionAsyncInvokeConfig, |c, db, _| list(c, db))
 }

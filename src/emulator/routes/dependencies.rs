@@ -4,27 +4,13 @@
 use serde_json::{json, Value};
 
 use super::functions::{dependency_in_use, domain_id, Staged};
-use super::{marker_page, opt_str, page, req_str, Ctx, Resp};
-use crate::api::limits;
+use super::{marker_page, opt_str, packages, page, req_str, Ctx, Resp, Routes};
+use crate::api::{limits, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, DepPackage, DepVersion, Table};
 
 fn dep_key(project: &str, dep_id: &str) -> String {
     format!("{project}/{dep_id}")
-}
-
-fn packages<'d>(db: &'d Db, project: &str) -> impl Iterator<Item = &'d DepPackage> + 'd {
-    let prefix = format!("{project}/");
-    db.tables
-        .dependencies
-        .range(prefix.clone()..)
-        .take_while(move |(k, _)| k.starts_with(&prefix))
-        .map(|(_, p)| p)
-}
-
-/// Finds a dependency version by its id.
-pub(crate) fn find_version<'d>(db: &'d Db, project: &str, id: &str) -> Option<(&'d DepPackage, &'d DepVersion)> {
-    packages(db, project).find_map(|p| p.versions.values().find(|v| v.id == id).map(|v| (p, v)))
 }
 
 fn version_view(project: &str, p: &DepPackage, v: &DepVersion, show: bool) -> Value {
@@ -309,4 +295,18 @@ pub(crate) fn old_delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     db.tables.dependencies.remove(&key);
     db.touch(Table::Dependencies, &key);
     Resp::no_content()
+}
+
+/// The version API and the older package API.
+pub(super) fn routes(r: Routes) -> Routes {
+    use Operation::*;
+    r.op(ListDependencies, |c, db, _| list_packages(c, db))
+        .op(CreateDependencyVersion, create_version)
+        .op(ListDependencyVersion, |c, db, _| list_versions(c, db))
+        .op(ShowDependencyVersion, |c, db, _| show_version(c, db))
+        .op(DeleteDependencyVersion, |c, db, _| delete_version(c, db))
+        .op(CreateDependency, old_create)
+        .op(ShowDependency, |c, db, _| old_show(c, db))
+        .op(UpdateDependency, old_update)
+        .op(DeleteDependency, |c, db, _| old_delete(c, db))
 }

@@ -5,9 +5,9 @@ use serde_json::{json, Map, Value};
 
 use super::{
     function_key, is_name, is_unqualified, marker_page, opt_int, opt_obj, opt_str, opt_str_list, page, req_int,
-    req_str, resolve, snapshot, Ctx, Resp, Target,
+    req_str, resolve, snapshot, Ctx, Resp, Routes, Target,
 };
-use crate::api::limits;
+use crate::api::{limits, Operation};
 use crate::emulator::blobs::{Pin, Stored};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Code, Db, Function, Snapshot, Table};
@@ -20,10 +20,12 @@ pub(crate) struct Staged {
 }
 
 /// Decodes and stores the package of the operations that upload one.
-pub(crate) fn stage_code(operation: &str, ctx: &Ctx<'_>) -> Res<Option<Staged>> {
+pub(crate) fn stage_code(operation: Operation, ctx: &Ctx<'_>) -> Res<Option<Staged>> {
     let (field, code, limit) = match operation {
-        "CreateFunction" | "UpdateFunctionCode" => ("func_code", "FSS.1011", limits::PACKAGE_MAX_BYTES),
-        "CreateDependencyVersion" | "CreateDependency" | "UpdateDependency" => {
+        Operation::CreateFunction | Operation::UpdateFunctionCode => {
+            ("func_code", "FSS.1011", limits::PACKAGE_MAX_BYTES)
+        }
+        Operation::CreateDependencyVersion | Operation::CreateDependency | Operation::UpdateDependency => {
             ("depend_file", "FSS.1024", limits::DEPENDENCY_MAX_BYTES)
         }
         _ => return Ok(None),
@@ -408,7 +410,7 @@ fn validated_code(
     }
     if let Some(list) = opt_str_list(body, "depend_version_list", "FSS.1024")? {
         for id in &list {
-            let Some((_, dep)) = super::dependencies::find_version(db, &ctx.project, id) else {
+            let Some((_, dep)) = super::find_version(db, &ctx.project, id) else {
                 return Err(Fail::bad("FSS.1024", format!("dependency version {id} does not exist")));
             };
             if dep.runtime != runtime {
@@ -553,7 +555,7 @@ fn parse_create_tags(s: &str) -> Res<Vec<crate::emulator::store::Tag>> {
             })
             .collect::<Res<_>>()?
     };
-    super::misc::check_tags(&tags)?;
+    super::check_tags(&tags)?;
     Ok(tags)
 }
 
@@ -704,7 +706,7 @@ pub(crate) fn domain_id(project: &str) -> String {
 
 fn dependency_views(db: &Db, project: &str, ids: &[String]) -> Vec<Value> {
     ids.iter()
-        .filter_map(|id| super::dependencies::find_version(db, project, id))
+        .filter_map(|id| super::find_version(db, project, id))
         .map(|(pkg, v)| {
             json!({
                 "id": v.id, "owner": domain_id(project), "link": v.link, "runtime": v.runtime, "etag": v.etag,
@@ -915,6 +917,19 @@ pub(crate) fn dependency_in_use(db: &Db, project: &str, version_id: &str) -> Opt
                 .any(|s| s.code.depend_version_list.iter().any(|d| d == version_id))
         })
         .map(|(_, f)| f.name.clone())
+}
+
+/// Functions: create, list, config, code, max instances, delete.
+pub(super) fn routes(r: Routes) -> Routes {
+    use Operation::*;
+    r.op(ListFunctions, |c, db, _| list(c, db))
+        .op(CreateFunction, create)
+        .op(DeleteFunction, |c, db, _| delete(c, db))
+        .op(ShowFunctionConfig, |c, db, _| show_config(c, db))
+        .op(UpdateFunctionConfig, |c, db, _| update_config(c, db))
+        .op(ShowFunctionCode, |c, db, _| show_code(c, db))
+        .op(UpdateFunctionCode, update_code)
+        .op(UpdateFunctionMaxInstanceConfig, |c, db, _| max_instances(c, db))
 }
 
 #[cfg(test)]

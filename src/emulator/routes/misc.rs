@@ -5,33 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{resolve, Ctx, Resp};
-use crate::api::{limits, signing, SUBJECT_TOKEN_HEADER};
+use super::{check_tags, resolve, Ctx, Resp, Routes};
+use crate::api::Operation;
+use crate::api::{signing, SUBJECT_TOKEN_HEADER};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Table, Tag, Token};
-
-/// Tag rules: at most 20, key 1–128, value ≤ 255, keys unique.
-pub(crate) fn check_tags(tags: &[Tag]) -> Res<()> {
-    if tags.len() > limits::TAGS_MAX {
-        return Err(Fail::param("a function can carry at most 20 tags"));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for t in tags {
-        if t.key.is_empty() || t.key.chars().count() > limits::TAG_KEY_MAX {
-            return Err(Fail::param(format!("tag key `{}` must be 1-128 characters", t.key)));
-        }
-        if t.value.chars().count() > limits::TAG_VALUE_MAX {
-            return Err(Fail::param(format!(
-                "tag value of `{}` is longer than 255 characters",
-                t.key
-            )));
-        }
-        if !seen.insert(&t.key) {
-            return Err(Fail::param(format!("tag key `{}` appears twice", t.key)));
-        }
-    }
-    Ok(())
-}
 
 fn body_tags(ctx: &Ctx<'_>, action: &str) -> Res<Vec<Tag>> {
     let body = ctx.json()?;
@@ -227,4 +205,30 @@ pub(crate) fn iam_token(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         body: Some(out),
         headers: vec![(SUBJECT_TOKEN_HEADER.to_string(), token)],
     })
+}
+
+/// Tags (both path spellings: `/v2/{project_id}/functions/...` and `.../fgs/functions/...`),
+/// quotas and the public IAM token call.
+pub(super) fn routes(r: Routes) -> Routes {
+    const FGS_TAGS: &str = "/v2/{project_id}/fgs/functions/{function_urn}/tags";
+    r.op(Operation::ListQuotas, |c, db, _| quotas(c, db))
+        .op(Operation::ShowProjectTagsList, |c, db, _| project_tags(c, db))
+        .at(
+            "/v2/{project_id}/fgs/functions/tags",
+            Operation::ShowProjectTagsList,
+            |c, db, _| project_tags(c, db),
+        )
+        .op(Operation::ListFunctionTags, |c, db, _| show_tags(c, db))
+        .at(FGS_TAGS, Operation::ListFunctionTags, |c, db, _| show_tags(c, db))
+        .op(Operation::CreateTags, |c, db, _| create_tags(c, db))
+        .at(&format!("{FGS_TAGS}/create"), Operation::CreateTags, |c, db, _| {
+            create_tags(c, db)
+        })
+        .op(Operation::DeleteTags, |c, db, _| delete_tags(c, db))
+        .at(&format!("{FGS_TAGS}/delete"), Operation::DeleteTags, |c, db, _| {
+            delete_tags(c, db)
+        })
+        .op(Operation::KeystoneCreateUserTokenByPassword, |c, db, _| {
+            iam_token(c, db)
+        })
 }

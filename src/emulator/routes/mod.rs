@@ -1,7 +1,12 @@
-//! Routing (raw path → SDK operation name + decoded parameters) and the pieces every route
-//! family shares: the request context, field readers that answer with the API's own error
-//! codes, pagination, timestamps and function lookup by URN. [`execute`] runs an operation
-//! under the store lock, journals it, then sweeps the code blobs it left unreferenced.
+//! Routing and the pieces every route family shares. Each family (one file each) adds its
+//! operations to the [`Routes`] builder, path → [`Operation`] + handler; [`router`] merges
+//! them. Also here: the request context, field readers that answer with the API's own
+//! error codes, pagination, timestamps and function lookup by URN. [`execute`] runs an
+//! operation under the store lock, journals it, then sweeps the code blobs it left
+//! unreferenced.
+//!
+//! Route files import from this module (and `shared.rs`), and from `functions.rs` what
+//! renders a function; `functions.rs` imports from no other route file.
 
 mod async_config;
 mod dependencies;
@@ -11,134 +16,170 @@ mod triggers;
 mod versions;
 mod workflows;
 
+mod shared;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::handler::Handler as _;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
+use axum::routing::{any, on, MethodFilter, MethodRouter};
+use axum::Router;
 use chrono::{DateTime, Utc};
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
+use tower::{ServiceBuilder, ServiceExt as _};
 
 use super::blobs::{Pin, Stored};
-use super::fail::{Fail, Res};
+use super::fail::{json_bytes, Fail, Res};
+use super::gateway;
 use super::store::{Db, Function, Snapshot};
 use super::Shared;
-use crate::api::{FunctionUrn, Qualifier};
+use crate::api::operation::Method;
+use crate::api::{FunctionUrn, Operation, Qualifier};
+use functions::Staged;
+pub(crate) use shared::{check_tags, find_version, packages};
 
-/// A routed request.
-#[derive(Debug, Clone)]
-pub(crate) struct Route {
-    /// The official SDK's operation name, e.g. `CreateFunction`.
-    pub operation: &'static str,
-    /// `{project_id}` from the path.
-    pub project: Option<String>,
-    /// Reachable without credentials (IAM token issuing).
-    pub public: bool,
-    /// Decoded path parameters, in path order.
-    pub params: Vec<String>,
+/// What an operation runs under the store lock: the request, the tables, and the package
+/// the operation uploaded (staged before the lock was taken), if any.
+pub(crate) type Handler = fn(&Ctx<'_>, &mut Db, Option<Staged>) -> Res<Resp>;
+
+/// The router under construction: each route family adds its operations with [`Routes::op`].
+pub(crate) struct Routes {
+    /// Path template and method router of every operation, in the order added.
+    entries: Vec<(String, MethodRouter)>,
+    shared: Arc<Shared>,
 }
 
-fn decode(segment: &str) -> String {
-    percent_decode_str(segment).decode_utf8_lossy().into_owned()
-}
-
-/// Maps method + raw path to an operation. Each segment is percent-decoded on its own, so
-/// `urn%3Afss%3A…` and `urn:fss:…` route alike and `%2F` never splits a parameter.
-pub(crate) fn route(method: &str, raw_path: &str) -> Option<Route> {
-    let mut segs: Vec<String> = raw_path.split('/').skip(1).map(decode).collect();
-    if segs.len() > 1 && segs.last().is_some_and(String::is_empty) {
-        segs.pop();
+impl Routes {
+    /// Routes `op` at the path the API reference gives it.
+    pub fn op(self, op: Operation, handler: Handler) -> Self {
+        self.at(op.path(), op, handler)
     }
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let mk = |operation: &'static str, project: &str, params: &[&str]| {
-        Some(Route {
-            operation,
-            project: Some(project.to_string()),
-            public: false,
-            params: params.iter().map(|p| p.to_string()).collect(),
+
+    /// Routes `op` at `path` (a second spelling of its path), behind the per-operation
+    /// layers: routing note and project check, chaos, authentication.
+    pub fn at(mut self, path: &str, op: Operation, handler: Handler) -> Self {
+        let shared = self.shared.clone();
+        let endpoint = move |req: Request| async move { run(&shared, op, handler, req) };
+        let layered = endpoint.layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(
+                    gateway::Endpoint {
+                        op,
+                        template: Arc::from(path),
+                    },
+                    gateway::routed,
+                ))
+                .layer(from_fn_with_state(self.shared.clone(), gateway::chaos))
+                .layer(from_fn_with_state(self.shared.clone(), gateway::auth)),
+        );
+        let filter = match op.method() {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Delete => MethodFilter::DELETE,
+        };
+        let mut methods = on(filter, layered);
+        if op.method() == Method::Get {
+            // axum answers HEAD with the GET route; the API has no HEAD operations.
+            methods = methods.head(gateway::unknown);
+        }
+        self.entries.push((path.to_string(), methods));
+        self
+    }
+
+    /// All routes, and behind them (for what matches none, or matches a path without the
+    /// method) the routes no literal segment shadows: axum prefers
+    /// `/fgs/dependencies/version` to `/fgs/dependencies/{depend_id}` for every method, while
+    /// the API routes `GET /fgs/dependencies/version` to `ShowDependency` like any id.
+    fn build(self) -> Router {
+        let templates: Vec<&str> = self.entries.iter().map(|(p, _)| p.as_str()).collect();
+        let mut unshadowed = Router::new();
+        for (path, methods) in &self.entries {
+            if !shadows(path, &templates) {
+                unshadowed = unshadowed.route(path, methods.clone());
+            }
+        }
+        let unshadowed = unshadowed
+            .fallback(gateway::unknown)
+            .method_not_allowed_fallback(gateway::unknown);
+        let mut all = Router::new();
+        for (path, methods) in self.entries {
+            all = all.route(&path, methods);
+        }
+        let again = move |req: Request| unshadowed.clone().oneshot(req);
+        all.fallback(again.clone()).method_not_allowed_fallback(again)
+    }
+}
+
+/// Whether a literal segment of `path` stands where another template has a parameter
+/// after the same leading segments.
+fn shadows(path: &str, templates: &[&str]) -> bool {
+    let is_param = |s: &str| s.starts_with('{');
+    let segs: Vec<&str> = path.split('/').collect();
+    templates.iter().any(|other| {
+        let others: Vec<&str> = other.split('/').collect();
+        segs.iter().zip(&others).enumerate().any(|(i, (a, b))| {
+            !is_param(a)
+                && is_param(b)
+                && segs[..i]
+                    .iter()
+                    .zip(&others[..i])
+                    .all(|(x, y)| x == y || (is_param(x) && is_param(y)))
         })
-    };
-    if let (["v3", "auth", "tokens"], "POST") = (s.as_slice(), method) {
-        return Some(Route {
-            operation: "KeystoneCreateUserTokenByPassword",
-            project: None,
-            public: true,
-            params: vec![],
-        });
-    }
-    let ["v2", project, rest @ ..] = s.as_slice() else {
-        return None;
-    };
-    if project.is_empty() {
-        return None;
-    }
-    let p = *project;
-    use self::Method::*;
-    let m = match method {
-        "GET" => Get,
-        "POST" => Post,
-        "PUT" => Put,
-        "DELETE" => Delete,
-        _ => return None,
-    };
-    match (m, rest) {
-        (Get, ["fgs", "functions"]) => mk("ListFunctions", p, &[]),
-        (Post, ["fgs", "functions"]) => mk("CreateFunction", p, &[]),
-        (Post, ["fgs", "functions", "enable-async-status-logs"]) => mk("EnableAsyncStatusLog", p, &[]),
-        (Delete, ["fgs", "functions", urn]) => mk("DeleteFunction", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "config"]) => mk("ShowFunctionConfig", p, &[urn]),
-        (Put, ["fgs", "functions", urn, "config"]) => mk("UpdateFunctionConfig", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "code"]) => mk("ShowFunctionCode", p, &[urn]),
-        (Put, ["fgs", "functions", urn, "code"]) => mk("UpdateFunctionCode", p, &[urn]),
-        (Put, ["fgs", "functions", urn, "config-max-instance"]) => mk("UpdateFunctionMaxInstanceConfig", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "versions"]) => mk("ListFunctionVersions", p, &[urn]),
-        (Post, ["fgs", "functions", urn, "versions"]) => mk("CreateFunctionVersion", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "aliases"]) => mk("ListVersionAliases", p, &[urn]),
-        (Post, ["fgs", "functions", urn, "aliases"]) => mk("CreateVersionAlias", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "aliases", a]) => mk("ShowVersionAlias", p, &[urn, a]),
-        (Put, ["fgs", "functions", urn, "aliases", a]) => mk("UpdateVersionAlias", p, &[urn, a]),
-        (Delete, ["fgs", "functions", urn, "aliases", a]) => mk("DeleteVersionAlias", p, &[urn, a]),
-        (Put, ["fgs", "functions", urn, "async-invoke-config"]) => mk("UpdateFunctionAsyncInvokeConfig", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "async-invoke-config"]) => mk("ShowFunctionAsyncInvokeConfig", p, &[urn]),
-        (Delete, ["fgs", "functions", urn, "async-invoke-config"]) => mk("DeleteFunctionAsyncInvokeConfig", p, &[urn]),
-        (Get, ["fgs", "functions", urn, "async-invoke-configs"]) => mk("ListFunctionAsyncInvokeConfig", p, &[urn]),
-        (Post, ["fgs", "triggers", urn]) => mk("CreateFunctionTrigger", p, &[urn]),
-        (Get, ["fgs", "triggers", urn]) => mk("ListFunctionTriggers", p, &[urn]),
-        (Delete, ["fgs", "triggers", urn]) => mk("BatchDeleteFunctionTriggers", p, &[urn]),
-        (Get, ["fgs", "triggers", urn, ty, id]) => mk("ShowFunctionTrigger", p, &[urn, ty, id]),
-        (Put, ["fgs", "triggers", urn, ty, id]) => mk("UpdateTrigger", p, &[urn, ty, id]),
-        (Delete, ["fgs", "triggers", urn, ty, id]) => mk("DeleteFunctionTrigger", p, &[urn, ty, id]),
-        (Get, ["fgs", "dependencies"]) => mk("ListDependencies", p, &[]),
-        (Post, ["fgs", "dependencies"]) => mk("CreateDependency", p, &[]),
-        (Post, ["fgs", "dependencies", "version"]) => mk("CreateDependencyVersion", p, &[]),
-        (Get, ["fgs", "dependencies", dep, "version"]) => mk("ListDependencyVersion", p, &[dep]),
-        (Get, ["fgs", "dependencies", dep, "version", v]) => mk("ShowDependencyVersion", p, &[dep, v]),
-        (Delete, ["fgs", "dependencies", dep, "version", v]) => mk("DeleteDependencyVersion", p, &[dep, v]),
-        (Get, ["fgs", "dependencies", dep]) => mk("ShowDependency", p, &[dep]),
-        (Put, ["fgs", "dependencies", dep]) => mk("UpdateDependency", p, &[dep]),
-        (Delete, ["fgs", "dependencies", dep]) => mk("DeleteDependency", p, &[dep]),
-        (Get, ["fgs", "workflows"]) => mk("ListWorkflow", p, &[]),
-        (Post, ["fgs", "workflows"]) => mk("CreateWorkflow", p, &[]),
-        (Delete, ["fgs", "workflows"]) => mk("BatchDeleteWorkflows", p, &[]),
-        (Get, ["fgs", "workflows", id]) => mk("ShowWorkFlow", p, &[id]),
-        (Put, ["fgs", "workflows", id]) => mk("UpdateWorkFlow", p, &[id]),
-        (Get, ["fgs", "quotas"]) => mk("ListQuotas", p, &[]),
-        (Get, ["functions", "tags"]) | (Get, ["fgs", "functions", "tags"]) => mk("ShowProjectTagsList", p, &[]),
-        (Get, ["functions", urn, "tags"]) | (Get, ["fgs", "functions", urn, "tags"]) => {
-            mk("ListFunctionTags", p, &[urn])
-        }
-        (Post, ["functions", urn, "tags", "create"]) | (Post, ["fgs", "functions", urn, "tags", "create"]) => {
-            mk("CreateTags", p, &[urn])
-        }
-        (Delete, ["functions", urn, "tags", "delete"]) | (Delete, ["fgs", "functions", urn, "tags", "delete"]) => {
-            mk("DeleteTags", p, &[urn])
-        }
-        _ => None,
-    }
+    })
 }
 
-#[derive(Clone, Copy)]
-enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
+/// The emulator's router: every operation of every route family, the control plane, the
+/// gateway's 404 for anything else, and the layers every request passes.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let mut routes = Routes {
+        entries: Vec::new(),
+        shared: shared.clone(),
+    };
+    for family in [
+        functions::routes,
+        versions::routes,
+        async_config::routes,
+        triggers::routes,
+        dependencies::routes,
+        workflows::routes,
+        misc::routes,
+    ] {
+        routes = family(routes);
+    }
+    let admin = {
+        let shared = shared.clone();
+        any(move |req: Request| async move { super::admin::endpoint(&shared, req) })
+    };
+    routes
+        .build()
+        .route("/_emulator", admin.clone())
+        .route("/_emulator/{*rest}", admin)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(gateway::request_id_layer))
+                .layer(from_fn_with_state(shared, gateway::log))
+                .layer(from_fn(gateway::read_body)),
+        )
+}
+
+/// The handler behind every operation: builds the [`Ctx`], runs the operation and renders
+/// its answer.
+fn run(shared: &Shared, op: Operation, handler: Handler, req: Request) -> Response {
+    let ext = req.extensions();
+    let request_id = gateway::request_id(ext);
+    let body = ext.get::<gateway::RawBody>().map_or(&[][..], |b| &b.0[..]);
+    let Some(routed) = ext.get::<gateway::Routed>() else {
+        return Fail::new(500, "FSS.0500", "internal error: the request was not routed").response(request_id);
+    };
+    let raw_query = gateway::raw_uri(&req).query().unwrap_or("");
+    let ctx = Ctx::new(shared, routed, raw_query, body, request_id);
+    match execute(shared, op, handler, ctx) {
+        Ok(resp) => resp.render(),
+        Err(fail) => fail.response(request_id),
+    }
 }
 
 /// A response before rendering.
@@ -170,6 +211,24 @@ impl Resp {
             headers: Vec::new(),
         })
     }
+
+    /// The HTTP answer.
+    fn render(self) -> Response {
+        let body = self
+            .body
+            .map(|v| serde_json::to_vec(&v).expect("values serialize").into());
+        let mut resp = json_bytes(self.status, body);
+        let headers = resp.headers_mut();
+        for (k, v) in &self.headers {
+            if let (Ok(name), Ok(value)) = (
+                axum::http::HeaderName::from_bytes(k.as_bytes()),
+                axum::http::HeaderValue::from_str(v),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        resp
+    }
 }
 
 /// What a handler sees of the request.
@@ -184,11 +243,17 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(shared: &'a Shared, route: &Route, raw_query: &str, body: &'a [u8], request_id: &'a str) -> Self {
+    pub fn new(
+        shared: &'a Shared,
+        routed: &gateway::Routed,
+        raw_query: &str,
+        body: &'a [u8],
+        request_id: &'a str,
+    ) -> Self {
         Ctx {
             shared,
-            project: route.project.clone().unwrap_or_default(),
-            params: route.params.clone(),
+            project: routed.project.clone().unwrap_or_default(),
+            params: routed.params.clone(),
             query: crate::api::signing::parse_query(raw_query),
             raw_body: body,
             request_id,
@@ -264,25 +329,23 @@ impl<'a> Ctx<'a> {
 /// Runs the routed operation. Handlers validate fully before they change anything, so a
 /// failed request leaves the store as it was; a successful one is journaled before the
 /// answer leaves.
-pub(crate) fn execute(shared: &Shared, route: &Route, ctx: Ctx<'_>) -> Res<Resp> {
+fn execute(shared: &Shared, op: Operation, handler: Handler, ctx: Ctx<'_>) -> Res<Resp> {
     // Package bytes are decoded and stored outside the lock (pinned against sweeps).
-    let staged = functions::stage_code(route.operation, &ctx)?;
+    let staged = functions::stage_code(op, &ctx)?;
     let uploaded = staged.is_some();
     let mut db = shared.db.lock();
     // A handler bug must not take the connection down with it: answer 500 like the
     // service does, and journal nothing of what the handler did.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        dispatch(route.operation, &ctx, &mut db, staged)
-    }))
-    .unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        eprintln!("fgform emulator: {} panicked: {what}", route.operation);
-        Err(Fail::new(500, "FSS.0500", "internal error"))
-    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&ctx, &mut db, staged)))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("fgform emulator: {op} panicked: {what}");
+            Err(Fail::new(500, "FSS.0500", "internal error"))
+        });
     match &result {
         Ok(_) => db.commit().map_err(|e| {
             Fail::new(
@@ -294,17 +357,18 @@ pub(crate) fn execute(shared: &Shared, route: &Route, ctx: Ctx<'_>) -> Res<Resp>
         Err(_) => db.rollback_marks(),
     }
     // The change is journaled: blobs it left unreferenced can go (a failed upload's too).
-    if (result.is_ok() && drops_references(route.operation)) || (result.is_err() && uploaded) {
+    if (result.is_ok() && drops_references(op)) || (result.is_err() && uploaded) {
         sweep_blobs(shared, &db);
     }
     result
 }
 
 /// Operations that can leave a code or dependency blob unreferenced when they succeed.
-fn drops_references(op: &str) -> bool {
+fn drops_references(op: Operation) -> bool {
+    use Operation::*;
     matches!(
         op,
-        "DeleteFunction" | "UpdateFunctionCode" | "DeleteDependencyVersion" | "DeleteDependency" | "UpdateDependency"
+        DeleteFunction | UpdateFunctionCode | DeleteDependencyVersion | DeleteDependency | UpdateDependency
     )
 }
 
@@ -317,62 +381,6 @@ pub(crate) fn sweep_blobs(shared: &Shared, db: &Db) {
     }
     if let Err(e) = shared.blobs.sweep(&db.tables.blob_digests()) {
         eprintln!("fgform emulator: cannot remove unreferenced code blobs: {e}");
-    }
-}
-
-fn dispatch(op: &str, ctx: &Ctx<'_>, db: &mut Db, staged: Option<functions::Staged>) -> Res<Resp> {
-    match op {
-        "ListFunctions" => functions::list(ctx, db),
-        "CreateFunction" => functions::create(ctx, db, staged),
-        "DeleteFunction" => functions::delete(ctx, db),
-        "ShowFunctionConfig" => functions::show_config(ctx, db),
-        "UpdateFunctionConfig" => functions::update_config(ctx, db),
-        "ShowFunctionCode" => functions::show_code(ctx, db),
-        "UpdateFunctionCode" => functions::update_code(ctx, db, staged),
-        "UpdateFunctionMaxInstanceConfig" => functions::max_instances(ctx, db),
-        "EnableAsyncStatusLog" => async_config::enable_status_logs(ctx),
-        "ListFunctionVersions" => versions::list(ctx, db),
-        "CreateFunctionVersion" => versions::publish(ctx, db),
-        "ListVersionAliases" => versions::list_aliases(ctx, db),
-        "CreateVersionAlias" => versions::create_alias(ctx, db),
-        "ShowVersionAlias" => versions::show_alias(ctx, db),
-        "UpdateVersionAlias" => versions::update_alias(ctx, db),
-        "DeleteVersionAlias" => versions::delete_alias(ctx, db),
-        "UpdateFunctionAsyncInvokeConfig" => async_config::put(ctx, db),
-        "ShowFunctionAsyncInvokeConfig" => async_config::show(ctx, db),
-        "DeleteFunctionAsyncInvokeConfig" => async_config::delete(ctx, db),
-        "ListFunctionAsyncInvokeConfig" => async_config::list(ctx, db),
-        "CreateFunctionTrigger" => triggers::create(ctx, db),
-        "ListFunctionTriggers" => triggers::list(ctx, db),
-        "BatchDeleteFunctionTriggers" => triggers::delete_all(ctx, db),
-        "ShowFunctionTrigger" => triggers::show(ctx, db),
-        "UpdateTrigger" => triggers::update(ctx, db),
-        "DeleteFunctionTrigger" => triggers::delete(ctx, db),
-        "ListDependencies" => dependencies::list_packages(ctx, db),
-        "CreateDependencyVersion" => dependencies::create_version(ctx, db, staged),
-        "ListDependencyVersion" => dependencies::list_versions(ctx, db),
-        "ShowDependencyVersion" => dependencies::show_version(ctx, db),
-        "DeleteDependencyVersion" => dependencies::delete_version(ctx, db),
-        "CreateDependency" => dependencies::old_create(ctx, db, staged),
-        "ShowDependency" => dependencies::old_show(ctx, db),
-        "UpdateDependency" => dependencies::old_update(ctx, db, staged),
-        "DeleteDependency" => dependencies::old_delete(ctx, db),
-        "ListWorkflow" => workflows::list(ctx, db),
-        "CreateWorkflow" => workflows::create(ctx, db),
-        "BatchDeleteWorkflows" => workflows::batch_delete(ctx, db),
-        "ShowWorkFlow" => workflows::show(ctx, db),
-        "UpdateWorkFlow" => workflows::update(ctx, db),
-        "ListQuotas" => misc::quotas(ctx, db),
-        "ShowProjectTagsList" => misc::project_tags(ctx, db),
-        "ListFunctionTags" => misc::show_tags(ctx, db),
-        "CreateTags" => misc::create_tags(ctx, db),
-        "DeleteTags" => misc::delete_tags(ctx, db),
-        "KeystoneCreateUserTokenByPassword" => misc::iam_token(ctx, db),
-        other => Err(Fail::new(
-            404,
-            "APIGW.0101",
-            format!("operation {other} is not emulated"),
-        )),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{opt_obj, opt_str, req_str, resolve, Ctx, Resp, Target};
-use crate::api::{limits, schedule};
+use super::{opt_obj, opt_str, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::{limits, schedule, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Function, Table, Trigger};
 
@@ -366,4 +366,15 @@ pub(crate) fn delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     db.tables.functions.get_mut(&key).expect("found").triggers.remove(i);
     db.touch(Table::Functions, &key);
     Resp::no_content()
+}
+
+/// Triggers of a function.
+pub(super) fn routes(r: Routes) -> Routes {
+    use Operation::*;
+    r.op(CreateFunctionTrigger, |c, db, _| create(c, db))
+        .op(ListFunctionTriggers, |c, db, _| list(c, db))
+        .op(BatchDeleteFunctionTriggers, |c, db, _| delete_all(c, db))
+        .op(ShowFunctionTrigger, |c, db, _| show(c, db))
+        .op(UpdateTrigger, |c, db, _| update(c, db))
+        .op(DeleteFunctionTrigger, |c, db, _| delete(c, db))
 }

@@ -3,8 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use super::functions::render;
-use super::{is_name, marker_page, opt_obj, opt_str, page, req_str, resolve, Ctx, Resp, Target};
-use crate::api::limits;
+use super::{is_name, marker_page, opt_obj, opt_str, page, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::{limits, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Alias, Db, Function, Table};
 
@@ -284,4 +284,16 @@ pub(crate) fn delete_alias(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     f.async_configs.remove(&q);
     db.touch(Table::Functions, &key);
     Resp::no_content()
+}
+
+/// Versions and aliases of a function.
+pub(super) fn routes(r: Routes) -> Routes {
+    use Operation::*;
+    r.op(ListFunctionVersions, |c, db, _| list(c, db))
+        .op(CreateFunctionVersion, |c, db, _| publish(c, db))
+        .op(ListVersionAliases, |c, db, _| list_aliases(c, db))
+        .op(CreateVersionAlias, |c, db, _| create_alias(c, db))
+        .op(ShowVersionAlias, |c, db, _| show_alias(c, db))
+        .op(UpdateVersionAlias, |c, db, _| update_alias(c, db))
+        .op(DeleteVersionAlias, |c, db, _| delete_alias(c, db))
 }

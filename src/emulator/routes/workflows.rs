@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Resp};
-use crate::api::{limits, urn};
+use super::{Ctx, Resp, Routes};
+use crate::api::{limits, urn, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Table, Workflow};
 
@@ -337,4 +337,14 @@ pub(crate) fn batch_delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         }
     }
     Resp::ok(json!({ "success": success, "fail": fail }))
+}
+
+/// Workflows.
+pub(super) fn routes(r: Routes) -> Routes {
+    use Operation::*;
+    r.op(ListWorkflow, |c, db, _| list(c, db))
+        .op(CreateWorkflow, |c, db, _| create(c, db))
+        .op(BatchDeleteWorkflows, |c, db, _| batch_delete(c, db))
+        .op(ShowWorkFlow, |c, db, _| show(c, db))
+        .op(UpdateWorkFlow, |c, db, _| update(c, db))
 }
