@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::limits;
+use crate::api::limits;
 
 /// What a key holds.
 pub enum Shape {
@@ -404,7 +404,7 @@ pub static TRIGGER: &[Field] = &[
     ),
     field(
         "type",
-        Shape::Enum(limits::TRIGGER_TYPES),
+        Shape::Enum(limits::GENERIC_TRIGGER_TYPES),
         "trigger_type_code",
         "Any other trigger type.",
     ),

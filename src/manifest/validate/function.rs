@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{get, join, list_of, Checker, Entries};
+use crate::api::limits::*;
+use crate::api::rules::*;
 use crate::manifest::diagnostic::did_you_mean;
 use crate::manifest::schema;
 use crate::manifest::yaml::{Entry, Kind, Span};
-use crate::model::limits::*;
 use crate::model::*;
 
 impl Checker<'_> {
@@ -17,7 +18,7 @@ impl Checker<'_> {
         fields: Entries<'_>,
         key: &str,
         path: &str,
-        range: std::ops::RangeInclusive<u32>,
+        range: std::ops::RangeInclusive<i64>,
     ) -> Option<Hook> {
         let node = get(fields, key)?;
         let path = join(path, key);
@@ -33,7 +34,7 @@ impl Checker<'_> {
                 );
             }
         }
-        let timeout = self.ranged(hook, "timeout", &path, *range.start() as i64..=*range.end() as i64);
+        let timeout = self.ranged(hook, "timeout", &path, range);
         Some(Hook {
             handler: handler?,
             timeout: timeout? as u32,
@@ -115,7 +116,7 @@ impl Checker<'_> {
             Some(node) => {
                 let p = join(&path, "memory");
                 self.int(node, &p).and_then(|m| {
-                    let ok = u32::try_from(m).ok().filter(|m| is_valid_memory(*m));
+                    let ok = is_valid_memory(m).then_some(m as u32);
                     if ok.is_none() {
                         self.error(
                             node.span,
@@ -130,14 +131,7 @@ impl Checker<'_> {
             None => Some(128),
         };
         let timeout = match get(fields, "timeout") {
-            Some(_) => self
-                .ranged(
-                    fields,
-                    "timeout",
-                    &path,
-                    *TIMEOUT_RANGE.start() as i64..=*TIMEOUT_RANGE.end() as i64,
-                )
-                .map(|t| t as u32),
+            Some(_) => self.ranged(fields, "timeout", &path, TIMEOUT_RANGE).map(|t| t as u32),
             None => Some(3),
         };
         let code = self.code_source(fields, "code", &path, true);
@@ -204,7 +198,7 @@ impl Checker<'_> {
         let xrole = self.opt_string(fields, "agency", &path);
         let app_xrole = self.opt_string(fields, "app_agency", &path);
         let concurrency = self.ranged(fields, "max_instances", &path, MAX_INSTANCES);
-        let concurrent_num = self.ranged(fields, "concurrency_per_instance", &path, CONCURRENCY_PER_INSTANCE);
+        let concurrent_num = self.ranged(fields, "concurrency_per_instance", &path, CONCURRENT_NUM);
         let strategy_config = (concurrency.is_some() || concurrent_num.is_some()).then_some(StrategyConfig {
             concurrency,
             concurrent_num,
@@ -361,12 +355,12 @@ impl Checker<'_> {
         };
         let p = join(path, "tags");
         let pairs = self.string_map(node, &p);
-        if pairs.len() > MAX_TAGS {
+        if pairs.len() > TAGS_MAX {
             self.error(
                 node.span,
                 &p,
                 format!("{} tags is too many", pairs.len()),
-                Some(format!("at most {MAX_TAGS}")),
+                Some(format!("at most {TAGS_MAX}")),
             );
         }
         for (key, value, span) in &pairs {
@@ -378,9 +372,9 @@ impl Checker<'_> {
                     format!("`{key}` is reserved"),
                     Some("fgform sets it to the stack name".into()),
                 );
-            } else if key.is_empty() || key.chars().count() > TAG_KEY_MAX_CHARS {
+            } else if key.is_empty() || key.chars().count() > TAG_KEY_MAX {
                 self.error(*span, &kp, "a tag key must be 1–128 characters", None);
-            } else if value.chars().count() > TAG_VALUE_MAX_CHARS {
+            } else if value.chars().count() > TAG_VALUE_MAX {
                 self.error(*span, &kp, "a tag value must be at most 255 characters", None);
             }
         }

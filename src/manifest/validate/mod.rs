@@ -15,7 +15,8 @@ use super::interpolate::{interpolate, Scope};
 use super::schema::{self, Field};
 use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
 use super::LoadOptions;
-use crate::model::limits::*;
+use crate::api::limits::*;
+use crate::api::rules::*;
 use crate::model::{Address, ArchiveKind, CodeSource, DependencySpec, Desired, ProviderSpec};
 use crate::package::ZipAt;
 
@@ -52,8 +53,8 @@ fn get<'n>(entries: Entries<'n>, key: &str) -> Option<&'n Node> {
 /// names the client reads (`client::credentials::EnvSettings`).
 pub const PROJECT_ID_ENV: [&str; 2] = ["HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"];
 
-fn list_of(values: &[u32]) -> String {
-    values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+fn list_of(values: &[i64]) -> String {
+    values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl<'a> Checker<'a> {
@@ -544,13 +545,13 @@ impl<'a> Checker<'a> {
 
     fn description(&mut self, fields: Entries<'_>, path: &str) -> Option<String> {
         let description = self.opt_string(fields, "description", path)?;
-        if description.chars().count() > DESCRIPTION_MAX_CHARS {
+        if description.chars().count() > DESCRIPTION_MAX {
             let span = get(fields, "description").map(|n| n.span).unwrap_or_default();
             self.error(
                 span,
                 &join(path, "description"),
                 format!("{} characters is too long", description.chars().count()),
-                Some(format!("at most {DESCRIPTION_MAX_CHARS} characters")),
+                Some(format!("at most {DESCRIPTION_MAX} characters")),
             );
         }
         Some(description)

@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::{get, join, Checker, Entries};
+use crate::api::limits::*;
+use crate::api::rules::*;
 use crate::manifest::diagnostic::{did_you_mean, Diagnostic};
 use crate::manifest::schema;
 use crate::manifest::yaml::{Entry, Kind, Node, Span};
-use crate::model::limits::*;
 use crate::model::*;
 
 impl Checker<'_> {
