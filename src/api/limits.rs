@@ -202,6 +202,9 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+// Inline code fits a base64 upload, which fits the package limit: checked when compiling.
+const _: () = assert!(INLINE_MAX_BYTES < INLINE_CODE_MAX_BYTES && INLINE_CODE_MAX_BYTES < PACKAGE_MAX_BYTES);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,8 +216,6 @@ mod tests {
         assert!(!GENERIC_TRIGGER_TYPES.contains(&"TIMER"));
         assert_eq!(GENERIC_TRIGGER_TYPES.len() + 1, TRIGGER_TYPES.len());
         assert!(DISABLEABLE_TRIGGERS.iter().all(|t| TRIGGER_TYPES.contains(t)));
-        assert!(INLINE_CODE_MAX_BYTES < PACKAGE_MAX_BYTES);
-        assert!(INLINE_MAX_BYTES < INLINE_CODE_MAX_BYTES);
         assert_eq!(cpu_for_memory(128), 300);
         assert_eq!(cpu_for_memory(1024), 1000);
     }
