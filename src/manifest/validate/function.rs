@@ -59,7 +59,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if pairs.len() > USER_DATA_MAX_KEYS {
+        if user_data_keys(&path, pairs.len()).is_err() {
             self.error(
                 node.span,
                 &path,
@@ -69,7 +69,7 @@ impl Checker<'_> {
         }
         let map: BTreeMap<&str, &str> = pairs.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
         let bytes = serde_json::to_string(&map).map(|s| s.len()).unwrap_or(0);
-        if bytes > USER_DATA_MAX_BYTES {
+        if user_data_bytes(&path, bytes).is_err() {
             self.error(
                 node.span,
                 &path,
@@ -99,37 +99,8 @@ impl Checker<'_> {
         }
         let fields = self.object(&entry.value, &path, schema::FUNCTION, false)?;
         let runtime = self.runtime(fields, &path);
-        let handler = self.opt_string(fields, "handler", &path);
-        if let (Some(handler), Some(node)) = (&handler, get(fields, "handler")) {
-            if !is_valid_handler(handler, runtime.as_deref().unwrap_or("")) {
-                self.error(
-                    node.span,
-                    &join(&path, "handler"),
-                    format!("`{handler}` is not a valid handler"),
-                    Some(
-                        "write `file.function` (3–128 characters), e.g. `index.handler`; Custom Image uses `-`".into(),
-                    ),
-                );
-            }
-        }
-        let memory = match get(fields, "memory") {
-            Some(node) => {
-                let p = join(&path, "memory");
-                self.int(node, &p).and_then(|m| {
-                    let ok = is_valid_memory(m).then_some(m as u32);
-                    if ok.is_none() {
-                        self.error(
-                            node.span,
-                            &p,
-                            format!("{m} is not a valid memory size"),
-                            Some(format!("use one of {} (MB)", list_of(MEMORY_SIZES))),
-                        );
-                    }
-                    ok
-                })
-            }
-            None => Some(128),
-        };
+        let handler = self.function_handler(fields, &path, runtime.as_deref());
+        let memory = self.memory(fields, &path);
         let timeout = match get(fields, "timeout") {
             Some(_) => self.ranged(fields, "timeout", &path, TIMEOUT_RANGE).map(|t| t as u32),
             None => Some(3),
@@ -152,48 +123,7 @@ impl Checker<'_> {
             }
         }
 
-        let mut depends = Vec::new();
-        if let Some(node) = get(fields, "dependencies") {
-            let p = join(&path, "dependencies");
-            for (i, (dep, span)) in self.string_list(node, &p).into_iter().enumerate() {
-                let item_path = format!("{p}[{i}]");
-                if depends.contains(&dep) {
-                    self.error(span, &item_path, format!("`{dep}` is listed twice"), None);
-                    continue;
-                }
-                match dependencies.get(&dep) {
-                    Some(spec) => {
-                        if let Some(runtime) = &runtime {
-                            if &spec.runtime != runtime {
-                                self.error(
-                                    span,
-                                    &item_path,
-                                    format!(
-                                        "dependency `{dep}` is built for {} but the function runs {runtime}",
-                                        spec.runtime
-                                    ),
-                                    Some("a function can only use dependencies of its own runtime".into()),
-                                );
-                            }
-                        }
-                        self.edges
-                            .insert((Address::Function(name.clone()), Address::Dependency(dep.clone())));
-                    }
-                    None => {
-                        let hint = did_you_mean(&dep, dependencies.keys().map(String::as_str))
-                            .map(|c| format!("did you mean `{c}`?"))
-                            .or_else(|| Some("declare it under top-level `dependencies:`".into()));
-                        self.error(
-                            span,
-                            &item_path,
-                            format!("dependency `{dep}` is not declared in this stack"),
-                            hint,
-                        );
-                    }
-                }
-                depends.push(dep);
-            }
-        }
+        let depends = self.function_dependencies(fields, &path, name, runtime.as_deref(), dependencies);
 
         let xrole = self.opt_string(fields, "agency", &path);
         let app_xrole = self.opt_string(fields, "app_agency", &path);
@@ -219,17 +149,7 @@ impl Checker<'_> {
         let tags = self.tags(fields, &path);
         let async_config = get(fields, "async").and_then(|node| self.async_config(node, name, &path, all));
         self.address = Some(Address::Function(name.clone()));
-        let mut triggers = BTreeMap::new();
-        if let Some(node) = get(fields, "triggers") {
-            let p = join(&path, "triggers");
-            if let Some(entries) = self.object(node, &p, &[], true) {
-                for trigger in entries {
-                    if let Some(spec) = self.trigger(trigger, name, &p, runtime.as_deref()) {
-                        triggers.insert(trigger.key.clone(), spec);
-                    }
-                }
-            }
-        }
+        let triggers = self.function_triggers(fields, &path, name, runtime.as_deref());
         self.address = None;
         Some(FunctionSpec {
             func_name: name.clone(),
@@ -255,6 +175,118 @@ impl Checker<'_> {
             async_config,
             triggers,
         })
+    }
+
+    fn function_handler(&mut self, fields: Entries<'_>, path: &str, runtime: Option<&str>) -> Option<String> {
+        let handler = self.opt_string(fields, "handler", path);
+        if let (Some(handler), Some(node)) = (&handler, get(fields, "handler")) {
+            if !is_valid_handler(handler, runtime.unwrap_or("")) {
+                self.error(
+                    node.span,
+                    &join(path, "handler"),
+                    format!("`{handler}` is not a valid handler"),
+                    Some(
+                        "write `file.function` (3–128 characters), e.g. `index.handler`; Custom Image uses `-`".into(),
+                    ),
+                );
+            }
+        }
+        handler
+    }
+
+    fn memory(&mut self, fields: Entries<'_>, path: &str) -> Option<u32> {
+        let Some(node) = get(fields, "memory") else {
+            return Some(128);
+        };
+        let p = join(path, "memory");
+        let m = self.int(node, &p)?;
+        if memory_size(m).is_err() {
+            self.error(
+                node.span,
+                &p,
+                format!("{m} is not a valid memory size"),
+                Some(format!("use one of {} (MB)", list_of(MEMORY_SIZES))),
+            );
+            return None;
+        }
+        Some(m as u32)
+    }
+
+    fn function_dependencies(
+        &mut self,
+        fields: Entries<'_>,
+        path: &str,
+        name: &str,
+        runtime: Option<&str>,
+        dependencies: &BTreeMap<String, DependencySpec>,
+    ) -> Vec<String> {
+        let mut depends = Vec::new();
+        let Some(node) = get(fields, "dependencies") else {
+            return Vec::new();
+        };
+        {
+            let p = join(path, "dependencies");
+            for (i, (dep, span)) in self.string_list(node, &p).into_iter().enumerate() {
+                let item_path = format!("{p}[{i}]");
+                if depends.contains(&dep) {
+                    self.error(span, &item_path, format!("`{dep}` is listed twice"), None);
+                    continue;
+                }
+                match dependencies.get(&dep) {
+                    Some(spec) => {
+                        if let Some(runtime) = runtime {
+                            if spec.runtime != runtime {
+                                self.error(
+                                    span,
+                                    &item_path,
+                                    format!(
+                                        "dependency `{dep}` is built for {} but the function runs {runtime}",
+                                        spec.runtime
+                                    ),
+                                    Some("a function can only use dependencies of its own runtime".into()),
+                                );
+                            }
+                        }
+                        self.edges
+                            .insert((Address::Function(name.to_string()), Address::Dependency(dep.clone())));
+                    }
+                    None => {
+                        let hint = did_you_mean(&dep, dependencies.keys().map(String::as_str))
+                            .map(|c| format!("did you mean `{c}`?"))
+                            .or_else(|| Some("declare it under top-level `dependencies:`".into()));
+                        self.error(
+                            span,
+                            &item_path,
+                            format!("dependency `{dep}` is not declared in this stack"),
+                            hint,
+                        );
+                    }
+                }
+                depends.push(dep);
+            }
+        }
+        depends
+    }
+
+    fn function_triggers(
+        &mut self,
+        fields: Entries<'_>,
+        path: &str,
+        name: &str,
+        runtime: Option<&str>,
+    ) -> BTreeMap<String, TriggerSpec> {
+        let mut triggers = BTreeMap::new();
+        if let Some(node) = get(fields, "triggers") {
+            let p = join(path, "triggers");
+            if let Some(entries) = self.object(node, &p, &[], true) {
+                for trigger in entries {
+                    if let Some(spec) = self.trigger(trigger, name, &p, runtime) {
+                        triggers.insert(trigger.key.clone(), spec);
+                    }
+                }
+            }
+        }
+        triggers
     }
 
     pub(super) fn mounts(&mut self, fields: Entries<'_>, path: &str) -> Option<Map<String, Value>> {
