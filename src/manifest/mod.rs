@@ -419,6 +419,46 @@ mod tests {
         assert_eq!(tidy_path(Path::new("../up")), Path::new("../up"));
     }
 
+    fn load_one(text: &str) -> Result<Desired, ManifestError> {
+        let source = Source {
+            path: PathBuf::from("stack.yaml"),
+            text: text.to_string(),
+        };
+        let options = LoadOptions {
+            env: [("HW_PROJECT_ID".to_string(), "p1".to_string())].into(),
+            ..LoadOptions::default()
+        };
+        load_sources(Path::new("."), vec![source], Vec::new(), &options)
+    }
+
+    const WORKFLOW: &str = "stack: s
+provider: {region: r1, project_id: p1}
+functions:
+  f: {runtime: Python3.9, handler: index.handler, code: ./f}
+workflows:
+  wf:
+    start: a
+    states:
+      - {id: a, type: Operation, actions: [{function: f, invoke_mode: MODE}], next: b}
+      - {id: b, type: End}
+";
+
+    #[test]
+    fn workflows_pass_the_apis_own_definition_check() {
+        let desired = load_one(&WORKFLOW.replace("MODE", "sync")).expect("valid");
+        assert_eq!(desired.workflows["wf"].start, "a");
+        let Err(ManifestError::Invalid { diagnostics, .. }) = load_one(&WORKFLOW.replace("MODE", "async")) else {
+            panic!("an async action is refused by the API");
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].path, "workflows.wf.states");
+        assert_eq!(
+            diagnostics[0].message,
+            "the API would refuse this workflow: state `a`: invoke_mode `async` is not supported (sync only)"
+        );
+        assert_eq!(diagnostics[0].location.as_ref().map(|l| l.line), Some(6));
+    }
+
     #[test]
     fn overlay_stage_reads_the_second_extension() {
         assert_eq!(overlay_stage("api.prod.yaml"), Some("prod"));

@@ -442,6 +442,7 @@ impl<'a> Checker<'a> {
             }
         }
         desired.edges = std::mem::take(&mut self.edges);
+        self.api_workflow_checks(workflows, &desired);
         Some(desired)
     }
 

@@ -13,6 +13,34 @@ use crate::manifest::yaml::{Entry, Kind, Node, Span};
 use crate::model::*;
 
 impl Checker<'_> {
+    /// The API's own check of each workflow definition exactly as apply would send it
+    /// ([`crate::api::rules::workflow_definition`]). It runs on a stack with no other
+    /// problem, so it reports only what apply would be refused, never an echo.
+    pub(super) fn api_workflow_checks(&mut self, entries: Entries<'_>, desired: &Desired) {
+        if !self.diagnostics.is_empty() {
+            return;
+        }
+        for entry in entries {
+            let Some(spec) = desired.workflows.get(&entry.key) else {
+                continue;
+            };
+            let definition = spec.definition(desired);
+            let Some(body) = definition.as_object() else {
+                continue;
+            };
+            if let Err(violation) = workflow_definition(body, desired.project_id()) {
+                self.address = Some(Address::Workflow(entry.key.clone()));
+                self.error(
+                    entry.key_span,
+                    &join(&join("workflows", &entry.key), &violation.field),
+                    format!("the API would refuse this workflow: {}", violation.message),
+                    None,
+                );
+                self.address = None;
+            }
+        }
+    }
+
     pub(super) fn workflow(&mut self, entry: &Entry, functions: Entries<'_>) -> Option<WorkflowSpec> {
         let name = &entry.key;
         let path = join("workflows", name);
