@@ -41,6 +41,8 @@ pub const MEMORY_SIZES: &[i64] = &[
 pub const TIMEOUT_RANGE: std::ops::RangeInclusive<i64> = 3..=259_200;
 /// `code_type` values.
 pub const CODE_TYPES: &[&str] = &["inline", "zip", "obs", "jar", "Custom-Image-Swr"];
+/// Longest `package` (app) name.
+pub const PACKAGE_NAME_MAX: usize = 64;
 /// Longest function name.
 pub const FUNCTION_NAME_MAX: usize = 60;
 /// `user_data` / `encrypted_user_data`: at most this many keys…

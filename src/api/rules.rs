@@ -74,6 +74,23 @@ pub fn function_name(name: &str) -> Checked {
     })
 }
 
+/// `package` (the app a function belongs to, FSS.1004): 1–64 characters of `[A-Za-z0-9_-]`.
+pub fn package_name(package: &str) -> Checked {
+    let ok = !package.is_empty()
+        && package.len() <= PACKAGE_NAME_MAX
+        && package
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    check(ok, "package", "FSS.1004", || format!("package `{package}` is invalid"))
+}
+
+/// `code_type` (FSS.1006).
+pub fn code_type(code_type: &str) -> Checked {
+    check(CODE_TYPES.contains(&code_type), "code_type", "FSS.1006", || {
+        format!("code_type `{code_type}` is not one of {CODE_TYPES:?}")
+    })
+}
+
 /// Timer trigger names (`event_data.name`).
 pub fn is_valid_timer_name(name: &str) -> bool {
     TIMER_NAME.is_match(name)

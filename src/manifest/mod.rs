@@ -460,6 +460,21 @@ workflows:
     }
 
     #[test]
+    fn app_names_follow_the_apis_package_rule() {
+        let stack = "stack: s\nfunctions:\n  f: {runtime: Python3.9, handler: index.handler, code: ./f, app: APP}\n";
+        assert_eq!(
+            load_one(&stack.replace("APP", "shop_v2")).expect("valid").functions["f"].package,
+            "shop_v2"
+        );
+        let Err(ManifestError::Invalid { diagnostics, .. }) = load_one(&stack.replace("APP", "my.shop")) else {
+            panic!("a `.` is not allowed in a package name");
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].path, "functions.f.app");
+        assert_eq!(diagnostics[0].message, "`my.shop` is not a valid app name");
+    }
+
+    #[test]
     fn overlay_stage_reads_the_second_extension() {
         assert_eq!(overlay_stage("api.prod.yaml"), Some("prod"));
         assert_eq!(overlay_stage("api.yml"), None);

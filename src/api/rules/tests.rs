@@ -61,6 +61,27 @@ fn names_follow_the_api() {
 }
 
 #[test]
+fn name_rules_match_the_tables_lengths() {
+    let longest = |max: usize| format!("a{}", "b".repeat(max - 1));
+    type NameRule = fn(&str) -> bool;
+    let rules: [(NameRule, usize); 5] = [
+        (is_valid_function_name, FUNCTION_NAME_MAX),
+        (is_valid_dependency_name, DEPENDENCY_NAME_MAX),
+        (is_valid_workflow_name, WORKFLOW_NAME_MAX),
+        (is_valid_timer_name, TIMER_NAME_MAX),
+        (|n: &str| package_name(n).is_ok(), PACKAGE_NAME_MAX),
+    ];
+    for (rule, max) in rules {
+        assert!(rule(&longest(max)), "{max}");
+        assert!(!rule(&longest(max + 1)), "{max}");
+        assert!(!rule(""), "{max}");
+    }
+    assert_eq!(package_name("my app").unwrap_err().code, "FSS.1004");
+    assert_eq!(code_type("tar").unwrap_err().code, "FSS.1006");
+    assert_eq!(code_type("zip"), Ok(()));
+}
+
+#[test]
 fn violations_carry_the_apis_code_and_message() {
     let v = function_name("1a").unwrap_err();
     assert_eq!((v.field.as_str(), v.code), ("func_name", "FSS.1002"));

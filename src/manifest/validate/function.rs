@@ -107,9 +107,7 @@ impl Checker<'_> {
         };
         let code = self.code_source(fields, "code", &path, true);
         let description = self.description(fields, &path);
-        let package = self
-            .opt_string(fields, "app", &path)
-            .unwrap_or_else(|| "default".into());
+        let package = self.app(fields, &path);
         let environment = self.user_data(fields, "environment", &path);
         let secrets = self.user_data(fields, "secrets", &path);
         for (key, _, span) in &secrets {
@@ -175,6 +173,23 @@ impl Checker<'_> {
             async_config,
             triggers,
         })
+    }
+
+    /// `app`: the function's package, `default` when left out.
+    fn app(&mut self, fields: Entries<'_>, path: &str) -> String {
+        let Some(app) = self.opt_string(fields, "app", path) else {
+            return "default".into();
+        };
+        if package_name(&app).is_err() {
+            let span = get(fields, "app").map(|n| n.span).unwrap_or_default();
+            self.error(
+                span,
+                &join(path, "app"),
+                format!("`{app}` is not a valid app name"),
+                Some("1–64 characters of letters, digits, `_` and `-`".into()),
+            );
+        }
+        app
     }
 
     fn function_handler(&mut self, fields: Entries<'_>, path: &str, runtime: Option<&str>) -> Option<String> {

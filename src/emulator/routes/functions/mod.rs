@@ -126,12 +126,7 @@ fn validated_code(
         None | Some("") if runtime == "Custom Image" => "Custom-Image-Swr",
         _ => req_str(body, "code_type", "FSS.1006")?,
     };
-    if !limits::CODE_TYPES.contains(&code_type) {
-        return Err(Fail::bad(
-            "FSS.1006",
-            format!("code_type `{code_type}` is not one of {:?}", limits::CODE_TYPES),
-        ));
-    }
+    rules::code_type(code_type).map_err(refused)?;
     let mut code = Code {
         code_type: code_type.to_string(),
         ..Code::default()
@@ -220,14 +215,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>) -> Res<
     let name = req_str(&body, "func_name", "FSS.1002")?;
     rules::function_name(name).map_err(refused)?;
     let package = req_str(&body, "package", "FSS.1004")?;
-    if package.is_empty()
-        || package.len() > 64
-        || !package
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(Fail::bad("FSS.1004", format!("package `{package}` is invalid")));
-    }
+    rules::package_name(package).map_err(refused)?;
     let runtime = req_str(&body, "runtime", "FSS.1005")?;
     rules::runtime(runtime).map_err(refused)?;
     let mut config = validated_config(&body, runtime)?;
