@@ -96,9 +96,23 @@ pub fn is_valid_timer_name(name: &str) -> bool {
     TIMER_NAME.is_match(name)
 }
 
+/// A timer trigger's `event_data.name` (FSS.1109).
+pub fn timer_name(name: &str) -> Checked {
+    check(is_valid_timer_name(name), "event_data.name", "FSS.1109", || {
+        format!("timer name `{name}` must start with a letter and use letters, digits, _ and - (1-64)")
+    })
+}
+
 /// Dependency names: 1–96 chars, `[A-Za-z0-9_.-]`, starts with a letter, ends with letter/digit.
 pub fn is_valid_dependency_name(name: &str) -> bool {
     DEPENDENCY_NAME.is_match(name)
+}
+
+/// A dependency's `name` (FSS.1024).
+pub fn dependency_name(name: &str) -> Checked {
+    check(is_valid_dependency_name(name), "name", "FSS.1024", || {
+        format!("dependency name `{name}` is invalid")
+    })
 }
 
 /// Workflow names: 1–64 chars of `[A-Za-z0-9_-]` starting with a letter.
@@ -274,6 +288,31 @@ pub fn mount_type(kind: &str) -> Checked {
     check(MOUNT_TYPES.contains(&kind), "mount_type", INVALID_PARAMETER, || {
         format!("mount_type `{kind}` is not sfs, sfsTurbo or ecs")
     })
+}
+
+/// How many tags a function carries.
+pub fn tag_count(n: usize) -> Checked {
+    check(n <= TAGS_MAX, "tags", INVALID_PARAMETER, || {
+        format!("a function can carry at most {TAGS_MAX} tags")
+    })
+}
+
+/// A tag key: 1–128 characters.
+pub fn tag_key(key: &str) -> Checked {
+    let ok = !key.is_empty() && key.chars().count() <= TAG_KEY_MAX;
+    check(ok, "tags.key", INVALID_PARAMETER, || {
+        format!("tag key `{key}` must be 1-{TAG_KEY_MAX} characters")
+    })
+}
+
+/// A tag value: at most 255 characters.
+pub fn tag_value(key: &str, value: &str) -> Checked {
+    check(
+        value.chars().count() <= TAG_VALUE_MAX,
+        "tags.value",
+        INVALID_PARAMETER,
+        || format!("tag value of `{key}` is longer than {TAG_VALUE_MAX} characters"),
+    )
 }
 
 #[cfg(test)]

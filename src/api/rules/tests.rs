@@ -79,6 +79,27 @@ fn name_rules_match_the_tables_lengths() {
     assert_eq!(package_name("my app").unwrap_err().code, "FSS.1004");
     assert_eq!(code_type("tar").unwrap_err().code, "FSS.1006");
     assert_eq!(code_type("zip"), Ok(()));
+    assert_eq!(timer_name("9am").unwrap_err().code, "FSS.1109");
+    assert_eq!(
+        dependency_name("pillow.").unwrap_err().message,
+        "dependency name `pillow.` is invalid"
+    );
+}
+
+#[test]
+fn tags_follow_the_tms_convention() {
+    assert_eq!(tag_count(20), Ok(()));
+    assert_eq!(
+        tag_count(21).unwrap_err().message,
+        "a function can carry at most 20 tags"
+    );
+    assert!(tag_key("").is_err() && tag_key(&"k".repeat(129)).is_err());
+    assert_eq!(tag_key(&"k".repeat(128)), Ok(()));
+    assert_eq!(tag_value("k", &"v".repeat(255)), Ok(()));
+    assert_eq!(
+        tag_value("k", &"v".repeat(256)).unwrap_err().message,
+        "tag value of `k` is longer than 255 characters"
+    );
 }
 
 #[test]

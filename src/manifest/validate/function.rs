@@ -402,7 +402,7 @@ impl Checker<'_> {
         };
         let p = join(path, "tags");
         let pairs = self.string_map(node, &p);
-        if pairs.len() > TAGS_MAX {
+        if tag_count(pairs.len()).is_err() {
             self.error(
                 node.span,
                 &p,
@@ -419,9 +419,9 @@ impl Checker<'_> {
                     format!("`{key}` is reserved"),
                     Some("fgform sets it to the stack name".into()),
                 );
-            } else if key.is_empty() || key.chars().count() > TAG_KEY_MAX {
+            } else if tag_key(key).is_err() {
                 self.error(*span, &kp, "a tag key must be 1–128 characters", None);
-            } else if value.chars().count() > TAG_VALUE_MAX {
+            } else if tag_value(key, value).is_err() {
                 self.error(*span, &kp, "a tag value must be at most 255 characters", None);
             }
         }
