@@ -1,12 +1,12 @@
-//! A function as the API shows it: [`api::types::FunctionConfig`] and
-//! [`api::types::FunctionCode`] serialized, with the fields the client does not model in
-//! their `extra` maps.
+//! A function as the API shows it: [`FunctionConfig`] and [`FunctionCode`] serialized,
+//! with the fields the client does not model in their `extra` maps (in the service's order:
+//! the client keeps them verbatim).
 
 use serde_json::{json, Map, Value};
 
 use super::super::{snapshot, Ctx, Target};
 use crate::api::limits;
-use crate::api::types::{DependencyVersion, FuncCode, FunctionCode, FunctionConfig, StrategyConfig, Timestamp};
+use crate::api::types::{FuncCode, FunctionCode, FunctionConfig, StrategyConfig, Timestamp};
 use crate::emulator::store::{Db, Function, Snapshot};
 
 /// Renders a function snapshot as the API does (`full`: show/create/update; otherwise a
@@ -101,8 +101,9 @@ fn full_fields(db: &Db, f: &Function, snap: &Snapshot, extra: &mut Map<String, V
         }
     }
     let deps = dependency_views(db, &f.project, &snap.code.depend_version_list);
-    extra.insert("depend_list".into(), deps.iter().map(|d| json!(d.dep_id)).collect());
-    extra.insert("dependencies".into(), json!(deps));
+    let dep_ids: Vec<Value> = deps.iter().map(|d| d["dep_id"].clone()).collect();
+    extra.insert("depend_list".into(), Value::Array(dep_ids));
+    extra.insert("dependencies".into(), Value::Array(deps));
 }
 
 /// List items only: the VPC id and the list's own counters.
@@ -222,22 +223,18 @@ pub(crate) fn domain_id(project: &str) -> String {
     crate::api::signing::sha256_hex(format!("domain:{project}").as_bytes())[..32].to_string()
 }
 
-fn dependency_views(db: &Db, project: &str, ids: &[String]) -> Vec<DependencyVersion> {
+/// The `dependencies` of a full view. Built in the service's key order rather than from
+/// `api::types::DependencyVersion`: the client keeps this list verbatim in a function's state
+/// attributes, so its order shows in plans.
+fn dependency_views(db: &Db, project: &str, ids: &[String]) -> Vec<Value> {
     ids.iter()
         .filter_map(|id| super::super::dependencies::find_version(db, project, id))
-        .map(|(pkg, v)| DependencyVersion {
-            id: v.id.clone(),
-            dep_id: pkg.dep_id.clone(),
-            version: v.version as i64,
-            name: pkg.name.clone(),
-            runtime: v.runtime.clone(),
-            owner: domain_id(project),
-            link: v.link.clone(),
-            etag: v.etag.clone(),
-            size: v.size as i64,
-            file_name: v.file_name.clone(),
-            description: v.description.clone(),
-            last_modified: Timestamp::Epoch(v.last_modified),
+        .map(|(pkg, v)| {
+            json!({
+                "id": v.id, "owner": domain_id(project), "link": v.link, "runtime": v.runtime, "etag": v.etag,
+                "size": v.size, "name": pkg.name, "description": v.description, "file_name": v.file_name,
+                "version": v.version, "dep_id": pkg.dep_id, "last_modified": v.last_modified,
+            })
         })
         .collect()
 }
