@@ -349,7 +349,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        if items.len() > MAX_MOUNTS {
+        if mount_count(items.len()).is_err() {
             self.error(
                 node.span,
                 &p,
@@ -365,7 +365,7 @@ impl Checker<'_> {
             };
             let kind = self.opt_string(entries, "mount_type", &item_path);
             if let (Some(kind), Some(n)) = (&kind, get(entries, "mount_type")) {
-                if !["sfs", "sfsTurbo", "ecs"].contains(&kind.as_str()) {
+                if mount_type(kind).is_err() {
                     self.error(
                         n.span,
                         &join(&item_path, "mount_type"),
