@@ -195,10 +195,6 @@ pub fn memory_size(memory: i64) -> Checked {
     })
 }
 
-pub fn is_valid_memory(memory: i64) -> bool {
-    memory_size(memory).is_ok()
-}
-
 /// `timeout` in seconds (FSS.1008).
 pub fn timeout(timeout: i64) -> Checked {
     check(TIMEOUT_RANGE.contains(&timeout), "timeout", "FSS.1008", || {
@@ -273,7 +269,9 @@ pub fn pre_stop_timeout(t: i64) -> Checked {
 /// `mount_config.mount_user.user_id` / `user_group_id` (FSS.1075).
 pub fn mount_id(key: &str, id: i64) -> Checked {
     let ok = MOUNT_ID_RANGE.contains(&id) && !MOUNT_ID_RESERVED.contains(&id);
-    check(ok, key, "FSS.1075", || format!("mount_user.{key} {id} is not allowed"))
+    check(ok, &format!("mount_config.mount_user.{key}"), "FSS.1075", || {
+        format!("mount_user.{key} {id} is not allowed")
+    })
 }
 
 /// How many `mount_config.func_mounts`.
