@@ -4,6 +4,7 @@
 pub mod error;
 pub mod limits;
 pub mod operation;
+pub mod rules;
 pub mod schedule;
 pub mod secret;
 pub mod signing;

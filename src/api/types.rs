@@ -232,6 +232,9 @@ pub struct FunctionCode {
     pub func_code: FuncCode,
     #[serde(deserialize_with = "null_default")]
     pub depend_version_list: Vec<String>,
+    /// Everything not modelled above (`domain_id`, `dependencies`, …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// `marker`/`maxitems` page of functions.

@@ -39,7 +39,7 @@ pub use chaos::Rule as ChaosRule;
 pub use reqlog::{Entry as RequestLogEntry, Logged as LoggedOperation};
 
 /// Largest request body the gateway accepts (APIGW.0201 above it).
-pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = crate::api::limits::REQUEST_BODY_MAX_BYTES as usize;
 /// Allowed distance between `X-Sdk-Date` and the emulator's clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 

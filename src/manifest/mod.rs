@@ -140,39 +140,53 @@ pub fn overlay_stage(file_name: &str) -> Option<&str> {
     stem.rsplit_once('.').map(|(_, stage)| stage).filter(|s| !s.is_empty())
 }
 
-/// Loads a stack from file contents (no file system access except path checks).
-pub fn load_sources(
-    dir: &Path,
-    sources: Vec<Source>,
-    var_files: Vec<Source>,
-    options: &LoadOptions,
-) -> Result<Desired, ManifestError> {
-    let files: Vec<PathBuf> = sources.iter().chain(&var_files).map(|s| s.path.clone()).collect();
-    let mut diagnostics = Vec::new();
-    let location = |span: Span| Location {
+/// Where a span is, given the files a load reads (manifests, then var files).
+fn locate(files: &[PathBuf], span: Span) -> Location {
+    Location {
         file: files[span.file].clone(),
         line: span.line,
         column: span.column,
-    };
-    let parse =
-        |index: usize, source: &Source, diagnostics: &mut Vec<Diagnostic>| match yaml::parse(&source.text, index) {
-            Ok(node) => node,
-            Err(err) => {
-                diagnostics.push(match err.duplicate {
-                    Some((path, first)) => {
-                        let mut diagnostic = Diagnostic::new(path, "defined twice").at(Some(location(err.span)));
-                        diagnostic.related = Some(("first defined at".into(), location(first)));
-                        diagnostic
-                    }
-                    None => Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(location(err.span))),
-                });
-                None
-            }
-        };
+    }
+}
 
-    let mut base: Option<Node> = None;
-    let mut overlay: Option<Node> = None;
-    let mut overlays = Vec::new();
+/// Parses one file; a syntax error or a key defined twice becomes a diagnostic.
+fn parse_source(files: &[PathBuf], index: usize, source: &Source, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
+    match yaml::parse(&source.text, index) {
+        Ok(node) => node,
+        Err(err) => {
+            diagnostics.push(match err.duplicate {
+                Some((path, first)) => {
+                    let mut diagnostic = Diagnostic::new(path, "defined twice").at(Some(locate(files, err.span)));
+                    diagnostic.related = Some(("first defined at".into(), locate(files, first)));
+                    diagnostic
+                }
+                None => Diagnostic::new("", format!("invalid YAML: {}", err.message)).at(Some(locate(files, err.span))),
+            });
+            None
+        }
+    }
+}
+
+/// The base files merged, the selected stage's overlay files merged, and every overlay file
+/// seen (for the stage checks).
+struct Documents {
+    base: Option<Node>,
+    overlay: Option<Node>,
+    overlays: Vec<stages::Overlay>,
+}
+
+fn documents(
+    files: &[PathBuf],
+    sources: &[Source],
+    options: &LoadOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Documents {
+    let location = |span: Span| locate(files, span);
+    let mut docs = Documents {
+        base: None,
+        overlay: None,
+        overlays: Vec::new(),
+    };
     for (index, source) in sources.iter().enumerate() {
         let name = source
             .path
@@ -181,7 +195,7 @@ pub fn load_sources(
             .unwrap_or_default();
         let stage = overlay_stage(&name);
         if let Some(stage) = stage {
-            overlays.push(stages::Overlay {
+            docs.overlays.push(stages::Overlay {
                 stage: stage.to_string(),
                 name: name.clone(),
                 file: index,
@@ -190,7 +204,7 @@ pub fn load_sources(
                 continue;
             }
         }
-        let Some(node) = parse(index, source, &mut diagnostics) else {
+        let Some(node) = parse_source(files, index, source, diagnostics) else {
             continue;
         };
         if node.as_map().is_none() {
@@ -203,12 +217,72 @@ pub fn load_sources(
             );
             continue;
         }
-        let target = if stage.is_some() { &mut overlay } else { &mut base };
+        let target = if stage.is_some() {
+            &mut docs.overlay
+        } else {
+            &mut docs.base
+        };
         match target {
             None => *target = Some(node),
-            Some(existing) => merge_strict(existing, node, "", 0, &location, &mut diagnostics),
+            Some(existing) => merge_strict(existing, node, "", 0, &location, diagnostics),
         }
     }
+    docs
+}
+
+/// Variable values from var files (indexed after the `first` manifest files), then `--var`.
+fn var_values(
+    files: &[PathBuf],
+    first: usize,
+    var_files: &[Source],
+    options: &LoadOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, (String, Option<Location>)> {
+    let mut values = BTreeMap::new();
+    for (offset, source) in var_files.iter().enumerate() {
+        let Some(node) = parse_source(files, first + offset, source, diagnostics) else {
+            continue;
+        };
+        let Some(entries) = node.as_map() else {
+            diagnostics.push(
+                Diagnostic::new("", "a var file must be a mapping of variable names to values")
+                    .at(Some(locate(files, node.span))),
+            );
+            continue;
+        };
+        for entry in entries {
+            match &entry.value.kind {
+                Kind::Scalar { text, .. } => {
+                    values.insert(entry.key.clone(), (text.clone(), Some(locate(files, entry.key_span))));
+                }
+                _ => diagnostics.push(
+                    Diagnostic::new(&entry.key, "a variable value must be a scalar")
+                        .at(Some(locate(files, entry.value.span))),
+                ),
+            }
+        }
+    }
+    for (name, value) in &options.vars {
+        values.insert(name.clone(), (value.clone(), None));
+    }
+    values
+}
+
+/// Loads a stack from file contents (no file system access except path checks).
+pub fn load_sources(
+    dir: &Path,
+    sources: Vec<Source>,
+    var_files: Vec<Source>,
+    options: &LoadOptions,
+) -> Result<Desired, ManifestError> {
+    let files: Vec<PathBuf> = sources.iter().chain(&var_files).map(|s| s.path.clone()).collect();
+    let mut diagnostics = Vec::new();
+    let location = |span: Span| locate(&files, span);
+    let Documents {
+        base,
+        overlay,
+        overlays,
+    } = documents(&files, &sources, options, &mut diagnostics);
     let stages = stages::check(
         dir,
         base.as_ref(),
@@ -232,35 +306,7 @@ pub fn load_sources(
     if let Some(overlay) = overlay {
         merge_overlay(&mut root, overlay);
     }
-
-    // Variable values from files, then --var.
-    let mut var_values: BTreeMap<String, (String, Option<Location>)> = BTreeMap::new();
-    for (offset, source) in var_files.iter().enumerate() {
-        let Some(node) = parse(sources.len() + offset, source, &mut diagnostics) else {
-            continue;
-        };
-        let Some(entries) = node.as_map() else {
-            diagnostics.push(
-                Diagnostic::new("", "a var file must be a mapping of variable names to values")
-                    .at(Some(location(node.span))),
-            );
-            continue;
-        };
-        for entry in entries {
-            match &entry.value.kind {
-                Kind::Scalar { text, .. } => {
-                    var_values.insert(entry.key.clone(), (text.clone(), Some(location(entry.key_span))));
-                }
-                _ => diagnostics.push(
-                    Diagnostic::new(&entry.key, "a variable value must be a scalar")
-                        .at(Some(location(entry.value.span))),
-                ),
-            }
-        }
-    }
-    for (name, value) in &options.vars {
-        var_values.insert(name.clone(), (value.clone(), None));
-    }
+    let var_values = var_values(&files, sources.len(), &var_files, options, &mut diagnostics);
 
     let desired = validate::Checker::new(dir, &files, options, &mut diagnostics)
         .with_stages(stages)
@@ -371,6 +417,61 @@ mod tests {
         assert_eq!(tidy_path(Path::new("/x/./y")), Path::new("/x/y"));
         assert_eq!(tidy_path(Path::new("./")), Path::new("."));
         assert_eq!(tidy_path(Path::new("../up")), Path::new("../up"));
+    }
+
+    fn load_one(text: &str) -> Result<Desired, ManifestError> {
+        let source = Source {
+            path: PathBuf::from("stack.yaml"),
+            text: text.to_string(),
+        };
+        let options = LoadOptions {
+            env: [("HW_PROJECT_ID".to_string(), "p1".to_string())].into(),
+            ..LoadOptions::default()
+        };
+        load_sources(Path::new("."), vec![source], Vec::new(), &options)
+    }
+
+    const WORKFLOW: &str = "stack: s
+provider: {region: r1, project_id: p1}
+functions:
+  f: {runtime: Python3.9, handler: index.handler, code: ./f}
+workflows:
+  wf:
+    start: a
+    states:
+      - {id: a, type: Operation, actions: [{function: f, invoke_mode: MODE}], next: b}
+      - {id: b, type: End}
+";
+
+    #[test]
+    fn workflows_pass_the_apis_own_definition_check() {
+        let desired = load_one(&WORKFLOW.replace("MODE", "sync")).expect("valid");
+        assert_eq!(desired.workflows["wf"].start, "a");
+        let Err(ManifestError::Invalid { diagnostics, .. }) = load_one(&WORKFLOW.replace("MODE", "async")) else {
+            panic!("an async action is refused by the API");
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].path, "workflows.wf.states");
+        assert_eq!(
+            diagnostics[0].message,
+            "the API would refuse this workflow: state `a`: invoke_mode `async` is not supported (sync only)"
+        );
+        assert_eq!(diagnostics[0].location.as_ref().map(|l| l.line), Some(6));
+    }
+
+    #[test]
+    fn app_names_follow_the_apis_package_rule() {
+        let stack = "stack: s\nfunctions:\n  f: {runtime: Python3.9, handler: index.handler, code: ./f, app: APP}\n";
+        assert_eq!(
+            load_one(&stack.replace("APP", "shop_v2")).expect("valid").functions["f"].package,
+            "shop_v2"
+        );
+        let Err(ManifestError::Invalid { diagnostics, .. }) = load_one(&stack.replace("APP", "my.shop")) else {
+            panic!("a `.` is not allowed in a package name");
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].path, "functions.f.app");
+        assert_eq!(diagnostics[0].message, "`my.shop` is not a valid app name");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::diagnostic::{did_you_mean, Diagnostic, Location};
 use super::yaml::{Kind, Node, Span};
-use crate::model::limits::is_valid_stage_name;
+use crate::api::rules::is_valid_stage_name;
 
 /// An overlay file found: its stage, the file's name and its index in the file list.
 pub struct Overlay {

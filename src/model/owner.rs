@@ -99,7 +99,7 @@ mod tests {
             Owner::new("shop", Some("prod"), "3f2a0c1e-0000-4000-8000-000000000001"),
         ] {
             assert_eq!(Owner::parse(&owner.tag_value()), owner);
-            assert!(owner.tag_value().len() <= crate::model::limits::TAG_VALUE_MAX_CHARS);
+            assert!(owner.tag_value().len() <= crate::model::limits::TAG_VALUE_MAX);
         }
         assert_eq!(Owner::new("shop", Some("prod"), "abc").tag_value(), "shop:prod@abc");
     }

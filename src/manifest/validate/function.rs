@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{get, join, list_of, Checker, Entries};
+use crate::api::limits::*;
+use crate::api::rules::*;
 use crate::manifest::diagnostic::did_you_mean;
 use crate::manifest::schema;
 use crate::manifest::yaml::{Entry, Kind, Span};
-use crate::model::limits::*;
 use crate::model::*;
 
 impl Checker<'_> {
@@ -17,7 +18,7 @@ impl Checker<'_> {
         fields: Entries<'_>,
         key: &str,
         path: &str,
-        range: std::ops::RangeInclusive<u32>,
+        range: std::ops::RangeInclusive<i64>,
     ) -> Option<Hook> {
         let node = get(fields, key)?;
         let path = join(path, key);
@@ -33,7 +34,7 @@ impl Checker<'_> {
                 );
             }
         }
-        let timeout = self.ranged(hook, "timeout", &path, *range.start() as i64..=*range.end() as i64);
+        let timeout = self.ranged(hook, "timeout", &path, range);
         Some(Hook {
             handler: handler?,
             timeout: timeout? as u32,
@@ -58,7 +59,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if pairs.len() > USER_DATA_MAX_KEYS {
+        if user_data_keys(&path, pairs.len()).is_err() {
             self.error(
                 node.span,
                 &path,
@@ -68,7 +69,7 @@ impl Checker<'_> {
         }
         let map: BTreeMap<&str, &str> = pairs.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
         let bytes = serde_json::to_string(&map).map(|s| s.len()).unwrap_or(0);
-        if bytes > USER_DATA_MAX_BYTES {
+        if user_data_bytes(&path, bytes).is_err() {
             self.error(
                 node.span,
                 &path,
@@ -98,53 +99,15 @@ impl Checker<'_> {
         }
         let fields = self.object(&entry.value, &path, schema::FUNCTION, false)?;
         let runtime = self.runtime(fields, &path);
-        let handler = self.opt_string(fields, "handler", &path);
-        if let (Some(handler), Some(node)) = (&handler, get(fields, "handler")) {
-            if !is_valid_handler(handler, runtime.as_deref().unwrap_or("")) {
-                self.error(
-                    node.span,
-                    &join(&path, "handler"),
-                    format!("`{handler}` is not a valid handler"),
-                    Some(
-                        "write `file.function` (3–128 characters), e.g. `index.handler`; Custom Image uses `-`".into(),
-                    ),
-                );
-            }
-        }
-        let memory = match get(fields, "memory") {
-            Some(node) => {
-                let p = join(&path, "memory");
-                self.int(node, &p).and_then(|m| {
-                    let ok = u32::try_from(m).ok().filter(|m| is_valid_memory(*m));
-                    if ok.is_none() {
-                        self.error(
-                            node.span,
-                            &p,
-                            format!("{m} is not a valid memory size"),
-                            Some(format!("use one of {} (MB)", list_of(MEMORY_SIZES))),
-                        );
-                    }
-                    ok
-                })
-            }
-            None => Some(128),
-        };
+        let handler = self.function_handler(fields, &path, runtime.as_deref());
+        let memory = self.memory(fields, &path);
         let timeout = match get(fields, "timeout") {
-            Some(_) => self
-                .ranged(
-                    fields,
-                    "timeout",
-                    &path,
-                    *TIMEOUT_RANGE.start() as i64..=*TIMEOUT_RANGE.end() as i64,
-                )
-                .map(|t| t as u32),
+            Some(_) => self.ranged(fields, "timeout", &path, TIMEOUT_RANGE).map(|t| t as u32),
             None => Some(3),
         };
         let code = self.code_source(fields, "code", &path, true);
         let description = self.description(fields, &path);
-        let package = self
-            .opt_string(fields, "app", &path)
-            .unwrap_or_else(|| "default".into());
+        let package = self.app(fields, &path);
         let environment = self.user_data(fields, "environment", &path);
         let secrets = self.user_data(fields, "secrets", &path);
         for (key, _, span) in &secrets {
@@ -158,53 +121,12 @@ impl Checker<'_> {
             }
         }
 
-        let mut depends = Vec::new();
-        if let Some(node) = get(fields, "dependencies") {
-            let p = join(&path, "dependencies");
-            for (i, (dep, span)) in self.string_list(node, &p).into_iter().enumerate() {
-                let item_path = format!("{p}[{i}]");
-                if depends.contains(&dep) {
-                    self.error(span, &item_path, format!("`{dep}` is listed twice"), None);
-                    continue;
-                }
-                match dependencies.get(&dep) {
-                    Some(spec) => {
-                        if let Some(runtime) = &runtime {
-                            if &spec.runtime != runtime {
-                                self.error(
-                                    span,
-                                    &item_path,
-                                    format!(
-                                        "dependency `{dep}` is built for {} but the function runs {runtime}",
-                                        spec.runtime
-                                    ),
-                                    Some("a function can only use dependencies of its own runtime".into()),
-                                );
-                            }
-                        }
-                        self.edges
-                            .insert((Address::Function(name.clone()), Address::Dependency(dep.clone())));
-                    }
-                    None => {
-                        let hint = did_you_mean(&dep, dependencies.keys().map(String::as_str))
-                            .map(|c| format!("did you mean `{c}`?"))
-                            .or_else(|| Some("declare it under top-level `dependencies:`".into()));
-                        self.error(
-                            span,
-                            &item_path,
-                            format!("dependency `{dep}` is not declared in this stack"),
-                            hint,
-                        );
-                    }
-                }
-                depends.push(dep);
-            }
-        }
+        let depends = self.function_dependencies(fields, &path, name, runtime.as_deref(), dependencies);
 
         let xrole = self.opt_string(fields, "agency", &path);
         let app_xrole = self.opt_string(fields, "app_agency", &path);
         let concurrency = self.ranged(fields, "max_instances", &path, MAX_INSTANCES);
-        let concurrent_num = self.ranged(fields, "concurrency_per_instance", &path, CONCURRENCY_PER_INSTANCE);
+        let concurrent_num = self.ranged(fields, "concurrency_per_instance", &path, CONCURRENT_NUM);
         let strategy_config = (concurrency.is_some() || concurrent_num.is_some()).then_some(StrategyConfig {
             concurrency,
             concurrent_num,
@@ -225,17 +147,7 @@ impl Checker<'_> {
         let tags = self.tags(fields, &path);
         let async_config = get(fields, "async").and_then(|node| self.async_config(node, name, &path, all));
         self.address = Some(Address::Function(name.clone()));
-        let mut triggers = BTreeMap::new();
-        if let Some(node) = get(fields, "triggers") {
-            let p = join(&path, "triggers");
-            if let Some(entries) = self.object(node, &p, &[], true) {
-                for trigger in entries {
-                    if let Some(spec) = self.trigger(trigger, name, &p, runtime.as_deref()) {
-                        triggers.insert(trigger.key.clone(), spec);
-                    }
-                }
-            }
-        }
+        let triggers = self.function_triggers(fields, &path, name, runtime.as_deref());
         self.address = None;
         Some(FunctionSpec {
             func_name: name.clone(),
@@ -261,6 +173,135 @@ impl Checker<'_> {
             async_config,
             triggers,
         })
+    }
+
+    /// `app`: the function's package, `default` when left out.
+    fn app(&mut self, fields: Entries<'_>, path: &str) -> String {
+        let Some(app) = self.opt_string(fields, "app", path) else {
+            return "default".into();
+        };
+        if package_name(&app).is_err() {
+            let span = get(fields, "app").map(|n| n.span).unwrap_or_default();
+            self.error(
+                span,
+                &join(path, "app"),
+                format!("`{app}` is not a valid app name"),
+                Some("1–64 characters of letters, digits, `_` and `-`".into()),
+            );
+        }
+        app
+    }
+
+    fn function_handler(&mut self, fields: Entries<'_>, path: &str, runtime: Option<&str>) -> Option<String> {
+        let handler = self.opt_string(fields, "handler", path);
+        if let (Some(handler), Some(node)) = (&handler, get(fields, "handler")) {
+            if !is_valid_handler(handler, runtime.unwrap_or("")) {
+                self.error(
+                    node.span,
+                    &join(path, "handler"),
+                    format!("`{handler}` is not a valid handler"),
+                    Some(
+                        "write `file.function` (3–128 characters), e.g. `index.handler`; Custom Image uses `-`".into(),
+                    ),
+                );
+            }
+        }
+        handler
+    }
+
+    fn memory(&mut self, fields: Entries<'_>, path: &str) -> Option<u32> {
+        let Some(node) = get(fields, "memory") else {
+            return Some(128);
+        };
+        let p = join(path, "memory");
+        let m = self.int(node, &p)?;
+        if memory_size(m).is_err() {
+            self.error(
+                node.span,
+                &p,
+                format!("{m} is not a valid memory size"),
+                Some(format!("use one of {} (MB)", list_of(MEMORY_SIZES))),
+            );
+            return None;
+        }
+        Some(m as u32)
+    }
+
+    fn function_dependencies(
+        &mut self,
+        fields: Entries<'_>,
+        path: &str,
+        name: &str,
+        runtime: Option<&str>,
+        dependencies: &BTreeMap<String, DependencySpec>,
+    ) -> Vec<String> {
+        let mut depends = Vec::new();
+        let Some(node) = get(fields, "dependencies") else {
+            return Vec::new();
+        };
+        {
+            let p = join(path, "dependencies");
+            for (i, (dep, span)) in self.string_list(node, &p).into_iter().enumerate() {
+                let item_path = format!("{p}[{i}]");
+                if depends.contains(&dep) {
+                    self.error(span, &item_path, format!("`{dep}` is listed twice"), None);
+                    continue;
+                }
+                match dependencies.get(&dep) {
+                    Some(spec) => {
+                        if let Some(runtime) = runtime {
+                            if spec.runtime != runtime {
+                                self.error(
+                                    span,
+                                    &item_path,
+                                    format!(
+                                        "dependency `{dep}` is built for {} but the function runs {runtime}",
+                                        spec.runtime
+                                    ),
+                                    Some("a function can only use dependencies of its own runtime".into()),
+                                );
+                            }
+                        }
+                        self.edges
+                            .insert((Address::Function(name.to_string()), Address::Dependency(dep.clone())));
+                    }
+                    None => {
+                        let hint = did_you_mean(&dep, dependencies.keys().map(String::as_str))
+                            .map(|c| format!("did you mean `{c}`?"))
+                            .or_else(|| Some("declare it under top-level `dependencies:`".into()));
+                        self.error(
+                            span,
+                            &item_path,
+                            format!("dependency `{dep}` is not declared in this stack"),
+                            hint,
+                        );
+                    }
+                }
+                depends.push(dep);
+            }
+        }
+        depends
+    }
+
+    fn function_triggers(
+        &mut self,
+        fields: Entries<'_>,
+        path: &str,
+        name: &str,
+        runtime: Option<&str>,
+    ) -> BTreeMap<String, TriggerSpec> {
+        let mut triggers = BTreeMap::new();
+        if let Some(node) = get(fields, "triggers") {
+            let p = join(path, "triggers");
+            if let Some(entries) = self.object(node, &p, &[], true) {
+                for trigger in entries {
+                    if let Some(spec) = self.trigger(trigger, name, &p, runtime) {
+                        triggers.insert(trigger.key.clone(), spec);
+                    }
+                }
+            }
+        }
+        triggers
     }
 
     pub(super) fn mounts(&mut self, fields: Entries<'_>, path: &str) -> Option<Map<String, Value>> {
@@ -308,7 +349,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        if items.len() > MAX_MOUNTS {
+        if mount_count(items.len()).is_err() {
             self.error(
                 node.span,
                 &p,
@@ -324,7 +365,7 @@ impl Checker<'_> {
             };
             let kind = self.opt_string(entries, "mount_type", &item_path);
             if let (Some(kind), Some(n)) = (&kind, get(entries, "mount_type")) {
-                if !["sfs", "sfsTurbo", "ecs"].contains(&kind.as_str()) {
+                if mount_type(kind).is_err() {
                     self.error(
                         n.span,
                         &join(&item_path, "mount_type"),
@@ -361,12 +402,12 @@ impl Checker<'_> {
         };
         let p = join(path, "tags");
         let pairs = self.string_map(node, &p);
-        if pairs.len() > MAX_TAGS {
+        if tag_count(pairs.len()).is_err() {
             self.error(
                 node.span,
                 &p,
                 format!("{} tags is too many", pairs.len()),
-                Some(format!("at most {MAX_TAGS}")),
+                Some(format!("at most {TAGS_MAX}")),
             );
         }
         for (key, value, span) in &pairs {
@@ -378,9 +419,9 @@ impl Checker<'_> {
                     format!("`{key}` is reserved"),
                     Some("fgform sets it to the stack name".into()),
                 );
-            } else if key.is_empty() || key.chars().count() > TAG_KEY_MAX_CHARS {
+            } else if tag_key(key).is_err() {
                 self.error(*span, &kp, "a tag key must be 1–128 characters", None);
-            } else if value.chars().count() > TAG_VALUE_MAX_CHARS {
+            } else if tag_value(key, value).is_err() {
                 self.error(*span, &kp, "a tag value must be at most 255 characters", None);
             }
         }

@@ -1,6 +1,7 @@
 //! The merged tree → the model, checking every constraint that can be checked offline.
 //! Problems are pushed to a list and conversion goes on, so one run reports them all.
 
+mod code;
 mod function;
 mod trigger;
 mod workflow;
@@ -15,9 +16,9 @@ use super::interpolate::{interpolate, Scope};
 use super::schema::{self, Field};
 use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
 use super::LoadOptions;
-use crate::model::limits::*;
-use crate::model::{Address, ArchiveKind, CodeSource, DependencySpec, Desired, ProviderSpec};
-use crate::package::ZipAt;
+use crate::api::limits::*;
+use crate::api::rules::*;
+use crate::model::{Address, Desired, ProviderSpec};
 
 /// The converter's state: where files are, what interpolation sees, what went wrong.
 pub struct Checker<'a> {
@@ -52,8 +53,8 @@ fn get<'n>(entries: Entries<'n>, key: &str) -> Option<&'n Node> {
 /// names the client reads (`client::credentials::EnvSettings`).
 pub const PROJECT_ID_ENV: [&str; 2] = ["HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID"];
 
-fn list_of(values: &[u32]) -> String {
-    values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+fn list_of(values: &[i64]) -> String {
+    values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl<'a> Checker<'a> {
@@ -441,6 +442,7 @@ impl<'a> Checker<'a> {
             }
         }
         desired.edges = std::mem::take(&mut self.edges);
+        self.api_workflow_checks(workflows, &desired);
         Some(desired)
     }
 
@@ -544,209 +546,15 @@ impl<'a> Checker<'a> {
 
     fn description(&mut self, fields: Entries<'_>, path: &str) -> Option<String> {
         let description = self.opt_string(fields, "description", path)?;
-        if description.chars().count() > DESCRIPTION_MAX_CHARS {
+        if crate::api::rules::description(&description).is_err() {
             let span = get(fields, "description").map(|n| n.span).unwrap_or_default();
             self.error(
                 span,
                 &join(path, "description"),
                 format!("{} characters is too long", description.chars().count()),
-                Some(format!("at most {DESCRIPTION_MAX_CHARS} characters")),
+                Some(format!("at most {DESCRIPTION_MAX} characters")),
             );
         }
         Some(description)
-    }
-
-    /// `code:` / `source:` → a code source; `jar` says whether `.jar` files are allowed.
-    fn code_source(&mut self, fields: Entries<'_>, key: &str, path: &str, jar: bool) -> Option<CodeSource> {
-        let node = get(fields, key)?;
-        let key_path = join(path, key);
-        let text = self.string(node, &key_path)?;
-        let exclude: Vec<String> = match get(fields, "exclude") {
-            Some(n) => self
-                .string_list(n, &join(path, "exclude"))
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect(),
-            None => Vec::new(),
-        };
-        if let Some(rest) = text.strip_prefix("obs://") {
-            let Some((bucket, object)) = rest.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty()) else {
-                self.error(
-                    node.span,
-                    &key_path,
-                    format!("`{text}` is not an OBS location"),
-                    Some("write `obs://bucket/path/to/code.zip`".into()),
-                );
-                return None;
-            };
-            self.no_exclude(fields, path, "an OBS object");
-            return Some(CodeSource::Obs {
-                bucket: bucket.into(),
-                key: object.into(),
-            });
-        }
-        if text.contains("://") {
-            self.error(
-                node.span,
-                &key_path,
-                format!("`{text}`: only local paths and `obs://` are supported"),
-                None,
-            );
-            return None;
-        }
-        let path_buf = PathBuf::from(&text);
-        let resolved = if path_buf.is_absolute() {
-            path_buf.clone()
-        } else {
-            crate::manifest::tidy_path(&self.dir.join(&path_buf))
-        };
-        let lower = text.to_ascii_lowercase();
-        let archive = if lower.ends_with(".zip") {
-            Some(ArchiveKind::Zip)
-        } else if lower.ends_with(".jar") {
-            Some(ArchiveKind::Jar)
-        } else {
-            None
-        };
-        if archive == Some(ArchiveKind::Jar) && !jar {
-            self.error(
-                node.span,
-                &key_path,
-                "a dependency must be a folder, a `.zip` file or `obs://`",
-                None,
-            );
-            return None;
-        }
-        if self.options.check_paths {
-            match (std::fs::metadata(&resolved), archive) {
-                (Err(_), _) => {
-                    self.error(
-                        node.span,
-                        &key_path,
-                        format!("`{}` does not exist", resolved.display()),
-                        Some("paths are relative to the stack directory".into()),
-                    );
-                    return None;
-                }
-                (Ok(meta), Some(_)) if !meta.is_file() => {
-                    self.error(
-                        node.span,
-                        &key_path,
-                        format!("`{}` is not a file", resolved.display()),
-                        None,
-                    );
-                    return None;
-                }
-                (Ok(meta), None) if !meta.is_dir() => {
-                    self.error(
-                        node.span,
-                        &key_path,
-                        format!("`{}` is neither a folder nor a `.zip`/`.jar` file", resolved.display()),
-                        None,
-                    );
-                    return None;
-                }
-                _ => {}
-            }
-        }
-        let source = match archive {
-            Some(kind) => {
-                self.no_exclude(fields, path, "a pre-built archive");
-                CodeSource::Archive { path: resolved, kind }
-            }
-            None => {
-                for pattern in &exclude {
-                    if let Err(err) = ignore::gitignore::GitignoreBuilder::new("/").add_line(None, pattern) {
-                        let span = get(fields, "exclude").map(|n| n.span).unwrap_or_default();
-                        self.error(
-                            span,
-                            &join(path, "exclude"),
-                            format!("`{pattern}` is not a valid glob: {err}"),
-                            None,
-                        );
-                    }
-                }
-                CodeSource::Directory {
-                    path: resolved,
-                    exclude,
-                }
-            }
-        };
-        if self.options.check_paths && self.options.check_upload_sizes {
-            self.check_upload_size(&source, node.span, &key_path);
-        }
-        Some(source)
-    }
-
-    /// Packages (into a sink) or measures a local source and refuses what the API would.
-    fn check_upload_size(&mut self, source: &CodeSource, span: Span, path: &str) {
-        let Some(address) = self.address.clone() else {
-            return;
-        };
-        let size = match crate::package::upload_size(source) {
-            Ok(Some(size)) => size,
-            Ok(None) => return,
-            Err(err) => {
-                let mut message = format!("cannot be packaged: {err}");
-                let mut cause = std::error::Error::source(&err);
-                while let Some(inner) = cause {
-                    message.push_str(&format!(": {inner}"));
-                    cause = inner.source();
-                }
-                self.error(span, path, message, None);
-                return;
-            }
-        };
-        let mut args = self.dir.display().to_string();
-        if let Some(stage) = &self.options.stage {
-            args.push_str(&format!(" --stage {stage}"));
-        }
-        if !(self.options.vars.is_empty() && self.options.var_files.is_empty()) {
-            // Not repeated here: a value may be a secret, and hints end up in CI logs.
-            args.push_str(" --var …");
-        }
-        let zip = ZipAt::Package {
-            args: &args,
-            stack_dir: self.dir,
-        };
-        if let Err(err) = crate::package::check_upload(&address, source, size, zip) {
-            self.error(span, path, err.message, Some(err.hint));
-        }
-    }
-
-    fn no_exclude(&mut self, fields: Entries<'_>, path: &str, what: &str) {
-        if let Some(node) = get(fields, "exclude") {
-            self.error(
-                node.span,
-                &join(path, "exclude"),
-                format!("`exclude` only applies to folders, not to {what}"),
-                None,
-            );
-        }
-    }
-
-    fn dependency(&mut self, entry: &Entry) -> Option<DependencySpec> {
-        let name = &entry.key;
-        let path = join("dependencies", name);
-        self.address = Some(Address::Dependency(name.clone()));
-        if !is_valid_dependency_name(name) {
-            self.error(
-                entry.key_span,
-                &path,
-                format!("`{name}` is not a valid dependency name"),
-                Some("1–96 characters of letters, digits, `_`, `.` and `-`, starting with a letter and ending with a letter or digit".into()),
-            );
-        }
-        let fields = self.object(&entry.value, &path, schema::DEPENDENCY, false)?;
-        let runtime = self.runtime(fields, &path);
-        let source = self.code_source(fields, "source", &path, false);
-        let description = self.description(fields, &path);
-        self.address = None;
-        Some(DependencySpec {
-            name: name.clone(),
-            runtime: runtime?,
-            source: source?,
-            description,
-        })
     }
 }

@@ -3,10 +3,11 @@
 use serde_json::{Map, Value};
 
 use super::{get, join, Checker, Entries};
+use crate::api::limits::*;
+use crate::api::rules::*;
 use crate::manifest::diagnostic::did_you_mean;
 use crate::manifest::schema;
 use crate::manifest::yaml::{Entry, Node};
-use crate::model::limits::*;
 use crate::model::*;
 
 impl Checker<'_> {
@@ -54,18 +55,8 @@ impl Checker<'_> {
             .insert((Address::Async(function.into()), Address::Function(function.into())));
         let p = join(path, "async");
         let fields = self.object(node, &p, schema::ASYNC, false)?;
-        let age = self.ranged(
-            fields,
-            "max_event_age",
-            &p,
-            *ASYNC_MAX_EVENT_AGE.start() as i64..=*ASYNC_MAX_EVENT_AGE.end() as i64,
-        );
-        let retries = self.ranged(
-            fields,
-            "max_retries",
-            &p,
-            *ASYNC_MAX_RETRIES.start() as i64..=*ASYNC_MAX_RETRIES.end() as i64,
-        );
+        let age = self.ranged(fields, "max_event_age", &p, ASYNC_EVENT_AGE);
+        let retries = self.ranged(fields, "max_retries", &p, ASYNC_RETRIES);
         let status_log = get(fields, "status_log").and_then(|n| self.bool(n, &join(&p, "status_log")));
         let destination = |this: &mut Self, key: &str| -> Option<Destination> {
             let node = get(fields, key)?;
@@ -281,20 +272,20 @@ impl Checker<'_> {
             );
             return None;
         }
-        if !TRIGGER_TYPES.contains(&code.as_str()) {
+        if !GENERIC_TRIGGER_TYPES.contains(&code.as_str()) {
             let upper = code.to_ascii_uppercase();
-            let hint = if TRIGGER_TYPES.contains(&upper.as_str()) {
+            let hint = if GENERIC_TRIGGER_TYPES.contains(&upper.as_str()) {
                 format!("trigger types are upper case: `{upper}`")
             } else {
-                match did_you_mean(&code, TRIGGER_TYPES.iter().copied()) {
+                match did_you_mean(&code, GENERIC_TRIGGER_TYPES.iter().copied()) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("use one of: {}", TRIGGER_TYPES.join(", ")),
+                    None => format!("use one of: {}", GENERIC_TRIGGER_TYPES.join(", ")),
                 }
             };
             self.error(kind.span, &kp, format!("`{code}` is not a trigger type"), Some(hint));
             return None;
         }
-        if status == TriggerStatus::Disabled && !TRIGGER_TYPES_DISABLEABLE.contains(&code.as_str()) {
+        if status == TriggerStatus::Disabled && !DISABLEABLE_TRIGGERS.contains(&code.as_str()) {
             let span = get(fields, "enabled").map(|n| n.span).unwrap_or(kind.span);
             self.error(
                 span,
@@ -302,7 +293,7 @@ impl Checker<'_> {
                 format!("{code} triggers cannot be disabled"),
                 Some(format!(
                     "only {} triggers can; remove the trigger instead",
-                    TRIGGER_TYPES_DISABLEABLE.join(", ")
+                    DISABLEABLE_TRIGGERS.join(", ")
                 )),
             );
         }
