@@ -19,11 +19,12 @@ use crate::api::types::{
     AsyncInvokeConfigRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest, Tag,
     UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest, WorkflowDefinition,
 };
+use crate::api::Operation;
 use crate::client::{ApiError, Client};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired};
 use crate::plan::order::{self, Phase, Step};
-use crate::plan::{self, diff, Action, Call, Change, Plan};
+use crate::plan::{self, diff, Action, Change, Plan};
 use crate::state::{self, Intent, Recorder, ResourceState, State, StateError};
 
 /// Base64 of every local artifact, by address.
@@ -272,7 +273,7 @@ impl Ctx {
     async fn send<T>(
         &self,
         address: &Address,
-        call: Call,
+        call: Operation,
         lookup: Value,
         record: Option<ResourceState>,
         settle: &mut Vec<String>,
@@ -282,7 +283,7 @@ impl Ctx {
             .recorder
             .intend(Intent {
                 address: address.to_string(),
-                call: format!("{call:?}"),
+                call,
                 started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 lookup,
                 record,
@@ -311,7 +312,7 @@ impl Ctx {
     async fn call<T>(
         &self,
         address: &Address,
-        call: Call,
+        call: Operation,
         settle: &mut Vec<String>,
         request: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, StepError> {
@@ -332,7 +333,8 @@ impl Ctx {
                 .await
                 .or_else(not_found)
         };
-        self.call(address, Call::DeleteDependencyVersion, settle, request).await
+        self.call(address, Operation::DeleteDependencyVersion, settle, request)
+            .await
     }
 }
 
@@ -347,7 +349,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
 async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Result<(), StepError> {
     let change = &ctx.plan.changes[step.change];
     let address = &change.address;
-    let has = |call: Call| change.calls.contains(&call);
+    let has = |call: Operation| change.calls.contains(&call);
     let desired = ctx.desired.as_ref();
     let mut private = BTreeMap::new();
     if let Some(d) = desired {
@@ -373,7 +375,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
         (Address::Dependency(name), Phase::Main) => {
             let old = ctx.recorder.get(address);
             if change.action == Action::Delete {
-                if has(Call::DeleteDependencyVersion) {
+                if has(Operation::DeleteDependencyVersion) {
                     let old = old.expect("recorded");
                     let (dep_id, version) = dep_version(&old);
                     ctx.delete_dependency_version(address, &dep_id, version, settle).await?;
@@ -401,7 +403,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let version = ctx
                 .send(
                     address,
-                    Call::CreateDependencyVersion,
+                    Operation::CreateDependencyVersion,
                     lookup,
                     Some(template.clone()),
                     settle,
@@ -414,10 +416,10 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
         }
         (Address::Function(name), _) => {
             let old = ctx.recorder.get(address);
-            if has(Call::DeleteFunction) {
+            if has(Operation::DeleteFunction) {
                 let urn = old.as_ref().map(|r| r.id.clone()).unwrap_or_default();
                 let request = async { ctx.client.delete_function(&urn).await.or_else(not_found) };
-                ctx.call(address, Call::DeleteFunction, settle, request).await?;
+                ctx.call(address, Operation::DeleteFunction, settle, request).await?;
                 let mut gone = ctx.recorder.children(name);
                 gone.push(address.clone());
                 ctx.recorder.remove(&gone, settle).await?;
@@ -483,7 +485,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             });
             // A new function gets its tags in the create body (one write fewer); the
             // adoption of a create whose answer was lost finds them set by that same body.
-            if has(Call::CreateFunction) {
+            if has(Operation::CreateFunction) {
                 let mut body = spec.config_body();
                 merge(&mut body, spec.code_body(d.region(), file, &versions));
                 body["tags"] = serde_json::to_string(&want).map_err(|e| other(address, e))?.into();
@@ -493,7 +495,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 let created = ctx
                     .send(
                         address,
-                        Call::CreateFunction,
+                        Operation::CreateFunction,
                         json!({"urn": planned, "owner": ctx.owner}),
                         Some(template),
                         settle,
@@ -509,13 +511,13 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .put(address, function_record(urn.clone(), private.clone()), settle)
                     .await?;
             }
-            if has(Call::UpdateFunctionCode) {
+            if has(Operation::UpdateFunctionCode) {
                 let body: UpdateFunctionCodeRequest =
                     serde_json::from_value(spec.code_body(d.region(), file, &versions))
                         .map_err(|e| other(address, e))?;
                 ctx.call(
                     address,
-                    Call::UpdateFunctionCode,
+                    Operation::UpdateFunctionCode,
                     settle,
                     ctx.client.update_function_code(&urn, &body),
                 )
@@ -524,12 +526,12 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .put(address, function_record(urn.clone(), private.clone()), settle)
                     .await?;
             }
-            if has(Call::UpdateFunctionConfig) {
+            if has(Operation::UpdateFunctionConfig) {
                 let body: UpdateFunctionConfigRequest =
                     serde_json::from_value(spec.config_body()).map_err(|e| other(address, e))?;
                 ctx.call(
                     address,
-                    Call::UpdateFunctionConfig,
+                    Operation::UpdateFunctionConfig,
                     settle,
                     ctx.client.update_function_config(&urn, &body),
                 )
@@ -538,17 +540,17 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     .put(address, function_record(urn.clone(), private.clone()), settle)
                     .await?;
             }
-            if has(Call::UpdateFunctionTags) {
+            if has(Operation::CreateTags) {
                 if change.action == Action::Update {
                     let live = ctx.client.list_function_tags(&urn).await.map_err(api(address))?;
                     let stale: Vec<Tag> = live.tags.into_iter().filter(|t| !want.contains(t)).collect();
                     if !stale.is_empty() {
                         let request = ctx.client.remove_function_tags(&urn, &stale);
-                        ctx.call(address, Call::UpdateFunctionTags, settle, request).await?;
+                        ctx.call(address, Operation::DeleteTags, settle, request).await?;
                     }
                 }
                 let request = ctx.client.add_function_tags(&urn, &want);
-                ctx.call(address, Call::UpdateFunctionTags, settle, request).await?;
+                ctx.call(address, Operation::CreateTags, settle, request).await?;
             }
             ctx.recorder.put(address, function_record(urn, private), settle).await?;
         }
@@ -575,7 +577,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                         .map(str::to_string)
                 })
                 .unwrap_or_default();
-            if has(Call::DeleteTrigger) {
+            if has(Operation::DeleteFunctionTrigger) {
                 if let Some(old) = &old {
                     let request = async {
                         ctx.client
@@ -583,7 +585,8 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                             .await
                             .or_else(not_found)
                     };
-                    ctx.call(address, Call::DeleteTrigger, settle, request).await?;
+                    ctx.call(address, Operation::DeleteFunctionTrigger, settle, request)
+                        .await?;
                 }
                 ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
             }
@@ -591,7 +594,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
             }
             let spec = &desired.expect("desired").functions[function].triggers[trigger];
-            if has(Call::CreateTrigger) {
+            if has(Operation::CreateFunctionTrigger) {
                 let body: CreateTriggerRequest =
                     serde_json::from_value(spec.create_body()).map_err(|e| other(address, e))?;
                 let template = record("trigger", String::new(), change, private);
@@ -603,7 +606,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 let created = ctx
                     .send(
                         address,
-                        Call::CreateTrigger,
+                        Operation::CreateFunctionTrigger,
                         lookup,
                         Some(template.clone()),
                         settle,
@@ -615,14 +618,14 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     ..template
                 };
                 ctx.recorder.put(address, rec, settle).await?;
-            } else if has(Call::UpdateTriggerStatus) {
+            } else if has(Operation::UpdateTrigger) {
                 let id = old.map(|r| r.id).unwrap_or_default();
                 let body = UpdateTriggerRequest {
                     trigger_status: Some(spec.trigger_status.as_str().into()),
                     event_data: None,
                 };
                 let request = ctx.client.update_trigger(&urn, &old_type, &id, &body);
-                ctx.call(address, Call::UpdateTriggerStatus, settle, request).await?;
+                ctx.call(address, Operation::UpdateTrigger, settle, request).await?;
                 ctx.recorder
                     .put(address, record("trigger", id, change, private), settle)
                     .await?;
@@ -636,9 +639,10 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                 .or_else(|| desired.map(|d| d.function_urn(function)))
                 .unwrap_or_default();
             if change.action == Action::Delete {
-                if has(Call::DeleteAsyncConfig) {
+                if has(Operation::DeleteFunctionAsyncInvokeConfig) {
                     let request = async { ctx.client.delete_async_config(&urn).await.or_else(not_found) };
-                    ctx.call(address, Call::DeleteAsyncConfig, settle, request).await?;
+                    ctx.call(address, Operation::DeleteFunctionAsyncInvokeConfig, settle, request)
+                        .await?;
                 }
                 return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
             }
@@ -646,7 +650,8 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let spec = d.functions[function].async_config.as_ref().expect("async planned");
             let body: AsyncInvokeConfigRequest = serde_json::from_value(spec.body(d)).map_err(|e| other(address, e))?;
             let request = ctx.client.put_async_config(&urn, &body);
-            ctx.call(address, Call::PutAsyncConfig, settle, request).await?;
+            ctx.call(address, Operation::UpdateFunctionAsyncInvokeConfig, settle, request)
+                .await?;
             ctx.recorder
                 .put(address, record("async", urn, change, private), settle)
                 .await?;
@@ -654,7 +659,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
         (Address::Workflow(name), _) => {
             let old = ctx.recorder.get(address);
             if change.action == Action::Delete {
-                if has(Call::DeleteWorkflow) {
+                if has(Operation::BatchDeleteWorkflows) {
                     let urn = old
                         .as_ref()
                         .and_then(|r| {
@@ -666,7 +671,14 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
                     let urns = [urn];
                     let request = ctx.client.delete_workflows(&urns);
                     let result = ctx
-                        .send(address, Call::DeleteWorkflow, Value::Null, None, settle, request)
+                        .send(
+                            address,
+                            Operation::BatchDeleteWorkflows,
+                            Value::Null,
+                            None,
+                            settle,
+                            request,
+                        )
                         .await?;
                     if !result.fail.is_empty() {
                         return Err(StepError::Other {
@@ -680,17 +692,24 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
             let d = desired.expect("desired");
             let body: WorkflowDefinition =
                 serde_json::from_value(d.workflows[name].definition(d)).map_err(|e| other(address, e))?;
-            let summary = match (has(Call::UpdateWorkflow), old) {
+            let summary = match (has(Operation::UpdateWorkFlow), old) {
                 (true, Some(old)) => {
                     let request = ctx.client.update_workflow(&old.id, &body);
-                    ctx.call(address, Call::UpdateWorkflow, settle, request).await?
+                    ctx.call(address, Operation::UpdateWorkFlow, settle, request).await?
                 }
                 _ => {
                     let template = record("workflow", String::new(), change, private.clone());
                     let request = ctx.client.create_workflow(&body);
                     let lookup = json!({"name": body.name});
-                    ctx.send(address, Call::CreateWorkflow, lookup, Some(template), settle, request)
-                        .await?
+                    ctx.send(
+                        address,
+                        Operation::CreateWorkflow,
+                        lookup,
+                        Some(template),
+                        settle,
+                        request,
+                    )
+                    .await?
                 }
             };
             private.insert("workflow_urn".into(), summary.workflow_urn.clone().into());

@@ -27,6 +27,7 @@ use serde_json::Value;
 pub use live::{Live, LiveFunction};
 pub use resources::{depends_on, is_trigger, KNOWN_AFTER_APPLY, SENSITIVE};
 
+use crate::api::Operation;
 use crate::model::{Address, Desired};
 use crate::state::State;
 
@@ -55,26 +56,6 @@ pub enum Action {
     Delete,
 }
 
-/// One API call a change makes (the applier's vocabulary; names follow the SDK operations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Call {
-    CreateFunction,
-    UpdateFunctionConfig,
-    UpdateFunctionCode,
-    UpdateFunctionTags,
-    DeleteFunction,
-    PutAsyncConfig,
-    DeleteAsyncConfig,
-    CreateTrigger,
-    UpdateTriggerStatus,
-    DeleteTrigger,
-    CreateDependencyVersion,
-    DeleteDependencyVersion,
-    CreateWorkflow,
-    UpdateWorkflow,
-    DeleteWorkflow,
-}
-
 /// One attribute that differs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttrDiff {
@@ -92,7 +73,7 @@ pub struct Change {
     pub action: Action,
     /// The API calls, in order (empty when a parent's call does the work, e.g. a trigger
     /// deleted with its function).
-    pub calls: Vec<Call>,
+    pub calls: Vec<Operation>,
     /// The attributes that differ (all of them for a create or delete).
     pub attributes: Vec<AttrDiff>,
     /// Managed attributes before (`null` for a create); secrets as `(sensitive)`.
@@ -266,11 +247,11 @@ pub fn destroy(state: &State, live: &Live) -> Plan {
         let parent_goes = address.parent().is_some_and(|p| addresses.contains(&p));
         let calls = match (address, parent_goes) {
             (_, true) => vec![],
-            (Address::Function(_), _) => vec![Call::DeleteFunction],
-            (Address::Trigger { .. }, _) => vec![Call::DeleteTrigger],
-            (Address::Async(_), _) => vec![Call::DeleteAsyncConfig],
-            (Address::Dependency(_), _) => vec![Call::DeleteDependencyVersion],
-            (Address::Workflow(_), _) => vec![Call::DeleteWorkflow],
+            (Address::Function(_), _) => vec![Operation::DeleteFunction],
+            (Address::Trigger { .. }, _) => vec![Operation::DeleteFunctionTrigger],
+            (Address::Async(_), _) => vec![Operation::DeleteFunctionAsyncInvokeConfig],
+            (Address::Dependency(_), _) => vec![Operation::DeleteDependencyVersion],
+            (Address::Workflow(_), _) => vec![Operation::BatchDeleteWorkflows],
         };
         let before = resources::state_view(state, address);
         changes.push(Change {

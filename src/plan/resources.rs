@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::diff::{self, matches, parse_json_string};
-use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Rerecord};
+use crate::api::Operation;
+
+use super::{Action, Artifacts, AttrDiff, Change, Live, LiveFunction, Plan, Rerecord};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired, FunctionSpec, Owner, TriggerSpec};
@@ -222,7 +224,7 @@ impl<'a> Ctx<'a> {
         &mut self,
         address: Address,
         action: Action,
-        calls: Vec<Call>,
+        calls: Vec<Operation>,
         before: Value,
         after: Value,
         attributes: Vec<AttrDiff>,
@@ -324,7 +326,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Call::CreateDependencyVersion],
+                vec![Operation::CreateDependencyVersion],
                 Value::Null,
                 after,
                 attributes,
@@ -339,7 +341,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Replace,
-                vec![Call::CreateDependencyVersion, Call::DeleteDependencyVersion],
+                vec![Operation::CreateDependencyVersion, Operation::DeleteDependencyVersion],
                 before,
                 after,
                 attributes,
@@ -359,7 +361,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Update,
-                vec![Call::DeleteDependencyVersion],
+                vec![Operation::DeleteDependencyVersion],
                 before,
                 after,
                 attributes,
@@ -433,9 +435,9 @@ impl<'a> Ctx<'a> {
         }
         let Some(live) = live else {
             self.recreated.insert(name.into());
-            let mut calls = vec![Call::CreateFunction];
+            let mut calls = vec![Operation::CreateFunction];
             if spec.strategy_config.is_some() {
-                calls.push(Call::UpdateFunctionConfig);
+                calls.push(Operation::UpdateFunctionConfig);
             }
             // Tags go in the create body.
             let attributes = all_attributes(&after, false);
@@ -471,28 +473,34 @@ impl<'a> Ctx<'a> {
         }
         if attributes.iter().any(|a| a.forces_replacement) {
             self.recreated.insert(name.into());
-            let mut calls = vec![Call::DeleteFunction, Call::CreateFunction];
+            let mut calls = vec![Operation::DeleteFunction, Operation::CreateFunction];
             if spec.strategy_config.is_some() {
-                calls.push(Call::UpdateFunctionConfig);
+                calls.push(Operation::UpdateFunctionConfig);
             }
             self.push(address, Action::Replace, calls, before, after, attributes);
             return;
         }
-        let mut calls = BTreeSet::new();
+        // Listed config, code, tags, as plans always have (the applier has its own order).
+        let (mut config, mut code, mut tags) = (false, false, false);
         for a in &attributes {
             let k = a.path.as_str();
             if CODE_KEYS.contains(&k) {
-                calls.insert(Call::UpdateFunctionCode);
+                code = true;
             } else if k == "tags" {
-                calls.insert(Call::UpdateFunctionTags);
+                tags = true;
             } else {
-                calls.insert(Call::UpdateFunctionConfig);
+                config = true;
             }
         }
+        let calls = [
+            (config, Operation::UpdateFunctionConfig),
+            (code, Operation::UpdateFunctionCode),
+            (tags, Operation::CreateTags),
+        ];
         self.push(
             address,
             Action::Update,
-            calls.into_iter().collect(),
+            calls.into_iter().filter(|(on, _)| *on).map(|(_, op)| op).collect(),
             before,
             after,
             attributes,
@@ -527,7 +535,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Call::CreateTrigger],
+                vec![Operation::CreateFunctionTrigger],
                 Value::Null,
                 after,
                 attributes,
@@ -550,13 +558,13 @@ impl<'a> Ctx<'a> {
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {
-            let calls = vec![Call::DeleteTrigger, Call::CreateTrigger];
+            let calls = vec![Operation::DeleteFunctionTrigger, Operation::CreateFunctionTrigger];
             self.push(address, Action::Replace, calls, before, after, attributes);
         } else {
             self.push(
                 address,
                 Action::Update,
-                vec![Call::UpdateTriggerStatus],
+                vec![Operation::UpdateTrigger],
                 before,
                 after,
                 attributes,
@@ -581,7 +589,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Call::PutAsyncConfig],
+                vec![Operation::UpdateFunctionAsyncInvokeConfig],
                 Value::Null,
                 after,
                 attributes,
@@ -611,7 +619,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Update,
-                vec![Call::PutAsyncConfig],
+                vec![Operation::UpdateFunctionAsyncInvokeConfig],
                 before,
                 after,
                 attributes,
@@ -672,7 +680,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Call::CreateWorkflow],
+                vec![Operation::CreateWorkflow],
                 Value::Null,
                 after,
                 attributes,
@@ -685,7 +693,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Update,
-                vec![Call::UpdateWorkflow],
+                vec![Operation::UpdateWorkFlow],
                 before,
                 after,
                 attributes,
@@ -739,11 +747,11 @@ impl<'a> Ctx<'a> {
                 Address::Workflow(n) => self.live.workflows.contains_key(n),
             };
             let call = match &address {
-                Address::Function(_) => Call::DeleteFunction,
-                Address::Trigger { .. } => Call::DeleteTrigger,
-                Address::Async(_) => Call::DeleteAsyncConfig,
-                Address::Dependency(_) => Call::DeleteDependencyVersion,
-                Address::Workflow(_) => Call::DeleteWorkflow,
+                Address::Function(_) => Operation::DeleteFunction,
+                Address::Trigger { .. } => Operation::DeleteFunctionTrigger,
+                Address::Async(_) => Operation::DeleteFunctionAsyncInvokeConfig,
+                Address::Dependency(_) => Operation::DeleteDependencyVersion,
+                Address::Workflow(_) => Operation::BatchDeleteWorkflows,
             };
             let before = state_view(self.state, &address);
             let attributes = all_attributes(&before, true);

@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::diff::secret_digest;
-use super::{Action, Artifacts, Call, Plan};
+use super::{Action, Artifacts, Plan};
+use crate::api::Operation;
 use crate::model::{Address, Desired};
 use crate::state::State;
 
@@ -59,7 +60,7 @@ pub struct PriorState {
 pub struct Fingerprint {
     /// The planned action (a different one at apply means the world moved).
     pub action: Action,
-    pub calls: Vec<Call>,
+    pub calls: Vec<Operation>,
     /// A function's code digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -294,7 +295,7 @@ mod tests {
         Change {
             address: address.parse().unwrap(),
             action: Action::Update,
-            calls: vec![Call::UpdateFunctionConfig],
+            calls: vec![Operation::UpdateFunctionConfig],
             attributes: vec![AttrDiff {
                 path: "memory_size".into(),
                 before: Some(json!(128)),

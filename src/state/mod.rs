@@ -146,8 +146,8 @@ pub struct State {
 pub struct Intent {
     /// The resource it changes.
     pub address: String,
-    /// The SDK operation name (`CreateFunction`, `UpdateFunctionConfig`, `DeleteTrigger`, …).
-    pub call: String,
+    /// The operation (written as its SDK name; names older versions wrote still read).
+    pub call: crate::api::Operation,
     /// RFC 3339, when it was sent.
     pub started: String,
     /// For creates: what identifies the resource if the call happened (function URN, trigger

@@ -99,7 +99,7 @@ fn intents_are_journaled_started_and_done_and_survive_whole_saves() {
     save(&path, &mut s).unwrap();
     let intent = |address: &str| Intent {
         address: address.into(),
-        call: "CreateFunction".into(),
+        call: crate::api::Operation::CreateFunction,
         started: "2026-11-23T00:00:00.000Z".into(),
         lookup: serde_json::json!({"urn": "urn:x"}),
         record: None,
