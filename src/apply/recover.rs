@@ -137,7 +137,7 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
                         .max_by_key(|v| v.version),
                 };
                 match found {
-                    Some(v) => Resolution::Recorded(super::dependency_record(template, &v)),
+                    Some(v) => Resolution::Recorded(crate::apply::dependency_record(template, &v)),
                     None => Resolution::NotFound,
                 }
             }

@@ -836,17 +836,17 @@ async fn execute(run: Run<'_>, plan: &Plan) -> anyhow::Result<ExitStatus> {
             println!("{line}");
         }
     };
-    let outcome = apply::apply(
-        run.client,
-        run.desired,
+    let outcome = apply::apply(apply::ApplyOptions {
+        client: run.client,
+        desired: run.desired,
         plan,
-        run.payloads,
-        run.state,
-        run.path.to_path_buf(),
-        run.parallelism,
-        run.interrupt.stop_flag(),
-        &mut progress,
-    )
+        payloads: run.payloads,
+        state: run.state,
+        state_path: run.path.to_path_buf(),
+        parallelism: run.parallelism,
+        stop: run.interrupt.stop_flag(),
+        progress: &mut progress,
+    })
     .await;
     if live {
         print!("\r\x1b[2K");
