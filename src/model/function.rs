@@ -173,7 +173,7 @@ impl FunctionSpec {
                 link: None,
             },
             code_url: self.code.obs_url(region),
-            code_filename: self.code.code_filename().map(Into::into),
+            code_filename: self.code.code_filename(),
             depend_version_list: Some(depend_version_list.to_vec()),
         }
     }

@@ -11,6 +11,9 @@ pub mod owner;
 pub mod secret;
 pub mod workflow;
 
+#[cfg(test)]
+mod request_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

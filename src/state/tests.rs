@@ -125,6 +125,30 @@ fn intents_are_journaled_started_and_done_and_survive_whole_saves() {
     assert!(!fs::read_to_string(&path).unwrap().contains("pending"));
 }
 
+#[test]
+fn intents_older_versions_wrote_still_load_and_are_rewritten_with_sdk_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let mut s = sample();
+    save(&path, &mut s).unwrap();
+    // A state file of an older fgform: intents named by its own call vocabulary.
+    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    doc["pending"] = serde_json::json!({
+        "a": {"address": "function.thumbnail.trigger.nightly", "call": "CreateTrigger", "started": "t"},
+        "b": {"address": "function.thumbnail", "call": "UpdateFunctionTags", "started": "t"},
+    });
+    fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let mut loaded = load(&path).unwrap().unwrap();
+    assert_eq!(loaded.pending["a"].call, crate::api::Operation::CreateFunctionTrigger);
+    assert_eq!(loaded.pending["b"].call, crate::api::Operation::CreateTags);
+    save(&path, &mut loaded).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\"CreateFunctionTrigger\"") && !text.contains("\"CreateTrigger\""),
+        "{text}"
+    );
+}
+
 /// A saved sample state (the journal is the test's to write).
 fn saved_sample() -> (tempfile::TempDir, PathBuf, State) {
     let dir = tempfile::tempdir().unwrap();
