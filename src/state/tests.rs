@@ -132,7 +132,7 @@ fn intents_older_versions_wrote_still_load_and_are_rewritten_with_sdk_names() {
     let mut s = sample();
     save(&path, &mut s).unwrap();
     // A state file of an older fgform: intents named by its own call vocabulary.
-    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let mut doc: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     doc["pending"] = serde_json::json!({
         "a": {"address": "function.thumbnail.trigger.nightly", "call": "CreateTrigger", "started": "t"},
         "b": {"address": "function.thumbnail", "call": "UpdateFunctionTags", "started": "t"},
