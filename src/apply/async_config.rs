@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{function_urn, not_found, record, Ctx, StepError};
+use super::{function_urn, not_found, record, unplanned, Ctx, StepError};
 use crate::api::Operation;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Request};
 
 pub(super) async fn run(
     ctx: &Ctx,
@@ -18,17 +18,18 @@ pub(super) async fn run(
     let address = &change.address;
     let urn = function_urn(ctx, function);
     if change.action == Action::Delete {
-        if change.calls.contains(&Operation::DeleteFunctionAsyncInvokeConfig) {
+        if change.has(Operation::DeleteFunctionAsyncInvokeConfig) {
             let request = async { ctx.client.delete_async_config(&urn).await.or_else(not_found) };
             ctx.call(address, Operation::DeleteFunctionAsyncInvokeConfig, settle, request)
                 .await?;
         }
         return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
     }
-    let d = ctx.desired.as_ref().expect("desired");
-    let spec = d.functions[function].async_config.as_ref().expect("async planned");
-    let body = spec.request(d);
-    let request = ctx.client.put_async_config(&urn, &body);
+    let op = Operation::UpdateFunctionAsyncInvokeConfig;
+    let Some(Request::UpdateFunctionAsyncInvokeConfig(body)) = change.request(op) else {
+        return Err(unplanned(address, op));
+    };
+    let request = ctx.client.put_async_config(&urn, body);
     ctx.call(address, Operation::UpdateFunctionAsyncInvokeConfig, settle, request)
         .await?;
     Ok(ctx

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{not_found, record, Ctx, StepError};
+use super::{not_found, record, unplanned, Ctx, StepError};
 use crate::api::types::DependencyVersion;
 use crate::api::Operation;
 use crate::model::Address;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Request};
 use crate::state::ResourceState;
 
 /// The `DeleteOld` step: deletes the version a replace left behind, then forgets it.
@@ -31,14 +31,13 @@ pub(super) async fn delete_old(ctx: &Ctx, address: &Address, settle: &mut Vec<St
 pub(super) async fn run(
     ctx: &Ctx,
     change: &Change,
-    name: &str,
     mut private: BTreeMap<String, Value>,
     settle: &mut Vec<String>,
 ) -> Result<(), StepError> {
     let address = &change.address;
     let old = ctx.recorder.get(address);
     if change.action == Action::Delete {
-        if change.calls.contains(&Operation::DeleteDependencyVersion) {
+        if change.has(Operation::DeleteDependencyVersion) {
             let old = old.expect("recorded");
             let (dep_id, version) = dep_version(&old);
             delete_version(ctx, address, &dep_id, version, settle).await?;
@@ -46,8 +45,12 @@ pub(super) async fn run(
         ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
         return Ok(());
     }
-    let d = ctx.desired.as_ref().expect("desired");
-    let mut body = d.dependencies[name].create_request(d.region());
+    let op = Operation::CreateDependencyVersion;
+    let Some(Request::CreateDependencyVersion(planned)) = change.request(op) else {
+        return Err(unplanned(address, op));
+    };
+    let mut body = (**planned).clone();
+    // The slot only the apply fills: the package it uploads.
     body.depend_file = ctx.payloads.files.get(address).cloned();
     if let (Some(old), Action::Replace) = (old, change.action) {
         let (dep_id, v) = dep_version(&old);

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{api, not_found, other, record, Ctx, StepError};
-use crate::api::types::Tag;
+use super::{api, not_found, other, record, unplanned, Ctx, StepError};
+use crate::api::types::{FuncCode, Tag};
 use crate::api::Operation;
-use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, FunctionSpec};
-use crate::plan::{diff, Action, Change};
+use crate::plan::{diff, Action, Change, Request};
 use crate::state::ResourceState;
 
 pub(super) async fn run(
@@ -21,7 +20,7 @@ pub(super) async fn run(
     settle: &mut Vec<String>,
 ) -> Result<(), StepError> {
     let address = &change.address;
-    let has = |op: Operation| change.calls.contains(&op);
+    let has = |op: Operation| change.has(op);
     let old = ctx.recorder.get(address);
     if has(Operation::DeleteFunction) {
         let urn = old.as_ref().map(|r| r.id.clone()).unwrap_or_default();
@@ -55,11 +54,14 @@ pub(super) async fn run(
         .as_ref()
         .map(|r| r.id.clone())
         .unwrap_or_else(|| d.function_urn(name));
-    let want = tags(ctx, spec);
     // A new function gets its tags in the create body (one write fewer); the adoption of a
     // create whose answer was lost finds them set by that same body.
     if has(Operation::CreateFunction) {
-        let body = spec.create_request(d.region(), file, &versions, &want);
+        let Some(Request::CreateFunction(body)) = change.request(Operation::CreateFunction) else {
+            return Err(unplanned(address, Operation::CreateFunction));
+        };
+        let mut body = (**body).clone();
+        fill_code(&mut body.func_code, &mut body.depend_version_list, file, &versions);
         let planned = d.function_urn(name);
         let template = function_record(planned.clone(), private.clone());
         let lookup = json!({"urn": planned, "owner": ctx.owner});
@@ -84,7 +86,13 @@ pub(super) async fn run(
             .await?;
     }
     if has(Operation::UpdateFunctionCode) {
-        let body = spec.code_request(d.region(), file, &versions);
+        let Some(Request::UpdateFunctionCode(body)) = change.request(Operation::UpdateFunctionCode) else {
+            return Err(unplanned(address, Operation::UpdateFunctionCode));
+        };
+        let mut body = (**body).clone();
+        let mut func_code = Some(std::mem::take(&mut body.func_code));
+        fill_code(&mut func_code, &mut body.depend_version_list, file, &versions);
+        body.func_code = func_code.unwrap_or_default();
         let request = ctx.client.update_function_code(&urn, &body);
         ctx.call(address, Operation::UpdateFunctionCode, settle, request)
             .await?;
@@ -93,16 +101,20 @@ pub(super) async fn run(
             .await?;
     }
     if has(Operation::UpdateFunctionConfig) {
-        let body = spec.config_request();
-        let request = ctx.client.update_function_config(&urn, &body);
+        let Some(Request::UpdateFunctionConfig(body)) = change.request(Operation::UpdateFunctionConfig) else {
+            return Err(unplanned(address, Operation::UpdateFunctionConfig));
+        };
+        let request = ctx.client.update_function_config(&urn, body);
         ctx.call(address, Operation::UpdateFunctionConfig, settle, request)
             .await?;
         ctx.recorder
             .put(address, function_record(urn.clone(), private.clone()), settle)
             .await?;
     }
-    if has(Operation::CreateTags) {
-        sync_tags(ctx, change, &urn, &want, settle).await?;
+    if let Some(Request::CreateTags(want)) = change.request(Operation::CreateTags) {
+        sync_tags(ctx, change, &urn, want, settle).await?;
+    } else if has(Operation::CreateTags) {
+        return Err(unplanned(address, Operation::CreateTags));
     }
     ctx.recorder.put(address, function_record(urn, private), settle).await?;
     Ok(())
@@ -139,21 +151,19 @@ async fn secret_record(
     Ok(Some(record.await.map_err(|e| other(&change.address, e))?))
 }
 
-/// The tags the function should carry: the manifest's and this state's ownership tag.
-fn tags(ctx: &Ctx, spec: &FunctionSpec) -> Vec<Tag> {
-    let mut want: Vec<Tag> = spec
-        .tags
-        .iter()
-        .map(|(k, v)| Tag {
-            key: k.clone(),
-            value: v.clone(),
-        })
-        .collect();
-    want.push(Tag {
-        key: OWNERSHIP_TAG_KEY.into(),
-        value: ctx.owner.clone(),
-    });
-    want
+/// Fills the code slots of a planned request: the package's base64 (a local package; an
+/// OBS source sends none) and the version ids of the function's dependencies, which may
+/// have been created earlier in this run.
+fn fill_code(
+    func_code: &mut Option<FuncCode>,
+    depend_version_list: &mut Option<Vec<String>>,
+    file: Option<&str>,
+    versions: &[String],
+) {
+    if let (Some(code), Some(file)) = (func_code.as_mut(), file) {
+        code.file = Some(file.to_string());
+    }
+    *depend_version_list = Some(versions.to_vec());
 }
 
 /// Sets `want` on the function; an update first removes the live tags it no longer lists

@@ -378,13 +378,11 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
         (Address::Dependency(_), Phase::DeleteOld) => dependency::delete_old(ctx, address, settle).await,
         // Only the old version's cleanup (the `DeleteOld` step) is left to do.
         (Address::Dependency(_), Phase::Main) if change.action == Action::Update => Ok(()),
-        (Address::Dependency(name), Phase::Main) => dependency::run(ctx, change, name, private, settle).await,
+        (Address::Dependency(_), Phase::Main) => dependency::run(ctx, change, private, settle).await,
         (Address::Function(name), _) => function::run(ctx, change, name, private, settle).await,
-        (Address::Trigger { function, trigger }, _) => {
-            trigger::run(ctx, change, function, trigger, private, settle).await
-        }
+        (Address::Trigger { function, .. }, _) => trigger::run(ctx, change, function, private, settle).await,
         (Address::Async(function), _) => async_config::run(ctx, change, function, private, settle).await,
-        (Address::Workflow(name), _) => workflow::run(ctx, change, name, private, settle).await,
+        (Address::Workflow(_), _) => workflow::run(ctx, change, private, settle).await,
     }
 }
 
@@ -404,6 +402,15 @@ fn not_found(e: ApiError) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(e)
+    }
+}
+
+/// A call whose request the plan does not carry (a plan read back from a file, its
+/// requests never attached): sending nothing beats guessing.
+fn unplanned(address: &Address, operation: Operation) -> StepError {
+    StepError::Other {
+        address: address.clone(),
+        message: format!("the plan carries no request for its {operation} call"),
     }
 }
 

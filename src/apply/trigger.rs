@@ -4,22 +4,20 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{function_urn, not_found, record, Ctx, StepError};
-use crate::api::types::UpdateTriggerRequest;
+use super::{function_urn, not_found, record, unplanned, Ctx, StepError};
 use crate::api::Operation;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Request};
 use crate::state::ResourceState;
 
 pub(super) async fn run(
     ctx: &Ctx,
     change: &Change,
     function: &str,
-    trigger: &str,
     private: BTreeMap<String, Value>,
     settle: &mut Vec<String>,
 ) -> Result<(), StepError> {
     let address = &change.address;
-    let has = |op: Operation| change.calls.contains(&op);
+    let has = |op: Operation| change.has(op);
     let old = ctx.recorder.get(address);
     let urn = function_urn(ctx, function);
     let old_type = old
@@ -53,16 +51,18 @@ pub(super) async fn run(
     if change.action == Action::Delete {
         return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
     }
-    let spec = &ctx.desired.as_ref().expect("desired").functions[function].triggers[trigger];
     if has(Operation::CreateFunctionTrigger) {
-        let body = spec.create_request();
+        let op = Operation::CreateFunctionTrigger;
+        let Some(Request::CreateFunctionTrigger(body)) = change.request(op) else {
+            return Err(unplanned(address, op));
+        };
         let template = record("trigger", String::new(), change, private);
         let lookup = json!({
             "function_urn": urn,
-            "trigger_type_code": spec.trigger_type_code,
-            "event_data": spec.event_data,
+            "trigger_type_code": body.trigger_type_code,
+            "event_data": body.event_data,
         });
-        let request = ctx.client.create_trigger(&urn, &body);
+        let request = ctx.client.create_trigger(&urn, body);
         let created = ctx
             .send(
                 address,
@@ -79,12 +79,11 @@ pub(super) async fn run(
         };
         ctx.recorder.put(address, rec, settle).await?;
     } else if has(Operation::UpdateTrigger) {
-        let id = old.map(|r| r.id).unwrap_or_default();
-        let body = UpdateTriggerRequest {
-            trigger_status: Some(spec.trigger_status.as_str().into()),
-            event_data: None,
+        let Some(Request::UpdateTrigger(body)) = change.request(Operation::UpdateTrigger) else {
+            return Err(unplanned(address, Operation::UpdateTrigger));
         };
-        let request = ctx.client.update_trigger(&urn, &old_type, &id, &body);
+        let id = old.map(|r| r.id).unwrap_or_default();
+        let request = ctx.client.update_trigger(&urn, &old_type, &id, body);
         ctx.call(address, Operation::UpdateTrigger, settle, request).await?;
         ctx.recorder
             .put(address, record("trigger", id, change, private), settle)

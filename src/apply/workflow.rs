@@ -4,19 +4,18 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{record, Ctx, StepError};
+use super::{record, unplanned, Ctx, StepError};
 use crate::api::Operation;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Request};
 
 pub(super) async fn run(
     ctx: &Ctx,
     change: &Change,
-    name: &str,
     mut private: BTreeMap<String, Value>,
     settle: &mut Vec<String>,
 ) -> Result<(), StepError> {
     let address = &change.address;
-    let has = |op: Operation| change.calls.contains(&op);
+    let has = |op: Operation| change.has(op);
     let old = ctx.recorder.get(address);
     if change.action == Action::Delete {
         if has(Operation::BatchDeleteWorkflows) {
@@ -49,16 +48,18 @@ pub(super) async fn run(
         }
         return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
     }
-    let d = ctx.desired.as_ref().expect("desired");
-    let body = d.workflows[name].definition_request(d);
-    let summary = match (has(Operation::UpdateWorkFlow), old) {
-        (true, Some(old)) => {
-            let request = ctx.client.update_workflow(&old.id, &body);
+    let summary = match (change.request(Operation::UpdateWorkFlow), old) {
+        (Some(Request::UpdateWorkFlow(body)), Some(old)) => {
+            let request = ctx.client.update_workflow(&old.id, body);
             ctx.call(address, Operation::UpdateWorkFlow, settle, request).await?
         }
         _ => {
+            let op = Operation::CreateWorkflow;
+            let Some(Request::CreateWorkflow(body)) = change.request(op) else {
+                return Err(unplanned(address, op));
+            };
             let template = record("workflow", String::new(), change, private.clone());
-            let request = ctx.client.create_workflow(&body);
+            let request = ctx.client.create_workflow(body);
             let lookup = json!({"name": body.name});
             ctx.send(
                 address,

@@ -788,7 +788,7 @@ fn apply_saved(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                     interrupt: &interrupt,
                     rerun: rerun_args(&target, Some(&desired)),
                 };
-                execute(run, &saved.plan).await
+                execute(run, &saved.with_requests(&fresh)).await
             }
             .await;
             if let Some(handle) = embedded {

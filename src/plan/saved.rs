@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::diff::secret_digest;
-use super::{Action, Artifacts, Plan};
+use super::{Action, Artifacts, Call, Plan};
 use crate::api::Operation;
 use crate::model::{Address, Desired};
 use crate::state::State;
@@ -150,7 +150,7 @@ pub fn fingerprints(plan: &Plan) -> BTreeMap<String, Fingerprint> {
             let function = matches!(c.address, Address::Function(_));
             let fingerprint = Fingerprint {
                 action: c.action,
-                calls: c.calls.clone(),
+                calls: c.calls.iter().map(Call::operation).collect(),
                 digest: function.then(|| text("digest")).flatten(),
                 last_modified: function.then(|| text("last_modified")).flatten(),
                 before_sha256: hex::encode(Sha256::digest(serde_json::to_vec(&c.before).expect("values serialize"))),
@@ -199,6 +199,26 @@ impl SavedPlan {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The saved plan with the requests of its calls, which a plan file never holds (they
+    /// carry secrets and code), taken from `fresh`: a plan made now from the same inputs
+    /// (`inputs_sha256` proved them unchanged) and state, whose calls [`SavedPlan::check_live`]
+    /// found to be the same. A call `fresh` does not make keeps no request, and the apply
+    /// refuses to send it.
+    pub fn with_requests(&self, fresh: &Plan) -> Plan {
+        let mut plan = self.plan.clone();
+        for change in &mut plan.changes {
+            let Some(now) = fresh.change(&change.address) else {
+                continue;
+            };
+            for call in &mut change.calls {
+                if let Some(same) = now.calls.iter().find(|c| c.operation() == call.operation()) {
+                    *call = same.clone();
+                }
+            }
+        }
+        plan
     }
 
     /// Compares the live fingerprints with those of `fresh`, a plan made now from the same
@@ -295,7 +315,7 @@ mod tests {
         Change {
             address: address.parse().unwrap(),
             action: Action::Update,
-            calls: vec![Operation::UpdateFunctionConfig],
+            calls: vec![Call::bare(Operation::UpdateFunctionConfig)],
             attributes: vec![AttrDiff {
                 path: "memory_size".into(),
                 before: Some(json!(128)),

@@ -8,6 +8,9 @@ impl<'a> Ctx<'a> {
             return;
         };
         let address = Address::Async(function.into());
+        let put = Call::send(Request::UpdateFunctionAsyncInvokeConfig(Box::new(
+            async_spec.request(self.desired),
+        )));
         let mut after = async_spec.body(self.desired);
         normalize_destinations(&mut after);
         let live = (!self.recreated.contains(function))
@@ -18,7 +21,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Operation::UpdateFunctionAsyncInvokeConfig],
+                vec![put.clone()],
                 Value::Null,
                 after,
                 attributes,
@@ -45,14 +48,7 @@ impl<'a> Ctx<'a> {
             });
         }
         if !attributes.is_empty() {
-            self.push(
-                address,
-                Action::Update,
-                vec![Operation::UpdateFunctionAsyncInvokeConfig],
-                before,
-                after,
-                attributes,
-            );
+            self.push(address, Action::Update, vec![put.clone()], before, after, attributes);
             return;
         }
         if self.in_state(&address).is_some() {

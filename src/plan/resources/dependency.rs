@@ -3,6 +3,12 @@
 use super::*;
 
 impl<'a> Ctx<'a> {
+    /// A new version, its `depend_file` left for the applier (the package it uploads).
+    fn dependency_call(&self, spec: &DependencySpec) -> Call {
+        let request = spec.create_request(self.desired.region());
+        Call::send(Request::CreateDependencyVersion(Box::new(request)))
+    }
+
     pub(super) fn dependency(&mut self, name: &str) {
         let spec = &self.desired.dependencies[name];
         let address = Address::Dependency(name.into());
@@ -26,7 +32,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Operation::CreateDependencyVersion],
+                vec![self.dependency_call(spec)],
                 Value::Null,
                 after,
                 attributes,
@@ -41,7 +47,10 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Replace,
-                vec![Operation::CreateDependencyVersion, Operation::DeleteDependencyVersion],
+                vec![
+                    self.dependency_call(spec),
+                    Call::bare(Operation::DeleteDependencyVersion),
+                ],
                 before,
                 after,
                 attributes,
@@ -61,7 +70,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Update,
-                vec![Operation::DeleteDependencyVersion],
+                vec![Call::bare(Operation::DeleteDependencyVersion)],
                 before,
                 after,
                 attributes,

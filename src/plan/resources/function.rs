@@ -1,6 +1,7 @@
 //! Functions: create, replace, or the narrowest updates (config, code, tags).
 
 use super::*;
+use crate::api::types::Tag;
 
 impl<'a> Ctx<'a> {
     /// The desired view of function `name`: what apply records and the diff compares.
@@ -67,10 +68,7 @@ impl<'a> Ctx<'a> {
         }
         let Some(live) = live else {
             self.recreated.insert(name.into());
-            let mut calls = vec![Operation::CreateFunction];
-            if spec.strategy_config.is_some() {
-                calls.push(Operation::UpdateFunctionConfig);
-            }
+            let calls = self.create_calls(spec);
             // Tags go in the create body.
             let attributes = all_attributes(&after, false);
             self.push(address, Action::Create, calls, Value::Null, after, attributes);
@@ -105,10 +103,8 @@ impl<'a> Ctx<'a> {
         }
         if attributes.iter().any(|a| a.forces_replacement) {
             self.recreated.insert(name.into());
-            let mut calls = vec![Operation::DeleteFunction, Operation::CreateFunction];
-            if spec.strategy_config.is_some() {
-                calls.push(Operation::UpdateFunctionConfig);
-            }
+            let mut calls = vec![Call::bare(Operation::DeleteFunction)];
+            calls.extend(self.create_calls(spec));
             self.push(address, Action::Replace, calls, before, after, attributes);
             return;
         }
@@ -124,18 +120,53 @@ impl<'a> Ctx<'a> {
                 config = true;
             }
         }
-        let calls = [
-            (config, Operation::UpdateFunctionConfig),
-            (code, Operation::UpdateFunctionCode),
-            (tags, Operation::CreateTags),
-        ];
-        self.push(
-            address,
-            Action::Update,
-            calls.into_iter().filter(|(on, _)| *on).map(|(_, op)| op).collect(),
-            before,
-            after,
-            attributes,
-        );
+        let region = self.desired.region();
+        let mut calls = Vec::new();
+        if config {
+            calls.push(Call::send(Request::UpdateFunctionConfig(Box::new(
+                spec.config_request(),
+            ))));
+        }
+        if code {
+            // `func_code.file` and `depend_version_list` are the applier's to fill in.
+            let request = spec.code_request(region, None, &[]);
+            calls.push(Call::send(Request::UpdateFunctionCode(Box::new(request))));
+        }
+        if tags {
+            calls.push(Call::send(Request::CreateTags(self.function_tags(spec))));
+        }
+        self.push(address, Action::Update, calls, before, after, attributes);
+    }
+
+    /// A create: config, code and tags in one body (`func_code.file` and
+    /// `depend_version_list` are the applier's to fill in), then the config again when the
+    /// create does not take all of it (`strategy_config`).
+    fn create_calls(&self, spec: &FunctionSpec) -> Vec<Call> {
+        let tags = self.function_tags(spec);
+        let create = spec.create_request(self.desired.region(), None, &[], &tags);
+        let mut calls = vec![Call::send(Request::CreateFunction(Box::new(create)))];
+        if spec.strategy_config.is_some() {
+            calls.push(Call::send(Request::UpdateFunctionConfig(Box::new(
+                spec.config_request(),
+            ))));
+        }
+        calls
+    }
+
+    /// The tags a function carries: the manifest's, then this state's ownership tag.
+    fn function_tags(&self, spec: &FunctionSpec) -> Vec<Tag> {
+        let mut tags: Vec<Tag> = spec
+            .tags
+            .iter()
+            .map(|(key, value)| Tag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        tags.push(Tag {
+            key: OWNERSHIP_TAG_KEY.into(),
+            value: self.state.owner().tag_value(),
+        });
+        tags
     }
 }

@@ -13,10 +13,10 @@ use serde_json::{json, Map, Value};
 use super::diff::{self, matches, parse_json_string};
 use crate::api::Operation;
 
-use super::{Action, Artifacts, AttrDiff, Change, Live, LiveFunction, Plan, Rerecord};
+use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Request, Rerecord};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
-use crate::model::{Address, Desired, FunctionSpec, Owner, TriggerSpec};
+use crate::model::{Address, DependencySpec, Desired, FunctionSpec, Owner, TriggerSpec};
 use crate::state::{Attributes, ResourceState, State};
 
 /// Shown instead of a secret.
@@ -230,7 +230,7 @@ impl<'a> Ctx<'a> {
         &mut self,
         address: Address,
         action: Action,
-        calls: Vec<Operation>,
+        calls: Vec<Call>,
         before: Value,
         after: Value,
         attributes: Vec<AttrDiff>,
@@ -359,7 +359,7 @@ impl<'a> Ctx<'a> {
             };
             let before = state_view(self.state, &address);
             let attributes = all_attributes(&before, true);
-            let calls = if exists { vec![call] } else { vec![] };
+            let calls = if exists { vec![Call::bare(call)] } else { vec![] };
             self.push(address, Action::Delete, calls, before, Value::Null, attributes);
         }
     }

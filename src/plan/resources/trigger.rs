@@ -1,6 +1,7 @@
 //! Triggers: create, replace, or a status update.
 
 use super::*;
+use crate::api::types::UpdateTriggerRequest;
 
 impl<'a> Ctx<'a> {
     pub(super) fn live_trigger(
@@ -34,7 +35,7 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Operation::CreateFunctionTrigger],
+                vec![create(spec)],
                 Value::Null,
                 after,
                 attributes,
@@ -57,17 +58,24 @@ impl<'a> Ctx<'a> {
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {
-            let calls = vec![Operation::DeleteFunctionTrigger, Operation::CreateFunctionTrigger];
+            let calls = vec![Call::bare(Operation::DeleteFunctionTrigger), create(spec)];
             self.push(address, Action::Replace, calls, before, after, attributes);
         } else {
             self.push(
                 address,
                 Action::Update,
-                vec![Operation::UpdateTrigger],
+                vec![Call::send(Request::UpdateTrigger(UpdateTriggerRequest {
+                    trigger_status: Some(spec.trigger_status.as_str().into()),
+                    event_data: None,
+                }))],
                 before,
                 after,
                 attributes,
             );
         }
     }
+}
+
+fn create(spec: &TriggerSpec) -> Call {
+    Call::send(Request::CreateFunctionTrigger(Box::new(spec.create_request())))
 }

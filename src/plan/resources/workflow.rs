@@ -30,7 +30,9 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Create,
-                vec![Operation::CreateWorkflow],
+                vec![Call::send(Request::CreateWorkflow(Box::new(
+                    spec.definition_request(self.desired),
+                )))],
                 Value::Null,
                 after,
                 attributes,
@@ -43,7 +45,9 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Update,
-                vec![Operation::UpdateWorkFlow],
+                vec![Call::send(Request::UpdateWorkFlow(Box::new(
+                    spec.definition_request(self.desired),
+                )))],
                 before,
                 after,
                 attributes,
