@@ -129,4 +129,38 @@ mod tests {
         let legacy: Call = serde_json::from_str("\"CreateTrigger\"").unwrap();
         assert_eq!(legacy, Operation::CreateFunctionTrigger);
     }
+
+    #[test]
+    fn a_planned_create_carries_its_requests_with_only_the_apply_slots_empty() {
+        use std::collections::BTreeMap;
+        let options = crate::manifest::LoadOptions {
+            env: BTreeMap::from([("HOME".to_string(), "/home/test".to_string())]),
+            ..Default::default()
+        };
+        let desired = crate::manifest::load_dir(std::path::Path::new("examples/shop"), &options).unwrap();
+        let state = crate::state::State::new(&desired.stack, None);
+        let plan = crate::plan::plan(&desired, &Default::default(), &state, &Default::default());
+        let thumbnail = plan.change(&"function.thumbnail".parse().unwrap()).unwrap();
+        let Some(Request::CreateFunction(create)) = thumbnail.request(Operation::CreateFunction) else {
+            panic!("no create request: {:?}", thumbnail.calls);
+        };
+        assert_eq!(create.func_name, "thumbnail");
+        assert_eq!(create.func_code.as_ref().and_then(|c| c.file.as_deref()), Some(""));
+        assert_eq!(create.depend_version_list.as_deref(), Some(&[][..]));
+        let tags = create.extra["tags"].as_str().unwrap();
+        assert!(tags.contains(&state.owner().tag_value()), "{tags}");
+        // Every call that sends a body carries it; the deletes carry none.
+        for change in &plan.changes {
+            for call in &change.calls {
+                let deletes = call.operation().as_str().starts_with("Delete");
+                assert_eq!(
+                    call.request().is_none(),
+                    deletes,
+                    "{} {}",
+                    change.address,
+                    call.operation()
+                );
+            }
+        }
+    }
 }

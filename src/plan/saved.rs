@@ -480,4 +480,39 @@ mod tests {
         assert_eq!(withheld, ["db"]);
         assert_eq!(kept.get("stage").map(String::as_str), Some("dev"));
     }
+
+    #[test]
+    fn a_plan_file_holds_no_request_and_apply_takes_them_from_the_fresh_plan() {
+        use crate::api::types::UpdateFunctionConfigRequest;
+        use crate::plan::Request;
+        let secret = "not-in-the-file";
+        let config = Call::send(Request::UpdateFunctionConfig(Box::new(UpdateFunctionConfigRequest {
+            encrypted_user_data: Some(secret.into()),
+            ..Default::default()
+        })));
+        let mut with_body = change("function.f", json!({"memory_size": 128}));
+        with_body.calls = vec![config.clone()];
+        let fresh = Plan {
+            changes: vec![with_body.clone()],
+            ..Plan::default()
+        };
+        let mut gone = change("function.g", json!({}));
+        gone.calls = vec![Call::bare(Operation::UpdateFunctionConfig)];
+        let planned = Plan {
+            changes: vec![with_body, gone],
+            ..Plan::default()
+        };
+        let text = serde_json::to_string(&saved(planned, None, 0)).unwrap();
+        assert!(!text.contains(secret), "{text}");
+        let read: SavedPlan = serde_json::from_str(&text).unwrap();
+        assert!(read
+            .plan
+            .changes
+            .iter()
+            .all(|c| c.calls.iter().all(|c| c.request().is_none())));
+        let attached = read.with_requests(&fresh);
+        assert_eq!(attached.changes[0].calls, [config]);
+        // A change the fresh plan does not make keeps no request: the apply refuses it.
+        assert!(attached.changes[1].request(Operation::UpdateFunctionConfig).is_none());
+    }
 }
