@@ -3,6 +3,12 @@
 //! stops only the steps that (transitively) wait for it, which are reported as skipped; every
 //! independent step still runs, as Terraform does. Only an interrupt, or a state file that
 //! cannot be written, stops new steps from starting.
+//!
+//! The applier sends the typed requests the plan carries ([`plan::Call`]), filling in only
+//! what the apply alone knows; one module per resource kind (`function.rs`,
+//! `dependency.rs`, `trigger.rs`, `async_config.rs`, `workflow.rs`) sends a step's calls,
+//! and every result is recorded through [`state::Recorder`] (intent durable before the
+//! call, group commit after it).
 
 mod async_config;
 mod dependency;

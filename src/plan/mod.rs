@@ -3,6 +3,7 @@
 //!
 //! | file | concern |
 //! |---|---|
+//! | `call.rs` | [`Call`]: an operation and the typed request it sends |
 //! | `live.rs` | [`Live`], the snapshot refresh builds |
 //! | `diff.rs` | normalization (server defaults, empty values, JSON strings), secret HMACs |
 //! | `resources/` | one diff per resource kind (`function.rs`, `trigger.rs`, …), the shared views and orphans |
@@ -73,8 +74,8 @@ pub struct AttrDiff {
 pub struct Change {
     pub address: Address,
     pub action: Action,
-    /// The API calls, in order (empty when a parent's call does the work, e.g. a trigger
-    /// deleted with its function).
+    /// The API calls, in order, each with its typed request (empty when a parent's call
+    /// does the work, e.g. a trigger deleted with its function). Written as SDK names only.
     pub calls: Vec<Call>,
     /// The attributes that differ (all of them for a create or delete).
     pub attributes: Vec<AttrDiff>,

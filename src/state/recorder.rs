@@ -13,7 +13,7 @@ use crate::model::Address;
 /// Records completed calls in the state with group commit: a caller's change is durable
 /// before `put`/`remove` returns, but changes that complete together share one write. A
 /// background thread appends each batch of changed rows to `<state>.journal` (fsynced), and
-/// rewrites the whole state file atomically every [`JOURNAL_LINES_PER_SAVE`] batches and at
+/// rewrites the whole state file atomically every `JOURNAL_LINES_PER_SAVE` batches and at
 /// the end; `state::load` replays the journal, so a killed apply loses nothing it finished.
 pub struct Recorder {
     state: Arc<Mutex<State>>,
