@@ -120,35 +120,7 @@ pub async fn import(
     let mut records = Vec::new();
     match address {
         Address::Function(name) => {
-            let urn = function_urn(client, address, name, id)?;
-            let config = client
-                .show_function_config_opt(&urn)
-                .await
-                .map_err(api(format!("function {urn}")))?
-                .ok_or_else(|| ImportError::NotFound {
-                    what: format!("function {urn}"),
-                    project: project.clone(),
-                })?;
-            let tags = client
-                .list_function_tags(&urn)
-                .await
-                .map_err(api(format!("the tags of {urn}")))?;
-            let live = LiveFunction {
-                config,
-                triggers: Vec::new(),
-                async_config: None,
-                tags: tags.tags,
-            };
-            records.push((address.clone(), plan::import::function(desired, state, name, &live)));
-            // Its async config comes along when the manifests declare one (nothing else
-            // would ever record it: a matching live config plans no change).
-            let async_address = Address::Async(name.clone());
-            if desired.addresses().contains(&async_address) && !state.resources.contains_key(&async_address.to_string())
-            {
-                if let Some(config) = read_async_config(client, &urn).await? {
-                    records.push((async_address, plan::import::async_config(desired, name, &urn, &config)));
-                }
-            }
+            records.extend(import_function(client, desired, state, address, name, id).await?);
         }
         Address::Async(function) => {
             let urn = function_urn(client, address, function, id)?;
@@ -164,29 +136,8 @@ pub async fn import(
             ));
         }
         Address::Trigger { function, trigger } => {
-            let urn = state
-                .resources
-                .get(&Address::Function(function.clone()).to_string())
-                .map(|r| r.id.clone())
-                .unwrap_or_else(|| desired.function_urn(function));
-            let triggers = match client.list_triggers(&urn).await {
-                Ok(t) => t,
-                Err(e) if e.is_not_found() => {
-                    return Err(ImportError::NotFound {
-                        what: format!("function {urn} (the function of trigger {id})"),
-                        project,
-                    })
-                }
-                Err(e) => return Err(api(format!("the triggers of {urn}"))(e)),
-            };
-            let live = triggers
-                .iter()
-                .find(|t| t.trigger_id == id)
-                .ok_or_else(|| ImportError::NotFound {
-                    what: format!("trigger {id} of function {urn}"),
-                    project: project.clone(),
-                })?;
-            records.push((address.clone(), plan::import::trigger(desired, function, trigger, live)));
+            let record = import_trigger(client, desired, state, function, trigger, id).await?;
+            records.push((address.clone(), record));
         }
         Address::Dependency(name) => {
             let version = find_dependency_version(client, desired, name, id).await?;
@@ -223,6 +174,83 @@ pub async fn import(
         }
     }
     Ok(records)
+}
+
+/// A function's record, and its async config's when the manifests declare one.
+async fn import_function(
+    client: &Client,
+    desired: &Desired,
+    state: &State,
+    address: &Address,
+    name: &str,
+    id: &str,
+) -> Result<Vec<(Address, ResourceState)>, ImportError> {
+    let project = client.project_id().to_string();
+    let mut records = Vec::new();
+    let urn = function_urn(client, address, name, id)?;
+    let config = client
+        .show_function_config_opt(&urn)
+        .await
+        .map_err(api(format!("function {urn}")))?
+        .ok_or_else(|| ImportError::NotFound {
+            what: format!("function {urn}"),
+            project: project.clone(),
+        })?;
+    let tags = client
+        .list_function_tags(&urn)
+        .await
+        .map_err(api(format!("the tags of {urn}")))?;
+    let live = LiveFunction {
+        config,
+        triggers: Vec::new(),
+        async_config: None,
+        tags: tags.tags,
+    };
+    records.push((address.clone(), plan::import::function(desired, state, name, &live)));
+    // Its async config comes along when the manifests declare one (nothing else would ever
+    // record it: a matching live config plans no change).
+    let async_address = Address::Async(name.into());
+    if desired.addresses().contains(&async_address) && !state.resources.contains_key(&async_address.to_string()) {
+        if let Some(config) = read_async_config(client, &urn).await? {
+            records.push((async_address, plan::import::async_config(desired, name, &urn, &config)));
+        }
+    }
+    Ok(records)
+}
+
+/// Trigger `id` of `function`'s record.
+async fn import_trigger(
+    client: &Client,
+    desired: &Desired,
+    state: &State,
+    function: &str,
+    trigger: &str,
+    id: &str,
+) -> Result<ResourceState, ImportError> {
+    let project = client.project_id().to_string();
+    let urn = state
+        .resources
+        .get(&Address::Function(function.into()).to_string())
+        .map(|r| r.id.clone())
+        .unwrap_or_else(|| desired.function_urn(function));
+    let triggers = match client.list_triggers(&urn).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => {
+            return Err(ImportError::NotFound {
+                what: format!("function {urn} (the function of trigger {id})"),
+                project,
+            })
+        }
+        Err(e) => return Err(api(format!("the triggers of {urn}"))(e)),
+    };
+    let live = triggers
+        .iter()
+        .find(|t| t.trigger_id == id)
+        .ok_or_else(|| ImportError::NotFound {
+            what: format!("trigger {id} of function {urn}"),
+            project: project.clone(),
+        })?;
+    Ok(plan::import::trigger(desired, function, trigger, live))
 }
 
 async fn read_async_config(

@@ -3,28 +3,37 @@
 //! stops only the steps that (transitively) wait for it, which are reported as skipped; every
 //! independent step still runs, as Terraform does. Only an interrupt, or a state file that
 //! cannot be written, stops new steps from starting.
+//!
+//! The applier sends the typed requests the plan carries ([`plan::Call`]), filling in only
+//! what the apply alone knows; one module per resource kind (`function.rs`,
+//! `dependency.rs`, `trigger.rs`, `async_config.rs`, `workflow.rs`) sends a step's calls,
+//! and every result is recorded through [`state::Recorder`] (intent durable before the
+//! call, group commit after it).
 
+mod async_config;
+mod dependency;
+mod function;
 pub mod import;
 pub mod inventory;
 pub mod recover;
+mod trigger;
+mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::api::types::{
-    AsyncInvokeConfigRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest, Tag,
-    UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest, WorkflowDefinition,
-};
+pub(crate) use dependency::dependency_record;
+
+use crate::api::Operation;
 use crate::client::{ApiError, Client};
-use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, Desired};
 use crate::plan::order::{self, Phase, Step};
-use crate::plan::{self, diff, Action, Call, Change, Plan};
-use crate::state::{self, Intent, ResourceState, State, StateError};
+use crate::plan::{self, Action, Change, Plan};
+use crate::state::{self, Intent, Recorder, ResourceState, State, StateError};
 
 /// Base64 of every local artifact, by address.
 #[derive(Debug, Clone, Default)]
@@ -45,241 +54,6 @@ pub enum StepError {
     Other { address: Address, message: String },
     #[error(transparent)]
     State(#[from] StateError),
-}
-
-/// The state, shared by running steps and saved after every recorded call.
-/// Records completed calls in the state with group commit: a caller's change is durable
-/// before `put`/`remove` returns, but changes that complete together share one write. A
-/// background thread appends each batch of changed rows to `<state>.journal` (fsynced), and
-/// rewrites the whole state file atomically every [`JOURNAL_LINES_PER_SAVE`] batches and at
-/// the end; `state::load` replays the journal, so a killed apply loses nothing it finished.
-struct Recorder {
-    state: Arc<Mutex<State>>,
-    path: PathBuf,
-    shared: Arc<SaveShared>,
-    saver: Mutex<Option<std::thread::JoinHandle<()>>>,
-    saved: tokio::sync::watch::Receiver<Saved>,
-}
-
-/// Batches journaled between two whole saves.
-const JOURNAL_LINES_PER_SAVE: usize = 256;
-
-#[derive(Debug, Clone, Default)]
-struct Saved {
-    /// Every change numbered up to this one is on disk.
-    upto: u64,
-    /// The last write's failure, if it failed.
-    error: Option<String>,
-}
-
-#[derive(Default)]
-struct Pending {
-    /// Changes made so far.
-    made: u64,
-    /// What changed since the last write.
-    dirty: Dirty,
-    shutdown: bool,
-}
-
-/// Rows (addresses) and intents (ids) changed since the last write.
-#[derive(Default)]
-struct Dirty {
-    rows: BTreeSet<String>,
-    intents: BTreeSet<String>,
-}
-
-#[derive(Default)]
-struct SaveShared {
-    pending: std::sync::Mutex<Pending>,
-    wake: std::sync::Condvar,
-}
-
-/// One write of the saver: a journal line for the `dirty` rows and intents, or the whole state.
-fn write_batch(state: &Mutex<State>, path: &std::path::Path, dirty: &Dirty, whole: bool) -> Result<(), StateError> {
-    if whole {
-        let mut snapshot = state.lock().clone();
-        let result = state::save(path, &mut snapshot);
-        state.lock().serial = snapshot.serial;
-        return result;
-    }
-    let rows = {
-        let s = state.lock();
-        State {
-            resources: dirty
-                .rows
-                .iter()
-                .filter_map(|a| s.resources.get(a).map(|r| (a.clone(), r.clone())))
-                .collect(),
-            pending: dirty
-                .intents
-                .iter()
-                .filter_map(|id| s.pending.get(id).map(|i| (id.clone(), i.clone())))
-                .collect(),
-            ..State::new(&s.stack, s.stage.as_deref())
-        }
-        .with_identity(&s.lineage, s.serial)
-    };
-    state::append_journal(path, &rows, &dirty.rows, &dirty.intents)
-}
-
-impl Recorder {
-    fn new(state: State, path: PathBuf) -> Recorder {
-        let state = Arc::new(Mutex::new(state));
-        let shared = Arc::new(SaveShared::default());
-        let (tx, rx) = tokio::sync::watch::channel(Saved::default());
-        let saver = {
-            let (state, shared, path) = (state.clone(), shared.clone(), path.clone());
-            std::thread::spawn(move || {
-                let (mut done, mut lines) = (0u64, 0usize);
-                loop {
-                    let (upto, dirty) = {
-                        let mut pending = shared.pending.lock().expect("saver lock");
-                        while pending.made <= done && !pending.shutdown {
-                            pending = shared.wake.wait(pending).expect("saver lock");
-                        }
-                        if pending.made <= done {
-                            return; // shut down with nothing left to write
-                        }
-                        (pending.made, std::mem::take(&mut pending.dirty))
-                    };
-                    // A journal needs a state file to apply to, and is folded in now and then.
-                    let whole = lines >= JOURNAL_LINES_PER_SAVE || !path.exists();
-                    let result = write_batch(&state, &path, &dirty, whole);
-                    lines = if whole { 0 } else { lines + 1 };
-                    done = upto;
-                    tx.send_replace(Saved {
-                        upto,
-                        error: result.err().map(|e| format!("{e:#}")),
-                    });
-                }
-            })
-        };
-        Recorder {
-            state,
-            path,
-            shared,
-            saver: Mutex::new(Some(saver)),
-            saved: rx,
-        }
-    }
-
-    /// Stops the writer and rewrites the state file whole (folding the journal in).
-    fn finish(&self) -> Result<(), StateError> {
-        self.stop();
-        let mut snapshot = self.state.lock().clone();
-        let result = state::save(&self.path, &mut snapshot);
-        self.state.lock().serial = snapshot.serial;
-        result
-    }
-
-    fn stop(&self) {
-        self.shared.pending.lock().expect("saver lock").shutdown = true;
-        self.shared.wake.notify_one();
-        if let Some(saver) = self.saver.lock().take() {
-            let _ = saver.join();
-        }
-    }
-
-    /// Applies `edit` to the state and waits until it is on disk. `touched` rows and
-    /// `intents` are the ones `edit` changed.
-    async fn record(
-        &self,
-        touched: &[String],
-        intents: &[String],
-        edit: impl FnOnce(&mut State),
-    ) -> Result<(), StateError> {
-        let number = {
-            let mut state = self.state.lock();
-            edit(&mut state);
-            let mut pending = self.shared.pending.lock().expect("saver lock");
-            pending.dirty.rows.extend(touched.iter().cloned());
-            pending.dirty.intents.extend(intents.iter().cloned());
-            pending.made += 1;
-            pending.made
-        };
-        self.shared.wake.notify_one();
-        let mut saved = self.saved.clone();
-        let outcome = saved.wait_for(|s| s.upto >= number).await.map(|s| s.clone());
-        match outcome {
-            Ok(Saved { error: None, .. }) => Ok(()),
-            Ok(Saved {
-                error: Some(message), ..
-            }) => Err(StateError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(message),
-            }),
-            Err(_) => Err(StateError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other("the state writer stopped"),
-            }),
-        }
-    }
-
-    /// Records `record` and confirms the intents in `settle` (emptied), in one write.
-    async fn put(&self, address: &Address, record: ResourceState, settle: &mut Vec<String>) -> Result<(), StateError> {
-        let ids = std::mem::take(settle);
-        self.record(&[address.to_string()], &ids, |state| {
-            state.resources.insert(address.to_string(), record);
-            for id in &ids {
-                state.pending.remove(id);
-            }
-        })
-        .await
-    }
-
-    /// Forgets `addresses` and confirms the intents in `settle` (emptied), in one write.
-    async fn remove(&self, addresses: &[Address], settle: &mut Vec<String>) -> Result<(), StateError> {
-        let touched: Vec<String> = addresses.iter().map(Address::to_string).collect();
-        let ids = std::mem::take(settle);
-        self.record(&touched, &ids, |state| {
-            for a in addresses {
-                state.resources.remove(&a.to_string());
-            }
-            for id in &ids {
-                state.pending.remove(id);
-            }
-        })
-        .await
-    }
-
-    /// Confirms intents whose calls' results need no record (or failed without effect).
-    async fn settle(&self, settle: &mut Vec<String>) -> Result<(), StateError> {
-        if settle.is_empty() {
-            return Ok(());
-        }
-        self.remove(&[], settle).await
-    }
-
-    /// Makes `intent` durable before its call is sent; returns its id.
-    async fn intend(&self, intent: Intent) -> Result<String, StateError> {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        self.record(&[], std::slice::from_ref(&id), |state| {
-            state.pending.insert(id.clone(), intent);
-        })
-        .await?;
-        Ok(id)
-    }
-
-    fn get(&self, address: &Address) -> Option<ResourceState> {
-        self.state.lock().resources.get(&address.to_string()).cloned()
-    }
-
-    /// Addresses recorded under function `name` (its triggers and async config).
-    fn children(&self, name: &str) -> Vec<Address> {
-        self.state
-            .lock()
-            .resources
-            .keys()
-            .filter_map(|k| k.parse::<Address>().ok())
-            .filter(|a| a.parent() == Some(Address::Function(name.into())))
-            .collect()
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 struct Ctx {
@@ -308,21 +82,38 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-/// Applies `plan`. `desired` is `None` for a destroy. Once `stop` is raised no new step
-/// starts; running ones finish and are recorded. `progress` gets one line per finished
-/// resource.
-pub async fn apply(
-    client: &Client,
-    desired: Option<&Desired>,
-    plan: &Plan,
-    payloads: &Payloads,
-    state: State,
-    state_path: PathBuf,
-    parallelism: usize,
-    stop: &std::sync::atomic::AtomicBool,
-    progress: &mut (dyn FnMut(String) + Send),
-) -> Outcome {
+/// What [`apply`] runs, against what.
+pub struct ApplyOptions<'a> {
+    pub client: &'a Client,
+    /// `None` for a destroy.
+    pub desired: Option<&'a Desired>,
+    pub plan: &'a Plan,
+    pub payloads: &'a Payloads,
+    /// The state the plan was made against; the apply records into it.
+    pub state: State,
+    pub state_path: PathBuf,
+    /// Steps in flight at once (at least one).
+    pub parallelism: usize,
+    /// Once raised, no new step starts; running ones finish and are recorded.
+    pub stop: &'a AtomicBool,
+    /// Gets one line per finished resource.
+    pub progress: &'a mut (dyn FnMut(String) + Send),
+}
+
+/// Applies `options.plan`: the adoptions and re-records first, then every step once the
+/// steps it waits for are done, up to `parallelism` at a time.
+pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
+    let ApplyOptions {
+        client,
+        desired,
+        plan,
+        payloads,
+        state,
+        state_path,
+        parallelism,
+        stop,
+        progress,
+    } = options;
     let empty = Desired {
         stack: state.stack.clone(),
         stage: state.stage.clone(),
@@ -342,6 +133,18 @@ pub async fn apply(
         recorder: Recorder::new(state, state_path),
     });
     let mut outcome = Outcome::default();
+    record_without_calls(&ctx, &mut outcome).await;
+    run_steps(&ctx, &steps, parallelism, stop, progress, &mut outcome).await;
+    if let Err(e) = ctx.recorder.finish() {
+        outcome.errors.push(e.into());
+    }
+    outcome.state = Some(ctx.recorder.snapshot());
+    outcome
+}
+
+/// Records the plan's adoptions and re-records, which need no API call.
+async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
+    let plan = &ctx.plan;
     for (address, id) in &plan.adopt {
         let record = ResourceState {
             kind: address.kind().into(),
@@ -369,7 +172,7 @@ pub async fn apply(
             .into_iter()
             .collect();
         record.attributes = state::Attributes::from_map(&attributes);
-        if let Some(d) = desired {
+        if let Some(d) = &ctx.desired {
             record
                 .private
                 .insert("depends_on", json!(plan::depends_on(d, &r.address)));
@@ -378,23 +181,36 @@ pub async fn apply(
             outcome.errors.push(e.into());
         }
     }
+}
+
+/// Runs `steps` in dependency order until all ran, or `stop` is raised, or the state can no
+/// longer be written; fills `outcome`'s done, errors and skips.
+async fn run_steps(
+    ctx: &Arc<Ctx>,
+    steps: &[Step],
+    parallelism: usize,
+    stop: &AtomicBool,
+    progress: &mut (dyn FnMut(String) + Send),
+    outcome: &mut Outcome,
+) {
+    let plan = &ctx.plan;
     let mut done = BTreeSet::new();
     let mut started = BTreeSet::new();
     // Steps that failed or were skipped, with the failed step each one traces back to.
     let mut blocked: BTreeMap<usize, usize> = BTreeMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut remaining_per_change: BTreeMap<usize, usize> = BTreeMap::new();
-    for s in &steps {
+    for s in steps {
         *remaining_per_change.entry(s.change).or_default() += 1;
     }
     // A state file that cannot be written stops everything: nothing more could be recorded.
     let mut unrecordable = outcome.errors.iter().any(|e| matches!(e, StepError::State(_)));
     loop {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
             outcome.interrupted = true;
         }
         if !unrecordable && !outcome.interrupted {
-            skip_blocked(&steps, &started, &mut blocked);
+            skip_blocked(steps, &started, &mut blocked);
             for (i, step) in steps.iter().enumerate() {
                 if tasks.len() >= parallelism.max(1) {
                     break;
@@ -437,7 +253,7 @@ pub async fn apply(
         }
     }
     if !unrecordable && !outcome.interrupted {
-        skip_blocked(&steps, &started, &mut blocked);
+        skip_blocked(steps, &started, &mut blocked);
         let mut named = BTreeSet::new();
         for (&i, &cause) in &blocked {
             let (change, failed) = (&plan.changes[steps[i].change], &plan.changes[steps[cause].change]);
@@ -446,11 +262,6 @@ pub async fn apply(
             }
         }
     }
-    if let Err(e) = ctx.recorder.finish() {
-        outcome.errors.push(e.into());
-    }
-    outcome.state = Some(ctx.recorder.state.lock().clone());
-    outcome
 }
 
 /// Marks every step not started that waits, directly or not, for a blocked (failed or
@@ -507,7 +318,7 @@ impl Ctx {
     async fn send<T>(
         &self,
         address: &Address,
-        call: Call,
+        call: Operation,
         lookup: Value,
         record: Option<ResourceState>,
         settle: &mut Vec<String>,
@@ -517,7 +328,7 @@ impl Ctx {
             .recorder
             .intend(Intent {
                 address: address.to_string(),
-                call: format!("{call:?}"),
+                call,
                 started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 lookup,
                 record,
@@ -539,35 +350,16 @@ impl Ctx {
             }
         }
     }
-}
 
-impl Ctx {
     /// [`Ctx::send`] for a call that creates nothing: no lookup, no record to resolve.
     async fn call<T>(
         &self,
         address: &Address,
-        call: Call,
+        call: Operation,
         settle: &mut Vec<String>,
         request: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, StepError> {
         self.send(address, call, Value::Null, None, settle, request).await
-    }
-
-    /// Deletes one dependency version; one already gone counts as deleted.
-    async fn delete_dependency_version(
-        &self,
-        address: &Address,
-        dep_id: &str,
-        version: i64,
-        settle: &mut Vec<String>,
-    ) -> Result<(), StepError> {
-        let request = async {
-            self.client
-                .delete_dependency_version(dep_id, version)
-                .await
-                .or_else(not_found)
-        };
-        self.call(address, Call::DeleteDependencyVersion, settle, request).await
     }
 }
 
@@ -579,388 +371,34 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
     result.and(settled.map_err(StepError::from))
 }
 
+/// Sends one step's calls, through the module of its resource kind.
 async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Result<(), StepError> {
     let change = &ctx.plan.changes[step.change];
     let address = &change.address;
-    let has = |call: Call| change.calls.contains(&call);
-    let desired = ctx.desired.as_ref();
     let mut private = BTreeMap::new();
-    if let Some(d) = desired {
+    if let Some(d) = &ctx.desired {
         private.insert("depends_on".to_string(), json!(plan::depends_on(d, address)));
     }
     match (address, step.phase) {
-        (Address::Dependency(_), Phase::DeleteOld) => {
-            let Some(mut rec) = ctx.recorder.get(address) else {
-                return Ok(());
-            };
-            let old = rec.private.remove("old_version").unwrap_or(Value::Null);
-            if let (Some(dep_id), Some(version)) = (
-                old.get("dep_id").and_then(Value::as_str),
-                old.get("version").and_then(Value::as_i64),
-            ) {
-                ctx.delete_dependency_version(address, dep_id, version, settle).await?;
-            }
-            ctx.recorder.put(address, rec, settle).await?;
-        }
-        (Address::Dependency(_), Phase::Main) if change.action == Action::Update => {
-            // Only the old version's cleanup (the `DeleteOld` step) is left to do.
-        }
-        (Address::Dependency(name), Phase::Main) => {
-            let old = ctx.recorder.get(address);
-            if change.action == Action::Delete {
-                if has(Call::DeleteDependencyVersion) {
-                    let old = old.expect("recorded");
-                    let (dep_id, version) = dep_version(&old);
-                    ctx.delete_dependency_version(address, &dep_id, version, settle).await?;
-                }
-                ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
-                return Ok(());
-            }
-            let d = desired.expect("desired");
-            let spec = &d.dependencies[name];
-            let mut body = spec.create_body(d.region());
-            if let Some(file) = ctx.payloads.files.get(address) {
-                body["depend_file"] = file.clone().into();
-            }
-            let body: CreateDependencyVersionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
-            if let (Some(old), Action::Replace) = (old, change.action) {
-                let (dep_id, v) = dep_version(&old);
-                private.insert("old_version".into(), json!({"dep_id": dep_id, "version": v}));
-            }
-            let lookup = json!({
-                "name": body.name,
-                "runtime": body.runtime,
-                "etag": body.depend_file.as_deref().and_then(crate::client::dependencies::package_etag),
-            });
-            let template = record("dependency", String::new(), change, private);
-            let version = ctx
-                .send(
-                    address,
-                    Call::CreateDependencyVersion,
-                    lookup,
-                    Some(template.clone()),
-                    settle,
-                    ctx.client.create_dependency_version(&body),
-                )
-                .await?;
-            ctx.recorder
-                .put(address, dependency_record(template, &version), settle)
-                .await?;
-        }
-        (Address::Function(name), _) => {
-            let old = ctx.recorder.get(address);
-            if has(Call::DeleteFunction) {
-                let urn = old.as_ref().map(|r| r.id.clone()).unwrap_or_default();
-                let request = async { ctx.client.delete_function(&urn).await.or_else(not_found) };
-                ctx.call(address, Call::DeleteFunction, settle, request).await?;
-                let mut gone = ctx.recorder.children(name);
-                gone.push(address.clone());
-                ctx.recorder.remove(&gone, settle).await?;
-            }
-            if change.action == Action::Delete {
-                let mut gone = ctx.recorder.children(name);
-                gone.push(address.clone());
-                return Ok(ctx.recorder.remove(&gone, settle).await?);
-            }
-            let d = desired.expect("desired");
-            let spec = &d.functions[name];
-            let key = ctx.recorder.state.lock().lineage.clone();
-            let recorded = old
-                .as_ref()
-                .and_then(|r| r.private.get("secrets_hmac"))
-                .and_then(|v| v.as_str().map(str::to_string));
-            // The plan compared the recorded fingerprint with this secret: no difference
-            // listed means they match.
-            let verified = !change.attributes.iter().any(|a| a.path == "encrypted_user_data");
-            // The fingerprint is a deliberately slow KDF (tens of milliseconds, tens of MiB):
-            // off the async workers, so the other calls in flight keep moving.
-            let hmac = match spec.encrypted_user_data() {
-                Some(secret) => {
-                    let secret = secret.expose().to_string();
-                    let record = tokio::task::spawn_blocking(move || {
-                        diff::secret_record(recorded.as_deref(), &secret, &key, verified)
-                    });
-                    Some(record.await.map_err(|e| other(address, e))?)
-                }
-                None => None,
-            };
-            private.insert("secrets_hmac".into(), json!(hmac));
-            let versions: Vec<String> = spec
-                .dependencies
-                .iter()
-                .filter_map(|dep| ctx.recorder.get(&Address::Dependency(dep.clone())).map(|r| r.id))
-                .collect();
-            let file = ctx.payloads.files.get(address).map(String::as_str);
-            // What is recorded: the planned attributes, with the dependency version ids
-            // the plan could only show as "(known after apply)" filled in.
-            let function_record = |urn: String, private: BTreeMap<String, Value>| {
-                let mut rec = record("function", urn, change, private);
-                let mut sorted = versions.clone();
-                sorted.sort();
-                rec.attributes.insert("depend_version_list", json!(sorted));
-                rec
-            };
-            let mut urn = old
-                .as_ref()
-                .map(|r| r.id.clone())
-                .unwrap_or_else(|| d.function_urn(name));
-            let mut want: Vec<Tag> = spec
-                .tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect();
-            want.push(Tag {
-                key: OWNERSHIP_TAG_KEY.into(),
-                value: ctx.owner.clone(),
-            });
-            // A new function gets its tags in the create body (one write fewer); the
-            // adoption of a create whose answer was lost finds them set by that same body.
-            if has(Call::CreateFunction) {
-                let mut body = spec.config_body();
-                merge(&mut body, spec.code_body(d.region(), file, &versions));
-                body["tags"] = serde_json::to_string(&want).map_err(|e| other(address, e))?.into();
-                let body: CreateFunctionRequest = serde_json::from_value(body).map_err(|e| other(address, e))?;
-                let planned = d.function_urn(name);
-                let template = function_record(planned.clone(), private.clone());
-                let created = ctx
-                    .send(
-                        address,
-                        Call::CreateFunction,
-                        json!({"urn": planned, "owner": ctx.owner}),
-                        Some(template),
-                        settle,
-                        ctx.client.create_function(&body),
-                    )
-                    .await?;
-                urn = created
-                    .func_urn
-                    .strip_suffix(":latest")
-                    .unwrap_or(&created.func_urn)
-                    .to_string();
-                ctx.recorder
-                    .put(address, function_record(urn.clone(), private.clone()), settle)
-                    .await?;
-            }
-            if has(Call::UpdateFunctionCode) {
-                let body: UpdateFunctionCodeRequest =
-                    serde_json::from_value(spec.code_body(d.region(), file, &versions))
-                        .map_err(|e| other(address, e))?;
-                ctx.call(
-                    address,
-                    Call::UpdateFunctionCode,
-                    settle,
-                    ctx.client.update_function_code(&urn, &body),
-                )
-                .await?;
-                ctx.recorder
-                    .put(address, function_record(urn.clone(), private.clone()), settle)
-                    .await?;
-            }
-            if has(Call::UpdateFunctionConfig) {
-                let body: UpdateFunctionConfigRequest =
-                    serde_json::from_value(spec.config_body()).map_err(|e| other(address, e))?;
-                ctx.call(
-                    address,
-                    Call::UpdateFunctionConfig,
-                    settle,
-                    ctx.client.update_function_config(&urn, &body),
-                )
-                .await?;
-                ctx.recorder
-                    .put(address, function_record(urn.clone(), private.clone()), settle)
-                    .await?;
-            }
-            if has(Call::UpdateFunctionTags) {
-                if change.action == Action::Update {
-                    let live = ctx.client.list_function_tags(&urn).await.map_err(api(address))?;
-                    let stale: Vec<Tag> = live.tags.into_iter().filter(|t| !want.contains(t)).collect();
-                    if !stale.is_empty() {
-                        let request = ctx.client.remove_function_tags(&urn, &stale);
-                        ctx.call(address, Call::UpdateFunctionTags, settle, request).await?;
-                    }
-                }
-                let request = ctx.client.add_function_tags(&urn, &want);
-                ctx.call(address, Call::UpdateFunctionTags, settle, request).await?;
-            }
-            ctx.recorder.put(address, function_record(urn, private), settle).await?;
-        }
-        (Address::Trigger { function, trigger }, _) => {
-            let old = ctx.recorder.get(address);
-            let urn = ctx
-                .recorder
-                .get(&Address::Function(function.clone()))
-                .map(|r| r.id)
-                .or_else(|| desired.map(|d| d.function_urn(function)))
-                .unwrap_or_default();
-            let old_type = old
-                .as_ref()
-                .and_then(|r| {
-                    r.attributes
-                        .get("trigger_type_code")
-                        .and_then(|v| v.as_str().map(str::to_string))
-                })
-                .or_else(|| {
-                    change
-                        .before
-                        .get("trigger_type_code")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .unwrap_or_default();
-            if has(Call::DeleteTrigger) {
-                if let Some(old) = &old {
-                    let request = async {
-                        ctx.client
-                            .delete_trigger(&urn, &old_type, &old.id)
-                            .await
-                            .or_else(not_found)
-                    };
-                    ctx.call(address, Call::DeleteTrigger, settle, request).await?;
-                }
-                ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
-            }
-            if change.action == Action::Delete {
-                return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
-            }
-            let spec = &desired.expect("desired").functions[function].triggers[trigger];
-            if has(Call::CreateTrigger) {
-                let body: CreateTriggerRequest =
-                    serde_json::from_value(spec.create_body()).map_err(|e| other(address, e))?;
-                let template = record("trigger", String::new(), change, private);
-                let lookup = json!({
-                    "function_urn": urn,
-                    "trigger_type_code": spec.trigger_type_code,
-                    "event_data": spec.event_data,
-                });
-                let created = ctx
-                    .send(
-                        address,
-                        Call::CreateTrigger,
-                        lookup,
-                        Some(template.clone()),
-                        settle,
-                        ctx.client.create_trigger(&urn, &body),
-                    )
-                    .await?;
-                let rec = ResourceState {
-                    id: created.trigger_id,
-                    ..template
-                };
-                ctx.recorder.put(address, rec, settle).await?;
-            } else if has(Call::UpdateTriggerStatus) {
-                let id = old.map(|r| r.id).unwrap_or_default();
-                let body = UpdateTriggerRequest {
-                    trigger_status: Some(spec.trigger_status.as_str().into()),
-                    event_data: None,
-                };
-                let request = ctx.client.update_trigger(&urn, &old_type, &id, &body);
-                ctx.call(address, Call::UpdateTriggerStatus, settle, request).await?;
-                ctx.recorder
-                    .put(address, record("trigger", id, change, private), settle)
-                    .await?;
-            }
-        }
-        (Address::Async(function), _) => {
-            let urn = ctx
-                .recorder
-                .get(&Address::Function(function.clone()))
-                .map(|r| r.id)
-                .or_else(|| desired.map(|d| d.function_urn(function)))
-                .unwrap_or_default();
-            if change.action == Action::Delete {
-                if has(Call::DeleteAsyncConfig) {
-                    let request = async { ctx.client.delete_async_config(&urn).await.or_else(not_found) };
-                    ctx.call(address, Call::DeleteAsyncConfig, settle, request).await?;
-                }
-                return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
-            }
-            let d = desired.expect("desired");
-            let spec = d.functions[function].async_config.as_ref().expect("async planned");
-            let body: AsyncInvokeConfigRequest = serde_json::from_value(spec.body(d)).map_err(|e| other(address, e))?;
-            let request = ctx.client.put_async_config(&urn, &body);
-            ctx.call(address, Call::PutAsyncConfig, settle, request).await?;
-            ctx.recorder
-                .put(address, record("async", urn, change, private), settle)
-                .await?;
-        }
-        (Address::Workflow(name), _) => {
-            let old = ctx.recorder.get(address);
-            if change.action == Action::Delete {
-                if has(Call::DeleteWorkflow) {
-                    let urn = old
-                        .as_ref()
-                        .and_then(|r| {
-                            r.private
-                                .get("workflow_urn")
-                                .and_then(|v| v.as_str().map(str::to_string))
-                        })
-                        .unwrap_or_default();
-                    let urns = [urn];
-                    let request = ctx.client.delete_workflows(&urns);
-                    let result = ctx
-                        .send(address, Call::DeleteWorkflow, Value::Null, None, settle, request)
-                        .await?;
-                    if !result.fail.is_empty() {
-                        return Err(StepError::Other {
-                            address: address.clone(),
-                            message: format!("the service did not delete it: {}", Value::Array(result.fail)),
-                        });
-                    }
-                }
-                return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
-            }
-            let d = desired.expect("desired");
-            let body: WorkflowDefinition =
-                serde_json::from_value(d.workflows[name].definition(d)).map_err(|e| other(address, e))?;
-            let summary = match (has(Call::UpdateWorkflow), old) {
-                (true, Some(old)) => {
-                    let request = ctx.client.update_workflow(&old.id, &body);
-                    ctx.call(address, Call::UpdateWorkflow, settle, request).await?
-                }
-                _ => {
-                    let template = record("workflow", String::new(), change, private.clone());
-                    let request = ctx.client.create_workflow(&body);
-                    let lookup = json!({"name": body.name});
-                    ctx.send(address, Call::CreateWorkflow, lookup, Some(template), settle, request)
-                        .await?
-                }
-            };
-            private.insert("workflow_urn".into(), summary.workflow_urn.clone().into());
-            ctx.recorder
-                .put(address, record("workflow", summary.id, change, private), settle)
-                .await?;
-        }
+        (Address::Dependency(_), Phase::DeleteOld) => dependency::delete_old(ctx, address, settle).await,
+        // Only the old version's cleanup (the `DeleteOld` step) is left to do.
+        (Address::Dependency(_), Phase::Main) if change.action == Action::Update => Ok(()),
+        (Address::Dependency(_), Phase::Main) => dependency::run(ctx, change, private, settle).await,
+        (Address::Function(name), _) => function::run(ctx, change, name, private, settle).await,
+        (Address::Trigger { function, .. }, _) => trigger::run(ctx, change, function, private, settle).await,
+        (Address::Async(function), _) => async_config::run(ctx, change, function, private, settle).await,
+        (Address::Workflow(_), _) => workflow::run(ctx, change, private, settle).await,
     }
-    Ok(())
 }
 
-/// A dependency's record once its version exists: the id, `dep_id` and `version` filled in.
-pub(crate) fn dependency_record(
-    template: ResourceState,
-    version: &crate::api::types::DependencyVersion,
-) -> ResourceState {
-    let mut rec = ResourceState {
-        id: version.id.clone(),
-        ..template
-    };
-    rec.attributes.insert("dep_id", version.dep_id.clone().into());
-    rec.attributes.insert("version", version.version.into());
-    rec
-}
-
-fn dep_version(rec: &ResourceState) -> (String, i64) {
-    let attributes = rec.attributes.to_map();
-    (
-        attributes
-            .get("dep_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        attributes.get("version").and_then(Value::as_i64).unwrap_or_default(),
-    )
+/// The URN of function `name`: as recorded (created earlier in this run, perhaps), else
+/// as planned.
+fn function_urn(ctx: &Ctx, name: &str) -> String {
+    ctx.recorder
+        .get(&Address::Function(name.into()))
+        .map(|r| r.id)
+        .or_else(|| ctx.desired.as_ref().map(|d| d.function_urn(name)))
+        .unwrap_or_default()
 }
 
 /// A delete of something already gone succeeded.
@@ -972,17 +410,19 @@ fn not_found(e: ApiError) -> Result<(), ApiError> {
     }
 }
 
+/// A call whose request the plan does not carry (a plan read back from a file, its
+/// requests never attached): sending nothing beats guessing.
+fn unplanned(address: &Address, operation: Operation) -> StepError {
+    StepError::Other {
+        address: address.clone(),
+        message: format!("the plan carries no request for its {operation} call"),
+    }
+}
+
 fn other(address: &Address, e: impl std::fmt::Display) -> StepError {
     StepError::Other {
         address: address.clone(),
         message: e.to_string(),
-    }
-}
-
-fn merge(into: &mut Value, from: Value) {
-    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
-        let b: Map<String, Value> = b;
-        a.extend(b);
     }
 }
 

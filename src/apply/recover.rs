@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::api::Operation;
 use crate::client::{ApiError, Client};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
@@ -72,8 +73,8 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
         };
         let template = intent.record.clone();
         let lookup = &intent.lookup;
-        let resolution = match (intent.call.as_str(), template) {
-            ("CreateFunction", Some(template)) => {
+        let resolution = match (intent.call, template) {
+            (Operation::CreateFunction, Some(template)) => {
                 let urn = str_at(lookup, "urn");
                 match client.show_function_config_opt(urn).await.map_err(err)? {
                     None => Resolution::NotFound,
@@ -96,7 +97,7 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
                     }
                 }
             }
-            ("CreateTrigger", Some(template)) => {
+            (Operation::CreateFunctionTrigger, Some(template)) => {
                 let urn = str_at(lookup, "function_urn");
                 let kind = str_at(lookup, "trigger_type_code");
                 let want = lookup
@@ -120,7 +121,7 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
                     None => Resolution::NotFound,
                 }
             }
-            ("CreateDependencyVersion", Some(template)) => {
+            (Operation::CreateDependencyVersion, Some(template)) => {
                 let name = str_at(lookup, "name");
                 let etag = lookup.get("etag").and_then(Value::as_str);
                 let runtime = str_at(lookup, "runtime");
@@ -136,11 +137,11 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
                         .max_by_key(|v| v.version),
                 };
                 match found {
-                    Some(v) => Resolution::Recorded(super::dependency_record(template, &v)),
+                    Some(v) => Resolution::Recorded(crate::apply::dependency_record(template, &v)),
                     None => Resolution::NotFound,
                 }
             }
-            ("CreateWorkflow", Some(template)) => {
+            (Operation::CreateWorkflow, Some(template)) => {
                 let name = str_at(lookup, "name");
                 let found = client
                     .find_workflow(name)

@@ -48,12 +48,14 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                 if resolve_pending(client, &mut state).await? {
                     state::save(path, &mut state)?;
                 }
-                check_live(&session, client, &state, &artifacts, &replay).await?;
+                let fresh = check_live(&session, client, &state, &artifacts, &replay).await?;
                 print_plan(&saved.plan);
                 if saved.plan.is_empty() {
                     return Ok(ExitStatus::Success);
                 }
-                execute(&session, client, state, &payloads, &interrupt, &saved.plan, destroy).await
+                // The plan file keeps no request bodies: they come from the same plan made again.
+                let plan = saved.with_requests(&fresh);
+                execute(&session, client, state, &payloads, &interrupt, &plan, destroy).await
             }
             .await;
             connection.close().await;
@@ -65,21 +67,22 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Refuses the plan when the live side of a resource it touches changed since it was made.
+/// Refuses the plan when the live side of a resource it touches changed since it was made;
+/// otherwise returns the plan made again.
 async fn check_live(
     session: &Session,
     client: &crate::client::Client,
     state: &State,
     artifacts: &crate::plan::Artifacts,
     replay: &Replay,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<crate::plan::Plan> {
     let saved = &replay.saved;
     let (desired, parallelism) = (&session.desired, session.parallelism());
     let mut fresh = make_plan(client, desired, state, artifacts, parallelism, saved.inputs.destroy).await?;
     fresh.retain_targets(&targets(&saved.inputs.targets)?);
     let stale = saved.check_live(&fresh);
     if stale.is_empty() {
-        return Ok(());
+        return Ok(fresh);
     }
     let list: Vec<String> = stale.iter().map(|s| format!("\n  - {s}")).collect();
     Err(replay.refused(format!("live resources changed since it was made:{}", list.concat())))

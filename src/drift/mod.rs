@@ -504,7 +504,7 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
     checked.workflows = inventory.workflows.len();
     checked.dependencies = inventory.dependencies.len();
     // A create an interrupted run sent and never saw answered: `plan`/`apply` record it.
-    let interrupted = |call: &str, key: &str, value: &str| {
+    let interrupted = |call: crate::api::Operation, key: &str, value: &str| {
         state
             .pending
             .values()
@@ -514,7 +514,9 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
     for f in &inventory.unrecorded_functions {
         let ours = state.owner();
         let reason = match f.owner.as_deref().map(crate::model::Owner::parse) {
-            Some(owner) if owner == ours && interrupted("CreateFunction", "urn", &f.urn) => INTERRUPTED.into(),
+            Some(owner) if owner == ours && interrupted(crate::api::Operation::CreateFunction, "urn", &f.urn) => {
+                INTERRUPTED.into()
+            }
             None => format!("no `{OWNERSHIP_TAG_KEY}` tag"),
             Some(owner) if owner == ours => "tagged for this state but not in it".to_string(),
             Some(owner) if owner.stack == state.stack => format!("tagged for {}", owner.describe()),
@@ -545,7 +547,7 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
                 address: Address::Workflow(w.name.clone()),
                 name: w.name.clone(),
                 id: w.id.clone(),
-                reason: if interrupted("CreateWorkflow", "name", &w.name) {
+                reason: if interrupted(crate::api::Operation::CreateWorkflow, "name", &w.name) {
                     INTERRUPTED.into()
                 } else {
                     "not in this state".into()
@@ -563,7 +565,7 @@ fn unmanaged(state: &State, inventory: &Inventory, report: &mut Report) {
                 address: Address::Dependency(d.name.clone()),
                 name: d.name.clone(),
                 id: package.clone(),
-                reason: if interrupted("CreateDependencyVersion", "name", &d.name) {
+                reason: if interrupted(crate::api::Operation::CreateDependencyVersion, "name", &d.name) {
                     INTERRUPTED.into()
                 } else {
                     "not in this state".into()

@@ -442,7 +442,7 @@ fn creates_an_interrupted_run_left_unconfirmed_are_named_as_such() {
     let mut state = state();
     let intent = |call: &str, lookup: Value| crate::state::Intent {
         address: "x".into(),
-        call: call.into(),
+        call: call.parse().unwrap(),
         started: "2026-11-23T00:00:00.000Z".into(),
         lookup,
         record: None,

@@ -5,6 +5,33 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::{CodeSource, Desired, Secret};
+use crate::api::types::{
+    self, AsyncInvokeConfigRequest, CreateFunctionRequest, CreateTriggerRequest, DestinationConfig, FuncCode, Tag,
+    UpdateFunctionCodeRequest, UpdateFunctionConfigRequest,
+};
+
+/// The keys of a function's config, in the order plans show them (and state records them).
+const CONFIG_KEYS: &[&str] = &[
+    "func_name",
+    "package",
+    "runtime",
+    "handler",
+    "memory_size",
+    "timeout",
+    "description",
+    "user_data",
+    "encrypted_user_data",
+    "xrole",
+    "app_xrole",
+    "strategy_config",
+    "func_vpc",
+    "mount_config",
+    "log_config",
+    "initializer_handler",
+    "initializer_timeout",
+    "pre_stop_handler",
+    "pre_stop_timeout",
+];
 
 /// `functions.<name>`.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,38 +99,44 @@ impl FunctionSpec {
         })
     }
 
-    /// The metadata fields of create and `PUT …/config` (everything except code), complete,
-    /// so omitted-field semantics never matter. Secrets are exposed here: never print it.
-    pub fn config_body(&self) -> Value {
-        let mut body = json!({
-            "func_name": self.func_name,
-            "package": self.package,
-            "runtime": self.runtime,
-            "handler": self.handler,
-            "memory_size": self.memory_size,
-            "timeout": self.timeout,
-            "description": self.description.clone().unwrap_or_default(),
-            "user_data": self.user_data().unwrap_or_default(),
-            "encrypted_user_data": self.encrypted_user_data().map(|s| s.expose().to_string()).unwrap_or_default(),
-        });
-        let object = body.as_object_mut().expect("object");
+    /// The `PUT …/config` request: the complete desired metadata (everything except code),
+    /// so omitted-field semantics never matter; `package`, `runtime` and the pass-through
+    /// blocks ride in `extra`. Secrets are exposed here: never print it.
+    pub fn config_request(&self) -> UpdateFunctionConfigRequest {
+        let mut extra = Map::new();
+        extra.insert("package".into(), self.package.clone().into());
+        extra.insert("runtime".into(), self.runtime.clone().into());
+        extra.extend(self.passthrough());
+        UpdateFunctionConfigRequest {
+            func_name: self.func_name.clone(),
+            handler: self.handler.clone(),
+            memory_size: self.memory_size.into(),
+            timeout: self.timeout.into(),
+            user_data: Some(self.user_data().unwrap_or_default()),
+            encrypted_user_data: Some(
+                self.encrypted_user_data()
+                    .map(|s| s.expose().to_string())
+                    .unwrap_or_default(),
+            ),
+            description: Some(self.description.clone().unwrap_or_default()),
+            xrole: self.xrole.clone(),
+            app_xrole: self.app_xrole.clone(),
+            strategy_config: self.strategy_config.map(|s| types::StrategyConfig {
+                concurrency: s.concurrency,
+                concurrent_num: s.concurrent_num,
+            }),
+            extra,
+        }
+    }
+
+    /// The config blocks the API takes as they are (VPC, mounts, logs, lifecycle hooks).
+    fn passthrough(&self) -> Map<String, Value> {
+        let mut extra = Map::new();
         let mut put = |key: &str, value: Option<Value>| {
             if let Some(value) = value {
-                object.insert(key.into(), value);
+                extra.insert(key.into(), value);
             }
         };
-        put("xrole", self.xrole.clone().map(Value::from));
-        put("app_xrole", self.app_xrole.clone().map(Value::from));
-        if let Some(strategy) = self.strategy_config {
-            let mut config = Map::new();
-            if let Some(n) = strategy.concurrency {
-                config.insert("concurrency".into(), n.into());
-            }
-            if let Some(n) = strategy.concurrent_num {
-                config.insert("concurrent_num".into(), n.into());
-            }
-            put("strategy_config", Some(Value::Object(config)));
-        }
         put("func_vpc", self.func_vpc.clone().map(Value::Object));
         put("mount_config", self.mount_config.clone().map(Value::Object));
         put("log_config", self.log_config.clone().map(Value::Object));
@@ -115,25 +148,97 @@ impl FunctionSpec {
             put("pre_stop_handler", Some(hook.handler.clone().into()));
             put("pre_stop_timeout", Some(hook.timeout.into()));
         }
-        body
+        extra
     }
 
-    /// The code fields of create and `PUT …/code`: `code_type`, `func_code.file` (base64 of
-    /// the zip or jar, which the applier reads or packages), `code_filename`, `code_url` (OBS
-    /// sources) and `depend_version_list` (the ids the dependencies' versions got).
+    /// [`FunctionSpec::config_request`] as JSON, keys in the order plans show them.
+    pub fn config_body(&self) -> Value {
+        let body = serde_json::to_value(self.config_request()).expect("requests serialize");
+        super::ordered(body, CONFIG_KEYS)
+    }
+
+    /// The `PUT …/code` request: `code_type`, `func_code.file` (base64 of the zip or jar,
+    /// which the applier reads or packages), `code_filename`, `code_url` (OBS sources) and
+    /// `depend_version_list` (the ids the dependencies' versions got).
+    pub fn code_request(
+        &self,
+        region: &str,
+        file_base64: Option<&str>,
+        depend_version_list: &[String],
+    ) -> UpdateFunctionCodeRequest {
+        UpdateFunctionCodeRequest {
+            code_type: self.code.code_type().into(),
+            func_code: FuncCode {
+                file: Some(file_base64.unwrap_or_default().into()),
+                link: None,
+            },
+            code_url: self.code.obs_url(region),
+            code_filename: self.code.code_filename(),
+            depend_version_list: Some(depend_version_list.to_vec()),
+        }
+    }
+
+    /// [`FunctionSpec::code_request`] as JSON.
     pub fn code_body(&self, region: &str, file_base64: Option<&str>, depend_version_list: &[String]) -> Value {
-        let mut body = json!({
-            "code_type": self.code.code_type(),
-            "func_code": {"file": file_base64.unwrap_or_default()},
-            "depend_version_list": depend_version_list,
-        });
-        if let Some(filename) = self.code.code_filename() {
-            body["code_filename"] = filename.into();
+        let body = self.code_request(region, file_base64, depend_version_list);
+        let body = serde_json::to_value(body).expect("requests serialize");
+        super::ordered(
+            body,
+            &[
+                "code_type",
+                "func_code",
+                "depend_version_list",
+                "code_filename",
+                "code_url",
+            ],
+        )
+    }
+
+    /// The create request: config and code in one body, with `tags` (this state's
+    /// ownership tag among them) as the JSON string the API takes, so a new function needs
+    /// no tags call. Secrets are exposed here: never print it.
+    pub fn create_request(
+        &self,
+        region: &str,
+        file_base64: Option<&str>,
+        depend_version_list: &[String],
+        tags: &[Tag],
+    ) -> CreateFunctionRequest {
+        let config = self.config_request();
+        let code = self.code_request(region, file_base64, depend_version_list);
+        let mut extra = Map::new();
+        if let Some(strategy) = &config.strategy_config {
+            extra.insert(
+                "strategy_config".into(),
+                serde_json::to_value(strategy).expect("requests serialize"),
+            );
         }
-        if let Some(url) = self.code.obs_url(region) {
-            body["code_url"] = url.into();
+        extra.extend(self.passthrough());
+        extra.insert(
+            "tags".into(),
+            serde_json::to_string(tags).expect("tags serialize").into(),
+        );
+        CreateFunctionRequest {
+            func_name: config.func_name,
+            package: self.package.clone(),
+            runtime: self.runtime.clone(),
+            handler: config.handler,
+            memory_size: config.memory_size,
+            timeout: config.timeout,
+            code_type: code.code_type,
+            code_filename: code.code_filename,
+            code_url: code.code_url,
+            func_code: Some(code.func_code),
+            depend_version_list: code.depend_version_list,
+            user_data: config.user_data,
+            encrypted_user_data: config.encrypted_user_data,
+            description: config.description,
+            xrole: config.xrole,
+            app_xrole: config.app_xrole,
+            kind: None,
+            enterprise_project_id: None,
+            extra,
         }
-        body
     }
 
     /// Tags as the tags API takes them: `[{key, value}]`, sorted by key.
@@ -176,13 +281,19 @@ pub struct TriggerSpec {
 }
 
 impl TriggerSpec {
-    /// The create body: `{trigger_type_code, trigger_status, event_data}`.
+    /// The create request: `{trigger_type_code, trigger_status, event_data}`.
+    pub fn create_request(&self) -> CreateTriggerRequest {
+        CreateTriggerRequest {
+            trigger_type_code: self.trigger_type_code.clone(),
+            trigger_status: Some(self.trigger_status.as_str().into()),
+            event_type_code: None,
+            event_data: self.event_data.clone(),
+        }
+    }
+
+    /// [`TriggerSpec::create_request`] as JSON.
     pub fn create_body(&self) -> Value {
-        json!({
-            "trigger_type_code": self.trigger_type_code,
-            "trigger_status": self.trigger_status.as_str(),
-            "event_data": self.event_data,
-        })
+        serde_json::to_value(self.create_request()).expect("requests serialize")
     }
 }
 
@@ -223,8 +334,8 @@ impl Destination {
         }
     }
 
-    /// `{destination, param}` where `param` is the JSON-encoded string the API wants.
-    pub fn body(&self, desired: &Desired) -> Value {
+    /// The destination, where `param` is the JSON-encoded string the API wants.
+    pub fn request(&self, desired: &Desired) -> types::Destination {
         let param = match self {
             Destination::Function(target) => json!({"func_urn": desired.resolve(target)}),
             Destination::Smn { topic_urn } => json!({"topic_urn": topic_urn}),
@@ -244,7 +355,10 @@ impl Destination {
                 param
             }
         };
-        json!({"destination": self.destination(), "param": param.to_string()})
+        types::Destination {
+            destination: self.destination().into(),
+            param: param.to_string(),
+        }
     }
 }
 
@@ -259,28 +373,33 @@ pub struct AsyncSpec {
 }
 
 impl AsyncSpec {
-    /// The `PUT …/async-invoke-config` body.
+    /// The `PUT …/async-invoke-config` request.
+    pub fn request(&self, desired: &Desired) -> AsyncInvokeConfigRequest {
+        let destinations = DestinationConfig {
+            on_success: self.on_success.as_ref().map(|d| d.request(desired)),
+            on_failure: self.on_failure.as_ref().map(|d| d.request(desired)),
+        };
+        let any = destinations.on_success.is_some() || destinations.on_failure.is_some();
+        AsyncInvokeConfigRequest {
+            max_async_event_age_in_seconds: self.max_async_event_age_in_seconds.map(i64::from),
+            max_async_retry_attempts: self.max_async_retry_attempts.map(i64::from),
+            destination_config: any.then_some(destinations),
+            enable_async_status_log: self.enable_async_status_log,
+            extra: Map::new(),
+        }
+    }
+
+    /// [`AsyncSpec::request`] as JSON, keys in the order plans show them.
     pub fn body(&self, desired: &Desired) -> Value {
-        let mut body = Map::new();
-        if let Some(age) = self.max_async_event_age_in_seconds {
-            body.insert("max_async_event_age_in_seconds".into(), age.into());
-        }
-        if let Some(retries) = self.max_async_retry_attempts {
-            body.insert("max_async_retry_attempts".into(), retries.into());
-        }
-        if let Some(log) = self.enable_async_status_log {
-            body.insert("enable_async_status_log".into(), log.into());
-        }
-        let mut destinations = Map::new();
-        if let Some(d) = &self.on_success {
-            destinations.insert("on_success".into(), d.body(desired));
-        }
-        if let Some(d) = &self.on_failure {
-            destinations.insert("on_failure".into(), d.body(desired));
-        }
-        if !destinations.is_empty() {
-            body.insert("destination_config".into(), Value::Object(destinations));
-        }
-        Value::Object(body)
+        let body = serde_json::to_value(self.request(desired)).expect("requests serialize");
+        super::ordered(
+            body,
+            &[
+                "max_async_event_age_in_seconds",
+                "max_async_retry_attempts",
+                "enable_async_status_log",
+                "destination_config",
+            ],
+        )
     }
 }

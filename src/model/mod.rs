@@ -10,6 +10,9 @@ pub mod limits;
 pub mod owner;
 pub mod workflow;
 
+#[cfg(test)]
+mod request_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -21,6 +24,7 @@ pub use function::{
 pub use owner::Owner;
 pub use workflow::{WorkflowFunction, WorkflowSpec};
 
+use crate::api::types::CreateDependencyVersionRequest;
 use crate::api::urn;
 
 /// Everything a stack declares, validated.
@@ -204,19 +208,37 @@ impl DependencySpec {
         }
     }
 
-    /// The create-version body minus `depend_file` (which the applier fills with the zip).
-    pub fn create_body(&self, region: &str) -> serde_json::Value {
-        let mut body = serde_json::json!({
-            "depend_type": self.depend_type(),
-            "runtime": self.runtime,
-            "name": self.name,
-        });
-        if let Some(link) = self.source.obs_url(region) {
-            body["depend_link"] = link.into();
+    /// The create-version request minus `depend_file` (the zip, which the applier fills in).
+    pub fn create_request(&self, region: &str) -> CreateDependencyVersionRequest {
+        CreateDependencyVersionRequest {
+            depend_type: self.depend_type().into(),
+            depend_file: None,
+            depend_link: self.source.obs_url(region),
+            runtime: self.runtime.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
         }
-        if let Some(description) = &self.description {
-            body["description"] = description.clone().into();
-        }
-        body
     }
+
+    /// [`DependencySpec::create_request`] as JSON, keys in the order plans show them.
+    pub fn create_body(&self, region: &str) -> serde_json::Value {
+        let body = serde_json::to_value(self.create_request(region)).expect("requests serialize");
+        ordered(body, &["depend_type", "runtime", "name", "depend_link", "description"])
+    }
+}
+
+/// `object` with the keys `first` names moved to the front in that order, the others after
+/// them in their own order: a request serialized from its typed form, keyed as plans show it.
+pub(crate) fn ordered(object: serde_json::Value, first: &[&str]) -> serde_json::Value {
+    let serde_json::Value::Object(mut map) = object else {
+        return object;
+    };
+    let mut out = serde_json::Map::new();
+    for key in first {
+        if let Some((key, value)) = map.shift_remove_entry(*key) {
+            out.insert(key, value);
+        }
+    }
+    out.extend(map);
+    serde_json::Value::Object(out)
 }

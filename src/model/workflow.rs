@@ -3,6 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{Desired, FunctionRef};
+use crate::api::types::WorkflowDefinition;
 
 /// `workflows.<name>`.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,28 +33,51 @@ pub struct WorkflowFunction {
 }
 
 impl WorkflowSpec {
-    /// The create/update body (`WorkflowCreateBody`).
+    /// The create/update request (`WorkflowCreateBody`). Other top-level keys (`triggers`
+    /// among them) ride in `extra`, as written.
+    pub fn definition_request(&self, desired: &Desired) -> WorkflowDefinition {
+        let functions = self
+            .functions
+            .iter()
+            .map(|f| {
+                json!({
+                    "name": f.name,
+                    "operation": desired.resolve(&f.target),
+                    "metadata": {},
+                })
+            })
+            .collect();
+        WorkflowDefinition {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            start: self.start.clone(),
+            functions,
+            states: self.states.clone(),
+            constants: Value::Object(self.constants.clone()),
+            retries: self.retries.clone(),
+            triggers: None,
+            mode: Some(self.mode.clone()),
+            // The manifest's other keys (`triggers`, `express_config`, …) are none of the
+            // fields above but `triggers`, left unset so it is sent once, from here.
+            extra: self.extra.clone(),
+        }
+    }
+
+    /// [`WorkflowSpec::definition_request`] as JSON, keys in the order plans show them.
     pub fn definition(&self, desired: &Desired) -> Value {
-        let mut body = json!({
-            "name": self.name,
-            "start": self.start,
-            "mode": self.mode,
-            "functions": self.functions.iter().map(|f| json!({
-                "name": f.name,
-                "operation": desired.resolve(&f.target),
-                "metadata": {},
-            })).collect::<Vec<_>>(),
-            "states": self.states,
-            "constants": self.constants,
-            "retries": self.retries,
-        });
-        if let Some(description) = &self.description {
-            body["description"] = description.clone().into();
-        }
-        let object = body.as_object_mut().expect("object");
-        for (key, value) in &self.extra {
-            object.insert(key.clone(), value.clone());
-        }
-        body
+        let body = serde_json::to_value(self.definition_request(desired)).expect("requests serialize");
+        super::ordered(
+            body,
+            &[
+                "name",
+                "start",
+                "mode",
+                "functions",
+                "states",
+                "constants",
+                "retries",
+                "description",
+            ],
+        )
     }
 }

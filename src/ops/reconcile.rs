@@ -73,16 +73,16 @@ pub struct Run<'a> {
 
 /// Runs `plan`'s changes; `progress` gets one line per finished resource.
 pub async fn run_plan(run: Run<'_>, plan: &Plan, progress: &mut (dyn FnMut(String) + Send)) -> Outcome {
-    apply::apply(
-        run.client,
-        run.desired,
+    apply::apply(apply::ApplyOptions {
+        client: run.client,
+        desired: run.desired,
         plan,
-        run.payloads,
-        run.state,
-        run.path.to_path_buf(),
-        run.parallelism,
-        run.stop,
+        payloads: run.payloads,
+        state: run.state,
+        state_path: run.path.to_path_buf(),
+        parallelism: run.parallelism,
+        stop: run.stop,
         progress,
-    )
+    })
     .await
 }

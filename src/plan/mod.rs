@@ -3,13 +3,15 @@
 //!
 //! | file | concern |
 //! |---|---|
+//! | `call.rs` | [`Call`]: an operation and the typed request it sends |
 //! | `live.rs` | [`Live`], the snapshot refresh builds |
 //! | `diff.rs` | normalization (server defaults, empty values, JSON strings), secret HMACs |
-//! | `resources.rs` | one diff function per resource kind |
+//! | `resources/` | one diff per resource kind (`function.rs`, `trigger.rs`, …), the shared views and orphans |
 //! | `order.rs` | the dependency graph the applier walks |
 //! | `render.rs` | the human plan, the `--json` plan and the Markdown plan |
 //! | `import.rs` | the state record `fgform import` writes: the live view in the diff's shape |
 
+mod call;
 pub mod diff;
 pub mod import;
 pub mod live;
@@ -23,9 +25,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use call::{Call, Request};
 pub use live::{Live, LiveFunction};
 pub use resources::{depends_on, is_trigger, KNOWN_AFTER_APPLY, SENSITIVE};
 
+use crate::api::Operation;
 use crate::model::{Address, Desired};
 use crate::state::State;
 
@@ -54,26 +58,6 @@ pub enum Action {
     Delete,
 }
 
-/// One API call a change makes (the applier's vocabulary; names follow the SDK operations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Call {
-    CreateFunction,
-    UpdateFunctionConfig,
-    UpdateFunctionCode,
-    UpdateFunctionTags,
-    DeleteFunction,
-    PutAsyncConfig,
-    DeleteAsyncConfig,
-    CreateTrigger,
-    UpdateTriggerStatus,
-    DeleteTrigger,
-    CreateDependencyVersion,
-    DeleteDependencyVersion,
-    CreateWorkflow,
-    UpdateWorkflow,
-    DeleteWorkflow,
-}
-
 /// One attribute that differs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttrDiff {
@@ -89,8 +73,8 @@ pub struct AttrDiff {
 pub struct Change {
     pub address: Address,
     pub action: Action,
-    /// The API calls, in order (empty when a parent's call does the work, e.g. a trigger
-    /// deleted with its function).
+    /// The API calls, in order, each with its typed request (empty when a parent's call
+    /// does the work, e.g. a trigger deleted with its function). Written as SDK names only.
     pub calls: Vec<Call>,
     /// The attributes that differ (all of them for a create or delete).
     pub attributes: Vec<AttrDiff>,
@@ -98,6 +82,21 @@ pub struct Change {
     pub before: Value,
     /// Managed attributes after (`null` for a delete).
     pub after: Value,
+}
+
+impl Change {
+    /// Whether it makes a call of `operation`.
+    pub fn has(&self, operation: Operation) -> bool {
+        self.calls.iter().any(|c| c.operation() == operation)
+    }
+
+    /// The request of its call of `operation`, if it makes one that sends a body.
+    pub fn request(&self, operation: Operation) -> Option<&Request> {
+        self.calls
+            .iter()
+            .find(|c| c.operation() == operation)
+            .and_then(Call::request)
+    }
 }
 
 /// A state record written without any API call: the live resource already is what the
@@ -265,11 +264,11 @@ pub fn destroy(state: &State, live: &Live) -> Plan {
         let parent_goes = address.parent().is_some_and(|p| addresses.contains(&p));
         let calls = match (address, parent_goes) {
             (_, true) => vec![],
-            (Address::Function(_), _) => vec![Call::DeleteFunction],
-            (Address::Trigger { .. }, _) => vec![Call::DeleteTrigger],
-            (Address::Async(_), _) => vec![Call::DeleteAsyncConfig],
-            (Address::Dependency(_), _) => vec![Call::DeleteDependencyVersion],
-            (Address::Workflow(_), _) => vec![Call::DeleteWorkflow],
+            (Address::Function(_), _) => vec![Call::bare(Operation::DeleteFunction)],
+            (Address::Trigger { .. }, _) => vec![Call::bare(Operation::DeleteFunctionTrigger)],
+            (Address::Async(_), _) => vec![Call::bare(Operation::DeleteFunctionAsyncInvokeConfig)],
+            (Address::Dependency(_), _) => vec![Call::bare(Operation::DeleteDependencyVersion)],
+            (Address::Workflow(_), _) => vec![Call::bare(Operation::BatchDeleteWorkflows)],
         };
         let before = resources::state_view(state, address);
         changes.push(Change {

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::diff::secret_digest;
 use super::{Action, Artifacts, Call, Plan};
+use crate::api::Operation;
 use crate::model::{Address, Desired};
 use crate::state::State;
 
@@ -59,7 +60,7 @@ pub struct PriorState {
 pub struct Fingerprint {
     /// The planned action (a different one at apply means the world moved).
     pub action: Action,
-    pub calls: Vec<Call>,
+    pub calls: Vec<Operation>,
     /// A function's code digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -149,7 +150,7 @@ pub fn fingerprints(plan: &Plan) -> BTreeMap<String, Fingerprint> {
             let function = matches!(c.address, Address::Function(_));
             let fingerprint = Fingerprint {
                 action: c.action,
-                calls: c.calls.clone(),
+                calls: c.calls.iter().map(Call::operation).collect(),
                 digest: function.then(|| text("digest")).flatten(),
                 last_modified: function.then(|| text("last_modified")).flatten(),
                 before_sha256: hex::encode(Sha256::digest(serde_json::to_vec(&c.before).expect("values serialize"))),
@@ -198,6 +199,26 @@ impl SavedPlan {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The saved plan with the requests of its calls, which a plan file never holds (they
+    /// carry secrets and code), taken from `fresh`: a plan made now from the same inputs
+    /// (`inputs_sha256` proved them unchanged) and state, whose calls [`SavedPlan::check_live`]
+    /// found to be the same. A call `fresh` does not make keeps no request, and the apply
+    /// refuses to send it.
+    pub fn with_requests(&self, fresh: &Plan) -> Plan {
+        let mut plan = self.plan.clone();
+        for change in &mut plan.changes {
+            let Some(now) = fresh.change(&change.address) else {
+                continue;
+            };
+            for call in &mut change.calls {
+                if let Some(same) = now.calls.iter().find(|c| c.operation() == call.operation()) {
+                    *call = same.clone();
+                }
+            }
+        }
+        plan
     }
 
     /// Compares the live fingerprints with those of `fresh`, a plan made now from the same
@@ -294,7 +315,7 @@ mod tests {
         Change {
             address: address.parse().unwrap(),
             action: Action::Update,
-            calls: vec![Call::UpdateFunctionConfig],
+            calls: vec![Call::bare(Operation::UpdateFunctionConfig)],
             attributes: vec![AttrDiff {
                 path: "memory_size".into(),
                 before: Some(json!(128)),
@@ -458,5 +479,40 @@ mod tests {
         );
         assert_eq!(withheld, ["db"]);
         assert_eq!(kept.get("stage").map(String::as_str), Some("dev"));
+    }
+
+    #[test]
+    fn a_plan_file_holds_no_request_and_apply_takes_them_from_the_fresh_plan() {
+        use crate::api::types::UpdateFunctionConfigRequest;
+        use crate::plan::Request;
+        let secret = "not-in-the-file";
+        let config = Call::send(Request::UpdateFunctionConfig(Box::new(UpdateFunctionConfigRequest {
+            encrypted_user_data: Some(secret.into()),
+            ..Default::default()
+        })));
+        let mut with_body = change("function.f", json!({"memory_size": 128}));
+        with_body.calls = vec![config.clone()];
+        let fresh = Plan {
+            changes: vec![with_body.clone()],
+            ..Plan::default()
+        };
+        let mut gone = change("function.g", json!({}));
+        gone.calls = vec![Call::bare(Operation::UpdateFunctionConfig)];
+        let planned = Plan {
+            changes: vec![with_body, gone],
+            ..Plan::default()
+        };
+        let text = serde_json::to_string(&saved(planned, None, 0)).unwrap();
+        assert!(!text.contains(secret), "{text}");
+        let read: SavedPlan = serde_json::from_str(&text).unwrap();
+        assert!(read
+            .plan
+            .changes
+            .iter()
+            .all(|c| c.calls.iter().all(|c| c.request().is_none())));
+        let attached = read.with_requests(&fresh);
+        assert_eq!(attached.changes[0].calls, [config]);
+        // A change the fresh plan does not make keeps no request: the apply refuses it.
+        assert!(attached.changes[1].request(Operation::UpdateFunctionConfig).is_none());
     }
 }

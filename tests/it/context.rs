@@ -393,17 +393,17 @@ impl TestContext {
         };
         let (_, payloads) = build_artifacts(&desired).unwrap();
         self.new_writes();
-        let outcome = apply::apply(
-            &self.client,
-            (!destroy).then_some(&desired),
-            &plan,
-            &payloads,
+        let outcome = apply::apply(apply::ApplyOptions {
+            client: &self.client,
+            desired: (!destroy).then_some(&desired),
+            plan: &plan,
+            payloads: &payloads,
             state,
-            self.state_path.clone(),
-            1,
-            &std::sync::atomic::AtomicBool::new(false),
-            &mut |_| {},
-        )
+            state_path: self.state_path.clone(),
+            parallelism: 1,
+            stop: &std::sync::atomic::AtomicBool::new(false),
+            progress: &mut |_| {},
+        })
         .await;
         (plan, outcome)
     }

@@ -394,7 +394,11 @@ async fn an_old_dependency_version_left_by_an_interrupted_replace_is_deleted_nex
     let change = plan
         .change(&"dependency.pillow".parse().unwrap())
         .expect("cleanup planned");
-    assert_eq!(change.calls, [plan::Call::DeleteDependencyVersion], "{text}");
+    assert_eq!(
+        change.calls,
+        [fgform::api::Operation::DeleteDependencyVersion],
+        "{text}"
+    );
     assert!(text.contains("old_version"), "{text}");
     h.new_writes();
     let (_, outcome) = h.apply_in_process(false).await;

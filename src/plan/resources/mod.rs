@@ -1,14 +1,22 @@
 //! One diff per resource kind: desired view vs live view, with the calls that close the gap.
 
+mod async_config;
+mod dependency;
+mod function;
+mod trigger;
+mod workflow;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
 use super::diff::{self, matches, parse_json_string};
-use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Rerecord};
+use crate::api::Operation;
+
+use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Request, Rerecord};
 use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
-use crate::model::{Address, Desired, FunctionSpec, Owner, TriggerSpec};
+use crate::model::{Address, DependencySpec, Desired, FunctionSpec, Owner, TriggerSpec};
 use crate::state::{Attributes, ResourceState, State};
 
 /// Shown instead of a secret.
@@ -299,402 +307,6 @@ impl<'a> Ctx<'a> {
         self.plan
     }
 
-    // ---- dependencies ----
-
-    fn dependency(&mut self, name: &str) {
-        let spec = &self.desired.dependencies[name];
-        let address = Address::Dependency(name.into());
-        let content = self
-            .artifacts
-            .digests
-            .get(&address)
-            .map(|d| d.md5.clone())
-            .or_else(|| spec.source.obs_url(self.desired.region()))
-            .unwrap_or_default();
-        let after = json!({
-            "name": spec.name,
-            "runtime": spec.runtime,
-            "description": spec.description.clone().unwrap_or_default(),
-            "content": content,
-        });
-        let live = self.in_state(&address).and_then(|_| self.live.dependencies.get(name));
-        let Some(live) = live else {
-            self.new_versions.insert(name.into());
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![Call::CreateDependencyVersion],
-                Value::Null,
-                after,
-                attributes,
-            );
-            return;
-        };
-        let recorded = self.in_state(&address).and_then(|r| r.attributes.get("content"));
-        let before = dependency_view(live, recorded);
-        let attributes = compare(&before, &after, DEPENDENCY_KEYS, &|_| true);
-        if !attributes.is_empty() {
-            self.new_versions.insert(name.into());
-            self.push(
-                address,
-                Action::Replace,
-                vec![Call::CreateDependencyVersion, Call::DeleteDependencyVersion],
-                before,
-                after,
-                attributes,
-            );
-            return;
-        }
-        // A replace interrupted after its new version was recorded: the old version is
-        // still to be deleted (once the functions have moved off it).
-        if let Some(old) = self.in_state(&address).and_then(|r| r.private.get("old_version")) {
-            let attributes = vec![AttrDiff {
-                path: "old_version".into(),
-                before: Some(old),
-                after: None,
-                forces_replacement: false,
-                sensitive: false,
-            }];
-            self.push(
-                address,
-                Action::Update,
-                vec![Call::DeleteDependencyVersion],
-                before,
-                after,
-                attributes,
-            );
-        }
-    }
-
-    // ---- functions ----
-
-    /// The desired view of function `name`: what apply records and the diff compares.
-    pub(super) fn function_after(&self, name: &str, spec: &FunctionSpec) -> Map<String, Value> {
-        let mut body = spec.config_body();
-        let object = body.as_object_mut().expect("object");
-        object.remove("func_name");
-        object.remove("encrypted_user_data");
-        let user_data = spec.user_data().map(|u| parse_json_string(&u)).unwrap_or(Value::Null);
-        object.insert("user_data".into(), user_data);
-        if !spec.secrets.is_empty() {
-            object.insert("encrypted_user_data".into(), SENSITIVE.into());
-        }
-        object.insert("code_type".into(), spec.code.code_type().into());
-        let code = self
-            .artifacts
-            .digests
-            .get(&Address::Function(name.into()))
-            .map(|d| d.sha512.clone())
-            .or_else(|| spec.code.obs_url(self.desired.region()))
-            .unwrap_or_default();
-        object.insert("code".into(), code.into());
-        let mut versions = Vec::new();
-        for dep in &spec.dependencies {
-            let id = if self.new_versions.contains(dep) {
-                KNOWN_AFTER_APPLY.to_string()
-            } else {
-                self.in_state(&Address::Dependency(dep.clone()))
-                    .map(|r| r.id.clone())
-                    .unwrap_or_else(|| KNOWN_AFTER_APPLY.into())
-            };
-            versions.push(Value::String(id));
-        }
-        versions.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-        object.insert("depend_version_list".into(), Value::Array(versions));
-        let mut tags: Map<String, Value> = spec.tags.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-        tags.insert(OWNERSHIP_TAG_KEY.into(), self.state.owner().tag_value().into());
-        object.insert("tags".into(), Value::Object(tags));
-        std::mem::take(object)
-    }
-
-    fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
-        let recorded = self.in_state(address).and_then(|r| r.private.get("secrets_hmac"));
-        function_view(live, recorded.is_some_and(|v| !v.is_null()))
-    }
-
-    fn function(&mut self, name: &str, spec: &FunctionSpec) {
-        let address = Address::Function(name.into());
-        let after = Value::Object(self.function_after(name, spec));
-        let recorded = self.in_state(&address);
-        let live = self.live.functions.get(name);
-        if let Some(live) = live {
-            if let Some(reason) = not_ours(self.state, recorded, live) {
-                self.plan
-                    .blocked
-                    .push(blocked_function(name, live, recorded.is_some(), reason));
-                self.skipped.insert(name.into());
-                return;
-            }
-            if recorded.is_none() {
-                // Tagged for exactly this state: what a crash of this state left behind.
-                self.plan.adopt.push((address.clone(), live.config.func_urn.clone()));
-            }
-        }
-        let Some(live) = live else {
-            self.recreated.insert(name.into());
-            let mut calls = vec![Call::CreateFunction];
-            if spec.strategy_config.is_some() {
-                calls.push(Call::UpdateFunctionConfig);
-            }
-            // Tags go in the create body.
-            let attributes = all_attributes(&after, false);
-            self.push(address, Action::Create, calls, Value::Null, after, attributes);
-            return;
-        };
-        let before = Value::Object(self.function_live(&address, live));
-        // Keys the manifest stopped setting are compared as "empty" so they get cleared.
-        let mut keys = function_keys();
-        let set_before: BTreeSet<String> = recorded
-            .map(|r| r.attributes.keys().into_iter().collect())
-            .unwrap_or_default();
-        keys.retain(|k| after.get(*k).is_some() || set_before.contains(*k));
-        let mut attributes = compare(&before, &after, &keys, &|k| REPLACE_KEYS.contains(&k));
-        // Secrets: the API masks them, so compare the fingerprints kept in state.
-        let key = super::hmac_key(self.state);
-        let want = spec.encrypted_user_data();
-        let have = recorded
-            .and_then(|r| r.private.get("secrets_hmac"))
-            .and_then(|v| v.as_str().map(str::to_string));
-        if !diff::secret_unchanged(have.as_deref(), want.as_ref().map(|s| s.expose()), key) {
-            attributes.push(AttrDiff {
-                path: "encrypted_user_data".into(),
-                before: have.map(|_| SENSITIVE.into()),
-                after: want.map(|_| SENSITIVE.into()),
-                forces_replacement: false,
-                sensitive: true,
-            });
-        }
-        if attributes.is_empty() {
-            self.rerecord_if_stale(&address, &after);
-            return;
-        }
-        if attributes.iter().any(|a| a.forces_replacement) {
-            self.recreated.insert(name.into());
-            let mut calls = vec![Call::DeleteFunction, Call::CreateFunction];
-            if spec.strategy_config.is_some() {
-                calls.push(Call::UpdateFunctionConfig);
-            }
-            self.push(address, Action::Replace, calls, before, after, attributes);
-            return;
-        }
-        let mut calls = BTreeSet::new();
-        for a in &attributes {
-            let k = a.path.as_str();
-            if CODE_KEYS.contains(&k) {
-                calls.insert(Call::UpdateFunctionCode);
-            } else if k == "tags" {
-                calls.insert(Call::UpdateFunctionTags);
-            } else {
-                calls.insert(Call::UpdateFunctionConfig);
-            }
-        }
-        self.push(
-            address,
-            Action::Update,
-            calls.into_iter().collect(),
-            before,
-            after,
-            attributes,
-        );
-    }
-
-    // ---- triggers ----
-
-    fn live_trigger(&self, function: &str, id: Option<&str>, spec: Option<&TriggerSpec>) -> Option<&'a Trigger> {
-        if self.recreated.contains(function) {
-            return None;
-        }
-        let triggers = &self.live.functions.get(function)?.triggers;
-        if let Some(id) = id {
-            return triggers.iter().find(|t| t.trigger_id == id);
-        }
-        let spec = spec?;
-        triggers
-            .iter()
-            .find(|t| is_trigger(t, &spec.trigger_type_code, &spec.event_data))
-    }
-
-    fn trigger(&mut self, function: &str, name: &str, spec: &TriggerSpec) {
-        let address = Address::Trigger {
-            function: function.into(),
-            trigger: name.into(),
-        };
-        let after = spec.create_body();
-        let id = self.in_state(&address).map(|r| r.id.clone());
-        let Some(live) = self.live_trigger(function, id.as_deref(), Some(spec)) else {
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![Call::CreateTrigger],
-                Value::Null,
-                after,
-                attributes,
-            );
-            return;
-        };
-        if id.is_none() {
-            // Found live by name under a function this stack manages (recorded, or adopted
-            // by its tag): it is this trigger, so the state records it.
-            let parent = Address::Function(function.into());
-            let owned = self.in_state(&parent).is_some() || self.plan.adopt.iter().any(|(a, _)| *a == parent);
-            if owned {
-                self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
-            }
-        }
-        let before = trigger_view(live);
-        let attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
-        if attributes.is_empty() {
-            self.rerecord_if_stale(&address, &after);
-            return;
-        }
-        if attributes.iter().any(|a| a.forces_replacement) {
-            let calls = vec![Call::DeleteTrigger, Call::CreateTrigger];
-            self.push(address, Action::Replace, calls, before, after, attributes);
-        } else {
-            self.push(
-                address,
-                Action::Update,
-                vec![Call::UpdateTriggerStatus],
-                before,
-                after,
-                attributes,
-            );
-        }
-    }
-
-    // ---- async config ----
-
-    fn async_config(&mut self, function: &str, spec: &FunctionSpec) {
-        let Some(async_spec) = &spec.async_config else {
-            return;
-        };
-        let address = Address::Async(function.into());
-        let mut after = async_spec.body(self.desired);
-        normalize_destinations(&mut after);
-        let live = (!self.recreated.contains(function))
-            .then(|| self.live.functions.get(function).and_then(|f| f.async_config.as_ref()))
-            .flatten();
-        let Some(live) = live else {
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![Call::PutAsyncConfig],
-                Value::Null,
-                after,
-                attributes,
-            );
-            return;
-        };
-        let before = async_view(live);
-        // Scalars the manifest leaves unset are the server's defaults.
-        let keys: Vec<&str> = ASYNC_SCALAR_KEYS
-            .iter()
-            .copied()
-            .filter(|k| after.get(*k).is_some())
-            .collect();
-        let mut attributes = compare(&before, &after, &keys, &|_| false);
-        // PUT replaces the whole config, so destinations compare exactly.
-        let (b, a) = (destinations(&before), destinations(&after));
-        if b != a {
-            attributes.push(AttrDiff {
-                path: "destination_config".into(),
-                before: Some(b),
-                after: Some(a),
-                forces_replacement: false,
-                sensitive: false,
-            });
-        }
-        if !attributes.is_empty() {
-            self.push(
-                address,
-                Action::Update,
-                vec![Call::PutAsyncConfig],
-                before,
-                after,
-                attributes,
-            );
-            return;
-        }
-        if self.in_state(&address).is_some() {
-            self.rerecord_if_stale(&address, &after);
-            return;
-        }
-        // Live and as desired, but not in state (a put whose answer was lost): under a
-        // function this stack manages, it is this config, so the state records it.
-        let parent = Address::Function(function.into());
-        let urn = self.in_state(&parent).map(|r| r.id.clone()).or_else(|| {
-            self.plan
-                .adopt
-                .iter()
-                .find(|(a, _)| *a == parent)
-                .map(|(_, id)| id.clone())
-        });
-        if let Some(urn) = urn {
-            if self.record_would_match(&address, "async", &urn, &after) {
-                self.plan.rerecord.push(Rerecord {
-                    address,
-                    id: urn,
-                    attributes: after,
-                });
-            }
-        }
-    }
-
-    // ---- workflows ----
-
-    fn workflow(&mut self, name: &str) {
-        let spec = &self.desired.workflows[name];
-        let address = Address::Workflow(name.into());
-        let after = json!({"definition": spec.definition(self.desired)});
-        let recorded = self.in_state(&address);
-        if recorded.is_none() {
-            if let Some(id) = self.live.workflow_names.get(&spec.name) {
-                self.plan.blocked.push(super::Blocked {
-                    address,
-                    id: id.id.clone(),
-                    owner: None,
-                    recorded: false,
-                    reason: format!(
-                        "a workflow named `{}` exists and this state does not record it (workflows carry \
-                         no ownership tag)",
-                        spec.name
-                    ),
-                });
-                return;
-            }
-        }
-        let live = recorded.and_then(|_| self.live.workflows.get(name));
-        let Some(live) = live else {
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![Call::CreateWorkflow],
-                Value::Null,
-                after,
-                attributes,
-            );
-            return;
-        };
-        let before = workflow_view(live);
-        let attributes = compare(&before, &after, &["definition"], &|_| false);
-        if !attributes.is_empty() {
-            self.push(
-                address,
-                Action::Update,
-                vec![Call::UpdateWorkflow],
-                before,
-                after,
-                attributes,
-            );
-        } else {
-            self.rerecord_if_stale(&address, &after);
-        }
-    }
-
     // ---- what state has and the manifests no longer name ----
 
     fn orphans(&mut self) {
@@ -739,15 +351,15 @@ impl<'a> Ctx<'a> {
                 Address::Workflow(n) => self.live.workflows.contains_key(n),
             };
             let call = match &address {
-                Address::Function(_) => Call::DeleteFunction,
-                Address::Trigger { .. } => Call::DeleteTrigger,
-                Address::Async(_) => Call::DeleteAsyncConfig,
-                Address::Dependency(_) => Call::DeleteDependencyVersion,
-                Address::Workflow(_) => Call::DeleteWorkflow,
+                Address::Function(_) => Operation::DeleteFunction,
+                Address::Trigger { .. } => Operation::DeleteFunctionTrigger,
+                Address::Async(_) => Operation::DeleteFunctionAsyncInvokeConfig,
+                Address::Dependency(_) => Operation::DeleteDependencyVersion,
+                Address::Workflow(_) => Operation::BatchDeleteWorkflows,
             };
             let before = state_view(self.state, &address);
             let attributes = all_attributes(&before, true);
-            let calls = if exists { vec![call] } else { vec![] };
+            let calls = if exists { vec![Call::bare(call)] } else { vec![] };
             self.push(address, Action::Delete, calls, before, Value::Null, attributes);
         }
     }
@@ -785,9 +397,9 @@ fn not_ours(state: &State, record: Option<&ResourceState>, live: &LiveFunction) 
 }
 
 /// The blocked entry for live function `name` that is not this state's (see [`not_ours`]).
-fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, reason: String) -> super::Blocked {
+fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, reason: String) -> crate::plan::Blocked {
     let urn = &live.config.func_urn;
-    super::Blocked {
+    crate::plan::Blocked {
         address: Address::Function(name.into()),
         id: urn.strip_suffix(":latest").unwrap_or(urn).to_string(),
         owner: live.tag(OWNERSHIP_TAG_KEY).map(str::to_string),

@@ -1,0 +1,93 @@
+//! A trigger's step: delete (a replace deletes first), create, or a status update.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{function_urn, not_found, record, unplanned, Ctx, StepError};
+use crate::api::Operation;
+use crate::plan::{Action, Change, Request};
+use crate::state::ResourceState;
+
+pub(super) async fn run(
+    ctx: &Ctx,
+    change: &Change,
+    function: &str,
+    private: BTreeMap<String, Value>,
+    settle: &mut Vec<String>,
+) -> Result<(), StepError> {
+    let address = &change.address;
+    let has = |op: Operation| change.has(op);
+    let old = ctx.recorder.get(address);
+    let urn = function_urn(ctx, function);
+    let old_type = old
+        .as_ref()
+        .and_then(|r| {
+            r.attributes
+                .get("trigger_type_code")
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
+        .or_else(|| {
+            change
+                .before
+                .get("trigger_type_code")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    if has(Operation::DeleteFunctionTrigger) {
+        if let Some(old) = &old {
+            let request = async {
+                ctx.client
+                    .delete_trigger(&urn, &old_type, &old.id)
+                    .await
+                    .or_else(not_found)
+            };
+            ctx.call(address, Operation::DeleteFunctionTrigger, settle, request)
+                .await?;
+        }
+        ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
+    }
+    if change.action == Action::Delete {
+        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
+    }
+    if has(Operation::CreateFunctionTrigger) {
+        let op = Operation::CreateFunctionTrigger;
+        let Some(Request::CreateFunctionTrigger(body)) = change.request(op) else {
+            return Err(unplanned(address, op));
+        };
+        let template = record("trigger", String::new(), change, private);
+        let lookup = json!({
+            "function_urn": urn,
+            "trigger_type_code": body.trigger_type_code,
+            "event_data": body.event_data,
+        });
+        let request = ctx.client.create_trigger(&urn, body);
+        let created = ctx
+            .send(
+                address,
+                Operation::CreateFunctionTrigger,
+                lookup,
+                Some(template.clone()),
+                settle,
+                request,
+            )
+            .await?;
+        let rec = ResourceState {
+            id: created.trigger_id,
+            ..template
+        };
+        ctx.recorder.put(address, rec, settle).await?;
+    } else if has(Operation::UpdateTrigger) {
+        let Some(Request::UpdateTrigger(body)) = change.request(Operation::UpdateTrigger) else {
+            return Err(unplanned(address, Operation::UpdateTrigger));
+        };
+        let id = old.map(|r| r.id).unwrap_or_default();
+        let request = ctx.client.update_trigger(&urn, &old_type, &id, body);
+        ctx.call(address, Operation::UpdateTrigger, settle, request).await?;
+        ctx.recorder
+            .put(address, record("trigger", id, change, private), settle)
+            .await?;
+    }
+    Ok(())
+}

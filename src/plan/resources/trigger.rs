@@ -1,0 +1,81 @@
+//! Triggers: create, replace, or a status update.
+
+use super::*;
+use crate::api::types::UpdateTriggerRequest;
+
+impl<'a> Ctx<'a> {
+    pub(super) fn live_trigger(
+        &self,
+        function: &str,
+        id: Option<&str>,
+        spec: Option<&TriggerSpec>,
+    ) -> Option<&'a Trigger> {
+        if self.recreated.contains(function) {
+            return None;
+        }
+        let triggers = &self.live.functions.get(function)?.triggers;
+        if let Some(id) = id {
+            return triggers.iter().find(|t| t.trigger_id == id);
+        }
+        let spec = spec?;
+        triggers
+            .iter()
+            .find(|t| is_trigger(t, &spec.trigger_type_code, &spec.event_data))
+    }
+
+    pub(super) fn trigger(&mut self, function: &str, name: &str, spec: &TriggerSpec) {
+        let address = Address::Trigger {
+            function: function.into(),
+            trigger: name.into(),
+        };
+        let after = spec.create_body();
+        let id = self.in_state(&address).map(|r| r.id.clone());
+        let Some(live) = self.live_trigger(function, id.as_deref(), Some(spec)) else {
+            let attributes = all_attributes(&after, false);
+            self.push(
+                address,
+                Action::Create,
+                vec![create(spec)],
+                Value::Null,
+                after,
+                attributes,
+            );
+            return;
+        };
+        if id.is_none() {
+            // Found live by name under a function this stack manages (recorded, or adopted
+            // by its tag): it is this trigger, so the state records it.
+            let parent = Address::Function(function.into());
+            let owned = self.in_state(&parent).is_some() || self.plan.adopt.iter().any(|(a, _)| *a == parent);
+            if owned {
+                self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
+            }
+        }
+        let before = trigger_view(live);
+        let attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
+        if attributes.is_empty() {
+            self.rerecord_if_stale(&address, &after);
+            return;
+        }
+        if attributes.iter().any(|a| a.forces_replacement) {
+            let calls = vec![Call::bare(Operation::DeleteFunctionTrigger), create(spec)];
+            self.push(address, Action::Replace, calls, before, after, attributes);
+        } else {
+            self.push(
+                address,
+                Action::Update,
+                vec![Call::send(Request::UpdateTrigger(UpdateTriggerRequest {
+                    trigger_status: Some(spec.trigger_status.as_str().into()),
+                    event_data: None,
+                }))],
+                before,
+                after,
+                attributes,
+            );
+        }
+    }
+}
+
+fn create(spec: &TriggerSpec) -> Call {
+    Call::send(Request::CreateFunctionTrigger(Box::new(spec.create_request())))
+}
