@@ -440,9 +440,9 @@ fn functions_of_another_state_or_stage_of_this_stack_are_reported_not_counted_aw
 #[test]
 fn creates_an_interrupted_run_left_unconfirmed_are_named_as_such() {
     let mut state = state();
-    let intent = |call: &str, lookup: Value| crate::state::Intent {
+    let intent = |call: crate::api::Operation, lookup: Value| crate::state::Intent {
         address: "x".into(),
-        call: call.parse().unwrap(),
+        call,
         started: "2026-11-23T00:00:00.000Z".into(),
         lookup,
         record: None,
@@ -450,13 +450,14 @@ fn creates_an_interrupted_run_left_unconfirmed_are_named_as_such() {
     state.pending.insert(
         "1".into(),
         intent(
-            "CreateFunction",
+            crate::api::Operation::CreateFunction,
             json!({"urn": "urn:lost", "owner": format!("shop@{LINEAGE}")}),
         ),
     );
-    state
-        .pending
-        .insert("2".into(), intent("CreateWorkflow", json!({"name": "adhoc"})));
+    state.pending.insert(
+        "2".into(),
+        intent(crate::api::Operation::CreateWorkflow, json!({"name": "adhoc"})),
+    );
     let report = detect(&state, &live(), &inventory(), &Plan::default());
     let reasons: BTreeMap<String, &str> = report
         .unmanaged
