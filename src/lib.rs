@@ -3,41 +3,46 @@
 //! # Architecture
 //!
 //! ```text
-//!  main.rs ─► cli (clap) ─► commands/<verb>.rs          anyhow at this layer
-//!                              │
-//!     manifest/ (YAML → validated model/)  package (zip + SHA-512)
-//!                              │
-//!     plan/ (pure diff, order, drift) ─► apply/ ─► state/
-//!                              │
-//!                           client/ ──HTTP──► FunctionGraph or emulator/
-//!                              └────── api/ ──────┘  wire facts shared by both
+//!  main.rs ─► cli ─► commands/<verb>.rs ─► session (settings once, one runtime)
+//!                                              │
+//!                      ops/ (artifacts, refresh + plan, run a plan, plan files)
+//!        ┌──────────────┬───────────┬──────────┴──────┬─────────────┬──────────┐
+//!    manifest/       package/    refresh          plan/ (pure)    apply/      drift/ (pure)
+//!  YAML → model/   zips, SHA-512  GETs → Live   typed calls, order  sends,     live × state
+//!                                                                   records ─► state/
+//!                                     └──── client/ ──HTTP──► FunctionGraph or emulator/
+//!                                              └──────── api/ ────────┘
 //! ```
 //!
-//! | module | concern | I/O |
+//! | module | what it holds | I/O |
 //! |---|---|---|
-//! | [`cli`] | command-line syntax | none |
-//! | [`commands`] | one file per subcommand (`drift.rs`: the read-only drift report); `commands::interrupt` (Ctrl-C/SIGTERM: graceful stop, exit 130) | yes |
-//! | [`session`] | a command's settings resolved once (stack, stage, desired model, state path, endpoint or embedded emulator, rate, parallelism, credentials), its state loading and lock, its one tokio runtime | yes |
-//! | [`ops`] | library operations the commands and tests call: artifacts in memory, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested-command arguments | yes |
+//! | [`cli`] | the command line (clap), Terraform's `-out` spellings | none |
+//! | [`commands`] | one thin file per subcommand: arguments → [`session`] → [`ops`] → output and exit status; `interrupt` (Ctrl-C/SIGTERM, exit 130) | terminal |
+//! | [`session`] | a command's settings resolved once: stack, stage, desired model, state path, endpoint or embedded emulator, credentials, rate, parallelism; its state loading, lock and one tokio runtime | files, network |
+//! | [`ops`] | operations the commands and tests share: artifacts in memory, resolving an interrupted run, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested commands | files, network |
+//! | [`api`] | the wire vocabulary both sides share: [`api::Operation`] (every SDK operation with its method and path), request and response types, the error body, the one limits table, the API's validation rules (`api::rules`), URNs, AK/SK signing, timer schedules, `Secret`, local credentials | none |
+//! | [`manifest`] | stack directory → validated [`model`]: spanned YAML, overlays and stages, `${…}`, diagnostics with file:line, the format's schema | reads the stack |
+//! | [`model`] | desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`); it builds the `api::types` requests; the ownership tag (`Owner`) | none |
+//! | [`package`] | deterministic zips hashed once by the writer, upload limits checked in one place | reads code, writes zips |
+//! | [`refresh`] | the live side of what the state records and the manifests name ([`plan::Live`]): GETs only, bounded parallelism | network |
+//! | [`plan`] | desired × state × live → changes, each with its typed calls (`plan::call`: an operation and the request pure code built), one diff file per resource kind (`resources/`), the step graph (`order`), plan text, JSON and Markdown (`render`), saved plans and their stale checks (`saved`), import records | none |
+//! | [`apply`] | the scheduler (steps in dependency order, `parallelism` at a time, a failure stops only its dependents) and one sender per resource kind (`function`, `dependency`, `trigger`, `async_config`, `workflow`) filling the values only the run knows; `recover` (intents a killed run left), `inventory` (what the project holds, for drift), `import` (import's reads and refusals) | network |
+//! | [`drift`] | live × recorded attributes × inventory → changed/deleted/unmanaged/pending, the ignore file, drift text and JSON | none |
+//! | [`state`] | the state file (serial, lineage, raw JSON attributes, pending intents), `.backup`, the `.journal` and its replay, the group-commit writer (`recorder`), the lock, `state mv`/`rm` surgery | state dir |
+//! | [`client`] | typed FunctionGraph calls per resource family over `transport` (signing, IAM tokens, retries, rate limit, adopting a create whose answer was lost) | network |
+//! | [`emulator`] | the local FunctionGraph: axum router per route family (`routes/`), gateway layers (request id, log, body limit, project check, chaos, auth), store + journal, code blobs, control plane (`admin`), `EmulatorHandle` | network, `--data` dir |
 //! | [`atomic`] | temp file, fsync, rename: the one way a file is replaced | writes files |
-//! | [`api`] | URNs, AK/SK signing, limits, timer schedules, wire types, error envelope, local credentials | none |
-//! | [`manifest`] | stack directory → validated model: spanned YAML, merging, stages, `${…}`, diagnostics, the format's schema | reads `*.yaml`, var files, checks code paths exist |
-//! | [`model`] | typed desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`, `Secret`), every API limit (`model::limits`), the ownership tag (`model::Owner`: stack, stage, state lineage) | none |
-//! | [`package`] | deterministic zips, streaming SHA-512 | reads code folders, writes zips |
-//! | [`client`] | typed FunctionGraph calls: signing, IAM tokens, retries, rate limit, create adoption | network |
-//! | [`emulator`] | the local FunctionGraph API (store, routes, auth, journal, chaos) | network, `--data` dir |
-//! | [`plan`] | pure diff (live × state × desired → changes with their narrowest calls), ordering, plan text, JSON and Markdown (`render/markdown.rs`); saved plans and their stale checks (`plan::saved`); `plan::drift`: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON; the record an import writes (`import.rs`) | none |
-//! | [`apply`] | refresh (GETs, bounded parallelism), `apply::inventory` (what the project holds beyond the state, for drift), the parallel applier (each mutating call's intent durable before it is sent, its result and the intent's confirmation in one group-committed journal write), `apply::recover`, which resolves the intents a killed run left, and import's reads and refusals (`import.rs`) | network, state file |
-//! | [`refresh`] | reads the live side of what the state records and the manifests name: GETs only, bounded parallelism | network |
-//! | [`drift`] | pure drift: live × recorded attributes × project inventory → changed/deleted/unmanaged/pending, the ignore-file parser, drift text and JSON | none |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
-//! | [`state`] | the state file (serial, lineage, attributes kept as raw JSON, pending intents, atomic save + `.backup`, replayed `.journal`), its lock, and pure surgery for `state mv`/`rm` (`surgery.rs`) | state dir |
-//! | [`error`] | exit statuses, `error:`/`Caused by:`/`hint:` rendering | none |
+//! | [`error`] | exit statuses, `error:` / `Caused by:` / `hint:` rendering | none |
 //!
-//! Rules: `model`, `plan` and `api` do no I/O; `emulator` and `client` depend on `api` only,
-//! so the client can never lean on emulator internals and the emulator never on the client.
-//! [`atomic`] (temp file, fsync, rename: the one way a file is replaced) is a leaf that
-//! depends on nothing in the crate, so every layer, `emulator` included, may use it.
+//! Rules:
+//! - `model`, `plan`, `drift` and `api` do no I/O; their tests need no server (the planner's
+//!   fixture cases live in `tests/fixtures/plan/`).
+//! - `emulator` and `client` depend on `api` only, so neither can lean on the other.
+//!   [`atomic`] depends on nothing in the crate, so every layer may use it.
+//! - Operation names are written once, in [`api::Operation`]; limits once, in `api::limits`;
+//!   each rule the API enforces once, in `api::rules`, for the emulator and the validator.
+//! - Nothing under `src/` imports `commands`: what two commands share lives in `ops` or `session`.
 
 pub mod api;
 pub mod apply;
