@@ -20,8 +20,10 @@ use crate::api::types::{
 };
 use crate::api::Operation;
 
-/// The typed request of a call that sends a body.
-#[derive(Debug, Clone, PartialEq)]
+/// The typed request of a call that sends a body. Its `Debug` names the operation only: a
+/// request may carry a function's secrets (`encrypted_user_data`) and a plan is printed with
+/// `{:?}` in test failures and debug logs.
+#[derive(Clone, PartialEq)]
 pub enum Request {
     /// Slots: `func_code.file`, `depend_version_list`.
     CreateFunction(Box<CreateFunctionRequest>),
@@ -55,6 +57,12 @@ impl Request {
             Request::CreateWorkflow(_) => Operation::CreateWorkflow,
             Request::UpdateWorkFlow(_) => Operation::UpdateWorkFlow,
         }
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Request({}, ..)", self.operation())
     }
 }
 
@@ -126,6 +134,7 @@ mod tests {
         let back: Call = serde_json::from_str(&text).unwrap();
         assert_eq!(back.operation(), Operation::UpdateFunctionConfig);
         assert!(back.request().is_none());
+        assert!(!format!("{call:?} {call:#?}").contains(secret), "{call:?}");
         let legacy: Call = serde_json::from_str("\"CreateTrigger\"").unwrap();
         assert_eq!(legacy, Operation::CreateFunctionTrigger);
     }
