@@ -60,6 +60,8 @@ regex!(DEPENDENCY_NAME, r"^[A-Za-z]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$");
 regex!(WORKFLOW_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(STACK_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
 regex!(STAGE_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
+regex!(ALIAS_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$");
+regex!(VERSION_NAME, r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,41}$");
 regex!(HANDLER_FORM, r"^[^.\s]+(\.[^.\s]+)+$");
 
 /// Function names: 1–60 chars, `[A-Za-z0-9_-]`, starts with a letter, ends with a letter/digit.
@@ -112,6 +114,22 @@ pub fn is_valid_dependency_name(name: &str) -> bool {
 pub fn dependency_name(name: &str) -> Checked {
     check(is_valid_dependency_name(name), "name", "FSS.1024", || {
         format!("dependency name `{name}` is invalid")
+    })
+}
+
+/// An alias's `name` (FSS.1014): 1–64 chars of `[A-Za-z0-9_-]`, starts with a letter, ends
+/// with a letter or digit, and is not `latest`.
+pub fn alias_name(name: &str) -> Checked {
+    let ok = ALIAS_NAME.is_match(name) && name.len() <= ALIAS_NAME_MAX && name != "latest";
+    check(ok, "name", "FSS.1014", || format!("alias name `{name}` is invalid"))
+}
+
+/// A published version's `version` (FSS.1015): 1–42 chars of `[A-Za-z0-9_.-]`, starts with a
+/// letter or digit, and is not `latest`.
+pub fn version_name(name: &str) -> Checked {
+    let ok = VERSION_NAME.is_match(name) && name != "latest";
+    check(ok, "version", "FSS.1015", || {
+        format!("version name `{name}` is invalid")
     })
 }
 

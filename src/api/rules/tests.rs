@@ -80,6 +80,18 @@ fn name_rules_match_the_tables_lengths() {
     assert_eq!(code_type("tar").unwrap_err().code, "FSS.1006");
     assert_eq!(code_type("zip"), Ok(()));
     assert_eq!(timer_name("9am").unwrap_err().code, "FSS.1109");
+    assert!(alias_name(&longest(ALIAS_NAME_MAX)).is_ok() && alias_name(&longest(ALIAS_NAME_MAX + 1)).is_err());
+    for bad in ["", "latest", "9to5", "blue-", "a.b"] {
+        assert_eq!(alias_name(bad).unwrap_err().code, "FSS.1014", "{bad}");
+    }
+    assert!(version_name(&"1".repeat(42)).is_ok() && version_name(&"1".repeat(43)).is_err());
+    assert_eq!(version_name("v1.2_rc-3"), Ok(()));
+    for bad in ["", "latest", ".v1", "v 1", "v!"] {
+        assert_eq!(
+            version_name(bad).unwrap_err().message,
+            format!("version name `{bad}` is invalid")
+        );
+    }
     assert_eq!(
         dependency_name("pillow.").unwrap_err().message,
         "dependency name `pillow.` is invalid"

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::functions::{dependency_in_use, domain_id, Staged};
-use super::{marker_page, opt_str, packages, page, req_str, Ctx, Resp, Routes};
-use crate::api::{limits, Operation};
+use super::{marker_page, opt_str, packages, page, refused, req_str, Ctx, Resp, Routes};
+use crate::api::{rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, DepPackage, DepVersion, Table};
 
@@ -48,19 +48,9 @@ fn validated(ctx: &Ctx<'_>, staged: Option<Staged>) -> Res<NewVersion> {
         ));
     }
     let runtime = req_str(&body, "runtime", "FSS.1005")?;
-    if !limits::RUNTIMES.contains(&runtime) {
-        return Err(Fail::bad("FSS.1005", format!("runtime `{runtime}` is not supported")));
-    }
+    rules::runtime(runtime).map_err(refused)?;
     let name = req_str(&body, "name", "FSS.1024")?;
-    let ok = name.chars().count() <= limits::DEPENDENCY_NAME_MAX
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !ok {
-        return Err(Fail::bad("FSS.1024", format!("dependency name `{name}` is invalid")));
-    }
+    rules::dependency_name(name).map_err(refused)?;
     let description = super::opt_description(&body)?.unwrap_or("");
     let (link, blob, etag, size, file_name) = if depend_type == "obs" {
         let link = opt_str(&body, "depend_link", "FSS.1010")?.unwrap_or("");

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{opt_obj, opt_str, req_str, resolve, Ctx, Resp, Routes, Target};
-use crate::api::{limits, schedule, Operation};
+use super::{opt_obj, opt_str, refused, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::{limits, rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Function, Table, Trigger};
 
@@ -53,20 +53,12 @@ fn required_fields(ty: &str) -> &'static [&'static str] {
 fn check_timer(ed: &Map<String, Value>, f: &Function, qualifier: &str, except: Option<&str>) -> Res<()> {
     let code = "FSS.1109";
     let name = req_str(ed, "name", code)?;
-    let name_ok = name.chars().count() <= limits::TIMER_NAME_MAX
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !name_ok {
-        return Err(Fail::bad(
-            code,
-            format!("timer name `{name}` must start with a letter and use letters, digits, _ and - (1-64)"),
-        ));
-    }
+    rules::timer_name(name).map_err(refused)?;
     let st = req_str(ed, "schedule_type", code)?;
     let sched = req_str(ed, "schedule", code)?;
     match st {
-        "Rate" => schedule::check_rate(sched),
-        "Cron" => schedule::check_cron(sched),
+        "Rate" => rules::check_rate(sched),
+        "Cron" => rules::check_cron(sched),
         other => Err(format!("schedule_type `{other}` is not Rate or Cron")),
     }
     .map_err(|m| Fail::bad(code, m))?;

@@ -3,19 +3,10 @@
 use serde_json::{json, Map, Value};
 
 use super::functions::render;
-use super::{is_name, marker_page, opt_obj, opt_str, page, req_str, resolve, Ctx, Resp, Routes, Target};
-use crate::api::{limits, Operation};
+use super::{marker_page, opt_obj, opt_str, page, refused, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::{rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Alias, Db, Function, Table};
-
-fn version_name_ok(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 42
-        && v != "latest"
-        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
 
 pub(crate) fn publish(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, target, _) = resolve(ctx, db, ctx.param(0))?;
@@ -32,9 +23,7 @@ pub(crate) fn publish(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         Some(v) => v.to_string(),
         None => ctx.now.format("%Y%m%d-%H%M%S").to_string(),
     };
-    if !version_name_ok(&name) {
-        return Err(Fail::bad("FSS.1015", format!("version name `{name}` is invalid")));
-    }
+    rules::version_name(&name).map_err(refused)?;
     if let Some(d) = opt_str(&body, "digest", "FSS.0400")?.filter(|s| !s.is_empty()) {
         if d != f.latest.code.digest {
             return Err(Fail::param(
@@ -177,9 +166,7 @@ pub(crate) fn create_alias(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let body = ctx.json()?;
     let f = &db.tables.functions[&key];
     let name = req_str(&body, "name", "FSS.1014")?.to_string();
-    if !is_name(&name, limits::ALIAS_NAME_MAX, &[]) || name == "latest" {
-        return Err(Fail::bad("FSS.1014", format!("alias name `{name}` is invalid")));
-    }
+    rules::alias_name(&name).map_err(refused)?;
     let AliasFields {
         version,
         description,
