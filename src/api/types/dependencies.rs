@@ -1,0 +1,58 @@
+//! Dependency packages and versions (§7).
+
+use super::{null_default, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// `POST /fgs/dependencies/version` body (§7.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct CreateDependencyVersionRequest {
+    pub depend_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depend_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depend_link: Option<String>,
+    pub runtime: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A dependency version (create/show/list-versions item). Package-list items have the same
+/// shape with `id` = the package id and no `dep_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct DependencyVersion {
+    #[serde(deserialize_with = "null_default")]
+    pub id: String,
+    #[serde(deserialize_with = "null_default")]
+    pub dep_id: String,
+    #[serde(deserialize_with = "null_default")]
+    pub version: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(deserialize_with = "null_default")]
+    pub runtime: String,
+    #[serde(deserialize_with = "null_default")]
+    pub owner: String,
+    #[serde(deserialize_with = "null_default")]
+    pub link: String,
+    #[serde(deserialize_with = "null_default")]
+    pub etag: String,
+    #[serde(deserialize_with = "null_default")]
+    pub size: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub file_name: String,
+    #[serde(deserialize_with = "null_default")]
+    pub description: String,
+    pub last_modified: Timestamp,
+}
+
+/// `marker`/`maxitems` page of dependency packages or versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct DependencyPage {
+    pub dependencies: Vec<DependencyVersion>,
+    pub next_marker: Option<i64>,
+    pub count: Option<i64>,
+}

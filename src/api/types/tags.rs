@@ -1,0 +1,31 @@
+//! Tags (§9).
+
+use super::null_default;
+use serde::{Deserialize, Serialize};
+
+/// A resource tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Tag {
+    #[serde(deserialize_with = "null_default")]
+    pub key: String,
+    #[serde(deserialize_with = "null_default")]
+    pub value: String,
+}
+
+/// Tag create/delete body (§9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TagsRequest {
+    pub tags: Vec<Tag>,
+    pub action: String,
+}
+
+/// `GET /functions/{urn}/tags`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct TagsResponse {
+    #[serde(deserialize_with = "null_default")]
+    pub tags: Vec<Tag>,
+    #[serde(deserialize_with = "null_default")]
+    pub sys_tags: Vec<Tag>,
+}
