@@ -71,3 +71,12 @@ pub struct AsyncInvokeConfigPage {
     pub count: Option<i64>,
     pub page_info: PageInfo,
 }
+
+// Added for the emulator's responses (the client does not call this operation).
+
+/// `POST …/enable-async-status-logs` response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AsyncStatusLogResponse {
+    pub enable_async_status_log: bool,
+}

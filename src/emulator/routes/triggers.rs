@@ -1,9 +1,10 @@
 //! Triggers (§6): TIMER validated completely, other types stored and echoed with their
 //! required fields checked.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{opt_obj, opt_str, refused, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::types::{self, Timestamp};
 use crate::api::{limits, rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Function, Table, Trigger};
@@ -167,16 +168,18 @@ fn check_status(ty: &str, status: &str) -> Res<()> {
     }
 }
 
+/// A trigger as the API returns it ([`types::Trigger`]).
 fn view(t: &Trigger) -> Value {
-    json!({
-        "trigger_id": t.trigger_id,
-        "trigger_type_code": t.trigger_type_code,
-        "trigger_status": t.trigger_status,
-        "event_type_code": t.event_type_code,
-        "event_data": t.event_data,
-        "last_updated_time": t.last_updated_time,
-        "created_time": t.created_time,
-    })
+    let out = types::Trigger {
+        trigger_id: t.trigger_id.clone(),
+        trigger_type_code: t.trigger_type_code.clone(),
+        trigger_status: t.trigger_status.clone(),
+        event_type_code: t.event_type_code.clone(),
+        event_data: t.event_data.clone(),
+        last_updated_time: Timestamp::Text(t.last_updated_time.clone()),
+        created_time: Timestamp::Text(t.created_time.clone()),
+    };
+    serde_json::to_value(out).expect("a trigger serializes")
 }
 
 pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -229,11 +232,12 @@ pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             .unwrap_or("group")
             .to_string();
         let path = ed.get("path").and_then(Value::as_str).unwrap_or("/").to_string();
-        ed.insert("triggerid".into(), json!(id));
-        ed.insert("api_id".into(), json!(api_id));
+        // event_data is the caller's free-form object; APIG adds what it created to it.
+        ed.insert("triggerid".into(), Value::from(id.as_str()));
+        ed.insert("api_id".into(), Value::from(api_id));
         ed.insert(
             "invoke_url".into(),
-            json!(format!(
+            Value::from(format!(
                 "https://{group}.apig.{}.huaweicloudapis.com{path}",
                 ctx.region()
             )),
