@@ -48,11 +48,48 @@ pub struct DependencyVersion {
     pub last_modified: Timestamp,
 }
 
-/// `marker`/`maxitems` page of dependency packages or versions.
+/// `marker`/`maxitems` page of dependency packages or versions. The client reads every item
+/// as a [`DependencyVersion`]; the emulator writes [`DependencyVersionResponse`] or
+/// [`DependencyPackage`] items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
-pub struct DependencyPage {
-    pub dependencies: Vec<DependencyVersion>,
+pub struct DependencyPage<T = DependencyVersion> {
+    pub dependencies: Vec<T>,
     pub next_marker: Option<i64>,
     pub count: Option<i64>,
+}
+
+// Added for the emulator's responses: what the API sends beyond what the reconciler keeps.
+
+/// A dependency version as create, show and list-versions return it: the
+/// [`DependencyVersion`] fields, `is_shared`, and (show only) `download_link`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct DependencyVersionResponse {
+    #[serde(flatten)]
+    pub version: DependencyVersion,
+    #[serde(default)]
+    pub is_shared: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_link: Option<String>,
+}
+
+/// A dependency package (the older package API, and package-list items): its latest
+/// version's fields under the package's id, without `dep_id`. `version` and
+/// `last_modified` are in list items only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct DependencyPackage {
+    pub id: String,
+    pub owner: String,
+    pub link: String,
+    pub runtime: String,
+    pub etag: String,
+    pub size: i64,
+    pub name: String,
+    pub file_name: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<Timestamp>,
 }
