@@ -11,6 +11,7 @@
 mod async_config;
 mod dependencies;
 mod functions;
+mod quotas;
 mod tags;
 mod triggers;
 mod versions;
@@ -19,6 +20,7 @@ mod workflows;
 pub use async_config::*;
 pub use dependencies::*;
 pub use functions::*;
+pub use quotas::*;
 pub use tags::*;
 pub use triggers::*;
 pub use versions::*;

@@ -16,11 +16,12 @@ pub struct PublishVersionRequest {
     pub digest: Option<String>,
 }
 
-/// `marker`/`maxitems` page of versions (function-shaped items).
+/// `marker`/`maxitems` page of versions (function-shaped items; the emulator writes the
+/// items it renders as JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
-pub struct VersionPage {
-    pub versions: Vec<FunctionConfig>,
+pub struct VersionPage<T = FunctionConfig> {
+    pub versions: Vec<T>,
     pub next_marker: Option<i64>,
     pub count: Option<i64>,
 }
