@@ -36,3 +36,34 @@ fn responses_are_lenient() {
     assert_eq!(t.epoch_seconds(), Some(1_614_840_602));
     assert_eq!(Timestamp::Epoch(1_660_029_887_000).epoch_seconds(), Some(1_660_029_887));
 }
+
+#[test]
+fn emulator_response_types_keep_the_apis_keys() {
+    let version = DependencyVersionResponse {
+        version: DependencyVersion {
+            id: "v".into(),
+            dep_id: "d".into(),
+            last_modified: Timestamp::Epoch(1),
+            ..Default::default()
+        },
+        is_shared: false,
+        download_link: None,
+    };
+    let v = serde_json::to_value(&version).unwrap();
+    assert_eq!(
+        (v["dep_id"].clone(), v["is_shared"].clone(), v["last_modified"].clone()),
+        (json!("d"), json!(false), json!(1))
+    );
+    assert!(v.get("download_link").is_none());
+    let back: DependencyVersion = serde_json::from_value(v).unwrap();
+    assert_eq!(back, version.version);
+    let package = serde_json::to_value(DependencyPackage::default()).unwrap();
+    assert!(
+        package.get("version").is_none() && package.get("last_modified").is_none() && package.get("dep_id").is_none()
+    );
+    let quota = QuotaResource {
+        kind: "fgs_func_num".into(),
+        ..Default::default()
+    };
+    assert_eq!(serde_json::to_value(quota).unwrap()["type"], "fgs_func_num");
+}
