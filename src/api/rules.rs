@@ -105,6 +105,25 @@ pub fn timer_name(name: &str) -> Checked {
     })
 }
 
+/// `trigger_type_code` (FSS.1101): one of the API's trigger types.
+pub fn trigger_type(ty: &str) -> Checked {
+    check(TRIGGER_TYPES.contains(&ty), "trigger_type_code", "FSS.1101", || {
+        format!("trigger_type_code `{ty}` is not supported")
+    })
+}
+
+/// `trigger_status` of a trigger of type `ty`: ACTIVE, or DISABLED for the types that can
+/// be disabled.
+pub fn trigger_status(ty: &str, status: &str) -> Checked {
+    let message = match status {
+        "ACTIVE" => return Ok(()),
+        "DISABLED" if DISABLEABLE_TRIGGERS.contains(&ty) => return Ok(()),
+        "DISABLED" => format!("{ty} triggers cannot be DISABLED"),
+        other => format!("trigger_status `{other}` is not ACTIVE or DISABLED"),
+    };
+    Err(violation("trigger_status", INVALID_PARAMETER, message))
+}
+
 /// Dependency names: 1–96 chars, `[A-Za-z0-9_.-]`, starts with a letter, ends with letter/digit.
 pub fn is_valid_dependency_name(name: &str) -> bool {
     DEPENDENCY_NAME.is_match(name)
@@ -304,6 +323,38 @@ pub fn mount_type(kind: &str) -> Checked {
     check(MOUNT_TYPES.contains(&kind), "mount_type", INVALID_PARAMETER, || {
         format!("mount_type `{kind}` is not sfs, sfsTurbo or ecs")
     })
+}
+
+/// `max_async_event_age_in_seconds` of an async invoke config.
+pub fn async_event_age(age: i64) -> Checked {
+    check(
+        ASYNC_EVENT_AGE.contains(&age),
+        "max_async_event_age_in_seconds",
+        INVALID_PARAMETER,
+        || {
+            format!(
+                "max_async_event_age_in_seconds {age} is outside {}-{}",
+                ASYNC_EVENT_AGE.start(),
+                ASYNC_EVENT_AGE.end()
+            )
+        },
+    )
+}
+
+/// `max_async_retry_attempts` of an async invoke config.
+pub fn async_retries(retries: i64) -> Checked {
+    check(
+        ASYNC_RETRIES.contains(&retries),
+        "max_async_retry_attempts",
+        INVALID_PARAMETER,
+        || {
+            format!(
+                "max_async_retry_attempts {retries} is outside {}-{}",
+                ASYNC_RETRIES.start(),
+                ASYNC_RETRIES.end()
+            )
+        },
+    )
 }
 
 /// How many tags a function carries.

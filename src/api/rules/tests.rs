@@ -222,3 +222,29 @@ fn workflow_definitions_are_checked_as_a_graph() {
         "constants is required (use {} for none)"
     );
 }
+
+#[test]
+fn trigger_and_async_rules_follow_the_api() {
+    assert_eq!(trigger_type("TIMER"), Ok(()));
+    assert_eq!(trigger_type("timer").unwrap_err().code, "FSS.1101");
+    assert_eq!(trigger_status("TIMER", "DISABLED"), Ok(()));
+    assert_eq!(trigger_status("OBS", "ACTIVE"), Ok(()));
+    assert_eq!(
+        trigger_status("OBS", "DISABLED").unwrap_err().message,
+        "OBS triggers cannot be DISABLED"
+    );
+    assert_eq!(
+        trigger_status("TIMER", "PAUSED").unwrap_err().message,
+        "trigger_status `PAUSED` is not ACTIVE or DISABLED"
+    );
+    assert_eq!(async_event_age(86_400), Ok(()));
+    assert_eq!(
+        async_event_age(0).unwrap_err().message,
+        "max_async_event_age_in_seconds 0 is outside 1-86400"
+    );
+    assert_eq!(async_retries(0), Ok(()));
+    assert_eq!(
+        async_retries(9).unwrap_err().message,
+        "max_async_retry_attempts 9 is outside 0-8"
+    );
+}

@@ -2,12 +2,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{opt_bool, opt_int, opt_obj, opt_str, resolve, Ctx, Resp, Routes};
+use super::{opt_bool, opt_int, opt_obj, opt_str, refused, resolve, Ctx, Resp, Routes};
 use crate::api::types::{
     AsyncInvokeConfig, AsyncInvokeConfigPage, AsyncStatusLogResponse, Destination, DestinationConfig, PageInfo,
     Timestamp,
 };
-use crate::api::{limits, Operation};
+use crate::api::{limits, rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Table};
 
@@ -61,17 +61,9 @@ pub(crate) fn put(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
     let body = ctx.json()?;
     let age = opt_int(&body, "max_async_event_age_in_seconds", "FSS.0400")?.unwrap_or(3600);
-    if !limits::ASYNC_EVENT_AGE.contains(&age) {
-        return Err(Fail::param(format!(
-            "max_async_event_age_in_seconds {age} is outside 1-86400"
-        )));
-    }
+    rules::async_event_age(age).map_err(refused)?;
     let retries = opt_int(&body, "max_async_retry_attempts", "FSS.0400")?.unwrap_or(3);
-    if !limits::ASYNC_RETRIES.contains(&retries) {
-        return Err(Fail::param(format!(
-            "max_async_retry_attempts {retries} is outside 0-8"
-        )));
-    }
+    rules::async_retries(retries).map_err(refused)?;
     let mut destination = DestinationConfig::default();
     if let Some(dc) = opt_obj(&body, "destination_config", "FSS.0400")? {
         if let Some(d) = opt_obj(dc, "on_success", "FSS.0400")? {

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{opt_obj, opt_str, refused, req_str, resolve, Ctx, Resp, Routes, Target};
 use crate::api::types::{self, Timestamp};
-use crate::api::{limits, rules, Operation};
+use crate::api::{rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Function, Table, Trigger};
 
@@ -157,17 +157,6 @@ fn check_other(ty: &str, ed: &Map<String, Value>, f: &Function, qualifier: &str)
     Ok(())
 }
 
-fn check_status(ty: &str, status: &str) -> Res<()> {
-    match status {
-        "ACTIVE" => Ok(()),
-        "DISABLED" if limits::DISABLEABLE_TRIGGERS.contains(&ty) => Ok(()),
-        "DISABLED" => Err(Fail::param(format!("{ty} triggers cannot be DISABLED"))),
-        other => Err(Fail::param(format!(
-            "trigger_status `{other}` is not ACTIVE or DISABLED"
-        ))),
-    }
-}
-
 /// A trigger as the API returns it ([`types::Trigger`]).
 fn view(t: &Trigger) -> Value {
     let out = types::Trigger {
@@ -186,19 +175,14 @@ pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
     let body = ctx.json()?;
     let ty = req_str(&body, "trigger_type_code", "FSS.1101")?;
-    if !limits::TRIGGER_TYPES.contains(&ty) {
-        return Err(Fail::bad(
-            "FSS.1101",
-            format!("trigger_type_code `{ty}` is not supported"),
-        ));
-    }
+    rules::trigger_type(ty).map_err(refused)?;
     let default_status = if ty == "DDS" || ty == "KAFKA" {
         "DISABLED"
     } else {
         "ACTIVE"
     };
     let status = opt_str(&body, "trigger_status", "FSS.0400")?.unwrap_or(default_status);
-    check_status(ty, status)?;
+    rules::trigger_status(ty, status).map_err(refused)?;
     let mut ed = opt_obj(&body, "event_data", invalid_code(ty))?
         .cloned()
         .ok_or_else(|| Fail::bad(invalid_code(ty), "event_data is required"))?;
@@ -313,7 +297,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let ty = t.trigger_type_code.clone();
     let status = opt_str(&body, "trigger_status", "FSS.0400")?.map(str::to_string);
     if let Some(s) = &status {
-        check_status(&ty, s)?;
+        rules::trigger_status(&ty, s).map_err(refused)?;
     }
     // Both documented shapes: an object merges into event_data; an array merges its
     // first element.
