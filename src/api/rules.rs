@@ -129,6 +129,13 @@ pub fn is_valid_dependency_name(name: &str) -> bool {
     DEPENDENCY_NAME.is_match(name)
 }
 
+/// A dependency version's `depend_type` (FSS.1032): `zip` (uploaded) or `obs` (a link).
+pub fn depend_type(kind: &str) -> Checked {
+    check(matches!(kind, "zip" | "obs"), "depend_type", "FSS.1032", || {
+        format!("depend_type `{kind}` is not zip or obs")
+    })
+}
+
 /// A dependency's `name` (FSS.1024).
 pub fn dependency_name(name: &str) -> Checked {
     check(is_valid_dependency_name(name), "name", "FSS.1024", || {

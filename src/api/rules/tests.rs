@@ -243,6 +243,8 @@ fn trigger_and_async_rules_follow_the_api() {
         "max_async_event_age_in_seconds 0 is outside 1-86400"
     );
     assert_eq!(async_retries(0), Ok(()));
+    assert_eq!(depend_type("obs"), Ok(()));
+    assert_eq!(depend_type("tar").unwrap_err().code, "FSS.1032");
     assert_eq!(
         async_retries(9).unwrap_err().message,
         "max_async_retry_attempts 9 is outside 0-8"

@@ -84,12 +84,7 @@ struct NewVersion {
 fn validated(ctx: &Ctx<'_>, staged: Option<Staged>) -> Res<NewVersion> {
     let body = ctx.json()?;
     let depend_type = req_str(&body, "depend_type", "FSS.1032")?;
-    if depend_type != "zip" && depend_type != "obs" {
-        return Err(Fail::bad(
-            "FSS.1032",
-            format!("depend_type `{depend_type}` is not zip or obs"),
-        ));
-    }
+    rules::depend_type(depend_type).map_err(refused)?;
     let runtime = req_str(&body, "runtime", "FSS.1005")?;
     rules::runtime(runtime).map_err(refused)?;
     let name = req_str(&body, "name", "FSS.1024")?;
