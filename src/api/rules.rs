@@ -60,6 +60,8 @@ regex!(DEPENDENCY_NAME, r"^[A-Za-z]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$");
 regex!(WORKFLOW_NAME, r"^[A-Za-z][A-Za-z0-9_-]{0,63}$");
 regex!(STACK_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
 regex!(STAGE_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$");
+regex!(ALIAS_NAME, r"^[A-Za-z]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$");
+regex!(VERSION_NAME, r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,41}$");
 regex!(HANDLER_FORM, r"^[^.\s]+(\.[^.\s]+)+$");
 
 /// Function names: 1–60 chars, `[A-Za-z0-9_-]`, starts with a letter, ends with a letter/digit.
@@ -103,15 +105,57 @@ pub fn timer_name(name: &str) -> Checked {
     })
 }
 
+/// `trigger_type_code` (FSS.1101): one of the API's trigger types.
+pub fn trigger_type(ty: &str) -> Checked {
+    check(TRIGGER_TYPES.contains(&ty), "trigger_type_code", "FSS.1101", || {
+        format!("trigger_type_code `{ty}` is not supported")
+    })
+}
+
+/// `trigger_status` of a trigger of type `ty`: ACTIVE, or DISABLED for the types that can
+/// be disabled.
+pub fn trigger_status(ty: &str, status: &str) -> Checked {
+    let message = match status {
+        "ACTIVE" => return Ok(()),
+        "DISABLED" if DISABLEABLE_TRIGGERS.contains(&ty) => return Ok(()),
+        "DISABLED" => format!("{ty} triggers cannot be DISABLED"),
+        other => format!("trigger_status `{other}` is not ACTIVE or DISABLED"),
+    };
+    Err(violation("trigger_status", INVALID_PARAMETER, message))
+}
+
 /// Dependency names: 1–96 chars, `[A-Za-z0-9_.-]`, starts with a letter, ends with letter/digit.
 pub fn is_valid_dependency_name(name: &str) -> bool {
     DEPENDENCY_NAME.is_match(name)
+}
+
+/// A dependency version's `depend_type` (FSS.1032): `zip` (uploaded) or `obs` (a link).
+pub fn depend_type(kind: &str) -> Checked {
+    check(matches!(kind, "zip" | "obs"), "depend_type", "FSS.1032", || {
+        format!("depend_type `{kind}` is not zip or obs")
+    })
 }
 
 /// A dependency's `name` (FSS.1024).
 pub fn dependency_name(name: &str) -> Checked {
     check(is_valid_dependency_name(name), "name", "FSS.1024", || {
         format!("dependency name `{name}` is invalid")
+    })
+}
+
+/// An alias's `name` (FSS.1014): 1–64 chars of `[A-Za-z0-9_-]`, starts with a letter, ends
+/// with a letter or digit, and is not `latest`.
+pub fn alias_name(name: &str) -> Checked {
+    let ok = ALIAS_NAME.is_match(name) && name.len() <= ALIAS_NAME_MAX && name != "latest";
+    check(ok, "name", "FSS.1014", || format!("alias name `{name}` is invalid"))
+}
+
+/// A published version's `version` (FSS.1015): 1–42 chars of `[A-Za-z0-9_.-]`, starts with a
+/// letter or digit, and is not `latest`.
+pub fn version_name(name: &str) -> Checked {
+    let ok = VERSION_NAME.is_match(name) && name != "latest";
+    check(ok, "version", "FSS.1015", || {
+        format!("version name `{name}` is invalid")
     })
 }
 
@@ -286,6 +330,38 @@ pub fn mount_type(kind: &str) -> Checked {
     check(MOUNT_TYPES.contains(&kind), "mount_type", INVALID_PARAMETER, || {
         format!("mount_type `{kind}` is not sfs, sfsTurbo or ecs")
     })
+}
+
+/// `max_async_event_age_in_seconds` of an async invoke config.
+pub fn async_event_age(age: i64) -> Checked {
+    check(
+        ASYNC_EVENT_AGE.contains(&age),
+        "max_async_event_age_in_seconds",
+        INVALID_PARAMETER,
+        || {
+            format!(
+                "max_async_event_age_in_seconds {age} is outside {}-{}",
+                ASYNC_EVENT_AGE.start(),
+                ASYNC_EVENT_AGE.end()
+            )
+        },
+    )
+}
+
+/// `max_async_retry_attempts` of an async invoke config.
+pub fn async_retries(retries: i64) -> Checked {
+    check(
+        ASYNC_RETRIES.contains(&retries),
+        "max_async_retry_attempts",
+        INVALID_PARAMETER,
+        || {
+            format!(
+                "max_async_retry_attempts {retries} is outside {}-{}",
+                ASYNC_RETRIES.start(),
+                ASYNC_RETRIES.end()
+            )
+        },
+    )
 }
 
 /// How many tags a function carries.

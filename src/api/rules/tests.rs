@@ -80,6 +80,18 @@ fn name_rules_match_the_tables_lengths() {
     assert_eq!(code_type("tar").unwrap_err().code, "FSS.1006");
     assert_eq!(code_type("zip"), Ok(()));
     assert_eq!(timer_name("9am").unwrap_err().code, "FSS.1109");
+    assert!(alias_name(&longest(ALIAS_NAME_MAX)).is_ok() && alias_name(&longest(ALIAS_NAME_MAX + 1)).is_err());
+    for bad in ["", "latest", "9to5", "blue-", "a.b"] {
+        assert_eq!(alias_name(bad).unwrap_err().code, "FSS.1014", "{bad}");
+    }
+    assert!(version_name(&"1".repeat(42)).is_ok() && version_name(&"1".repeat(43)).is_err());
+    assert_eq!(version_name("v1.2_rc-3"), Ok(()));
+    for bad in ["", "latest", ".v1", "v 1", "v!"] {
+        assert_eq!(
+            version_name(bad).unwrap_err().message,
+            format!("version name `{bad}` is invalid")
+        );
+    }
     assert_eq!(
         dependency_name("pillow.").unwrap_err().message,
         "dependency name `pillow.` is invalid"
@@ -208,5 +220,33 @@ fn workflow_definitions_are_checked_as_a_graph() {
     assert_eq!(
         message(|d| d["constants"] = Value::Null),
         "constants is required (use {} for none)"
+    );
+}
+
+#[test]
+fn trigger_and_async_rules_follow_the_api() {
+    assert_eq!(trigger_type("TIMER"), Ok(()));
+    assert_eq!(trigger_type("timer").unwrap_err().code, "FSS.1101");
+    assert_eq!(trigger_status("TIMER", "DISABLED"), Ok(()));
+    assert_eq!(trigger_status("OBS", "ACTIVE"), Ok(()));
+    assert_eq!(
+        trigger_status("OBS", "DISABLED").unwrap_err().message,
+        "OBS triggers cannot be DISABLED"
+    );
+    assert_eq!(
+        trigger_status("TIMER", "PAUSED").unwrap_err().message,
+        "trigger_status `PAUSED` is not ACTIVE or DISABLED"
+    );
+    assert_eq!(async_event_age(86_400), Ok(()));
+    assert_eq!(
+        async_event_age(0).unwrap_err().message,
+        "max_async_event_age_in_seconds 0 is outside 1-86400"
+    );
+    assert_eq!(async_retries(0), Ok(()));
+    assert_eq!(depend_type("obs"), Ok(()));
+    assert_eq!(depend_type("tar").unwrap_err().code, "FSS.1032");
+    assert_eq!(
+        async_retries(9).unwrap_err().message,
+        "max_async_retry_attempts 9 is outside 0-8"
     );
 }

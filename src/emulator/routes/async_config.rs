@@ -1,13 +1,17 @@
 //! Async invocation config (§5), per qualifier.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{opt_bool, opt_int, opt_obj, opt_str, resolve, Ctx, Resp, Routes};
-use crate::api::{limits, Operation};
+use super::{opt_bool, opt_int, opt_obj, opt_str, refused, resolve, Ctx, Resp, Routes};
+use crate::api::types::{
+    AsyncInvokeConfig, AsyncInvokeConfigPage, AsyncStatusLogResponse, Destination, DestinationConfig, PageInfo,
+    Timestamp,
+};
+use crate::api::{limits, rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Table};
 
-fn check_destination(which: &str, d: &Map<String, Value>) -> Res<Value> {
+fn check_destination(which: &str, d: &Map<String, Value>) -> Res<Destination> {
     let dest = opt_str(d, "destination", "FSS.0400")?
         .ok_or_else(|| Fail::param(format!("destination_config.{which}.destination is required")))?;
     if !limits::ASYNC_DESTINATIONS.contains(&dest) {
@@ -47,30 +51,26 @@ fn check_destination(which: &str, d: &Map<String, Value>) -> Res<Value> {
             }
         }
     }
-    Ok(json!({ "destination": dest, "param": param }))
+    Ok(Destination {
+        destination: dest.to_string(),
+        param: param.to_string(),
+    })
 }
 
 pub(crate) fn put(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
     let body = ctx.json()?;
     let age = opt_int(&body, "max_async_event_age_in_seconds", "FSS.0400")?.unwrap_or(3600);
-    if !limits::ASYNC_EVENT_AGE.contains(&age) {
-        return Err(Fail::param(format!(
-            "max_async_event_age_in_seconds {age} is outside 1-86400"
-        )));
-    }
+    rules::async_event_age(age).map_err(refused)?;
     let retries = opt_int(&body, "max_async_retry_attempts", "FSS.0400")?.unwrap_or(3);
-    if !limits::ASYNC_RETRIES.contains(&retries) {
-        return Err(Fail::param(format!(
-            "max_async_retry_attempts {retries} is outside 0-8"
-        )));
-    }
-    let mut destination = Map::new();
+    rules::async_retries(retries).map_err(refused)?;
+    let mut destination = DestinationConfig::default();
     if let Some(dc) = opt_obj(&body, "destination_config", "FSS.0400")? {
-        for which in ["on_success", "on_failure"] {
-            if let Some(d) = opt_obj(dc, which, "FSS.0400")? {
-                destination.insert(which.into(), check_destination(which, d)?);
-            }
+        if let Some(d) = opt_obj(dc, "on_success", "FSS.0400")? {
+            destination.on_success = Some(check_destination("on_success", d)?);
+        }
+        if let Some(d) = opt_obj(dc, "on_failure", "FSS.0400")? {
+            destination.on_failure = Some(check_destination("on_failure", d)?);
         }
     }
     let status_log = opt_bool(&body, "enable_async_status_log")?.unwrap_or(false);
@@ -79,7 +79,8 @@ pub(crate) fn put(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         .async_configs
         .get(&qualifier)
         .and_then(|c| c.get("created_time").cloned())
-        .unwrap_or_else(|| json!(ctx.ts()));
+        .and_then(|t| serde_json::from_value(t).ok())
+        .unwrap_or_else(|| Timestamp::Text(ctx.ts()));
     let urn = crate::api::FunctionUrn::qualified(ctx.region(), &f.project, &f.package, &f.name, &{
         let q: crate::api::Qualifier = match qualifier.as_str() {
             "latest" => crate::api::Qualifier::Latest,
@@ -88,20 +89,23 @@ pub(crate) fn put(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         };
         q
     });
-    let mut config = json!({
-        "func_urn": urn,
-        "max_async_event_age_in_seconds": age,
-        "max_async_retry_attempts": retries,
-        "destination_config": destination,
-        "created_time": created,
-        "last_modified": ctx.ts_space(),
-        "enable_async_status_log": status_log,
-    });
+    let mut extra = Map::new();
     for key in ["log_group_id", "log_stream_id", "log_group_name", "log_stream_name"] {
         if let Some(v) = opt_str(&body, key, "FSS.0400")? {
-            config[key] = json!(v);
+            extra.insert(key.into(), Value::from(v));
         }
     }
+    let config = AsyncInvokeConfig {
+        func_urn: urn,
+        max_async_event_age_in_seconds: Some(age),
+        max_async_retry_attempts: Some(retries),
+        destination_config: Some(destination),
+        enable_async_status_log: Some(status_log),
+        created_time: created,
+        last_modified: Timestamp::Text(ctx.ts_space()),
+        extra,
+    };
+    let config = serde_json::to_value(config).expect("an async invoke config serializes");
     f.async_configs.insert(qualifier, config.clone());
     db.touch(Table::Functions, &key);
     Resp::ok(config)
@@ -148,23 +152,39 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         },
     };
     let f = &db.tables.functions[&key];
-    let all: Vec<Value> = f.async_configs.values().cloned().collect();
-    let count = all.len();
-    let items: Vec<Value> = all.into_iter().skip(marker).take(limit).collect();
+    let count = f.async_configs.len();
+    let items = f
+        .async_configs
+        .values()
+        .skip(marker)
+        .take(limit)
+        .map(|c| serde_json::from_value(c.clone()))
+        .collect::<Result<Vec<AsyncInvokeConfig>, _>>()
+        .map_err(|e| {
+            Fail::new(
+                500,
+                "FSS.0500",
+                format!("a stored async invoke config is unreadable: {e}"),
+            )
+        })?;
     let current = items.len();
-    Resp::ok(json!({
-        "async_invoke_configs": items,
-        "count": count,
-        "page_info": {
-            "next_marker": (marker + current).min(count),
-            "previous_marker": marker.saturating_sub(limit),
-            "current_count": current,
+    let out = AsyncInvokeConfigPage {
+        async_invoke_configs: items,
+        count: Some(count as i64),
+        page_info: PageInfo {
+            next_marker: Some((marker + current).min(count) as i64),
+            previous_marker: Some(marker.saturating_sub(limit) as i64),
+            current_count: Some(current as i64),
         },
-    }))
+    };
+    Resp::ok(serde_json::to_value(out).expect("an async invoke config page serializes"))
 }
 
 pub(crate) fn enable_status_logs(_ctx: &Ctx<'_>) -> Res<Resp> {
-    Resp::ok(json!({ "enable_async_status_log": true }))
+    let out = AsyncStatusLogResponse {
+        enable_async_status_log: true,
+    };
+    Resp::ok(serde_json::to_value(out).expect("a flag serializes"))
 }
 
 /// Asynchronous invocation settings.

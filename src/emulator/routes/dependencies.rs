@@ -1,11 +1,12 @@
 //! Dependencies (§7): packages with numbered immutable versions (the version API), and the
 //! older package API mapped onto the same model.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::functions::{dependency_in_use, domain_id, Staged};
-use super::{marker_page, opt_str, packages, page, req_str, Ctx, Resp, Routes};
-use crate::api::{limits, Operation};
+use super::{marker_page, opt_str, packages, page, refused, req_str, Ctx, Resp, Routes};
+use crate::api::types::{DependencyPackage, DependencyPage, DependencyVersion, DependencyVersionResponse, Timestamp};
+use crate::api::{rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, DepPackage, DepVersion, Table};
 
@@ -13,16 +14,58 @@ fn dep_key(project: &str, dep_id: &str) -> String {
     format!("{project}/{dep_id}")
 }
 
-fn version_view(project: &str, p: &DepPackage, v: &DepVersion, show: bool) -> Value {
-    let mut out = json!({
-        "id": v.id, "owner": domain_id(project), "link": v.link, "runtime": v.runtime, "etag": v.etag,
-        "size": v.size, "name": p.name, "description": v.description, "file_name": v.file_name,
-        "version": v.version, "dep_id": p.dep_id, "last_modified": v.last_modified, "is_shared": false,
-    });
-    if show {
-        out["download_link"] = json!(v.link);
+/// A version as create, show (with `download_link`) and list-versions return it.
+fn version_view(project: &str, p: &DepPackage, v: &DepVersion, show: bool) -> DependencyVersionResponse {
+    DependencyVersionResponse {
+        version: DependencyVersion {
+            id: v.id.clone(),
+            dep_id: p.dep_id.clone(),
+            version: v.version as i64,
+            name: p.name.clone(),
+            runtime: v.runtime.clone(),
+            owner: domain_id(project),
+            link: v.link.clone(),
+            etag: v.etag.clone(),
+            size: v.size as i64,
+            file_name: v.file_name.clone(),
+            description: v.description.clone(),
+            last_modified: Timestamp::Epoch(v.last_modified),
+        },
+        is_shared: false,
+        download_link: show.then(|| v.link.clone()),
     }
-    out
+}
+
+/// A package as the package API and the package list return it: its latest version's fields
+/// under the package id; list items also carry `version` and `last_modified`.
+fn package_view(project: &str, p: &DepPackage, v: &DepVersion, listed: bool) -> DependencyPackage {
+    DependencyPackage {
+        id: p.dep_id.clone(),
+        owner: domain_id(project),
+        link: v.link.clone(),
+        runtime: v.runtime.clone(),
+        etag: v.etag.clone(),
+        size: v.size as i64,
+        name: p.name.clone(),
+        file_name: v.file_name.clone(),
+        description: v.description.clone(),
+        version: listed.then_some(v.version as i64),
+        last_modified: listed.then_some(Timestamp::Epoch(v.last_modified)),
+    }
+}
+
+/// A response body from its [`crate::api::types`] struct.
+fn body(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("a dependency response serializes")
+}
+
+/// A page of `items`.
+fn page_body<T: serde::Serialize>(items: Vec<T>, next: usize, count: usize) -> Value {
+    body(DependencyPage {
+        dependencies: items,
+        next_marker: Some(next as i64),
+        count: Some(count as i64),
+    })
 }
 
 /// Validated fields of a version create (both APIs).
@@ -41,26 +84,11 @@ struct NewVersion {
 fn validated(ctx: &Ctx<'_>, staged: Option<Staged>) -> Res<NewVersion> {
     let body = ctx.json()?;
     let depend_type = req_str(&body, "depend_type", "FSS.1032")?;
-    if depend_type != "zip" && depend_type != "obs" {
-        return Err(Fail::bad(
-            "FSS.1032",
-            format!("depend_type `{depend_type}` is not zip or obs"),
-        ));
-    }
+    rules::depend_type(depend_type).map_err(refused)?;
     let runtime = req_str(&body, "runtime", "FSS.1005")?;
-    if !limits::RUNTIMES.contains(&runtime) {
-        return Err(Fail::bad("FSS.1005", format!("runtime `{runtime}` is not supported")));
-    }
+    rules::runtime(runtime).map_err(refused)?;
     let name = req_str(&body, "name", "FSS.1024")?;
-    let ok = name.chars().count() <= limits::DEPENDENCY_NAME_MAX
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !ok {
-        return Err(Fail::bad("FSS.1024", format!("dependency name `{name}` is invalid")));
-    }
+    rules::dependency_name(name).map_err(refused)?;
     let description = super::opt_description(&body)?.unwrap_or("");
     let (link, blob, etag, size, file_name) = if depend_type == "obs" {
         let link = opt_str(&body, "depend_link", "FSS.1010")?.unwrap_or("");
@@ -151,7 +179,7 @@ pub(crate) fn create_version(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>)
     let n = validated(ctx, staged)?;
     let (key, number) = add_version(ctx, db, n)?;
     let p = &db.tables.dependencies[&key];
-    Resp::ok(version_view(&ctx.project, p, &p.versions[&number], false))
+    Resp::ok(body(version_view(&ctx.project, p, &p.versions[&number], false)))
 }
 
 fn package_not_found() -> Fail {
@@ -178,8 +206,8 @@ pub(crate) fn list_versions(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let p = &db.tables.dependencies[&key];
     let all: Vec<&DepVersion> = p.versions.values().collect();
     let (page, next, count) = page(all, start, items);
-    let deps: Vec<Value> = page.iter().map(|v| version_view(&ctx.project, p, v, false)).collect();
-    Resp::ok(json!({ "dependencies": deps, "next_marker": next, "count": count }))
+    let deps: Vec<_> = page.iter().map(|v| version_view(&ctx.project, p, v, false)).collect();
+    Resp::ok(page_body(deps, next, count))
 }
 
 pub(crate) fn show_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -187,7 +215,7 @@ pub(crate) fn show_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let n = version_number(ctx.param(1))?;
     let p = &db.tables.dependencies[&key];
     let v = p.versions.get(&n).ok_or_else(package_not_found)?;
-    Resp::ok(version_view(&ctx.project, p, v, true))
+    Resp::ok(body(version_view(&ctx.project, p, v, true)))
 }
 
 pub(crate) fn delete_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -221,24 +249,18 @@ pub(crate) fn list_packages(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     if !matches!(kind, "all" | "private" | "public" | "") {
         return Err(Fail::bad("FSS.1001", format!("invalid dependency_type `{kind}`")));
     }
-    let all: Vec<Value> = if kind == "public" {
+    let all: Vec<DependencyPackage> = if kind == "public" {
         Vec::new()
     } else {
         packages(db, &ctx.project)
             .filter_map(|p| p.versions.values().next_back().map(|v| (p, v)))
             .filter(|(_, v)| runtime.is_none_or(|r| v.runtime == r))
             .filter(|(p, _)| name.is_none_or(|n| p.name.contains(n)))
-            .map(|(p, v)| {
-                json!({
-                    "id": p.dep_id, "owner": domain_id(&ctx.project), "link": v.link, "runtime": v.runtime,
-                    "etag": v.etag, "size": v.size, "name": p.name, "file_name": v.file_name,
-                    "description": v.description, "version": v.version, "last_modified": v.last_modified,
-                })
-            })
+            .map(|(p, v)| package_view(&ctx.project, p, v, true))
             .collect()
     };
     let (page, next, count) = page(all, start, items);
-    Resp::ok(json!({ "dependencies": page, "next_marker": next, "count": count }))
+    Resp::ok(page_body(page, next, count))
 }
 
 fn old_view(project: &str, p: &DepPackage) -> Value {
@@ -247,10 +269,7 @@ fn old_view(project: &str, p: &DepPackage) -> Value {
         .values()
         .next_back()
         .expect("packages keep at least one version");
-    json!({
-        "id": p.dep_id, "owner": domain_id(project), "link": v.link, "runtime": v.runtime, "etag": v.etag,
-        "size": v.size, "name": p.name, "description": v.description, "file_name": v.file_name,
-    })
+    body(package_view(project, p, v, false))
 }
 
 pub(crate) fn old_create(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>) -> Res<Resp> {

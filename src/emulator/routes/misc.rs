@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{check_tags, resolve, Ctx, Resp, Routes};
+use crate::api::types::{self, ProjectTag, ProjectTagsResponse, QuotaResource, Quotas, QuotasResponse, TagsResponse};
 use crate::api::Operation;
 use crate::api::{signing, SUBJECT_TOKEN_HEADER};
 use crate::emulator::fail::{Fail, Res};
@@ -26,7 +27,19 @@ fn body_tags(ctx: &Ctx<'_>, action: &str) -> Res<Vec<Tag>> {
 pub(crate) fn show_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
     let f = &db.tables.functions[&key];
-    Resp::ok(json!({ "tags": f.tags, "sys_tags": f.sys_tags }))
+    let wire = |tags: &[Tag]| -> Vec<types::Tag> {
+        tags.iter()
+            .map(|t| types::Tag {
+                key: t.key.clone(),
+                value: t.value.clone(),
+            })
+            .collect()
+    };
+    let out = TagsResponse {
+        tags: wire(&f.tags),
+        sys_tags: wire(&f.sys_tags),
+    };
+    Resp::ok(body(out))
 }
 
 pub(crate) fn create_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -73,11 +86,17 @@ pub(crate) fn project_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             }
         }
     }
-    let tags: Vec<Value> = keys
-        .into_iter()
-        .map(|(key, values)| json!({ "key": key, "values": values }))
-        .collect();
-    Resp::ok(json!({ "tags": tags, "sys_tags": [{ "key": "_sys_enterprise_project_id", "values": ["0"] }] }))
+    let out = ProjectTagsResponse {
+        tags: keys
+            .into_iter()
+            .map(|(key, values)| ProjectTag { key, values })
+            .collect(),
+        sys_tags: vec![ProjectTag {
+            key: "_sys_enterprise_project_id".into(),
+            values: vec!["0".into()],
+        }],
+    };
+    Resp::ok(body(out))
 }
 
 pub(crate) fn quotas(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -101,16 +120,30 @@ pub(crate) fn quotas(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
         .count();
-    Resp::ok(json!({ "quotas": { "resources": [
-        { "type": "fgs_func_num", "quota": q.functions, "used": functions.len(), "unit": "" },
-        { "type": "fgs_func_code_size", "quota": q.code_size_mb, "used": code_mb, "unit": "MB" },
-        { "type": "fgs_workflow_num", "quota": q.workflows, "used": workflows, "unit": "" },
-        { "type": "fgs_func_occurs", "quota": 1000, "used": 0, "unit": "" },
-        { "type": "fgs_func_scale_down_timeout", "quota": 900, "used": 0, "unit": "s" },
-        { "type": "fgs_func_pat_idle_time", "quota": 600, "used": 0, "unit": "s" },
-        { "type": "fgs_on_demand_instance_limit", "quota": 1000, "used": 0, "unit": "" },
-        { "type": "fgs_func_qos_limit", "quota": 1000, "used": 0, "unit": "" },
-    ] } }))
+    let quota = |kind: &str, quota: u64, used: usize, unit: &str| QuotaResource {
+        kind: kind.into(),
+        quota: quota as i64,
+        used: used as i64,
+        unit: unit.into(),
+    };
+    let resources = vec![
+        quota("fgs_func_num", q.functions, functions.len(), ""),
+        quota("fgs_func_code_size", q.code_size_mb, code_mb as usize, "MB"),
+        quota("fgs_workflow_num", q.workflows, workflows, ""),
+        quota("fgs_func_occurs", 1000, 0, ""),
+        quota("fgs_func_scale_down_timeout", 900, 0, "s"),
+        quota("fgs_func_pat_idle_time", 600, 0, "s"),
+        quota("fgs_on_demand_instance_limit", 1000, 0, ""),
+        quota("fgs_func_qos_limit", 1000, 0, ""),
+    ];
+    Resp::ok(body(QuotasResponse {
+        quotas: Quotas { resources },
+    }))
+}
+
+/// A response body from its [`crate::api::types`] struct.
+fn body(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("a response serializes")
 }
 
 fn iam_fail(msg: &str) -> Fail {
@@ -190,6 +223,8 @@ pub(crate) fn iam_token(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     };
     let key = signing::sha256_hex(token.as_bytes());
     let domain_id = super::functions::domain_id(&project_id);
+    // Keystone's token body (IAM, not FunctionGraph): the client reads only the
+    // X-Subject-Token header and `token.expires_at`, so api::types does not model it.
     let out = json!({ "token": {
         "expires_at": record.expires_at, "issued_at": record.issued_at, "methods": ["password"], "catalog": [],
         "project": { "id": project_id, "name": ctx.region(), "domain": { "id": domain_id, "name": domain } },

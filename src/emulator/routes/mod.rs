@@ -36,6 +36,7 @@ use super::gateway;
 use super::store::{Db, Function, Snapshot};
 use super::Shared;
 use crate::api::operation::Method;
+use crate::api::rules::{self, Violation};
 use crate::api::{FunctionUrn, Operation, Qualifier};
 use functions::Staged;
 pub(crate) use shared::{check_tags, find_version, packages};
@@ -452,26 +453,18 @@ pub(crate) fn opt_str_list(m: &Map<String, Value>, key: &str, code: &str) -> Res
     }
 }
 
-/// The optional `description` field (≤ 512 characters, FSS.1019).
+/// The optional `description` field, checked by [`rules::description`] (FSS.1019).
 pub(crate) fn opt_description(m: &Map<String, Value>) -> Res<Option<&str>> {
     let d = opt_str(m, "description", "FSS.1019")?;
-    if d.is_some_and(|d| d.chars().count() > crate::api::limits::DESCRIPTION_MAX) {
-        return Err(Fail::bad("FSS.1019", "description is longer than 512 characters"));
+    if let Some(d) = d {
+        rules::description(d).map_err(refused)?;
     }
     Ok(d)
 }
 
-/// Checks `value` against a simple name rule: first char a letter, then `[A-Za-z0-9_-]`,
-/// last a letter or digit, `max` chars at most.
-pub(crate) fn is_name(value: &str, max: usize, extra: &[char]) -> bool {
-    let chars: Vec<char> = value.chars().collect();
-    !chars.is_empty()
-        && chars.len() <= max
-        && chars[0].is_ascii_alphabetic()
-        && chars
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || extra.contains(c))
-        && chars.last().is_some_and(|c| c.is_ascii_alphanumeric())
+/// A broken [`rules`] rule, answered with the API's code and message (HTTP 400).
+pub(crate) fn refused(v: Violation) -> Fail {
+    Fail::bad(v.code, v.message)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! (functions reference them) and the tag rules (functions are created with tags). Kept
 //! here so that no route file imports another in a circle.
 
-use crate::api::limits;
+use crate::api::rules;
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, DepPackage, DepVersion, Tag};
 
@@ -21,22 +21,14 @@ pub(crate) fn find_version<'d>(db: &'d Db, project: &str, id: &str) -> Option<(&
     packages(db, project).find_map(|p| p.versions.values().find(|v| v.id == id).map(|v| (p, v)))
 }
 
-/// Tag rules: at most 20, key 1–128, value ≤ 255, keys unique.
+/// Tag rules ([`rules::tag_count`], [`rules::tag_key`], [`rules::tag_value`]), and keys unique
+/// within one list.
 pub(crate) fn check_tags(tags: &[Tag]) -> Res<()> {
-    if tags.len() > limits::TAGS_MAX {
-        return Err(Fail::param("a function can carry at most 20 tags"));
-    }
+    rules::tag_count(tags.len()).map_err(super::refused)?;
     let mut seen = std::collections::HashSet::new();
     for t in tags {
-        if t.key.is_empty() || t.key.chars().count() > limits::TAG_KEY_MAX {
-            return Err(Fail::param(format!("tag key `{}` must be 1-128 characters", t.key)));
-        }
-        if t.value.chars().count() > limits::TAG_VALUE_MAX {
-            return Err(Fail::param(format!(
-                "tag value of `{}` is longer than 255 characters",
-                t.key
-            )));
-        }
+        rules::tag_key(&t.key).map_err(super::refused)?;
+        rules::tag_value(&t.key, &t.value).map_err(super::refused)?;
         if !seen.insert(&t.key) {
             return Err(Fail::param(format!("tag key `{}` appears twice", t.key)));
         }

@@ -1,10 +1,11 @@
 //! Triggers (§6): TIMER validated completely, other types stored and echoed with their
 //! required fields checked.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{opt_obj, opt_str, req_str, resolve, Ctx, Resp, Routes, Target};
-use crate::api::{limits, schedule, Operation};
+use super::{opt_obj, opt_str, refused, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::types::{self, Timestamp};
+use crate::api::{rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Db, Function, Table, Trigger};
 
@@ -53,20 +54,12 @@ fn required_fields(ty: &str) -> &'static [&'static str] {
 fn check_timer(ed: &Map<String, Value>, f: &Function, qualifier: &str, except: Option<&str>) -> Res<()> {
     let code = "FSS.1109";
     let name = req_str(ed, "name", code)?;
-    let name_ok = name.chars().count() <= limits::TIMER_NAME_MAX
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !name_ok {
-        return Err(Fail::bad(
-            code,
-            format!("timer name `{name}` must start with a letter and use letters, digits, _ and - (1-64)"),
-        ));
-    }
+    rules::timer_name(name).map_err(refused)?;
     let st = req_str(ed, "schedule_type", code)?;
     let sched = req_str(ed, "schedule", code)?;
     match st {
-        "Rate" => schedule::check_rate(sched),
-        "Cron" => schedule::check_cron(sched),
+        "Rate" => rules::check_rate(sched),
+        "Cron" => rules::check_cron(sched),
         other => Err(format!("schedule_type `{other}` is not Rate or Cron")),
     }
     .map_err(|m| Fail::bad(code, m))?;
@@ -164,46 +157,32 @@ fn check_other(ty: &str, ed: &Map<String, Value>, f: &Function, qualifier: &str)
     Ok(())
 }
 
-fn check_status(ty: &str, status: &str) -> Res<()> {
-    match status {
-        "ACTIVE" => Ok(()),
-        "DISABLED" if limits::DISABLEABLE_TRIGGERS.contains(&ty) => Ok(()),
-        "DISABLED" => Err(Fail::param(format!("{ty} triggers cannot be DISABLED"))),
-        other => Err(Fail::param(format!(
-            "trigger_status `{other}` is not ACTIVE or DISABLED"
-        ))),
-    }
-}
-
+/// A trigger as the API returns it ([`types::Trigger`]).
 fn view(t: &Trigger) -> Value {
-    json!({
-        "trigger_id": t.trigger_id,
-        "trigger_type_code": t.trigger_type_code,
-        "trigger_status": t.trigger_status,
-        "event_type_code": t.event_type_code,
-        "event_data": t.event_data,
-        "last_updated_time": t.last_updated_time,
-        "created_time": t.created_time,
-    })
+    let out = types::Trigger {
+        trigger_id: t.trigger_id.clone(),
+        trigger_type_code: t.trigger_type_code.clone(),
+        trigger_status: t.trigger_status.clone(),
+        event_type_code: t.event_type_code.clone(),
+        event_data: t.event_data.clone(),
+        last_updated_time: Timestamp::Text(t.last_updated_time.clone()),
+        created_time: Timestamp::Text(t.created_time.clone()),
+    };
+    serde_json::to_value(out).expect("a trigger serializes")
 }
 
 pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
     let body = ctx.json()?;
     let ty = req_str(&body, "trigger_type_code", "FSS.1101")?;
-    if !limits::TRIGGER_TYPES.contains(&ty) {
-        return Err(Fail::bad(
-            "FSS.1101",
-            format!("trigger_type_code `{ty}` is not supported"),
-        ));
-    }
+    rules::trigger_type(ty).map_err(refused)?;
     let default_status = if ty == "DDS" || ty == "KAFKA" {
         "DISABLED"
     } else {
         "ACTIVE"
     };
     let status = opt_str(&body, "trigger_status", "FSS.0400")?.unwrap_or(default_status);
-    check_status(ty, status)?;
+    rules::trigger_status(ty, status).map_err(refused)?;
     let mut ed = opt_obj(&body, "event_data", invalid_code(ty))?
         .cloned()
         .ok_or_else(|| Fail::bad(invalid_code(ty), "event_data is required"))?;
@@ -237,11 +216,12 @@ pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             .unwrap_or("group")
             .to_string();
         let path = ed.get("path").and_then(Value::as_str).unwrap_or("/").to_string();
-        ed.insert("triggerid".into(), json!(id));
-        ed.insert("api_id".into(), json!(api_id));
+        // event_data is the caller's free-form object; APIG adds what it created to it.
+        ed.insert("triggerid".into(), Value::from(id.as_str()));
+        ed.insert("api_id".into(), Value::from(api_id));
         ed.insert(
             "invoke_url".into(),
-            json!(format!(
+            Value::from(format!(
                 "https://{group}.apig.{}.huaweicloudapis.com{path}",
                 ctx.region()
             )),
@@ -317,7 +297,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let ty = t.trigger_type_code.clone();
     let status = opt_str(&body, "trigger_status", "FSS.0400")?.map(str::to_string);
     if let Some(s) = &status {
-        check_status(&ty, s)?;
+        rules::trigger_status(&ty, s).map_err(refused)?;
     }
     // Both documented shapes: an object merges into event_data; an array merges its
     // first element.

@@ -1,28 +1,20 @@
 //! Published versions and aliases (§4).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::functions::render;
-use super::{is_name, marker_page, opt_obj, opt_str, page, req_str, resolve, Ctx, Resp, Routes, Target};
-use crate::api::{limits, Operation};
+use super::{marker_page, opt_obj, opt_str, page, refused, req_str, resolve, Ctx, Resp, Routes, Target};
+use crate::api::types::{self, Timestamp, VersionPage};
+use crate::api::{rules, Operation};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Alias, Db, Function, Table};
-
-fn version_name_ok(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 42
-        && v != "latest"
-        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
 
 pub(crate) fn publish(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, target, _) = resolve(ctx, db, ctx.param(0))?;
     if target != Target::Latest {
         return Err(Fail::bad("FSS.1015", "versions are published from latest"));
     }
-    let body = ctx.json_value()?.unwrap_or_else(|| json!({}));
+    let body = ctx.json_value()?.unwrap_or_else(|| Value::Object(Map::new()));
     let body = body
         .as_object()
         .cloned()
@@ -32,9 +24,7 @@ pub(crate) fn publish(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         Some(v) => v.to_string(),
         None => ctx.now.format("%Y%m%d-%H%M%S").to_string(),
     };
-    if !version_name_ok(&name) {
-        return Err(Fail::bad("FSS.1015", format!("version name `{name}` is invalid")));
-    }
+    rules::version_name(&name).map_err(refused)?;
     if let Some(d) = opt_str(&body, "digest", "FSS.0400")?.filter(|s| !s.is_empty()) {
         if d != f.latest.code.digest {
             return Err(Fail::param(
@@ -77,6 +67,8 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let mut all = vec![Target::Latest];
     all.extend((0..f.versions.len()).map(Target::Version));
     let (page, next, count) = page(all, start, items);
+    // Items are functions as `render` writes them (with keys FunctionConfig does not model),
+    // plus the list's own keys.
     let versions: Vec<Value> = page
         .iter()
         .map(|t| {
@@ -93,19 +85,26 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             v
         })
         .collect();
-    Resp::ok(json!({ "versions": versions, "next_marker": next, "count": count }))
+    let out = VersionPage {
+        versions,
+        next_marker: Some(next as i64),
+        count: Some(count as i64),
+    };
+    Resp::ok(serde_json::to_value(out).expect("a version page serializes"))
 }
 
+/// An alias as the API returns it ([`types::Alias`]).
 fn alias_view(ctx: &Ctx<'_>, f: &Function, a: &Alias) -> Value {
-    json!({
-        "name": a.name,
-        "version": a.version,
-        "description": a.description,
-        "last_modified": a.last_modified,
-        "alias_urn": ctx.qualified_urn(f, &format!("!{}", a.name)),
-        "additional_version_weights": a.additional_version_weights,
-        "additional_version_strategy": a.additional_version_strategy,
-    })
+    let out = types::Alias {
+        name: a.name.clone(),
+        version: a.version.clone(),
+        description: a.description.clone(),
+        alias_urn: ctx.qualified_urn(f, &format!("!{}", a.name)),
+        last_modified: Timestamp::Text(a.last_modified.clone()),
+        additional_version_weights: Some(a.additional_version_weights.clone()),
+        additional_version_strategy: Some(a.additional_version_strategy.clone()),
+    };
+    serde_json::to_value(out).expect("an alias serializes")
 }
 
 fn version_exists(f: &Function, v: &str) -> bool {
@@ -177,9 +176,7 @@ pub(crate) fn create_alias(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let body = ctx.json()?;
     let f = &db.tables.functions[&key];
     let name = req_str(&body, "name", "FSS.1014")?.to_string();
-    if !is_name(&name, limits::ALIAS_NAME_MAX, &[]) || name == "latest" {
-        return Err(Fail::bad("FSS.1014", format!("alias name `{name}` is invalid")));
-    }
+    rules::alias_name(&name).map_err(refused)?;
     let AliasFields {
         version,
         description,
