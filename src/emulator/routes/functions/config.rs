@@ -3,14 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::super::{opt_int, opt_obj, opt_str, req_int, req_str};
-use crate::api::rules::{self, Violation};
+use super::super::{opt_int, opt_obj, opt_str, refused, req_int, req_str};
+use crate::api::rules;
 use crate::emulator::fail::{Fail, Res};
-
-/// A broken rule, answered with the API's code and message.
-pub(super) fn refused(v: Violation) -> Fail {
-    Fail::bad(v.code, v.message)
-}
 
 fn check_user_data(m: &Map<String, Value>, key: &str) -> Res<Option<String>> {
     let Some(s) = opt_str(m, key, "FSS.1009")? else {

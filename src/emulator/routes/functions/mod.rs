@@ -7,6 +7,7 @@ mod render;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use super::refused;
 use super::{
     function_key, is_unqualified, marker_page, opt_obj, opt_str, opt_str_list, page, req_int, req_str, resolve, Ctx,
     Resp, Routes, Target,
@@ -15,7 +16,7 @@ use crate::api::{limits, rules, Operation};
 use crate::emulator::blobs::{Pin, Stored};
 use crate::emulator::fail::{Fail, Res};
 use crate::emulator::store::{Code, Db, Function, Snapshot, Table};
-use config::{refused, validated_config};
+use config::validated_config;
 use render::code_view;
 pub(crate) use render::{domain_id, render};
 
