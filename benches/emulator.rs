@@ -172,7 +172,21 @@ async fn token(url: &str) -> String {
     resp.headers()["x-subject-token"].to_str().unwrap().to_string()
 }
 
-fn wrk(url: &str, script: &std::path::Path, a: &Args) -> Option<(f64, String)> {
+/// CPU time (user + system) the process `pid` has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: Vec<f64> = rest.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    (ticks.get(11).unwrap_or(&0.0) + ticks.get(12).unwrap_or(&0.0)) / ticks_per_second
+}
+
+/// One wrk run against the emulator `pid`: requests per second, the non-2xx line, and the
+/// emulator's CPU time per request in microseconds (steadier than req/s on a shared
+/// machine: it does not count time the emulator spent waiting for a core).
+fn wrk(url: &str, script: &std::path::Path, a: &Args, pid: u32) -> Option<(f64, String, f64)> {
+    let cpu_before = cpu_seconds(pid);
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -185,7 +199,15 @@ fn wrk(url: &str, script: &std::path::Path, a: &Args) -> Option<(f64, String)> {
         .arg(url)
         .output()
         .ok()?;
+    let cpu = cpu_seconds(pid) - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     let rps = text
         .lines()
         .find(|l| l.starts_with("Requests/sec:"))?
@@ -199,7 +221,7 @@ fn wrk(url: &str, script: &std::path::Path, a: &Args) -> Option<(f64, String)> {
         .unwrap_or("")
         .trim()
         .to_string();
-    Some((rps, non2xx))
+    Some((rps, non2xx, cpu * 1e6 / requests.max(1.0)))
 }
 
 fn main() {
@@ -240,7 +262,7 @@ fn main() {
         ),
     )
     .unwrap();
-    let (token_rps, token_errors) = wrk(&url, &lua, &a).expect("wrk ran");
+    let (token_rps, token_errors, token_cpu) = wrk(&url, &lua, &a, child.id()).expect("wrk ran");
 
     // The same read signed with AK/SK (one function: a signature covers one path and date).
     let path = format!(
@@ -273,7 +295,7 @@ fn main() {
     script.push_str(&format!("wrk.path = \"{path}\"\n"));
     let signed_lua = dir.path().join("signed.lua");
     std::fs::write(&signed_lua, script).unwrap();
-    let (signed_rps, signed_errors) = wrk(&url, &signed_lua, &a).expect("wrk ran");
+    let (signed_rps, signed_errors, signed_cpu) = wrk(&url, &signed_lua, &a, child.id()).expect("wrk ran");
     let rss_peak = peak_rss_mb(child.id());
     let blob_bytes: u64 = std::fs::read_dir(dir.path().join("blobs"))
         .unwrap()
@@ -309,10 +331,12 @@ fn main() {
         "| GET config, token auth, random function, wrk -t2 -c{} {}s | {:.0} req/s {} | >= 10000 req/s |",
         a.connections, a.seconds, token_rps, token_errors
     );
+    println!("| emulator CPU per GET config, token auth | {token_cpu:.1} µs | |");
     println!(
         "| GET config, AK/SK signed, wrk -t2 -c{} {}s | {:.0} req/s {} | >= 10000 req/s |",
         a.connections, a.seconds, signed_rps, signed_errors
     );
+    println!("| emulator CPU per GET config, AK/SK signed | {signed_cpu:.1} µs | |");
     println!(
         "| emulator peak RSS after seeding | {:.1} MB | <= 200 MB |",
         rss_after_seed

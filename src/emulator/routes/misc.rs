@@ -235,11 +235,9 @@ pub(crate) fn iam_token(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     db.tables.tokens.retain(|_, t| t.expires_at_epoch > ctx.now.timestamp());
     db.tables.tokens.insert(key.clone(), record);
     db.touch(Table::Tokens, &key);
-    Ok(Resp {
-        status: 201,
-        body: Some(out),
-        headers: vec![(SUBJECT_TOKEN_HEADER.to_string(), token)],
-    })
+    let mut resp = Resp::created(out)?;
+    resp.headers.push((SUBJECT_TOKEN_HEADER.to_string(), token));
+    Ok(resp)
 }
 
 /// Tags (both path spellings: `/v2/{project_id}/functions/...` and `.../fgs/functions/...`),

@@ -186,21 +186,24 @@ fn run(shared: &Shared, op: Operation, handler: Handler, req: Request) -> Respon
 /// A response before rendering.
 pub(crate) struct Resp {
     pub status: u16,
-    pub body: Option<Value>,
+    /// The JSON body, serialized when the answer is made: a handler answering with an
+    /// `api::types` value goes straight to bytes, never through a `Value` copy.
+    pub body: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
 }
 
 impl Resp {
-    pub fn ok(body: Value) -> Res<Resp> {
-        Ok(Resp {
-            status: 200,
-            body: Some(body),
-            headers: Vec::new(),
-        })
+    pub fn ok(body: impl serde::Serialize) -> Res<Resp> {
+        Resp::with_status(200, body)
     }
-    pub fn created(body: Value) -> Res<Resp> {
+    pub fn created(body: impl serde::Serialize) -> Res<Resp> {
+        Resp::with_status(201, body)
+    }
+    fn with_status(status: u16, body: impl serde::Serialize) -> Res<Resp> {
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Fail::new(500, "FSS.0500", format!("cannot encode the answer: {e}")))?;
         Ok(Resp {
-            status: 201,
+            status,
             body: Some(body),
             headers: Vec::new(),
         })
@@ -215,9 +218,7 @@ impl Resp {
 
     /// The HTTP answer.
     fn render(self) -> Response {
-        let body = self
-            .body
-            .map(|v| serde_json::to_vec(&v).expect("values serialize").into());
+        let body = self.body.map(Into::into);
         let mut resp = json_bytes(self.status, body);
         let headers = resp.headers_mut();
         for (k, v) in &self.headers {

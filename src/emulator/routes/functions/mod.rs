@@ -337,7 +337,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
 pub(crate) fn show_config(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, target, _) = resolve(ctx, db, ctx.param(0))?;
     let f = &db.tables.functions[&key];
-    Resp::ok(render(ctx, db, f, &target, true))
+    Resp::ok(render::view(ctx, db, f, &target, true))
 }
 
 fn require_latest(target: &Target) -> Res<()> {

@@ -12,6 +12,17 @@ use crate::emulator::store::{Db, Function, Snapshot};
 /// Renders a function snapshot as the API does (`full`: show/create/update; otherwise a
 /// list item without the heavy fields).
 pub(crate) fn render(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full: bool) -> Value {
+    let mut out = serde_json::to_value(view(ctx, db, f, target, full)).expect("a function config serializes");
+    if !full {
+        // List items carry no dependency fields.
+        out.as_object_mut().map(|m| m.shift_remove("depend_version_list"));
+    }
+    out
+}
+
+/// [`render`] of a whole function (`full`), as the typed view a handler answers with
+/// directly (no `Value` copy on the way to the wire).
+pub(crate) fn view(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full: bool) -> FunctionConfig {
     let snap = snapshot(f, target);
     let qualifier = match target {
         Target::Latest => "latest".to_string(),
@@ -43,12 +54,7 @@ pub(crate) fn render(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full
             extra.insert("function_async_config".into(), cfg.clone());
         }
     }
-    let mut out = serde_json::to_value(&config).expect("a function config serializes");
-    if !full {
-        // List items carry no dependency fields.
-        out.as_object_mut().map(|m| m.shift_remove("depend_version_list"));
-    }
-    out
+    config
 }
 
 /// The fields the client models, from the snapshot's configuration and code.
