@@ -120,7 +120,6 @@ pub(crate) fn show(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let f = &db.tables.functions[&key];
     f.async_configs
         .get(&qualifier)
-        .cloned()
         .map_or_else(|| Err(not_found()), Resp::ok)
 }
 
@@ -177,14 +176,14 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             current_count: Some(current as i64),
         },
     };
-    Resp::ok(serde_json::to_value(out).expect("an async invoke config page serializes"))
+    Resp::ok(out)
 }
 
 pub(crate) fn enable_status_logs(_ctx: &Ctx<'_>) -> Res<Resp> {
     let out = AsyncStatusLogResponse {
         enable_async_status_log: true,
     };
-    Resp::ok(serde_json::to_value(out).expect("a flag serializes"))
+    Resp::ok(out)
 }
 
 /// Asynchronous invocation settings.

@@ -179,7 +179,7 @@ pub(crate) fn create_version(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>)
     let n = validated(ctx, staged)?;
     let (key, number) = add_version(ctx, db, n)?;
     let p = &db.tables.dependencies[&key];
-    Resp::ok(body(version_view(&ctx.project, p, &p.versions[&number], false)))
+    Resp::ok(version_view(&ctx.project, p, &p.versions[&number], false))
 }
 
 fn package_not_found() -> Fail {
@@ -215,7 +215,7 @@ pub(crate) fn show_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let n = version_number(ctx.param(1))?;
     let p = &db.tables.dependencies[&key];
     let v = p.versions.get(&n).ok_or_else(package_not_found)?;
-    Resp::ok(body(version_view(&ctx.project, p, v, true)))
+    Resp::ok(version_view(&ctx.project, p, v, true))
 }
 
 pub(crate) fn delete_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {

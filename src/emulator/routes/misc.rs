@@ -39,7 +39,7 @@ pub(crate) fn show_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         tags: wire(&f.tags),
         sys_tags: wire(&f.sys_tags),
     };
-    Resp::ok(body(out))
+    Resp::ok(out)
 }
 
 pub(crate) fn create_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -96,7 +96,7 @@ pub(crate) fn project_tags(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             values: vec!["0".into()],
         }],
     };
-    Resp::ok(body(out))
+    Resp::ok(out)
 }
 
 pub(crate) fn quotas(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -136,14 +136,9 @@ pub(crate) fn quotas(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         quota("fgs_on_demand_instance_limit", 1000, 0, ""),
         quota("fgs_func_qos_limit", 1000, 0, ""),
     ];
-    Resp::ok(body(QuotasResponse {
+    Resp::ok(QuotasResponse {
         quotas: Quotas { resources },
-    }))
-}
-
-/// A response body from its [`crate::api::types`] struct.
-fn body(value: impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("a response serializes")
+    })
 }
 
 fn iam_fail(msg: &str) -> Fail {

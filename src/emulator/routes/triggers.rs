@@ -158,8 +158,8 @@ fn check_other(ty: &str, ed: &Map<String, Value>, f: &Function, qualifier: &str)
 }
 
 /// A trigger as the API returns it ([`types::Trigger`]).
-fn view(t: &Trigger) -> Value {
-    let out = types::Trigger {
+fn view(t: &Trigger) -> types::Trigger {
+    types::Trigger {
         trigger_id: t.trigger_id.clone(),
         trigger_type_code: t.trigger_type_code.clone(),
         trigger_status: t.trigger_status.clone(),
@@ -167,8 +167,7 @@ fn view(t: &Trigger) -> Value {
         event_data: t.event_data.clone(),
         last_updated_time: Timestamp::Text(t.last_updated_time.clone()),
         created_time: Timestamp::Text(t.created_time.clone()),
-    };
-    serde_json::to_value(out).expect("a trigger serializes")
+    }
 }
 
 pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
@@ -251,13 +250,13 @@ pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
 pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let (key, _, qualifier) = resolve(ctx, db, ctx.param(0))?;
     let f = &db.tables.functions[&key];
-    Resp::ok(Value::Array(
-        f.triggers
-            .iter()
-            .filter(|t| t.qualifier == qualifier)
-            .map(view)
-            .collect(),
-    ))
+    let views: Vec<types::Trigger> = f
+        .triggers
+        .iter()
+        .filter(|t| t.qualifier == qualifier)
+        .map(view)
+        .collect();
+    Resp::ok(views)
 }
 
 pub(crate) fn delete_all(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {

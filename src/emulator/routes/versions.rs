@@ -90,7 +90,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
         next_marker: Some(next as i64),
         count: Some(count as i64),
     };
-    Resp::ok(serde_json::to_value(out).expect("a version page serializes"))
+    Resp::ok(out)
 }
 
 /// An alias as the API returns it ([`types::Alias`]).

@@ -105,11 +105,11 @@ pub(crate) fn list(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     all.sort_by(|a, b| (&a.created_time, &a.name).cmp(&(&b.created_time, &b.name)));
     let total = all.len();
     let items: Vec<WorkflowSummary> = all.iter().skip(offset).take(limit).map(|w| summary(ctx, w)).collect();
-    Resp::ok(body(&WorkflowPage {
+    Resp::ok(WorkflowPage {
         total: Some(total as i64),
         size: Some(items.len() as i64),
         workflows: items,
-    }))
+    })
 }
 
 fn find_key(ctx: &Ctx<'_>, db: &Db) -> Res<String> {
@@ -175,7 +175,7 @@ pub(crate) fn batch_delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             None => fail.push(json!({ "workflow_urn": text, "error_detail": "workflow not found" })),
         }
     }
-    Resp::ok(body(&BatchDeleteWorkflowsResponse { success, fail }))
+    Resp::ok(BatchDeleteWorkflowsResponse { success, fail })
 }
 
 /// Workflows.
