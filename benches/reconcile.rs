@@ -164,8 +164,20 @@ fn write_stack(dir: &Path, n: usize) {
 struct Run {
     seconds: f64,
     peak_rss_mb: f64,
+    /// CPU time (user + system) of the fgform process, sampled every 5 ms up to its exit:
+    /// steadier than wall time on a shared machine, which is mostly waiting on the API.
+    cpu_seconds: f64,
     status: Option<i32>,
     stderr: String,
+}
+
+/// CPU time (user + system) the process `pid` has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let ticks: Vec<f64> = rest.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    Some((ticks.get(11)? + ticks.get(12)?) / 100.0) // USER_HZ ticks
 }
 
 fn vm_hwm_mb(pid: u32) -> Option<f64> {
@@ -202,10 +214,13 @@ fn fgform(verb: &[&str], stack: &Path, url: &str) -> Run {
     let pid = child.id();
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let mut peak = 0.0f64;
+    let (mut peak, mut cpu) = (0.0f64, 0.0f64);
     let status = loop {
         if let Some(hwm) = vm_hwm_mb(pid) {
             peak = peak.max(hwm);
+        }
+        if let Some(used) = cpu_seconds(pid) {
+            cpu = cpu.max(used);
         }
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -215,6 +230,7 @@ fn fgform(verb: &[&str], stack: &Path, url: &str) -> Run {
     Run {
         seconds: start.elapsed().as_secs_f64(),
         peak_rss_mb: peak,
+        cpu_seconds: cpu,
         status: status.code(),
         stderr: reader.join().unwrap(),
     }
@@ -368,6 +384,10 @@ fn main() {
     println!(
         "| fgform peak RSS, apply / plan / drift ({n}) | {:.1} MB / {:.1} MB / {:.1} MB | | | |",
         apply.peak_rss_mb, plan.peak_rss_mb, drift.peak_rss_mb
+    );
+    println!(
+        "| fgform CPU (user + system), apply / plan / drift ({n}) | {:.2} s / {:.2} s / {:.2} s | | | |",
+        apply.cpu_seconds, plan.cpu_seconds, drift.cpu_seconds
     );
     println!();
     let by_operation = |ops: &[(String, usize)]| {
