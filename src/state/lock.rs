@@ -27,15 +27,57 @@ pub struct LockInfo {
     pub operation: String,
     /// RFC 3339.
     pub created: String,
+    /// The CI job holding it (GitHub Actions, GitLab CI, Jenkins, Buildkite, CodeArts…), from
+    /// the usual CI environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_url: Option<String>,
+}
+
+impl LockInfo {
+    /// A new lock id held by this process for `operation`.
+    pub fn new(operation: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            user: user(),
+            host: hostname(),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ci_url: ci_url(),
+        }
+    }
+}
+
+/// The URL of the CI run this process belongs to, from the usual CI environment variables.
+pub(crate) fn ci_url() -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let (Some(server), Some(repo), Some(run)) =
+        (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID"))
+    {
+        return Some(format!("{server}/{repo}/actions/runs/{run}"));
+    }
+    [
+        "CI_JOB_URL",
+        "BUILD_URL",
+        "BUILDKITE_BUILD_URL",
+        "CIRCLE_BUILD_URL",
+        "CODEARTS_BUILD_URL",
+    ]
+    .iter()
+    .find_map(|name| var(name))
 }
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} on {} (pid {}) running `{}` since {} [lock id {}]",
-            self.user, self.host, self.pid, self.operation, self.created, self.id
-        )
+            "{} on {} (pid {}) running `{}` since {}",
+            self.user, self.host, self.pid, self.operation, self.created
+        )?;
+        if let Some(url) = &self.ci_url {
+            write!(f, " in {url}")?;
+        }
+        write!(f, " [lock id {}]", self.id)
     }
 }
 
@@ -58,7 +100,7 @@ pub fn lock_path(state: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
@@ -67,7 +109,7 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-fn user() -> String {
+pub(crate) fn user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into())
@@ -200,6 +242,7 @@ fn unreadable(operation: &str) -> LockInfo {
         pid: 0,
         operation: operation.into(),
         created: "?".into(),
+        ci_url: None,
     }
 }
 
@@ -215,14 +258,7 @@ impl Lock {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(werr)?;
         }
-        let info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            user: user(),
-            host: hostname(),
-            pid: std::process::id(),
-            operation: operation.to_string(),
-            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        };
+        let info = LockInfo::new(operation);
         let deadline = Instant::now() + timeout;
         let mut broke_stale = None;
         let bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");
@@ -392,6 +428,7 @@ mod tests {
             pid: u32::MAX - 1,
             operation: "apply".into(),
             created: "2020-01-01T00:00:00Z".into(),
+            ci_url: None,
         };
         fs::write(lock_path(&state), serde_json::to_vec(&dead).unwrap()).unwrap();
         let lock = Lock::acquire(&state, "apply", Duration::ZERO).unwrap();

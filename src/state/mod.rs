@@ -10,7 +10,9 @@
 //!                  "attributes": { … }, "private": { "digest": "…" } } } }
 //! ```
 
+pub mod backend;
 mod journal;
+pub mod location;
 mod lock;
 pub mod recorder;
 pub mod surgery;

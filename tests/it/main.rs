@@ -1,6 +1,7 @@
 //! One integration-test binary (as cargo and uv do): each module is a behaviour area.
 
 mod context;
+mod servers;
 mod support;
 
 mod ci_kit;

@@ -1,0 +1,7 @@
+//! Real servers the remote-state tests need, started by the test harness itself on first
+//! use (one of each per test binary, on free loopback ports) and stopped when the test
+//! process ends: a throwaway PostgreSQL 15 cluster ([`postgres`]) and SeaweedFS's S3 API
+//! ([`seaweedfs`]). A server that cannot start fails the test that asked for it, loudly.
+
+pub mod postgres;
+pub mod seaweedfs;
