@@ -11,6 +11,7 @@
 //! ```
 
 pub mod backend;
+pub mod crypto;
 mod journal;
 pub mod location;
 mod lock;

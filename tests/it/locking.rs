@@ -33,6 +33,7 @@ fn breaking_a_stale_lock_prints_a_note_naming_its_holder() {
         pid: u32::MAX - 1,
         operation: "apply".into(),
         created: "2026-11-30T23:59:00Z".into(),
+        ci_url: None,
     };
     std::fs::write(state::lock_path(&state), serde_json::to_vec(&dead).unwrap()).unwrap();
 

@@ -30,3 +30,5 @@ mod safety;
 mod secrets;
 mod signing_vectors;
 mod state_commands;
+mod state_postgres;
+mod state_s3;

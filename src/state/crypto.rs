@@ -1,0 +1,1 @@
+//! State encryption at rest (being built).

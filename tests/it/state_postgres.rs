@@ -1,0 +1,1 @@
+//! PostgreSQL state backend tests (being built).

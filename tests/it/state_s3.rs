@@ -1,0 +1,1 @@
+//! S3 state backend tests (being built).
