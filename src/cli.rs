@@ -159,9 +159,15 @@ pub struct TargetArgs {
     /// Send API calls here instead of the provider's endpoint (e.g. a local emulator).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// The state file (default: `state/<stack>[-<stage>].json` under the current directory).
-    #[arg(long, value_name = "PATH")]
-    pub state: Option<PathBuf>,
+    /// Where the state lives: a path, `postgres://USER@HOST/DB`, `s3://BUCKET/PREFIX?endpoint=URL`
+    /// or `obs://BUCKET/PREFIX` (default: FGFORM_STATE, else the stack's `state:`, else
+    /// `state/<stack>[-<stage>].json` under the current directory).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
+    /// `--lock=false` runs without the state lock: only when nothing else can use this state.
+    /// Loud on purpose; state writes stay conditional, so a newer state is never overwritten.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", hide_default_value = true)]
+    pub lock: bool,
     /// How many API calls may run at once.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
@@ -326,9 +332,10 @@ pub struct ForceUnlockArgs {
     pub lock_id: String,
     #[command(flatten)]
     pub stack: StackArgs,
-    /// The state file (default: `state/<stack>[-<stage>].json` under the current directory).
-    #[arg(long, value_name = "PATH")]
-    pub state: Option<PathBuf>,
+    /// Where the state lives (as for `plan`; default: FGFORM_STATE, the stack's `state:`, else
+    /// `state/<stack>[-<stage>].json`).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long)]
     pub force: bool,

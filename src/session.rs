@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -18,7 +18,10 @@ use crate::error::Hint;
 use crate::manifest::{self, diagnostic, LoadOptions, ManifestError};
 use crate::model::{Desired, ProviderSpec};
 use crate::ops::rerun::{self, display_path};
-use crate::state::{self, Lock, State, StateError};
+use crate::state::backend::{BackendError, HeldLock};
+use crate::state::crypto::Codec;
+use crate::state::location::{self, Location};
+use crate::state::{self, State, StateError, StateStore};
 
 /// Where a session's calls go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +61,12 @@ pub struct Session {
     /// The arguments that named the stack, the state and the target.
     pub target: TargetArgs,
     pub desired: Desired,
-    /// `--state`, else the stack and stage's default state file.
-    pub state_path: PathBuf,
+    /// Where the state lives: `--state`, else `FGFORM_STATE`, else the stack's `state:`, else
+    /// the stack and stage's default state file.
+    pub location: Location,
+    /// The location as the user would type it (a tidy path, a URL without its password), for
+    /// messages and the commands they suggest.
+    pub state_shown: String,
     pub endpoint: Endpoint,
     /// Requests per second: `--rate-limit`, else none for a local target (the limiter
     /// protects the cloud's API quota; a local emulator has none) and the default otherwise.
@@ -68,6 +75,7 @@ pub struct Session {
     /// and project, the rate (the endpoint is set on connecting).
     client: ClientBuilder,
     runtime: OnceLock<tokio::runtime::Runtime>,
+    store: OnceLock<Arc<StateStore>>,
 }
 
 /// The target a session connected to: its client, and the embedded emulator when it runs one.
@@ -98,8 +106,12 @@ impl Session {
         let Some(desired) = load_desired(target)? else {
             return Ok(None);
         };
-        let state_path = state_path(target, &desired);
-        let endpoint = Endpoint::resolve(target.endpoint.as_deref(), desired.provider.as_ref(), &state_path);
+        let (location, state_shown) = state_location(target.state.as_deref(), &desired)?;
+        // Under a remote state the embedded emulator keeps its data where the default state
+        // file would be.
+        let default = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
+        let beside = location.path().unwrap_or(&default);
+        let endpoint = Endpoint::resolve(target.endpoint.as_deref(), desired.provider.as_ref(), beside);
         let rate = target.rate_limit.unwrap_or(if endpoint.is_local() {
             0.0
         } else {
@@ -112,11 +124,13 @@ impl Session {
         Ok(Some(Session {
             target: target.clone(),
             desired,
-            state_path,
+            location,
+            state_shown,
             endpoint,
             rate,
             client,
             runtime: OnceLock::new(),
+            store: OnceLock::new(),
         }))
     }
 
@@ -137,19 +151,33 @@ impl Session {
         self.target.parallelism
     }
 
+    /// The state's store (connected on first use).
+    pub fn store(&self) -> anyhow::Result<Arc<StateStore>> {
+        if let Some(store) = self.store.get() {
+            return Ok(store.clone());
+        }
+        let store = open_store(&self.location, &self.desired)?;
+        Ok(self.store.get_or_init(|| Arc::new(store)).clone())
+    }
+
     /// Takes the state lock for `operation` (see [`lock`]).
-    pub fn lock(&self, operation: &str) -> anyhow::Result<Lock> {
-        lock(&self.target, &self.state_path, operation)
+    pub fn lock(&self, operation: &str) -> anyhow::Result<Arc<dyn HeldLock>> {
+        lock(&self.target, &*self.store()?, &self.state_shown, operation)
     }
 
     /// The state (`None`: there is none yet), refused when it belongs to another stack or
     /// stage (see [`check_state_identity`]).
     pub fn load_checked(&self) -> anyhow::Result<Option<State>> {
-        let loaded = state::load(&self.state_path)?;
+        let loaded = self.store()?.load()?;
         if let Some(state) = &loaded {
-            check_state_identity(state, &self.desired, &self.state_path)?;
+            check_state_identity(state, &self.desired, &self.state_shown)?;
         }
         Ok(loaded)
+    }
+
+    /// Saves `state` (a conditional write against the version last read).
+    pub fn save(&self, state: &mut State) -> anyhow::Result<()> {
+        Ok(self.store()?.save(state)?)
     }
 
     /// [`Session::load_checked`], or a new state for the stack when there is none yet.
@@ -170,7 +198,7 @@ impl Session {
 
     /// The arguments of a suggested state-only command (see [`rerun::state_rerun_args`]).
     pub fn state_rerun_args(&self) -> String {
-        rerun::state_rerun_args(&self.target, &self.state_path)
+        rerun::state_rerun_args(&self.target, &self.state_shown)
     }
 
     /// Connects to the target: starts the embedded emulator when there is no endpoint,
@@ -301,32 +329,125 @@ fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
     }
 }
 
-/// The state path the arguments name: `--state`, else the stack and stage's default.
-fn state_path(target: &TargetArgs, desired: &Desired) -> PathBuf {
-    target
-        .state
-        .clone()
-        .unwrap_or_else(|| state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref()))
+/// Where the state is: `given` (`--state`), else `FGFORM_STATE`, else the stack's `state:`,
+/// else the stack and stage's default state file; with the location as the user would type it.
+pub fn state_location(given: Option<&str>, desired: &Desired) -> anyhow::Result<(Location, String)> {
+    let from_env = std::env::var("FGFORM_STATE").ok().filter(|v| !v.is_empty());
+    let (text, source) = match (given, from_env, &desired.state.location) {
+        (Some(given), _, _) => (given.to_string(), "--state"),
+        (None, Some(env), _) => (env, "FGFORM_STATE"),
+        (None, None, Some(manifest)) => (manifest.clone(), "the stack's `state:`"),
+        (None, None, None) => {
+            let path = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
+            return Ok((Location::File(path.clone()), display_path(&path)));
+        }
+    };
+    let context = location::Context {
+        stack: &desired.stack,
+        stage: desired.stage.as_deref(),
+        region: desired.provider.as_ref().map(|p| p.region.as_str()),
+        base: Path::new(""),
+        env: None,
+    };
+    let parsed = Location::parse(&text, &context).map_err(|e| {
+        anyhow::Error::from(e).context(Hint(format!(
+            "fix the location given by {source}: a path, `postgres://USER@HOST[:PORT]/DB[?schema=S]`,              `s3://BUCKET/PREFIX?endpoint=URL&region=R` or `obs://BUCKET/PREFIX`"
+        )))
+    })?;
+    let shown = match &parsed {
+        Location::File(path) => display_path(path),
+        _ => location::redact(&text),
+    };
+    Ok((parsed, shown))
 }
 
-/// Takes the state lock of `path` for `operation`, waiting up to `--lock-timeout`; a held
+/// How the state is encoded: encrypted with the passphrase in `state.passphrase_env` (which
+/// must then be set) or `FGFORM_STATE_PASSPHRASE`, else plaintext.
+pub fn state_codec(passphrase_env: Option<&str>) -> anyhow::Result<Codec> {
+    let var = passphrase_env.unwrap_or("FGFORM_STATE_PASSPHRASE");
+    match std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        Some(passphrase) => Ok(Codec::with_passphrase(&passphrase, var)),
+        None if passphrase_env.is_some() => bail!(anyhow::anyhow!(
+            "the stack's `state.passphrase_env` names `{var}`, which is not set"
+        )
+        .context(Hint(format!(
+            "export {var} with the state's passphrase (from your CI's secret store)"
+        )))),
+        None => Ok(Codec::plaintext()),
+    }
+}
+
+/// Opens the store of `location` for `desired`'s state.
+pub fn open_store(location: &Location, desired: &Desired) -> anyhow::Result<StateStore> {
+    let codec = state_codec(desired.state.passphrase_env.as_deref())?;
+    StateStore::open(location, codec).map_err(|e| {
+        let hint = match &e {
+            StateError::Backend(b) if matches!(**b, BackendError::Untrustworthy { .. }) => Some(
+                "use a store that enforces conditional writes (AWS S3, SeaweedFS, …) or PostgreSQL; `fgform state                  check LOCATION` runs the probe again",
+            ),
+            _ => None,
+        };
+        let e = anyhow::Error::from(e).context(format!("cannot open the state at {location}"));
+        match hint {
+            Some(hint) => e.context(Hint(hint.into())),
+            None => e,
+        }
+    })
+}
+
+/// A lock that is not one: `--lock=false`.
+struct NoLock(state::LockInfo);
+
+impl HeldLock for NoLock {
+    fn info(&self) -> &state::LockInfo {
+        &self.0
+    }
+    fn took_over(&self) -> Option<&state::LockInfo> {
+        None
+    }
+    fn release(&self) {}
+}
+
+/// Takes the state lock of `store` for `operation`, waiting up to `--lock-timeout`; a held
 /// lock is an error naming its holder, with the way out as a hint: the `force-unlock`
-/// command for this stack and state, ready to run from the same directory.
-pub fn lock(target: &TargetArgs, path: &Path, operation: &str) -> anyhow::Result<Lock> {
-    match Lock::acquire(path, operation, Duration::from_secs(target.lock_timeout)) {
-        Ok(lock) => Ok(lock),
-        Err(StateError::Locked { path: state, holder }) => {
+/// command for this stack and state, ready to run from the same directory. `--lock=false`
+/// takes none, and says so loudly.
+pub fn lock(
+    target: &TargetArgs,
+    store: &StateStore,
+    shown: &str,
+    operation: &str,
+) -> anyhow::Result<Arc<dyn HeldLock>> {
+    if !target.lock {
+        eprintln!(
+            "WARNING: --lock=false: running `{operation}` WITHOUT the state lock on {shown}. Another run using this \
+             state at the same time can make both fail half-way (state writes stay conditional, so neither \
+             overwrites the other's state)."
+        );
+        return Ok(Arc::new(NoLock(state::LockInfo::new(operation))));
+    }
+    match store.lock(operation, Duration::from_secs(target.lock_timeout)) {
+        Ok(lock) => {
+            if let Some(old) = lock.took_over() {
+                eprintln!("note: took over the state lock of {old}: its holder is gone.");
+            }
+            Ok(lock)
+        }
+        Err(StateError::Backend(e)) if matches!(*e, BackendError::Locked { .. }) => {
+            let BackendError::Locked { holder, .. } = &*e else {
+                unreachable!("matched above")
+            };
             let hint = if holder.id == "?" {
-                "wait for it (--lock-timeout SECONDS): its holder is still writing the lock file".to_string()
+                "wait for it (--lock-timeout SECONDS): its holder is still writing the lock".to_string()
             } else {
                 format!(
                     "wait for it (--lock-timeout SECONDS), or if that process is gone for good: `fgform force-unlock \
                      {}{}`",
                     rerun::shell_word(&holder.id),
-                    rerun::state_rerun_args(target, path)
+                    rerun::state_rerun_args(target, shown)
                 )
             };
-            Err(anyhow::Error::from(StateError::Locked { path: state, holder }).context(Hint(hint)))
+            Err(anyhow::Error::from(*e).context(Hint(hint)))
         }
         Err(e) => Err(e.into()),
     }
@@ -342,14 +463,14 @@ fn stack_stage(stack: &str, stage: Option<&str>) -> String {
 
 /// Refuses a state that belongs to another stack or stage than the manifests: applying,
 /// importing into or editing it would treat that stack's resources as this one's.
-pub fn check_state_identity(state: &State, desired: &Desired, path: &Path) -> anyhow::Result<()> {
+pub fn check_state_identity(state: &State, desired: &Desired, shown: &str) -> anyhow::Result<()> {
     if state.stack == desired.stack && state.stage == desired.stage {
         return Ok(());
     }
     let own = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
     bail!(anyhow::anyhow!(
         "the state `{}` belongs to {}, not to {} that the manifests describe",
-        display_path(path),
+        shown,
         stack_stage(&state.stack, state.stage.as_deref()),
         stack_stage(&desired.stack, desired.stage.as_deref()),
     )

@@ -20,7 +20,6 @@ mod trigger;
 mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -33,7 +32,7 @@ use crate::client::{ApiError, Client};
 use crate::model::{Address, Desired};
 use crate::plan::order::{self, Phase, Step};
 use crate::plan::{self, Action, Change, Plan};
-use crate::state::{self, Intent, Recorder, ResourceState, State, StateError};
+use crate::state::{self, Intent, Recorder, ResourceState, State, StateError, StateStore};
 
 /// Base64 of every local artifact, by address.
 #[derive(Debug, Clone, Default)]
@@ -91,7 +90,8 @@ pub struct ApplyOptions<'a> {
     pub payloads: &'a Payloads,
     /// The state the plan was made against; the apply records into it.
     pub state: State,
-    pub state_path: PathBuf,
+    /// Where the state is recorded.
+    pub store: Arc<StateStore>,
     /// Steps in flight at once (at least one).
     pub parallelism: usize,
     /// Once raised, no new step starts; running ones finish and are recorded.
@@ -109,7 +109,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         plan,
         payloads,
         state,
-        state_path,
+        store,
         parallelism,
         stop,
         progress,
@@ -118,6 +118,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         stack: state.stack.clone(),
         stage: state.stage.clone(),
         provider: None,
+        state: Default::default(),
         dependencies: Default::default(),
         functions: Default::default(),
         workflows: Default::default(),
@@ -130,7 +131,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         plan: plan.clone(),
         payloads: payloads.clone(),
         owner: state.owner().tag_value(),
-        recorder: Recorder::new(state, state_path),
+        recorder: Recorder::new(state, store),
     });
     let mut outcome = Outcome::default();
     record_without_calls(&ctx, &mut outcome).await;

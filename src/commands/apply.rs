@@ -12,10 +12,10 @@ use crate::client::Client;
 use crate::error::{ExitStatus, Hint};
 use crate::ops::build_artifacts;
 use crate::ops::reconcile::{make_plan, resolve_pending, run_plan, targets, Run};
-use crate::ops::rerun::{display_path, refuse_blocked};
+use crate::ops::rerun::refuse_blocked;
 use crate::plan::{render, Plan};
 use crate::session::Session;
-use crate::state::{self, State};
+use crate::state::State;
 
 /// `fgform apply [DIR]`, `fgform apply PLANFILE` and `fgform destroy`.
 pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
@@ -25,18 +25,18 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
     let Some(session) = Session::open(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let (desired, path) = (&session.desired, &session.state_path);
+    let (desired, shown) = (&session.desired, &session.state_shown);
     let targets = targets(&args.targets)?;
     session.block_on(async {
         let lock = session.lock(if destroy { "destroy" } else { "apply" })?;
-        let interrupt = Interrupt::install(Some(lock.handle()));
+        let interrupt = Interrupt::install(Some(lock.clone()));
         let mut state = session.load_state()?;
         let (artifacts, payloads) = build_artifacts(desired)?;
         let connection = session.connect().await?;
         let client = &connection.client;
         let result = async {
             if resolve_pending(client, &mut state).await? {
-                state::save(path, &mut state)?;
+                session.save(&mut state)?;
             }
             let mut plan = make_plan(client, desired, &state, &artifacts, session.parallelism(), destroy).await?;
             plan.retain_targets(&targets);
@@ -47,14 +47,13 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                     "it records no resources"
                 };
                 println!(
-                    "Nothing to destroy: {why} (state `{}`{}).",
-                    display_path(path),
+                    "Nothing to destroy: {why} (state `{shown}`{}).",
                     if targets.is_empty() { "" } else { ", --target" }
                 );
                 return Ok(ExitStatus::Success);
             }
             print_plan(&plan);
-            refuse_blocked(&plan, &args.target, desired, path)?;
+            refuse_blocked(&plan, &args.target, desired, shown)?;
             if plan.is_empty() {
                 return Ok(ExitStatus::Success);
             }
@@ -129,7 +128,7 @@ pub(super) async fn execute(
         client,
         desired: (!destroy).then_some(&session.desired),
         state,
-        path: &session.state_path,
+        store: session.store()?,
         payloads,
         parallelism: session.parallelism(),
         stop: interrupt.stop_flag(),

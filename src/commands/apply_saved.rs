@@ -11,7 +11,7 @@ use crate::ops::reconcile::{make_plan, resolve_pending, targets};
 use crate::ops::saved::Replay;
 use crate::plan::saved::{self, Stale};
 use crate::session::Session;
-use crate::state::{self, State};
+use crate::state::State;
 
 /// `fgform apply PLANFILE`.
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
@@ -19,11 +19,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
     let Some(session) = Session::open(&replay.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let (desired, path, saved) = (&session.desired, &session.state_path, &replay.saved);
+    let (desired, saved) = (&session.desired, &replay.saved);
     let destroy = saved.inputs.destroy;
     session.block_on(async {
         let lock = session.lock(if destroy { "destroy" } else { "apply" })?;
-        let interrupt = Interrupt::install(Some(lock.handle()));
+        let interrupt = Interrupt::install(Some(lock.clone()));
         let result = async {
             let prior = session.load_checked()?;
             saved
@@ -46,7 +46,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
             let client = &connection.client;
             let outcome = async {
                 if resolve_pending(client, &mut state).await? {
-                    state::save(path, &mut state)?;
+                    session.save(&mut state)?;
                 }
                 let fresh = check_live(&session, client, &state, &artifacts, &replay).await?;
                 print_plan(&saved.plan);

@@ -12,7 +12,6 @@ use crate::cli::DriftArgs;
 use crate::drift::{self, ignore, render, Inventory};
 use crate::error::{ExitStatus, Hint};
 use crate::ops::build_artifacts;
-use crate::ops::rerun::display_path;
 use crate::plan::{self, Live};
 use crate::refresh;
 use crate::session::Session;
@@ -22,14 +21,12 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
     let Some(session) = Session::open(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let (desired, path) = (&session.desired, &session.state_path);
+    let desired = &session.desired;
     let Some(state) = session.load_checked()? else {
-        bail!(
-            anyhow!("no state file at `{}`", display_path(path)).context(Hint(format!(
-                "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
-                session.rerun_args()
-            )))
-        );
+        bail!(anyhow!("no state at `{}`", session.state_shown).context(Hint(format!(
+            "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
+            session.rerun_args()
+        ))));
     };
     let rules = read_rules(&args)?;
     let (artifacts, _) = build_artifacts(desired)?;

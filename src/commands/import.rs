@@ -9,9 +9,7 @@ use crate::cli::ImportArgs;
 use crate::client::error::with_hint;
 use crate::error::ExitStatus;
 use crate::model::Address;
-use crate::ops::rerun::display_path;
 use crate::session::Session;
-use crate::state;
 
 /// `fgform import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
@@ -19,7 +17,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
     let Some(session) = Session::open(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let (desired, path) = (&session.desired, &session.state_path);
+    let desired = &session.desired;
     session.block_on(async {
         let lock = session.lock("import")?;
         let mut state = session.load_state()?;
@@ -47,12 +45,14 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
             }
             state.resources.insert(address.to_string(), record);
         }
-        state::save(path, &mut state).with_context(|| format!("cannot record {address} in state"))?;
+        session
+            .save(&mut state)
+            .with_context(|| format!("cannot record {address} in state"))?;
         lock.release();
         println!(
             "\nImport successful!\n\nThe resources that were imported are shown above. They are now in the state \
              `{}` and managed by fgform.\nRun `fgform plan{}` to see how it differs from the manifests.",
-            display_path(path),
+            session.state_shown,
             session.rerun_args()
         );
         Ok(ExitStatus::Success)

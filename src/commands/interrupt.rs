@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::state::LockHandle;
+use crate::state::backend::HeldLock;
 
 /// The interrupt state a command shares with its signal listener.
 #[derive(Clone)]
@@ -25,7 +25,7 @@ pub const EXIT_CODE: i32 = 130;
 impl Interrupt {
     /// Listens for SIGINT and SIGTERM on the current tokio runtime. `lock` is released
     /// before an immediate exit.
-    pub fn install(lock: Option<LockHandle>) -> Interrupt {
+    pub fn install(lock: Option<Arc<dyn HeldLock>>) -> Interrupt {
         let interrupt = Interrupt {
             applying: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),

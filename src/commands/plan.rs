@@ -14,7 +14,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let Some(session) = Session::open(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
-    let (desired, path) = (&session.desired, &session.state_path);
+    let (desired, shown) = (&session.desired, &session.state_shown);
     let targets = targets(&args.targets)?;
     session.block_on(async {
         let loaded = session.load_checked()?;
@@ -40,9 +40,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitStatus> {
         super::plan_output::print(&plan, desired, format)?;
         // Nothing the manifests ask for is skipped silently, and no plan file is written
         // for a plan that cannot be applied.
-        refuse_blocked(&plan, &args.target, desired, path)?;
+        refuse_blocked(&plan, &args.target, desired, shown)?;
         if let Some(out) = &args.out {
-            let file = saved::saved_plan(&args, desired, &artifacts, prior, &state.lineage, path, plan.clone());
+            let file = saved::saved_plan(&args, desired, &artifacts, prior, &state.lineage, shown, plan.clone());
             saved::write_plan_file(out, &file)?;
             let note = format!(
                 "Saved the plan to: {}\n\nTo perform exactly these actions, run:\n    fgform apply {}",

@@ -2,6 +2,7 @@
 //! `rm` and `mv`, edit under the state lock) the state file without calling the API.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -12,20 +13,51 @@ use crate::error::{ExitStatus, Hint};
 use crate::model::{Address, Desired};
 use crate::ops::rerun::{display_path, state_rerun_args};
 use crate::session::{check_state_identity, lock, Session};
+use crate::state::location::Location;
 use crate::state::surgery::{self, SurgeryError};
-use crate::state::{self, State};
+use crate::state::{State, StateStore};
 
-/// The state path the arguments name, and the manifests when there are any (`None` after
-/// printing manifest diagnostics). With `--state` and a directory holding no manifests the
-/// state stands alone; otherwise the manifests are loaded, so a state of another stack or
-/// stage is refused.
-fn path_of(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, Option<Desired>)>> {
-    if let Some(p) = &target.state {
+/// A state the arguments name, opened, with the manifests when there are any.
+pub(super) struct Named {
+    pub store: Arc<StateStore>,
+    /// As the user would type it.
+    pub shown: String,
+    pub desired: Option<Desired>,
+}
+
+/// The state the arguments name (`None` after printing manifest diagnostics). With `--state`
+/// naming a file and a directory holding no manifests the state stands alone; otherwise the
+/// manifests are loaded, so a state of another stack or stage is refused (and a remote
+/// location knows which stack's state to name).
+pub(super) fn open(target: &TargetArgs) -> anyhow::Result<Option<Named>> {
+    if let Some(given) = &target.state {
         if !has_manifests(&target.stack.dir) {
-            return Ok(Some((p.clone(), None)));
+            if crate::state::location::is_remote(given) {
+                return Err(anyhow::anyhow!(
+                    "`{}` holds no manifests, and a remote state location is named by its stack",
+                    display_path(&target.stack.dir)
+                )
+                .context(Hint(
+                    "name the stack's directory, e.g. `fgform state list DIR --state …`".into(),
+                )));
+            }
+            let path = PathBuf::from(given);
+            let codec = crate::session::state_codec(None)?;
+            return Ok(Some(Named {
+                store: Arc::new(StateStore::open(&Location::File(path.clone()), codec)?),
+                shown: display_path(&path),
+                desired: None,
+            }));
         }
     }
-    Ok(Session::open(target)?.map(|session| (session.state_path, Some(session.desired))))
+    let Some(session) = Session::open(target)? else {
+        return Ok(None);
+    };
+    Ok(Some(Named {
+        store: session.store()?,
+        shown: session.state_shown.clone(),
+        desired: Some(session.desired),
+    }))
 }
 
 /// Whether `dir` holds any `*.yaml`/`*.yml`.
@@ -39,20 +71,22 @@ fn has_manifests(dir: &Path) -> bool {
     })
 }
 
-fn read(path: &Path, desired: Option<&Desired>) -> anyhow::Result<State> {
-    let state = state::load(path)?.with_context(|| format!("no state file at `{}`", display_path(path)))?;
-    if let Some(desired) = desired {
-        check_state_identity(&state, desired, path)?;
+fn read(named: &Named) -> anyhow::Result<State> {
+    let state = named
+        .store
+        .load()?
+        .with_context(|| format!("no state at `{}`", named.shown))?;
+    if let Some(desired) = &named.desired {
+        check_state_identity(&state, desired, &named.shown)?;
     }
     Ok(state)
 }
 
-fn load(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, State)>> {
-    let Some((path, desired)) = path_of(target)? else {
+fn load(target: &TargetArgs) -> anyhow::Result<Option<State>> {
+    let Some(named) = open(target)? else {
         return Ok(None);
     };
-    let state = read(&path, desired.as_ref())?;
-    Ok(Some((path, state)))
+    Ok(Some(read(&named)?))
 }
 
 /// Edits the state under its lock (read after the lock is held, saved before it is
@@ -60,15 +94,15 @@ fn load(target: &TargetArgs) -> anyhow::Result<Option<(PathBuf, State)>> {
 fn edit(
     target: &TargetArgs,
     operation: &str,
-    edit: impl FnOnce(&mut State, Option<&Desired>, &Path) -> anyhow::Result<()>,
+    edit: impl FnOnce(&mut State, Option<&Desired>, &str) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitStatus> {
-    let Some((path, desired)) = path_of(target)? else {
+    let Some(named) = open(target)? else {
         return Ok(ExitStatus::Error);
     };
-    let lock = lock(target, &path, operation)?;
-    let mut state = read(&path, desired.as_ref())?;
-    edit(&mut state, desired.as_ref(), &path)?;
-    state::save(&path, &mut state)?;
+    let lock = lock(target, &named.store, &named.shown, operation)?;
+    let mut state = read(&named)?;
+    edit(&mut state, named.desired.as_ref(), &named.shown)?;
+    named.store.save(&mut state)?;
     lock.release();
     Ok(ExitStatus::Success)
 }
@@ -130,7 +164,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let Some((_, state)) = load(&args.target)? else {
+    let Some(state) = load(&args.target)? else {
         return Ok(ExitStatus::Error);
     };
     if args.json {
@@ -156,7 +190,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
 pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
     match args.command {
         StateCommand::List(args) => {
-            let Some((_, state)) = load(&args.target)? else {
+            let Some(state) = load(&args.target)? else {
                 return Ok(ExitStatus::Error);
             };
             for address in state.resources.keys() {
@@ -165,7 +199,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
         }
         StateCommand::Show { target, address } => {
             let address: Address = address.parse()?;
-            let Some((_, state)) = load(&target)? else {
+            let Some(state) = load(&target)? else {
                 return Ok(ExitStatus::Error);
             };
             let r = state

@@ -73,6 +73,12 @@ pub static ROOT: &[Field] = &[
         "Where to deploy. Absent: the embedded emulator.",
     ),
     field(
+        "state",
+        Shape::Any,
+        "",
+        "Where the state lives: a path, `postgres://…`, `s3://bucket/prefix?endpoint=URL&region=R` or `obs://bucket/prefix`; or a mapping `{location: …, passphrase_env: VAR}` that also encrypts it with the passphrase in $VAR. `--state` and FGFORM_STATE come first.",
+    ),
+    field(
         "stages",
         Shape::StringList,
         "",

@@ -36,12 +36,23 @@ pub struct Desired {
     pub stage: Option<String>,
     /// `provider:`; `None` means the embedded emulator.
     pub provider: Option<ProviderSpec>,
+    /// `state:`: where the state lives and how it is encrypted, when the manifests say.
+    pub state: StateSpec,
     pub dependencies: BTreeMap<String, DependencySpec>,
     pub functions: BTreeMap<String, FunctionSpec>,
     pub workflows: BTreeMap<String, WorkflowSpec>,
     /// Ordering edges `(after, before)`: `after` refers to `before`, so `before` is created
     /// first and deleted last.
     pub edges: BTreeSet<(Address, Address)>,
+}
+
+/// The stack's `state:` setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateSpec {
+    /// The state location (`state: LOCATION` or `state.location`).
+    pub location: Option<String>,
+    /// `state.passphrase_env`: the environment variable holding the encryption passphrase.
+    pub passphrase_env: Option<String>,
 }
 
 impl Desired {

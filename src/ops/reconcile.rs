@@ -2,8 +2,8 @@
 //! interrupted run left, refreshing and planning, and running a plan through the applier
 //! (the one place `apply::apply` is called).
 
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -11,7 +11,7 @@ use crate::apply::{self, Outcome, Payloads};
 use crate::client::Client;
 use crate::model::{Address, Desired};
 use crate::plan::{self, Artifacts, Plan};
-use crate::state::State;
+use crate::state::{State, StateStore};
 
 /// The `--target` addresses.
 pub fn targets(raw: &[String]) -> anyhow::Result<Vec<Address>> {
@@ -64,7 +64,7 @@ pub struct Run<'a> {
     /// `None` for a destroy.
     pub desired: Option<&'a Desired>,
     pub state: State,
-    pub path: &'a Path,
+    pub store: Arc<StateStore>,
     pub payloads: &'a Payloads,
     pub parallelism: usize,
     /// Raised by Ctrl-C or SIGTERM: no step starts after it.
@@ -79,7 +79,7 @@ pub async fn run_plan(run: Run<'_>, plan: &Plan, progress: &mut (dyn FnMut(Strin
         plan,
         payloads: run.payloads,
         state: run.state,
-        state_path: run.path.to_path_buf(),
+        store: run.store,
         parallelism: run.parallelism,
         stop: run.stop,
         progress,

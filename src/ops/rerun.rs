@@ -24,6 +24,16 @@ pub fn display_path(path: &Path) -> String {
     crate::manifest::tidy_path(path).display().to_string()
 }
 
+/// A `--state` location as the user would type it again: a tidy path, or a URL without its
+/// password.
+pub fn shown_location(text: &str) -> String {
+    if crate::state::location::is_remote(text) {
+        crate::state::location::redact(text)
+    } else {
+        display_path(Path::new(text))
+    }
+}
+
 /// The arguments that make a suggested command work on the same stack, stage, state and
 /// target from where the user stands: ` DIR --stage S --var-file F --var K=V --state P
 /// --endpoint U`, each only when given (the directory only when it is not `.`). A variable
@@ -40,7 +50,7 @@ pub fn rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
             .collect::<Vec<_>>(),
         &target.stack.vars,
         desired,
-        target.state.as_deref().map(display_path).as_deref(),
+        target.state.as_deref().map(shown_location).as_deref(),
         target.endpoint.as_deref(),
     )
 }
@@ -50,7 +60,7 @@ pub fn rerun_args(target: &TargetArgs, desired: Option<&Desired>) -> String {
 /// DIR (always), `--stage`, `--var-file`, and `--state PATH` when `--state` or any `--var` was given.
 /// `--var` values are never repeated (they may feed secrets); naming the state they led to
 /// does the same job. No `--endpoint`: these commands call no API.
-pub fn state_rerun_args(target: &TargetArgs, path: &Path) -> String {
+pub fn state_rerun_args(target: &TargetArgs, shown: &str) -> String {
     let named = target.state.is_some() || !target.stack.vars.is_empty();
     // The directory is named even when it is `.`, so the command reads complete.
     let dir = format!(" {}", shell_word(&display_path(&target.stack.dir)));
@@ -65,7 +75,7 @@ pub fn state_rerun_args(target: &TargetArgs, path: &Path) -> String {
             .collect::<Vec<_>>(),
         &[],
         None,
-        named.then(|| display_path(path)).as_deref(),
+        named.then_some(shown),
         None,
     )
 }
@@ -110,8 +120,8 @@ pub fn rerun_parts(
 
 /// The error a plan with blocked resources is (see `Plan::blocked`), with the way out for
 /// each, as commands that run from where the user stands.
-pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired, path: &Path) -> anyhow::Result<()> {
-    let (rerun, state_rerun) = (rerun_args(target, Some(desired)), state_rerun_args(target, path));
+pub fn refuse_blocked(plan: &Plan, target: &TargetArgs, desired: &Desired, shown: &str) -> anyhow::Result<()> {
+    let (rerun, state_rerun) = (rerun_args(target, Some(desired)), state_rerun_args(target, shown));
     match plan.blocked_error(&rerun, &state_rerun) {
         Some(message) => Err(anyhow::anyhow!(message)),
         None => Ok(()),

@@ -22,7 +22,7 @@ pub fn saved_plan(
     artifacts: &Artifacts,
     prior_state: saved::PriorState,
     lineage: &str,
-    state_path: &Path,
+    state_shown: &str,
     plan: Plan,
 ) -> SavedPlan {
     let salt = uuid::Uuid::new_v4().simple().to_string();
@@ -47,7 +47,7 @@ pub fn saved_plan(
             vars,
             withheld_vars,
             endpoint: args.target.endpoint.clone(),
-            state: state_path.display().to_string(),
+            state: state_shown.to_string(),
             targets: args.targets.clone(),
             destroy: args.destroy,
         },
@@ -108,7 +108,7 @@ pub struct Replay {
     /// and variables this apply names take precedence).
     pub target: TargetArgs,
     /// The `--state` this apply names.
-    own_state: Option<PathBuf>,
+    own_state: Option<String>,
 }
 
 impl Replay {
@@ -162,7 +162,12 @@ impl Replay {
             }
             _ => target.endpoint = inputs.endpoint.clone(),
         }
-        target.state = Some(given.state.clone().unwrap_or_else(|| inputs.state.clone().into()));
+        // A location whose password was withheld from the plan file is found again the way
+        // it was (FGFORM_STATE or the stack's `state:`, with PGPASSWORD).
+        target.state = given
+            .state
+            .clone()
+            .or_else(|| (!inputs.state.contains(":***@")).then(|| inputs.state.clone()));
         Ok(replay)
     }
 
@@ -176,7 +181,7 @@ impl Replay {
             saved.stage.as_deref(),
         ));
         // The state the plan was made against, unless this apply names its own.
-        let own_state = self.own_state.as_deref().map(display_path);
+        let own_state = self.own_state.as_deref().map(super::rerun::shown_location);
         let state = own_state
             .as_deref()
             .or(Some(inputs.state.as_str()))

@@ -440,6 +440,7 @@ mod tests {
             stack: "s".into(),
             stage: None,
             provider: None,
+            state: Default::default(),
             dependencies: Default::default(),
             functions: Default::default(),
             workflows: Default::default(),

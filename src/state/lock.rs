@@ -250,6 +250,11 @@ impl Lock {
     /// Takes the lock for `operation`, waiting up to `timeout` while another process holds
     /// it. A lock file no process holds is removed, with a note on stderr naming its holder.
     pub fn acquire(state: &Path, operation: &str, timeout: Duration) -> Result<Lock, StateError> {
+        Lock::acquire_as(state, LockInfo::new(operation), timeout)
+    }
+
+    /// [`Lock::acquire`] for a holder described by `info`.
+    pub fn acquire_as(state: &Path, info: LockInfo, timeout: Duration) -> Result<Lock, StateError> {
         let path = lock_path(state);
         let werr = |source| StateError::Write {
             path: path.clone(),
@@ -258,7 +263,6 @@ impl Lock {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(werr)?;
         }
-        let info = LockInfo::new(operation);
         let deadline = Instant::now() + timeout;
         let mut broke_stale = None;
         let bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");

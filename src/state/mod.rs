@@ -16,20 +16,20 @@ mod journal;
 pub mod location;
 mod lock;
 pub mod recorder;
+mod store;
 pub mod surgery;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use journal::replay_journal;
 pub use journal::{append_journal, journal_path};
 pub use lock::{holder, lock_path, Lock, LockHandle, LockInfo};
 pub use recorder::Recorder;
+pub use store::StateStore;
 
 /// The state format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -142,6 +142,9 @@ pub struct State {
     /// (`apply::recover` resolves them).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<String, Intent>,
+    /// Who wrote this version, when, and by which operation (for `state history`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<backend::Written>,
 }
 
 /// A mutating call about to be sent (the intent journal's entry).
@@ -181,6 +184,7 @@ impl State {
             fgform_version: env!("CARGO_PKG_VERSION").to_string(),
             resources: BTreeMap::new(),
             pending: BTreeMap::new(),
+            written: None,
         }
     }
 
@@ -205,16 +209,28 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("state file `{path}` is not valid JSON state: {reason}")]
-    Parse { path: PathBuf, reason: String },
-    #[error("state file `{path}` has format version {found}; this fgform reads version {supported}")]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
-    #[error("state journal `{path}` is damaged at line {line}: {reason}")]
-    Journal { path: PathBuf, line: usize, reason: String },
+    #[error("the state at {location} is not valid JSON state: {reason}")]
+    Parse { location: String, reason: String },
+    #[error("the state at {location} has format version {found}; this fgform reads version {supported}")]
+    UnsupportedVersion {
+        location: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("the journal of the state at {location} is damaged at {position}: {reason}")]
+    Journal {
+        location: String,
+        position: String,
+        reason: String,
+    },
     #[error("state `{path}` is locked by {holder}")]
     Locked { path: PathBuf, holder: Box<LockInfo> },
     #[error("no lock with id {id} is held on `{path}`")]
     NoSuchLock { path: PathBuf, id: String },
+    #[error(transparent)]
+    Backend(Box<backend::BackendError>),
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
 }
 
 /// The default state path: `state/<stack>[-<stage>].json` under `dir`.
@@ -235,43 +251,7 @@ pub fn backup_path(path: &Path) -> PathBuf {
 
 /// Loads a state file; `Ok(None)` when there is none yet.
 pub fn load(path: &Path) -> Result<Option<State>, StateError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(StateError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    // Check the version first without building a tree of the whole document (a state of
-    // 10,000 functions is ~15 MB of JSON), then parse straight into the typed state.
-    #[derive(Deserialize)]
-    struct Version {
-        #[serde(default)]
-        format_version: u32,
-    }
-    let found = serde_json::from_slice::<Version>(&bytes)
-        .map_err(|e| StateError::Parse {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?
-        .format_version;
-    if found != FORMAT_VERSION {
-        return Err(StateError::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found,
-            supported: FORMAT_VERSION,
-        });
-    }
-    let mut state: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Parse {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    drop(bytes);
-    replay_journal(path, &mut state)?;
-    Ok(Some(state))
+    StateStore::file(path).load()
 }
 
 /// Opens (creating it owner-only) a file for writing state, journal or backup: state
@@ -299,46 +279,11 @@ pub(crate) fn make_private(file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Saves `state` with its serial bumped: the new bytes go to a temp file that is fsynced
-/// and renamed over `path`; the previous file is first hard-linked to `<path>.backup`, so at
-/// every instant `path` holds a complete state.
+/// Saves `state` to the state file at `path` with its serial bumped, over whatever file is
+/// there (see [`backend::file::FileBackend`] for how it is written).
 pub fn save(path: &Path, state: &mut State) -> Result<(), StateError> {
-    let werr = |source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(werr)?;
-    state.serial += 1;
-    state.fgform_version = env!("CARGO_PKG_VERSION").to_string();
-    let mut bytes = serde_json::to_vec_pretty(state).expect("state serializes");
-    bytes.push(b'\n');
-    let result = (|| {
-        let mut staged = crate::atomic::Staged::new(path, crate::atomic::Access::Private)?;
-        staged.write_all(&bytes)?;
-        if path.exists() {
-            let backup = backup_path(path);
-            let link_tmp = dir.join(format!(".backup.{}.tmp", uuid::Uuid::new_v4().simple()));
-            if fs::hard_link(path, &link_tmp).is_err() {
-                // Filesystems without hard links: a copy is still a complete previous state.
-                fs::copy(path, &link_tmp)?;
-            }
-            // A state file an older version wrote world-readable becomes private as well.
-            make_private(&File::open(&link_tmp)?)?;
-            fs::rename(&link_tmp, &backup)?;
-        }
-        staged.commit(true)
-    })();
-    if result.is_err() {
-        state.serial -= 1;
-    } else {
-        // The whole state is on disk: journal lines against the old serial are stale now.
-        let _ = fs::remove_file(journal_path(path));
-    }
-    result.map_err(werr)
+    StateStore::file(path).overwrite(state)
 }
+
 #[cfg(test)]
 mod tests;

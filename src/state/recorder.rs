@@ -2,22 +2,22 @@
 //! background saver thread that journals each batch and rewrites the state file now and then.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Intent, ResourceState, State, StateError};
+use super::{Intent, ResourceState, State, StateError, StateStore};
 use crate::model::Address;
 
 /// Records completed calls in the state with group commit: a caller's change is durable
 /// before `put`/`remove` returns, but changes that complete together share one write. A
-/// background thread appends each batch of changed rows to `<state>.journal` (fsynced), and
-/// rewrites the whole state file atomically every `JOURNAL_LINES_PER_SAVE` batches and at
-/// the end; `state::load` replays the journal, so a killed apply loses nothing it finished.
+/// background thread appends each batch of changed rows to the state's journal (durably),
+/// and rewrites the whole state every `JOURNAL_LINES_PER_SAVE` batches and at the end;
+/// loading replays the journal, so a killed apply loses nothing it finished, on any machine
+/// that reads the same location.
 pub struct Recorder {
     state: Arc<Mutex<State>>,
-    path: PathBuf,
+    store: Arc<StateStore>,
     shared: Arc<SaveShared>,
     saver: Mutex<Option<std::thread::JoinHandle<()>>>,
     saved: tokio::sync::watch::Receiver<Saved>,
@@ -57,10 +57,10 @@ struct SaveShared {
 }
 
 /// One write of the saver: a journal line for the `dirty` rows and intents, or the whole state.
-fn write_batch(state: &Mutex<State>, path: &std::path::Path, dirty: &Dirty, whole: bool) -> Result<(), StateError> {
+fn write_batch(state: &Mutex<State>, store: &StateStore, dirty: &Dirty, whole: bool) -> Result<(), StateError> {
     if whole {
         let mut snapshot = state.lock().clone();
-        let result = super::save(path, &mut snapshot);
+        let result = store.save(&mut snapshot);
         state.lock().serial = snapshot.serial;
         return result;
     }
@@ -81,16 +81,16 @@ fn write_batch(state: &Mutex<State>, path: &std::path::Path, dirty: &Dirty, whol
         }
         .with_identity(&s.lineage, s.serial)
     };
-    super::append_journal(path, &rows, &dirty.rows, &dirty.intents)
+    store.journal(&rows, &dirty.rows, &dirty.intents)
 }
 
 impl Recorder {
-    pub fn new(state: State, path: PathBuf) -> Recorder {
+    pub fn new(state: State, store: Arc<StateStore>) -> Recorder {
         let state = Arc::new(Mutex::new(state));
         let shared = Arc::new(SaveShared::default());
         let (tx, rx) = tokio::sync::watch::channel(Saved::default());
         let saver = {
-            let (state, shared, path) = (state.clone(), shared.clone(), path.clone());
+            let (state, shared, store) = (state.clone(), shared.clone(), store.clone());
             std::thread::spawn(move || {
                 let (mut done, mut lines) = (0u64, 0usize);
                 loop {
@@ -104,9 +104,9 @@ impl Recorder {
                         }
                         (pending.made, std::mem::take(&mut pending.dirty))
                     };
-                    // A journal needs a state file to apply to, and is folded in now and then.
-                    let whole = lines >= JOURNAL_LINES_PER_SAVE || !path.exists();
-                    let result = write_batch(&state, &path, &dirty, whole);
+                    // A journal needs a state to apply to, and is folded in now and then.
+                    let whole = lines >= JOURNAL_LINES_PER_SAVE || !store.has_state();
+                    let result = write_batch(&state, &store, &dirty, whole);
                     lines = if whole { 0 } else { lines + 1 };
                     done = upto;
                     tx.send_replace(Saved {
@@ -118,7 +118,7 @@ impl Recorder {
         };
         Recorder {
             state,
-            path,
+            store,
             shared,
             saver: Mutex::new(Some(saver)),
             saved: rx,
@@ -129,7 +129,7 @@ impl Recorder {
     pub fn finish(&self) -> Result<(), StateError> {
         self.stop();
         let mut snapshot = self.state.lock().clone();
-        let result = super::save(&self.path, &mut snapshot);
+        let result = self.store.save(&mut snapshot);
         self.state.lock().serial = snapshot.serial;
         result
     }
@@ -166,15 +166,17 @@ impl Recorder {
             Ok(Saved { error: None, .. }) => Ok(()),
             Ok(Saved {
                 error: Some(message), ..
-            }) => Err(StateError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(message),
-            }),
-            Err(_) => Err(StateError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other("the state writer stopped"),
-            }),
+            }) => Err(self.write_failed(message)),
+            Err(_) => Err(self.write_failed("the state writer stopped".into())),
         }
+    }
+
+    fn write_failed(&self, message: String) -> StateError {
+        StateError::Backend(Box::new(super::backend::BackendError::Io {
+            location: self.store.describe(),
+            action: "writing",
+            message,
+        }))
     }
 
     /// Records `record` and confirms the intents in `settle` (emptied), in one write.

@@ -399,7 +399,7 @@ impl TestContext {
             plan: &plan,
             payloads: &payloads,
             state,
-            state_path: self.state_path.clone(),
+            store: std::sync::Arc::new(fgform::state::StateStore::file(&self.state_path)),
             parallelism: 1,
             stop: &std::sync::atomic::AtomicBool::new(false),
             progress: &mut |_| {},

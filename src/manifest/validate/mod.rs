@@ -417,10 +417,14 @@ impl<'a> Checker<'a> {
             self.scope.workflow_urns.insert(entry.key.clone(), urn);
         }
 
+        let state = get(root_entries, "state")
+            .map(|node| self.state_setting(node, provider.as_ref().map(|p| p.region.as_str())))
+            .unwrap_or_default();
         let mut desired = Desired {
             stack: stack.unwrap_or_default(),
             stage: self.options.stage.clone(),
             provider,
+            state,
             dependencies: BTreeMap::new(),
             functions: BTreeMap::new(),
             workflows: BTreeMap::new(),
@@ -481,6 +485,55 @@ impl<'a> Checker<'a> {
             project_id: project_id?,
             endpoint,
         })
+    }
+
+    /// `state:`: a location string, or `{location, passphrase_env}`. The location is parsed
+    /// here, so a malformed one is an error with its file and line before anything runs.
+    fn state_setting(&mut self, node: &Node, region: Option<&str>) -> crate::model::StateSpec {
+        let mut spec = crate::model::StateSpec::default();
+        let location_node = match node.as_map() {
+            Some(fields) => {
+                for entry in fields {
+                    if !["location", "passphrase_env"].contains(&entry.key.as_str()) {
+                        self.error(
+                            entry.key_span,
+                            &join("state", &entry.key),
+                            format!("unknown key `{}` under `state:`", entry.key),
+                            Some("`state:` takes `location` and `passphrase_env`".into()),
+                        );
+                    }
+                }
+                spec.passphrase_env = self.opt_string(fields, "passphrase_env", "state");
+                if let (Some(name), Some(node)) = (&spec.passphrase_env, get(fields, "passphrase_env")) {
+                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        self.error(
+                            node.span,
+                            "state.passphrase_env",
+                            format!("`{name}` is not an environment variable name"),
+                            Some("name the variable, e.g. `passphrase_env: FGFORM_STATE_PASSPHRASE`; never the passphrase itself".into()),
+                        );
+                    }
+                }
+                get(fields, "location").map(|n| (n, "state.location"))
+            }
+            None => Some((node, "state")),
+        };
+        if let Some((node, path)) = location_node {
+            spec.location = self.string(node, path);
+            if let Some(text) = &spec.location {
+                let context = crate::state::location::Context {
+                    stack: "stack",
+                    stage: None,
+                    region,
+                    base: Path::new(""),
+                    env: Some(&self.options.env),
+                };
+                if let Err(e) = crate::state::location::Location::parse(text, &context) {
+                    self.error(node.span, path, e.reason, None);
+                }
+            }
+        }
+        spec
     }
 
     /// `provider.project_id` left out: the one the client would use, from
