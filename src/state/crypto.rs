@@ -1,1 +1,0 @@
-//! State encryption at rest (being built).
