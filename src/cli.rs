@@ -281,12 +281,49 @@ pub struct StateArgs {
 pub enum StateCommand {
     /// List the addresses in state.
     List(ShowArgs),
-    /// Print one resource's recorded id and attributes.
+    /// Print one resource's recorded id and attributes; with `--serial N`, from an older
+    /// version of the state (the whole version when no address is given).
     Show {
         /// The resource address, e.g. `function.hello`.
-        address: String,
+        address: Option<String>,
+        /// Show version N from the state's history (`fgform state history` lists them).
+        #[arg(long, value_name = "N")]
+        serial: Option<u64>,
         #[command(flatten)]
         target: TargetArgs,
+    },
+    /// Print the state as JSON (decrypted when it is encrypted).
+    Pull(ShowArgs),
+    /// Replace the state with FILE (a state JSON, e.g. from `state pull`), under the lock.
+    /// Refused when FILE has another lineage, or a serial older than the stored state's.
+    Push {
+        /// The state file to push.
+        file: PathBuf,
+        /// Push even when the lineage differs or the serial goes back.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Copy the state, with its history, to another location under both locks; the source
+    /// is kept. Also how a state is encrypted (or its passphrase changed): see
+    /// docs/state-encryption.md.
+    Migrate {
+        /// Where to copy it: a path, `postgres://…`, `s3://…` or `obs://…`.
+        #[arg(long, value_name = "LOCATION")]
+        to: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// List the kept versions of the state: serial, time, who and operation.
+    History(ShowArgs),
+    /// Check that a location can hold state safely: reach it, and for S3 and OBS probe that
+    /// the store enforces conditional writes (a create twice, and a race of 8 creates).
+    Check {
+        /// The location, as for `--state`.
+        location: String,
+        #[command(flatten)]
+        stack: StackArgs,
     },
     /// Forget a resource (it keeps existing live); a function takes its triggers and async
     /// config with it.

@@ -329,6 +329,15 @@ fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
     }
 }
 
+/// "no state file at" / "no state at", for a location that holds none.
+pub fn no_state(location: &Location) -> &'static str {
+    if location.is_remote() {
+        "no state at"
+    } else {
+        "no state file at"
+    }
+}
+
 /// Where the state is: `given` (`--state`), else `FGFORM_STATE`, else the stack's `state:`,
 /// else the stack and stage's default state file; with the location as the user would type it.
 pub fn state_location(given: Option<&str>, desired: &Desired) -> anyhow::Result<(Location, String)> {

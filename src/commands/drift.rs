@@ -14,7 +14,7 @@ use crate::error::{ExitStatus, Hint};
 use crate::ops::build_artifacts;
 use crate::plan::{self, Live};
 use crate::refresh;
-use crate::session::Session;
+use crate::session::{no_state, Session};
 
 /// `fgform drift`.
 pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
@@ -23,10 +23,12 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
     };
     let desired = &session.desired;
     let Some(state) = session.load_checked()? else {
-        bail!(anyhow!("no state at `{}`", session.state_shown).context(Hint(format!(
-            "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
-            session.rerun_args()
-        ))));
+        bail!(
+            anyhow!("{} `{}`", no_state(&session.location), session.state_shown).context(Hint(format!(
+                "nothing has been applied yet: run `fgform apply{}` first, or name the stack's state file with --state",
+                session.rerun_args()
+            )))
+        );
     };
     let rules = read_rules(&args)?;
     let (artifacts, _) = build_artifacts(desired)?;

@@ -14,4 +14,5 @@ pub mod plan;
 pub mod plan_output;
 pub mod schema;
 pub mod state;
+pub mod state_versions;
 pub mod validate;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 
 use crate::api::urn::FunctionUrn;
 use crate::cli::{ShowArgs, StateArgs, StateCommand, TargetArgs};
@@ -72,10 +72,14 @@ fn has_manifests(dir: &Path) -> bool {
 }
 
 fn read(named: &Named) -> anyhow::Result<State> {
-    let state = named
-        .store
-        .load()?
-        .with_context(|| format!("no state at `{}`", named.shown))?;
+    let state = named.store.load()?.with_context(|| {
+        let noun = if named.store.location_path().is_some() {
+            "no state file at"
+        } else {
+            "no state at"
+        };
+        format!("{noun} `{}`", named.shown)
+    })?;
     if let Some(desired) = &named.desired {
         check_state_identity(&state, desired, &named.shown)?;
     }
@@ -197,11 +201,36 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                 println!("{address}");
             }
         }
-        StateCommand::Show { target, address } => {
-            let address: Address = address.parse()?;
-            let Some(state) = load(&target)? else {
-                return Ok(ExitStatus::Error);
+        StateCommand::Show {
+            mut target,
+            address,
+            serial,
+        } => {
+            // `state show --serial N DIR`: the one positional is the directory.
+            let address = match address {
+                Some(a) if serial.is_some() && a.parse::<Address>().is_err() && Path::new(&a).is_dir() => {
+                    target.stack.dir = PathBuf::from(a);
+                    None
+                }
+                other => other,
             };
+            let state = match (serial, open(&target)?) {
+                (_, None) => return Ok(ExitStatus::Error),
+                (Some(serial), Some(named)) => super::state_versions::version(&named, serial)?,
+                (None, Some(named)) => read(&named)?,
+            };
+            let Some(address) = address else {
+                if serial.is_none() {
+                    bail!(
+                        anyhow::anyhow!("name the resource to show, e.g. `fgform state show function.hello`").context(
+                            Hint("`fgform state list` lists them; `fgform show` shows them all".into())
+                        )
+                    );
+                }
+                println!("{}", serde_json::to_string_pretty(&state)?);
+                return Ok(ExitStatus::Success);
+            };
+            let address: Address = address.parse()?;
             let r = state
                 .resources
                 .get(&address.to_string())
@@ -249,6 +278,11 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                 Ok(())
             });
         }
+        StateCommand::Pull(args) => return super::state_versions::pull(&args.target),
+        StateCommand::Push { file, force, target } => return super::state_versions::push(&target, &file, force),
+        StateCommand::Migrate { to, target } => return super::state_versions::migrate(&target, &to),
+        StateCommand::History(args) => return super::state_versions::history(&args.target),
+        StateCommand::Check { location, stack } => return super::state_versions::check(&location, &stack),
     }
     Ok(ExitStatus::Success)
 }

@@ -399,7 +399,11 @@ impl TestContext {
             plan: &plan,
             payloads: &payloads,
             state,
-            store: std::sync::Arc::new(fgform::state::StateStore::file(&self.state_path)),
+            store: {
+                let store = fgform::state::StateStore::file(&self.state_path);
+                store.load().expect("the state loads");
+                std::sync::Arc::new(store)
+            },
             parallelism: 1,
             stop: &std::sync::atomic::AtomicBool::new(false),
             progress: &mut |_| {},

@@ -111,7 +111,7 @@ pub enum BackendError {
     #[error("the state at {location} changed since it was read{}: another run wrote it, and nothing was overwritten", found.as_ref().map(|f| format!(" (it is now {f})")).unwrap_or_default())]
     Conflict { location: String, found: Option<String> },
     /// The lock is held by someone else.
-    #[error("the state at {location} is locked by {holder}")]
+    #[error("state {location} is locked by {holder}")]
     Locked {
         location: String,
         holder: Box<super::LockInfo>,
@@ -129,6 +129,23 @@ pub enum BackendError {
         action: &'static str,
         message: String,
     },
+}
+
+/// `fgform state check LOCATION`: reaches the location and, for S3 and OBS, probes that the
+/// store enforces conditional writes; returns what it found.
+pub fn check(location: &Location) -> Result<String, BackendError> {
+    match location {
+        Location::File(path) => Ok(format!(
+            "`{}`: a local file; its lock and conditional writes hold on this machine only",
+            path.display()
+        )),
+        // MERGE: the PostgreSQL and S3 backends arrive from their branches.
+        remote => Err(BackendError::Io {
+            location: remote.to_string(),
+            action: "checking",
+            message: "remote backends are not merged yet".into(),
+        }),
+    }
 }
 
 /// A place that holds one state, its journal, its lock and its history.
