@@ -68,7 +68,7 @@ pub fn bucket(prefix: &str) -> String {
     loop {
         // With no identities configured SeaweedFS accepts unsigned requests.
         match http(addr, "PUT", &format!("/{name}")) {
-            Ok(status) if status == 200 => return name,
+            Ok(200) => return name,
             other if Instant::now() > deadline => panic!("creating bucket {name} on {endpoint}: {other:?}"),
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
@@ -165,6 +165,8 @@ fn weed() -> Result<PathBuf, String> {
 }
 
 /// Kills `child` and removes `dir` once this test process is gone, however it ends.
+// The reaper outlives this process on purpose: nothing here may wait for it.
+#[allow(clippy::zombie_processes)]
 fn reap_after_exit(child: &Child, dir: &Path) {
     let script = format!(
         "while kill -0 {test} 2>/dev/null; do sleep 1; done; kill {server} 2>/dev/null; sleep 2; \
