@@ -385,3 +385,22 @@ fn no_error_or_debug_output_shows_the_secret_key() {
     let none = Credentials::from_lookup(|_| None).unwrap_err();
     assert!(none.contains("AWS_ACCESS_KEY_ID"), "{none}");
 }
+
+#[test]
+fn the_backend_works_when_called_from_inside_another_runtime() {
+    let backend = connect(&seaweedfs::bucket("nested"));
+    let outer = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    outer.block_on(async {
+        let v1 = write(&backend, 1, None).unwrap();
+        assert_eq!(backend.read().unwrap().unwrap().version, v1);
+        let held = backend.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
+        drop(held);
+        assert_eq!(backend.holder().unwrap(), None);
+    });
+    // Dropped inside a runtime too, without a panic.
+    outer.block_on(async move { drop(backend) });
+}

@@ -230,9 +230,14 @@ impl fmt::Debug for S3Backend {
 
 /// The lease from `FGFORM_LOCK_LEASE_SECONDS`, else [`DEFAULT_LEASE`].
 fn lease_from_env() -> Result<Duration, String> {
-    match std::env::var("FGFORM_LOCK_LEASE_SECONDS") {
-        Err(_) => Ok(DEFAULT_LEASE),
-        Ok(text) => match text.trim().parse::<u64>() {
+    lease_from(std::env::var("FGFORM_LOCK_LEASE_SECONDS").ok())
+}
+
+/// The lease a `FGFORM_LOCK_LEASE_SECONDS` value asks for.
+fn lease_from(value: Option<String>) -> Result<Duration, String> {
+    match value {
+        None => Ok(DEFAULT_LEASE),
+        Some(text) => match text.trim().parse::<u64>() {
             Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
             _ => Err(format!(
                 "FGFORM_LOCK_LEASE_SECONDS=`{text}` is not a positive number of seconds"
@@ -315,7 +320,8 @@ impl S3Backend {
     }
 
     /// The same backend with this lease and heartbeat (a heartbeat longer than the lease
-    /// simulates a holder that stopped renewing, e.g. a paused machine).
+    /// simulates a holder that stopped renewing, e.g. a paused machine). Panics while a lock
+    /// taken through this backend is still held.
     pub fn with_lease_and_heartbeat(self, lease: Duration, heartbeat: Duration) -> S3Backend {
         let shared = Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("configure a backend before using it"));
         S3Backend {
@@ -450,6 +456,15 @@ fn history_serial(file: &str) -> Option<u64> {
 /// The base serial of a journal object's file name.
 fn journal_base(file: &str) -> Option<u64> {
     file.split_once('-')?.0.parse().ok()
+}
+
+/// Whether the store rejected a conditional request as something it does not implement
+/// (e.g. `501 NotImplemented`, as some S3-compatible stores answer `If-None-Match`).
+pub(crate) fn unsupported(error: &object_store::Error) -> bool {
+    let text = error.to_string();
+    matches!(error, object_store::Error::NotImplemented)
+        || text.contains("501 Not Implemented")
+        || text.contains("NotImplemented")
 }
 
 /// Whether a conditional request was refused because of its condition.

@@ -8,7 +8,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore as _, PutMode, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{refused, Credentials, S3Backend};
+use super::{refused, unsupported, Credentials, S3Backend};
 use crate::state::backend::BackendError;
 use crate::state::location::S3Location;
 
@@ -120,6 +120,12 @@ impl S3Backend {
             match result {
                 Ok(_) => succeeded += 1,
                 Err(e) if refused(&e) => {}
+                Err(e) if unsupported(&e) => {
+                    return Err(BackendError::Untrustworthy {
+                        location: self.shared.describe_store(),
+                        reason: format!("it rejects conditional writes (If-None-Match: *): {e}"),
+                    })
+                }
                 Err(e) => return Err(self.shared.io("probing the store of", e)),
             }
         }

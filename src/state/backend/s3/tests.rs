@@ -58,3 +58,13 @@ fn the_runtime_runs_from_inside_another_runtime() {
     // Dropping it inside a runtime does not panic either.
     outer.block_on(async move { drop(rt) });
 }
+
+#[test]
+fn the_lease_comes_from_fgform_lock_lease_seconds() {
+    assert_eq!(lease_from(None), Ok(DEFAULT_LEASE));
+    assert_eq!(lease_from(Some(" 6 ".into())), Ok(Duration::from_secs(6)));
+    for bad in ["0", "-1", "1m", ""] {
+        let err = lease_from(Some(bad.into())).unwrap_err();
+        assert!(err.contains("FGFORM_LOCK_LEASE_SECONDS"), "{err}");
+    }
+}
