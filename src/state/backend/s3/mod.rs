@@ -11,7 +11,7 @@
 //!   with `If-None-Match: *`; the sequence is the writer's clock in microseconds, increased by
 //!   one per batch, so a run's batches sort in the order they were written. A state write
 //!   deletes the batches written against older serials.
-//! - `<name>.lock`: the lock, a lease (see [`lock`]): created with `If-None-Match: *`, renewed
+//! - `<name>.lock`: the lock, a lease (the `lock` submodule has the details): created with `If-None-Match: *`, renewed
 //!   by its holder with `If-Match` every 10 s for a 60 s lease, and taken over by a waiter
 //!   with `--lock-timeout` only once the lease has expired. `FGFORM_LOCK_LEASE_SECONDS`
 //!   overrides the lease (the heartbeat is a sixth of it, at least 1 s), e.g. for tests.

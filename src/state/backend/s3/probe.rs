@@ -72,7 +72,7 @@ struct Marker<'a> {
 }
 
 impl S3Backend {
-    /// Probes the store (see the module doc of [`super`]): a store that fails is
+    /// Probes the store (see the module doc of [`crate::state::backend::s3`]): a store that fails is
     /// [`BackendError::Untrustworthy`]. The probe's objects are deleted afterwards.
     pub fn check(&self) -> Result<ProbeReport, BackendError> {
         let shared = &self.shared;
