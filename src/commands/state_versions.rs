@@ -107,7 +107,7 @@ pub fn history(target: &TargetArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// The version `serial` of the state.
-pub fn version(named: &Named, serial: u64) -> anyhow::Result<State> {
+pub(super) fn version(named: &Named, serial: u64) -> anyhow::Result<State> {
     let bytes = named
         .store
         .backend()

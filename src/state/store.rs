@@ -67,7 +67,8 @@ impl StateStore {
             Location::File(path) => {
                 return Ok(StateStore::new(Box::new(backend::file::FileBackend::new(path)), codec).at_file(path))
             }
-            // MERGE: the PostgreSQL and S3 backends arrive from their branches.
+            Location::S3(s3) => Box::new(backend::s3::S3Backend::connect_checked(s3)?),
+            // MERGE: the PostgreSQL backend arrives from its branch.
             remote => {
                 return Err(BackendError::Io {
                     location: remote.to_string(),

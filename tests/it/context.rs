@@ -400,7 +400,7 @@ impl TestContext {
             payloads: &payloads,
             state,
             store: {
-                let store = fgform::state::StateStore::file(&self.state_path);
+                let store = state::StateStore::file(&self.state_path);
                 store.load().expect("the state loads");
                 std::sync::Arc::new(store)
             },

@@ -26,6 +26,7 @@ mod locking;
 mod pipeline;
 mod plan_markdown;
 mod reconcile;
+mod remote_state;
 mod safety;
 mod secrets;
 mod signing_vectors;

@@ -139,7 +139,14 @@ pub fn check(location: &Location) -> Result<String, BackendError> {
             "`{}`: a local file; its lock and conditional writes hold on this machine only",
             path.display()
         )),
-        // MERGE: the PostgreSQL and S3 backends arrive from their branches.
+        Location::S3(s3) => {
+            let backend = s3::S3Backend::connect(s3)?;
+            let report = backend.check()?;
+            // The probe passed: later first uses need not run it again.
+            backend.ensure_checked()?;
+            Ok(format!("{location}: {report}"))
+        }
+        // MERGE: the PostgreSQL backend arrives from its branch.
         remote => Err(BackendError::Io {
             location: remote.to_string(),
             action: "checking",
