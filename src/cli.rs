@@ -312,6 +312,13 @@ pub enum StateCommand {
         /// Where to copy it: a path, `postgres://…`, `s3://…` or `obs://…`.
         #[arg(long, value_name = "LOCATION")]
         to: String,
+        /// Encrypt the copy with the passphrase in this environment variable (default: as the
+        /// stack's state is configured: `state.passphrase_env`, else FGFORM_STATE_PASSPHRASE).
+        #[arg(long, value_name = "VAR", conflicts_with = "to_plaintext")]
+        to_passphrase_env: Option<String>,
+        /// Write the copy unencrypted (decrypting an encrypted state).
+        #[arg(long)]
+        to_plaintext: bool,
         #[command(flatten)]
         target: TargetArgs,
     },
