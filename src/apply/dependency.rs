@@ -52,6 +52,10 @@ pub(super) async fn run(
     let mut body = (**planned).clone();
     // The slot only the apply fills: the package it uploads.
     body.depend_file = ctx.payloads.files.get(address).cloned();
+    // Too large for a base64 upload: through the code bucket.
+    if let Some(url) = super::function::put_in_bucket(ctx, address).await? {
+        body.depend_link = Some(url);
+    }
     if let (Some(old), Action::Replace) = (old, change.action) {
         let (dep_id, v) = dep_version(&old);
         private.insert("old_version".into(), json!({"dep_id": dep_id, "version": v}));
