@@ -58,8 +58,12 @@ pub struct ObjectRef {
 pub enum Uploaded {
     /// The bytes were sent.
     Sent,
-    /// The object was already there with the same size (its key names its content).
+    /// The object was already there with the same size (its key names its content): no
+    /// bytes were sent.
     Present,
+    /// Another writer created the object between the check and the put (the same bytes:
+    /// the key names them).
+    Raced,
 }
 
 /// A connected code bucket.
@@ -146,14 +150,13 @@ impl CodeStore {
             })
             .with_client_options(
                 ClientOptions::new()
+                    // Part of the client options: set after them, `with_allow_http` is lost.
+                    .with_allow_http(bucket.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")))
                     .with_connect_timeout(Duration::from_secs(10))
                     .with_timeout(Duration::from_secs(300)),
             );
         if let Some(endpoint) = &bucket.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false)
-                .with_allow_http(endpoint.starts_with("http://"));
+            builder = builder.with_endpoint(endpoint).with_virtual_hosted_style_request(false);
         }
         builder = match credentials() {
             Some((ak, sk, token)) => {
@@ -189,19 +192,24 @@ impl CodeStore {
             key: object.key.clone(),
             source,
         };
-        match self.store.head(&path).await {
+        // An object of another size at a content key is a broken upload: replaced.
+        let mode = match self.store.head(&path).await {
             Ok(meta) if meta.size == bytes.len() as u64 => return Ok((object, Uploaded::Present)),
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Ok(meta) => PutMode::Update(object_store::UpdateVersion {
+                e_tag: meta.e_tag,
+                version: meta.version,
+            }),
+            Err(object_store::Error::NotFound { .. }) => PutMode::Create,
             Err(source) => return Err(failed(source)),
-        }
+        };
         let options = PutOptions {
-            mode: PutMode::Create,
+            mode,
             ..PutOptions::default()
         };
         let uploaded = match self.store.put_opts(&path, PutPayload::from(bytes), options).await {
             Ok(_) => Uploaded::Sent,
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                Uploaded::Present
+                Uploaded::Raced
             }
             Err(source) => return Err(failed(source)),
         };

@@ -92,13 +92,24 @@ pub(crate) async fn prefetch(
     match store.get(&ObjectPath::from(key.as_str())).await {
         Ok(got) => match got.bytes().await {
             Ok(bytes) => Ok(Some(bytes.to_vec())),
-            Err(e) => Err(bad(format!("cannot read the object: {e}"))),
+            Err(e) => Err(bad(format!("cannot read the object: {}", chain(&e)))),
         },
         Err(object_store::Error::NotFound { .. }) => {
             Err(bad(format!("object `{key}` does not exist in bucket `{bucket}`")))
         }
-        Err(e) => Err(bad(format!("cannot fetch the object: {e}"))),
+        Err(e) => Err(bad(format!("cannot fetch the object: {}", chain(&e)))),
     }
+}
+
+/// An error and its causes, `: `-separated.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
 }
 
 /// A client of `bucket` at `endpoint`: path-style, quick to give up (the caller is waiting
@@ -114,7 +125,6 @@ fn store(endpoint: &str, bucket: &str) -> object_store::Result<object_store::aws
         .with_bucket_name(bucket)
         .with_region(var("AWS_REGION").unwrap_or_else(|| "us-east-1".into()))
         .with_virtual_hosted_style_request(false)
-        .with_allow_http(endpoint.starts_with("http://"))
         .with_retry(RetryConfig {
             max_retries: 1,
             retry_timeout: Duration::from_secs(5),
@@ -122,6 +132,7 @@ fn store(endpoint: &str, bucket: &str) -> object_store::Result<object_store::aws
         })
         .with_client_options(
             ClientOptions::new()
+                .with_allow_http(endpoint.starts_with("http://"))
                 .with_connect_timeout(Duration::from_secs(3))
                 .with_timeout(Duration::from_secs(120)),
         );
