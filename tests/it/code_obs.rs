@@ -427,7 +427,8 @@ mod seaweedfs {
         let script = format!(
             "\"$0\" mini \"$@\" >'{log}' 2>&1 & w=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; \
-             kill $w 2>/dev/null; wait $w; rm -rf '{dir}'",
+             kill $w 2>/dev/null; for i in 1 2 3 4 5; do kill -0 $w 2>/dev/null || break; sleep 1; done; \
+             kill -9 $w 2>/dev/null; wait $w; rm -rf '{dir}'",
             log = log.display(),
             parent = std::process::id(),
             dir = dir.display()
@@ -456,4 +457,28 @@ mod seaweedfs {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
     }
+}
+
+#[test]
+fn validate_checks_the_code_bucket_and_lets_large_code_through_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stack");
+    write_stack(&dir, "big", Some("postgres://fgform@db.example.com/fgform"));
+    big_code(&dir.join("code"), 64);
+    big_code(&dir.join("dep"), 64);
+    let validate = |dir: &Path| fgform_command().arg("validate").arg(dir).output().unwrap();
+    let out = validate(&dir);
+    let text = transcript(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // Line 5 of stack.yaml is `code_bucket:`.
+    assert!(
+        text.contains("stack.yaml:5:") && text.contains("provider.code_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("is not a bucket location"), "{text}");
+
+    write_stack(&dir, "big", Some("s3://deploy/fgform?endpoint=http://127.0.0.1:9"));
+    big_code(&dir.join("code"), BIG);
+    let out = validate(&dir);
+    assert_exit(&out, 0);
 }
