@@ -91,8 +91,14 @@ pub fn object_for(bucket: &CodeBucket, bytes: &[u8]) -> ObjectRef {
 /// Parses `provider.code_bucket` with the state locations' URL rules; `region` is the
 /// provider's (for `obs://`), `env` the environment the stack was loaded with.
 pub fn parse_bucket(text: &str, region: Option<&str>, env: &BTreeMap<String, String>) -> Result<CodeBucket, String> {
+    let not_a_bucket = || {
+        format!(
+            "`{}` is not a bucket location (`obs://…` or `s3://…`)",
+            crate::state::location::redact(text)
+        )
+    };
     if !(text.starts_with("obs://") || text.starts_with("s3://")) {
-        return Err(format!("`{text}` is not a bucket location (`obs://…` or `s3://…`)"));
+        return Err(not_a_bucket());
     }
     let context = Context {
         stack: "code",
@@ -103,7 +109,7 @@ pub fn parse_bucket(text: &str, region: Option<&str>, env: &BTreeMap<String, Str
     };
     match Location::parse(text, &context) {
         Ok(Location::S3(location)) => Ok(from_location(&location)),
-        Ok(_) => Err(format!("`{text}` is not a bucket location (`obs://…` or `s3://…`)")),
+        Ok(_) => Err(not_a_bucket()),
         Err(err) => Err(err.reason),
     }
 }
@@ -263,8 +269,10 @@ mod tests {
         for bad in ["state/x.json", "postgres://u@h/db", "gs://b/p", "s3://b/p?bogus=1"] {
             assert!(parse_bucket(bad, Some("r"), &env()).is_err(), "{bad}");
         }
-        let err = parse_bucket("s3://AKID:SECRET@b/p", None, &env()).unwrap_err();
-        assert!(!err.contains("SECRET"), "{err}");
+        let err = parse_bucket("postgres://u:s3cr3t-value@h/db", None, &env()).unwrap_err();
+        assert!(err.contains("is not a bucket location") && !err.contains("s3cr3t-value"), "{err}");
+        let err = parse_bucket("s3://AKID:s3cr3t-value@b/p", None, &env()).unwrap_err();
+        assert!(!err.contains("s3cr3t-value"), "{err}");
     }
 
     #[test]
