@@ -270,7 +270,10 @@ mod tests {
             assert!(parse_bucket(bad, Some("r"), &env()).is_err(), "{bad}");
         }
         let err = parse_bucket("postgres://u:s3cr3t-value@h/db", None, &env()).unwrap_err();
-        assert!(err.contains("is not a bucket location") && !err.contains("s3cr3t-value"), "{err}");
+        assert!(
+            err.contains("is not a bucket location") && !err.contains("s3cr3t-value"),
+            "{err}"
+        );
         let err = parse_bucket("s3://AKID:s3cr3t-value@b/p", None, &env()).unwrap_err();
         assert!(!err.contains("s3cr3t-value"), "{err}");
     }

@@ -433,6 +433,8 @@ mod seaweedfs {
             parent = std::process::id(),
             dir = dir.display()
         );
+        // Never waited for on purpose: the watchdog outlives this process, which it watches.
+        #[allow(clippy::zombie_processes)]
         std::process::Command::new("sh")
             .arg("-c")
             .arg(script)
