@@ -63,7 +63,15 @@ pub(super) async fn run(
     let lookup = json!({
         "name": body.name,
         "runtime": body.runtime,
-        "etag": body.depend_file.as_deref().and_then(crate::client::dependencies::package_etag),
+        "etag": body
+            .depend_file
+            .as_deref()
+            .and_then(crate::client::dependencies::package_etag)
+            // Through the code bucket: the service's etag is the object's MD5.
+            .or_else(|| {
+                let bytes = ctx.payloads.bucket_uploads.get(address)?;
+                Some(hex::encode(<md5::Md5 as md5::Digest>::digest(bytes)))
+            }),
     });
     let template = record("dependency", String::new(), change, private);
     let request = ctx.client.create_dependency_version(&body);

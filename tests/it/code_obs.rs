@@ -181,6 +181,26 @@ async fn large_code_goes_through_the_bucket_and_replans_clean() {
     let text = assert_exit(&out, 0);
     assert!(text.contains("No changes"), "{text}");
 
+    // Drift compares the recorded digest with the live one, not the URL.
+    let out = fgform(&emu, &dir, &state, &["drift"]).await;
+    assert_exit(&out, 0);
+
+    // New code: a code update through the bucket, and clean again.
+    big_code(&dir.join("code"), BIG);
+    let new_zip = zip_of(&dir.join("code"));
+    let out = fgform(&emu, &dir, &state, &["apply", "--auto-approve"]).await;
+    let text = assert_exit(&out, 0);
+    assert!(text.contains("function.big will be updated in-place"), "{text}");
+    let live = client.list_all_functions().await.unwrap();
+    assert_eq!(live[0].digest, sha512(&new_zip));
+    assert_eq!(live[0].code_url, object_for(&code_bucket, &new_zip).url);
+    let out = fgform(&emu, &dir, &state, &["plan", "--detailed-exitcode"]).await;
+    assert_exit(&out, 0);
+    let code_object = object_for(&code_bucket, &new_zip);
+    want.push(code_object.key.clone());
+    want.sort();
+    assert_eq!(keys(&s3, &bucket).await, want, "the new package beside the old");
+
     // Another stack with the same code: the packages are in the bucket already.
     let other = tmp.path().join("other");
     write_stack(&other, "big2", Some(&format!("s3://{bucket}/stacks?endpoint={s3}")));
