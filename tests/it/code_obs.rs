@@ -504,3 +504,50 @@ fn validate_checks_the_code_bucket_and_lets_large_code_through_it() {
     let out = validate(&dir);
     assert_exit(&out, 0);
 }
+
+#[test]
+fn the_states_bucket_stands_in_when_the_stack_names_none() {
+    use fgform::manifest::{self, LoadOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stack");
+    write_stack(&dir, "big", None);
+    big_code(&dir.join("code"), BIG);
+    big_code(&dir.join("dep"), 64);
+    let state_bucket = parse_bucket(
+        "s3://state-bucket/ci?endpoint=http://127.0.0.1:9",
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    let load = |code_bucket: Option<fgform::model::CodeBucket>| {
+        manifest::load_dir(
+            &dir,
+            &LoadOptions {
+                check_paths: true,
+                check_upload_sizes: true,
+                code_bucket,
+                ..LoadOptions::default()
+            },
+        )
+    };
+    assert!(load(None).is_err(), "too large, and no bucket");
+    let desired = load(Some(state_bucket.clone())).unwrap();
+    assert_eq!(desired.code_bucket.as_ref(), Some(&state_bucket));
+    let (artifacts, payloads) = fgform::ops::build_artifacts(&desired).unwrap();
+    let function = fgform::model::Address::Function("big".into());
+    let url = artifacts.digests[&function]
+        .bucket_url
+        .clone()
+        .expect("through the bucket");
+    assert!(url.starts_with("http://127.0.0.1:9/state-bucket/ci/code/"), "{url}");
+    assert!(payloads.bucket_uploads.contains_key(&function));
+    assert!(!payloads.files.contains_key(&function), "not sent inline too");
+    let dependency = fgform::model::Address::Dependency("big-dep".into());
+    assert!(payloads.files.contains_key(&dependency), "a small package stays inline");
+    assert_eq!(artifacts.digests[&dependency].bucket_url, None);
+
+    // The stack's own bucket wins over the state's.
+    write_stack(&dir, "big", Some("s3://own/p?endpoint=http://127.0.0.1:9"));
+    let desired = load(Some(state_bucket)).unwrap();
+    assert_eq!(desired.code_bucket.unwrap().bucket, "own");
+}

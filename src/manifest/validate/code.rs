@@ -171,7 +171,7 @@ impl Checker<'_> {
                 return;
             }
         };
-        if self.code_bucket.is_some() {
+        if self.code_bucket.is_some() || self.options.code_bucket.is_some() {
             return;
         }
         let mut args = self.dir.display().to_string();

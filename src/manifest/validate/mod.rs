@@ -429,7 +429,7 @@ impl<'a> Checker<'a> {
             functions: BTreeMap::new(),
             workflows: BTreeMap::new(),
             edges: BTreeSet::new(),
-            code_bucket: self.code_bucket.clone(),
+            code_bucket: self.code_bucket.clone().or_else(|| self.options.code_bucket.clone()),
         };
         for entry in dependencies {
             if let Some(dependency) = self.dependency(entry) {
