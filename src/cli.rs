@@ -149,6 +149,22 @@ pub struct EmulatorArgs {
     /// killed process).
     #[arg(long)]
     pub fsync: bool,
+    /// An S3-compatible endpoint standing in for OBS: code and dependency packages sent by URL
+    /// (`code_type: obs`) are fetched from it, and their real SHA-512 becomes `digest`.
+    /// Requests are signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (else
+    /// HUAWEICLOUD_SDK_AK/_SK) when set.
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub obs_endpoint: Option<String>,
+}
+
+fn parse_http_url(s: &str) -> Result<String, String> {
+    match reqwest::Url::parse(s) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+            Ok(s.trim_end_matches('/').to_string())
+        }
+        Ok(_) => Err(format!("`{s}` is not an http(s) URL")),
+        Err(e) => Err(format!("`{s}`: {e}")),
+    }
 }
 
 /// What every reconciling command takes: the stack, where it lives, where its state is.

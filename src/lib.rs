@@ -29,6 +29,7 @@
 //! | [`apply`] | the scheduler (steps in dependency order, `parallelism` at a time, a failure stops only its dependents) and one sender per resource kind (`function`, `dependency`, `trigger`, `async_config`, `workflow`) filling the values only the run knows; `recover` (intents a killed run left), `inventory` (what the project holds, for drift), `import` (import's reads and refusals) | network |
 //! | [`drift`] | live × recorded attributes × inventory → changed/deleted/unmanaged/pending, the ignore file, drift text and JSON | none |
 //! | [`state`] | the state file (serial, lineage, raw JSON attributes, pending intents), `.backup`, the `.journal` and its replay, the group-commit writer (`recorder`), the lock, `state mv`/`rm` surgery | state dir |
+//! | [`codestore`] | the code bucket: packages over the inline upload limit put under content-addressed keys in an S3/OBS bucket (`provider.code_bucket`, or the state's), sent as `code_type: obs` | network |
 //! | [`client`] | typed FunctionGraph calls per resource family over `transport` (signing, IAM tokens, retries, rate limit, adopting a create whose answer was lost) | network |
 //! | [`emulator`] | the local FunctionGraph: axum router per route family (`routes/`), gateway layers (request id, log, body limit, project check, chaos, auth), store + journal, code blobs, control plane (`admin`), `EmulatorHandle` | network, `--data` dir |
 //! | [`atomic`] | temp file, fsync, rename: the one way a file is replaced | writes files |
@@ -49,6 +50,7 @@ pub mod apply;
 pub mod atomic;
 pub mod cli;
 pub mod client;
+pub mod codestore;
 pub mod commands;
 pub mod drift;
 pub mod emulator;

@@ -6,6 +6,7 @@ mod support;
 
 mod ci_kit;
 mod client;
+mod code_obs;
 mod drift;
 mod emulator_async;
 mod emulator_basics;

@@ -18,7 +18,7 @@ use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
 use super::LoadOptions;
 use crate::api::limits::*;
 use crate::api::rules::*;
-use crate::model::{Address, Desired, ProviderSpec};
+use crate::model::{Address, CodeBucket, Desired, ProviderSpec};
 
 /// The converter's state: where files are, what interpolation sees, what went wrong.
 pub struct Checker<'a> {
@@ -29,6 +29,9 @@ pub struct Checker<'a> {
     scope: Scope,
     address: Option<Address>,
     edges: BTreeSet<(Address, Address)>,
+    /// `provider.code_bucket`, once the provider is read: packages over the inline limit
+    /// are uploaded there instead of refused.
+    code_bucket: Option<CodeBucket>,
 }
 
 type Entries<'n> = &'n [Entry];
@@ -76,6 +79,7 @@ impl<'a> Checker<'a> {
             },
             address: None,
             edges: BTreeSet::new(),
+            code_bucket: None,
         }
     }
 
@@ -429,6 +433,7 @@ impl<'a> Checker<'a> {
             functions: BTreeMap::new(),
             workflows: BTreeMap::new(),
             edges: BTreeSet::new(),
+            code_bucket: self.code_bucket.clone().or_else(|| self.options.code_bucket.clone()),
         };
         for entry in dependencies {
             if let Some(dependency) = self.dependency(entry) {
@@ -479,6 +484,9 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
+        }
+        if let (Some(node), Some(region)) = (get(fields, "code_bucket"), &region) {
+            self.code_bucket = self.code_bucket(node, region);
         }
         Some(ProviderSpec {
             region: region?,
