@@ -32,5 +32,7 @@ mod safety;
 mod secrets;
 mod signing_vectors;
 mod state_commands;
+mod state_contract;
 mod state_postgres;
 mod state_s3;
+mod state_versions;

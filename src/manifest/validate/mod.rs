@@ -371,23 +371,7 @@ impl<'a> Checker<'a> {
             }
         }
 
-        let stack = match get(root_entries, "stack") {
-            Some(node) => {
-                let stack = self.string(node, "stack");
-                if let Some(name) = &stack {
-                    if !is_valid_stack_name(name) {
-                        self.error(
-                            node.span,
-                            "stack",
-                            format!("`{name}` is not a valid stack name"),
-                            Some("1–40 characters of letters, digits, `_` and `-`, starting with a letter and ending with a letter or digit".into()),
-                        );
-                    }
-                }
-                stack
-            }
-            None => None,
-        };
+        let stack = get(root_entries, "stack").and_then(|node| self.stack_name(node));
         self.scope.stack = stack.clone();
 
         let provider = get(root_entries, "provider").and_then(|node| self.provider(node));
@@ -493,6 +477,22 @@ impl<'a> Checker<'a> {
             project_id: project_id?,
             endpoint,
         })
+    }
+
+    /// `stack:`, checked.
+    fn stack_name(&mut self, node: &Node) -> Option<String> {
+        let stack = self.string(node, "stack");
+        if let Some(name) = &stack {
+            if !is_valid_stack_name(name) {
+                self.error(
+                    node.span,
+                    "stack",
+                    format!("`{name}` is not a valid stack name"),
+                    Some("1–40 characters of letters, digits, `_` and `-`, starting with a letter and ending with a letter or digit".into()),
+                );
+            }
+        }
+        stack
     }
 
     /// `state:`: a location string, or `{location, passphrase_env}`. The location is parsed
