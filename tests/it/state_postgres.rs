@@ -477,6 +477,15 @@ fn runners_racing_to_create_a_fresh_schema_all_succeed() {
     });
     let rows = admin(&format!("SELECT count(*) FROM \"{schema}\".fgform_states"), &[]);
     assert_eq!(rows[0].get::<_, i64>(0), 6);
+    // PostgreSQL 15 from Debian has LZ4: bodies use it rather than the slower pglz.
+    let rows = admin(
+        &format!(
+            "SELECT attcompression::text FROM pg_attribute
+             WHERE attrelid = '\"{schema}\".fgform_versions'::regclass AND attname = 'body'"
+        ),
+        &[],
+    );
+    assert_eq!(rows[0].get::<_, String>(0), "l");
 }
 
 #[test]

@@ -121,7 +121,8 @@ fn free_port() -> u16 {
     listener.local_addr().expect("a bound address").port()
 }
 
-/// Starts the reaper: once this process is gone, it stops the cluster and deletes `dir`.
+/// Starts the reaper: once this process is gone (however it ends), it stops the cluster
+/// and deletes `dir`.
 fn spawn_reaper(bin: &Path, dir: &Path) {
     let data = dir.join("data");
     let runuser = if is_root() { "runuser -u postgres -- " } else { "" };
@@ -134,13 +135,14 @@ fn spawn_reaper(bin: &Path, dir: &Path) {
         data = data.display(),
         dir = dir.display(),
     );
-    Command::new("setsid")
-        .args(["sh", "-c", &script])
+    // Forked twice (the outer shell exits at once) so the reaper is nobody's child here,
+    // and in a session of its own so a Ctrl-C of the tests does not reach it.
+    let status = Command::new("sh")
+        .args(["-c", "setsid sh -c \"$0\" </dev/null >/dev/null 2>&1 &", &script])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the cluster's reaper (setsid sh)");
+        .status()
+        .expect("spawn the cluster's reaper (sh, setsid)");
+    assert!(status.success(), "spawning the cluster's reaper failed: {status}");
 }
 
 fn start() -> Server {
