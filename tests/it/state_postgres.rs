@@ -217,6 +217,15 @@ fn a_held_lock_is_refused_to_others_naming_its_holder_until_released() {
         .lock(LockInfo::new("plan"), Duration::ZERO)
         .unwrap();
 
+    // Between taking the advisory lock and writing its row, a holder is known only to be
+    // there: a waiter names a placeholder.
+    admin("DELETE FROM fgform.fgform_locks WHERE name = $1", &[&name]);
+    assert_eq!(b.holder().unwrap(), None);
+    match b.lock(LockInfo::new("plan"), Duration::ZERO) {
+        Err(BackendError::Locked { holder, .. }) => assert_eq!(holder.id, "?"),
+        other => panic!("a held lock was taken: {:?}", other.map(|l| l.info().clone())),
+    }
+
     held.release();
     held.release();
     assert_eq!(b.holder().unwrap(), None);
@@ -340,6 +349,17 @@ fn a_holder_whose_session_is_terminated_loses_the_lock_and_its_row_is_stale() {
     assert_eq!(next.took_over(), Some(held.info()));
     drop(held); // its connection is dead: releasing must neither fail loudly nor touch `next`
     assert_eq!(a.holder().unwrap().as_ref(), Some(next.info()));
+    drop(next);
+
+    // A dead holder's row can be force-unlocked too: nothing to end, the row goes.
+    let held = a.lock(ci_info("apply"), Duration::ZERO).unwrap();
+    admin(
+        "SELECT pg_terminate_backend(backend_pid) FROM fgform.fgform_locks WHERE name = $1",
+        &[&name],
+    );
+    assert_eq!(b.force_unlock(&held.info().id).unwrap(), *held.info());
+    let next = b.lock(LockInfo::new("apply"), Duration::from_secs(10)).unwrap();
+    assert!(next.took_over().is_none(), "the row was removed");
 }
 
 #[test]
@@ -554,4 +574,24 @@ fn saving_a_10000_function_state_is_one_statement_per_body() {
         "a {:.1} MB state: created in {first:?}, replaced in {second:?}, read in {reading:?}",
         body.len() as f64 / 1e6
     );
+}
+
+#[test]
+fn a_lost_connection_is_opened_again_on_the_next_call() {
+    // A schema of its own, so its connection is the only one whose queries name it.
+    let schema = format!("reconnect_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let url = format!("{}?schema={schema}", postgres::url());
+    let b = PostgresBackend::connect(&location_of(&url, "s", &[])).unwrap();
+    let v1 = write(&b, 1, b"{}", None).unwrap();
+    b.history().unwrap(); // its last statement names the schema (a write's is COMMIT)
+    let ended = admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' \
+         AND pid <> pg_backend_pid()",
+        &[&schema],
+    );
+    assert_eq!(ended.len(), 1, "one connection ran the write");
+    // Reads are retried once on a new connection: the loss costs no error.
+    let stored = b.read().unwrap().unwrap();
+    assert_eq!(stored.version, v1);
+    assert_eq!(write(&b, 2, b"{}", Some(&v1)).unwrap(), Version("2".into()));
 }

@@ -39,7 +39,9 @@
 //! connection ran the statement and is never released with the holder.
 //!
 //! # Connections and TLS
-//! `sslmode=disable` and `prefer` connect without TLS (fgform has no TLS connector for
+//! Reads and writes share one connection, opened again when it is lost; a read that finds
+//! it lost is retried once on the new one (a write is not: it fails, and the conditional
+//! write makes trying again safe). `sslmode=disable` and `prefer` connect without TLS (fgform has no TLS connector for
 //! PostgreSQL yet); `require` is refused with an error saying so. The `Backend` methods are
 //! synchronous: each backend owns a small tokio runtime that drives its connections (the
 //! lock connection's too, for as long as the lock is held), callable from any thread,
@@ -55,7 +57,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use self::runtime::Runtime;
 use self::sql::{Statements, Tables};
@@ -348,18 +350,36 @@ impl PostgresBackend {
         Ok(Version(serial.to_string()))
     }
 
-    async fn read_async(&self) -> Result<Option<Stored>, BackendError> {
-        let mut guard = self.conn("reading").await?;
-        let Conn { client, statements } = guard.as_mut().expect("conn() leaves a connection");
-        let row = client
-            .query_opt(&statements.read, &[&self.location.name])
-            .await
-            .map_err(|e| self.io("reading", &e))?;
-        Ok(row.map(|row| Stored {
-            bytes: row.get(1),
-            version: Version(row.get::<_, i64>(0).to_string()),
-        }))
+    /// Runs a read-only prepared statement, once more on a new connection if the
+    /// connection turns out to have been lost (a server restart, a dropped idle
+    /// connection): reading twice is harmless, so a lost connection costs no error.
+    async fn query_read(
+        &self,
+        action: &'static str,
+        statement: fn(&Statements) -> &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, BackendError> {
+        let mut retried = false;
+        loop {
+            let mut guard = self.conn(action).await?;
+            let conn = guard.as_ref().expect("conn() leaves a connection");
+            match conn.client.query(statement(&conn.statements), params).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) if !retried && (e.is_closed() || conn.client.is_closed() || is_fatal(&e)) => {
+                    retried = true;
+                    *guard = None;
+                }
+                Err(e) => return Err(self.io(action, &e)),
+            }
+        }
     }
+}
+
+/// A server error that ended the session (e.g. an administrator's `pg_terminate_backend`).
+fn is_fatal(error: &tokio_postgres::Error) -> bool {
+    error
+        .as_db_error()
+        .is_some_and(|db| matches!(db.severity(), "FATAL" | "PANIC"))
 }
 
 impl Backend for PostgresBackend {
@@ -368,7 +388,13 @@ impl Backend for PostgresBackend {
     }
 
     fn read(&self) -> Result<Option<Stored>, BackendError> {
-        self.runtime.block_on(self.read_async())
+        let rows = self
+            .runtime
+            .block_on(self.query_read("reading", |st| &st.read, &[&self.location.name]))?;
+        Ok(rows.into_iter().next().map(|row| Stored {
+            bytes: row.get(1),
+            version: Version(row.get::<_, i64>(0).to_string()),
+        }))
     }
 
     fn write(&self, document: &Document<'_>, expected: Option<&Version>) -> Result<Version, BackendError> {
@@ -390,23 +416,18 @@ impl Backend for PostgresBackend {
     }
 
     fn read_journal(&self) -> Result<Vec<JournalEntry>, BackendError> {
-        let action = "reading the journal of";
-        self.runtime.block_on(async {
-            let guard = self.conn(action).await?;
-            let conn = guard.as_ref().expect("conn() leaves a connection");
-            let rows = conn
-                .client
-                .query(&conn.statements.read_journal, &[&self.location.name])
-                .await
-                .map_err(|e| self.io(action, &e))?;
-            Ok(rows
-                .into_iter()
-                .map(|row| JournalEntry {
-                    position: format!("journal row {}", row.get::<_, i64>(0)),
-                    bytes: row.get(1),
-                })
-                .collect())
-        })
+        let rows = self.runtime.block_on(self.query_read(
+            "reading the journal of",
+            |st| &st.read_journal,
+            &[&self.location.name],
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| JournalEntry {
+                position: format!("journal row {}", row.get::<_, i64>(0)),
+                bytes: row.get(1),
+            })
+            .collect())
     }
 
     fn lock(&self, info: LockInfo, wait: Duration) -> Result<Box<dyn HeldLock>, BackendError> {
@@ -423,44 +444,34 @@ impl Backend for PostgresBackend {
     }
 
     fn history(&self) -> Result<Vec<HistoryEntry>, BackendError> {
-        let action = "reading the history of";
-        self.runtime.block_on(async {
-            let guard = self.conn(action).await?;
-            let conn = guard.as_ref().expect("conn() leaves a connection");
-            let rows = conn
-                .client
-                .query(&conn.statements.history, &[&self.location.name])
-                .await
-                .map_err(|e| self.io(action, &e))?;
-            Ok(rows
-                .into_iter()
-                .map(|row| HistoryEntry {
-                    serial: from_db_serial(row.get(0)),
-                    written: Written {
-                        who: row.get(1),
-                        operation: row.get(2),
-                        at: row.get(3),
-                    },
-                })
-                .collect())
-        })
+        let rows = self.runtime.block_on(self.query_read(
+            "reading the history of",
+            |st| &st.history,
+            &[&self.location.name],
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| HistoryEntry {
+                serial: from_db_serial(row.get(0)),
+                written: Written {
+                    who: row.get(1),
+                    operation: row.get(2),
+                    at: row.get(3),
+                },
+            })
+            .collect())
     }
 
     fn read_serial(&self, serial: u64) -> Result<Option<Vec<u8>>, BackendError> {
-        let action = "reading an old version of";
         let Ok(serial) = i64::try_from(serial) else {
             return Ok(None);
         };
-        self.runtime.block_on(async {
-            let guard = self.conn(action).await?;
-            let conn = guard.as_ref().expect("conn() leaves a connection");
-            let row = conn
-                .client
-                .query_opt(&conn.statements.read_serial, &[&self.location.name, &serial])
-                .await
-                .map_err(|e| self.io(action, &e))?;
-            Ok(row.map(|row| row.get(0)))
-        })
+        let rows = self.runtime.block_on(self.query_read(
+            "reading an old version of",
+            |st| &st.read_serial,
+            &[&self.location.name, &serial],
+        ))?;
+        Ok(rows.into_iter().next().map(|row| row.get(0)))
     }
 }
 
