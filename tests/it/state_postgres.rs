@@ -595,3 +595,23 @@ fn a_lost_connection_is_opened_again_on_the_next_call() {
     assert_eq!(stored.version, v1);
     assert_eq!(write(&b, 2, b"{}", Some(&v1)).unwrap(), Version("2".into()));
 }
+
+#[test]
+fn a_server_ending_idle_sessions_does_not_end_the_lock() {
+    // A role of its own whose sessions the server ends after 300 ms of idleness.
+    let role = format!("idle_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    admin(&format!("CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'idle-pw'"), &[]);
+    admin(&format!("ALTER ROLE {role} SET idle_session_timeout = '300ms'"), &[]);
+    let server = postgres::server();
+    let url = format!(
+        "postgres://{role}:idle-pw@127.0.0.1:{}/{}",
+        server.port, server.database
+    );
+    let name = unique("idle");
+    let held = PostgresBackend::connect(&location_of(&url, &name, &[]))
+        .unwrap()
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    assert_eq!(backend(&name).holder().unwrap().as_ref(), Some(held.info()));
+}

@@ -95,9 +95,9 @@ impl fmt::Debug for PostgresBackend {
 }
 
 /// A stable advisory lock key for `purpose` on `schema`/`name`: the first 8 bytes of their
-/// SHA-256.
+/// SHA-256 (the schema's length in it, so no two pairs read the same).
 fn advisory_key(purpose: &str, schema: &str, name: &str) -> i64 {
-    let digest = Sha256::digest(format!("fgform\0{purpose}\0{schema}\0{name}"));
+    let digest = Sha256::digest(format!("fgform\0{purpose}\0{}\0{schema}\0{name}", schema.len()));
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first)
@@ -232,6 +232,15 @@ impl PostgresBackend {
             // caller of the client sees the error itself.
             let _ = connection.await;
         });
+        // A server-wide `idle_session_timeout` (PostgreSQL 14+) would end an idle lock
+        // session, and with it the lock, in the middle of a long run.
+        client
+            .batch_execute(
+                "SELECT set_config('idle_session_timeout', '0', false)
+                 WHERE current_setting('server_version_num')::int >= 140000",
+            )
+            .await
+            .map_err(|e| self.io("connecting to", &e))?;
         Ok(client)
     }
 
