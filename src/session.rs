@@ -216,6 +216,13 @@ impl Session {
             Endpoint::Url(url) => builder = builder.endpoint(url),
             Endpoint::Cloud => {}
             Endpoint::Embedded(dir) => {
+                if self.location.is_remote() {
+                    eprintln!(
+                        "note: the state is shared at {}, but the target is this machine's embedded emulator: other \
+                         machines do not see what it creates (set provider.region, or --endpoint a shared emulator)",
+                        self.state_shown
+                    );
+                }
                 let handle = start_embedded(dir, desired).await?;
                 builder = builder.endpoint(handle.url());
                 embedded = Some(handle);

@@ -115,3 +115,26 @@ fn the_locked_error_hints_the_force_unlock_command_that_removes_that_lock() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(state::holder(&default).is_none());
 }
+
+#[test]
+fn lock_false_runs_without_the_lock_and_says_so_loudly() {
+    let tmp = workdir();
+    let cwd = tmp.path();
+    let state = cwd.join("state/locky.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    let held = Lock::acquire(&state, "apply", std::time::Duration::ZERO).unwrap();
+    // Held: refused …
+    let (code, _, stderr) = fgform_in(cwd, &["apply", "stack", "--auto-approve"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is locked by"), "{stderr}");
+    // … unless the user says --lock=false, which warns and leaves the other's lock alone.
+    let (code, stdout, stderr) = fgform_in(cwd, &["apply", "stack", "--auto-approve", "--lock=false"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("WARNING: --lock=false"), "{stderr}");
+    assert!(stdout.contains("Apply complete!"), "{stdout}");
+    assert_eq!(state::holder(&state).map(|h| h.id), Some(held.info.id.clone()));
+    // `--lock=true` is the default spelled out.
+    let (code, _, stderr) = fgform_in(cwd, &["apply", "stack", "--auto-approve", "--lock=true"]);
+    assert_eq!(code, 1, "{stderr}");
+    drop(held);
+}
