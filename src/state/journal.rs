@@ -106,7 +106,7 @@ impl JournalLine {
 }
 
 /// Appends the current value of `addresses` and `intents` in `state` to the journal of the
-/// state file at `path` (see [`JournalLine::of`]), durably.
+/// state file at `path` (the rows and intents changed), durably.
 pub fn append_journal(
     path: &Path,
     state: &State,
