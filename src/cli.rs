@@ -149,6 +149,22 @@ pub struct EmulatorArgs {
     /// killed process).
     #[arg(long)]
     pub fsync: bool,
+    /// An S3-compatible endpoint standing in for OBS: code and dependency packages sent by URL
+    /// (`code_type: obs`) are fetched from it, and their real SHA-512 becomes `digest`.
+    /// Requests are signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (else
+    /// HUAWEICLOUD_SDK_AK/_SK) when set.
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub obs_endpoint: Option<String>,
+}
+
+fn parse_http_url(s: &str) -> Result<String, String> {
+    match reqwest::Url::parse(s) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+            Ok(s.trim_end_matches('/').to_string())
+        }
+        Ok(_) => Err(format!("`{s}` is not an http(s) URL")),
+        Err(e) => Err(format!("`{s}`: {e}")),
+    }
 }
 
 /// What every reconciling command takes: the stack, where it lives, where its state is.
@@ -312,6 +328,13 @@ pub enum StateCommand {
         /// Where to copy it: a path, `postgres://…`, `s3://…` or `obs://…`.
         #[arg(long, value_name = "LOCATION")]
         to: String,
+        /// Encrypt the copy with the passphrase in this environment variable (default: as the
+        /// stack's state is configured: `state.passphrase_env`, else FGFORM_STATE_PASSPHRASE).
+        #[arg(long, value_name = "VAR", conflicts_with = "to_plaintext")]
+        to_passphrase_env: Option<String>,
+        /// Write the copy unencrypted (decrypting an encrypted state).
+        #[arg(long)]
+        to_plaintext: bool,
         #[command(flatten)]
         target: TargetArgs,
     },

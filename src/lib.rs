@@ -18,7 +18,7 @@
 //! |---|---|---|
 //! | [`cli`] | the command line (clap), Terraform's `-out` spellings | none |
 //! | [`commands`] | one thin file per subcommand: arguments → [`session`] → [`ops`] → output and exit status; `interrupt` (Ctrl-C/SIGTERM, exit 130) | terminal |
-//! | [`session`] | a command's settings resolved once: stack, stage, desired model, state path, endpoint or embedded emulator, credentials, rate, parallelism; its state loading, lock and one tokio runtime | files, network |
+//! | [`session`] | a command's settings resolved once: stack, stage, desired model, state location (`--state`, `FGFORM_STATE`, `state:`, default) and codec, endpoint or embedded emulator, credentials, rate, parallelism; its state store, lock and one tokio runtime | files, network |
 //! | [`ops`] | operations the commands and tests share: artifacts in memory, resolving an interrupted run, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested commands | files, network |
 //! | [`api`] | the wire vocabulary both sides share: [`api::Operation`] (every SDK operation with its method and path), request and response types, the error body, the one limits table, the API's validation rules (`api::rules`), URNs, AK/SK signing, timer schedules, `Secret`, local credentials | none |
 //! | [`manifest`] | stack directory → validated [`model`]: spanned YAML, overlays and stages, `${…}`, diagnostics with file:line, the format's schema | reads the stack |
@@ -28,7 +28,8 @@
 //! | [`plan`] | desired × state × live → changes, each with its typed calls (`plan::call`: an operation and the request pure code built), one diff file per resource kind (`resources/`), the step graph (`order`), plan text, JSON and Markdown (`render`), saved plans and their stale checks (`saved`), import records | none |
 //! | [`apply`] | the scheduler (steps in dependency order, `parallelism` at a time, a failure stops only its dependents) and one sender per resource kind (`function`, `dependency`, `trigger`, `async_config`, `workflow`) filling the values only the run knows; `recover` (intents a killed run left), `inventory` (what the project holds, for drift), `import` (import's reads and refusals) | network |
 //! | [`drift`] | live × recorded attributes × inventory → changed/deleted/unmanaged/pending, the ignore file, drift text and JSON | none |
-//! | [`state`] | the state file (serial, lineage, raw JSON attributes, pending intents), `.backup`, the `.journal` and its replay, the group-commit writer (`recorder`), the lock, `state mv`/`rm` surgery | state dir |
+//! | [`state`] | the state document (serial, lineage, raw JSON attributes, pending intents) and where it lives: `location` (parsing, pure), `backend` (one trait: conditional write, journal, lock, history; `file`, `postgres`, `s3` for S3/OBS with the store probe), `store` (`StateStore`: load with the journal replayed, conditional save against the version read), `crypto` (AES-256-GCM at rest), the group-commit writer (`recorder`), `state mv`/`rm` surgery | state dir, PostgreSQL, S3/OBS |
+//! | [`codestore`] | the code bucket: packages over the inline upload limit put under content-addressed keys in an S3/OBS bucket (`provider.code_bucket`, or the state's), sent as `code_type: obs` | network |
 //! | [`client`] | typed FunctionGraph calls per resource family over `transport` (signing, IAM tokens, retries, rate limit, adopting a create whose answer was lost) | network |
 //! | [`emulator`] | the local FunctionGraph: axum router per route family (`routes/`), gateway layers (request id, log, body limit, project check, chaos, auth), store + journal, code blobs, control plane (`admin`), `EmulatorHandle` | network, `--data` dir |
 //! | [`atomic`] | temp file, fsync, rename: the one way a file is replaced | writes files |
@@ -49,6 +50,7 @@ pub mod apply;
 pub mod atomic;
 pub mod cli;
 pub mod client;
+pub mod codestore;
 pub mod commands;
 pub mod drift;
 pub mod emulator;

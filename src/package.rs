@@ -24,7 +24,7 @@ use crate::model::{limits, Address, CodeSource};
 
 mod build;
 
-pub use build::{build, upload, BuildError, Built, Upload};
+pub use build::{build, upload, upload_unchecked, BuildError, Built, Upload};
 
 /// Why packaging failed.
 #[derive(Debug, thiserror::Error)]
@@ -311,7 +311,10 @@ pub fn check_upload(
     } else {
         "code"
     };
-    let then = format!("upload it to OBS and set `{key}: obs://BUCKET/KEY` (no size limit there)");
+    let then = format!(
+        "set `provider.code_bucket: obs://BUCKET/PREFIX` and fgform uploads it there, or upload it to OBS \
+         and set `{key}: obs://BUCKET/KEY` (no size limit there)"
+    );
     let hint = match (source, zip) {
         (CodeSource::Directory { .. }, ZipAt::Written(zip)) => format!("the zip is `{}`: {then}", zip.display()),
         (CodeSource::Directory { .. }, ZipAt::Package { args, stack_dir }) => format!(

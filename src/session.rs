@@ -103,10 +103,14 @@ impl Session {
     /// Loads the stack the arguments name and resolves the settings; `Ok(None)` after
     /// printing the manifests' diagnostics.
     pub fn open(target: &TargetArgs) -> anyhow::Result<Option<Session>> {
-        let Some(desired) = load_desired(target)? else {
+        let Some(mut desired) = load_desired(target)? else {
             return Ok(None);
         };
         let (location, state_shown) = state_location(target.state.as_deref(), &desired)?;
+        // Code too large to send inline goes to the state's bucket when the stack names none.
+        if let Location::S3(s3) = &location {
+            desired.code_bucket = crate::codestore::code_bucket(desired.code_bucket.as_ref(), Some(s3));
+        }
         // Under a remote state the embedded emulator keeps its data where the default state
         // file would be.
         let default = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());

@@ -164,7 +164,7 @@ fn oversized_code_is_refused_with_a_hint_to_use_obs() {
         "{rendered}"
     );
     assert!(
-        rendered.ends_with("hint: upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"),
+        rendered.ends_with("hint: set `provider.code_bucket: obs://BUCKET/PREFIX` and fgform uploads it there, or upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"),
         "{rendered}"
     );
 }
@@ -219,7 +219,7 @@ fn oversized_code_is_refused_offline_by_validate_and_plan() {
     );
     assert!(
         stderr.contains(&format!(
-            "hint: `fgform package {dir}` writes the zip to `{dir}/.fgform/build/function.big.zip`: upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"
+            "hint: `fgform package {dir}` writes the zip to `{dir}/.fgform/build/function.big.zip`: set `provider.code_bucket: obs://BUCKET/PREFIX` and fgform uploads it there, or upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"
         )),
         "{stderr}"
     );
@@ -245,7 +245,7 @@ fn oversized_code_is_refused_offline_by_validate_and_plan() {
         "{stderr}"
     );
     assert!(
-        stderr.ends_with("hint: `fgform package` writes the zip to `.fgform/build/function.big.zip` in the stack directory: upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"),
+        stderr.ends_with("hint: `fgform package` writes the zip to `.fgform/build/function.big.zip` in the stack directory: set `provider.code_bucket: obs://BUCKET/PREFIX` and fgform uploads it there, or upload it to OBS and set `code: obs://BUCKET/KEY` (no size limit there)\n"),
         "{stderr}"
     );
     assert!(requests.is_empty(), "the emulator saw {} request(s)", requests.len());

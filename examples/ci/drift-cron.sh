@@ -16,6 +16,9 @@
 #   FGFORM_DRIFT_WEBHOOK   where reports go (required)
 #   FGFORM                 the fgform binary (default: fgform on PATH)
 #   HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK / HUAWEICLOUD_SDK_PROJECT_ID   credentials
+#   FGFORM_STATE           the stack's state, the same location the pipelines use, e.g.
+#                          obs://your-fgform-state-bucket/fgform (or the stack's `state:`);
+#                          no checkout of any state is needed on the cron host
 #   FGFORM_CURL_OPTS       extra curl options, word-split (e.g. "--retry 3")
 set -euo pipefail
 

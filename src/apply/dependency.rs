@@ -52,6 +52,10 @@ pub(super) async fn run(
     let mut body = (**planned).clone();
     // The slot only the apply fills: the package it uploads.
     body.depend_file = ctx.payloads.files.get(address).cloned();
+    // Too large for a base64 upload: through the code bucket.
+    if let Some(url) = super::function::put_in_bucket(ctx, address).await? {
+        body.depend_link = Some(url);
+    }
     if let (Some(old), Action::Replace) = (old, change.action) {
         let (dep_id, v) = dep_version(&old);
         private.insert("old_version".into(), json!({"dep_id": dep_id, "version": v}));
@@ -59,7 +63,15 @@ pub(super) async fn run(
     let lookup = json!({
         "name": body.name,
         "runtime": body.runtime,
-        "etag": body.depend_file.as_deref().and_then(crate::client::dependencies::package_etag),
+        "etag": body
+            .depend_file
+            .as_deref()
+            .and_then(crate::client::dependencies::package_etag)
+            // Through the code bucket: the service's etag is the object's MD5.
+            .or_else(|| {
+                let bytes = ctx.payloads.bucket_uploads.get(address)?;
+                Some(hex::encode(<md5::Md5 as md5::Digest>::digest(bytes)))
+            }),
     });
     let template = record("dependency", String::new(), change, private);
     let request = ctx.client.create_dependency_version(&body);

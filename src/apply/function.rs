@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::{api, not_found, other, record, unplanned, Ctx, StepError};
 use crate::api::types::{FuncCode, Tag};
 use crate::api::Operation;
+use crate::codestore::CodeStore;
 use crate::model::{Address, FunctionSpec};
 use crate::plan::{diff, Action, Change, Request};
 use crate::state::ResourceState;
@@ -62,6 +63,9 @@ pub(super) async fn run(
         };
         let mut body = (**body).clone();
         fill_code(&mut body.func_code, &mut body.depend_version_list, file, &versions);
+        if let Some(url) = put_in_bucket(ctx, address).await? {
+            body.code_url = Some(url);
+        }
         let planned = d.function_urn(name);
         let template = function_record(planned.clone(), private.clone());
         let lookup = json!({"urn": planned, "owner": ctx.owner});
@@ -93,6 +97,9 @@ pub(super) async fn run(
         let mut func_code = Some(std::mem::take(&mut body.func_code));
         fill_code(&mut func_code, &mut body.depend_version_list, file, &versions);
         body.func_code = func_code.unwrap_or_default();
+        if let Some(url) = put_in_bucket(ctx, address).await? {
+            body.code_url = Some(url);
+        }
         let request = ctx.client.update_function_code(&urn, &body);
         ctx.call(address, Operation::UpdateFunctionCode, settle, request)
             .await?;
@@ -164,6 +171,36 @@ fn fill_code(
         code.file = Some(file.to_string());
     }
     *depend_version_list = Some(versions.to_vec());
+}
+
+/// Puts the package of `address` in the code bucket when it goes there (too large for a
+/// base64 upload); its URL, for `code_url` / `depend_link`. The bytes are not sent again
+/// when the object is already there.
+pub(super) async fn put_in_bucket(ctx: &Ctx, address: &Address) -> Result<Option<String>, StepError> {
+    let Some(bytes) = ctx.payloads.bucket_uploads.get(address) else {
+        return Ok(None);
+    };
+    let Some(bucket) = &ctx.payloads.code_bucket else {
+        return Err(other(
+            address,
+            "the package is too large for an inline upload and no code bucket is set",
+        ));
+    };
+    let chain = |e: &dyn std::error::Error| {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(inner) = cause {
+            text.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        text
+    };
+    let store = CodeStore::connect(bucket).map_err(|e| other(address, chain(&e)))?;
+    let (object, _) = store
+        .upload(bytes.clone())
+        .await
+        .map_err(|e| other(address, chain(&e)))?;
+    Ok(Some(object.url))
 }
 
 /// Sets `want` on the function; an update first removes the live tags it no longer lists

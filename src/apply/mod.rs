@@ -34,10 +34,16 @@ use crate::plan::order::{self, Phase, Step};
 use crate::plan::{self, Action, Change, Plan};
 use crate::state::{self, Intent, Recorder, ResourceState, State, StateError, StateStore};
 
-/// Base64 of every local artifact, by address.
+/// Base64 of every local artifact, by address; those too large for a base64 upload as
+/// bytes, which the step puts in the code bucket before its call.
 #[derive(Debug, Clone, Default)]
 pub struct Payloads {
     pub files: BTreeMap<Address, String>,
+    /// Packages over the inline limit (`api::limits::upload_refusal`), sent through
+    /// `code_bucket` as `code_type: obs` / `depend_type: obs`.
+    pub bucket_uploads: BTreeMap<Address, bytes::Bytes>,
+    /// Where `bucket_uploads` go (set whenever they are not empty).
+    pub code_bucket: Option<crate::model::CodeBucket>,
 }
 
 /// Why a step failed.
@@ -123,6 +129,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         functions: Default::default(),
         workflows: Default::default(),
         edges: Default::default(),
+        code_bucket: None,
     };
     let steps = order::steps(plan, desired.unwrap_or(&empty), &state);
     let ctx = Arc::new(Ctx {

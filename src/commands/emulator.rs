@@ -36,6 +36,7 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         quotas,
         fsync: args.fsync,
         iam_password: args.iam_password.clone(),
+        obs_endpoint: args.obs_endpoint.clone(),
         ..Config::default()
     })
 }
@@ -104,6 +105,9 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|| "(memory only)".into())
         );
+        if let Some(endpoint) = &config.obs_endpoint {
+            eprintln!("  code_url objects fetched from {endpoint}");
+        }
         // A line on stdout that scripts can wait for.
         println!("{}", handle.url());
         wait_for_signal().await;

@@ -280,7 +280,19 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
         }
         StateCommand::Pull(args) => return super::state_versions::pull(&args.target),
         StateCommand::Push { file, force, target } => return super::state_versions::push(&target, &file, force),
-        StateCommand::Migrate { to, target } => return super::state_versions::migrate(&target, &to),
+        StateCommand::Migrate {
+            to,
+            to_passphrase_env,
+            to_plaintext,
+            target,
+        } => {
+            let codec = match (to_passphrase_env, to_plaintext) {
+                (_, true) => Some(crate::state::crypto::Codec::plaintext()),
+                (Some(var), false) => Some(crate::session::state_codec(Some(&var))?),
+                (None, false) => None,
+            };
+            return super::state_versions::migrate(&target, &to, codec);
+        }
         StateCommand::History(args) => return super::state_versions::history(&args.target),
         StateCommand::Check { location, stack } => return super::state_versions::check(&location, &stack),
     }

@@ -12,6 +12,7 @@ use crate::cli::{StackArgs, TargetArgs};
 use crate::error::{ExitStatus, Hint};
 use crate::session::{check_state_identity, lock, state_codec, state_location};
 use crate::state::backend::{Document, Written};
+use crate::state::crypto::Codec;
 use crate::state::location::{self, Location};
 use crate::state::{State, StateStore};
 
@@ -119,27 +120,38 @@ pub(super) fn version(named: &Named, serial: u64) -> anyhow::Result<State> {
 
 /// `fgform state migrate --to LOCATION`: copies every kept version, oldest first, then the
 /// current state with its journal folded in, under the source's and the destination's locks.
-pub fn migrate(target: &TargetArgs, to: &str) -> anyhow::Result<ExitStatus> {
+/// The source is read with the stack's codec (a plaintext source is accepted: that is how a
+/// state becomes encrypted); the copy is written with `to_codec` (default: the stack's). To
+/// the same location it re-encodes the state in place, as a new version.
+pub fn migrate(target: &TargetArgs, to: &str, to_codec: Option<Codec>) -> anyhow::Result<ExitStatus> {
     let Some(session) = crate::session::Session::open(target)? else {
         return Ok(ExitStatus::Error);
     };
     let desired = &session.desired;
     let codec = state_codec(desired.state.passphrase_env.as_deref())?;
-    // The source may be plaintext while encryption is configured: that is what migrating
-    // into encryption reads.
-    let source = StateStore::open(&session.location, codec.clone())?.allowing_plaintext();
+    let to_codec = to_codec.unwrap_or_else(|| codec.clone());
+    let source = StateStore::open(&session.location, codec)?.allowing_plaintext();
     let (destination, destination_shown) = state_location(Some(to), desired)?;
-    if destination == session.location {
-        bail!(anyhow!("`{destination_shown}` is where the state already is")
-            .context(Hint("name another location with --to".into())));
-    }
-    let destination_store = crate::session::open_store(&destination, desired)?;
     let source_lock = lock(target, &source, &session.state_shown, "state migrate")?;
-    let destination_lock = lock(target, &destination_store, &destination_shown, "state migrate")?;
     let current = source
         .load()?
         .with_context(|| format!("no state at `{}` to migrate", session.state_shown))?;
     check_state_identity(&current, desired, &session.state_shown)?;
+    if destination == session.location {
+        // In place: the same store, written with the new codec, against the version just read.
+        let in_place = StateStore::open(&destination, to_codec)?;
+        let mut state = in_place.adopt(&source, current);
+        in_place.save(&mut state)?;
+        source_lock.release();
+        println!(
+            "Re-encoded the state at `{destination_shown}` in place ({}), as serial {}.",
+            if in_place.encrypts() { "encrypted" } else { "plaintext" },
+            state.serial
+        );
+        return Ok(ExitStatus::Success);
+    }
+    let destination_store = StateStore::open(&destination, to_codec)?;
+    let destination_lock = lock(target, &destination_store, &destination_shown, "state migrate")?;
     if destination_store.backend().read()?.is_some() {
         bail!(
             anyhow!("there is a state at `{destination_shown}` already").context(Hint(
@@ -164,8 +176,15 @@ pub fn migrate(target: &TargetArgs, to: &str) -> anyhow::Result<ExitStatus> {
     destination_lock.release();
     source_lock.release();
     println!(
-        "Migrated the state (serial {}, {} older version(s)) from `{}` to `{destination_shown}`; the source is kept.",
-        current.serial, copied, session.state_shown
+        "Migrated the state (serial {}, {} older version(s)) from `{}` to `{destination_shown}`{}; the source is kept.",
+        current.serial,
+        copied,
+        session.state_shown,
+        if destination_store.encrypts() {
+            ", encrypted"
+        } else {
+            ""
+        }
     );
     println!("Point the stack at it: `state: {destination_shown}` in the manifests, FGFORM_STATE, or --state.");
     Ok(ExitStatus::Success)

@@ -27,7 +27,7 @@ use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
 use crate::plan::diff::{is_empty, matches};
 use crate::plan::resources::{
-    async_view, compared_exactly, dependency_view, destinations, function_keys, function_view, trigger_view,
+    async_view, compared_exactly, dependency_view, destinations, function_keys, function_view_with, trigger_view,
     workflow_view, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY, TRIGGER_KEYS,
 };
 use crate::plan::{Action, Live, Plan};
@@ -336,7 +336,12 @@ fn compare(state: &State, live: &Live, address: &Address, record: &ResourceState
             let Some(f) = function(name) else {
                 return Outcome::Gone(NOT_FOUND.into());
             };
-            (Value::Object(function_view(f, false)), function_keys())
+            // Code fgform put in the code bucket was recorded by its digest, not a URL.
+            let by_digest = recorded
+                .get("code")
+                .and_then(Value::as_str)
+                .is_some_and(|code| !code.contains("://"));
+            (Value::Object(function_view_with(f, false, by_digest)), function_keys())
         }
         Address::Trigger { function: name, .. } => {
             let Some(f) = function(name) else {

@@ -10,6 +10,7 @@
 //! | `store.rs` | typed tables, journal + snapshot under `--data` |
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
+//! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump |
 //! | `reqlog.rs` | the request log tests read to check call order |
 //!
@@ -20,6 +21,7 @@ mod blobs;
 pub mod chaos;
 mod fail;
 mod gateway;
+mod obs;
 mod reqlog;
 mod routes;
 mod server;
@@ -128,6 +130,10 @@ pub struct Config {
     /// an idle keep-alive, a client that connected and went quiet, or one that stalled
     /// before hyper could tell HTTP/1 from HTTP/2.
     pub idle_timeout: Duration,
+    /// `--obs-endpoint`: an S3-compatible endpoint standing in for OBS. Code and dependency
+    /// packages named by URL are fetched from it (their digest, size and etag are the real
+    /// ones); without it the digest is that of the URL's text.
+    pub obs_endpoint: Option<String>,
 }
 
 impl Config {
@@ -171,6 +177,7 @@ impl Default for Config {
             // Longer than the usual client pool idle timeout (reqwest: 90 s), so a client
             // drops an idle connection before the emulator closes it under a request.
             idle_timeout: Duration::from_secs(120),
+            obs_endpoint: None,
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct LoadOptions {
     /// and refuse one the API would refuse as a base64 upload (`validate`; plan and apply
     /// check the packages they build instead of building them twice).
     pub check_upload_sizes: bool,
+    /// The code bucket when the stack names no `provider.code_bucket`: the bucket of the
+    /// state's S3/OBS location (`crate::codestore::from_location`), for the command to fill.
+    pub code_bucket: Option<crate::model::CodeBucket>,
 }
 
 impl LoadOptions {

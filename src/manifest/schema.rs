@@ -114,6 +114,12 @@ pub static PROVIDER: &[Field] = &[
         "",
         "Overrides `https://functiongraph.{region}.myhuaweicloud.com`.",
     ),
+    field(
+        "code_bucket",
+        Shape::String,
+        "",
+        "Where packages too large for an inline upload go, under content-addressed keys: `obs://BUCKET/PREFIX` or `s3://BUCKET/PREFIX?endpoint=URL&region=R`.",
+    ),
 ];
 
 pub static VARIABLE: &[Field] = &[

@@ -44,6 +44,9 @@ pub struct Desired {
     /// Ordering edges `(after, before)`: `after` refers to `before`, so `before` is created
     /// first and deleted last.
     pub edges: BTreeSet<(Address, Address)>,
+    /// `provider.code_bucket`: where a package too large for a base64 upload goes (the
+    /// command may fill it from the state's bucket when the manifest names none).
+    pub code_bucket: Option<CodeBucket>,
 }
 
 /// The stack's `state:` setting.
@@ -140,6 +143,53 @@ impl ProviderSpec {
         self.endpoint
             .clone()
             .unwrap_or_else(|| format!("https://functiongraph.{}.myhuaweicloud.com", self.region))
+    }
+}
+
+/// An S3-compatible bucket (OBS included) that packages too large for a base64 upload are
+/// put in, under content-addressed keys: `<prefix>/code/<sha256 hex>.zip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBucket {
+    /// `obs` or `s3`, as spelled.
+    pub scheme: String,
+    pub bucket: String,
+    /// Without leading or trailing `/`; may be empty.
+    pub prefix: String,
+    /// Path-style requests go here when set (always set for `obs`).
+    pub endpoint: Option<String>,
+    pub region: String,
+}
+
+impl CodeBucket {
+    /// The object key of a package whose SHA-256 is `sha256_hex`.
+    pub fn key(&self, sha256_hex: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("code/{sha256_hex}.zip")
+        } else {
+            format!("{}/code/{sha256_hex}.zip", self.prefix)
+        }
+    }
+
+    /// The URL the API is given as `code_url` / `depend_link` for `key`: OBS's
+    /// virtual-hosted form for `obs://` (what FunctionGraph fetches from), the path-style
+    /// `<endpoint>/<bucket>/<key>` for an `s3://` bucket with an endpoint, else AWS's
+    /// virtual-hosted form.
+    pub fn object_url(&self, key: &str) -> String {
+        match (self.scheme.as_str(), &self.endpoint) {
+            ("obs", _) => format!("https://{}.obs.{}.myhuaweicloud.com/{key}", self.bucket, self.region),
+            (_, Some(endpoint)) => format!("{}/{}/{key}", endpoint.trim_end_matches('/'), self.bucket),
+            (_, None) => format!("https://{}.s3.{}.amazonaws.com/{key}", self.bucket, self.region),
+        }
+    }
+}
+
+impl std::fmt::Display for CodeBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.bucket)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix)?;
+        }
+        Ok(())
     }
 }
 

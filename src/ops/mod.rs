@@ -16,4 +16,4 @@ pub mod reconcile;
 pub mod rerun;
 pub mod saved;
 
-pub use artifacts::{build_artifacts, build_error};
+pub use artifacts::{build_artifacts, build_artifacts_with, build_error};

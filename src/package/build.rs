@@ -73,6 +73,16 @@ pub struct Upload {
 /// Packages (a folder) or reads (an archive) `source` in memory; `None` for OBS. A package
 /// the API would refuse is an error here, before any call, not a 413 mid-apply.
 pub fn upload(address: &Address, source: &CodeSource) -> Result<Option<Upload>, BuildError> {
+    let Some(upload) = upload_unchecked(address, source)? else {
+        return Ok(None);
+    };
+    check_upload(address, source, upload.artifact.size, ZipAt::Unknown)?;
+    Ok(Some(upload))
+}
+
+/// [`upload`] without the size check: for a caller that sends a package too large for a
+/// base64 upload another way (the code bucket, `crate::codestore`).
+pub fn upload_unchecked(address: &Address, source: &CodeSource) -> Result<Option<Upload>, BuildError> {
     let (bytes, artifact) = match source {
         CodeSource::Obs { .. } => return Ok(None),
         CodeSource::Archive { path, .. } => {
@@ -97,7 +107,6 @@ pub fn upload(address: &Address, source: &CodeSource) -> Result<Option<Upload>, 
             (bytes, artifact)
         }
     };
-    check_upload(address, source, artifact.size, ZipAt::Unknown)?;
     let md5 = hex::encode(md5::Md5::digest(&bytes));
     Ok(Some(Upload { bytes, artifact, md5 }))
 }

@@ -40,6 +40,9 @@ pub struct Digests {
     pub sha512: String,
     /// MD5 hex (a dependency version's `etag`).
     pub md5: String,
+    /// The content-addressed URL of the package in the code bucket, when it is too large
+    /// for a base64 upload and is sent as `code_type: obs` / `depend_type: obs` instead.
+    pub bucket_url: Option<String>,
 }
 
 /// Digests of every local artifact, by address (OBS sources have none).

@@ -445,6 +445,7 @@ mod tests {
             functions: Default::default(),
             workflows: Default::default(),
             edges: Default::default(),
+            code_bucket: None,
         };
         let f = crate::model::FunctionSpec {
             func_name: "api".into(),

@@ -1,8 +1,10 @@
-//! The state file: what fgform last applied, per resource address, with a serial and a
-//! lineage so a saved plan or a second machine can tell whether it is looking at the same
-//! history. Written atomically (temp file, fsync, rename, directory fsync) with the previous
-//! version kept as `<file>.backup`; never holds plaintext secrets (callers store salted
-//! fingerprints). State, backup, journal and lock files are owner-only (0600).
+//! The state: what fgform last applied, per resource address, with a serial and a lineage so
+//! a saved plan or a second machine can tell whether it is looking at the same history. It
+//! never holds plaintext secrets (callers store salted fingerprints), and may be encrypted at
+//! rest ([`crypto`]). It lives at a [`location`]: a file (written atomically, the previous
+//! version kept as `<file>.backup`, owner-only), PostgreSQL or an S3/OBS bucket, each a
+//! [`backend::Backend`]; [`StateStore`] reads it with its journal replayed and saves it with
+//! a conditional write against the version it read, so nothing overwrites a newer state.
 //!
 //! ```json
 //! { "format_version": 1, "lineage": "…uuid…", "serial": 7, "stack": "shop",

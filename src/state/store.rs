@@ -87,6 +87,18 @@ impl StateStore {
         self
     }
 
+    /// Whether it writes encrypted documents.
+    pub fn encrypts(&self) -> bool {
+        self.codec.encrypts()
+    }
+
+    /// Takes over `state` as `other` read it (same location, another codec): later saves here
+    /// are conditional on the version `other` read.
+    pub fn adopt(&self, other: &StateStore, state: State) -> State {
+        *self.version.lock() = other.version.lock().clone();
+        state
+    }
+
     /// Where the state is, for messages (no credentials).
     pub fn describe(&self) -> String {
         self.backend.describe()

@@ -6,6 +6,7 @@ mod support;
 
 mod ci_kit;
 mod client;
+mod code_obs;
 mod drift;
 mod emulator_async;
 mod emulator_basics;
@@ -31,5 +32,7 @@ mod safety;
 mod secrets;
 mod signing_vectors;
 mod state_commands;
+mod state_contract;
 mod state_postgres;
 mod state_s3;
+mod state_versions;

@@ -95,14 +95,18 @@ fn validated(ctx: &Ctx<'_>, staged: Option<Staged>) -> Res<NewVersion> {
         if !(link.starts_with("https://") || link.starts_with("http://") || link.starts_with("obs://")) {
             return Err(Fail::bad("FSS.1010", "depend_link must be the OBS URL of the package"));
         }
-        let etag = hex::encode(<md5::Md5 as md5::Digest>::digest(link.as_bytes()));
-        (
-            link.to_string(),
-            String::new(),
-            etag,
-            0,
-            link.rsplit('/').next().unwrap_or("").to_string(),
-        )
+        let file_name = link.rsplit('/').next().unwrap_or("").to_string();
+        match staged {
+            // Fetched from `--obs-endpoint`: the object's own MD5 and size.
+            Some(staged) => {
+                let stored = staged.stored;
+                (link.to_string(), stored.sha512, stored.md5, stored.size, file_name)
+            }
+            None => {
+                let etag = hex::encode(<md5::Md5 as md5::Digest>::digest(link.as_bytes()));
+                (link.to_string(), String::new(), etag, 0, file_name)
+            }
+        }
     } else {
         let stored = staged
             .ok_or_else(|| Fail::bad("FSS.1024", "depend_file is required"))?

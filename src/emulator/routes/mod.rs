@@ -62,7 +62,14 @@ impl Routes {
     /// layers: routing note and project check, chaos, authentication.
     pub fn at(mut self, path: &str, op: Operation, handler: Handler) -> Self {
         let shared = self.shared.clone();
-        let endpoint = move |req: Request| async move { run(&shared, op, handler, req) };
+        let endpoint = move |req: Request| async move {
+            // A package named by URL is fetched before the handler runs (`--obs-endpoint`).
+            let body = req.extensions().get::<gateway::RawBody>().map(|b| b.0.clone());
+            match super::obs::prefetch(&shared, op, body).await {
+                Ok(fetched) => run(&shared, op, handler, req, fetched),
+                Err(fail) => fail.response(gateway::request_id(req.extensions())),
+            }
+        };
         let layered = endpoint.layer(
             ServiceBuilder::new()
                 .layer(from_fn_with_state(
@@ -168,7 +175,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// The handler behind every operation: builds the [`Ctx`], runs the operation and renders
 /// its answer.
-fn run(shared: &Shared, op: Operation, handler: Handler, req: Request) -> Response {
+fn run(shared: &Shared, op: Operation, handler: Handler, req: Request, fetched: Option<Vec<u8>>) -> Response {
     let ext = req.extensions();
     let request_id = gateway::request_id(ext);
     let body = ext.get::<gateway::RawBody>().map_or(&[][..], |b| &b.0[..]);
@@ -177,7 +184,7 @@ fn run(shared: &Shared, op: Operation, handler: Handler, req: Request) -> Respon
     };
     let raw_query = gateway::raw_uri(&req).query().unwrap_or("");
     let ctx = Ctx::new(shared, routed, raw_query, body, request_id);
-    match execute(shared, op, handler, ctx) {
+    match execute(shared, op, handler, ctx, fetched) {
         Ok(resp) => resp.render(),
         Err(fail) => fail.response(request_id),
     }
@@ -331,9 +338,13 @@ impl<'a> Ctx<'a> {
 /// Runs the routed operation. Handlers validate fully before they change anything, so a
 /// failed request leaves the store as it was; a successful one is journaled before the
 /// answer leaves.
-fn execute(shared: &Shared, op: Operation, handler: Handler, ctx: Ctx<'_>) -> Res<Resp> {
-    // Package bytes are decoded and stored outside the lock (pinned against sweeps).
-    let staged = functions::stage_code(op, &ctx)?;
+fn execute(shared: &Shared, op: Operation, handler: Handler, ctx: Ctx<'_>, fetched: Option<Vec<u8>>) -> Res<Resp> {
+    // Package bytes are decoded (or were fetched) and stored outside the lock (pinned
+    // against sweeps).
+    let staged = match fetched {
+        Some(bytes) => Some(functions::stage_fetched(&ctx, &bytes)?),
+        None => functions::stage_code(op, &ctx)?,
+    };
     let uploaded = staged.is_some();
     let mut db = shared.db.lock();
     // A handler bug must not take the connection down with it: answer 500 like the

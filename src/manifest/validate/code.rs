@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use super::{get, join, Checker, Entries};
 use crate::api::rules::is_valid_dependency_name;
 use crate::manifest::schema;
-use crate::manifest::yaml::{Entry, Span};
-use crate::model::{Address, ArchiveKind, CodeSource, DependencySpec};
+use crate::manifest::yaml::{Entry, Node, Span};
+use crate::model::{Address, ArchiveKind, CodeBucket, CodeSource, DependencySpec};
 use crate::package::ZipAt;
 
 impl Checker<'_> {
@@ -133,7 +133,26 @@ impl Checker<'_> {
         Some(source)
     }
 
+    /// `provider.code_bucket`: a bucket location spelled as state locations are
+    /// (`obs://bucket/prefix`, `s3://bucket/prefix?endpoint=URL&region=R`).
+    pub(super) fn code_bucket(&mut self, node: &Node, region: &str) -> Option<CodeBucket> {
+        let text = self.string(node, "provider.code_bucket")?;
+        match crate::codestore::parse_bucket(&text, Some(region), &self.options.env) {
+            Ok(bucket) => Some(bucket),
+            Err(reason) => {
+                self.error(
+                    node.span,
+                    "provider.code_bucket",
+                    reason,
+                    Some("write `obs://BUCKET/PREFIX` or `s3://BUCKET/PREFIX?endpoint=URL&region=R`".into()),
+                );
+                None
+            }
+        }
+    }
+
     /// Packages (into a sink) or measures a local source and refuses what the API would.
+    /// With a code bucket, a package over the inline limit is uploaded there instead.
     fn check_upload_size(&mut self, source: &CodeSource, span: Span, path: &str) {
         let Some(address) = self.address.clone() else {
             return;
@@ -152,6 +171,9 @@ impl Checker<'_> {
                 return;
             }
         };
+        if self.code_bucket.is_some() || self.options.code_bucket.is_some() {
+            return;
+        }
         let mut args = self.dir.display().to_string();
         if let Some(stage) = &self.options.stage {
             args.push_str(&format!(" --stage {stage}"));

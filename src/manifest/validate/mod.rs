@@ -18,7 +18,7 @@ use super::yaml::{scalar_to_json, Entry, Kind, Node, Span};
 use super::LoadOptions;
 use crate::api::limits::*;
 use crate::api::rules::*;
-use crate::model::{Address, Desired, ProviderSpec};
+use crate::model::{Address, CodeBucket, Desired, ProviderSpec};
 
 /// The converter's state: where files are, what interpolation sees, what went wrong.
 pub struct Checker<'a> {
@@ -29,6 +29,9 @@ pub struct Checker<'a> {
     scope: Scope,
     address: Option<Address>,
     edges: BTreeSet<(Address, Address)>,
+    /// `provider.code_bucket`, once the provider is read: packages over the inline limit
+    /// are uploaded there instead of refused.
+    code_bucket: Option<CodeBucket>,
 }
 
 type Entries<'n> = &'n [Entry];
@@ -76,6 +79,7 @@ impl<'a> Checker<'a> {
             },
             address: None,
             edges: BTreeSet::new(),
+            code_bucket: None,
         }
     }
 
@@ -367,23 +371,7 @@ impl<'a> Checker<'a> {
             }
         }
 
-        let stack = match get(root_entries, "stack") {
-            Some(node) => {
-                let stack = self.string(node, "stack");
-                if let Some(name) = &stack {
-                    if !is_valid_stack_name(name) {
-                        self.error(
-                            node.span,
-                            "stack",
-                            format!("`{name}` is not a valid stack name"),
-                            Some("1–40 characters of letters, digits, `_` and `-`, starting with a letter and ending with a letter or digit".into()),
-                        );
-                    }
-                }
-                stack
-            }
-            None => None,
-        };
+        let stack = get(root_entries, "stack").and_then(|node| self.stack_name(node));
         self.scope.stack = stack.clone();
 
         let provider = get(root_entries, "provider").and_then(|node| self.provider(node));
@@ -429,6 +417,7 @@ impl<'a> Checker<'a> {
             functions: BTreeMap::new(),
             workflows: BTreeMap::new(),
             edges: BTreeSet::new(),
+            code_bucket: self.code_bucket.clone().or_else(|| self.options.code_bucket.clone()),
         };
         for entry in dependencies {
             if let Some(dependency) = self.dependency(entry) {
@@ -480,11 +469,30 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if let (Some(node), Some(region)) = (get(fields, "code_bucket"), &region) {
+            self.code_bucket = self.code_bucket(node, region);
+        }
         Some(ProviderSpec {
             region: region?,
             project_id: project_id?,
             endpoint,
         })
+    }
+
+    /// `stack:`, checked.
+    fn stack_name(&mut self, node: &Node) -> Option<String> {
+        let stack = self.string(node, "stack");
+        if let Some(name) = &stack {
+            if !is_valid_stack_name(name) {
+                self.error(
+                    node.span,
+                    "stack",
+                    format!("`{name}` is not a valid stack name"),
+                    Some("1–40 characters of letters, digits, `_` and `-`, starting with a letter and ending with a letter or digit".into()),
+                );
+            }
+        }
+        stack
     }
 
     /// `state:`: a location string, or `{location, passphrase_env}`. The location is parsed

@@ -5,7 +5,13 @@ use super::*;
 impl<'a> Ctx<'a> {
     /// A new version, its `depend_file` left for the applier (the package it uploads).
     fn dependency_call(&self, spec: &DependencySpec) -> Call {
-        let request = spec.create_request(self.desired.region());
+        let mut request = spec.create_request(self.desired.region());
+        // Too large for a base64 upload: the package goes through the code bucket.
+        let address = Address::Dependency(spec.name.clone());
+        if let Some(url) = self.artifacts.digests.get(&address).and_then(|d| d.bucket_url.clone()) {
+            request.depend_type = "obs".into();
+            request.depend_link = Some(url);
+        }
         Call::send(Request::CreateDependencyVersion(Box::new(request)))
     }
 

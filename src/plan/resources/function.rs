@@ -1,7 +1,7 @@
 //! Functions: create, replace, or the narrowest updates (config, code, tags).
 
 use super::*;
-use crate::api::types::Tag;
+use crate::api::types::{Tag, UpdateFunctionCodeRequest};
 
 impl<'a> Ctx<'a> {
     /// The desired view of function `name`: what apply records and the diff compares.
@@ -15,7 +15,11 @@ impl<'a> Ctx<'a> {
         if !spec.secrets.is_empty() {
             object.insert("encrypted_user_data".into(), SENSITIVE.into());
         }
-        object.insert("code_type".into(), spec.code.code_type().into());
+        let code_type = match self.bucket_url(name) {
+            Some(_) => "obs",
+            None => spec.code.code_type(),
+        };
+        object.insert("code_type".into(), code_type.into());
         let code = self
             .artifacts
             .digests
@@ -45,7 +49,31 @@ impl<'a> Ctx<'a> {
 
     pub(super) fn function_live(&self, address: &Address, live: &LiveFunction) -> Map<String, Value> {
         let recorded = self.in_state(address).and_then(|r| r.private.get("secrets_hmac"));
-        function_view(live, recorded.is_some_and(|v| !v.is_null()))
+        let name = match address {
+            Address::Function(name) => name.as_str(),
+            _ => "",
+        };
+        // A package fgform put in the code bucket is compared by content, as a zip is: the
+        // service reports the SHA-512 of the object it fetched.
+        let by_digest = self.bucket_url(name).is_some();
+        function_view_with(live, recorded.is_some_and(|v| !v.is_null()), by_digest)
+    }
+
+    /// The code bucket URL function `name`'s package is sent by, when it is too large for a
+    /// base64 upload.
+    fn bucket_url(&self, name: &str) -> Option<String> {
+        let digests = self.artifacts.digests.get(&Address::Function(name.into()))?;
+        digests.bucket_url.clone()
+    }
+
+    /// `request` sending the package through the code bucket when it goes there:
+    /// `code_type: obs` and its content-addressed `code_url`.
+    fn through_bucket(&self, name: &str, request: &mut UpdateFunctionCodeRequest) {
+        if let Some(url) = self.bucket_url(name) {
+            request.code_type = "obs".into();
+            request.code_url = Some(url);
+            request.code_filename = None;
+        }
     }
 
     pub(super) fn function(&mut self, name: &str, spec: &FunctionSpec) {
@@ -68,7 +96,7 @@ impl<'a> Ctx<'a> {
         }
         let Some(live) = live else {
             self.recreated.insert(name.into());
-            let calls = self.create_calls(spec);
+            let calls = self.create_calls(name, spec);
             // Tags go in the create body.
             let attributes = all_attributes(&after, false);
             self.push(address, Action::Create, calls, Value::Null, after, attributes);
@@ -104,7 +132,7 @@ impl<'a> Ctx<'a> {
         if attributes.iter().any(|a| a.forces_replacement) {
             self.recreated.insert(name.into());
             let mut calls = vec![Call::bare(Operation::DeleteFunction)];
-            calls.extend(self.create_calls(spec));
+            calls.extend(self.create_calls(name, spec));
             self.push(address, Action::Replace, calls, before, after, attributes);
             return;
         }
@@ -129,7 +157,8 @@ impl<'a> Ctx<'a> {
         }
         if code {
             // `func_code.file` and `depend_version_list` are the applier's to fill in.
-            let request = spec.code_request(region, None, &[]);
+            let mut request = spec.code_request(region, None, &[]);
+            self.through_bucket(name, &mut request);
             calls.push(Call::send(Request::UpdateFunctionCode(Box::new(request))));
         }
         if tags {
@@ -141,9 +170,14 @@ impl<'a> Ctx<'a> {
     /// A create: config, code and tags in one body (`func_code.file` and
     /// `depend_version_list` are the applier's to fill in), then the config again when the
     /// create does not take all of it (`strategy_config`).
-    fn create_calls(&self, spec: &FunctionSpec) -> Vec<Call> {
+    fn create_calls(&self, name: &str, spec: &FunctionSpec) -> Vec<Call> {
         let tags = self.function_tags(spec);
-        let create = spec.create_request(self.desired.region(), None, &[], &tags);
+        let mut create = spec.create_request(self.desired.region(), None, &[], &tags);
+        if let Some(url) = self.bucket_url(name) {
+            create.code_type = "obs".into();
+            create.code_url = Some(url);
+            create.code_filename = None;
+        }
         let mut calls = vec![Call::send(Request::CreateFunction(Box::new(create)))];
         if spec.strategy_config.is_some() {
             calls.push(Call::send(Request::UpdateFunctionConfig(Box::new(

@@ -78,6 +78,13 @@ pub(crate) fn compared_exactly(key: &str) -> bool {
 /// The live side of a function, in the shape of its desired view (secrets as `(sensitive)`
 /// when `has_secrets`: the API masks them).
 pub(crate) fn function_view(live: &LiveFunction, has_secrets: bool) -> Map<String, Value> {
+    function_view_with(live, has_secrets, false)
+}
+
+/// [`function_view`]; with `obs_by_digest`, OBS code is compared by its `digest` (the
+/// SHA-512 of the object the service fetched) rather than its `code_url`: the code fgform
+/// put in the code bucket, whose local zip has a digest to compare.
+pub(crate) fn function_view_with(live: &LiveFunction, has_secrets: bool, obs_by_digest: bool) -> Map<String, Value> {
     let mut object = match serde_json::to_value(&live.config) {
         Ok(Value::Object(o)) => o,
         _ => Map::new(),
@@ -88,7 +95,7 @@ pub(crate) fn function_view(live: &LiveFunction, has_secrets: bool) -> Map<Strin
         "encrypted_user_data".into(),
         if has_secrets { SENSITIVE.into() } else { Value::Null },
     );
-    let code = if live.config.code_type == "obs" {
+    let code = if live.config.code_type == "obs" && !obs_by_digest {
         live.config.code_url.clone()
     } else {
         live.config.digest.clone()

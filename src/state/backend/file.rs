@@ -111,7 +111,7 @@ impl Backend for FileBackend {
     fn write(&self, document: &Document<'_>, expected: Option<&Version>) -> Result<Version, BackendError> {
         let path = &self.path;
         let dir = crate::atomic::parent(path);
-        fs::create_dir_all(&dir).map_err(|e| self.io("writing", e))?;
+        fs::create_dir_all(dir).map_err(|e| self.io("writing", e))?;
         let current = current_version(path).map_err(|e| self.io("writing", e))?;
         if current.as_ref() != expected {
             return Err(BackendError::Conflict {

@@ -144,7 +144,7 @@ pub fn check(location: &Location) -> Result<String, BackendError> {
             let report = backend.check()?;
             // The probe passed: later first uses need not run it again.
             backend.ensure_checked()?;
-            Ok(format!("{location}: {report}"))
+            Ok(report.to_string())
         }
         // MERGE: the PostgreSQL backend arrives from its branch.
         remote => Err(BackendError::Io {

@@ -94,6 +94,16 @@ pub(crate) fn stage_code(operation: Operation, ctx: &Ctx<'_>) -> Res<Option<Stag
     Ok(Some(Staged { stored, _pin }))
 }
 
+/// Stores a package fetched from the OBS endpoint (`--obs-endpoint`), as an upload's would
+/// be; it must be a zip as an upload must.
+pub(crate) fn stage_fetched(ctx: &Ctx<'_>, bytes: &[u8]) -> Res<Staged> {
+    if !is_zip(bytes) {
+        return Err(Fail::bad("FSS.1013", "the package at the OBS URL is not a ZIP file"));
+    }
+    let (stored, _pin) = ctx.store_blob(bytes)?;
+    Ok(Staged { stored, _pin })
+}
+
 fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
 }
@@ -142,9 +152,17 @@ fn validated_code(
             }
             code.code_url = url.to_string();
             code.code_filename = url.rsplit('/').next().unwrap_or_default().to_string();
-            // The service fetches the object; the emulator cannot, so the digest is that
-            // of the URL's text: stable, and it changes when the URL does.
-            code.digest = hex::encode(<sha2::Sha512 as sha2::Digest>::digest(url.as_bytes()));
+            match staged {
+                // Fetched from `--obs-endpoint`: the object's own digest and size.
+                Some(staged) => {
+                    code.digest = staged.stored.sha512;
+                    code.code_size = staged.stored.size;
+                }
+                // The service fetches the object; without an OBS endpoint the emulator
+                // cannot, so the digest is that of the URL's text: stable, and it changes
+                // when the URL does.
+                None => code.digest = hex::encode(<sha2::Sha512 as sha2::Digest>::digest(url.as_bytes())),
+            }
         }
         "Custom-Image-Swr" => {}
         _ => {
