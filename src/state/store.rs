@@ -68,15 +68,7 @@ impl StateStore {
                 return Ok(StateStore::new(Box::new(backend::file::FileBackend::new(path)), codec).at_file(path))
             }
             Location::S3(s3) => Box::new(backend::s3::S3Backend::connect_checked(s3)?),
-            // MERGE: the PostgreSQL backend arrives from its branch.
-            remote => {
-                return Err(BackendError::Io {
-                    location: remote.to_string(),
-                    action: "opening",
-                    message: "remote backends are not merged yet".into(),
-                }
-                .into())
-            }
+            Location::Postgres(pg) => Box::new(backend::postgres::PostgresBackend::connect(pg)?),
         };
         Ok(StateStore::new(backend, codec))
     }

@@ -10,12 +10,14 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use fgform::state::backend::postgres::PostgresBackend;
 use fgform::state::backend::s3::{Credentials, S3Backend};
 use fgform::state::crypto::Codec;
-use fgform::state::location::S3Location;
+use fgform::state::location::{Context, Location, S3Location};
 use fgform::state::{State, StateStore};
 
 use crate::context::{assert_exit, transcript, TestContext};
+use crate::servers::postgres;
 use crate::servers::seaweedfs::{self, ACCESS_KEY, IGNORING_BUCKET, SECRET_KEY};
 use crate::support::copy_dir;
 
@@ -25,7 +27,13 @@ const LEASE_SECONDS: &str = "4";
 
 /// A remote state location and how the test reads it.
 pub enum Remote {
-    S3 { bucket: String },
+    S3 {
+        bucket: String,
+    },
+    /// A schema of its own in the harness's database.
+    Postgres {
+        schema: String,
+    },
 }
 
 impl Remote {
@@ -35,10 +43,18 @@ impl Remote {
         }
     }
 
+    fn postgres() -> Remote {
+        Remote::Postgres {
+            schema: format!("runners_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
     /// The `--state` value.
     fn location(&self) -> String {
         match self {
             Remote::S3 { bucket } => format!("s3://{bucket}/team?endpoint={}&region=us-east-1", seaweedfs::endpoint()),
+            // The password comes from PGPASSWORD, as a CI secret would.
+            Remote::Postgres { schema } => format!("{}?schema={schema}", postgres::url_without_password()),
         }
     }
 
@@ -50,6 +66,7 @@ impl Remote {
                 ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
                 ("FGFORM_LOCK_LEASE_SECONDS", LEASE_SECONDS.into()),
             ],
+            Remote::Postgres { .. } => vec![("PGPASSWORD", postgres::password())],
         }
     }
 
@@ -67,6 +84,24 @@ impl Remote {
                 };
                 let backend = S3Backend::connect_with(&location, &Credentials::new(ACCESS_KEY, SECRET_KEY)).unwrap();
                 StateStore::new(Box::new(backend), Codec::plaintext())
+            }
+            Remote::Postgres { schema } => {
+                let env = BTreeMap::from([("PGPASSWORD".to_string(), postgres::password())]);
+                let context = Context {
+                    stack: name,
+                    stage: None,
+                    region: None,
+                    base: Path::new(""),
+                    env: Some(&env),
+                };
+                let text = format!("{}?schema={schema}", postgres::url_without_password());
+                let Location::Postgres(location) = Location::parse(&text, &context).unwrap() else {
+                    panic!("not a postgres location: {text}")
+                };
+                StateStore::new(
+                    Box::new(PostgresBackend::connect(&location).unwrap()),
+                    Codec::plaintext(),
+                )
             }
         }
     }
@@ -299,6 +334,18 @@ async fn s3_concurrent_applies_one_proceeds_the_other_names_the_holder_or_waits(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_holder_killed_mid_apply_is_recovered_by_another_runner_within_the_lease() {
     killed_holder(Remote::s3(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_applies_one_proceeds_the_other_names_the_holder_or_waits() {
+    concurrent_applies(Remote::postgres()).await;
+}
+
+/// On PostgreSQL the server drops a dead session's advisory lock: the next runner needs no
+/// --lock-timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_holder_killed_mid_apply_is_recovered_at_once_by_another_runner() {
+    killed_holder(Remote::postgres(), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use fgform::state::backend::file::FileBackend;
+use fgform::state::backend::postgres::PostgresBackend;
 use fgform::state::backend::s3::{Credentials, S3Backend};
 use fgform::state::backend::{Backend, BackendError, Document, Version, Written, HISTORY_KEEP};
-use fgform::state::location::S3Location;
+use fgform::state::location::{Context, Location, S3Location};
 use fgform::state::LockInfo;
 
 use crate::servers::seaweedfs::{self, ACCESS_KEY, SECRET_KEY};
@@ -19,6 +20,7 @@ use crate::servers::seaweedfs::{self, ACCESS_KEY, SECRET_KEY};
 pub enum Fresh {
     /// The directory is removed when the case ends.
     File(#[allow(dead_code)] tempfile::TempDir, FileBackend),
+    Postgres(Box<PostgresBackend>),
     S3(S3Backend),
 }
 
@@ -41,9 +43,25 @@ impl Fresh {
         Fresh::S3(S3Backend::connect_with(&location, &Credentials::new(ACCESS_KEY, SECRET_KEY)).unwrap())
     }
 
+    fn postgres() -> Fresh {
+        let name = format!("contract-{}", uuid::Uuid::new_v4().simple());
+        let context = Context {
+            stack: &name,
+            stage: None,
+            region: None,
+            base: std::path::Path::new(""),
+            env: Some(&Default::default()),
+        };
+        let Location::Postgres(location) = Location::parse(&crate::servers::postgres::url(), &context).unwrap() else {
+            panic!("the harness URL is not a postgres:// location")
+        };
+        Fresh::Postgres(Box::new(PostgresBackend::connect(&location).unwrap()))
+    }
+
     fn backend(&self) -> &dyn Backend {
         match self {
             Fresh::File(_, b) => b,
+            Fresh::Postgres(b) => b.as_ref(),
             Fresh::S3(b) => b,
         }
     }
@@ -237,3 +255,4 @@ macro_rules! contract {
 
 contract!(file, Fresh::file());
 contract!(s3, Fresh::s3());
+contract!(postgres, Fresh::postgres());

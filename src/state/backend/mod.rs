@@ -146,12 +146,12 @@ pub fn check(location: &Location) -> Result<String, BackendError> {
             backend.ensure_checked()?;
             Ok(report.to_string())
         }
-        // MERGE: the PostgreSQL backend arrives from its branch.
-        remote => Err(BackendError::Io {
-            location: remote.to_string(),
-            action: "checking",
-            message: "remote backends are not merged yet".into(),
-        }),
+        Location::Postgres(pg) => {
+            postgres::PostgresBackend::connect(pg)?;
+            Ok(format!(
+                "{location}: reachable; the schema's tables are in place, and locks are session advisory locks"
+            ))
+        }
     }
 }
 
