@@ -113,5 +113,5 @@ pub fn append_journal(
     addresses: &BTreeSet<String>,
     intents: &BTreeSet<String>,
 ) -> Result<(), StateError> {
-    super::StateStore::file(path).journal(state, addresses, intents)
+    super::StateStore::file(path).journal(state, addresses, intents, 0)
 }

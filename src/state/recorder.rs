@@ -41,6 +41,8 @@ struct Pending {
     /// What changed since the last write.
     dirty: Dirty,
     shutdown: bool,
+    /// Journal writes finished so far (each wakes the saver to confirm it).
+    completed: u64,
 }
 
 /// Rows (addresses) and intents (ids) changed since the last write.
@@ -56,14 +58,17 @@ struct SaveShared {
     wake: std::sync::Condvar,
 }
 
-/// One write of the saver: a journal line for the `dirty` rows and intents, or the whole state.
-fn write_batch(state: &Mutex<State>, store: &StateStore, dirty: &Dirty, whole: bool) -> Result<(), StateError> {
-    if whole {
-        let mut snapshot = state.lock().clone();
-        let result = store.save(&mut snapshot);
-        state.lock().serial = snapshot.serial;
-        return result;
-    }
+/// Writes the state whole (folding the journal in).
+fn write_whole(state: &Mutex<State>, store: &StateStore) -> Result<(), StateError> {
+    let mut snapshot = state.lock().clone();
+    let result = store.save(&mut snapshot);
+    state.lock().serial = snapshot.serial;
+    result
+}
+
+/// The journal entry for the `dirty` rows and intents as they are now, and the serial it is
+/// written against. Taken by the saver in batch order, so a later batch holds later values.
+fn journal_entry(state: &Mutex<State>, store: &StateStore, dirty: &Dirty) -> Result<(u64, Vec<u8>), StateError> {
     let rows = {
         let s = state.lock();
         State {
@@ -81,7 +86,137 @@ fn write_batch(state: &Mutex<State>, store: &StateStore, dirty: &Dirty, whole: b
         }
         .with_identity(&s.lineage, s.serial)
     };
-    store.journal(&rows, &dirty.rows, &dirty.intents)
+    let entry = store.journal_entry(&rows, &dirty.rows, &dirty.intents)?;
+    Ok((rows.serial, entry))
+}
+
+/// What the saver does next.
+enum Next {
+    /// Write the changes numbered up to this one.
+    Batch(u64, Dirty),
+    /// A journal write finished: confirm what is confirmed now.
+    Finished,
+    /// Shut down: everything is written.
+    Shutdown,
+}
+
+/// The saver thread: takes batches in order, journals each (up to the store's journal
+/// concurrency at once, on threads of their own, confirmed strictly in order, so a change is
+/// reported durable only when it and every earlier one are) or writes the state whole, and
+/// publishes how far changes are durable. After a failed write every later confirmation
+/// carries the failure: durability is broken, and the apply must stop.
+struct Saver {
+    state: Arc<Mutex<State>>,
+    store: Arc<StateStore>,
+    shared: Arc<SaveShared>,
+    tx: tokio::sync::watch::Sender<Saved>,
+    /// Journal writes in flight, oldest first: the change number each confirms, and where its
+    /// thread puts the result (before it counts itself in `Pending::completed`).
+    inflight: std::collections::VecDeque<(u64, Arc<Mutex<Option<Result<(), StateError>>>>)>,
+    concurrency: usize,
+    /// Batches journaled since the last whole write, numbering this run's entries.
+    lines: usize,
+    seen_completed: u64,
+    failed: Option<String>,
+}
+
+impl Saver {
+    fn run(mut self) {
+        let mut taken = 0u64;
+        loop {
+            match self.next(taken) {
+                Next::Shutdown => return,
+                Next::Finished => self.confirm_finished(false),
+                Next::Batch(upto, dirty) => {
+                    taken = upto;
+                    self.dispatch(upto, &dirty);
+                }
+            }
+        }
+    }
+
+    fn next(&mut self, taken: u64) -> Next {
+        let mut pending = self.shared.pending.lock().expect("saver lock");
+        loop {
+            if pending.completed > self.seen_completed {
+                self.seen_completed = pending.completed;
+                return Next::Finished;
+            }
+            if pending.made > taken && self.inflight.len() < self.concurrency {
+                return Next::Batch(pending.made, std::mem::take(&mut pending.dirty));
+            }
+            if pending.shutdown && pending.made <= taken && self.inflight.is_empty() {
+                return Next::Shutdown;
+            }
+            pending = self.shared.wake.wait(pending).expect("saver lock");
+        }
+    }
+
+    fn publish(&mut self, upto: u64, result: Result<(), StateError>) {
+        if let Err(e) = result {
+            self.failed.get_or_insert_with(|| format!("{e:#}"));
+        }
+        self.tx.send_replace(Saved {
+            upto,
+            error: self.failed.clone(),
+        });
+    }
+
+    /// Confirms the finished journal writes at the front; with `all`, waits for every one.
+    fn confirm_finished(&mut self, all: bool) {
+        loop {
+            while let Some(result) = self.inflight.front().and_then(|(_, slot)| slot.lock().take()) {
+                let (upto, _) = self.inflight.pop_front().expect("checked");
+                self.publish(upto, result);
+            }
+            if !all || self.inflight.is_empty() {
+                return;
+            }
+            // A write puts its result in its slot before it counts itself under the lock, so
+            // checking the slot under the lock cannot miss its wake-up.
+            let front = self.inflight.front().map(|(_, slot)| slot.clone()).expect("not empty");
+            let pending = self.shared.pending.lock().expect("saver lock");
+            let _woken = self
+                .shared
+                .wake
+                .wait_while(pending, |_| front.lock().is_none())
+                .expect("saver lock");
+        }
+    }
+
+    fn dispatch(&mut self, upto: u64, dirty: &Dirty) {
+        // A journal needs a state to apply to (and one run's entries per serial), and is
+        // folded in now and then.
+        if self.lines >= JOURNAL_LINES_PER_SAVE || self.store.needs_whole_write() {
+            self.confirm_finished(true);
+            let result = write_whole(&self.state, &self.store);
+            self.lines = 0;
+            return self.publish(upto, result);
+        }
+        let (base, entry) = match journal_entry(&self.state, &self.store, dirty) {
+            Ok(made) => made,
+            Err(e) => {
+                self.confirm_finished(true);
+                return self.publish(upto, Err(e));
+            }
+        };
+        let sequence = self.lines as u64;
+        self.lines += 1;
+        if self.concurrency == 1 {
+            let result = self.store.append(base, sequence, &entry);
+            return self.publish(upto, result);
+        }
+        let (store, shared) = (self.store.clone(), self.shared.clone());
+        let slot = Arc::new(Mutex::new(None));
+        let done = slot.clone();
+        std::thread::spawn(move || {
+            let result = store.append(base, sequence, &entry);
+            *done.lock() = Some(result);
+            shared.pending.lock().expect("saver lock").completed += 1;
+            shared.wake.notify_all();
+        });
+        self.inflight.push_back((upto, slot));
+    }
 }
 
 impl Recorder {
@@ -89,38 +224,22 @@ impl Recorder {
         let state = Arc::new(Mutex::new(state));
         let shared = Arc::new(SaveShared::default());
         let (tx, rx) = tokio::sync::watch::channel(Saved::default());
-        let saver = {
-            let (state, shared, store) = (state.clone(), shared.clone(), store.clone());
-            std::thread::spawn(move || {
-                let (mut done, mut lines) = (0u64, 0usize);
-                loop {
-                    let (upto, dirty) = {
-                        let mut pending = shared.pending.lock().expect("saver lock");
-                        while pending.made <= done && !pending.shutdown {
-                            pending = shared.wake.wait(pending).expect("saver lock");
-                        }
-                        if pending.made <= done {
-                            return; // shut down with nothing left to write
-                        }
-                        (pending.made, std::mem::take(&mut pending.dirty))
-                    };
-                    // A journal needs a state to apply to, and is folded in now and then.
-                    let whole = lines >= JOURNAL_LINES_PER_SAVE || !store.has_state();
-                    let result = write_batch(&state, &store, &dirty, whole);
-                    lines = if whole { 0 } else { lines + 1 };
-                    done = upto;
-                    tx.send_replace(Saved {
-                        upto,
-                        error: result.err().map(|e| format!("{e:#}")),
-                    });
-                }
-            })
+        let saver = Saver {
+            state: state.clone(),
+            concurrency: store.journal_concurrency(),
+            store: store.clone(),
+            shared: shared.clone(),
+            tx,
+            inflight: Default::default(),
+            lines: 0,
+            seen_completed: 0,
+            failed: None,
         };
         Recorder {
             state,
             store,
             shared,
-            saver: Mutex::new(Some(saver)),
+            saver: Mutex::new(Some(std::thread::spawn(move || saver.run()))),
             saved: rx,
         }
     }
@@ -128,15 +247,12 @@ impl Recorder {
     /// Stops the writer and rewrites the state file whole (folding the journal in).
     pub fn finish(&self) -> Result<(), StateError> {
         self.stop();
-        let mut snapshot = self.state.lock().clone();
-        let result = self.store.save(&mut snapshot);
-        self.state.lock().serial = snapshot.serial;
-        result
+        write_whole(&self.state, &self.store)
     }
 
     fn stop(&self) {
         self.shared.pending.lock().expect("saver lock").shutdown = true;
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
         if let Some(saver) = self.saver.lock().take() {
             let _ = saver.join();
         }
@@ -159,7 +275,7 @@ impl Recorder {
             pending.made += 1;
             pending.made
         };
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
         let mut saved = self.saved.clone();
         let outcome = saved.wait_for(|s| s.upto >= number).await.map(|s| s.clone());
         match outcome {

@@ -29,6 +29,10 @@ pub struct StateStore {
     operation: Mutex<String>,
     /// Read a plaintext state although the codec encrypts (only `state migrate` does).
     allow_plaintext: bool,
+    /// The last load replayed journal entries another run wrote: the next write must be
+    /// whole, so one base serial's journal entries are one run's (see
+    /// [`Backend::append_journal`]).
+    replayed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -57,6 +61,7 @@ impl StateStore {
             version: Mutex::new(None),
             operation: Mutex::new("state write".into()),
             allow_plaintext: false,
+            replayed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -118,7 +123,10 @@ impl StateStore {
             return Ok(None);
         };
         let mut state = self.decode(&stored.bytes)?;
-        for entry in self.backend.read_journal()? {
+        let entries = self.backend.read_journal()?;
+        self.replayed
+            .store(!entries.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        for entry in entries {
             let damaged = |reason: String| StateError::Journal {
                 location: self.describe(),
                 position: entry.position.clone(),
@@ -193,6 +201,7 @@ impl StateStore {
         match written {
             Ok(new) => {
                 *version = Some(new);
+                self.replayed.store(false, std::sync::atomic::Ordering::SeqCst);
                 Ok(())
             }
             Err(e) => {
@@ -210,18 +219,47 @@ impl StateStore {
         self.save(state)
     }
 
+    /// Whether journaling must wait for a whole write: there is no state yet, or the last
+    /// load replayed another run's journal entries.
+    pub fn needs_whole_write(&self) -> bool {
+        !self.has_state() || self.replayed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many journal appends may run at once (see [`Backend::journal_concurrency`]).
+    pub fn journal_concurrency(&self) -> usize {
+        self.backend.journal_concurrency().max(1)
+    }
+
+    /// The journal entry holding the current value of `addresses` and `intents` in `state`,
+    /// against `state.serial`, encoded.
+    pub fn journal_entry(
+        &self,
+        state: &State,
+        addresses: &BTreeSet<String>,
+        intents: &BTreeSet<String>,
+    ) -> Result<Vec<u8>, StateError> {
+        let line = JournalLine::of(state, addresses, intents);
+        let json = serde_json::to_vec(&line).expect("journal entries serialize");
+        Ok(self.codec.encode_entry(&json, &state.lineage, state.serial)?)
+    }
+
+    /// Makes an entry [`StateStore::journal_entry`] encoded durable, as number `sequence` of
+    /// this run's entries against `base_serial`.
+    pub fn append(&self, base_serial: u64, sequence: u64, entry: &[u8]) -> Result<(), StateError> {
+        Ok(self.backend.append_journal(base_serial, sequence, entry)?)
+    }
+
     /// Makes the current value of `addresses` and `intents` in `state` durable as one
-    /// journal entry against `state.serial`.
+    /// journal entry against `state.serial` (number `sequence` of this run's).
     pub fn journal(
         &self,
         state: &State,
         addresses: &BTreeSet<String>,
         intents: &BTreeSet<String>,
+        sequence: u64,
     ) -> Result<(), StateError> {
-        let line = JournalLine::of(state, addresses, intents);
-        let json = serde_json::to_vec(&line).expect("journal entries serialize");
-        let entry = self.codec.encode_entry(&json, &state.lineage, state.serial)?;
-        Ok(self.backend.append_journal(state.serial, &entry)?)
+        let entry = self.journal_entry(state, addresses, intents)?;
+        self.append(state.serial, sequence, &entry)
     }
 
     /// Takes the state's lock for `operation`, waiting up to `wait`; later saves are

@@ -127,9 +127,29 @@ fn journal_in_order_until_a_whole_write(fresh: Fresh) {
     let entries: Vec<Vec<u8>> = (0..12)
         .map(|i| serde_json::to_vec(&serde_json::json!({"lineage": "lin-1", "base_serial": 1, "n": i})).unwrap())
         .collect();
-    for entry in &entries {
-        b.append_journal(1, entry).unwrap();
+    let (first, rest) = entries.split_at(4);
+    for (sequence, entry) in first.iter().enumerate() {
+        b.append_journal(1, sequence as u64, entry).unwrap();
     }
+    // Where the backend takes appends at once, they come back in sequence order whatever
+    // order they finished in.
+    let concurrency = b.journal_concurrency();
+    std::thread::scope(|scope| {
+        for (chunk_index, chunk) in rest.chunks(concurrency).enumerate() {
+            let handles: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, entry)| {
+                    let sequence = (first.len() + chunk_index * concurrency + i) as u64;
+                    scope.spawn(move || b.append_journal(1, sequence, entry))
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap().unwrap();
+            }
+        }
+    });
     let read: Vec<Vec<u8>> = b.read_journal().unwrap().into_iter().map(|e| e.bytes).collect();
     assert_eq!(read, entries, "entries come back complete and in order");
     write(b, 2, Some(&v1)).unwrap();

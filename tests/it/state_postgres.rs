@@ -132,8 +132,8 @@ fn journal_entries_read_back_in_order_and_a_newer_whole_write_prunes_them() {
     let name = unique("journal");
     let b = backend(&name);
     let v1 = write(&b, 1, b"{}", None).unwrap();
-    for entry in [&b"first"[..], b"second", b"third"] {
-        b.append_journal(1, entry).unwrap();
+    for (sequence, entry) in [&b"first"[..], b"second", b"third"].into_iter().enumerate() {
+        b.append_journal(1, sequence as u64, entry).unwrap();
     }
     // Committed on return: another connection reads them.
     let entries = backend(&name).read_journal().unwrap();
@@ -151,7 +151,7 @@ fn journal_entries_read_back_in_order_and_a_newer_whole_write_prunes_them() {
         b.read_journal().unwrap().is_empty(),
         "entries against serial 1 are pruned"
     );
-    b.append_journal(2, b"fourth").unwrap();
+    b.append_journal(2, 0, b"fourth").unwrap();
     let entries = b.read_journal().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].bytes, b"fourth");
@@ -522,7 +522,7 @@ fn sslmode_prefer_connects_without_tls_and_require_says_tls_is_not_built_in() {
 async fn the_backend_works_from_inside_another_runtime() {
     let b = backend(&unique("in-runtime"));
     let v1 = write(&b, 1, b"{}", None).unwrap();
-    b.append_journal(1, b"entry").unwrap();
+    b.append_journal(1, 0, b"entry").unwrap();
     let held = b.lock(LockInfo::new("apply"), Duration::ZERO).unwrap();
     assert_eq!(b.holder().unwrap().as_ref(), Some(held.info()));
     assert_eq!(write(&b, 2, b"{}", Some(&v1)).unwrap(), Version("2".into()));

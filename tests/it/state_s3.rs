@@ -109,8 +109,11 @@ fn states_are_created_once_and_then_written_only_over_the_version_read() {
 fn journal_batches_read_back_in_order_and_a_newer_state_drops_older_ones() {
     let backend = connect(&seaweedfs::bucket("journal"));
     let v1 = write(&backend, 1, None).unwrap();
-    for entry in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] {
-        backend.append_journal(1, entry.as_bytes()).unwrap();
+    for (sequence, entry) in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
+        .into_iter()
+        .enumerate()
+    {
+        backend.append_journal(1, sequence as u64, entry.as_bytes()).unwrap();
     }
     let entries = backend.read_journal().unwrap();
     let texts: Vec<_> = entries.iter().map(|e| String::from_utf8_lossy(&e.bytes)).collect();
@@ -121,7 +124,7 @@ fn journal_batches_read_back_in_order_and_a_newer_state_drops_older_ones() {
         entries[0].position
     );
     // A batch against the state about to be written survives that write.
-    backend.append_journal(2, b"next").unwrap();
+    backend.append_journal(2, 0, b"next").unwrap();
     write(&backend, 2, Some(&v1)).unwrap();
     let left: Vec<_> = backend.read_journal().unwrap().into_iter().map(|e| e.bytes).collect();
     assert_eq!(left, [b"next".to_vec()]);

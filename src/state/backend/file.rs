@@ -136,7 +136,7 @@ impl Backend for FileBackend {
         version.ok_or_else(|| self.io("writing", "the state file vanished after it was written"))
     }
 
-    fn append_journal(&self, _base_serial: u64, entry: &[u8]) -> Result<(), BackendError> {
+    fn append_journal(&self, _base_serial: u64, _sequence: u64, entry: &[u8]) -> Result<(), BackendError> {
         let journal = journal_path(&self.path);
         let append = || -> std::io::Result<()> {
             let mut f = create_private(fs::OpenOptions::new().create(true).read(true).append(true), &journal)?;

@@ -169,9 +169,20 @@ pub trait Backend: Send + Sync {
     fn write(&self, document: &Document<'_>, expected: Option<&Version>) -> Result<Version, BackendError>;
 
     /// Makes one journal entry, written against the state at `base_serial`, durable.
-    fn append_journal(&self, base_serial: u64, entry: &[u8]) -> Result<(), BackendError>;
+    /// `sequence` numbers a run's entries against one base serial from 0 (the store writes
+    /// the state whole before a run journals onto entries another run left, so one base
+    /// serial's entries are one run's): entries are read back in `(base_serial, sequence)`
+    /// order even when up to [`Backend::journal_concurrency`] appends ran at once.
+    fn append_journal(&self, base_serial: u64, sequence: u64, entry: &[u8]) -> Result<(), BackendError>;
 
-    /// Every complete journal entry, oldest first (a file backend drops a torn last line).
+    /// How many [`Backend::append_journal`] calls may run at once: more than one where the
+    /// store's round trip, not its throughput, limits an apply (remote stores).
+    fn journal_concurrency(&self) -> usize {
+        1
+    }
+
+    /// Every complete journal entry, in `(base_serial, sequence)` order (a file backend, whose
+    /// appends run one at a time, in the order appended; it drops a torn last line).
     fn read_journal(&self) -> Result<Vec<JournalEntry>, BackendError>;
 
     /// Takes the lock for `info`, waiting up to `wait` while someone else holds it.

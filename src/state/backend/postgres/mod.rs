@@ -11,9 +11,10 @@
 //!   once, as a binary parameter, in the same transaction as the serial update, and prunes
 //!   older versions; a read joins the two tables. Bodies are compressed with LZ4 where the
 //!   server has it (pglz takes three times as long on a 15 MB state).
-//! - `fgform_journal (id identity, name, base_serial, entry bytea)`: one row per journal
-//!   entry, committed when [`Backend::append_journal`] returns and read back in `id` order;
-//!   a whole write deletes the rows written against older serials.
+//! - `fgform_journal (id identity, name, base_serial, sequence, entry bytea)`: one row per
+//!   journal entry, committed when [`Backend::append_journal`] returns and read back in
+//!   `(base_serial, sequence)` order (appends run up to eight at once, pipelined on a
+//!   connection of their own); a whole write deletes the rows written against older serials.
 //! - `fgform_locks (name PK, id, info, backend_pid)`: who holds the lock (the [`LockInfo`]
 //!   as JSON) and the server process of the holder's lock connection.
 //!
@@ -80,6 +81,9 @@ pub struct PostgresBackend {
     runtime: Arc<Runtime>,
     /// The connection for reads and writes, opened again if it breaks.
     conn: tokio::sync::Mutex<Option<Conn>>,
+    /// The connection journal appends share (each an autocommit insert; several at once are
+    /// pipelined on it), opened again if it breaks.
+    journal: tokio::sync::Mutex<Option<Arc<Conn>>>,
 }
 
 /// An open connection and its prepared statements.
@@ -93,6 +97,9 @@ impl fmt::Debug for PostgresBackend {
         write!(f, "PostgresBackend({})", self.describe)
     }
 }
+
+/// Journal appends in flight at once: each costs a commit's round trip, not bandwidth.
+const JOURNAL_CONCURRENCY: usize = 8;
 
 /// A stable advisory lock key for `purpose` on `schema`/`name`: the first 8 bytes of their
 /// SHA-256 (the schema's length in it, so no two pairs read the same).
@@ -177,6 +184,7 @@ impl PostgresBackend {
             key: advisory_key("lock", &location.schema, &location.name),
             runtime,
             conn: tokio::sync::Mutex::new(None),
+            journal: tokio::sync::Mutex::new(None),
         };
         backend.runtime.block_on(async {
             let mut client = backend.open().await?;
@@ -410,14 +418,33 @@ impl Backend for PostgresBackend {
         self.runtime.block_on(self.write_async(document, expected))
     }
 
-    fn append_journal(&self, base_serial: u64, entry: &[u8]) -> Result<(), BackendError> {
+    fn journal_concurrency(&self) -> usize {
+        JOURNAL_CONCURRENCY
+    }
+
+    fn append_journal(&self, base_serial: u64, sequence: u64, entry: &[u8]) -> Result<(), BackendError> {
         let action = "appending to the journal of";
         let base = to_db_serial(base_serial).map_err(|m| self.io_text(action, m))?;
+        let sequence = to_db_serial(sequence).map_err(|m| self.io_text(action, m))?;
         self.runtime.block_on(async {
-            let guard = self.conn(action).await?;
-            let conn = guard.as_ref().expect("conn() leaves a connection");
+            let conn = {
+                let mut guard = self.journal.lock().await;
+                match guard.as_ref().filter(|c| !c.client.is_closed()) {
+                    Some(conn) => conn.clone(),
+                    None => {
+                        let client = self.open().await?;
+                        let statements = Statements::prepare(&client, &self.tables)
+                            .await
+                            .map_err(|e| self.io(action, &e))?;
+                        guard.insert(Arc::new(Conn { client, statements })).clone()
+                    }
+                }
+            };
             conn.client
-                .execute(&conn.statements.append_journal, &[&self.location.name, &base, &entry])
+                .execute(
+                    &conn.statements.append_journal,
+                    &[&self.location.name, &base, &sequence, &entry],
+                )
                 .await
                 .map_err(|e| self.io(action, &e))?;
             Ok(())

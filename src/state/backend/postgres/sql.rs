@@ -60,8 +60,9 @@ impl Tables {
                  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                  name text NOT NULL,
                  base_serial bigint NOT NULL,
+                 sequence bigint NOT NULL,
                  entry bytea NOT NULL);
-             CREATE INDEX IF NOT EXISTS fgform_journal_by_name ON {journal} (name, id);
+             CREATE INDEX IF NOT EXISTS fgform_journal_by_name ON {journal} (name, base_serial, sequence, id);
              CREATE TABLE IF NOT EXISTS {locks} (
                  name text PRIMARY KEY,
                  id text NOT NULL,
@@ -139,8 +140,8 @@ impl Statements {
                  (SELECT serial FROM {versions} WHERE name = $1 ORDER BY serial DESC LIMIT $2)"
             ),
             format!("DELETE FROM {journal} WHERE name = $1 AND base_serial < $2"),
-            format!("INSERT INTO {journal} (name, base_serial, entry) VALUES ($1, $2, $3)"),
-            format!("SELECT id, entry FROM {journal} WHERE name = $1 ORDER BY id"),
+            format!("INSERT INTO {journal} (name, base_serial, sequence, entry) VALUES ($1, $2, $3, $4)"),
+            format!("SELECT id, entry FROM {journal} WHERE name = $1 ORDER BY base_serial, sequence, id"),
             format!("SELECT serial, who, operation, written_at FROM {versions} WHERE name = $1 ORDER BY serial"),
             format!("SELECT body FROM {versions} WHERE name = $1 AND serial = $2"),
         ];

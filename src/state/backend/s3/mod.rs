@@ -8,9 +8,9 @@
 //!   included; who wrote each, by which operation and when ride along as object metadata
 //!   (`x-amz-meta-fgform-who`, `-operation`, `-at`), so `state history` needs no bodies.
 //! - `<name>.journal/<base_serial:020>-<sequence:020>`: one object per journal batch, created
-//!   with `If-None-Match: *`; the sequence is the writer's clock in microseconds, increased by
-//!   one per batch, so a run's batches sort in the order they were written. A state write
-//!   deletes the batches written against older serials.
+//!   with `If-None-Match: *`; the sequence is the run's batch number (up to
+//!   `JOURNAL_CONCURRENCY` batches are written at once; their keys keep them in order). A
+//!   state write deletes the batches written against older serials, in bulk.
 //! - `<name>.lock`: the lock, a lease (the `lock` submodule has the details): created with `If-None-Match: *`, renewed
 //!   by its holder with `If-Match` every 10 s for a 60 s lease, and taken over by a waiter
 //!   with `--lock-timeout` only once the lease has expired. `FGFORM_LOCK_LEASE_SECONDS`
@@ -34,7 +34,6 @@ mod probe;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +50,9 @@ pub use self::probe::ProbeReport;
 use super::{BackendError, Document, HeldLock, HistoryEntry, JournalEntry, Stored, Version, Written, HISTORY_KEEP};
 use crate::state::location::S3Location;
 use crate::state::LockInfo;
+
+/// Journal batches written at once: a batch costs a round trip, not bandwidth.
+const JOURNAL_CONCURRENCY: usize = 8;
 
 /// The lease of a lock when `FGFORM_LOCK_LEASE_SECONDS` does not say otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
@@ -218,8 +220,6 @@ impl Shared {
 /// A state in an S3-compatible bucket.
 pub struct S3Backend {
     shared: Arc<Shared>,
-    /// The sequence of the next journal object.
-    sequence: AtomicU64,
 }
 
 impl fmt::Debug for S3Backend {
@@ -298,9 +298,6 @@ impl S3Backend {
         }
         let store = builder.build().map_err(|e| error(e.to_string()))?;
         let rt = Runtime::new().map_err(|e| error(format!("starting its runtime: {e}")))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         Ok(S3Backend {
             shared: Arc::new(Shared {
                 store,
@@ -309,7 +306,6 @@ impl S3Backend {
                 lease,
                 heartbeat: heartbeat_of(lease),
             }),
-            sequence: AtomicU64::new(now.as_micros() as u64),
         })
     }
 
@@ -330,7 +326,6 @@ impl S3Backend {
                 heartbeat,
                 ..shared
             }),
-            sequence: self.sequence,
         }
     }
 
@@ -361,16 +356,15 @@ impl S3Backend {
         Ok(objects)
     }
 
+    /// Deletes `paths` with bulk DeleteObjects requests (up to 1,000 keys each), not one
+    /// request per object: a state write after a long apply drops a thousand journal objects.
     async fn delete_all(&self, paths: Vec<Path>) -> Result<(), BackendError> {
         let store = &self.shared.store;
-        let results: Vec<_> = futures::stream::iter(paths)
-            .map(|path| async move { store.delete(&path).await })
-            .buffer_unordered(8)
-            .collect()
-            .await;
+        let locations = futures::stream::iter(paths.into_iter().map(Ok)).boxed();
+        let results: Vec<_> = store.delete_stream(locations).collect().await;
         for result in results {
             match result {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(self.shared.io("cleaning up", e)),
             }
         }
@@ -528,8 +522,11 @@ impl super::Backend for S3Backend {
         })
     }
 
-    fn append_journal(&self, base_serial: u64, entry: &[u8]) -> Result<(), BackendError> {
-        let sequence = self.sequence.fetch_add(1, Ordering::SeqCst);
+    fn journal_concurrency(&self) -> usize {
+        JOURNAL_CONCURRENCY
+    }
+
+    fn append_journal(&self, base_serial: u64, sequence: u64, entry: &[u8]) -> Result<(), BackendError> {
         let path = self.shared.path(&format!(".journal/{base_serial:020}-{sequence:020}"));
         self.run(async {
             let payload = PutPayload::from(entry.to_vec());
