@@ -90,6 +90,9 @@ fn journal_entry(state: &Mutex<State>, store: &StateStore, dirty: &Dirty) -> Res
     Ok((rows.serial, entry))
 }
 
+/// Where a journal write's thread puts its result.
+type Slot = Arc<Mutex<Option<Result<(), StateError>>>>;
+
 /// What the saver does next.
 enum Next {
     /// Write the changes numbered up to this one.
@@ -112,7 +115,7 @@ struct Saver {
     tx: tokio::sync::watch::Sender<Saved>,
     /// Journal writes in flight, oldest first: the change number each confirms, and where its
     /// thread puts the result (before it counts itself in `Pending::completed`).
-    inflight: std::collections::VecDeque<(u64, Arc<Mutex<Option<Result<(), StateError>>>>)>,
+    inflight: std::collections::VecDeque<(u64, Slot)>,
     concurrency: usize,
     /// Batches journaled since the last whole write, numbering this run's entries.
     lines: usize,
