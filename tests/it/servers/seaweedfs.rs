@@ -68,8 +68,21 @@ pub fn bucket(prefix: &str) -> String {
     loop {
         // With no identities configured SeaweedFS accepts unsigned requests.
         match http(addr, "PUT", &format!("/{name}")) {
-            Ok(200) => return name,
+            Ok(200) => break,
             other if Instant::now() > deadline => panic!("creating bucket {name} on {endpoint}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+    // A new bucket is a new SeaweedFS collection: under load its first writes can fail with
+    // 500 until the collection's volumes are allocated. Return it once it takes a write.
+    let probe = format!("/{name}/.fgform-test-ready");
+    loop {
+        match http(addr, "PUT", &probe) {
+            Ok(200) => {
+                let _ = http(addr, "DELETE", &probe);
+                return name;
+            }
+            other if Instant::now() > deadline => panic!("bucket {name} on {endpoint} takes no write: {other:?}"),
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
