@@ -39,6 +39,17 @@ pub mod local {
     pub const IAM_PASSWORD: &str = "fgform-local-password";
 }
 
+/// An error and its causes, `: `-separated (for messages that carry one line).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
+}
+
 /// Whether `endpoint` (`http(s)://HOST[:PORT]/…`, or a bare authority) names this machine:
 /// 127.0.0.0/8, `[::1]` or `localhost`. Pure: nothing is resolved.
 pub fn is_loopback(endpoint: &str) -> bool {

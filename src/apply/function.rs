@@ -186,20 +186,11 @@ pub(super) async fn put_in_bucket(ctx: &Ctx, address: &Address) -> Result<Option
             "the package is too large for an inline upload and no code bucket is set",
         ));
     };
-    let chain = |e: &dyn std::error::Error| {
-        let mut text = e.to_string();
-        let mut cause = e.source();
-        while let Some(inner) = cause {
-            text.push_str(&format!(": {inner}"));
-            cause = inner.source();
-        }
-        text
-    };
-    let store = CodeStore::connect(bucket).map_err(|e| other(address, chain(&e)))?;
+    let store = CodeStore::connect(bucket).map_err(|e| other(address, crate::api::error_chain(&e)))?;
     let (object, _) = store
         .upload(bytes.clone())
         .await
-        .map_err(|e| other(address, chain(&e)))?;
+        .map_err(|e| other(address, crate::api::error_chain(&e)))?;
     Ok(Some(object.url))
 }
 

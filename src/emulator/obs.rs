@@ -92,24 +92,13 @@ pub(crate) async fn prefetch(
     match store.get(&ObjectPath::from(key.as_str())).await {
         Ok(got) => match got.bytes().await {
             Ok(bytes) => Ok(Some(bytes.to_vec())),
-            Err(e) => Err(bad(format!("cannot read the object: {}", chain(&e)))),
+            Err(e) => Err(bad(format!("cannot read the object: {}", crate::api::error_chain(&e)))),
         },
         Err(object_store::Error::NotFound { .. }) => {
             Err(bad(format!("object `{key}` does not exist in bucket `{bucket}`")))
         }
-        Err(e) => Err(bad(format!("cannot fetch the object: {}", chain(&e)))),
+        Err(e) => Err(bad(format!("cannot fetch the object: {}", crate::api::error_chain(&e)))),
     }
-}
-
-/// An error and its causes, `: `-separated.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(inner) = cause {
-        text.push_str(&format!(": {inner}"));
-        cause = inner.source();
-    }
-    text
 }
 
 /// A client of `bucket` at `endpoint`: path-style, quick to give up (the caller is waiting

@@ -20,6 +20,7 @@
 
 pub mod file;
 pub mod postgres;
+mod runtime;
 pub mod s3;
 
 use std::time::Duration;

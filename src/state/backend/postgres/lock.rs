@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_postgres::{Client, Error};
 
-use super::runtime::Runtime;
 use super::sql::Tables;
 use super::{BackendError, HeldLock, LockInfo, PostgresBackend};
+use crate::state::backend::runtime::Runtime;
 
 /// How often a waiter tries the advisory lock again.
 const POLL: Duration = Duration::from_millis(200);

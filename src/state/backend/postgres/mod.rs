@@ -49,7 +49,6 @@
 //! inside another runtime included.
 
 mod lock;
-mod runtime;
 mod sql;
 
 use std::fmt;
@@ -60,8 +59,8 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use self::runtime::Runtime;
 use self::sql::{Statements, Tables};
+use super::runtime::Runtime;
 use super::{
     Backend, BackendError, Document, HeldLock, HistoryEntry, JournalEntry, Stored, Version, Written, HISTORY_KEEP,
 };
@@ -176,7 +175,8 @@ impl PostgresBackend {
                 )))
             }
         }
-        let runtime = Runtime::new().map_err(|e| fail(format!("starting its I/O runtime: {e}")))?;
+        let runtime =
+            Arc::new(Runtime::new("fgform-postgres").map_err(|e| fail(format!("starting its I/O runtime: {e}")))?);
         let backend = PostgresBackend {
             location: location.clone(),
             describe,

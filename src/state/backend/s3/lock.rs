@@ -99,12 +99,12 @@ async fn read_lock(shared: &Shared) -> Result<Option<(LockBody, String)>, Backen
 pub(crate) fn holder(shared: &Shared) -> Result<Option<LockInfo>, BackendError> {
     shared
         .rt
-        .run(async { Ok(read_lock(shared).await?.map(|(body, _)| body.info)) })
+        .block_on(async { Ok(read_lock(shared).await?.map(|(body, _)| body.info)) })
 }
 
 /// Deletes the lock if it holds `id`; returns its holder.
 pub(crate) fn force_unlock(shared: &Shared, id: &str) -> Result<LockInfo, BackendError> {
-    shared.rt.run(async {
+    shared.rt.block_on(async {
         match read_lock(shared).await? {
             Some((body, _)) if body.info.id == id => {
                 delete_lock(shared).await?;
@@ -190,7 +190,7 @@ pub(crate) fn acquire(shared: &Arc<Shared>, info: LockInfo, wait: Duration) -> R
         since.elapsed() >= body.lease() || body.stale_by_wall_clock()
     };
     loop {
-        match shared.rt.run(attempt(shared, &info, &mut expired))? {
+        match shared.rt.block_on(attempt(shared, &info, &mut expired))? {
             Attempt::Taken(etag, took_over) => {
                 if let Some(old) = &took_over {
                     eprintln!(
@@ -281,7 +281,7 @@ fn heartbeat(shared: &Shared, info: LockInfo, mut etag: String, stopped: &mpsc::
         });
         match shared
             .rt
-            .run(shared.store.put_opts(&path, body.payload(), update.into()))
+            .block_on(shared.store.put_opts(&path, body.payload(), update.into()))
         {
             Ok(result) => {
                 etag = result.e_tag.unwrap_or_default();
@@ -326,7 +326,7 @@ impl HeldLock for S3Lock {
             let _ = handle.join();
         }
         let shared = &self.shared;
-        let result = shared.rt.run(async {
+        let result = shared.rt.block_on(async {
             match read_lock(shared).await? {
                 Some((body, _)) if body.info.id == self.info.id => delete_lock(shared).await,
                 _ => Ok(()),

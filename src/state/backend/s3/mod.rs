@@ -47,6 +47,7 @@ use object_store::{
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 
 pub use self::probe::ProbeReport;
+use super::runtime::Runtime;
 use super::{BackendError, Document, HeldLock, HistoryEntry, JournalEntry, Stored, Version, Written, HISTORY_KEEP};
 use crate::state::location::S3Location;
 use crate::state::LockInfo;
@@ -128,49 +129,6 @@ impl fmt::Debug for Credentials {
             .field("secret_access_key", &"***")
             .field("session_token", &self.session_token.as_ref().map(|_| "***"))
             .finish()
-    }
-}
-
-/// A small tokio runtime of its own, usable from any thread, inside another runtime too.
-pub(crate) struct Runtime(Option<tokio::runtime::Runtime>);
-
-impl Runtime {
-    fn new() -> std::io::Result<Runtime> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("fgform-s3")
-            .enable_all()
-            .build()?;
-        Ok(Runtime(Some(rt)))
-    }
-
-    /// Runs `fut` to completion: on this thread, or on a scoped one when this thread is
-    /// already inside a runtime (where blocking on another one would panic).
-    pub(crate) fn run<F>(&self, fut: F) -> F::Output
-    where
-        F: Future + Send,
-        F::Output: Send,
-    {
-        let rt = self.0.as_ref().expect("the runtime lives until dropped");
-        if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|scope| {
-                scope
-                    .spawn(|| rt.block_on(fut))
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-        } else {
-            rt.block_on(fut)
-        }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside another runtime; this does not.
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
     }
 }
 
@@ -302,7 +260,7 @@ impl S3Backend {
                 .with_allow_http(endpoint.starts_with("http://"));
         }
         let store = builder.build().map_err(|e| error(e.to_string()))?;
-        let rt = Runtime::new().map_err(|e| error(format!("starting its runtime: {e}")))?;
+        let rt = Runtime::new("fgform-s3").map_err(|e| error(format!("starting its runtime: {e}")))?;
         Ok(S3Backend {
             shared: Arc::new(Shared {
                 store,
@@ -344,7 +302,7 @@ impl S3Backend {
         F: Future + Send,
         F::Output: Send,
     {
-        self.shared.rt.run(fut)
+        self.shared.rt.block_on(fut)
     }
 
     /// The objects under `<name><suffix>/`, sorted by key.

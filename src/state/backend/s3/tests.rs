@@ -51,10 +51,10 @@ fn object_names_sort_by_serial_and_sequence() {
 
 #[test]
 fn the_runtime_runs_from_inside_another_runtime() {
-    let rt = Runtime::new().unwrap();
-    assert_eq!(rt.run(async { 1 }), 1);
+    let rt = Runtime::new("fgform-test").unwrap();
+    assert_eq!(rt.block_on(async { 1 }), 1);
     let outer = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    assert_eq!(outer.block_on(async { rt.run(async { 2 }) }), 2);
+    assert_eq!(outer.block_on(async { rt.block_on(async { 2 }) }), 2);
     // Dropping it inside a runtime does not panic either.
     outer.block_on(async move { drop(rt) });
 }

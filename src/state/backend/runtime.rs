@@ -1,26 +1,26 @@
-//! The backend's own tokio runtime, usable from any thread: plain threads, and threads
-//! already inside another runtime (where `block_on` would panic), whose calls run on a
-//! scoped helper thread instead.
+//! A remote backend's own tokio runtime (PostgreSQL, S3), usable from any thread: plain
+//! threads, and threads already inside another runtime (where `block_on` would panic), whose
+//! calls run on a scoped helper thread instead.
 
 use std::future::Future;
-use std::sync::Arc;
 
-/// A one-worker multi-thread runtime: its worker keeps driving the connections (the lock
-/// connection included) while nobody is inside `block_on`.
-pub(super) struct Runtime(Option<tokio::runtime::Runtime>);
+/// A one-worker multi-thread runtime: its worker keeps driving connections (a lock's
+/// connection, a lease's heartbeat requests) while nobody is inside `block_on`.
+pub(crate) struct Runtime(Option<tokio::runtime::Runtime>);
 
 impl Runtime {
-    pub(super) fn new() -> std::io::Result<Arc<Runtime>> {
+    /// A runtime whose worker thread is named `thread_name`.
+    pub(crate) fn new(thread_name: &str) -> std::io::Result<Runtime> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            .thread_name("fgform-postgres")
+            .thread_name(thread_name)
             .enable_all()
             .build()?;
-        Ok(Arc::new(Runtime(Some(runtime))))
+        Ok(Runtime(Some(runtime)))
     }
 
     /// Runs `future` to completion on this runtime and returns its output.
-    pub(super) fn block_on<F>(&self, future: F) -> F::Output
+    pub(crate) fn block_on<F>(&self, future: F) -> F::Output
     where
         F: Future + Send,
         F::Output: Send,
