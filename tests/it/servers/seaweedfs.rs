@@ -250,9 +250,20 @@ fn start_seaweedfs() -> Result<String, String> {
         "admin.port",
         "admin.port.grpc",
     ];
+    // Every test bucket is a SeaweedFS collection, and by default each new collection
+    // reserves 7 volumes out of a limit worked out from the free disk: a run's few dozen
+    // buckets exhausted it on CI machines ("No writable volumes and no free volumes left",
+    // a 500 on PUT). One volume per collection and a fixed limit keep well clear of that;
+    // `weed` reads `master.toml` from its working directory.
+    std::fs::write(
+        dir.join("master.toml"),
+        "[master.volume_growth]\ncopy_1 = 1\ncopy_2 = 1\ncopy_3 = 1\ncopy_other = 1\n",
+    )
+    .map_err(|e| e.to_string())?;
     let mut command = Command::new(&weed);
-    command.args([
+    command.current_dir(&dir).args([
         "mini".to_string(),
+        "-volume.max=1000".into(),
         format!("-dir={}", data.display()),
         "-ip=127.0.0.1".into(),
         "-ip.bind=127.0.0.1".into(),
