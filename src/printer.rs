@@ -63,6 +63,37 @@ fn paint(text: &str, color: bool, bold: &[&str]) -> String {
     out
 }
 
+/// Writes to stdout as `print!` does, except that a reader that went away (`fgform plan |
+/// head`, `| grep -q`) is not an error: the rest of the output is dropped and the command
+/// runs to its end, so an apply whose output nobody reads still finishes and records its
+/// state. Any other write error is reported once on stderr.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if !CLOSED.swap(true, Ordering::Relaxed) && e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("warning: writing to stdout failed, the rest of the output is dropped: {e}");
+        }
+    }
+}
+
+/// `print!` through [`write_stdout`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::printer::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` through [`write_stdout`].
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::printer::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::printer::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 } else {
                     "it records no resources"
                 };
-                println!(
+                crate::outln!(
                     "Nothing to destroy: {why} (state `{shown}`{}).",
                     if targets.is_empty() { "" } else { ", --target" }
                 );
@@ -77,7 +77,7 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
 
 /// Prints a plan as `plan` does.
 pub(super) fn print_plan(plan: &Plan) {
-    print!(
+    crate::out!(
         "{}",
         crate::printer::plan(&render::text(plan), crate::printer::stdout_color())
     );
@@ -90,7 +90,7 @@ fn confirm(what: &str) -> anyhow::Result<bool> {
                 .context(Hint("pass --auto-approve".into()))
         );
     }
-    print!("\nDo you want to {what}? Only 'yes' will be accepted.\n  Enter a value: ");
+    crate::out!("\nDo you want to {what}? Only 'yes' will be accepted.\n  Enter a value: ");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
@@ -107,7 +107,7 @@ pub(super) async fn execute(
     plan: &Plan,
     destroy: bool,
 ) -> anyhow::Result<ExitStatus> {
-    println!();
+    crate::outln!();
     interrupt.start_applying();
     // Without a terminal: one line per finished resource. On a terminal, the same lines plus
     // a live `[done/total]` status line kept at the bottom.
@@ -118,10 +118,10 @@ pub(super) async fn execute(
         finished += 1;
         if live {
             let elapsed = started.elapsed().as_secs_f64();
-            print!("\r\x1b[2K{line}\n[{finished}/{total}] {elapsed:.1}s");
+            crate::out!("\r\x1b[2K{line}\n[{finished}/{total}] {elapsed:.1}s");
             let _ = std::io::Write::flush(&mut std::io::stdout());
         } else {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     };
     let run = Run {
@@ -135,7 +135,7 @@ pub(super) async fn execute(
     };
     let outcome = run_plan(run, plan, &mut progress).await;
     if live {
-        print!("\r\x1b[2K");
+        crate::out!("\r\x1b[2K");
     }
     let stats = client.stats();
     if stats.retries > 0 {
@@ -147,13 +147,13 @@ pub(super) async fn execute(
     let (add, change, gone) = plan.counts();
     if outcome.errors.is_empty() && !outcome.interrupted {
         if destroy {
-            println!("\nDestroy complete! Resources: {gone} destroyed.");
+            crate::outln!("\nDestroy complete! Resources: {gone} destroyed.");
         } else {
-            println!("\nApply complete! Resources: {add} added, {change} changed, {gone} destroyed.");
+            crate::outln!("\nApply complete! Resources: {add} added, {change} changed, {gone} destroyed.");
         }
         return Ok(ExitStatus::Success);
     }
-    println!(
+    crate::outln!(
         "\n{} of {} changes completed; the state records them.",
         outcome.done.len(),
         plan.changes.len()

@@ -54,9 +54,9 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitStatus> {
     }
     if args.json {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        println!("{}", serde_json::to_string_pretty(&render::json(&report, &now))?);
+        crate::outln!("{}", serde_json::to_string_pretty(&render::json(&report, &now))?);
     } else {
-        print!(
+        crate::out!(
             "{}",
             crate::printer::drift(&render::text(&report), crate::printer::stdout_color())
         );

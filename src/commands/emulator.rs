@@ -109,7 +109,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
             eprintln!("  code_url objects fetched from {endpoint}");
         }
         // A line on stdout that scripts can wait for.
-        println!("{}", handle.url());
+        crate::outln!("{}", handle.url());
         wait_for_signal().await;
         eprintln!("fgform emulator: shutting down");
         handle.shutdown().await;

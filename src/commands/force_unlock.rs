@@ -58,8 +58,8 @@ pub fn run(args: ForceUnlockArgs) -> anyhow::Result<ExitStatus> {
         other => anyhow!(other),
     });
     let removed = removed.with_context(|| format!("cannot remove the lock on `{shown}`"))?;
-    println!("The state `{shown}` has been unlocked.");
-    println!("Removed lock {id}, held by {removed}.");
+    crate::outln!("The state `{shown}` has been unlocked.");
+    crate::outln!("Removed lock {id}, held by {removed}.");
     Ok(ExitStatus::Success)
 }
 
@@ -71,7 +71,7 @@ fn confirm(holder: &state::LockInfo) -> anyhow::Result<bool> {
                 .context(Hint("pass --force once you are sure the holder is gone".into())),
         );
     }
-    print!(
+    crate::out!(
         "The state is locked by {holder}.\nRemoving the lock while that process still runs can corrupt the state.\n\n\
          Do you really want to force-unlock? Only 'yes' will be accepted.\n  Enter a value: "
     );

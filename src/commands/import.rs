@@ -22,7 +22,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
         let lock = session.lock("import")?;
         let mut state = session.load_state()?;
         let connection = session.connect().await?;
-        println!("{address}: importing from ID \"{}\"...", args.id);
+        crate::outln!("{address}: importing from ID \"{}\"...", args.id);
         let result = import(&connection.client, desired, &state, &address, &args.id).await;
         connection.close().await;
         let records = result.map_err(|e| {
@@ -31,13 +31,13 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
             with_hint(e, hint).context(format!("cannot import `{}` as {address}", args.id))
         })?;
         for (address, record) in records {
-            println!("{address}: import prepared (id {})", record.id);
+            crate::outln!("{address}: import prepared (id {})", record.id);
             if let Some(owner) = record
                 .private
                 .get(crate::plan::import::IMPORTED_OWNER)
                 .and_then(|v| v.as_str().map(crate::model::Owner::parse))
             {
-                println!(
+                crate::outln!(
                     "note: {address} was tagged for {}; the next apply re-tags it for this state. Make sure that \
                      state no longer manages it (`fgform state rm {address}` against it), or both will.",
                     owner.describe()
@@ -49,7 +49,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitStatus> {
             .save(&mut state)
             .with_context(|| format!("cannot record {address} in state"))?;
         lock.release();
-        println!(
+        crate::outln!(
             "\nImport successful!\n\nThe resources that were imported are shown above. They are now in the state \
              `{}` and managed by fgform.\nRun `fgform plan{}` to see how it differs from the manifests.",
             session.state_shown,

@@ -86,7 +86,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitStatus> {
         built.len(),
         crate::manifest::tidy_path(&out_dir).display()
     );
-    print!("{out}");
+    crate::out!("{out}");
     if failures.is_empty() {
         Ok(ExitStatus::Success)
     } else {

@@ -51,7 +51,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitStatus> {
             );
             // Machine and merge-request output stays exactly the plan.
             if format == PlanFormat::Text {
-                println!("\n{note}");
+                crate::outln!("\n{note}");
             } else {
                 eprintln!("{note}");
             }

@@ -19,6 +19,6 @@ pub fn render(plan: &Plan, desired: &Desired, format: PlanFormat, color: bool) -
 
 /// Prints the plan to stdout.
 pub fn print(plan: &Plan, desired: &Desired, format: PlanFormat) -> anyhow::Result<()> {
-    print!("{}", render(plan, desired, format, crate::printer::stdout_color())?);
+    crate::out!("{}", render(plan, desired, format, crate::printer::stdout_color())?);
     Ok(())
 }

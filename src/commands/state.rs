@@ -159,9 +159,9 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
         let saved = crate::ops::saved::read_plan_file(&args.target.stack.dir)?;
         if args.json {
             let json = crate::plan::render::json(&saved.plan, &saved.stack);
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&json)?);
         } else {
-            print!(
+            crate::out!(
                 "{}",
                 crate::printer::plan(&crate::plan::render::text(&saved.plan), crate::printer::stdout_color())
             );
@@ -172,19 +172,19 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Error);
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&state)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&state)?);
         return Ok(ExitStatus::Success);
     }
-    println!(
+    crate::outln!(
         "stack `{}`, serial {}, {} resources",
         state.stack,
         state.serial,
         state.resources.len()
     );
     for (address, r) in &state.resources {
-        println!("\n# {address}\n  id = {}", r.id);
+        crate::outln!("\n# {address}\n  id = {}", r.id);
         for (k, v) in r.attributes.to_map() {
-            println!("  {k} = {v}");
+            crate::outln!("  {k} = {v}");
         }
     }
     Ok(ExitStatus::Success)
@@ -198,7 +198,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                 return Ok(ExitStatus::Error);
             };
             for address in state.resources.keys() {
-                println!("{address}");
+                crate::outln!("{address}");
             }
         }
         StateCommand::Show {
@@ -227,7 +227,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                         )
                     );
                 }
-                println!("{}", serde_json::to_string_pretty(&state)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&state)?);
                 return Ok(ExitStatus::Success);
             };
             let address: Address = address.parse()?;
@@ -235,9 +235,9 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                 .resources
                 .get(&address.to_string())
                 .with_context(|| format!("{address} is not in state"))?;
-            println!("# {address}\nid = {}", r.id);
+            crate::outln!("# {address}\nid = {}", r.id);
             for (k, v) in r.attributes.to_map() {
-                println!("{k} = {v}");
+                crate::outln!("{k} = {v}");
             }
         }
         StateCommand::Rm { target, address } => {
@@ -245,7 +245,7 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
             return edit(&target, "state rm", |state, _, path| {
                 let rerun = state_rerun_args(&target, path);
                 for gone in surgery::rm(state, &address).map_err(|e| surgery_error(e, &rerun))? {
-                    println!("Removed {gone}");
+                    crate::outln!("Removed {gone}");
                 }
                 Ok(())
             });
@@ -263,12 +263,12 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
                     check_declared(&destination, desired, &target, &source, &rerun)?;
                 }
                 for (from, to) in surgery::mv(state, &source, &destination).map_err(|e| surgery_error(e, &rerun))? {
-                    println!("Moved {from} to {to}");
+                    crate::outln!("Moved {from} to {to}");
                 }
                 if let Address::Function(name) = &destination {
                     let urn = state.resources.get(&destination.to_string()).map(|r| r.id.as_str());
                     if let Some(live) = urn.and_then(|u| FunctionUrn::parse(u).ok()).filter(|u| &u.name != name) {
-                        println!(
+                        crate::outln!(
                             "note: {destination} is the live function `{}`: FunctionGraph cannot rename a function, \
                              so it keeps that name and URN",
                             live.name

@@ -33,7 +33,7 @@ pub fn pull(target: &TargetArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Error);
     };
     let state = read_current(&named)?;
-    println!("{}", serde_json::to_string_pretty(&state)?);
+    crate::outln!("{}", serde_json::to_string_pretty(&state)?);
     Ok(ExitStatus::Success)
 }
 
@@ -81,7 +81,7 @@ pub fn push(target: &TargetArgs, file: &Path, force: bool) -> anyhow::Result<Exi
     pushed.pending.clear();
     named.store.save(&mut pushed)?;
     held.release();
-    println!(
+    crate::outln!(
         "Pushed `{}` to `{}` (serial {}).",
         file.display(),
         named.shown,
@@ -99,10 +99,10 @@ pub fn history(target: &TargetArgs) -> anyhow::Result<ExitStatus> {
     if entries.is_empty() {
         bail!(anyhow!("no state at `{}`", named.shown));
     }
-    println!("{:>7}  {:<20}  {:<30}  operation", "serial", "written", "by");
+    crate::outln!("{:>7}  {:<20}  {:<30}  operation", "serial", "written", "by");
     for entry in entries {
         let Written { who, operation, at } = entry.written;
-        println!("{:>7}  {at:<20}  {who:<30}  {operation}", entry.serial);
+        crate::outln!("{:>7}  {at:<20}  {who:<30}  {operation}", entry.serial);
     }
     Ok(ExitStatus::Success)
 }
@@ -143,7 +143,7 @@ pub fn migrate(target: &TargetArgs, to: &str, to_codec: Option<Codec>) -> anyhow
         let mut state = in_place.adopt(&source, current);
         in_place.save(&mut state)?;
         source_lock.release();
-        println!(
+        crate::outln!(
             "Re-encoded the state at `{destination_shown}` in place ({}), as serial {}.",
             if in_place.encrypts() { "encrypted" } else { "plaintext" },
             state.serial
@@ -175,7 +175,7 @@ pub fn migrate(target: &TargetArgs, to: &str, to_codec: Option<Codec>) -> anyhow
     write_version(&destination_store, &current, expected.as_ref())?;
     destination_lock.release();
     source_lock.release();
-    println!(
+    crate::outln!(
         "Migrated the state (serial {}, {} older version(s)) from `{}` to `{destination_shown}`{}; the source is kept.",
         current.serial,
         copied,
@@ -186,7 +186,7 @@ pub fn migrate(target: &TargetArgs, to: &str, to_codec: Option<Codec>) -> anyhow
             ""
         }
     );
-    println!("Point the stack at it: `state: {destination_shown}` in the manifests, FGFORM_STATE, or --state.");
+    crate::outln!("Point the stack at it: `state: {destination_shown}` in the manifests, FGFORM_STATE, or --state.");
     Ok(ExitStatus::Success)
 }
 
@@ -234,6 +234,6 @@ pub fn check(text: &str, stack: &StackArgs) -> anyhow::Result<ExitStatus> {
         Err(e) => return Err(e.into()),
     };
     let report = crate::state::backend::check(&parsed)?;
-    println!("{report}");
+    crate::outln!("{report}");
     Ok(ExitStatus::Success)
 }

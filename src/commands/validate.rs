@@ -28,7 +28,7 @@ pub fn summary(desired: &Desired) -> String {
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     match load_stack(&args.stack, true)? {
         Ok(desired) => {
-            println!("ok: {}", summary(&desired));
+            crate::outln!("ok: {}", summary(&desired));
             Ok(ExitStatus::Success)
         }
         Err(rendered) => {

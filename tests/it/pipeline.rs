@@ -104,6 +104,27 @@ async fn a_saved_plan_applies_exactly_once() {
     assert_eq!(s.writes(), writes, "a refused plan sends nothing");
 }
 
+/// `fgform apply … | head -1`, `| grep -q`: the reader goes away before the output ends. The
+/// apply must not die of the broken pipe halfway: it finishes, records its state and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_whose_output_reader_goes_away_still_finishes_and_records() {
+    let s = on_example("quickstart", "local-1", &[], false).await;
+    let dir = s.dir().to_string();
+    let mut child = s
+        .command_with_state(&["apply", &dir, "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let plan = s.run_with_state(&["plan", &dir, "--detailed-exitcode"]).await;
+    assert_exit(&plan, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_is_refused_when_the_state_moved() {
     let s = on_example("quickstart", "local-1", &[], false).await;
