@@ -23,7 +23,7 @@ pub(super) async fn run(
             ctx.call(address, Operation::DeleteFunctionAsyncInvokeConfig, settle, request)
                 .await?;
         }
-        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
+        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle)?);
     }
     let op = Operation::UpdateFunctionAsyncInvokeConfig;
     let Some(Request::UpdateFunctionAsyncInvokeConfig(body)) = change.request(op) else {
@@ -34,6 +34,5 @@ pub(super) async fn run(
         .await?;
     Ok(ctx
         .recorder
-        .put(address, record("async", urn, change, private), settle)
-        .await?)
+        .put(address, record("async", urn, change, private), settle)?)
 }

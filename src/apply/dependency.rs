@@ -24,7 +24,7 @@ pub(super) async fn delete_old(ctx: &Ctx, address: &Address, settle: &mut Vec<St
     ) {
         delete_version(ctx, address, dep_id, version, settle).await?;
     }
-    Ok(ctx.recorder.put(address, rec, settle).await?)
+    Ok(ctx.recorder.put(address, rec, settle)?)
 }
 
 /// The main step of a create, replace or delete.
@@ -42,7 +42,7 @@ pub(super) async fn run(
             let (dep_id, version) = dep_version(&old);
             delete_version(ctx, address, &dep_id, version, settle).await?;
         }
-        ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
+        ctx.recorder.remove(std::slice::from_ref(address), settle)?;
         return Ok(());
     }
     let op = Operation::CreateDependencyVersion;
@@ -87,8 +87,7 @@ pub(super) async fn run(
         .await?;
     Ok(ctx
         .recorder
-        .put(address, dependency_record(template, &version), settle)
-        .await?)
+        .put(address, dependency_record(template, &version), settle)?)
 }
 
 /// Deletes one dependency version; one already gone counts as deleted.

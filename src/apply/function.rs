@@ -86,8 +86,7 @@ pub(super) async fn run(
             .unwrap_or(&created.func_urn)
             .to_string();
         ctx.recorder
-            .put(address, function_record(urn.clone(), private.clone()), settle)
-            .await?;
+            .put(address, function_record(urn.clone(), private.clone()), settle)?;
     }
     if has(Operation::UpdateFunctionCode) {
         let Some(Request::UpdateFunctionCode(body)) = change.request(Operation::UpdateFunctionCode) else {
@@ -104,8 +103,7 @@ pub(super) async fn run(
         ctx.call(address, Operation::UpdateFunctionCode, settle, request)
             .await?;
         ctx.recorder
-            .put(address, function_record(urn.clone(), private.clone()), settle)
-            .await?;
+            .put(address, function_record(urn.clone(), private.clone()), settle)?;
     }
     if has(Operation::UpdateFunctionConfig) {
         let Some(Request::UpdateFunctionConfig(body)) = change.request(Operation::UpdateFunctionConfig) else {
@@ -115,15 +113,14 @@ pub(super) async fn run(
         ctx.call(address, Operation::UpdateFunctionConfig, settle, request)
             .await?;
         ctx.recorder
-            .put(address, function_record(urn.clone(), private.clone()), settle)
-            .await?;
+            .put(address, function_record(urn.clone(), private.clone()), settle)?;
     }
     if let Some(Request::CreateTags(want)) = change.request(Operation::CreateTags) {
         sync_tags(ctx, change, &urn, want, settle).await?;
     } else if has(Operation::CreateTags) {
         return Err(unplanned(address, Operation::CreateTags));
     }
-    ctx.recorder.put(address, function_record(urn, private), settle).await?;
+    ctx.recorder.put(address, function_record(urn, private), settle)?;
     Ok(())
 }
 
@@ -131,7 +128,7 @@ pub(super) async fn run(
 async fn forget(ctx: &Ctx, name: &str, address: &Address, settle: &mut Vec<String>) -> Result<(), StepError> {
     let mut gone = ctx.recorder.children(name);
     gone.push(address.clone());
-    Ok(ctx.recorder.remove(&gone, settle).await?)
+    Ok(ctx.recorder.remove(&gone, settle)?)
 }
 
 /// The secret fingerprint to record (`None` without secrets).

@@ -7,8 +7,8 @@
 //! The applier sends the typed requests the plan carries ([`plan::Call`]), filling in only
 //! what the apply alone knows; one module per resource kind (`function.rs`,
 //! `dependency.rs`, `trigger.rs`, `async_config.rs`, `workflow.rs`) sends a step's calls,
-//! and every result is recorded through [`state::Recorder`] (intent durable before the
-//! call, group commit after it).
+//! and every result is recorded through [`state::Recorder`] (a create's intent durable
+//! before the call, group commit of the results).
 
 mod async_config;
 mod dependency;
@@ -160,7 +160,7 @@ async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
             attributes: Default::default(),
             private: Default::default(),
         };
-        if let Err(e) = ctx.recorder.put(address, record, &mut Vec::new()).await {
+        if let Err(e) = ctx.recorder.put(address, record, &mut Vec::new()) {
             outcome.errors.push(e.into());
         }
     }
@@ -185,7 +185,7 @@ async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
                 .private
                 .insert("depends_on", json!(plan::depends_on(d, &r.address)));
         }
-        if let Err(e) = ctx.recorder.put(&r.address, record, &mut Vec::new()).await {
+        if let Err(e) = ctx.recorder.put(&r.address, record, &mut Vec::new()) {
             outcome.errors.push(e.into());
         }
     }
@@ -319,7 +319,8 @@ fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Val
 }
 
 impl Ctx {
-    /// Sends one mutating call with its intent durable first. On success the intent id goes
+    /// Sends one mutating call with its intent recorded first (durably, for a create that
+    /// `record`s something to look up after a crash). On success the intent id goes
     /// to `settle`, to be confirmed in the same write that records the result; a failure
     /// that certainly changed nothing confirms it at once; an ambiguous one (the call may
     /// have happened) leaves it for the next run to resolve.
@@ -332,15 +333,20 @@ impl Ctx {
         settle: &mut Vec<String>,
         request: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, StepError> {
+        // Only a create is looked up after a crash, so only its intent holds the call back.
+        let wait = record.is_some();
         let id = self
             .recorder
-            .intend(Intent {
-                address: address.to_string(),
-                call,
-                started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                lookup,
-                record,
-            })
+            .intend(
+                Intent {
+                    address: address.to_string(),
+                    call,
+                    started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    lookup,
+                    record,
+                },
+                wait,
+            )
             .await?;
         match request.await {
             Ok(value) => {
@@ -349,7 +355,7 @@ impl Ctx {
             }
             Err(source) => {
                 if source.certainly_without_effect() {
-                    self.recorder.settle(&mut vec![id]).await?;
+                    self.recorder.settle(&mut vec![id])?;
                 }
                 Err(StepError::Api {
                     address: address.clone(),
@@ -375,7 +381,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
     let mut settle = Vec::new();
     let result = run_step_calls(ctx, step, &mut settle).await;
     // Calls whose success needed no record of its own (or whose record failed).
-    let settled = ctx.recorder.settle(&mut settle).await;
+    let settled = ctx.recorder.settle(&mut settle);
     result.and(settled.map_err(StepError::from))
 }
 

@@ -1,8 +1,8 @@
 //! Crash recovery: resolves the intents a killed or interrupted run left in the state.
 //!
-//! Every mutating call's intent is durable before the call is sent and is confirmed in the
-//! same write that records its result, so a pending intent is a call whose outcome nobody
-//! saw. Creates are looked up by their natural key (function URN and ownership tag, trigger
+//! Every mutating call's intent is journaled (a create's durably, before the call is sent)
+//! and is confirmed in the same write that records its result, so a pending intent is a
+//! call whose outcome nobody saw. Creates are looked up by their natural key (function URN and ownership tag, trigger
 //! type and event data, dependency name and etag, workflow name): found → recorded, so
 //! nothing is ever created twice; not found → the call never took effect. Updates and
 //! deletes need no lookup: the refresh that follows reads what they did.

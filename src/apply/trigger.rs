@@ -46,10 +46,10 @@ pub(super) async fn run(
             ctx.call(address, Operation::DeleteFunctionTrigger, settle, request)
                 .await?;
         }
-        ctx.recorder.remove(std::slice::from_ref(address), settle).await?;
+        ctx.recorder.remove(std::slice::from_ref(address), settle)?;
     }
     if change.action == Action::Delete {
-        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
+        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle)?);
     }
     if has(Operation::CreateFunctionTrigger) {
         let op = Operation::CreateFunctionTrigger;
@@ -77,7 +77,7 @@ pub(super) async fn run(
             id: created.trigger_id,
             ..template
         };
-        ctx.recorder.put(address, rec, settle).await?;
+        ctx.recorder.put(address, rec, settle)?;
     } else if has(Operation::UpdateTrigger) {
         let Some(Request::UpdateTrigger(body)) = change.request(Operation::UpdateTrigger) else {
             return Err(unplanned(address, Operation::UpdateTrigger));
@@ -86,8 +86,7 @@ pub(super) async fn run(
         let request = ctx.client.update_trigger(&urn, &old_type, &id, body);
         ctx.call(address, Operation::UpdateTrigger, settle, request).await?;
         ctx.recorder
-            .put(address, record("trigger", id, change, private), settle)
-            .await?;
+            .put(address, record("trigger", id, change, private), settle)?;
     }
     Ok(())
 }

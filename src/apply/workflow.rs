@@ -46,7 +46,7 @@ pub(super) async fn run(
                 });
             }
         }
-        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle).await?);
+        return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle)?);
     }
     let summary = match (change.request(Operation::UpdateWorkFlow), old) {
         (Some(Request::UpdateWorkFlow(body)), Some(old)) => {
@@ -75,6 +75,5 @@ pub(super) async fn run(
     private.insert("workflow_urn".into(), summary.workflow_urn.clone().into());
     Ok(ctx
         .recorder
-        .put(address, record("workflow", summary.id, change, private), settle)
-        .await?)
+        .put(address, record("workflow", summary.id, change, private), settle)?)
 }

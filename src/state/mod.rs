@@ -138,10 +138,10 @@ pub struct State {
     pub fgform_version: String,
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
-    /// Mutating calls started and not yet confirmed, by intent id: each is durable before
-    /// its call is sent and removed in the same write that records the call's result, so
-    /// after a killed run these are exactly the calls whose outcome is unknown
-    /// (`apply::recover` resolves them).
+    /// Mutating calls started and not yet confirmed, by intent id: a create's is durable
+    /// before its call is sent (an update's or delete's is journaled without waiting), and
+    /// each is removed in the same write that records the call's result, so after a killed
+    /// run every create whose outcome is unknown is here (`apply::recover` resolves them).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<String, Intent>,
     /// Who wrote this version, when, and by which operation (for `state history`).

@@ -9,8 +9,10 @@ use parking_lot::Mutex;
 use super::{Intent, ResourceState, State, StateError, StateStore};
 use crate::model::Address;
 
-/// Records completed calls in the state with group commit: a caller's change is durable
-/// before `put`/`remove` returns, but changes that complete together share one write. A
+/// Records completed calls in the state with group commit: changes made together share one
+/// write, and writes are confirmed in order, so a waited-for intent is durable only with
+/// every result recorded before it (results themselves are not waited for: each call's
+/// intent already covers a crash before its result lands). A
 /// background thread appends each batch of changed rows to the state's journal (durably),
 /// and rewrites the whole state every `JOURNAL_LINES_PER_SAVE` batches and at the end;
 /// loading replays the journal, so a killed apply loses nothing it finished, on any machine
@@ -261,14 +263,18 @@ impl Recorder {
         }
     }
 
-    /// Applies `edit` to the state and waits until it is on disk. `touched` rows and
-    /// `intents` are the ones `edit` changed.
-    async fn record(
+    /// Applies `edit` to the state and queues it for the next write; returns its number.
+    /// `touched` rows and `intents` are the ones `edit` changed. Refused once a write has
+    /// failed: durability is broken, and nothing more may be sent.
+    fn enqueue(
         &self,
         touched: &[String],
         intents: &[String],
         edit: impl FnOnce(&mut State),
-    ) -> Result<(), StateError> {
+    ) -> Result<u64, StateError> {
+        if let Some(message) = self.saved.borrow().error.clone() {
+            return Err(self.write_failed(message));
+        }
         let number = {
             let mut state = self.state.lock();
             edit(&mut state);
@@ -279,6 +285,11 @@ impl Recorder {
             pending.made
         };
         self.shared.wake.notify_all();
+        Ok(number)
+    }
+
+    /// Waits until change `number` and every earlier one are durable.
+    async fn durable(&self, number: u64) -> Result<(), StateError> {
         let mut saved = self.saved.clone();
         let outcome = saved.wait_for(|s| s.upto >= number).await.map(|s| s.clone());
         match outcome {
@@ -298,28 +309,28 @@ impl Recorder {
         }))
     }
 
-    /// Records `record` and confirms the intents in `settle` (emptied), in one write.
-    pub async fn put(
-        &self,
-        address: &Address,
-        record: ResourceState,
-        settle: &mut Vec<String>,
-    ) -> Result<(), StateError> {
+    /// Records `record` and confirms the intents in `settle` (emptied), in one write, without
+    /// waiting for it: the call behind it already happened, and its intent is durable (a
+    /// crash before this write lands is resolved from the intent, as one right after the
+    /// call would be). The next [`Recorder::intend`] that waits, and [`Recorder::finish`],
+    /// wait for it too, since writes are confirmed in order.
+    pub fn put(&self, address: &Address, record: ResourceState, settle: &mut Vec<String>) -> Result<(), StateError> {
         let ids = std::mem::take(settle);
-        self.record(&[address.to_string()], &ids, |state| {
+        self.enqueue(&[address.to_string()], &ids, |state| {
             state.resources.insert(address.to_string(), record);
             for id in &ids {
                 state.pending.remove(id);
             }
         })
-        .await
+        .map(drop)
     }
 
-    /// Forgets `addresses` and confirms the intents in `settle` (emptied), in one write.
-    pub async fn remove(&self, addresses: &[Address], settle: &mut Vec<String>) -> Result<(), StateError> {
+    /// Forgets `addresses` and confirms the intents in `settle` (emptied), in one write,
+    /// without waiting for it (as [`Recorder::put`]).
+    pub fn remove(&self, addresses: &[Address], settle: &mut Vec<String>) -> Result<(), StateError> {
         let touched: Vec<String> = addresses.iter().map(Address::to_string).collect();
         let ids = std::mem::take(settle);
-        self.record(&touched, &ids, |state| {
+        self.enqueue(&touched, &ids, |state| {
             for a in addresses {
                 state.resources.remove(&a.to_string());
             }
@@ -327,24 +338,30 @@ impl Recorder {
                 state.pending.remove(id);
             }
         })
-        .await
+        .map(drop)
     }
 
     /// Confirms intents whose calls' results need no record (or failed without effect).
-    pub async fn settle(&self, settle: &mut Vec<String>) -> Result<(), StateError> {
+    pub fn settle(&self, settle: &mut Vec<String>) -> Result<(), StateError> {
         if settle.is_empty() {
             return Ok(());
         }
-        self.remove(&[], settle).await
+        self.remove(&[], settle)
     }
 
-    /// Makes `intent` durable before its call is sent; returns its id.
-    pub async fn intend(&self, intent: Intent) -> Result<String, StateError> {
+    /// Records `intent` before its call is sent; returns its id. With `wait`, returns once
+    /// the intent (and everything recorded before it) is durable: a create's intent must be,
+    /// so that a crash right after the call is resolved by looking the create up rather
+    /// than sending it again. An update's or a delete's needs no lookup (the refresh after
+    /// a crash reads what it did), so it is journaled without holding the call back.
+    pub async fn intend(&self, intent: Intent, wait: bool) -> Result<String, StateError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        self.record(&[], std::slice::from_ref(&id), |state| {
+        let number = self.enqueue(&[], std::slice::from_ref(&id), |state| {
             state.pending.insert(id.clone(), intent);
-        })
-        .await?;
+        })?;
+        if wait {
+            self.durable(number).await?;
+        }
         Ok(id)
     }
 
