@@ -97,6 +97,9 @@ operations! {
     ShowFunctionAsyncInvokeConfig = Get "/v2/{project_id}/fgs/functions/{function_urn}/async-invoke-config";
     DeleteFunctionAsyncInvokeConfig = Delete "/v2/{project_id}/fgs/functions/{function_urn}/async-invoke-config";
     ListFunctionAsyncInvokeConfig = Get "/v2/{project_id}/fgs/functions/{function_urn}/async-invoke-configs";
+    InvokeFunction = Post "/v2/{project_id}/fgs/functions/{function_urn}/invocations";
+    AsyncInvokeFunction = Post "/v2/{project_id}/fgs/functions/{function_urn}/invocations-async";
+    ListAsyncInvocations = Get "/v2/{project_id}/fgs/functions/{function_urn}/async-invocations";
     CreateFunctionTrigger = Post "/v2/{project_id}/fgs/triggers/{function_urn}";
     ListFunctionTriggers = Get "/v2/{project_id}/fgs/triggers/{function_urn}";
     BatchDeleteFunctionTriggers = Delete "/v2/{project_id}/fgs/triggers/{function_urn}";

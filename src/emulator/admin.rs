@@ -164,6 +164,16 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
             let log = shared.log.lock();
             (200, json!({ "requests": log.since(since), "last_seq": log.last_seq() }))
         }
+        ("GET", ["destinations"]) => (200, json!({ "destinations": shared.runtime.records.undelivered() })),
+        ("GET", ["logs"]) => {
+            let query = crate::api::signing::parse_query(query);
+            let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            let limit = get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
+            (
+                200,
+                json!({ "logs": shared.runtime.logs(get("function_urn").unwrap_or(""), limit) }),
+            )
+        }
         ("DELETE", ["requests"]) => {
             shared.log.lock().clear();
             (200, json!({ "cleared": true }))

@@ -111,6 +111,22 @@ impl Blobs {
         ))
     }
 
+    /// The bytes stored under `digest`, if any. The caller holds the store lock (as for
+    /// [`Blobs::sweep`]), so a row that references the digest keeps it in place meanwhile.
+    pub fn get(&self, digest: &str) -> std::io::Result<Option<bytes::Bytes>> {
+        if digest.len() != 128 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        match &self.dir {
+            None => Ok(self.memory.lock().get(digest).cloned()),
+            Some(dir) => match fs::read(dir.join(digest)) {
+                Ok(bytes) => Ok(Some(bytes.into())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
     /// Removes every blob (and leftover temp file) whose digest is neither in `referenced`
     /// nor pinned; returns how many went. The caller holds the store lock, and the tables
     /// `referenced` comes from are what the journal says.

@@ -11,7 +11,8 @@
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
 //! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
-//! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump |
+//! | `runtime/` | running functions' code: Python and Node instances kept warm per version, async invocation records |
+//! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump, function logs, undeliverable destinations |
 //! | `reqlog.rs` | the request log tests read to check call order |
 //!
 //! Depends on [`crate::api`] only.
@@ -24,6 +25,7 @@ mod gateway;
 mod obs;
 mod reqlog;
 mod routes;
+mod runtime;
 mod server;
 pub mod store;
 
@@ -189,6 +191,7 @@ pub(crate) struct Shared {
     pub blobs: blobs::Blobs,
     pub chaos: Mutex<chaos::Chaos>,
     pub log: Mutex<reqlog::RequestLog>,
+    pub runtime: runtime::Runtimes,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -264,6 +267,8 @@ pub enum StartError {
     },
     #[error("cannot prepare the blob directory")]
     Blobs(#[source] std::io::Error),
+    #[error("cannot prepare the directory functions run in")]
+    Runtime(#[source] std::io::Error),
     #[error("`{0}` is not a project id (1 to 64 letters, digits, `-` or `_`)")]
     ProjectId(String),
 }
@@ -302,12 +307,14 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         let holder = serde_json::json!({"url": format!("http://{addr}"), "pid": std::process::id()});
         let _ = std::fs::write(dir.join("LOCK"), format!("{holder}\n"));
     }
+    let runtime = runtime::Runtimes::new(config.data.as_deref()).map_err(StartError::Runtime)?;
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),
         blobs,
         chaos: Mutex::new(chaos),
         log: Mutex::new(reqlog::RequestLog::default()),
+        runtime,
     });
     let (tx, rx) = watch::channel(false);
     let router = routes::router(shared.clone());

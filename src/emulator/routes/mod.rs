@@ -11,6 +11,7 @@
 mod async_config;
 mod dependencies;
 mod functions;
+pub(crate) mod invoke;
 mod misc;
 mod triggers;
 mod versions;
@@ -65,9 +66,21 @@ impl Routes {
         let endpoint = move |req: Request| async move {
             // A package named by URL is fetched before the handler runs (`--obs-endpoint`).
             let body = req.extensions().get::<gateway::RawBody>().map(|b| b.0.clone());
-            match super::obs::prefetch(&shared, op, body).await {
+            let request_id = gateway::request_id(req.extensions()).to_string();
+            let answer = match super::obs::prefetch(&shared, op, body).await {
                 Ok(fetched) => run(&shared, op, handler, req, fetched),
-                Err(fail) => fail.response(gateway::request_id(req.extensions())),
+                Err(fail) => Err(fail),
+            };
+            // What a handler deferred (an invocation) runs now, outside the store lock.
+            let answer = match answer {
+                Ok(Resp {
+                    deferred: Some(job), ..
+                }) => invoke::finish(&shared, *job).await,
+                other => other,
+            };
+            match answer {
+                Ok(resp) => resp.render(),
+                Err(fail) => fail.response(&request_id),
             }
         };
         let layered = endpoint.layer(
@@ -153,6 +166,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         triggers::routes,
         dependencies::routes,
         workflows::routes,
+        invoke::routes,
         misc::routes,
     ] {
         routes = family(routes);
@@ -173,21 +187,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
 }
 
-/// The handler behind every operation: builds the [`Ctx`], runs the operation and renders
-/// its answer.
-fn run(shared: &Shared, op: Operation, handler: Handler, req: Request, fetched: Option<Vec<u8>>) -> Response {
+/// The handler behind every operation: builds the [`Ctx`] and runs the operation.
+fn run(shared: &Shared, op: Operation, handler: Handler, req: Request, fetched: Option<Vec<u8>>) -> Res<Resp> {
     let ext = req.extensions();
     let request_id = gateway::request_id(ext);
     let body = ext.get::<gateway::RawBody>().map_or(&[][..], |b| &b.0[..]);
     let Some(routed) = ext.get::<gateway::Routed>() else {
-        return Fail::new(500, "FSS.0500", "internal error: the request was not routed").response(request_id);
+        return Err(Fail::new(500, "FSS.0500", "internal error: the request was not routed"));
     };
     let raw_query = gateway::raw_uri(&req).query().unwrap_or("");
-    let ctx = Ctx::new(shared, routed, raw_query, body, request_id);
-    match execute(shared, op, handler, ctx, fetched) {
-        Ok(resp) => resp.render(),
-        Err(fail) => fail.response(request_id),
-    }
+    let ctx = Ctx::new(shared, routed, raw_query, body, request_id).with_headers(req.headers());
+    execute(shared, op, handler, ctx, fetched)
 }
 
 /// A response before rendering.
@@ -197,9 +207,21 @@ pub(crate) struct Resp {
     /// `api::types` value goes straight to bytes, never through a `Value` copy.
     pub body: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
+    /// An invocation to run after the store lock is released; it makes the answer.
+    pub deferred: Option<Box<invoke::Deferred>>,
 }
 
 impl Resp {
+    /// An answer an invocation makes once it has run.
+    pub(crate) fn deferred(job: invoke::Deferred) -> Resp {
+        Resp {
+            status: 0,
+            body: None,
+            headers: Vec::new(),
+            deferred: Some(Box::new(job)),
+        }
+    }
+
     pub fn ok(body: impl serde::Serialize) -> Res<Resp> {
         Resp::with_status(200, body)
     }
@@ -213,6 +235,7 @@ impl Resp {
             status,
             body: Some(body),
             headers: Vec::new(),
+            deferred: None,
         })
     }
     pub fn no_content() -> Res<Resp> {
@@ -220,6 +243,7 @@ impl Resp {
             status: 204,
             body: None,
             headers: Vec::new(),
+            deferred: None,
         })
     }
 
@@ -249,6 +273,7 @@ pub(crate) struct Ctx<'a> {
     pub raw_body: &'a [u8],
     pub request_id: &'a str,
     pub now: DateTime<Utc>,
+    headers: Option<&'a axum::http::HeaderMap>,
 }
 
 impl<'a> Ctx<'a> {
@@ -267,7 +292,19 @@ impl<'a> Ctx<'a> {
             raw_body: body,
             request_id,
             now: Utc::now(),
+            headers: None,
         }
+    }
+
+    /// The request's headers, for the handlers that read some.
+    pub fn with_headers(mut self, headers: &'a axum::http::HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// A request header's value (names are case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers?.get(name)?.to_str().ok()
     }
 
     pub fn region(&self) -> &str {

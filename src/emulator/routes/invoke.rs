@@ -1,0 +1,636 @@
+//! Invoking functions: `InvokeFunction` (sync), `AsyncInvokeFunction` and the async
+//! invocations' records (`ListAsyncInvocations`). Like every handler they run under the
+//! store lock, and they only read: an invoke resolves the URN to the function version to run
+//! (an alias by its weights), builds the [`runtime::Spec`] and defers; the invocation itself
+//! runs once the lock is released ([`finish`]). An async one runs in the background, retried
+//! and aged as the function's async config says, and its result goes to the config's
+//! destinations: a FunctionGraph destination is invoked (async) with the documented record;
+//! OBS, SMN and DIS cannot be reached from here, so what they would get is kept for
+//! `GET /_emulator/destinations`.
+//!
+//! Decisions where the API reference is silent (recorded in `docs/emulator-runtime.md`):
+//! the answer is 200 whether or not the function failed; `X-Is-Func-Err` and
+//! `X-Func-Err-Code` (0 success, 1 the handler raised, 2 timeout, 3 out of memory, 4 the
+//! instance failed) say how it went; a v1 body's `status` is 200 or 500.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{resolve, snapshot, Ctx, Resp, Routes, Target};
+use crate::api::limits;
+use crate::api::Operation;
+use crate::emulator::fail::{Fail, Res};
+use crate::emulator::runtime::{
+    self, Credentials, Failure, Invocation, Language, Outcome, Package, Refusal, Setup, Spec,
+};
+use crate::emulator::store::{Db, Function};
+use crate::emulator::Shared;
+use std::sync::Arc;
+
+/// The log tail an answer carries (`X-Cff-Log-Type: tail`), in bytes before base64.
+const LOG_TAIL_BYTES: usize = 4096;
+
+pub(super) fn routes(r: Routes) -> Routes {
+    r.op(Operation::InvokeFunction, invoke)
+        .op(Operation::AsyncInvokeFunction, invoke_async)
+        .op(Operation::ListAsyncInvocations, list_async)
+}
+
+/// An invocation to run once the store lock is released.
+pub(crate) struct Deferred {
+    pub spec: Spec,
+    pub invocation: Invocation,
+    pub mode: Mode,
+}
+
+pub(crate) enum Mode {
+    Sync {
+        /// `X-CFF-Request-Version: v1`.
+        v1: bool,
+        /// `X-Cff-Log-Type: tail`.
+        log_tail: bool,
+    },
+    Async(Box<AsyncPolicy>),
+}
+
+/// What the function's async config says for the qualifier invoked.
+#[derive(Debug, Clone)]
+pub(crate) struct AsyncPolicy {
+    pub retries: u32,
+    pub max_age: Duration,
+    pub on_success: Option<Destination>,
+    pub on_failure: Option<Destination>,
+}
+
+/// `{destination, param}` with `param` decoded.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub kind: String,
+    pub param: Value,
+}
+
+/// How long a throttled async invocation waits before trying again, and the pause before a
+/// retry.
+const ASYNC_PAUSE: Duration = Duration::from_millis(100);
+
+fn invoke(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>) -> Res<Resp> {
+    let header = |name: &str| ctx.header(name).unwrap_or_default().to_ascii_lowercase();
+    let mode = Mode::Sync {
+        v1: header("x-cff-request-version") == "v1",
+        log_tail: header("x-cff-log-type") == "tail",
+    };
+    deferred(ctx, prepare(ctx, db)?, mode)
+}
+
+fn invoke_async(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>) -> Res<Resp> {
+    let prepared = prepare(ctx, db)?;
+    let config = db.tables.functions[&prepared.key]
+        .async_configs
+        .get(&prepared.qualifier);
+    let mode = Mode::Async(Box::new(policy(config)));
+    deferred(ctx, prepared, mode)
+}
+
+/// The request's body as the event of a new invocation of `prepared`.
+fn deferred(ctx: &Ctx<'_>, prepared: Prepared, mode: Mode) -> Res<Resp> {
+    Ok(Resp::deferred(Deferred {
+        spec: prepared.spec,
+        invocation: Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            event: event(ctx.raw_body),
+            alias: prepared.alias,
+        },
+        mode,
+    }))
+}
+
+/// The async config's policy; without one, no retry and the default event age.
+fn policy(config: Option<&Value>) -> AsyncPolicy {
+    let destination = |which: &str| {
+        let d = config?.get("destination_config")?.get(which)?;
+        let kind = d.get("destination")?.as_str()?.to_string();
+        let param = d
+            .get("param")
+            .and_then(Value::as_str)
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(Value::Null);
+        Some(Destination { kind, param })
+    };
+    let number =
+        |key: &str, default: u64| config.map_or(default, |c| c.get(key).and_then(Value::as_u64).unwrap_or(default));
+    AsyncPolicy {
+        retries: config.map_or(0, |_| number("max_async_retry_attempts", 1) as u32),
+        max_age: Duration::from_secs(number("max_async_event_age_in_seconds", 3600)),
+        on_success: destination("on_success"),
+        on_failure: destination("on_failure"),
+    }
+}
+
+/// `GET …/functions/{urn}/async-invocations?request_id&status&marker&limit`.
+fn list_async(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>) -> Res<Resp> {
+    let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
+    let urn = ctx.function_urn(&db.tables.functions[&key]);
+    let status = match ctx.query("status").filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            runtime::records::Status::parse(s)
+                .ok_or_else(|| Fail::param(format!("status `{s}` is not WAIT, RUNNING, SUCCESS, FAIL or DISCARD")))?,
+        ),
+        None => None,
+    };
+    let records = ctx
+        .shared
+        .runtime
+        .records
+        .list(&urn, ctx.query("request_id").filter(|s| !s.is_empty()), status);
+    let number = |key: &str, default: usize| ctx.query(key).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (marker, limit) = (number("marker", 0), number("limit", 100).clamp(1, 500));
+    let page: Vec<_> = records.iter().skip(marker).take(limit).collect();
+    let next = marker + page.len();
+    Resp::ok(json!({
+        "invocations": page,
+        "count": records.len(),
+        "next_marker": if next < records.len() { next } else { 0 },
+    }))
+}
+
+/// The event a body makes: its JSON, or the text itself when it is not JSON (`{}` when
+/// empty).
+fn event(body: &[u8]) -> Value {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return json!({});
+    }
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+/// What an invocation of the URN in the path runs.
+pub(crate) struct Prepared {
+    pub spec: Spec,
+    /// The alias invoked through, if any.
+    pub alias: String,
+    /// The function's store key, and the qualifier as async configs are keyed.
+    pub key: String,
+    pub qualifier: String,
+}
+
+/// The spec of the version the URN names (an alias picks one by its weights).
+pub(crate) fn prepare(ctx: &Ctx<'_>, db: &Db) -> Res<Prepared> {
+    prepare_urn(ctx, db, ctx.param(0))
+}
+
+fn prepare_urn(ctx: &Ctx<'_>, db: &Db, raw_urn: &str) -> Res<Prepared> {
+    let (key, target, qualifier) = resolve(ctx, db, raw_urn)?;
+    let f = &db.tables.functions[&key];
+    let (snap, alias) = match &target {
+        Target::Alias(name) => {
+            let version = pick_version(f, name);
+            let snap = f.versions.iter().find(|v| v.version == version).unwrap_or(&f.latest);
+            (snap, name.clone())
+        }
+        other => (snapshot(f, other), String::new()),
+    };
+    let config = &snap.config;
+    let runtime_name = text(config, "runtime");
+    let language = Language::of(&runtime_name).ok_or_else(|| {
+        Fail::new(
+            501,
+            "FSS.0501",
+            format!(
+                "the emulator cannot run the {runtime_name} runtime: it runs Python* runtimes on python3 and Node.js* runtimes on node"
+            ),
+        )
+    })?;
+    let code = package(ctx, &snap.code.digest)?;
+    let mut dependencies = Vec::new();
+    for id in &snap.code.depend_version_list {
+        let Some((_, version)) = super::find_version(db, &f.project, id) else {
+            return Err(Fail::new(404, "FSS.1051", format!("dependency version {id} not found")));
+        };
+        dependencies.push(package(ctx, &version.blob_digest)?);
+    }
+    let memory_mb = config.get("memory_size").and_then(Value::as_u64).unwrap_or(128);
+    let timeout = config.get("timeout").and_then(Value::as_u64).unwrap_or(3);
+    let variables = variables(config);
+    let setup = Setup {
+        handler: text(config, "handler"),
+        initializer: Some(text(config, "initializer_handler")).filter(|h| !h.is_empty()),
+        initializer_ms: config.get("initializer_timeout").and_then(Value::as_u64).unwrap_or(3) * 1000,
+        paths: Vec::new(),
+        code_root: String::new(),
+        user_data: variables.clone(),
+        function_name: f.name.clone(),
+        version: snap.version.clone(),
+        package: f.package.clone(),
+        project_id: f.project.clone(),
+        memory_mb,
+        cpu: limits::cpu_for_memory(memory_mb as i64),
+        credentials: Credentials {
+            access_key: "FGFORM-EMULATOR-DUMMY-AK".into(),
+            secret_key: "fgform-emulator-dummy-sk".into(),
+            token: "fgform-emulator-dummy-token".into(),
+            security_token: "fgform-emulator-dummy-security-token".into(),
+        },
+        // The interpreter's own reservations come on top of what the handler may use.
+        address_space_bytes: (language == Language::Python).then_some((memory_mb + 256) << 20),
+    };
+    let mut env = vec![
+        ("RUNTIME_PROJECT_ID".to_string(), f.project.clone()),
+        ("RUNTIME_FUNC_NAME".into(), f.name.clone()),
+        ("RUNTIME_FUNC_VERSION".into(), snap.version.clone()),
+        ("RUNTIME_PACKAGE".into(), f.package.clone()),
+        ("RUNTIME_HANDLER".into(), setup.handler.clone()),
+        ("RUNTIME_TIMEOUT".into(), timeout.to_string()),
+        ("RUNTIME_USERDATA".into(), text(config, "user_data")),
+        ("RUNTIME_CPU".into(), setup.cpu.to_string()),
+        ("RUNTIME_MEMORY".into(), memory_mb.to_string()),
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    env.extend(
+        variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))),
+    );
+    let fingerprint = {
+        let mut hash = Sha256::new();
+        hash.update(serde_json::to_vec(config).unwrap_or_default());
+        hash.update(serde_json::to_vec(&snap.code).unwrap_or_default());
+        hash.update(snap.last_modified.as_bytes());
+        hex::encode(hash.finalize())
+    };
+    let max_instances = match config
+        .get("strategy_config")
+        .and_then(|s| s.get("concurrency"))
+        .and_then(Value::as_i64)
+    {
+        Some(n) if n >= 0 => Some(n as usize),
+        _ => None,
+    };
+    Ok(Prepared {
+        spec: Spec {
+            urn: ctx.function_urn(f),
+            version: snap.version.clone(),
+            fingerprint,
+            runtime: runtime_name,
+            language,
+            memory_mb,
+            timeout: Duration::from_secs(timeout),
+            init_timeout: Duration::from_millis(setup.initializer_ms + 10_000),
+            max_instances,
+            env,
+            code,
+            dependencies,
+            setup,
+        },
+        alias,
+        key,
+        qualifier,
+    })
+}
+
+fn text(config: &Map<String, Value>, key: &str) -> String {
+    config.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// The function's environment variables and decrypted secrets (both JSON objects in
+/// strings), secrets last.
+fn variables(config: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for key in ["user_data", "encrypted_user_data"] {
+        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&text(config, key)) {
+            out.extend(m);
+        }
+    }
+    out
+}
+
+/// A package by digest, with its bytes when it is not unpacked yet.
+fn package(ctx: &Ctx<'_>, digest: &str) -> Res<Package> {
+    let internal = |msg: String| Fail::new(500, "FSS.0500", msg);
+    let bytes = if ctx.shared.runtime.has_code(digest) {
+        None
+    } else {
+        let stored = ctx
+            .shared
+            .blobs
+            .get(digest)
+            .map_err(|e| internal(format!("cannot read the code: {e}")))?;
+        Some(stored.ok_or_else(|| {
+            internal(
+                "the code package is not stored here: code named by an OBS URL is fetched only when the emulator runs with --obs-endpoint"
+                    .into(),
+            )
+        })?)
+    };
+    Ok(Package {
+        digest: digest.to_string(),
+        bytes,
+    })
+}
+
+/// The version an invocation through alias `name` runs: its main version, or one of its
+/// additional versions by their weights (percent).
+fn pick_version(f: &Function, name: &str) -> String {
+    let Some(alias) = f.aliases.get(name) else {
+        return "latest".into();
+    };
+    let mut draw = rand::random::<f64>() * 100.0;
+    for (version, weight) in &alias.additional_version_weights {
+        let weight = weight.as_f64().unwrap_or(0.0);
+        if draw < weight {
+            return version.clone();
+        }
+        draw -= weight;
+    }
+    alias.version.clone()
+}
+
+/// Runs a deferred invocation and makes its answer; an async one is accepted (202) and runs
+/// in the background.
+pub(crate) async fn finish(shared: &Arc<Shared>, job: Deferred) -> Res<Resp> {
+    match job.mode {
+        Mode::Sync { v1, log_tail } => {
+            let outcome = shared
+                .runtime
+                .invoke(&job.spec, &job.invocation)
+                .await
+                .map_err(|refusal| refused(&job.spec, refusal))?;
+            Ok(answer(&job.spec, &job.invocation, &outcome, v1, log_tail))
+        }
+        Mode::Async(policy) => {
+            let id = job.invocation.request_id.clone();
+            spawn_async(shared, job.spec, job.invocation, *policy);
+            Resp::with_status(202, json!({ "request_id": id }))
+        }
+    }
+}
+
+/// Records an async invocation as waiting and runs it in the background.
+fn spawn_async(shared: &Arc<Shared>, spec: Spec, invocation: Invocation, policy: AsyncPolicy) {
+    shared.runtime.records.accept(&invocation.request_id, &spec.urn);
+    let shared = shared.clone();
+    tokio::spawn(async move { run_async(&shared, &spec, &invocation, &policy).await });
+}
+
+/// Runs an async invocation to its end: throttled ones wait, failed ones are retried as the
+/// policy allows, one older than its maximum age is discarded; the result goes to the
+/// policy's destination.
+async fn run_async(shared: &Arc<Shared>, spec: &Spec, invocation: &Invocation, policy: &AsyncPolicy) {
+    use runtime::records::Status;
+    let records = &shared.runtime.records;
+    let id = &invocation.request_id;
+    let accepted = std::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        if accepted.elapsed() > policy.max_age {
+            let why = "the event was older than max_async_event_age_in_seconds";
+            records.update(id, Status::Discard, 1, why);
+            let response = json!({"errorType": "EventAgeExceeded", "errorMessage": why});
+            return deliver(
+                shared,
+                policy.on_failure.as_ref(),
+                spec,
+                invocation,
+                "EventAgeExceeded",
+                attempts,
+                response,
+            )
+            .await;
+        }
+        records.update(id, Status::Running, 0, "");
+        let outcome = match shared.runtime.invoke(spec, invocation).await {
+            Err(Refusal::Throttled) => {
+                records.update(id, Status::Wait, 0, "");
+                tokio::time::sleep(ASYNC_PAUSE).await;
+                continue;
+            }
+            Err(refusal) => Err(refused(spec, refusal)),
+            Ok(outcome) => Ok(outcome),
+        };
+        attempts += 1;
+        let (error, response) = match &outcome {
+            Ok(o) if o.succeeded() => {
+                records.update(id, Status::Success, 0, "");
+                let result = o
+                    .answer
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.result.clone())
+                    .unwrap_or_default();
+                let response = serde_json::from_str(&result).unwrap_or(Value::String(result));
+                return deliver(
+                    shared,
+                    policy.on_success.as_ref(),
+                    spec,
+                    invocation,
+                    "Success",
+                    attempts,
+                    response,
+                )
+                .await;
+            }
+            Ok(o) => {
+                let (error, code) = error_of(spec, o).unwrap_or((Value::Null, 1));
+                ((code as i64, error_message(&error)), error)
+            }
+            Err(fail) => (
+                (1, fail.msg.clone()),
+                json!({"errorType": "SystemError", "errorMessage": fail.msg}),
+            ),
+        };
+        if attempts > policy.retries {
+            records.update(id, Status::Fail, error.0, &error.1);
+            return deliver(
+                shared,
+                policy.on_failure.as_ref(),
+                spec,
+                invocation,
+                "RetriesExhausted",
+                attempts,
+                response,
+            )
+            .await;
+        }
+        records.update(id, Status::Wait, error.0, &error.1);
+        tokio::time::sleep(ASYNC_PAUSE).await;
+    }
+}
+
+fn error_message(error: &Value) -> String {
+    error
+        .get("errorMessage")
+        .and_then(Value::as_str)
+        .map_or_else(|| error.to_string(), str::to_string)
+}
+
+/// Sends the destination record: to a function (invoked async), or into the undelivered
+/// list for destinations outside the emulator.
+async fn deliver(
+    shared: &Arc<Shared>,
+    destination: Option<&Destination>,
+    spec: &Spec,
+    invocation: &Invocation,
+    condition: &str,
+    attempts: u32,
+    response: Value,
+) {
+    let Some(destination) = destination else { return };
+    let succeeded = condition == "Success";
+    let record = json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "request_context": {
+            "request_id": invocation.request_id,
+            "function_urn": format!("{}:{}", spec.urn, spec.version),
+            "condition": condition,
+            "approximate_invoke_count": attempts,
+        },
+        "request_payload": invocation.event,
+        "response_context": {
+            "status_code": if succeeded { 200 } else { 500 },
+            "function_error": if succeeded { Value::Null } else { response.get("errorType").cloned().unwrap_or(Value::Null) },
+        },
+        "response_payload": response,
+    });
+    if destination.kind != "FunctionGraph" {
+        shared
+            .runtime
+            .records
+            .undeliverable(json!({"destination": destination.kind, "param": destination.param, "record": record}));
+        return;
+    }
+    let target = destination
+        .param
+        .get("func_urn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let project = crate::api::FunctionUrn::parse(target).ok().and_then(|u| u.project);
+    // The destination is invoked like any async invocation of it: its own async config
+    // applies.
+    let prepared = {
+        let db = shared.db.lock();
+        let routed = super::super::gateway::Routed {
+            op: Operation::AsyncInvokeFunction,
+            project,
+            params: vec![target.to_string()],
+        };
+        let ctx = Ctx::new(shared, &routed, "", &[], "destination");
+        prepare_urn(&ctx, &db, target).map(|p| {
+            let config = db.tables.functions[&p.key].async_configs.get(&p.qualifier);
+            let policy = policy(config);
+            (p, policy)
+        })
+    };
+    match prepared {
+        Ok((p, policy)) => {
+            let next = Invocation {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                event: record,
+                alias: p.alias,
+            };
+            spawn_async(shared, p.spec, next, policy);
+        }
+        Err(fail) => shared.runtime.records.undeliverable(
+            json!({"destination": "FunctionGraph", "param": destination.param, "record": record, "error": fail.msg}),
+        ),
+    }
+}
+
+fn refused(spec: &Spec, refusal: Refusal) -> Fail {
+    match refusal {
+        Refusal::Throttled => Fail::new(
+            429,
+            "FSS.0429",
+            format!(
+                "too many requests: every instance of {}:{} is busy ({})",
+                spec.urn,
+                spec.version,
+                spec.max_instances
+                    .map_or(format!("at most {} here", runtime::UNLIMITED_INSTANCES), |n| format!(
+                        "concurrency {n}"
+                    ))
+            ),
+        ),
+        Refusal::Disabled => Fail::new(
+            429,
+            "FSS.0429",
+            format!("{} is disabled: its concurrency (max instances) is 0", spec.urn),
+        ),
+        Refusal::Unsupported(why) => Fail::new(501, "FSS.0501", why),
+        Refusal::Code(why) => Fail::new(500, "FSS.0500", why),
+    }
+}
+
+/// The error object a failed invocation answers with, and its `X-Func-Err-Code`.
+pub(crate) fn error_of(spec: &Spec, outcome: &Outcome) -> Option<(Value, u8)> {
+    match &outcome.answer {
+        Ok(a) if a.ok && !outcome.init_failed => None,
+        Ok(a) => {
+            let error = a
+                .error
+                .clone()
+                .unwrap_or_else(|| json!({"errorMessage": "the handler failed"}));
+            Some((error, if a.oom { 3 } else { 1 }))
+        }
+        Err(failure) => {
+            let (kind, code) = match failure {
+                Failure::Timeout => ("FunctionTimeout", 2),
+                Failure::OutOfMemory(_) => ("OutOfMemory", 3),
+                Failure::Crashed(_) | Failure::Start(_) => ("InstanceFailure", 4),
+            };
+            let message = runtime::failure_text(failure, spec);
+            Some((
+                json!({"errorType": kind, "errorMessage": message, "stackTrace": []}),
+                code,
+            ))
+        }
+    }
+}
+
+fn answer(spec: &Spec, invocation: &Invocation, outcome: &Outcome, v1: bool, log_tail: bool) -> Resp {
+    let error = error_of(spec, outcome);
+    let result = match (&error, &outcome.answer) {
+        (Some((e, _)), _) => e.to_string(),
+        (None, Ok(a)) => a.result.clone().unwrap_or_default(),
+        (None, Err(_)) => String::new(),
+    };
+    let log = base64::engine::general_purpose::STANDARD.encode(runtime::tail(&outcome.log, LOG_TAIL_BYTES));
+    let ms = outcome.duration.as_secs_f64() * 1000.0;
+    let memory_used = outcome.answer.as_ref().map_or(0.0, |a| a.memory_mb);
+    let id = &invocation.request_id;
+    let body = if v1 {
+        let status = if error.is_some() { 500 } else { 200 };
+        let shown_log = if log_tail { log.clone() } else { String::new() };
+        serde_json::to_vec(&json!({"request_id": id, "result": result, "log": shown_log, "status": status}))
+            .unwrap_or_default()
+    } else {
+        result.into_bytes()
+    };
+    let summary = json!({
+        "duration": (ms * 1000.0).round() / 1000.0,
+        "billingDuration": ms.ceil() as u64,
+        "memorySize": spec.memory_mb,
+        "memoryUsed": (memory_used * 1000.0).round() / 1000.0,
+    });
+    let mut headers = vec![
+        ("X-Cff-Request-Id".to_string(), id.clone()),
+        ("X-Cff-Invoke-Summary".into(), summary.to_string()),
+        ("X-CFF-Billing-Duration".into(), (ms.ceil() as u64).to_string()),
+        ("X-Cff-Response-Version".into(), if v1 { "v1" } else { "v0" }.into()),
+        (
+            "X-Func-Err-Code".into(),
+            error.as_ref().map_or(0, |(_, c)| *c).to_string(),
+        ),
+        ("X-Is-Func-Err".into(), error.is_some().to_string()),
+    ];
+    if log_tail {
+        headers.push(("X-Cff-Function-Log".into(), log));
+    }
+    Resp {
+        status: 200,
+        body: Some(body),
+        headers,
+        deferred: None,
+    }
+}

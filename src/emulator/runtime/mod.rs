@@ -1,0 +1,466 @@
+//! Running functions' code: every `Python*` runtime on the machine's `python3`, every
+//! `Node.js*` one on `node`, as worker processes ("instances") kept warm per function version
+//! and reused, up to the function's concurrency.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `spec.rs` | what an instance of one function version needs (built under the store lock) |
+//! | `worker.rs` | one instance: the process, its JSON-lines protocol, deadline and crash reports |
+//! | `code.rs` | packages unpacked once per digest |
+//! | `shim.py`, `shim.js` | the interpreters' side: load the handler, build the context, capture the log |
+//!
+//! Handler code runs with the rights of the user running the emulator: instances get a
+//! scrubbed environment and a private working directory, not a sandbox.
+
+mod code;
+pub(crate) mod records;
+mod spec;
+mod worker;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+pub(crate) use spec::{Credentials, Language, Package, Setup, Spec};
+pub(crate) use worker::{Answer, Failure};
+use worker::{Request, Worker};
+
+/// Instances per function version when its concurrency is unlimited (-1).
+pub const UNLIMITED_INSTANCES: usize = 32;
+/// Invocation logs kept for `GET /_emulator/logs`, newest last.
+const LOGS_KEPT: usize = 1000;
+/// Bytes of one invocation's log kept (its end).
+const LOG_BYTES_KEPT: usize = 64 * 1024;
+/// Where the kept logs are appended (one JSON line each), so a restarted emulator (the
+/// embedded one runs for one command) still has them.
+const LOG_FILE: &str = "logs.jsonl";
+/// The log file is rewritten with only the kept logs once it grows past this.
+const LOG_FILE_MAX: u64 = 16 * 1024 * 1024;
+
+/// The runtimes of one emulator.
+pub(crate) struct Runtimes {
+    root: PathBuf,
+    /// Removes `root` with the emulator when it has no data directory.
+    _temp: Option<tempfile::TempDir>,
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+    /// Each language's interpreter, found on first use.
+    interpreters: Mutex<HashMap<&'static str, Result<PathBuf, String>>>,
+    logs: Mutex<VecDeque<LogRecord>>,
+    /// Async invocations' records, and what undeliverable destinations would have got.
+    pub records: records::Records,
+}
+
+/// The instances of one function version (one fingerprint of it).
+struct Pool {
+    fingerprint: String,
+    idle: Mutex<Vec<Worker>>,
+    /// Instances alive: idle ones and those running an invocation or starting.
+    alive: AtomicUsize,
+}
+
+/// Counts one instance as alive until dropped (unless handed back to its pool's idle list).
+struct Seat(Arc<Pool>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.alive.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One invocation to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    pub request_id: String,
+    pub event: Value,
+    /// The alias invoked through, if any.
+    pub alias: String,
+}
+
+/// How an invocation went.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    /// The handler's answer (`ok` false: it raised, or its initializer did), or why there
+    /// was none.
+    pub answer: Result<Answer, Failure>,
+    /// The instance's initialization failed (`answer` holds the initializer's error).
+    pub init_failed: bool,
+    pub duration: Duration,
+    /// The framed function log: `Start invoke request …` to `Finish invoke request …`.
+    pub log: String,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        matches!(&self.answer, Ok(a) if a.ok) && !self.init_failed
+    }
+}
+
+/// Why an invocation could not start.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Refusal {
+    /// Every instance the function may have is busy.
+    Throttled,
+    /// The function's concurrency is 0.
+    Disabled,
+    /// Nothing here runs this runtime, or its interpreter is missing.
+    Unsupported(String),
+    /// The code could not be put on disk.
+    Code(String),
+}
+
+/// One invocation's log, for `GET /_emulator/logs`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct LogRecord {
+    pub function_urn: String,
+    pub version: String,
+    pub request_id: String,
+    pub time: String,
+    pub ok: bool,
+    /// Whether an instance was started for it.
+    pub cold: bool,
+    pub log: String,
+}
+
+impl Runtimes {
+    /// Runtimes keeping unpacked code and instance directories under `data`/runtime, or in
+    /// a temporary directory removed with them.
+    pub fn new(data: Option<&Path>) -> std::io::Result<Runtimes> {
+        let (root, temp) = match data {
+            Some(dir) => (dir.join("runtime"), None),
+            None => {
+                let temp = tempfile::Builder::new().prefix("fgform-emulator-").tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        std::fs::create_dir_all(root.join("work"))?;
+        // Instances run in directories of their own: every path they are given is absolute.
+        let root = root.canonicalize()?;
+        std::fs::write(root.join("shim.py"), include_str!("shim.py"))?;
+        std::fs::write(root.join("shim.js"), include_str!("shim.js"))?;
+        let logs = read_logs(&root.join(LOG_FILE));
+        Ok(Runtimes {
+            root,
+            _temp: temp,
+            pools: Mutex::default(),
+            interpreters: Mutex::default(),
+            logs: Mutex::new(logs),
+            records: records::Records::default(),
+        })
+    }
+
+    /// Whether package `digest` is unpacked already (its bytes need not be read).
+    pub fn has_code(&self, digest: &str) -> bool {
+        code::dir(&self.root, digest).is_dir()
+    }
+
+    /// Runs `invocation` on a warm instance of `spec`, or a new one when none is idle and
+    /// the function may have another.
+    pub async fn invoke(&self, spec: &Spec, invocation: &Invocation) -> Result<Outcome, Refusal> {
+        let started = Instant::now();
+        let pool = self.pool(spec);
+        let idle = pool.idle.lock().pop();
+        let (mut worker, seat, cold) = match idle {
+            Some(worker) => (worker, Seat(pool.clone()), false),
+            None => {
+                let seat = self.seat(spec, &pool)?;
+                match self.start(spec).await? {
+                    Ok(worker) => (worker, seat, true),
+                    Err((answer, init_failed)) => {
+                        return Ok(self.finish(spec, invocation, answer, true, init_failed, started));
+                    }
+                }
+            }
+        };
+        // The duration is the handler's: an instance's start is not billed.
+        let started = Instant::now();
+        let request = Request {
+            request_id: &invocation.request_id,
+            event: &invocation.event,
+            remaining_ms: spec.timeout.as_millis() as u64,
+            alias: &invocation.alias,
+        };
+        let answer = worker.invoke(&request, spec.timeout).await;
+        if answer.is_ok() && self.is_current(spec, &pool) {
+            // Back to the idle list, still counted alive.
+            std::mem::forget(seat);
+            pool.idle.lock().push(worker);
+        }
+        Ok(self.finish(spec, invocation, answer, cold, false, started))
+    }
+
+    /// The pool of `spec`'s version; a new one (retiring the old one's idle instances)
+    /// when the version changed since.
+    fn pool(&self, spec: &Spec) -> Arc<Pool> {
+        let mut pools = self.pools.lock();
+        let entry = pools.entry(spec.pool_key()).or_insert_with(|| new_pool(spec));
+        if entry.fingerprint != spec.fingerprint {
+            *entry = new_pool(spec);
+        }
+        entry.clone()
+    }
+
+    fn is_current(&self, spec: &Spec, pool: &Arc<Pool>) -> bool {
+        self.pools
+            .lock()
+            .get(&spec.pool_key())
+            .is_some_and(|p| Arc::ptr_eq(p, pool))
+    }
+
+    /// Counts a new instance in, within the function's concurrency.
+    fn seat(&self, spec: &Spec, pool: &Arc<Pool>) -> Result<Seat, Refusal> {
+        let limit = match spec.max_instances {
+            Some(0) => return Err(Refusal::Disabled),
+            Some(n) => n,
+            None => UNLIMITED_INSTANCES,
+        };
+        let taken = pool
+            .alive
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1));
+        match taken {
+            Ok(_) => Ok(Seat(pool.clone())),
+            Err(_) => Err(Refusal::Throttled),
+        }
+    }
+
+    /// Starts an instance: the code on disk, the interpreter found, the shim's setup done.
+    /// `Ok(Err(answer, init_failed))` when it could not serve (its start or initializer failed).
+    async fn start(&self, spec: &Spec) -> Result<Result<Worker, (Result<Answer, Failure>, bool)>, Refusal> {
+        let program = self.interpreter(spec).await?;
+        let mut setup = spec.setup.clone();
+        let root = self.unpack(&spec.code).await?;
+        setup.code_root = root.display().to_string();
+        setup.paths = vec![setup.code_root.clone()];
+        for dependency in &spec.dependencies {
+            let dir = self.unpack(dependency).await?;
+            setup.paths.extend(dependency_paths(spec.language, &dir));
+        }
+        let mut spec = spec.clone();
+        spec.env.push(("RUNTIME_CODE_ROOT".into(), setup.code_root.clone()));
+        spec.setup = setup;
+        let shim = self.root.join(match spec.language {
+            Language::Python => "shim.py",
+            Language::Node => "shim.js",
+        });
+        match Worker::start(&spec, &program, &shim, &self.root.join("work")).await {
+            Ok((worker, ready)) if ready.ok => Ok(Ok(worker)),
+            Ok((_, ready)) => Ok(Err((Ok(ready), true))),
+            Err(failure) => Ok(Err((Err(failure), true))),
+        }
+    }
+
+    /// The interpreter binary itself: asked of the one on PATH, since that may be a
+    /// launcher (pyenv's and asdf's shims are scripts) that would hand the handler the
+    /// launcher's own environment.
+    async fn interpreter(&self, spec: &Spec) -> Result<PathBuf, Refusal> {
+        let program = spec.language.program();
+        if let Some(found) = self.interpreters.lock().get(program) {
+            return found.clone().map_err(Refusal::Unsupported);
+        }
+        let found = match which(program) {
+            None => Err(format!(
+                "the {} runtime runs on `{program}`, which is not on the emulator's PATH",
+                spec.runtime
+            )),
+            Some(launcher) => {
+                let ask = match spec.language {
+                    Language::Python => ["-c", "import sys; print(sys.executable)"],
+                    Language::Node => ["-p", "process.execPath"],
+                };
+                match tokio::process::Command::new(&launcher).args(ask).output().await {
+                    Ok(out) if out.status.success() => {
+                        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+                        Ok(if path.is_file() { path } else { launcher })
+                    }
+                    Ok(out) => Err(format!(
+                        "`{} {}` failed: {}",
+                        launcher.display(),
+                        ask.join(" "),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )),
+                    Err(e) => Err(format!("cannot run {}: {e}", launcher.display())),
+                }
+            }
+        };
+        self.interpreters.lock().insert(program, found.clone());
+        found.map_err(Refusal::Unsupported)
+    }
+
+    async fn unpack(&self, package: &Package) -> Result<PathBuf, Refusal> {
+        if self.has_code(&package.digest) {
+            return Ok(code::dir(&self.root, &package.digest));
+        }
+        let Some(bytes) = package.bytes.clone() else {
+            return Err(Refusal::Code(format!("the package {} is not stored", package.digest)));
+        };
+        let (root, digest) = (self.root.clone(), package.digest.clone());
+        tokio::task::spawn_blocking(move || code::unpack(&root, &digest, &bytes))
+            .await
+            .map_err(|e| Refusal::Code(e.to_string()))?
+            .map_err(Refusal::Code)
+    }
+
+    /// Frames the log, keeps it, and makes the outcome.
+    fn finish(
+        &self,
+        spec: &Spec,
+        invocation: &Invocation,
+        answer: Result<Answer, Failure>,
+        cold: bool,
+        init_failed: bool,
+        started: Instant,
+    ) -> Outcome {
+        let duration = started.elapsed();
+        let mut outcome = Outcome {
+            answer,
+            init_failed,
+            duration,
+            log: String::new(),
+        };
+        outcome.log = frame(spec, invocation, &outcome);
+        let mut logs = self.logs.lock();
+        if logs.len() == LOGS_KEPT {
+            logs.pop_front();
+        }
+        let kept = tail(&outcome.log, LOG_BYTES_KEPT);
+        let record = LogRecord {
+            function_urn: spec.urn.clone(),
+            version: spec.version.clone(),
+            request_id: invocation.request_id.clone(),
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ok: outcome.succeeded(),
+            cold,
+            log: kept.to_string(),
+        };
+        self.persist(&record, &logs);
+        logs.push_back(record);
+        outcome
+    }
+
+    /// Appends `record` to the log file (best effort: the logs are a convenience, and an
+    /// invocation does not fail for them), rewriting the file from `kept` when it is large.
+    fn persist(&self, record: &LogRecord, kept: &VecDeque<LogRecord>) {
+        use std::io::Write as _;
+        let path = self.root.join(LOG_FILE);
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_FILE_MAX) {
+            let text: String = kept
+                .iter()
+                .filter_map(|r| serde_json::to_string(r).ok())
+                .map(|line| line + "\n")
+                .collect();
+            let _ = crate::atomic::write(&path, text.as_bytes(), crate::atomic::Access::Default);
+        }
+        let line = serde_json::to_string(record).unwrap_or_default() + "\n";
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
+    /// The kept logs of `function_urn` (all functions when empty), oldest first, at most
+    /// `limit`.
+    pub fn logs(&self, function_urn: &str, limit: usize) -> Vec<LogRecord> {
+        let logs = self.logs.lock();
+        let mut matching: Vec<LogRecord> = logs
+            .iter()
+            .rev()
+            .filter(|r| function_urn.is_empty() || r.function_urn == function_urn)
+            .take(limit)
+            .cloned()
+            .collect();
+        matching.reverse();
+        matching
+    }
+}
+
+/// The last [`LOGS_KEPT`] logs of the log file; a torn or damaged line is skipped (the
+/// logs are a convenience, never state).
+fn read_logs(path: &Path) -> VecDeque<LogRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut logs: VecDeque<LogRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    while logs.len() > LOGS_KEPT {
+        logs.pop_front();
+    }
+    logs
+}
+
+fn new_pool(spec: &Spec) -> Arc<Pool> {
+    Arc::new(Pool {
+        fingerprint: spec.fingerprint.clone(),
+        idle: Mutex::default(),
+        alive: AtomicUsize::new(0),
+    })
+}
+
+/// Where a dependency package's modules are found: its root, and the layouts packages
+/// are usually built with (`python/`, `node_modules/`, `nodejs/node_modules/`).
+fn dependency_paths(language: Language, dir: &Path) -> Vec<String> {
+    let candidates: &[&str] = match language {
+        Language::Python => &["", "python"],
+        Language::Node => &["node_modules", "nodejs/node_modules", ""],
+    };
+    candidates
+        .iter()
+        .map(|c| if c.is_empty() { dir.to_path_buf() } else { dir.join(c) })
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// `program` on the emulator's PATH.
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The end of `text`, at most `max` bytes, cut at a character boundary.
+pub(crate) fn tail(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// The function log as the service frames it.
+fn frame(spec: &Spec, invocation: &Invocation, outcome: &Outcome) -> String {
+    let now = || chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let id = &invocation.request_id;
+    let mut log = format!("{} Start invoke request '{id}', version: {}\n", now(), spec.version);
+    let (memory, failed) = match &outcome.answer {
+        Ok(answer) => {
+            log.push_str(&answer.log);
+            if !answer.log.is_empty() && !answer.log.ends_with('\n') {
+                log.push('\n');
+            }
+            (answer.memory_mb, !answer.ok || outcome.init_failed)
+        }
+        Err(failure) => {
+            log.push_str(&format!("{} {}\n", now(), failure_text(failure, spec)));
+            (0.0, true)
+        }
+    };
+    let ms = outcome.duration.as_secs_f64() * 1000.0;
+    log.push_str(&format!(
+        "{} Finish invoke request '{id}'{}, duration: {ms:.3}ms, billing duration: {}ms, memory used: {memory:.3}MB, billing memory: {}MB\n",
+        now(),
+        if failed { "(invoke Failed)" } else { "" },
+        ms.ceil() as u64,
+        spec.memory_mb
+    ));
+    log
+}
+
+/// What the log and the error answer say about an instance that gave no answer.
+pub(crate) fn failure_text(failure: &Failure, spec: &Spec) -> String {
+    match failure {
+        Failure::Timeout => format!("invocation timed out after {} s", spec.timeout.as_secs()),
+        Failure::OutOfMemory(_) => format!("the function ran out of memory (memory_size {} MB)", spec.memory_mb),
+        Failure::Crashed(why) => format!("the function's instance failed: {why}"),
+        Failure::Start(why) => format!("the function's instance could not start: {why}"),
+    }
+}
