@@ -44,6 +44,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Remove a state lock left behind by a process that can no longer release it.
     ForceUnlock(ForceUnlockArgs),
+    /// Run one of the stack's functions and print its result (exit 1 when it failed).
+    Invoke(InvokeArgs),
+    /// Show the function logs the emulator kept for one of the stack's functions.
+    Logs(LogsArgs),
 }
 
 /// Which stack, and the inputs its manifests read.
@@ -274,6 +278,47 @@ pub struct DriftArgs {
     /// (default: `DIR/.fgform-drift-ignore`, when it exists).
     #[arg(long, value_name = "PATH")]
     pub ignore_file: Option<PathBuf>,
+}
+
+/// `fgform invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function: `function.NAME` (or just NAME).
+    #[arg(value_name = "ADDR")]
+    pub address: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The event: JSON text, `@FILE` to read it from a file, `@-` from stdin (default `{}`).
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    /// Queue the invocation and print its request id instead of waiting for the result.
+    #[arg(long = "async")]
+    pub asynchronous: bool,
+    /// Invoke this version or alias instead of `latest`.
+    #[arg(long, value_name = "Q")]
+    pub qualifier: Option<String>,
+    /// Print the end of the function log to stderr.
+    #[arg(long)]
+    pub log: bool,
+    /// Print the request id, result, error code, log and summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fgform logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The function: `function.NAME` (or just NAME).
+    #[arg(value_name = "ADDR")]
+    pub address: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How many of the latest invocations to show.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    /// Print the records as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fgform show`.

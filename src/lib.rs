@@ -31,7 +31,7 @@
 //! | [`state`] | the state document (serial, lineage, raw JSON attributes, pending intents) and where it lives: `location` (parsing, pure), `backend` (one trait: conditional write, journal, lock, history; `file`, `postgres`, `s3` for S3/OBS with the store probe), `store` (`StateStore`: load with the journal replayed, conditional save against the version read), `crypto` (AES-256-GCM at rest), the group-commit writer (`recorder`), `state mv`/`rm` surgery | state dir, PostgreSQL, S3/OBS |
 //! | [`codestore`] | the code bucket: packages over the inline upload limit put under content-addressed keys in an S3/OBS bucket (`provider.code_bucket`, or the state's), sent as `code_type: obs` | network |
 //! | [`client`] | typed FunctionGraph calls per resource family over `transport` (signing, IAM tokens, retries, rate limit, adopting a create whose answer was lost) | network |
-//! | [`emulator`] | the local FunctionGraph: axum router per route family (`routes/`), gateway layers (request id, log, body limit, project check, chaos, auth), store + journal, code blobs, control plane (`admin`), `EmulatorHandle` | network, `--data` dir |
+//! | [`emulator`] | the local FunctionGraph: axum router per route family (`routes/`), gateway layers (request id, log, body limit, project check, chaos, auth), store + journal, code blobs, control plane (`admin`), the runtimes that run functions' code (`runtime/`: Python and Node worker processes), `EmulatorHandle` | network, `--data` dir, child processes |
 //! | [`atomic`] | temp file, fsync, rename: the one way a file is replaced | writes files |
 //! | [`printer`] | colour only on a terminal and never with `NO_COLOR`; plan symbols | none |
 //! | [`error`] | exit statuses, `error:` / `Caused by:` / `hint:` rendering | none |
@@ -126,6 +126,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::State(args) => commands::state::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
+        Command::Invoke(args) => commands::invoke::run(args),
+        Command::Logs(args) => commands::invoke::logs(args),
     }
 }
 

@@ -109,7 +109,7 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ApiError::Status { status, .. } | ApiError::UnexpectedBody { status, .. } => {
-                *status == 429 || *status >= 500
+                *status == 429 || (*status >= 500 && *status != 501)
             }
             ApiError::Transport { .. } | ApiError::Timeout { .. } => true,
             // IAM throttled or failed: the call itself was never sent, so try again.

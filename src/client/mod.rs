@@ -33,6 +33,7 @@ pub mod credentials;
 pub mod dependencies;
 pub mod error;
 pub mod functions;
+pub mod invoke;
 pub mod pagination;
 pub mod redact;
 pub mod retry;

@@ -34,6 +34,11 @@ pub(crate) struct Call {
     pub query: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub kind: Kind,
+    /// Headers beyond the signed ones (sent unsigned, as the SDKs send them).
+    pub headers: Vec<(&'static str, String)>,
+    /// How long one attempt may take, when not the client's per-request timeout (an
+    /// invocation waits for the function).
+    pub timeout: Option<Duration>,
 }
 
 impl Call {
@@ -44,6 +49,8 @@ impl Call {
             query: Vec::new(),
             body: None,
             kind: Kind::Read,
+            headers: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -54,6 +61,8 @@ impl Call {
             query: Vec::new(),
             body: None,
             kind: Kind::Delete,
+            headers: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -64,11 +73,31 @@ impl Call {
             query: Vec::new(),
             body: Some(serde_json::to_vec(body).expect("wire types serialise")),
             kind,
+            headers: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    /// A call whose body is sent as it is (an invocation's event).
+    pub fn raw(method: &'static str, path: String, body: Vec<u8>, kind: Kind) -> Call {
+        Call {
+            method,
+            path,
+            query: Vec::new(),
+            body: Some(body),
+            kind,
+            headers: Vec::new(),
+            timeout: None,
         }
     }
 
     pub fn query(mut self, key: &str, value: impl ToString) -> Call {
         self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl ToString) -> Call {
+        self.headers.push((name, value.to_string()));
         self
     }
 }
@@ -80,6 +109,18 @@ pub(crate) struct Answer {
     pub body: Bytes,
     pub request_id: Option<String>,
     retry_after: Option<Duration>,
+    /// The answer's `X-Cff-*` and `X-*-Func-Err*` headers (names lower-case).
+    pub cff: Vec<(String, String)>,
+}
+
+impl Answer {
+    /// A kept header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.cff
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// What a create's lookup found.
@@ -151,7 +192,7 @@ pub(crate) fn error_from_body(
 
 impl Client {
     /// The raw path of an API call: base path + `/v2/{project}` + `rest`.
-    fn raw_path(&self, rest: &str) -> String {
+    pub(crate) fn raw_path(&self, rest: &str) -> String {
         format!("{}/v2/{}{}", self.inner.base_path, self.inner.project_id, rest)
     }
 
@@ -235,6 +276,9 @@ impl Client {
                 req = req.header(k.as_str(), v.as_str());
             }
         }
+        for (k, v) in &call.headers {
+            req = req.header(*k, v.as_str());
+        }
         let started = Instant::now();
         let transport = |source: reqwest::Error| ApiError::Transport {
             method: call.method.to_string(),
@@ -250,12 +294,19 @@ impl Client {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(retry::parse_retry_after);
+            let cff = resp
+                .headers()
+                .iter()
+                .filter(|(k, _)| k.as_str().starts_with("x-cff-") || k.as_str().contains("func-err"))
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect();
             let body = resp.bytes().await.map_err(transport)?;
             Ok::<_, ApiError>(Answer {
                 status,
                 body,
                 request_id,
                 retry_after,
+                cff,
             })
         };
         let answer = match tokio::time::timeout(timeout, exchange).await {
@@ -306,9 +357,15 @@ impl Client {
             inner.stats.attempts.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
             // No attempt may outlive the overall deadline.
-            let timeout = policy
-                .request_timeout
-                .min(policy.deadline.saturating_sub(start.elapsed()))
+            let timeout = call
+                .timeout
+                .unwrap_or(policy.request_timeout)
+                .min(
+                    policy
+                        .deadline
+                        .saturating_sub(start.elapsed())
+                        .max(call.timeout.unwrap_or_default()),
+                )
                 .max(Duration::from_millis(1));
             let (err, retry_after) = match self.attempt(&call, &raw_path, timeout).await {
                 Ok(a) if a.status < 400 => return Ok(a),
@@ -319,6 +376,7 @@ impl Client {
                         body: Bytes::new(),
                         request_id: a.request_id,
                         retry_after: None,
+                        cff: Vec::new(),
                     });
                 }
                 Ok(a) => {
@@ -446,7 +504,7 @@ fn endpoint_origin<'e>(endpoint: &'e str, base_path: &str) -> &'e str {
     endpoint.strip_suffix(base_path).unwrap_or(endpoint)
 }
 
-fn decode<T: DeserializeOwned>(method: &str, path: &str, answer: &Answer) -> Result<T, ApiError> {
+pub(crate) fn decode<T: DeserializeOwned>(method: &str, path: &str, answer: &Answer) -> Result<T, ApiError> {
     serde_json::from_slice(&answer.body).map_err(|e| ApiError::UnexpectedBody {
         method: method.to_string(),
         path: path.to_string(),

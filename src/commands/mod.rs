@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod force_unlock;
 pub mod import;
 pub mod interrupt;
+pub mod invoke;
 pub mod package;
 pub mod plan;
 pub mod plan_output;

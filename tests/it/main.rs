@@ -14,6 +14,7 @@ mod emulator_chaos;
 mod emulator_dependencies;
 mod emulator_functions;
 mod emulator_hardening;
+mod emulator_invoke;
 mod emulator_persistence;
 mod emulator_robustness;
 mod emulator_snapshot;

@@ -1,0 +1,454 @@
+//! The emulator runs functions (issue 13): Python and Node handlers on the machine's
+//! interpreters, through fgform's client (the SDK's v1 answers) and raw v0 calls; failures,
+//! timeouts, memory, instance limits, initializers, dependencies, the scrubbed environment,
+//! async invocations with retries and destinations.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use fgform::client::Client;
+use serde_json::{json, Value};
+
+use crate::support::{b64, encode, local_client, Emu};
+
+/// A zip of `files` (name, content).
+fn zip(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        out.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        out.write_all(body.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// Creates function `name` running `files` with `config` (runtime, handler, … over the
+/// defaults); returns its unqualified URN.
+async fn function(emu: &Emu, name: &str, files: &[(&str, &str)], config: Value) -> String {
+    let mut body = json!({
+        "func_name": name, "package": "default", "runtime": "Python3.9", "handler": "index.handler",
+        "memory_size": 128, "timeout": 10, "code_type": "zip", "code_filename": "index.zip",
+        "func_code": { "file": b64(&zip(files)) },
+    });
+    for (k, v) in config.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let r = emu.post("/fgs/functions", body).await;
+    assert_eq!(r.status, 200, "create {name}: {}", r.text);
+    r.body["func_urn"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches(":latest")
+        .to_string()
+}
+
+fn client(emu: &Emu) -> Client {
+    local_client(&emu.url(), fgform::api::local::REGION, &emu.project)
+}
+
+const TEN_S: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_handler_runs_with_its_context_environment_and_log() {
+    let emu = Emu::start().await;
+    let code = r#"
+import json, os
+def handler(event, context):
+    print("hello from", context.getFunctionName())
+    context.getLogger().info("via the logger")
+    return {
+        "event": event,
+        "request_id": context.getRequestID(),
+        "name": context.getFunctionName(), "version": context.getVersion(),
+        "memory": context.getMemorySize(), "cpu": context.getCPUNumber(),
+        "package": context.getPackage(), "project": context.getProjectID(),
+        "user": context.getUserData("GREETING"), "secret": context.getUserData("TOKEN"),
+        "remaining": context.getRemainingTimeInMilliSeconds(),
+        "ak": context.getAccessKey(), "token": context.getSecurityToken(),
+        "env": sorted(os.environ), "greeting": os.environ.get("GREETING"),
+        "runtime_memory": os.environ.get("RUNTIME_MEMORY"), "pid": os.getpid(),
+    }
+"#;
+    let urn = function(
+        &emu,
+        "py",
+        &[("index.py", code)],
+        json!({"user_data": "{\"GREETING\":\"hi\"}", "encrypted_user_data": "{\"TOKEN\":\"s3cret\"}"}),
+    )
+    .await;
+    let c = client(&emu);
+    let first = c.invoke(&urn, br#"{"n":1}"#, true, TEN_S).await.unwrap();
+    assert!(!first.failed, "{}", first.result);
+    assert_eq!(first.error_code, "0");
+    let out: Value = serde_json::from_str(&first.result).unwrap();
+    assert_eq!(out["event"], json!({"n": 1}));
+    assert_eq!(
+        out["request_id"],
+        first.request_id.as_str(),
+        "the context's id is the answer's"
+    );
+    assert_eq!(
+        (
+            &out["name"],
+            &out["version"],
+            &out["memory"],
+            &out["cpu"],
+            &out["package"]
+        ),
+        (
+            &json!("py"),
+            &json!("latest"),
+            &json!(128),
+            &json!(300),
+            &json!("default")
+        )
+    );
+    assert_eq!(out["project"], emu.project.as_str());
+    assert_eq!(
+        (&out["user"], &out["secret"], &out["greeting"]),
+        (&json!("hi"), &json!("s3cret"), &json!("hi"))
+    );
+    assert!(out["remaining"].as_u64().unwrap() > 9_000);
+    assert!(out["ak"].as_str().unwrap().contains("DUMMY"), "{}", out["ak"]);
+    assert_eq!(out["runtime_memory"], "128");
+    // The handler's environment is the function's and the runtime's, nothing of the emulator's.
+    let env: Vec<&str> = out["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in &env {
+        assert!(
+            name.starts_with("RUNTIME_") || ["GREETING", "TOKEN", "PATH", "LANG", "HOME", "TMPDIR"].contains(name),
+            "unexpected variable {name} in {env:?}"
+        );
+    }
+    for name in [
+        "RUNTIME_PROJECT_ID",
+        "RUNTIME_FUNC_NAME",
+        "RUNTIME_HANDLER",
+        "RUNTIME_CODE_ROOT",
+        "RUNTIME_TIMEOUT",
+    ] {
+        assert!(env.contains(&name), "{name} missing from {env:?}");
+    }
+    let log = first.log.unwrap();
+    assert!(
+        log.contains(&format!("Start invoke request '{}', version: latest", first.request_id)),
+        "{log}"
+    );
+    assert!(log.contains("hello from py"), "{log}");
+    assert!(log.contains("INFO via the logger"), "{log}");
+    assert!(
+        log.contains(&format!("Finish invoke request '{}', duration:", first.request_id)),
+        "{log}"
+    );
+    assert!(first.summary.unwrap()["memorySize"] == 128);
+    // Warm: the same instance answers the next invocation.
+    let second = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    let again: Value = serde_json::from_str(&second.result).unwrap();
+    assert_eq!(again["pid"], out["pid"], "the instance is reused");
+    assert!(second.log.is_none(), "no log unless asked");
+    // The emulator keeps the logs.
+    let logs = c.emulator_logs(&urn, 10).await.unwrap().unwrap();
+    assert_eq!(logs.len(), 2);
+    assert!(logs[0].cold && !logs[1].cold);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v0_answers_with_the_result_itself_and_v1_with_the_envelope() {
+    let emu = Emu::start().await;
+    let urn = function(
+        &emu,
+        "v0",
+        &[("index.py", "def handler(e, c):\n    return 'plain text'\n")],
+        json!({}),
+    )
+    .await;
+    let path = emu.path(&format!("/fgs/functions/{}/invocations", encode(&urn)));
+    let r = emu.call_raw("POST", &path, &[], b"{}".to_vec(), &emu.sk).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text, "plain text");
+    assert_eq!(r.headers["x-cff-response-version"], "v0");
+    assert_eq!(r.headers["x-is-func-err"], "false");
+    assert!(r.headers.contains_key("x-cff-request-id"));
+    let c = client(&emu);
+    let v1 = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    assert_eq!(v1.result, "plain text");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_handlers_async_and_callback_style() {
+    let emu = Emu::start().await;
+    let code = r#"
+exports.handler = async (event, context) => {
+  console.log('node says', event.n);
+  return { doubled: event.n * 2, name: context.getFunctionName(), user: context.getUserData('K') };
+};
+exports.callback = (event, context, callback) => { setTimeout(() => callback(null, 'called back ' + event.n), 5); };
+exports.fails = (event, context, callback) => callback(new TypeError('bad input'));
+"#;
+    let c = client(&emu);
+    let config = |handler: &str| json!({"runtime": "Node.js18.15", "handler": handler, "user_data": "{\"K\":\"v\"}"});
+    let urn = function(&emu, "node", &[("index.js", code)], config("index.handler")).await;
+    let r = c.invoke(&urn, br#"{"n":21}"#, true, TEN_S).await.unwrap();
+    assert!(!r.failed, "{}", r.result);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.result).unwrap(),
+        json!({"doubled": 42, "name": "node", "user": "v"})
+    );
+    assert!(r.log.unwrap().contains("node says 21"));
+    let urn = function(&emu, "cb", &[("index.js", code)], config("index.callback")).await;
+    let r = c.invoke(&urn, br#"{"n":1}"#, false, TEN_S).await.unwrap();
+    assert_eq!(r.result, "called back 1");
+    let urn = function(&emu, "nodefail", &[("index.js", code)], config("index.fails")).await;
+    let r = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    assert!(r.failed);
+    let error: Value = serde_json::from_str(&r.result).unwrap();
+    assert_eq!(
+        (&error["errorType"], &error["errorMessage"]),
+        (&json!("TypeError"), &json!("bad input"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raising_handler_reports_its_error_type_message_and_stack() {
+    let emu = Emu::start().await;
+    let code = "def handler(event, context):\n    print('about to fail')\n    raise ValueError('no good: ' + str(event['n']))\n";
+    let urn = function(&emu, "raises", &[("index.py", code)], json!({})).await;
+    let r = client(&emu).invoke(&urn, br#"{"n":7}"#, true, TEN_S).await.unwrap();
+    assert!(r.failed);
+    assert_eq!(r.error_code, "1");
+    let error: Value = serde_json::from_str(&r.result).unwrap();
+    assert_eq!(error["errorType"], "ValueError");
+    assert_eq!(error["errorMessage"], "no good: 7");
+    let stack = error["stackTrace"].as_array().unwrap();
+    assert!(
+        stack.iter().any(|l| l.as_str().unwrap().contains("index.py")),
+        "{stack:?}"
+    );
+    let log = r.log.unwrap();
+    assert!(log.contains("about to fail"), "{log}");
+    assert!(log.contains("(invoke Failed)"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_past_its_timeout_is_killed_and_the_next_invocation_gets_a_new_instance() {
+    let emu = Emu::start().await;
+    let code = "import os, time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n";
+    let urn = function(&emu, "slow", &[("index.py", code)], json!({"timeout": 3})).await;
+    let c = client(&emu);
+    let pid = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap().result;
+    let started = std::time::Instant::now();
+    let r = c.invoke(&urn, br#"{"sleep":30}"#, false, TEN_S).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "killed at its timeout, not after the sleep"
+    );
+    assert!(r.failed);
+    assert_eq!(r.error_code, "2");
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.result).unwrap()["errorType"],
+        "FunctionTimeout"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the timed-out instance is gone"
+    );
+    let next = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    assert!(!next.failed);
+    assert_ne!(next.result, pid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_over_memory_is_reported_for_python_and_node() {
+    let emu = Emu::start().await;
+    let py = "def handler(event, context):\n    block = bytearray(600 * 1024 * 1024)\n    return len(block)\n";
+    let urn = function(&emu, "pymem", &[("index.py", py)], json!({})).await;
+    let c = client(&emu);
+    let r = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    assert!(r.failed, "{}", r.result);
+    assert_eq!(r.error_code, "3", "{}", r.result);
+    let js = "exports.handler = async () => { const keep = []; for (;;) keep.push(new Array(1e6).fill(1)); };\n";
+    let urn = function(
+        &emu,
+        "nodemem",
+        &[("index.js", js)],
+        json!({"runtime": "Node.js18.15", "timeout": 30}),
+    )
+    .await;
+    let r = c.invoke(&urn, b"{}", false, Duration::from_secs(30)).await.unwrap();
+    assert!(r.failed, "{}", r.result);
+    assert_eq!(r.error_code, "3", "{}", r.result);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invocations_beyond_the_functions_concurrency_are_throttled() {
+    let emu = Emu::start().await;
+    let code = "import time\ndef handler(event, context):\n    time.sleep(1.5)\n    return 'done'\n";
+    let urn = function(&emu, "one", &[("index.py", code)], json!({})).await;
+    let r = emu
+        .put(
+            &format!(
+                "/fgs/functions/{}/config-max-instance",
+                encode(&format!("{urn}:latest"))
+            ),
+            json!({"max_instance_num": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = client(&emu);
+    let (a, b) = tokio::join!(c.invoke(&urn, b"{}", false, TEN_S), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.invoke(&urn, b"{}", false, TEN_S).await
+    });
+    assert_eq!(a.unwrap().result, "done");
+    let err = b.unwrap_err();
+    assert_eq!(err.status(), Some(429), "{err}");
+    assert_eq!(err.code(), Some("FSS.0429"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_initializer_runs_once_per_instance_and_dependencies_are_importable() {
+    let emu = Emu::start().await;
+    // A dependency package with the usual `python/` layout.
+    let dep = zip(&[("python/helper.py", "def shout(s):\n    return s.upper() + '!'\n")]);
+    let r = emu
+        .post(
+            "/fgs/dependencies/version",
+            json!({"name": "helper", "runtime": "Python3.9", "depend_type": "zip", "depend_file": b64(&dep)}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let dep_id = r.body["id"].as_str().unwrap().to_string();
+    let code = "import helper\nCALLS = []\ndef init(context):\n    CALLS.append(context.getFunctionName())\ndef handler(event, context):\n    return {'inits': len(CALLS), 'shout': helper.shout('hi')}\n";
+    let urn = function(
+        &emu,
+        "init",
+        &[("index.py", code)],
+        json!({"initializer_handler": "index.init", "initializer_timeout": 5, "depend_version_list": [dep_id]}),
+    )
+    .await;
+    let c = client(&emu);
+    for _ in 0..3 {
+        let r = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+        assert!(!r.failed, "{}", r.result);
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.result).unwrap(),
+            json!({"inits": 1, "shout": "HI!"})
+        );
+    }
+    // A failing initializer fails the invocation, reported as such.
+    let bad =
+        "def init(context):\n    raise RuntimeError('cannot connect')\ndef handler(event, context):\n    return 1\n";
+    let urn = function(
+        &emu,
+        "badinit",
+        &[("index.py", bad)],
+        json!({"initializer_handler": "index.init", "initializer_timeout": 5}),
+    )
+    .await;
+    let r = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    assert!(r.failed);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.result).unwrap()["errorMessage"],
+        "cannot connect"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_the_emulator_cannot_run_is_refused_naming_it() {
+    let emu = Emu::start().await;
+    let urn = function(
+        &emu,
+        "java",
+        &[("Main.java", "class Main {}")],
+        json!({"runtime": "Java11", "handler": "index.handler"}),
+    )
+    .await;
+    let err = client(&emu).invoke(&urn, b"{}", false, TEN_S).await.unwrap_err();
+    assert_eq!(err.status(), Some(501), "{err}");
+    assert!(err.to_string().contains("Java11"), "{err}");
+}
+
+/// Polls the async record of `id` until it ends.
+async fn ended(c: &Client, urn: &str, id: &str) -> fgform::client::invoke::AsyncInvocation {
+    for _ in 0..200 {
+        if let Some(r) = c.async_invocation(urn, id).await.unwrap() {
+            if r.ended() {
+                return r;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("async invocation {id} did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_invocations_retry_and_reach_both_destinations() {
+    let emu = Emu::start().await;
+    let c = client(&emu);
+    // The sink records what it is sent, in its log.
+    let sink = function(
+        &emu,
+        "sink",
+        &[(
+            "index.py",
+            "import json\ndef handler(event, context):\n    print('RECORD', json.dumps(event))\n    return 'ok'\n",
+        )],
+        json!({}),
+    )
+    .await;
+    let code = "def handler(event, context):\n    if event.get('fail'):\n        raise RuntimeError('asked to fail')\n    return {'ok': True}\n";
+    let urn = function(&emu, "worker", &[("index.py", code)], json!({})).await;
+    let destination = json!({
+        "on_success": {"destination": "FunctionGraph", "param": json!({"func_urn": format!("{sink}:latest")}).to_string()},
+        "on_failure": {"destination": "OBS", "param": "{\"bucket\":\"dlq\",\"prefix\":\"f/\",\"expires\":1}"},
+    });
+    let r = emu
+        .put(
+            &format!(
+                "/fgs/functions/{}/async-invoke-config",
+                encode(&format!("{urn}:latest"))
+            ),
+            json!({"max_async_retry_attempts": 1, "destination_config": destination}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let ok = c.invoke_async(&urn, br#"{"n":1}"#).await.unwrap();
+    assert_eq!(ended(&c, &urn, &ok).await.status, "SUCCESS");
+    let bad = c.invoke_async(&urn, br#"{"fail":true}"#).await.unwrap();
+    let record = ended(&c, &urn, &bad).await;
+    assert_eq!(record.status, "FAIL");
+    assert!(record.error_message.contains("asked to fail"), "{record:?}");
+
+    // on_success: the sink was invoked with the documented record.
+    let mut sunk = Vec::new();
+    for _ in 0..100 {
+        sunk = c.emulator_logs(&sink, 10).await.unwrap().unwrap();
+        if !sunk.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = sunk[0]
+        .log
+        .lines()
+        .find(|l| l.starts_with("RECORD "))
+        .expect("the sink logged the record");
+    let sent: Value = serde_json::from_str(&line["RECORD ".len()..]).unwrap();
+    assert_eq!(sent["request_context"]["request_id"], ok.as_str());
+    assert_eq!(sent["request_context"]["condition"], "Success");
+    assert_eq!(sent["request_payload"], json!({"n": 1}));
+    assert_eq!(sent["response_payload"], json!({"ok": true}));
+    // on_failure: OBS cannot be reached here; what it would get is kept, after 2 attempts.
+    let kept = emu.admin("GET", "/destinations", None).await;
+    let failure = &kept["destinations"][0];
+    assert_eq!(failure["destination"], "OBS");
+    assert_eq!(failure["record"]["request_context"]["request_id"], bad.as_str());
+    assert_eq!(failure["record"]["request_context"]["approximate_invoke_count"], 2);
+    assert_eq!(failure["record"]["request_context"]["condition"], "RetriesExhausted");
+    let worker_logs = c.emulator_logs(&urn, 10).await.unwrap().unwrap();
+    assert_eq!(worker_logs.len(), 3, "one success, and a failure tried twice");
+}
