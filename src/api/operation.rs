@@ -192,7 +192,7 @@ mod tests {
             let json = serde_json::to_string(op).unwrap();
             assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), *op);
         }
-        assert_eq!(seen.len(), 46);
+        assert_eq!(seen.len(), 49);
     }
 
     #[test]

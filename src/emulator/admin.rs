@@ -164,6 +164,21 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
             let log = shared.log.lock();
             (200, json!({ "requests": log.since(since), "last_seq": log.last_seq() }))
         }
+        ("GET", ["clock"]) => (200, json!({ "now": shared.clock.now().to_rfc3339() })),
+        ("POST", ["clock", "advance"]) => {
+            let seconds = crate::api::signing::parse_query(query)
+                .into_iter()
+                .find(|(k, _)| k == "seconds")
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0);
+            match seconds {
+                Some(s) => {
+                    shared.clock.advance(std::time::Duration::from_secs_f64(s));
+                    (200, json!({ "now": shared.clock.now().to_rfc3339() }))
+                }
+                None => error(400, "clock/advance needs ?seconds=N (N >= 0)".into()),
+            }
+        }
         ("GET", ["destinations"]) => (200, json!({ "destinations": shared.runtime.records.undelivered() })),
         ("GET", ["logs"]) => {
             let query = crate::api::signing::parse_query(query);

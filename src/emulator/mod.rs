@@ -11,6 +11,7 @@
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
 //! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
+//! | `clock.rs` | the emulator's time: real time plus what `/_emulator/clock/advance` added; schedules sleep on it |
 //! | `runtime/` | running functions' code: Python and Node instances kept warm per version, async invocation records |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump, function logs, undeliverable destinations |
 //! | `reqlog.rs` | the request log tests read to check call order |
@@ -20,6 +21,7 @@
 mod admin;
 mod blobs;
 pub mod chaos;
+mod clock;
 mod fail;
 mod gateway;
 mod obs;
@@ -192,6 +194,7 @@ pub(crate) struct Shared {
     pub chaos: Mutex<chaos::Chaos>,
     pub log: Mutex<reqlog::RequestLog>,
     pub runtime: runtime::Runtimes,
+    pub clock: clock::Clock,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -315,6 +318,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         chaos: Mutex::new(chaos),
         log: Mutex::new(reqlog::RequestLog::default()),
         runtime,
+        clock: clock::Clock::default(),
     });
     let (tx, rx) = watch::channel(false);
     let router = routes::router(shared.clone());

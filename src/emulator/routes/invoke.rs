@@ -381,10 +381,11 @@ async fn run_async(shared: &Arc<Shared>, spec: &Spec, invocation: &Invocation, p
     use runtime::records::Status;
     let records = &shared.runtime.records;
     let id = &invocation.request_id;
-    let accepted = std::time::Instant::now();
+    let clock = &shared.clock;
+    let expires = clock.now() + policy.max_age;
     let mut attempts = 0u32;
     loop {
-        if accepted.elapsed() > policy.max_age {
+        if clock.now() > expires {
             let why = "the event was older than max_async_event_age_in_seconds";
             records.update(id, Status::Discard, 1, why);
             let response = json!({"errorType": "EventAgeExceeded", "errorMessage": why});
@@ -403,7 +404,7 @@ async fn run_async(shared: &Arc<Shared>, spec: &Spec, invocation: &Invocation, p
         let outcome = match shared.runtime.invoke(spec, invocation).await {
             Err(Refusal::Throttled) => {
                 records.update(id, Status::Wait, 0, "");
-                tokio::time::sleep(ASYNC_PAUSE).await;
+                clock.sleep(ASYNC_PAUSE).await;
                 continue;
             }
             Err(refusal) => Err(refused(spec, refusal)),
@@ -454,7 +455,7 @@ async fn run_async(shared: &Arc<Shared>, spec: &Spec, invocation: &Invocation, p
             .await;
         }
         records.update(id, Status::Wait, error.0, &error.1);
-        tokio::time::sleep(ASYNC_PAUSE).await;
+        clock.sleep(ASYNC_PAUSE).await;
     }
 }
 
