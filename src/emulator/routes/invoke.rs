@@ -466,6 +466,45 @@ fn error_message(error: &Value) -> String {
         .map_or_else(|| error.to_string(), str::to_string)
 }
 
+/// Prepares an invocation the emulator itself makes (a destination, a workflow's
+/// Operation state, a timer) of the function `urn` names, with the async policy of the
+/// qualifier it resolves to.
+pub(crate) fn prepare_internal(shared: &Shared, urn: &str) -> Res<(Prepared, AsyncPolicy)> {
+    let project = crate::api::FunctionUrn::parse(urn).ok().and_then(|u| u.project);
+    let db = shared.db.lock();
+    let routed = super::super::gateway::Routed {
+        op: Operation::InvokeFunction,
+        project,
+        params: vec![urn.to_string()],
+    };
+    let ctx = Ctx::new(shared, &routed, "", &[], "internal");
+    let prepared = prepare_urn(&ctx, &db, urn)?;
+    let policy = policy(db.tables.functions[&prepared.key].async_configs.get(&prepared.qualifier));
+    Ok((prepared, policy))
+}
+
+/// Runs the function `urn` names (any qualifier) synchronously with `event`, as a
+/// workflow's Operation state does: `Ok(result)` (its JSON, or the text when not JSON), or
+/// `Err(error object)` when the function failed; `Fail` when it could not run at all.
+pub(crate) async fn call_function(shared: &Shared, urn: &str, event: Value) -> Res<Result<Value, Value>> {
+    let (prepared, _) = prepare_internal(shared, urn)?;
+    let invocation = Invocation {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        event,
+        alias: prepared.alias,
+    };
+    let outcome = shared
+        .runtime
+        .invoke(&prepared.spec, &invocation)
+        .await
+        .map_err(|refusal| refused(&prepared.spec, refusal))?;
+    if let Some((error, _)) = error_of(&prepared.spec, &outcome) {
+        return Ok(Err(error));
+    }
+    let result = outcome.answer.ok().and_then(|a| a.result).unwrap_or_default();
+    Ok(Ok(serde_json::from_str(&result).unwrap_or(Value::String(result))))
+}
+
 /// Sends the destination record: to a function (invoked async), or into the undelivered
 /// list for destinations outside the emulator.
 async fn deliver(
@@ -506,24 +545,9 @@ async fn deliver(
         .get("func_urn")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let project = crate::api::FunctionUrn::parse(target).ok().and_then(|u| u.project);
     // The destination is invoked like any async invocation of it: its own async config
     // applies.
-    let prepared = {
-        let db = shared.db.lock();
-        let routed = super::super::gateway::Routed {
-            op: Operation::AsyncInvokeFunction,
-            project,
-            params: vec![target.to_string()],
-        };
-        let ctx = Ctx::new(shared, &routed, "", &[], "destination");
-        prepare_urn(&ctx, &db, target).map(|p| {
-            let config = db.tables.functions[&p.key].async_configs.get(&p.qualifier);
-            let policy = policy(config);
-            (p, policy)
-        })
-    };
-    match prepared {
+    match prepare_internal(shared, target) {
         Ok((p, policy)) => {
             let next = Invocation {
                 request_id: uuid::Uuid::new_v4().to_string(),
