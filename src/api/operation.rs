@@ -120,6 +120,13 @@ operations! {
     BatchDeleteWorkflows = Delete "/v2/{project_id}/fgs/workflows";
     ShowWorkFlow = Get "/v2/{project_id}/fgs/workflows/{workflow_id}";
     UpdateWorkFlow = Put "/v2/{project_id}/fgs/workflows/{workflow_id}";
+    StartWorkflowExecution = Post "/v2/{project_id}/fgs/workflows/{workflow_id}/executions";
+    ListWorkflowExecutions = Get "/v2/{project_id}/fgs/workflows/{workflow_id}/executions";
+    ShowWorkflowExecution = Get "/v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}";
+    /// Terminates a running execution (the SDK's name for it).
+    StopWorkFlow = Post "/v2/{project_id}/fgs/workflows/{workflow_id}/executions/{execution_id}/terminate";
+    /// EXPRESS workflows only: the answer waits for the execution's end.
+    StartSyncWorkflowExecution = Post "/v2/{project_id}/fgs/workflows/{workflow_id}/sync-executions";
     ListQuotas = Get "/v2/{project_id}/fgs/quotas";
     ShowProjectTagsList = Get "/v2/{project_id}/functions/tags";
     ListFunctionTags = Get "/v2/{project_id}/functions/{resource_id}/tags";
@@ -192,7 +199,7 @@ mod tests {
             let json = serde_json::to_string(op).unwrap();
             assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), *op);
         }
-        assert_eq!(seen.len(), 49);
+        assert_eq!(seen.len(), 54);
     }
 
     #[test]

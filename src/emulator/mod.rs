@@ -11,6 +11,7 @@
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
 //! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
+//! | `flow/` | workflow executions: the engine running a definition, their in-memory records |
 //! | `clock.rs` | the emulator's time: real time plus what `/_emulator/clock/advance` added; schedules sleep on it |
 //! | `runtime/` | running functions' code: Python and Node instances kept warm per version, async invocation records |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump, function logs, undeliverable destinations |
@@ -23,6 +24,7 @@ mod blobs;
 pub mod chaos;
 mod clock;
 mod fail;
+mod flow;
 mod gateway;
 mod obs;
 mod reqlog;
@@ -195,6 +197,8 @@ pub(crate) struct Shared {
     pub log: Mutex<reqlog::RequestLog>,
     pub runtime: runtime::Runtimes,
     pub clock: clock::Clock,
+    /// Workflow executions (in memory only).
+    pub executions: Mutex<flow::Executions>,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -319,6 +323,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         log: Mutex::new(reqlog::RequestLog::default()),
         runtime,
         clock: clock::Clock::default(),
+        executions: Mutex::default(),
     });
     let (tx, rx) = watch::channel(false);
     let router = routes::router(shared.clone());

@@ -479,7 +479,11 @@ pub(crate) fn prepare_internal(shared: &Shared, urn: &str) -> Res<(Prepared, Asy
     };
     let ctx = Ctx::new(shared, &routed, "", &[], "internal");
     let prepared = prepare_urn(&ctx, &db, urn)?;
-    let policy = policy(db.tables.functions[&prepared.key].async_configs.get(&prepared.qualifier));
+    let policy = policy(
+        db.tables.functions[&prepared.key]
+            .async_configs
+            .get(&prepared.qualifier),
+    );
     Ok((prepared, policy))
 }
 

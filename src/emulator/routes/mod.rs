@@ -10,6 +10,7 @@
 
 mod async_config;
 mod dependencies;
+mod executions;
 mod functions;
 pub(crate) mod invoke;
 mod misc;
@@ -28,6 +29,7 @@ use axum::response::Response;
 use axum::routing::{any, on, MethodFilter, MethodRouter};
 use axum::Router;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use tower::{ServiceBuilder, ServiceExt as _};
 
@@ -71,11 +73,15 @@ impl Routes {
                 Ok(fetched) => run(&shared, op, handler, req, fetched),
                 Err(fail) => Err(fail),
             };
-            // What a handler deferred (an invocation) runs now, outside the store lock.
+            // What a handler deferred (an invocation, an execution) runs now, outside the
+            // store lock.
             let answer = match answer {
                 Ok(Resp {
-                    deferred: Some(job), ..
-                }) => invoke::finish(&shared, *job).await,
+                    deferred: Some(later), ..
+                }) => match later {
+                    Later::Invoke(job) => invoke::finish(&shared, *job).await,
+                    Later::Task(task) => task(shared.clone()).await,
+                },
                 other => other,
             };
             match answer {
@@ -166,6 +172,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         triggers::routes,
         dependencies::routes,
         workflows::routes,
+        executions::routes,
         invoke::routes,
         misc::routes,
     ] {
@@ -207,8 +214,16 @@ pub(crate) struct Resp {
     /// `api::types` value goes straight to bytes, never through a `Value` copy.
     pub body: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
-    /// An invocation to run after the store lock is released; it makes the answer.
-    pub deferred: Option<Box<invoke::Deferred>>,
+    /// Work to do after the store lock is released; it makes the answer.
+    pub deferred: Option<Later>,
+}
+
+/// What a handler leaves for after the store lock is released.
+pub(crate) enum Later {
+    /// An invocation ([`invoke::finish`]).
+    Invoke(Box<invoke::Deferred>),
+    /// Any other work (a workflow execution): given the emulator, a future making the answer.
+    Task(Box<dyn FnOnce(Arc<Shared>) -> BoxFuture<'static, Res<Resp>> + Send>),
 }
 
 impl Resp {
@@ -218,7 +233,17 @@ impl Resp {
             status: 0,
             body: None,
             headers: Vec::new(),
-            deferred: Some(Box::new(job)),
+            deferred: Some(Later::Invoke(Box::new(job))),
+        }
+    }
+
+    /// An answer `task` makes, run once the store lock is released.
+    pub(crate) fn later(task: impl FnOnce(Arc<Shared>) -> BoxFuture<'static, Res<Resp>> + Send + 'static) -> Resp {
+        Resp {
+            status: 0,
+            body: None,
+            headers: Vec::new(),
+            deferred: Some(Later::Task(Box::new(task))),
         }
     }
 

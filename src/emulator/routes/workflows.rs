@@ -83,7 +83,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     Resp::created(out)
 }
 
-fn int_query(ctx: &Ctx<'_>, key: &str, default: i64) -> Res<i64> {
+pub(super) fn int_query(ctx: &Ctx<'_>, key: &str, default: i64) -> Res<i64> {
     match ctx.query(key).filter(|s| !s.is_empty()) {
         None => Ok(default),
         Some(v) => v
