@@ -21,6 +21,7 @@ mod emulator_snapshot;
 mod emulator_tags_quotas;
 mod emulator_triggers;
 mod emulator_versions;
+mod emulator_workflow_exec;
 mod emulator_workflows;
 mod environment;
 mod import;
