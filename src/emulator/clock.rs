@@ -81,7 +81,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!sleeper.is_finished(), "half way is not there");
         clock.advance(Duration::from_secs(1800));
-        tokio::time::timeout(Duration::from_secs(5), sleeper).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), sleeper)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(clock.now() - before >= chrono::Duration::seconds(3600));
     }
 

@@ -12,6 +12,7 @@
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
 //! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
 //! | `clock.rs` | the emulator's time: real time plus what `/_emulator/clock/advance` added; schedules sleep on it |
+//! | `timers.rs` | TIMER triggers firing on their schedules (on the clock), and firing one on demand |
 //! | `runtime/` | running functions' code: Python and Node instances kept warm per version, async invocation records |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump, function logs, undeliverable destinations |
 //! | `reqlog.rs` | the request log tests read to check call order |
@@ -30,6 +31,7 @@ mod routes;
 mod runtime;
 mod server;
 pub mod store;
+mod timers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -195,6 +197,7 @@ pub(crate) struct Shared {
     pub log: Mutex<reqlog::RequestLog>,
     pub runtime: runtime::Runtimes,
     pub clock: clock::Clock,
+    pub timers: timers::Timers,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -319,7 +322,9 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         log: Mutex::new(reqlog::RequestLog::default()),
         runtime,
         clock: clock::Clock::default(),
+        timers: timers::Timers::default(),
     });
+    tokio::spawn(timers::run(Arc::downgrade(&shared)));
     let (tx, rx) = watch::channel(false);
     let router = routes::router(shared.clone());
     let task = tokio::spawn(server::serve(listener, shared.clone(), router, rx));

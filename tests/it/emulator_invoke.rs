@@ -452,3 +452,163 @@ async fn async_invocations_retry_and_reach_both_destinations() {
     let worker_logs = c.emulator_logs(&urn, 10).await.unwrap().unwrap();
     assert_eq!(worker_logs.len(), 3, "one success, and a failure tried twice");
 }
+
+/// A TIMER trigger on `urn` (unqualified): its id.
+async fn timer(emu: &Emu, urn: &str, name: &str, schedule: &str) -> String {
+    let r = emu
+        .post(
+            &format!("/fgs/triggers/{}", encode(&format!("{urn}:latest"))),
+            json!({ "trigger_type_code": "TIMER", "trigger_status": "ACTIVE", "event_type_code": "MessageCreated",
+                    "event_data": { "name": name, "schedule_type": "Rate", "schedule": schedule, "user_event": "tick" } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["trigger_id"].as_str().unwrap().to_string()
+}
+
+/// The TIMER events `urn`'s handler logged (it prints `EVENT <json>`), waiting for `n`.
+async fn timer_events(c: &Client, urn: &str, n: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    for _ in 0..200 {
+        let logs = c.emulator_logs(urn, 100).await.unwrap().unwrap();
+        events = logs
+            .iter()
+            .flat_map(|l| {
+                l.log
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("EVENT "))
+                    .map(str::to_string)
+            })
+            .map(|e| serde_json::from_str(&e).unwrap())
+            .collect();
+        if events.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    events
+}
+
+const PRINT_EVENT: &str =
+    "import json\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n    return 'ok'\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_through_the_control_plane_with_the_documented_event() {
+    let emu = Emu::start().await;
+    let urn = function(&emu, "timed", &[("index.py", PRINT_EVENT)], json!({})).await;
+    let id = timer(&emu, &urn, "every-5m", "5m").await;
+    let fired = emu.admin("POST", &format!("/triggers/{id}/fire"), None).await;
+    assert!(fired["request_id"].is_string(), "{fired}");
+    let c = client(&emu);
+    let record = ended(&c, &urn, fired["request_id"].as_str().unwrap()).await;
+    assert_eq!(record.status, "SUCCESS");
+    let events = timer_events(&c, &urn, 1).await;
+    assert_eq!(events.len(), 1, "fired once, not by its schedule");
+    let event = &events[0];
+    assert_eq!(
+        (
+            &event["version"],
+            &event["trigger_type"],
+            &event["trigger_name"],
+            &event["user_event"]
+        ),
+        (&json!("v1.0"), &json!("TIMER"), &json!("every-5m"), &json!("tick"))
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(event["time"].as_str().unwrap()).is_ok());
+    let missing = emu.admin("POST", "/triggers/nope/fire", None).await;
+    assert_eq!(missing["error_code"], "EMULATOR.0404");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_on_its_schedule_when_the_virtual_clock_moves() {
+    let emu = Emu::start().await;
+    let urn = function(&emu, "hourly", &[("index.py", PRINT_EVENT)], json!({})).await;
+    let id = timer(&emu, &urn, "hourly", "1h").await;
+    // Once the scheduler has the timer, an hour of the emulator's clock fires it once and
+    // two more hours twice more.
+    for _ in 0..100 {
+        let triggers = emu.admin("GET", "/triggers", None).await;
+        if triggers["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["trigger_id"] == id.as_str() && t["last"].is_string())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = client(&emu);
+    assert!(timer_events(&c, &urn, 0).await.is_empty(), "nothing before its time");
+    emu.admin("POST", "/clock/advance?seconds=3601", None).await;
+    assert_eq!(timer_events(&c, &urn, 1).await.len(), 1);
+    emu.admin("POST", "/clock/advance?seconds=7200", None).await;
+    let events = timer_events(&c, &urn, 3).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events.iter().all(|e| e["trigger_name"] == "hourly"));
+    // A disabled timer stops.
+    let r = emu
+        .put(
+            &format!("/fgs/triggers/{}/TIMER/{id}", encode(&format!("{urn}:latest"))),
+            json!({"trigger_status": "DISABLED"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    emu.admin("POST", "/clock/advance?seconds=36000", None).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        timer_events(&c, &urn, 4).await.len(),
+        3,
+        "a disabled timer does not fire"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_and_the_report_count_invocations_failures_and_durations() {
+    let emu = Emu::start().await;
+    let code =
+        "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('no')\n    return 1\n";
+    let urn = function(&emu, "counted", &[("index.py", code)], json!({})).await;
+    let other = function(&emu, "quiet", &[("index.py", code)], json!({})).await;
+    let c = client(&emu);
+    for body in [&br#"{}"#[..], br#"{}"#, br#"{"fail":true}"#] {
+        c.invoke(&urn, body, false, TEN_S).await.unwrap();
+    }
+    c.invoke(&other, b"{}", false, TEN_S).await.unwrap();
+    let stats = emu.get(&format!("/fgs/functions/{}/statistics/5", encode(&urn))).await;
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    let total = |metric: &str| -> f64 {
+        stats.body[metric]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (total("count"), total("fail_count"), total("function_error_count")),
+        (3.0, 1.0, 1.0)
+    );
+    assert!(stats.body["max_duration"][0]["value"].as_f64().unwrap() > 0.0);
+    assert!(stats.body["count"][0]["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+    // A version URN counts that version only: none were made of v1.
+    let r = emu
+        .post(
+            &format!("/fgs/functions/{}/versions", encode(&format!("{urn}:latest"))),
+            json!({"version": "v1"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v1 = emu
+        .get(&format!("/fgs/functions/{}/statistics/5", encode(&format!("{urn}:v1"))))
+        .await;
+    assert_eq!(v1.body["count"], json!([]));
+    let report = emu.get_q("/fgs/function/report", &[("type", "count")]).await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(report.body["values"][0]["key"], urn.as_str());
+    assert_eq!(report.body["values"][0]["value"], 3);
+    assert_eq!(report.body["count"], 2);
+    let fails = emu.get_q("/fgs/function/report", &[("type", "failcount")]).await;
+    assert_eq!(fails.body["values"], json!([{"key": urn, "value": 1}]));
+}
