@@ -9,7 +9,7 @@ use std::time::Duration;
 use fgform::client::Client;
 use serde_json::{json, Value};
 
-use crate::support::{b64, encode, local_client, Emu};
+use crate::support::{b64, encode, local_client, Caller, Emu};
 
 /// A zip of `files` (name, content).
 fn zip(files: &[(&str, &str)]) -> Vec<u8> {
@@ -23,7 +23,7 @@ fn zip(files: &[(&str, &str)]) -> Vec<u8> {
 
 /// Creates function `name` running `files` with `config` (runtime, handler, … over the
 /// defaults); returns its unqualified URN.
-async fn function(emu: &Emu, name: &str, files: &[(&str, &str)], config: Value) -> String {
+async fn function(emu: &Caller, name: &str, files: &[(&str, &str)], config: Value) -> String {
     let mut body = json!({
         "func_name": name, "package": "default", "runtime": "Python3.9", "handler": "index.handler",
         "memory_size": 128, "timeout": 10, "code_type": "zip", "code_filename": "index.zip",
@@ -41,7 +41,7 @@ async fn function(emu: &Emu, name: &str, files: &[(&str, &str)], config: Value) 
         .to_string()
 }
 
-fn client(emu: &Emu) -> Client {
+fn client(emu: &Caller) -> Client {
     local_client(&emu.url(), fgform::api::local::REGION, &emu.project)
 }
 
@@ -611,4 +611,82 @@ async fn statistics_and_the_report_count_invocations_failures_and_durations() {
     assert_eq!(report.body["count"], 2);
     let fails = emu.get_q("/fgs/function/report", &[("type", "failcount")]).await;
     assert_eq!(fails.body["values"], json!([{"key": urn, "value": 1}]));
+}
+
+/// Whether process `pid` is gone (or dead, waiting to be reaped by whoever adopted it).
+fn gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status.lines().any(|l| l.starts_with("State:") && l.contains('Z')),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_die_with_the_emulator_even_when_it_is_killed() {
+    use std::io::BufRead as _;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = crate::context::fgform_command()
+        .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let addr = url.trim().trim_start_matches("http://").parse().unwrap();
+    let emu = Caller::new(addr);
+    let c = client(&emu);
+    let py = function(
+        &emu,
+        "pypid",
+        &[("index.py", "import os\ndef handler(e, c):\n    return os.getpid()\n")],
+        json!({}),
+    )
+    .await;
+    let js = "exports.handler = async () => process.pid;\n";
+    let node = function(&emu, "nodepid", &[("index.js", js)], json!({"runtime": "Node.js18.15"})).await;
+    let mut pids = Vec::new();
+    for urn in [&py, &node] {
+        let r = c.invoke(urn, b"{}", false, TEN_S).await.unwrap();
+        assert!(!r.failed, "{}", r.result);
+        pids.push(r.result.parse::<u64>().unwrap());
+    }
+    assert!(pids.iter().all(|p| !gone(*p)), "warm instances run between invocations");
+    // Busy ones too: a Python handler asleep and a Node handler spinning, each having
+    // written its pid where the test reads it.
+    let py_busy =
+        "import os, time\ndef handler(e, c):\n    open(e['file'], 'w').write(str(os.getpid()))\n    time.sleep(600)\n";
+    let js_busy = "const fs = require('fs');\nexports.handler = async (e) => { fs.writeFileSync(e.file, String(process.pid)); for (;;) {} };\n";
+    let busy_py = function(&emu, "pybusy", &[("index.py", py_busy)], json!({"timeout": 900})).await;
+    let busy_js = function(
+        &emu,
+        "nodebusy",
+        &[("index.js", js_busy)],
+        json!({"runtime": "Node.js18.15", "timeout": 900}),
+    )
+    .await;
+    for (urn, name) in [(&busy_py, "py.pid"), (&busy_js, "js.pid")] {
+        let file = data.path().join(name);
+        let event = json!({"file": file}).to_string();
+        c.invoke_async(urn, event.as_bytes()).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&file).map_or(true, |s| s.is_empty()) {
+            assert!(std::time::Instant::now() < deadline, "{name} never written");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pids.push(std::fs::read_to_string(&file).unwrap().trim().parse().unwrap());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| !gone(*p)) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        pids.iter().all(|p| gone(*p)),
+        "instances {pids:?} outlived the emulator"
+    );
 }
