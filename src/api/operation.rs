@@ -100,6 +100,8 @@ operations! {
     InvokeFunction = Post "/v2/{project_id}/fgs/functions/{function_urn}/invocations";
     AsyncInvokeFunction = Post "/v2/{project_id}/fgs/functions/{function_urn}/invocations-async";
     ListAsyncInvocations = Get "/v2/{project_id}/fgs/functions/{function_urn}/async-invocations";
+    ListFunctionStatistics = Get "/v2/{project_id}/fgs/functions/{func_urn}/statistics/{period}";
+    ListFunctionAsMetric = Get "/v2/{project_id}/fgs/function/report";
     CreateFunctionTrigger = Post "/v2/{project_id}/fgs/triggers/{function_urn}";
     ListFunctionTriggers = Get "/v2/{project_id}/fgs/triggers/{function_urn}";
     BatchDeleteFunctionTriggers = Delete "/v2/{project_id}/fgs/triggers/{function_urn}";
@@ -199,7 +201,7 @@ mod tests {
             let json = serde_json::to_string(op).unwrap();
             assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), *op);
         }
-        assert_eq!(seen.len(), 54);
+        assert_eq!(seen.len(), 56);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use super::fail::json_response;
 use super::gateway::{raw_uri, RawBody};
 use super::Shared;
 use crate::api::ApiErrorBody;
+use std::sync::Arc;
 
 /// A control-plane error body.
 fn error_body(code: &str, msg: String) -> Value {
@@ -45,7 +46,7 @@ fn error_body(code: &str, msg: String) -> Value {
 }
 
 /// The handler of `/_emulator` and everything under it.
-pub(crate) fn endpoint(shared: &Shared, req: Request) -> Response {
+pub(crate) fn endpoint(shared: &Arc<Shared>, req: Request) -> Response {
     let method = req.method().as_str();
     let (status, value) = match guard(method, req.headers()) {
         Ok(()) => {
@@ -129,7 +130,7 @@ pub(crate) fn guard(method: &str, headers: &HeaderMap) -> Result<(), (u16, Value
     Ok(())
 }
 
-pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
+pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, query: &str, body: &[u8]) -> (u16, Value) {
     let rest = path.trim_start_matches("/_emulator").trim_matches('/');
     let parts: Vec<&str> = if rest.is_empty() {
         vec![]
@@ -164,6 +165,8 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, query: &str, bod
             let log = shared.log.lock();
             (200, json!({ "requests": log.since(since), "last_seq": log.last_seq() }))
         }
+        ("GET", ["triggers"]) => (200, super::timers::list(shared)),
+        ("POST", ["triggers", id, "fire"]) => super::timers::fire(shared, id),
         ("GET", ["clock"]) => (200, json!({ "now": shared.clock.now().to_rfc3339() })),
         ("POST", ["clock", "advance"]) => {
             let seconds = crate::api::signing::parse_query(query)

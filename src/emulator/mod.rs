@@ -13,6 +13,7 @@
 //! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
 //! | `flow/` | workflow executions: the engine running a definition, their in-memory records |
 //! | `clock.rs` | the emulator's time: real time plus what `/_emulator/clock/advance` added; schedules sleep on it |
+//! | `timers.rs` | TIMER triggers firing on their schedules (on the clock), and firing one on demand |
 //! | `runtime/` | running functions' code: Python and Node instances kept warm per version, async invocation records |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump, function logs, undeliverable destinations |
 //! | `reqlog.rs` | the request log tests read to check call order |
@@ -32,6 +33,7 @@ mod routes;
 mod runtime;
 mod server;
 pub mod store;
+mod timers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -199,6 +201,7 @@ pub(crate) struct Shared {
     pub clock: clock::Clock,
     /// Workflow executions (in memory only).
     pub executions: Mutex<flow::Executions>,
+    pub timers: timers::Timers,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -324,7 +327,9 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         runtime,
         clock: clock::Clock::default(),
         executions: Mutex::default(),
+        timers: timers::Timers::default(),
     });
+    tokio::spawn(timers::run(Arc::downgrade(&shared)));
     let (tx, rx) = watch::channel(false);
     let router = routes::router(shared.clone());
     let task = tokio::spawn(server::serve(listener, shared.clone(), router, rx));

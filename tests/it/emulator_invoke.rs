@@ -9,7 +9,7 @@ use std::time::Duration;
 use fgform::client::Client;
 use serde_json::{json, Value};
 
-use crate::support::{b64, encode, local_client, Emu};
+use crate::support::{b64, encode, local_client, Caller, Emu};
 
 /// A zip of `files` (name, content).
 fn zip(files: &[(&str, &str)]) -> Vec<u8> {
@@ -23,7 +23,7 @@ fn zip(files: &[(&str, &str)]) -> Vec<u8> {
 
 /// Creates function `name` running `files` with `config` (runtime, handler, … over the
 /// defaults); returns its unqualified URN.
-async fn function(emu: &Emu, name: &str, files: &[(&str, &str)], config: Value) -> String {
+async fn function(emu: &Caller, name: &str, files: &[(&str, &str)], config: Value) -> String {
     let mut body = json!({
         "func_name": name, "package": "default", "runtime": "Python3.9", "handler": "index.handler",
         "memory_size": 128, "timeout": 10, "code_type": "zip", "code_filename": "index.zip",
@@ -41,7 +41,7 @@ async fn function(emu: &Emu, name: &str, files: &[(&str, &str)], config: Value) 
         .to_string()
 }
 
-fn client(emu: &Emu) -> Client {
+fn client(emu: &Caller) -> Client {
     local_client(&emu.url(), fgform::api::local::REGION, &emu.project)
 }
 
@@ -451,4 +451,242 @@ async fn async_invocations_retry_and_reach_both_destinations() {
     assert_eq!(failure["record"]["request_context"]["condition"], "RetriesExhausted");
     let worker_logs = c.emulator_logs(&urn, 10).await.unwrap().unwrap();
     assert_eq!(worker_logs.len(), 3, "one success, and a failure tried twice");
+}
+
+/// A TIMER trigger on `urn` (unqualified): its id.
+async fn timer(emu: &Emu, urn: &str, name: &str, schedule: &str) -> String {
+    let r = emu
+        .post(
+            &format!("/fgs/triggers/{}", encode(&format!("{urn}:latest"))),
+            json!({ "trigger_type_code": "TIMER", "trigger_status": "ACTIVE", "event_type_code": "MessageCreated",
+                    "event_data": { "name": name, "schedule_type": "Rate", "schedule": schedule, "user_event": "tick" } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["trigger_id"].as_str().unwrap().to_string()
+}
+
+/// The TIMER events `urn`'s handler logged (it prints `EVENT <json>`), waiting for `n`.
+async fn timer_events(c: &Client, urn: &str, n: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    for _ in 0..200 {
+        let logs = c.emulator_logs(urn, 100).await.unwrap().unwrap();
+        events = logs
+            .iter()
+            .flat_map(|l| {
+                l.log
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("EVENT "))
+                    .map(str::to_string)
+            })
+            .map(|e| serde_json::from_str(&e).unwrap())
+            .collect();
+        if events.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    events
+}
+
+const PRINT_EVENT: &str =
+    "import json\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n    return 'ok'\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_through_the_control_plane_with_the_documented_event() {
+    let emu = Emu::start().await;
+    let urn = function(&emu, "timed", &[("index.py", PRINT_EVENT)], json!({})).await;
+    let id = timer(&emu, &urn, "every-5m", "5m").await;
+    let fired = emu.admin("POST", &format!("/triggers/{id}/fire"), None).await;
+    assert!(fired["request_id"].is_string(), "{fired}");
+    let c = client(&emu);
+    let record = ended(&c, &urn, fired["request_id"].as_str().unwrap()).await;
+    assert_eq!(record.status, "SUCCESS");
+    let events = timer_events(&c, &urn, 1).await;
+    assert_eq!(events.len(), 1, "fired once, not by its schedule");
+    let event = &events[0];
+    assert_eq!(
+        (
+            &event["version"],
+            &event["trigger_type"],
+            &event["trigger_name"],
+            &event["user_event"]
+        ),
+        (&json!("v1.0"), &json!("TIMER"), &json!("every-5m"), &json!("tick"))
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(event["time"].as_str().unwrap()).is_ok());
+    let missing = emu.admin("POST", "/triggers/nope/fire", None).await;
+    assert_eq!(missing["error_code"], "EMULATOR.0404");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_on_its_schedule_when_the_virtual_clock_moves() {
+    let emu = Emu::start().await;
+    let urn = function(&emu, "hourly", &[("index.py", PRINT_EVENT)], json!({})).await;
+    let id = timer(&emu, &urn, "hourly", "1h").await;
+    // Once the scheduler has the timer, an hour of the emulator's clock fires it once and
+    // two more hours twice more.
+    for _ in 0..100 {
+        let triggers = emu.admin("GET", "/triggers", None).await;
+        if triggers["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["trigger_id"] == id.as_str() && t["last"].is_string())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = client(&emu);
+    assert!(timer_events(&c, &urn, 0).await.is_empty(), "nothing before its time");
+    emu.admin("POST", "/clock/advance?seconds=3601", None).await;
+    assert_eq!(timer_events(&c, &urn, 1).await.len(), 1);
+    emu.admin("POST", "/clock/advance?seconds=7200", None).await;
+    let events = timer_events(&c, &urn, 3).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events.iter().all(|e| e["trigger_name"] == "hourly"));
+    // A disabled timer stops.
+    let r = emu
+        .put(
+            &format!("/fgs/triggers/{}/TIMER/{id}", encode(&format!("{urn}:latest"))),
+            json!({"trigger_status": "DISABLED"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    emu.admin("POST", "/clock/advance?seconds=36000", None).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        timer_events(&c, &urn, 4).await.len(),
+        3,
+        "a disabled timer does not fire"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_and_the_report_count_invocations_failures_and_durations() {
+    let emu = Emu::start().await;
+    let code =
+        "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('no')\n    return 1\n";
+    let urn = function(&emu, "counted", &[("index.py", code)], json!({})).await;
+    let other = function(&emu, "quiet", &[("index.py", code)], json!({})).await;
+    let c = client(&emu);
+    for body in [&br#"{}"#[..], br#"{}"#, br#"{"fail":true}"#] {
+        c.invoke(&urn, body, false, TEN_S).await.unwrap();
+    }
+    c.invoke(&other, b"{}", false, TEN_S).await.unwrap();
+    let stats = emu.get(&format!("/fgs/functions/{}/statistics/5", encode(&urn))).await;
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    let total = |metric: &str| -> f64 {
+        stats.body[metric]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (total("count"), total("fail_count"), total("function_error_count")),
+        (3.0, 1.0, 1.0)
+    );
+    assert!(stats.body["max_duration"][0]["value"].as_f64().unwrap() > 0.0);
+    assert!(stats.body["count"][0]["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+    // A version URN counts that version only: none were made of v1.
+    let r = emu
+        .post(
+            &format!("/fgs/functions/{}/versions", encode(&format!("{urn}:latest"))),
+            json!({"version": "v1"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v1 = emu
+        .get(&format!("/fgs/functions/{}/statistics/5", encode(&format!("{urn}:v1"))))
+        .await;
+    assert_eq!(v1.body["count"], json!([]));
+    let report = emu.get_q("/fgs/function/report", &[("type", "count")]).await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(report.body["values"][0]["key"], urn.as_str());
+    assert_eq!(report.body["values"][0]["value"], 3);
+    assert_eq!(report.body["count"], 2);
+    let fails = emu.get_q("/fgs/function/report", &[("type", "failcount")]).await;
+    assert_eq!(fails.body["values"], json!([{"key": urn, "value": 1}]));
+}
+
+/// Whether process `pid` is gone (or dead, waiting to be reaped by whoever adopted it).
+fn gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status.lines().any(|l| l.starts_with("State:") && l.contains('Z')),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_die_with_the_emulator_even_when_it_is_killed() {
+    use std::io::BufRead as _;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = crate::context::fgform_command()
+        .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let addr = url.trim().trim_start_matches("http://").parse().unwrap();
+    let emu = Caller::new(addr);
+    let c = client(&emu);
+    let py = function(
+        &emu,
+        "pypid",
+        &[("index.py", "import os\ndef handler(e, c):\n    return os.getpid()\n")],
+        json!({}),
+    )
+    .await;
+    let js = "exports.handler = async () => process.pid;\n";
+    let node = function(&emu, "nodepid", &[("index.js", js)], json!({"runtime": "Node.js18.15"})).await;
+    let mut pids = Vec::new();
+    for urn in [&py, &node] {
+        let r = c.invoke(urn, b"{}", false, TEN_S).await.unwrap();
+        assert!(!r.failed, "{}", r.result);
+        pids.push(r.result.parse::<u64>().unwrap());
+    }
+    assert!(pids.iter().all(|p| !gone(*p)), "warm instances run between invocations");
+    // Busy ones too: a Python handler asleep and a Node handler spinning, each having
+    // written its pid where the test reads it.
+    let py_busy =
+        "import os, time\ndef handler(e, c):\n    open(e['file'], 'w').write(str(os.getpid()))\n    time.sleep(600)\n";
+    let js_busy = "const fs = require('fs');\nexports.handler = async (e) => { fs.writeFileSync(e.file, String(process.pid)); for (;;) {} };\n";
+    let busy_py = function(&emu, "pybusy", &[("index.py", py_busy)], json!({"timeout": 900})).await;
+    let busy_js = function(
+        &emu,
+        "nodebusy",
+        &[("index.js", js_busy)],
+        json!({"runtime": "Node.js18.15", "timeout": 900}),
+    )
+    .await;
+    for (urn, name) in [(&busy_py, "py.pid"), (&busy_js, "js.pid")] {
+        let file = data.path().join(name);
+        let event = json!({"file": file}).to_string();
+        c.invoke_async(urn, event.as_bytes()).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&file).map_or(true, |s| s.is_empty()) {
+            assert!(std::time::Instant::now() < deadline, "{name} never written");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pids.push(std::fs::read_to_string(&file).unwrap().trim().parse().unwrap());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| !gone(*p)) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        pids.iter().all(|p| gone(*p)),
+        "instances {pids:?} outlived the emulator"
+    );
 }

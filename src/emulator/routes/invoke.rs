@@ -37,6 +37,81 @@ pub(super) fn routes(r: Routes) -> Routes {
     r.op(Operation::InvokeFunction, invoke)
         .op(Operation::AsyncInvokeFunction, invoke_async)
         .op(Operation::ListAsyncInvocations, list_async)
+        .op(Operation::ListFunctionStatistics, statistics)
+        .op(Operation::ListFunctionAsMetric, report)
+}
+
+/// `GET …/functions/{urn}/statistics/{period}` (the last `period` minutes): an unqualified
+/// or `latest` URN counts every invocation of the function, a version URN that version's,
+/// an alias URN those made through the alias.
+fn statistics(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>) -> Res<Resp> {
+    use runtime::metrics::Filter;
+    let (key, target, qualifier) = resolve(ctx, db, ctx.param(0))?;
+    let period: i64 = ctx
+        .param(1)
+        .parse()
+        .ok()
+        .filter(|p| (1..=7 * 24 * 60).contains(p))
+        .ok_or_else(|| {
+            Fail::param(format!(
+                "period `{}` is not a number of minutes (1 to 10080)",
+                ctx.param(1)
+            ))
+        })?;
+    let f = &db.tables.functions[&key];
+    let filter = match target {
+        Target::Latest if super::is_unqualified(ctx.param(0)) => Filter::default(),
+        Target::Latest | Target::Version(_) => Filter {
+            version: Some(qualifier),
+            alias: None,
+        },
+        Target::Alias(name) => Filter {
+            version: None,
+            alias: Some(name),
+        },
+    };
+    let urn = ctx.function_urn(f);
+    Resp::ok(
+        ctx.shared
+            .runtime
+            .metrics
+            .statistics(&urn, &filter, ctx.shared.clock.now(), period),
+    )
+}
+
+/// `GET …/fgs/function/report?type=count|failcount|rejectcount|duration&start_time&end_time&limit`
+/// (times in epoch milliseconds; the last day by default): the project's functions ranked.
+fn report(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>) -> Res<Resp> {
+    let now = ctx.shared.clock.now();
+    let time = |key: &str, default: chrono::DateTime<chrono::Utc>| match ctx.query(key).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .ok_or_else(|| Fail::param(format!("{key} `{v}` is not a time in epoch milliseconds"))),
+    };
+    let from = time("start_time", now - chrono::Duration::days(1))?;
+    let to = time("end_time", now)?;
+    let kind = ctx.query("type").unwrap_or("count");
+    if !["count", "failcount", "rejectcount", "duration"].contains(&kind) {
+        return Err(Fail::param(format!(
+            "type `{kind}` is not count, failcount, rejectcount or duration"
+        )));
+    }
+    let limit = ctx
+        .query("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 500);
+    let urns: Vec<String> = db
+        .tables
+        .functions
+        .values()
+        .filter(|f| f.project == ctx.project)
+        .map(|f| ctx.function_urn(f))
+        .collect();
+    Resp::ok(ctx.shared.runtime.metrics.report(&urns, kind, from, to, limit))
 }
 
 /// An invocation to run once the store lock is released.
@@ -347,14 +422,36 @@ fn pick_version(f: &Function, name: &str) -> String {
     alias.version.clone()
 }
 
+/// Runs an invocation and counts it in the metrics (at the emulator clock's minute).
+async fn counted(shared: &Shared, spec: &Spec, invocation: &Invocation) -> Result<Outcome, Refusal> {
+    use runtime::metrics::Ended;
+    let result = shared.runtime.invoke(spec, invocation).await;
+    let (ended, ms) = match &result {
+        Ok(outcome) => {
+            let ended = match error_of(spec, outcome) {
+                None => Ended::Success,
+                Some((_, 4)) => Ended::SystemError,
+                Some(_) => Ended::FunctionError,
+            };
+            (ended, outcome.duration.as_secs_f64() * 1000.0)
+        }
+        Err(Refusal::Throttled) => (Ended::Rejected, 0.0),
+        Err(_) => (Ended::SystemError, 0.0),
+    };
+    let now = shared.clock.now();
+    shared
+        .runtime
+        .metrics
+        .record(&spec.urn, &spec.version, &invocation.alias, now, ended, ms);
+    result
+}
+
 /// Runs a deferred invocation and makes its answer; an async one is accepted (202) and runs
 /// in the background.
 pub(crate) async fn finish(shared: &Arc<Shared>, job: Deferred) -> Res<Resp> {
     match job.mode {
         Mode::Sync { v1, log_tail } => {
-            let outcome = shared
-                .runtime
-                .invoke(&job.spec, &job.invocation)
+            let outcome = counted(shared, &job.spec, &job.invocation)
                 .await
                 .map_err(|refusal| refused(&job.spec, refusal))?;
             Ok(answer(&job.spec, &job.invocation, &outcome, v1, log_tail))
@@ -365,6 +462,20 @@ pub(crate) async fn finish(shared: &Arc<Shared>, job: Deferred) -> Res<Resp> {
             Resp::with_status(202, json!({ "request_id": id }))
         }
     }
+}
+
+/// Queues an async invocation of the function `urn` names with `event`, as a trigger
+/// delivers one; its request id, or why it cannot run.
+pub(crate) fn start_async(shared: &Arc<Shared>, urn: &str, event: Value) -> Result<String, String> {
+    let (prepared, policy) = prepare_internal(shared, urn).map_err(|fail| fail.msg)?;
+    let invocation = Invocation {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        event,
+        alias: prepared.alias,
+    };
+    let id = invocation.request_id.clone();
+    spawn_async(shared, prepared.spec, invocation, policy);
+    Ok(id)
 }
 
 /// Records an async invocation as waiting and runs it in the background.
@@ -401,7 +512,7 @@ async fn run_async(shared: &Arc<Shared>, spec: &Spec, invocation: &Invocation, p
             .await;
         }
         records.update(id, Status::Running, 0, "");
-        let outcome = match shared.runtime.invoke(spec, invocation).await {
+        let outcome = match counted(shared, spec, invocation).await {
             Err(Refusal::Throttled) => {
                 records.update(id, Status::Wait, 0, "");
                 clock.sleep(ASYNC_PAUSE).await;
@@ -466,9 +577,9 @@ fn error_message(error: &Value) -> String {
         .map_or_else(|| error.to_string(), str::to_string)
 }
 
-/// Prepares an invocation the emulator itself makes (a destination, a workflow's
-/// Operation state, a timer) of the function `urn` names, with the async policy of the
-/// qualifier it resolves to.
+/// Prepares an invocation the emulator itself makes (a destination, a timer, a workflow's
+/// Operation state) of the function `urn` names, with the async policy of the qualifier
+/// it resolves to.
 pub(crate) fn prepare_internal(shared: &Shared, urn: &str) -> Res<(Prepared, AsyncPolicy)> {
     let project = crate::api::FunctionUrn::parse(urn).ok().and_then(|u| u.project);
     let db = shared.db.lock();
@@ -497,9 +608,7 @@ pub(crate) async fn call_function(shared: &Shared, urn: &str, event: Value) -> R
         event,
         alias: prepared.alias,
     };
-    let outcome = shared
-        .runtime
-        .invoke(&prepared.spec, &invocation)
+    let outcome = counted(shared, &prepared.spec, &invocation)
         .await
         .map_err(|refusal| refused(&prepared.spec, refusal))?;
     if let Some((error, _)) = error_of(&prepared.spec, &outcome) {

@@ -13,6 +13,7 @@
 //! scrubbed environment and a private working directory, not a sandbox.
 
 mod code;
+pub(crate) mod metrics;
 pub(crate) mod records;
 mod spec;
 mod worker;
@@ -53,6 +54,7 @@ pub(crate) struct Runtimes {
     logs: Mutex<VecDeque<LogRecord>>,
     /// Async invocations' records, and what undeliverable destinations would have got.
     pub records: records::Records,
+    pub metrics: metrics::Metrics,
 }
 
 /// The instances of one function version (one fingerprint of it).
@@ -150,6 +152,7 @@ impl Runtimes {
             interpreters: Mutex::default(),
             logs: Mutex::new(logs),
             records: records::Records::default(),
+            metrics: metrics::Metrics::default(),
         })
     }
 
