@@ -198,7 +198,7 @@ pub(crate) struct Shared {
     pub chaos: Mutex<chaos::Chaos>,
     pub log: Mutex<reqlog::RequestLog>,
     pub runtime: runtime::Runtimes,
-    pub clock: clock::Clock,
+    pub clock: Arc<clock::Clock>,
     /// Workflow executions (in memory only).
     pub executions: Mutex<flow::Executions>,
     pub timers: timers::Timers,
@@ -325,7 +325,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         chaos: Mutex::new(chaos),
         log: Mutex::new(reqlog::RequestLog::default()),
         runtime,
-        clock: clock::Clock::default(),
+        clock: Arc::default(),
         executions: Mutex::default(),
         timers: timers::Timers::default(),
     });

@@ -82,14 +82,17 @@ fn timers(shared: &Shared) -> Vec<Timer> {
     out
 }
 
-/// Runs the scheduler until the emulator is gone.
+/// Runs the scheduler until the emulator is gone. It holds the emulator only while it
+/// fires, never while it waits: a stopped emulator's store must be released.
 pub(crate) async fn run(shared: Weak<Shared>) {
     loop {
         let Some(strong) = shared.upgrade() else { return };
         let next = pass(&strong);
+        let clock = strong.clock.clone();
+        drop(strong);
         let clock_wait = async {
             match next {
-                Some(at) => strong.clock.sleep_until(at).await,
+                Some(at) => clock.sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
