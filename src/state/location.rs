@@ -17,6 +17,9 @@ pub enum Location {
     S3(S3Location),
 }
 
+/// The `sslmode` values a PostgreSQL location takes (libpq's, less `allow`).
+pub const SSLMODES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
+
 /// A PostgreSQL database holding states in schema `schema`, this one under `name`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresLocation {
@@ -28,8 +31,12 @@ pub struct PostgresLocation {
     pub database: String,
     /// `?schema=` (default `fgform`).
     pub schema: String,
-    /// `?sslmode=`: `disable` (default for loopback), `prefer` or `require`.
+    /// `?sslmode=`: `disable` (default for loopback), `prefer` (default otherwise),
+    /// `require`, `verify-ca` or `verify-full`.
     pub sslmode: String,
+    /// `?sslrootcert=PATH`: the CA certificates (PEM) the server's certificate must chain
+    /// to, instead of the public web PKI's.
+    pub sslrootcert: Option<PathBuf>,
     /// The state's name: `<stack>[-<stage>]`.
     pub name: String,
 }
@@ -162,7 +169,7 @@ fn decode(text: &str) -> String {
 }
 
 fn postgres(url: &reqwest::Url, query: &BTreeMap<String, String>, context: &Context<'_>) -> Result<Location, String> {
-    unknown_parameters(query, &["schema", "sslmode"])?;
+    unknown_parameters(query, &["schema", "sslmode", "sslrootcert"])?;
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or("it names no host")?;
     let database = url.path().trim_start_matches('/');
     if database.is_empty() || database.contains('/') {
@@ -182,8 +189,12 @@ fn postgres(url: &reqwest::Url, query: &BTreeMap<String, String>, context: &Cont
             "prefer".into()
         }
     });
-    if !["disable", "prefer", "require"].contains(&sslmode.as_str()) {
-        return Err(format!("sslmode `{sslmode}` is not one of disable, prefer, require"));
+    if !SSLMODES.contains(&sslmode.as_str()) {
+        return Err(format!("sslmode `{sslmode}` is not one of {}", SSLMODES.join(", ")));
+    }
+    let sslrootcert = query.get("sslrootcert").filter(|p| !p.is_empty()).map(PathBuf::from);
+    if sslrootcert.is_some() && sslmode == "disable" {
+        return Err("sslrootcert names CA certificates for TLS, but sslmode=disable turns TLS off".into());
     }
     Ok(Location::Postgres(PostgresLocation {
         user: decode(url.username()),
@@ -193,6 +204,7 @@ fn postgres(url: &reqwest::Url, query: &BTreeMap<String, String>, context: &Cont
         database: decode(database),
         schema,
         sslmode,
+        sslrootcert,
         name: context.name(),
     }))
 }

@@ -508,16 +508,6 @@ fn runners_racing_to_create_a_fresh_schema_all_succeed() {
     assert_eq!(rows[0].get::<_, String>(0), "l");
 }
 
-#[test]
-fn sslmode_prefer_connects_without_tls_and_require_says_tls_is_not_built_in() {
-    let prefer = location_of(&format!("{}?sslmode=prefer", postgres::url()), &unique("tls"), &[]);
-    assert_eq!(prefer.sslmode, "prefer");
-    assert!(PostgresBackend::connect(&prefer).unwrap().read().unwrap().is_none());
-    let require = location_of(&format!("{}?sslmode=require", postgres::url()), &unique("tls"), &[]);
-    let err = PostgresBackend::connect(&require).unwrap_err().to_string();
-    assert!(err.contains("TLS to PostgreSQL is not built into fgform yet"), "{err}");
-}
-
 #[tokio::test]
 async fn the_backend_works_from_inside_another_runtime() {
     let b = backend(&unique("in-runtime"));
@@ -614,4 +604,74 @@ fn a_server_ending_idle_sessions_does_not_end_the_lock() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1_200));
     assert_eq!(backend(&name).holder().unwrap().as_ref(), Some(held.info()));
+}
+
+/// The cluster's URL on `host` (`localhost` or `127.0.0.1`) with `query` appended.
+fn url_on(host: &str, query: &str) -> String {
+    let s = postgres::server();
+    format!(
+        "postgres://{}:{}@{host}:{}/{}?{query}",
+        s.user, s.password, s.port, s.database
+    )
+}
+
+/// How many of the server's sessions named `fgform` use TLS, and how many do not.
+fn fgform_sessions_by_tls() -> (i64, i64) {
+    let rows = admin(
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)
+         FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'fgform'",
+        &[],
+    );
+    (rows[0].get(0), rows[0].get(1))
+}
+
+#[test]
+fn tls_is_used_and_the_servers_certificate_verified_against_sslrootcert() {
+    let ca = postgres::ca_file();
+    let name = unique("tls");
+    let modes = [
+        ("localhost", "verify-full"),
+        ("127.0.0.1", "require"),
+        ("localhost", "prefer"),
+    ];
+    for (serial, (host, mode)) in (1..).zip(modes) {
+        let query = format!("sslmode={mode}&sslrootcert={}", ca.display());
+        let b = PostgresBackend::connect(&location_of(&url_on(host, &query), &name, &[])).unwrap();
+        let (tls, _) = fgform_sessions_by_tls();
+        assert!(tls >= 1, "{host} {mode}: the backend's session uses TLS");
+        let expected = b.read().unwrap().map(|s| s.version);
+        write(&b, serial, b"over tls", expected.as_ref()).unwrap();
+        assert_eq!(b.read().unwrap().unwrap().bytes, b"over tls");
+        drop(b);
+    }
+    // sslmode=disable (the loopback default) stays without TLS.
+    let plain = PostgresBackend::connect(&location_of(&url_on("127.0.0.1", "sslmode=disable"), &name, &[])).unwrap();
+    assert_eq!(plain.read().unwrap().unwrap().bytes, b"over tls");
+}
+
+#[test]
+fn a_certificate_from_an_unknown_ca_is_refused_with_the_way_out() {
+    let name = unique("tls-unknown");
+    // The test CA is no public CA: without sslrootcert, the certificate cannot be trusted.
+    for mode in ["require", "verify-full", "prefer"] {
+        let err = PostgresBackend::connect(&location_of(
+            &url_on("localhost", &format!("sslmode={mode}")),
+            &name,
+            &[],
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("certificate"), "{mode}: {err}");
+        assert!(err.contains("sslrootcert=PATH"), "{mode}: {err}");
+        assert!(!err.contains(&postgres::password()), "{mode}: {err}");
+    }
+    // A CA that did not sign it is refused too.
+    let other = tempfile::tempdir().unwrap();
+    postgres::make_ca(other.path(), "other", "another CA");
+    let query = format!(
+        "sslmode=verify-full&sslrootcert={}",
+        other.path().join("other.pem").display()
+    );
+    let err = PostgresBackend::connect(&location_of(&url_on("localhost", &query), &name, &[])).unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
 }

@@ -164,6 +164,7 @@ fn start() -> Server {
     };
     let pwfile = dir.join("pwfile");
     std::fs::write(&pwfile, &server.password).expect("write the password file");
+    make_certificates(&dir);
     if is_root() {
         run(
             Command::new("chown").args(["-R", "postgres:"]).arg(&dir),
@@ -194,9 +195,12 @@ fn start() -> Server {
     // A free port can be taken by someone else before the server binds it: try a few.
     for _ in 0..3 {
         let port = free_port();
+        // TLS on, with a certificate for localhost and 127.0.0.1 from the test CA
+        // ([`ca_file`]); clients that ask for no TLS still connect without it.
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200",
-            dir.display()
+            "-c listen_addresses=127.0.0.1 -p {port} -k {dir} -c max_connections=200 -c ssl=on \
+             -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = dir.display()
         );
         let started = run(
             as_owner(&bin.join("pg_ctl"))
@@ -223,6 +227,71 @@ fn start() -> Server {
         failures.join("\n"),
         std::fs::read_to_string(&log).unwrap_or_default()
     );
+}
+
+/// The test CA's certificate (PEM), which the cluster's TLS certificate chains to.
+pub fn ca_file() -> PathBuf {
+    server().dir.join("ca.pem")
+}
+
+/// Runs `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str], what: &str) {
+    run(Command::new("openssl").args(args).current_dir(dir), what)
+        .unwrap_or_else(|e| panic!("{e} (the PostgreSQL TLS tests need the openssl command)"));
+}
+
+/// A new self-signed CA named `cn` in `dir`: `<name>.key` and `<name>.pem`.
+pub fn make_ca(dir: &Path, name: &str, cn: &str) {
+    let (key, pem, subject) = (format!("{name}.key"), format!("{name}.pem"), format!("/CN={cn}"));
+    let args = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &pem, "-days", "3", "-subj", &subject,
+    ];
+    openssl(dir, &args, "making a test CA");
+}
+
+/// A throwaway CA, and a server certificate it signed for `localhost` and `127.0.0.1`
+/// (`server.crt`, `server.key` readable by its owner only, as PostgreSQL demands).
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str], what: &str| openssl(dir, args, what);
+    make_ca(dir, "ca", "fgform test CA");
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+        "making the server key",
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("write san.ext");
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "3",
+            "-extfile",
+            "san.ext",
+        ],
+        "signing the server certificate",
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).expect("chmod server.key");
 }
 
 fn create_database(bin: &Path, server: &Server) {

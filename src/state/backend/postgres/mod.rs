@@ -42,8 +42,14 @@
 //! # Connections and TLS
 //! Reads and writes share one connection, opened again when it is lost; a read that finds
 //! it lost is retried once on the new one (a write is not: it fails, and the conditional
-//! write makes trying again safe). `sslmode=disable` and `prefer` connect without TLS (fgform has no TLS connector for
-//! PostgreSQL yet); `require` is refused with an error saying so. The `Backend` methods are
+//! write makes trying again safe).
+//!
+//! TLS (rustls): `sslmode=disable` never uses it; `prefer` uses it when the server offers it
+//! (and connects without it when the server has none); `require`, `verify-ca` and
+//! `verify-full` insist on it. Whenever TLS is used the server's certificate is verified,
+//! chain and host name, against the public web PKI or the CA certificates
+//! `?sslrootcert=PATH` names: stricter than libpq's `prefer` and `require`, which encrypt
+//! without verifying, because a state holds the keys to a deployment. The `Backend` methods are
 //! synchronous: each backend owns a small tokio runtime that drives its connections (the
 //! lock connection's too, for as long as the lock is held), callable from any thread,
 //! inside another runtime included.
@@ -58,6 +64,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use self::sql::{Statements, Tables};
 use super::runtime::Runtime;
@@ -78,11 +85,44 @@ pub struct PostgresBackend {
     /// The advisory lock key of this state.
     key: i64,
     runtime: Arc<Runtime>,
+    /// How connections speak TLS; `None` with `sslmode=disable`.
+    tls: Option<MakeRustlsConnect>,
     /// The connection for reads and writes, opened again if it breaks.
     conn: tokio::sync::Mutex<Option<Conn>>,
     /// The connection journal appends share (each an autocommit insert; several at once are
     /// pipelined on it), opened again if it breaks.
     journal: tokio::sync::Mutex<Option<Arc<Conn>>>,
+}
+
+/// The TLS connector: certificates verified (chain and host name) against the CA
+/// certificates in `rootcert` (PEM), else against the public web PKI's roots.
+fn tls_connector(rootcert: Option<&std::path::Path>) -> Result<MakeRustlsConnect, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match rootcert {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let what = |e: &dyn fmt::Display| format!("reading sslrootcert `{}`: {e}", path.display());
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| what(&e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| what(&e))?;
+            if certs.is_empty() {
+                return Err(what(&"it holds no PEM certificate"));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| what(&e))?;
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("setting up TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// An open connection and its prepared statements.
@@ -159,22 +199,17 @@ impl PostgresBackend {
                 location.schema
             )));
         }
-        match location.sslmode.as_str() {
-            "disable" | "prefer" => {}
-            "require" => {
-                return Err(fail(
-                    "sslmode=require asks for TLS, and TLS to PostgreSQL is not built into fgform yet: use \
-                     sslmode=disable on a trusted network, or reach the server through a local TLS proxy or SSH \
-                     tunnel (e.g. `ssh -L 5432:db:5432`) and point the location at it"
-                        .into(),
-                ))
-            }
-            other => {
-                return Err(fail(format!(
-                    "sslmode `{other}` is not one of disable, prefer, require"
-                )))
-            }
+        if !crate::state::location::SSLMODES.contains(&location.sslmode.as_str()) {
+            return Err(fail(format!(
+                "sslmode `{}` is not one of {}",
+                location.sslmode,
+                crate::state::location::SSLMODES.join(", ")
+            )));
         }
+        let tls = match location.sslmode.as_str() {
+            "disable" => None,
+            _ => Some(tls_connector(location.sslrootcert.as_deref()).map_err(fail)?),
+        };
         let runtime =
             Arc::new(Runtime::new("fgform-postgres").map_err(|e| fail(format!("starting its I/O runtime: {e}")))?);
         let backend = PostgresBackend {
@@ -183,6 +218,7 @@ impl PostgresBackend {
             tables: Tables::new(&location.schema),
             key: advisory_key("lock", &location.schema, &location.name),
             runtime,
+            tls,
             conn: tokio::sync::Mutex::new(None),
             journal: tokio::sync::Mutex::new(None),
         };
@@ -209,7 +245,8 @@ impl PostgresBackend {
             .application_name("fgform")
             .ssl_mode(match location.sslmode.as_str() {
                 "disable" => tokio_postgres::config::SslMode::Disable,
-                _ => tokio_postgres::config::SslMode::Prefer,
+                "prefer" => tokio_postgres::config::SslMode::Prefer,
+                _ => tokio_postgres::config::SslMode::Require,
             })
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives(true)
@@ -224,10 +261,29 @@ impl PostgresBackend {
 
     /// Opens a new connection, its driver running on this backend's runtime. Must run on it.
     async fn open(&self) -> Result<Client, BackendError> {
-        let (client, connection) = self.config().connect(NoTls).await.map_err(|e| {
+        // The connection task ends when the client is dropped or the server goes away;
+        // either way every caller of the client sees the error itself.
+        let config = self.config();
+        let connected = match &self.tls {
+            None => config.connect(NoTls).await.map(|(client, connection)| {
+                tokio::spawn(connection);
+                client
+            }),
+            Some(tls) => config.connect(tls.clone()).await.map(|(client, connection)| {
+                tokio::spawn(connection);
+                client
+            }),
+        };
+        let client = connected.map_err(|e| {
             let mut message = pg_message(&e);
             if self.location.password.is_none() && message.contains("password") {
                 message.push_str("; give the password in the location or in PGPASSWORD");
+            }
+            if message.contains("certificate") && self.location.sslrootcert.is_none() {
+                message.push_str(
+                    "; a server whose certificate comes from a private CA (a cloud database's CA bundle, a \
+                     self-signed one) needs that CA named: add ?sslrootcert=PATH to the location",
+                );
             }
             BackendError::Io {
                 location: self.describe.clone(),
@@ -235,11 +291,6 @@ impl PostgresBackend {
                 message,
             }
         })?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; either way every
-            // caller of the client sees the error itself.
-            let _ = connection.await;
-        });
         // A server-wide `idle_session_timeout` (PostgreSQL 14+) would end an idle lock
         // session, and with it the lock, in the middle of a long run.
         client
@@ -535,20 +586,22 @@ mod tests {
             database: "db".into(),
             schema: schema.into(),
             sslmode: sslmode.into(),
+            sslrootcert: None,
             name: "shop".into(),
         }
     }
 
     #[test]
-    fn sslmode_require_is_refused_honestly_and_bad_schemas_never_reach_sql() {
-        let err = PostgresBackend::connect(&location("require", "fgform")).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("TLS to PostgreSQL is not built into fgform yet"),
-            "{text}"
-        );
-        assert!(text.contains("sslmode=disable"), "{text}");
+    fn a_bad_sslrootcert_or_schema_is_refused_before_any_sql() {
+        let mut bad = location("require", "fgform");
+        bad.sslrootcert = Some("/nonexistent/ca.pem".into());
+        let text = PostgresBackend::connect(&bad).unwrap_err().to_string();
+        assert!(text.contains("reading sslrootcert `/nonexistent/ca.pem`"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        bad.sslrootcert = Some(empty.path().to_path_buf());
+        let text = PostgresBackend::connect(&bad).unwrap_err().to_string();
+        assert!(text.contains("no PEM certificate"), "{text}");
         let err = PostgresBackend::connect(&location("disable", "a\"b")).unwrap_err();
         assert!(err.to_string().contains("letters, digits"), "{err}");
     }
