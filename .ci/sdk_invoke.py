@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The official SDK runs functions on the fgform emulator (issue 13): InvokeFunction v0 and
 v1 with Python and Node handlers, a raising handler, a timeout, a function over its max
-instances, async invocations with both destinations, a timer fired through the control
+instances, async invocations with both destinations, a workflow execution calling two
+functions, a timer fired through the control
 plane and one through the virtual clock, and the statistics the invocations leave.
 Exit 0 = every step passed."""
 import argparse
@@ -218,6 +219,42 @@ def timer_steps(e):
     step("a timer fired by its schedule through the virtual clock", clock)
 
 
+FIRST = "def handler(event, context):\n    return {'n': event['n'] + 1}\n"
+SECOND = "def handler(event, context):\n    return {'doubled': event['x'] * 2}\n"
+
+
+def workflow_steps(e):
+    first = e.function("sdk_wf_first", {"index.py": FIRST})
+    second = e.function("sdk_wf_second", {"index.py": SECOND})
+
+    def run():
+        wf = e.c.create_workflow(m.CreateWorkflowRequest(body=m.WorkflowCreateBody(
+            name="sdk_flow", start="one", mode="NORMAL",
+            functions=[m.Function(name="f1", operation=first), m.Function(name="f2", operation=second)],
+            states=[m.OperationState(id="one", name="one", type="Operation", end=False, transition="two",
+                                     actions=[m.Action(function_ref=m.FunctionRef(
+                                         ref_name="f1", invoke_mode="sync", arguments={"n": "$.n"}))]),
+                    m.OperationState(id="two", name="two", type="Operation", end=True, transition="",
+                                     actions=[m.Action(function_ref=m.FunctionRef(
+                                         ref_name="f2", invoke_mode="sync", arguments={"x": "$.n"}))])],
+            constants={}, retries=[])))
+        started = e.c.start_workflow_execution(m.StartWorkflowExecutionRequest(
+            workflow_id=wf.id, body=m.FlowExecuteBody(input={"n": 4})))
+        deadline = time.time() + 30
+        while True:
+            shown = e.c.show_workflow_execution(m.ShowWorkflowExecutionRequest(
+                workflow_id=wf.id, execution_id=started.execution_id))
+            if shown.status != "running" or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(shown.status == "success", "status %r" % shown.status)
+        output = shown.output if isinstance(shown.output, dict) else json.loads(shown.output)
+        check(output == {"doubled": 10}, "output %r" % shown.output)
+        nodes = {n.node_id for n in shown.node_execution_details or []}
+        check(nodes == {"one", "two"}, "node history %r" % nodes)
+    step("a workflow execution calling two functions (StartWorkflowExecution, ShowWorkflowExecution)", run)
+
+
 def main():
     ap = argparse.ArgumentParser()
     for flag in ("--endpoint", "--project-id", "--ak", "--sk"):
@@ -225,6 +262,7 @@ def main():
     e = Emulator(ap.parse_args())
     urn = sync_steps(e)
     async_steps(e)
+    workflow_steps(e)
     timer_steps(e)
 
     def statistics():
