@@ -2,8 +2,8 @@
 """The official SDK runs functions on the fgform emulator (issue 13): InvokeFunction v0 and
 v1 with Python and Node handlers, a raising handler, a timeout, a function over its max
 instances, async invocations with both destinations, a workflow execution calling two
-functions, a timer fired through the control
-plane and one through the virtual clock, and the statistics the invocations leave.
+functions, a timer fired through the control plane and one through the virtual clock, and
+the statistics the invocations leave.
 Exit 0 = every step passed."""
 import argparse
 import base64
