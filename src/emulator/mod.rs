@@ -317,7 +317,8 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         let holder = serde_json::json!({"url": format!("http://{addr}"), "pid": std::process::id()});
         let _ = std::fs::write(dir.join("LOCK"), format!("{holder}\n"));
     }
-    let runtime = runtime::Runtimes::new(config.data.as_deref()).map_err(StartError::Runtime)?;
+    let clock: Arc<clock::Clock> = Arc::default();
+    let runtime = runtime::Runtimes::new(config.data.as_deref(), clock.clone()).map_err(StartError::Runtime)?;
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),
@@ -325,7 +326,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         chaos: Mutex::new(chaos),
         log: Mutex::new(reqlog::RequestLog::default()),
         runtime,
-        clock: Arc::default(),
+        clock,
         executions: Mutex::default(),
         timers: timers::Timers::default(),
     });

@@ -690,3 +690,46 @@ async fn instances_die_with_the_emulator_even_when_it_is_killed() {
         "instances {pids:?} outlived the emulator"
     );
 }
+
+/// Waits up to 2 s for process `pid` to be gone; whether it is.
+async fn wait_gone(pid: u64) -> bool {
+    for _ in 0..100 {
+        if gone(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_idle_instance_is_replaced_and_idle_ones_retire_after_ten_minutes() {
+    let emu = Emu::start().await;
+    let urn = function(
+        &emu,
+        "pid",
+        &[("index.py", "import os\ndef handler(e, c):\n    return os.getpid()\n")],
+        json!({}),
+    )
+    .await;
+    let c = client(&emu);
+    let pid = |r: fgform::client::invoke::Invoked| r.result.parse::<u64>().unwrap();
+    let first = pid(c.invoke(&urn, b"{}", false, TEN_S).await.unwrap());
+    // Killed from outside while idle: the next invocation gets a new instance, not an error.
+    std::process::Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status()
+        .unwrap();
+    wait_gone(first).await;
+    let second = c.invoke(&urn, b"{}", false, TEN_S).await.unwrap();
+    assert!(!second.failed, "{}", second.result);
+    let second = pid(second);
+    assert_ne!(second, first);
+    // Warm within ten minutes of the emulator's clock; retired after.
+    emu.admin("POST", "/clock/advance?seconds=540", None).await;
+    assert_eq!(pid(c.invoke(&urn, b"{}", false, TEN_S).await.unwrap()), second);
+    emu.admin("POST", "/clock/advance?seconds=601", None).await;
+    let third = pid(c.invoke(&urn, b"{}", false, TEN_S).await.unwrap());
+    assert_ne!(third, second, "a new instance after ten idle minutes");
+    assert!(wait_gone(second).await, "the retired instance was stopped");
+}

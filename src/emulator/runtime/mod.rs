@@ -33,6 +33,9 @@ use worker::{Request, Worker};
 
 /// Instances per function version when its concurrency is unlimited (-1).
 pub const UNLIMITED_INSTANCES: usize = 32;
+/// An instance idle this long (on the emulator's clock) is stopped, as the service scales a
+/// function in: the next invocation starts a new one.
+pub const IDLE_INSTANCE_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Invocation logs kept for `GET /_emulator/logs`, newest last.
 const LOGS_KEPT: usize = 1000;
 /// Bytes of one invocation's log kept (its end).
@@ -55,12 +58,14 @@ pub(crate) struct Runtimes {
     /// Async invocations' records, and what undeliverable destinations would have got.
     pub records: records::Records,
     pub metrics: metrics::Metrics,
+    clock: Arc<super::clock::Clock>,
 }
 
 /// The instances of one function version (one fingerprint of it).
 struct Pool {
     fingerprint: String,
-    idle: Mutex<Vec<Worker>>,
+    /// Idle instances, and since when (the emulator's clock), the most recently used last.
+    idle: Mutex<Vec<(Worker, chrono::DateTime<chrono::Utc>)>>,
     /// Instances alive: idle ones and those running an invocation or starting.
     alive: AtomicUsize,
 }
@@ -131,7 +136,7 @@ pub(crate) struct LogRecord {
 impl Runtimes {
     /// Runtimes keeping unpacked code and instance directories under `data`/runtime, or in
     /// a temporary directory removed with them.
-    pub fn new(data: Option<&Path>) -> std::io::Result<Runtimes> {
+    pub fn new(data: Option<&Path>, clock: Arc<super::clock::Clock>) -> std::io::Result<Runtimes> {
         let (root, temp) = match data {
             Some(dir) => (dir.join("runtime"), None),
             None => {
@@ -153,6 +158,7 @@ impl Runtimes {
             logs: Mutex::new(logs),
             records: records::Records::default(),
             metrics: metrics::Metrics::default(),
+            clock,
         })
     }
 
@@ -166,7 +172,8 @@ impl Runtimes {
     pub async fn invoke(&self, spec: &Spec, invocation: &Invocation) -> Result<Outcome, Refusal> {
         let started = Instant::now();
         let pool = self.pool(spec);
-        let idle = pool.idle.lock().pop();
+        self.retire_idle();
+        let idle = self.take_idle(&pool);
         let (mut worker, seat, cold) = match idle {
             Some(worker) => (worker, Seat(pool.clone()), false),
             None => {
@@ -191,9 +198,38 @@ impl Runtimes {
         if answer.is_ok() && self.is_current(spec, &pool) {
             // Back to the idle list, still counted alive.
             std::mem::forget(seat);
-            pool.idle.lock().push(worker);
+            pool.idle.lock().push((worker, self.clock.now()));
         }
         Ok(self.finish(spec, invocation, answer, cold, false, started))
+    }
+
+    /// The most recently used idle instance of `pool` still running; instances that exited
+    /// while idle (killed from outside, a handler's thread calling exit) are dropped.
+    fn take_idle(&self, pool: &Arc<Pool>) -> Option<Worker> {
+        loop {
+            let (mut worker, _) = pool.idle.lock().pop()?;
+            if worker.running() {
+                return Some(worker);
+            }
+            drop(Seat(pool.clone()));
+        }
+    }
+
+    /// Stops every instance idle for [`IDLE_INSTANCE_LIFETIME`].
+    fn retire_idle(&self) {
+        let cutoff = self.clock.now() - IDLE_INSTANCE_LIFETIME;
+        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
+        for pool in pools {
+            let retired: Vec<Worker> = {
+                let mut idle = pool.idle.lock();
+                let keep = idle.iter().position(|(_, since)| *since > cutoff).unwrap_or(idle.len());
+                idle.drain(..keep).map(|(worker, _)| worker).collect()
+            };
+            for worker in retired {
+                drop(worker);
+                drop(Seat(pool.clone()));
+            }
+        }
     }
 
     /// The pool of `spec`'s version; a new one (retiring the old one's idle instances)

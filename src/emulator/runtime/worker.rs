@@ -115,6 +115,11 @@ impl Worker {
         Ok((worker, ready))
     }
 
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends one invocation and waits for its answer until `deadline`; an instance that
     /// fails to answer is killed (it must not be used again).
     pub async fn invoke(&mut self, request: &Request<'_>, deadline: Duration) -> Result<Answer, Failure> {
