@@ -100,6 +100,7 @@ operations! {
     InvokeFunction = Post "/v2/{project_id}/fgs/functions/{function_urn}/invocations";
     AsyncInvokeFunction = Post "/v2/{project_id}/fgs/functions/{function_urn}/invocations-async";
     ListAsyncInvocations = Get "/v2/{project_id}/fgs/functions/{function_urn}/async-invocations";
+    CancelAsyncInvocation = Post "/v2/{project_id}/fgs/functions/{function_urn}/cancel";
     ListFunctionStatistics = Get "/v2/{project_id}/fgs/functions/{func_urn}/statistics/{period}";
     ListFunctionAsMetric = Get "/v2/{project_id}/fgs/function/report";
     CreateFunctionTrigger = Post "/v2/{project_id}/fgs/triggers/{function_urn}";
@@ -201,7 +202,7 @@ mod tests {
             let json = serde_json::to_string(op).unwrap();
             assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), *op);
         }
-        assert_eq!(seen.len(), 56);
+        assert_eq!(seen.len(), 57);
     }
 
     #[test]

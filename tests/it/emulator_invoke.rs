@@ -733,3 +733,37 @@ async fn a_dead_idle_instance_is_replaced_and_idle_ones_retire_after_ten_minutes
     assert_ne!(third, second, "a new instance after ten idle minutes");
     assert!(wait_gone(second).await, "the retired instance was stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_async_invocation_is_cancelled_and_its_instance_killed() {
+    let emu = Emu::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let code =
+        "import os, time\ndef handler(e, c):\n    open(e['file'], 'w').write(str(os.getpid()))\n    time.sleep(600)\n";
+    let urn = function(&emu, "long", &[("index.py", code)], json!({"timeout": 900})).await;
+    let c = client(&emu);
+    let file = data.path().join("pid");
+    let id = c
+        .invoke_async(&urn, json!({"file": file}).to_string().as_bytes())
+        .await
+        .unwrap();
+    let mut waited = 0;
+    while std::fs::read_to_string(&file).map_or(true, |s| s.is_empty()) {
+        assert!(waited < 400, "the handler never started");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid: u64 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+    let cancel = format!("/fgs/functions/{}/cancel", encode(&format!("{urn}:latest")));
+    let r = emu.post(&cancel, json!({"request_id": id, "type": "force"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let record = ended(&c, &urn, &id).await;
+    assert_eq!(record.status, "DISCARD");
+    assert!(record.error_message.contains("cancelled"), "{record:?}");
+    assert!(wait_gone(pid).await, "the running instance was killed");
+    // An ended invocation cannot be cancelled; an unknown one is not found.
+    let r = emu.post(&cancel, json!({"request_id": id})).await;
+    assert_eq!((r.status, r.code()), (400, "FSS.0400"), "{}", r.text);
+    let r = emu.post(&cancel, json!({"request_id": "nope"})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}

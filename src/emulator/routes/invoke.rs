@@ -37,6 +37,7 @@ pub(super) fn routes(r: Routes) -> Routes {
     r.op(Operation::InvokeFunction, invoke)
         .op(Operation::AsyncInvokeFunction, invoke_async)
         .op(Operation::ListAsyncInvocations, list_async)
+        .op(Operation::CancelAsyncInvocation, cancel)
         .op(Operation::ListFunctionStatistics, statistics)
         .op(Operation::ListFunctionAsMetric, report)
 }
@@ -478,11 +479,48 @@ pub(crate) fn start_async(shared: &Arc<Shared>, urn: &str, event: Value) -> Resu
     Ok(id)
 }
 
-/// Records an async invocation as waiting and runs it in the background.
+/// Records an async invocation as waiting and runs it in the background, until it ends or
+/// is cancelled: a cancelled one stops where it is (a running instance is killed) and
+/// ends `DISCARD`, with no destination.
 fn spawn_async(shared: &Arc<Shared>, spec: Spec, invocation: Invocation, policy: AsyncPolicy) {
-    shared.runtime.records.accept(&invocation.request_id, &spec.urn);
+    let cancel = shared.runtime.records.accept(&invocation.request_id, &spec.urn);
     let shared = shared.clone();
-    tokio::spawn(async move { run_async(&shared, &spec, &invocation, &policy).await });
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = run_async(&shared, &spec, &invocation, &policy) => {}
+            _ = cancel.notified() => {
+                let status = runtime::records::Status::Discard;
+                shared.runtime.records.update(&invocation.request_id, status, 1, "cancelled (CancelAsyncInvocation)");
+            }
+        }
+    });
+}
+
+/// `POST …/functions/{urn}/cancel` `{request_id, type}`: stops an async invocation that has
+/// not ended (`recursive` and `force` alike: the instance running it is killed).
+fn cancel(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>) -> Res<Resp> {
+    let (key, _, _) = resolve(ctx, db, ctx.param(0))?;
+    let urn = ctx.function_urn(&db.tables.functions[&key]);
+    let body = ctx.json()?;
+    let Some(id) = body.get("request_id").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+        return Err(Fail::param("request_id is required"));
+    };
+    if let Some(kind) = body.get("type").and_then(Value::as_str) {
+        if !["recursive", "force"].contains(&kind) {
+            return Err(Fail::param(format!("type `{kind}` is not recursive or force")));
+        }
+    }
+    match ctx.shared.runtime.records.cancel(&urn, id) {
+        Ok(()) => Resp::ok(json!({})),
+        Err(None) => Err(Fail::new(404, "FSS.0404", format!("no async invocation {id} of {urn}"))),
+        Err(Some(status)) => Err(Fail::param(format!(
+            "async invocation {id} has ended ({})",
+            serde_json::to_value(status)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or_default()
+        ))),
+    }
 }
 
 /// Runs an async invocation to its end: throttled ones wait, failed ones are retried as the

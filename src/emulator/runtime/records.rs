@@ -54,6 +54,8 @@ pub(crate) struct Record {
 pub(crate) struct Records {
     records: Mutex<VecDeque<Record>>,
     undelivered: Mutex<Vec<Value>>,
+    /// What stops each invocation that has not ended (`CancelAsyncInvocation`).
+    cancels: Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Notify>>>,
 }
 
 pub(crate) fn timestamp() -> String {
@@ -61,8 +63,10 @@ pub(crate) fn timestamp() -> String {
 }
 
 impl Records {
-    /// A new `WAIT` record of `function_urn` (unqualified).
-    pub fn accept(&self, request_id: &str, function_urn: &str) {
+    /// A new `WAIT` record of `function_urn` (unqualified); what [`Records::cancel`] wakes.
+    pub fn accept(&self, request_id: &str, function_urn: &str) -> std::sync::Arc<tokio::sync::Notify> {
+        let cancel = std::sync::Arc::new(tokio::sync::Notify::new());
+        self.cancels.lock().insert(request_id.to_string(), cancel.clone());
         let mut records = self.records.lock();
         if records.len() == KEPT {
             records.pop_front();
@@ -76,6 +80,27 @@ impl Records {
             end_time: String::new(),
             function_urn: function_urn.to_string(),
         });
+        cancel
+    }
+
+    /// Asks invocation `request_id` of `function_urn` to stop; `Err` when there is no such
+    /// invocation (`None`) or it has ended (its status).
+    pub fn cancel(&self, function_urn: &str, request_id: &str) -> Result<(), Option<Status>> {
+        let status = self
+            .records
+            .lock()
+            .iter()
+            .rev()
+            .find(|r| r.request_id == request_id && r.function_urn == function_urn)
+            .map(|r| r.status)
+            .ok_or(None)?;
+        match self.cancels.lock().get(request_id) {
+            Some(cancel) if matches!(status, Status::Wait | Status::Running) => {
+                cancel.notify_one();
+                Ok(())
+            }
+            _ => Err(Some(status)),
+        }
     }
 
     /// Moves a record on; an ending status stamps its end time.
@@ -87,6 +112,7 @@ impl Records {
             r.error_message = error_message.to_string();
             if matches!(status, Status::Success | Status::Fail | Status::Discard) {
                 r.end_time = timestamp();
+                self.cancels.lock().remove(request_id);
             }
         }
     }
