@@ -670,7 +670,7 @@ async fn deliver(
     let Some(destination) = destination else { return };
     let succeeded = condition == "Success";
     let record = json!({
-        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "timestamp": shared.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "request_context": {
             "request_id": invocation.request_id,
             "function_urn": format!("{}:{}", spec.urn, spec.version),

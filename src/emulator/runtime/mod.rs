@@ -156,7 +156,7 @@ impl Runtimes {
             pools: Mutex::default(),
             interpreters: Mutex::default(),
             logs: Mutex::new(logs),
-            records: records::Records::default(),
+            records: records::Records::new(clock.clone()),
             metrics: metrics::Metrics::default(),
             clock,
         })
@@ -360,7 +360,7 @@ impl Runtimes {
             duration,
             log: String::new(),
         };
-        outcome.log = frame(spec, invocation, &outcome);
+        outcome.log = frame(spec, invocation, &outcome, self.clock.now());
         let mut logs = self.logs.lock();
         if logs.len() == LOGS_KEPT {
             logs.pop_front();
@@ -370,7 +370,7 @@ impl Runtimes {
             function_urn: spec.urn.clone(),
             version: spec.version.clone(),
             request_id: invocation.request_id.clone(),
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time: self.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             ok: outcome.succeeded(),
             cold,
             log: kept.to_string(),
@@ -466,8 +466,8 @@ pub(crate) fn tail(text: &str, max: usize) -> &str {
 }
 
 /// The function log as the service frames it.
-fn frame(spec: &Spec, invocation: &Invocation, outcome: &Outcome) -> String {
-    let now = || chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+fn frame(spec: &Spec, invocation: &Invocation, outcome: &Outcome, at: chrono::DateTime<chrono::Utc>) -> String {
+    let now = || at.format("%Y-%m-%dT%H:%M:%SZ");
     let id = &invocation.request_id;
     let mut log = format!("{} Start invoke request '{id}', version: {}\n", now(), spec.version);
     let (memory, failed) = match &outcome.answer {

@@ -50,19 +50,30 @@ pub(crate) struct Record {
     pub function_urn: String,
 }
 
-#[derive(Default)]
 pub(crate) struct Records {
+    /// The emulator's clock, which the records' times follow.
+    clock: std::sync::Arc<crate::emulator::clock::Clock>,
     records: Mutex<VecDeque<Record>>,
     undelivered: Mutex<Vec<Value>>,
     /// What stops each invocation that has not ended (`CancelAsyncInvocation`).
     cancels: Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Notify>>>,
 }
 
-pub(crate) fn timestamp() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()
-}
-
 impl Records {
+    pub fn new(clock: std::sync::Arc<crate::emulator::clock::Clock>) -> Records {
+        Records {
+            clock,
+            records: Mutex::default(),
+            undelivered: Mutex::default(),
+            cancels: Mutex::default(),
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:mm:ss` (UTC) on the emulator's clock.
+    fn timestamp(&self) -> String {
+        self.clock.now().format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+
     /// A new `WAIT` record of `function_urn` (unqualified); what [`Records::cancel`] wakes.
     pub fn accept(&self, request_id: &str, function_urn: &str) -> std::sync::Arc<tokio::sync::Notify> {
         let cancel = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -76,7 +87,7 @@ impl Records {
             status: Status::Wait,
             error_code: 0,
             error_message: String::new(),
-            start_time: timestamp(),
+            start_time: self.timestamp(),
             end_time: String::new(),
             function_urn: function_urn.to_string(),
         });
@@ -111,7 +122,7 @@ impl Records {
             r.error_code = error_code;
             r.error_message = error_message.to_string();
             if matches!(status, Status::Success | Status::Fail | Status::Discard) {
-                r.end_time = timestamp();
+                r.end_time = self.timestamp();
                 self.cancels.lock().remove(request_id);
             }
         }
