@@ -396,3 +396,203 @@ impl Drop for Recorder {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The recorder against a store whose journal appends are slow (and may fail): results
+    //! never wait for a write, a waited-for intent is durable only with everything recorded
+    //! before it, and a failed write stops what comes after.
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::state::backend::{
+        Backend, BackendError, Document, HeldLock, HistoryEntry, JournalEntry, Stored, Version,
+    };
+    use crate::state::crypto::Codec;
+
+    /// One journal append: when it started and whether it finished.
+    #[derive(Debug, Clone)]
+    struct Append {
+        started: Instant,
+        finished: Option<Instant>,
+    }
+
+    /// An in-memory store whose appends take `delay` (the first of concurrent ones the
+    /// longest, so they finish out of order) and fail from `fail_from` on.
+    struct Slow {
+        stored: Mutex<Option<Stored>>,
+        appends: Arc<Mutex<Vec<Append>>>,
+        delay: Duration,
+        concurrency: usize,
+        fail_from: Option<usize>,
+    }
+
+    fn unsupported(what: &'static str) -> BackendError {
+        BackendError::Io {
+            location: "memory".into(),
+            action: what,
+            message: "not used by the recorder".into(),
+        }
+    }
+
+    impl Backend for Slow {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn read(&self) -> Result<Option<Stored>, BackendError> {
+            Ok(self.stored.lock().clone())
+        }
+        fn write(&self, document: &Document<'_>, _: Option<&Version>) -> Result<Version, BackendError> {
+            let version = Version(document.serial.to_string());
+            *self.stored.lock() = Some(Stored {
+                bytes: document.bytes.to_vec(),
+                version: version.clone(),
+            });
+            Ok(version)
+        }
+        fn append_journal(&self, _: u64, _: u64, _: &[u8]) -> Result<(), BackendError> {
+            let index = {
+                let mut appends = self.appends.lock();
+                appends.push(Append {
+                    started: Instant::now(),
+                    finished: None,
+                });
+                appends.len() - 1
+            };
+            // Earlier appends take longer: concurrent ones finish out of order.
+            std::thread::sleep(self.delay * (1 + (3 - index % 4) as u32) / 2);
+            self.appends.lock()[index].finished = Some(Instant::now());
+            match self.fail_from {
+                Some(n) if index >= n => Err(BackendError::Io {
+                    location: "memory".into(),
+                    action: "appending to",
+                    message: "the disk is full".into(),
+                }),
+                _ => Ok(()),
+            }
+        }
+        fn journal_concurrency(&self) -> usize {
+            self.concurrency
+        }
+        fn read_journal(&self) -> Result<Vec<JournalEntry>, BackendError> {
+            Ok(Vec::new())
+        }
+        fn lock(&self, _: crate::state::LockInfo, _: Duration) -> Result<Box<dyn HeldLock>, BackendError> {
+            Err(unsupported("locking"))
+        }
+        fn holder(&self) -> Result<Option<crate::state::LockInfo>, BackendError> {
+            Ok(None)
+        }
+        fn force_unlock(&self, _: &str) -> Result<crate::state::LockInfo, BackendError> {
+            Err(unsupported("unlocking"))
+        }
+        fn history(&self) -> Result<Vec<HistoryEntry>, BackendError> {
+            Ok(Vec::new())
+        }
+        fn read_serial(&self, _: u64) -> Result<Option<Vec<u8>>, BackendError> {
+            Ok(None)
+        }
+    }
+
+    /// A recorder over a [`Slow`] store holding an existing state (so appends are used).
+    fn recorder(concurrency: usize, fail_from: Option<usize>) -> (Recorder, Arc<Mutex<Vec<Append>>>) {
+        let appends = Arc::new(Mutex::new(Vec::new()));
+        let backend = Slow {
+            stored: Mutex::new(None),
+            appends: appends.clone(),
+            delay: Duration::from_millis(40),
+            concurrency,
+            fail_from,
+        };
+        let store = Arc::new(StateStore::new(Box::new(backend), Codec::plaintext()));
+        let mut state = State::new("slow", None);
+        store.save(&mut state).unwrap();
+        let state = store.load().unwrap().unwrap();
+        (Recorder::new(state, store), appends)
+    }
+
+    fn function_record(i: usize) -> (Address, ResourceState) {
+        let address = Address::Function(format!("f{i}"));
+        let record = ResourceState {
+            kind: "function".into(),
+            id: format!("urn:f{i}"),
+            attributes: Default::default(),
+            private: Default::default(),
+        };
+        (address, record)
+    }
+
+    fn intent(i: usize) -> Intent {
+        Intent {
+            address: format!("function.f{i}"),
+            call: crate::api::Operation::CreateFunction,
+            started: "2026-12-02T00:00:00.000Z".into(),
+            lookup: serde_json::json!({"urn": format!("urn:f{i}")}),
+            record: None,
+        }
+    }
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn results_do_not_wait_and_a_waited_intent_is_durable_with_everything_before_it() {
+        for concurrency in [1, 4] {
+            let (recorder, appends) = recorder(concurrency, None);
+            let started = Instant::now();
+            for i in 0..20 {
+                let (address, record) = function_record(i);
+                recorder.put(&address, record, &mut Vec::new()).unwrap();
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(40),
+                "puts wait for no write ({:?} for 20)",
+                started.elapsed()
+            );
+            block_on(recorder.intend(intent(99), true)).unwrap();
+            let returned = Instant::now();
+            let appends = appends.lock().clone();
+            assert!(!appends.is_empty());
+            for (i, a) in appends.iter().enumerate() {
+                if a.started < returned {
+                    assert!(
+                        a.finished.is_some_and(|f| f <= returned),
+                        "concurrency {concurrency}: append {i} started before the intent was reported durable \
+                         and had not finished: {appends:?}"
+                    );
+                }
+            }
+            recorder.finish().unwrap();
+            let saved = recorder.snapshot();
+            assert_eq!(saved.resources.len(), 20);
+            assert_eq!(saved.pending.len(), 1, "the intent, never settled, is still pending");
+        }
+    }
+
+    #[test]
+    fn an_intent_that_does_not_wait_returns_before_its_write() {
+        let (recorder, appends) = recorder(1, None);
+        let started = Instant::now();
+        block_on(recorder.intend(intent(1), false)).unwrap();
+        assert!(started.elapsed() < Duration::from_millis(40), "{:?}", started.elapsed());
+        block_on(recorder.intend(intent(2), true)).unwrap();
+        assert!(appends.lock().iter().all(|a| a.finished.is_some()));
+    }
+
+    #[test]
+    fn after_a_failed_write_nothing_more_is_accepted() {
+        let (recorder, _) = recorder(1, Some(0));
+        let (address, record) = function_record(1);
+        recorder.put(&address, record, &mut Vec::new()).unwrap();
+        let err = block_on(recorder.intend(intent(2), true)).unwrap_err();
+        assert!(err.to_string().contains("the disk is full"), "{err}");
+        let (address, record) = function_record(3);
+        let err = recorder.put(&address, record, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("the disk is full"), "{err}");
+    }
+}
