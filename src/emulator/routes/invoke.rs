@@ -174,11 +174,7 @@ fn invoke_async(ctx: &Ctx<'_>, db: &mut Db, _: Option<super::functions::Staged>)
 fn deferred(ctx: &Ctx<'_>, prepared: Prepared, mode: Mode) -> Res<Resp> {
     Ok(Resp::deferred(Deferred {
         spec: prepared.spec,
-        invocation: Invocation {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            event: event(ctx.raw_body),
-            alias: prepared.alias,
-        },
+        invocation: Invocation::new(event(ctx.raw_body), prepared.alias),
         mode,
     }))
 }
@@ -469,11 +465,7 @@ pub(crate) async fn finish(shared: &Arc<Shared>, job: Deferred) -> Res<Resp> {
 /// delivers one; its request id, or why it cannot run.
 pub(crate) fn start_async(shared: &Arc<Shared>, urn: &str, event: Value) -> Result<String, String> {
     let (prepared, policy) = prepare_internal(shared, urn).map_err(|fail| fail.msg)?;
-    let invocation = Invocation {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        event,
-        alias: prepared.alias,
-    };
+    let invocation = Invocation::new(event, prepared.alias);
     let id = invocation.request_id.clone();
     spawn_async(shared, prepared.spec, invocation, policy);
     Ok(id)
@@ -641,11 +633,7 @@ pub(crate) fn prepare_internal(shared: &Shared, urn: &str) -> Res<(Prepared, Asy
 /// `Err(error object)` when the function failed; `Fail` when it could not run at all.
 pub(crate) async fn call_function(shared: &Shared, urn: &str, event: Value) -> Res<Result<Value, Value>> {
     let (prepared, _) = prepare_internal(shared, urn)?;
-    let invocation = Invocation {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        event,
-        alias: prepared.alias,
-    };
+    let invocation = Invocation::new(event, prepared.alias);
     let outcome = counted(shared, &prepared.spec, &invocation)
         .await
         .map_err(|refusal| refused(&prepared.spec, refusal))?;
@@ -698,18 +686,10 @@ async fn deliver(
         .unwrap_or_default();
     // The destination is invoked like any async invocation of it: its own async config
     // applies.
-    match prepare_internal(shared, target) {
-        Ok((p, policy)) => {
-            let next = Invocation {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                event: record,
-                alias: p.alias,
-            };
-            spawn_async(shared, p.spec, next, policy);
-        }
-        Err(fail) => shared.runtime.records.undeliverable(
-            json!({"destination": "FunctionGraph", "param": destination.param, "record": record, "error": fail.msg}),
-        ),
+    if let Err(why) = start_async(shared, target, record.clone()) {
+        shared.runtime.records.undeliverable(
+            json!({"destination": "FunctionGraph", "param": destination.param, "record": record, "error": why}),
+        );
     }
 }
 

@@ -88,6 +88,17 @@ pub(crate) struct Invocation {
     pub alias: String,
 }
 
+impl Invocation {
+    /// A new invocation of `event` (through `alias`, if any), under a new request id.
+    pub fn new(event: Value, alias: String) -> Invocation {
+        Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            event,
+            alias,
+        }
+    }
+}
+
 /// How an invocation went.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
