@@ -55,6 +55,8 @@ pub(crate) struct Runtimes {
     /// Each language's interpreter, found on first use.
     interpreters: Mutex<HashMap<&'static str, Result<PathBuf, String>>>,
     logs: Mutex<VecDeque<LogRecord>>,
+    /// `logs.jsonl`, open for appending, and its length (opened on the first log).
+    log_file: Mutex<Option<(std::fs::File, u64)>>,
     /// Async invocations' records, and what undeliverable destinations would have got.
     pub records: records::Records,
     pub metrics: metrics::Metrics,
@@ -167,6 +169,7 @@ impl Runtimes {
             pools: Mutex::default(),
             interpreters: Mutex::default(),
             logs: Mutex::new(logs),
+            log_file: Mutex::default(),
             records: records::Records::new(clock.clone()),
             metrics: metrics::Metrics::default(),
             clock,
@@ -393,20 +396,32 @@ impl Runtimes {
 
     /// Appends `record` to the log file (best effort: the logs are a convenience, and an
     /// invocation does not fail for them), rewriting the file from `kept` when it is large.
+    /// The file stays open and its length is counted, so an invocation costs one write.
     fn persist(&self, record: &LogRecord, kept: &VecDeque<LogRecord>) {
         use std::io::Write as _;
         let path = self.root.join(LOG_FILE);
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_FILE_MAX) {
+        let mut open = self.log_file.lock();
+        if open.as_ref().is_some_and(|(_, len)| *len > LOG_FILE_MAX) {
             let text: String = kept
                 .iter()
                 .filter_map(|r| serde_json::to_string(r).ok())
                 .map(|line| line + "\n")
                 .collect();
             let _ = crate::atomic::write(&path, text.as_bytes(), crate::atomic::Access::Default);
+            // The handle names the replaced file now: open the new one.
+            *open = None;
         }
-        let line = serde_json::to_string(record).unwrap_or_default() + "\n";
-        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-            let _ = file.write_all(line.as_bytes());
+        if open.is_none() {
+            if let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+                let len = file.metadata().map_or(0, |m| m.len());
+                *open = Some((file, len));
+            }
+        }
+        if let Some((file, len)) = open.as_mut() {
+            let line = serde_json::to_string(record).unwrap_or_default() + "\n";
+            if file.write_all(line.as_bytes()).is_ok() {
+                *len += line.len() as u64;
+            }
         }
     }
 
