@@ -8,7 +8,7 @@ use fgform::api::local;
 use fgform::emulator::Config;
 use serde_json::json;
 
-use crate::support::{self, function_body, Caller, Emu};
+use crate::support::{self, emulator_addr, function_body, Caller, Emu};
 
 const OTHER_PROJECT: &str = "fedcba9876543210fedcba9876543210";
 
@@ -307,7 +307,7 @@ fn cpu_time(pid: u32) -> std::time::Duration {
 #[cfg(target_os = "linux")]
 #[test]
 fn descriptor_exhaustion_does_not_spin_the_accept_loop() {
-    use std::io::{BufRead, Read, Write};
+    use std::io::{Read, Write};
     let mut child = crate::context::scrubbed_command("sh")
         .arg("-c")
         .arg(r#"ulimit -n 64 && exec "$0" emulator --listen 127.0.0.1:0"#)
@@ -316,11 +316,7 @@ fn descriptor_exhaustion_does_not_spin_the_accept_loop() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut url = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let addr: std::net::SocketAddr = url.trim().trim_start_matches("http://").parse().unwrap();
+    let addr = emulator_addr(&mut child);
     // Hold more connections than the child has descriptors.
     let held: Vec<std::net::TcpStream> = (0..100).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(std::time::Duration::from_millis(300));

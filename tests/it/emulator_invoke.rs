@@ -3,23 +3,12 @@
 //! timeouts, memory, instance limits, initializers, dependencies, the scrubbed environment,
 //! async invocations with retries and destinations.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use fgform::client::Client;
 use serde_json::{json, Value};
 
-use crate::support::{b64, encode, local_client, Caller, Emu};
-
-/// A zip of `files` (name, content).
-fn zip(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, body) in files {
-        out.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-        out.write_all(body.as_bytes()).unwrap();
-    }
-    out.finish().unwrap().into_inner()
-}
+use crate::support::{b64, emulator_addr, encode, local_client, zip_files, Caller, Emu};
 
 /// Creates function `name` running `files` with `config` (runtime, handler, … over the
 /// defaults); returns its unqualified URN.
@@ -27,7 +16,7 @@ async fn function(emu: &Caller, name: &str, files: &[(&str, &str)], config: Valu
     let mut body = json!({
         "func_name": name, "package": "default", "runtime": "Python3.9", "handler": "index.handler",
         "memory_size": 128, "timeout": 10, "code_type": "zip", "code_filename": "index.zip",
-        "func_code": { "file": b64(&zip(files)) },
+        "func_code": { "file": b64(&zip_files(files)) },
     });
     for (k, v) in config.as_object().unwrap() {
         body[k] = v.clone();
@@ -312,7 +301,7 @@ async fn invocations_beyond_the_functions_concurrency_are_throttled() {
 async fn the_initializer_runs_once_per_instance_and_dependencies_are_importable() {
     let emu = Emu::start().await;
     // A dependency package with the usual `python/` layout.
-    let dep = zip(&[("python/helper.py", "def shout(s):\n    return s.upper() + '!'\n")]);
+    let dep = zip_files(&[("python/helper.py", "def shout(s):\n    return s.upper() + '!'\n")]);
     let r = emu
         .post(
             "/fgs/dependencies/version",
@@ -623,7 +612,6 @@ fn gone(pid: u64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_die_with_the_emulator_even_when_it_is_killed() {
-    use std::io::BufRead as _;
     let data = tempfile::tempdir().unwrap();
     let mut child = crate::context::fgform_command()
         .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
@@ -632,12 +620,7 @@ async fn instances_die_with_the_emulator_even_when_it_is_killed() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut url = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let addr = url.trim().trim_start_matches("http://").parse().unwrap();
-    let emu = Caller::new(addr);
+    let emu = Caller::new(emulator_addr(&mut child));
     let c = client(&emu);
     let py = function(
         &emu,

@@ -3,21 +3,11 @@
 //! Foreach, failures caught by on_errors after retries, sync executions of EXPRESS flows,
 //! list, show with node history, terminate.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{b64, Emu};
-
-fn zip(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, body) in files {
-        out.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-        out.write_all(body.as_bytes()).unwrap();
-    }
-    out.finish().unwrap().into_inner()
-}
+use crate::support::{b64, zip_files, Emu};
 
 /// Creates a Python function whose `handler(event, context)` body is `body`; returns its
 /// `latest` URN.
@@ -29,7 +19,7 @@ async fn function(emu: &Emu, name: &str, body: &str) -> String {
             json!({
                 "func_name": name, "package": "default", "runtime": "Python3.9", "handler": "index.handler",
                 "memory_size": 128, "timeout": 10, "code_type": "zip", "code_filename": "index.zip",
-                "func_code": { "file": b64(&zip(&[("index.py", &code)])) },
+                "func_code": { "file": b64(&zip_files(&[("index.py", &code)])) },
             }),
         )
         .await;

@@ -360,15 +360,31 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// A zip holding one file.
 pub fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
+    zip_files(&[(name, content)])
+}
+
+/// A zip holding `files` (name, content), in order.
+pub fn zip_files<C: AsRef<[u8]>>(files: &[(&str, C)]) -> Vec<u8> {
     use std::io::Write;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        z.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
-        z.write_all(content).unwrap();
-        z.finish().unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in files {
+        out.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        out.write_all(content.as_ref()).unwrap();
     }
-    buf.into_inner()
+    out.finish().unwrap().into_inner()
+}
+
+/// The address an `fgform emulator` child prints as its first line of stdout.
+pub fn emulator_addr(child: &mut std::process::Child) -> std::net::SocketAddr {
+    use std::io::BufRead as _;
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("the emulator's stdout is piped"))
+        .read_line(&mut url)
+        .unwrap();
+    url.trim()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap_or_else(|_| panic!("the emulator printed `{url}`"))
 }
 
 pub fn b64(bytes: &[u8]) -> String {
