@@ -159,6 +159,28 @@ pub fn version_name(name: &str) -> Checked {
     })
 }
 
+/// An alias's gray traffic (`additional_version_weights`, FSS.1091/1092/1093): at most one
+/// additional version, which is neither `latest` nor the alias's main version `main`, with a
+/// whole percentage 0–100 (`None`: the value was not a whole number).
+pub fn alias_weights(main: &str, weights: &[(&str, Option<i64>)]) -> Checked {
+    let field = "additional_version_weights";
+    check(weights.len() <= 1, field, "FSS.1091", || {
+        format!("an alias sends traffic to at most one additional version, not {}", weights.len())
+    })?;
+    for (version, weight) in weights {
+        check(*version != "latest", field, "FSS.1091", || {
+            "the latest version cannot be an additional version".to_string()
+        })?;
+        check(*version != main, field, "FSS.1093", || {
+            format!("the additional version {version} is the alias's main version")
+        })?;
+        check(weight.is_some_and(|w| (0..=100).contains(&w)), field, "FSS.1092", || {
+            format!("the weight of {version} must be a whole percentage, 0–100")
+        })?;
+    }
+    Ok(())
+}
+
 /// Workflow names: 1–64 chars of `[A-Za-z0-9_-]` starting with a letter.
 pub fn is_valid_workflow_name(name: &str) -> bool {
     WORKFLOW_NAME.is_match(name)

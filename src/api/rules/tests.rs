@@ -250,3 +250,16 @@ fn trigger_and_async_rules_follow_the_api() {
         "max_async_retry_attempts 9 is outside 0-8"
     );
 }
+
+#[test]
+fn alias_weights_follow_the_api() {
+    assert_eq!(alias_weights("v1", &[]), Ok(()));
+    assert_eq!(alias_weights("v1", &[("v2", Some(10))]), Ok(()));
+    assert_eq!(alias_weights("v1", &[("v2", Some(100))]), Ok(()));
+    let two = alias_weights("v1", &[("v2", Some(10)), ("v3", Some(5))]).unwrap_err();
+    assert_eq!(two.code, "FSS.1091");
+    assert_eq!(alias_weights("v1", &[("latest", Some(10))]).unwrap_err().code, "FSS.1091");
+    assert_eq!(alias_weights("v1", &[("v1", Some(10))]).unwrap_err().code, "FSS.1093");
+    assert_eq!(alias_weights("v1", &[("v2", Some(101))]).unwrap_err().code, "FSS.1092");
+    assert_eq!(alias_weights("v1", &[("v2", None)]).unwrap_err().code, "FSS.1092");
+}
