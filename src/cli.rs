@@ -48,6 +48,44 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Show the function logs the emulator kept for one of the stack's functions.
     Logs(LogsArgs),
+    /// Show, promote or abort the rollouts an apply left under way.
+    Rollout(RolloutArgs),
+}
+
+/// `fgform rollout …`.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    #[command(subcommand)]
+    pub command: RolloutCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Each rollout alias: its rollout under way (step, weights, the new version's figures
+    /// so far) or how its last one ended. Read-only.
+    Status(RolloutStatusArgs),
+    /// Give the new version all the alias's traffic now, skipping the remaining steps.
+    Promote(RolloutChangeArgs),
+    /// Roll back now: the alias goes back to the old version alone.
+    Abort(RolloutChangeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutStatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutChangeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only this alias (`function.NAME.alias.NAME`), when several rollouts are under way.
+    #[arg(long = "alias", value_name = "ADDR")]
+    pub alias: Option<String>,
 }
 
 /// Which stack, and the inputs its manifests read.
@@ -263,6 +301,10 @@ pub struct ApplyArgs {
     /// Apply only these resources (and their children), repeatable.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Move aliases to a newly published version at once, skipping their rollout's steps
+    /// and checks (a hotfix).
+    #[arg(long)]
+    pub no_rollout: bool,
 }
 
 /// `fgform drift`. Takes no lock, so `--lock-timeout` is accepted and has no effect.

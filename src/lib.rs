@@ -128,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
         Command::Invoke(args) => commands::invoke::run(args),
         Command::Logs(args) => commands::invoke::logs(args),
+        Command::Rollout(args) => commands::rollout::run(args),
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::api::types::{FunctionConfig, Workflow};
 use crate::client::{ApiError, Client};
-use crate::model::{Address, Desired};
+use crate::model::{qualified_urn, Address, Desired};
 use crate::plan::{Live, LiveFunction};
 use crate::state::State;
 
@@ -37,6 +37,12 @@ struct Read {
     urn: String,
     /// `GET …/async-invoke-config` too (the manifest or the state has one).
     with_async: bool,
+    /// Its versions and aliases too (the manifest or the state has any).
+    with_releases: bool,
+    /// Aliases whose triggers are read too (triggers the manifest or the state puts there).
+    trigger_qualifiers: Vec<String>,
+    /// The alias whose async config is read (`None`: latest's).
+    async_qualifier: Option<String>,
     /// Its config from the list item; `None` = `GET …/config` (the list lacks what the diff reads).
     listed: Option<FunctionConfig>,
 }
@@ -50,19 +56,52 @@ async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunctio
             None => return Ok(None),
         },
     };
-    let (triggers, tags, async_config) =
-        tokio::try_join!(client.list_triggers(urn), client.list_function_tags(urn), async {
+    let releases = async {
+        if !read.with_releases {
+            return Ok((None, None));
+        }
+        let (versions, aliases) = tokio::try_join!(client.list_all_versions(urn), client.list_aliases(urn))?;
+        let versions = versions.into_iter().filter(|v| v.version != "latest").collect();
+        Ok((Some(versions), Some(aliases)))
+    };
+    let qualified_triggers = async {
+        let mut out = Vec::new();
+        for q in &read.trigger_qualifiers {
+            let listed = client.list_triggers(&qualified_urn(urn, Some(q))).await?;
+            out.push((q.clone(), listed));
+        }
+        Ok::<_, ApiError>(out)
+    };
+    let async_urn = qualified_urn(urn, read.async_qualifier.as_deref());
+    let (mut triggers, tags, async_config, (versions, aliases), qualified) = tokio::try_join!(
+        client.list_triggers(urn),
+        client.list_function_tags(urn),
+        async {
             if read.with_async {
-                client.show_async_config(urn).await
+                client.show_async_config(&async_urn).await
             } else {
                 Ok(None)
             }
-        })?;
+        },
+        releases,
+        qualified_triggers
+    )?;
+    let mut trigger_qualifiers = std::collections::BTreeMap::new();
+    for (q, listed) in qualified {
+        for t in listed {
+            trigger_qualifiers.insert(t.trigger_id.clone(), q.clone());
+            triggers.push(t);
+        }
+    }
     Ok(Some(LiveFunction {
         config,
         triggers,
         async_config,
         tags: tags.tags,
+        versions,
+        aliases,
+        trigger_qualifiers,
+        async_qualifier: read.async_qualifier,
     }))
 }
 
@@ -88,6 +127,34 @@ fn needs_show(desired: Option<&Desired>, state: &State, name: &str) -> bool {
                     .and_then(|v| v.as_array())
                     .is_some_and(|a| !a.is_empty())
         })
+}
+
+/// The aliases whose triggers function `name` has (in the manifest or the state), and the
+/// alias its async config is at (the manifest's, else the state's).
+fn qualifiers(desired: Option<&Desired>, state: &State, name: &str) -> (Vec<String>, Option<String>) {
+    let spec = desired.and_then(|d| d.functions.get(name));
+    let mut triggers: BTreeSet<String> = spec
+        .map(|f| f.triggers.values().filter_map(|t| t.qualifier.clone()).collect())
+        .unwrap_or_default();
+    let mut recorded_async = None;
+    for (key, record) in &state.resources {
+        match key.parse::<Address>() {
+            Ok(Address::Trigger { function, .. }) if function == name => {
+                if let Some(q) = record.attributes.get("qualifier").and_then(|v| v.as_str().map(str::to_string)) {
+                    triggers.insert(q);
+                }
+            }
+            Ok(Address::Async(function)) if function == name => {
+                recorded_async = record.attributes.get("qualifier").and_then(|v| v.as_str().map(str::to_string));
+            }
+            _ => {}
+        }
+    }
+    let async_qualifier = match spec.and_then(|f| f.async_config.as_ref()) {
+        Some(a) => a.qualifier.clone(),
+        None => recorded_async,
+    };
+    (triggers.into_iter().collect(), async_qualifier)
 }
 
 /// What a refresh's project-wide lists saw, for callers that also take stock of the
@@ -155,22 +222,36 @@ async fn function_reads(
     recorded: &BTreeSet<Address>,
     listing: &mut Option<Listed>,
 ) -> Result<Vec<Read>, RefreshError> {
-    let mut functions: Vec<(String, String, bool)> = Vec::new();
+    let mut functions: Vec<(String, String, bool, bool)> = Vec::new();
+    let spec = |name: &str| desired.and_then(|d| d.functions.get(name));
+    let with_releases = |name: &str| {
+        spec(name).is_some_and(|f| f.versions.is_some() || !f.aliases.is_empty())
+            || recorded.iter().any(|a| match a {
+                Address::Version(f) | Address::Alias { function: f, .. } => f == name,
+                _ => false,
+            })
+    };
     for address in recorded {
         if let Address::Function(name) = address {
             let with_async = recorded.contains(&Address::Async(name.clone()))
-                || desired.is_some_and(|d| d.functions.get(name).is_some_and(|f| f.async_config.is_some()));
+                || spec(name).is_some_and(|f| f.async_config.is_some());
             functions.push((
                 name.clone(),
                 state.resources[&address.to_string()].id.clone(),
                 with_async,
+                with_releases(name),
             ));
         }
     }
     if let Some(desired) = desired {
         for (name, spec) in &desired.functions {
             if !recorded.contains(&Address::Function(name.clone())) {
-                functions.push((name.clone(), desired.function_urn(name), spec.async_config.is_some()));
+                functions.push((
+                    name.clone(),
+                    desired.function_urn(name),
+                    spec.async_config.is_some(),
+                    with_releases(name),
+                ));
             }
         }
     }
@@ -191,15 +272,19 @@ async fn function_reads(
         }
     }
     let mut reads = Vec::new();
-    for (name, urn, with_async) in functions {
+    for (name, urn, with_async, with_releases) in functions {
         let Some(item) = listed.remove(&urn) else {
             continue; // absent live
         };
+        let (trigger_qualifiers, async_qualifier) = qualifiers(desired, state, &name);
         reads.push(Read {
             listed: (!needs_show(desired, state, &name)).then_some(item),
             name,
             urn,
             with_async,
+            with_releases,
+            trigger_qualifiers,
+            async_qualifier,
         });
     }
     Ok(reads)

@@ -68,6 +68,7 @@ fn examples_validate() {
     for (dir, stage, vars) in [
         ("examples/quickstart", None, vec![]),
         ("examples/shop", None, vec![]),
+        ("examples/canary", None, vec![]),
         ("examples/staged", Some("dev"), vec![]),
         ("examples/staged", Some("prod"), vec![]),
     ] {

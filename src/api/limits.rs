@@ -110,6 +110,8 @@ pub const DISABLEABLE_TRIGGERS: &[&str] = &["TIMER", "DDS", "DMS", "KAFKA", "LTS
 pub const WORKFLOW_NAME_MAX: usize = 64;
 /// Alias name length.
 pub const ALIAS_NAME_MAX: usize = 64;
+/// Aliases per function (`fgs_alias_num`, guide §3.1).
+pub const ALIASES_PER_FUNCTION: usize = 10;
 /// Tags (TMS convention): at most 20 per function, key ≤ 128 chars, value ≤ 255 chars.
 pub const TAGS_MAX: usize = 20;
 pub const TAG_KEY_MAX: usize = 128;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{function_urn, not_found, record, unplanned, Ctx, StepError};
 use crate::api::Operation;
+use crate::model::qualified_urn;
 use crate::plan::{Action, Change, Request};
 
 pub(super) async fn run(
@@ -16,15 +17,19 @@ pub(super) async fn run(
     settle: &mut Vec<String>,
 ) -> Result<(), StepError> {
     let address = &change.address;
-    let urn = function_urn(ctx, function);
+    let base = function_urn(ctx, function);
+    // An alias's config lives under the alias's URN.
+    let at = |view: &Value| qualified_urn(&base, view.get("qualifier").and_then(Value::as_str));
+    if change.has(Operation::DeleteFunctionAsyncInvokeConfig) {
+        let old = at(&change.before);
+        let request = async { ctx.client.delete_async_config(&old).await.or_else(not_found) };
+        ctx.call(address, Operation::DeleteFunctionAsyncInvokeConfig, settle, request)
+            .await?;
+    }
     if change.action == Action::Delete {
-        if change.has(Operation::DeleteFunctionAsyncInvokeConfig) {
-            let request = async { ctx.client.delete_async_config(&urn).await.or_else(not_found) };
-            ctx.call(address, Operation::DeleteFunctionAsyncInvokeConfig, settle, request)
-                .await?;
-        }
         return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle)?);
     }
+    let urn = at(&change.after);
     let op = Operation::UpdateFunctionAsyncInvokeConfig;
     let Some(Request::UpdateFunctionAsyncInvokeConfig(body)) = change.request(op) else {
         return Err(unplanned(address, op));

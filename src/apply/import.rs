@@ -139,6 +139,14 @@ pub async fn import(
             let record = import_trigger(client, desired, state, function, trigger, id).await?;
             records.push((address.clone(), record));
         }
+        Address::Alias { function, alias } => {
+            let record = import_alias(client, desired, address, function, alias, id).await?;
+            records.push((address.clone(), record));
+        }
+        Address::Version(function) => {
+            let record = import_version(client, desired, address, function, id).await?;
+            records.push((address.clone(), record));
+        }
         Address::Dependency(name) => {
             let version = find_dependency_version(client, desired, name, id).await?;
             let version = version.ok_or_else(|| ImportError::NotFound {
@@ -205,6 +213,7 @@ async fn import_function(
         triggers: Vec::new(),
         async_config: None,
         tags: tags.tags,
+        ..Default::default()
     };
     records.push((address.clone(), plan::import::function(desired, state, name, &live)));
     // Its async config comes along when the manifests declare one (nothing else would ever
@@ -266,20 +275,31 @@ async fn read_async_config(
 /// The unqualified URN `id` names, checked against the stack: function `name`, this region
 /// and project, and no version or alias qualifier.
 fn function_urn(client: &Client, address: &Address, name: &str, id: &str) -> Result<String, ImportError> {
+    let (urn, qualifier) = qualified_urn(client, address, name, id)?;
+    match qualifier {
+        None | Some(Qualifier::Latest) => Ok(urn),
+        Some(q) => Err(ImportError::BadId {
+            id: id.to_string(),
+            expected: "function URN",
+            reason: format!("`:{q}` is a version or alias; import the function itself (unqualified or `:latest`)"),
+        }),
+    }
+}
+
+/// The unqualified URN of function `name` in `id`, checked against this project, and the
+/// qualifier `id` carries.
+fn qualified_urn(
+    client: &Client,
+    address: &Address,
+    name: &str,
+    id: &str,
+) -> Result<(String, Option<Qualifier>), ImportError> {
     let bad = |reason: String| ImportError::BadId {
         id: id.to_string(),
         expected: "function URN",
         reason,
     };
     let urn = FunctionUrn::parse(id).map_err(|e| bad(e.to_string()))?;
-    match &urn.qualifier {
-        None | Some(Qualifier::Latest) => {}
-        Some(q) => {
-            return Err(bad(format!(
-                "`:{q}` is a version or alias; import the function itself (unqualified or `:latest`)"
-            )))
-        }
-    }
     for (field, found, expected) in [
         ("region", &urn.region, client.region()),
         ("project", &urn.project, client.project_id()),
@@ -301,12 +321,8 @@ fn function_urn(client: &Client, address: &Address, name: &str, id: &str) -> Res
             declared: name.to_string(),
         });
     }
-    Ok(FunctionUrn::unqualified(
-        client.region(),
-        client.project_id(),
-        &urn.package,
-        &urn.name,
-    ))
+    let unqualified = FunctionUrn::unqualified(client.region(), client.project_id(), &urn.package, &urn.name);
+    Ok((unqualified, urn.qualifier))
 }
 
 /// The dependency version `id` names: `DEP_ID/VERSION`, or a version id looked up in the
@@ -370,4 +386,76 @@ async fn version_in(
         .show_dependency_version(dep_id, v.version)
         .await
         .map_err(api(format!("dependency version {id}")))
+}
+
+/// Alias `alias` of `function` from its URN (`…:function:APP:NAME:!ALIAS`, or with the
+/// alias written bare).
+async fn import_alias(
+    client: &Client,
+    desired: &Desired,
+    address: &Address,
+    function: &str,
+    alias: &str,
+    id: &str,
+) -> Result<ResourceState, ImportError> {
+    let (urn, qualifier) = qualified_urn(client, address, function, id)?;
+    let named = match &qualifier {
+        Some(Qualifier::Alias(a)) | Some(Qualifier::Named(a)) => a.as_str(),
+        _ => {
+            return Err(ImportError::BadId {
+                id: id.to_string(),
+                expected: "alias URN",
+                reason: format!("an alias URN ends in `:!{alias}`"),
+            })
+        }
+    };
+    if named != alias {
+        return Err(ImportError::BadId {
+            id: id.to_string(),
+            expected: "alias URN",
+            reason: format!("it names alias `{named}`, not `{alias}` as {address} does"),
+        });
+    }
+    let live = client
+        .show_alias(&urn, alias)
+        .await
+        .map(Some)
+        .or_else(|e| if e.is_not_found() { Ok(None) } else { Err(e) })
+        .map_err(api(format!("alias {alias} of {urn}")))?
+        .ok_or_else(|| ImportError::NotFound {
+            what: format!("alias {alias} of function {urn}"),
+            project: client.project_id().to_string(),
+        })?;
+    Ok(plan::import::alias(desired, address, &live))
+}
+
+/// The published version `id` names (`…:function:APP:NAME:VERSION`), recorded as the
+/// function's last published one.
+async fn import_version(
+    client: &Client,
+    desired: &Desired,
+    address: &Address,
+    function: &str,
+    id: &str,
+) -> Result<ResourceState, ImportError> {
+    let (urn, qualifier) = qualified_urn(client, address, function, id)?;
+    let Some(Qualifier::Named(version)) = qualifier else {
+        return Err(ImportError::BadId {
+            id: id.to_string(),
+            expected: "version URN",
+            reason: "a version URN ends in `:VERSION`, e.g. `:v3`".into(),
+        });
+    };
+    let versions = client
+        .list_all_versions(&urn)
+        .await
+        .map_err(api(format!("the versions of {urn}")))?;
+    let live = versions
+        .iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| ImportError::NotFound {
+            what: format!("version {version} of function {urn}"),
+            project: client.project_id().to_string(),
+        })?;
+    Ok(plan::import::version(desired, address, &urn, live))
 }

@@ -10,13 +10,16 @@
 //! and every result is recorded through [`state::Recorder`] (a create's intent durable
 //! before the call, group commit of the results).
 
+mod alias;
 mod async_config;
 mod dependency;
 mod function;
 pub mod import;
 pub mod inventory;
 pub mod recover;
+pub mod rollout;
 mod trigger;
+mod version;
 mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,6 +72,23 @@ struct Ctx {
     recorder: Recorder,
     /// The ownership tag value this state writes (`model::Owner`).
     owner: String,
+    /// `--no-rollout`: an alias a rollout would move goes to the new version at once.
+    no_rollout: bool,
+    /// Raised once `stop` is: long steps (a rollout's waits) end early.
+    stopping: AtomicBool,
+    /// Lines a step reports while it runs (a rollout's steps), for `progress`.
+    notes: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Ctx {
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// A line about a step under way, indented under the finished-resource lines.
+    fn note(&self, line: String) {
+        let _ = self.notes.send(format!("  {line}"));
+    }
 }
 
 /// What an apply did.
@@ -102,8 +122,10 @@ pub struct ApplyOptions<'a> {
     pub parallelism: usize,
     /// Once raised, no new step starts; running ones finish and are recorded.
     pub stop: &'a AtomicBool,
-    /// Gets one line per finished resource.
+    /// Gets one line per finished resource, and a rollout's lines as it goes.
     pub progress: &'a mut (dyn FnMut(String) + Send),
+    /// `--no-rollout`: aliases go to their new version at once.
+    pub no_rollout: bool,
 }
 
 /// Applies `options.plan`: the adoptions and re-records first, then every step once the
@@ -119,6 +141,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         parallelism,
         stop,
         progress,
+        no_rollout,
     } = options;
     let empty = Desired {
         stack: state.stack.clone(),
@@ -132,6 +155,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         code_bucket: None,
     };
     let steps = order::steps(plan, desired.unwrap_or(&empty), &state);
+    let (notes, mut notes_rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         desired: desired.cloned(),
@@ -139,10 +163,16 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         payloads: payloads.clone(),
         owner: state.owner().tag_value(),
         recorder: Recorder::new(state, store),
+        no_rollout,
+        stopping: AtomicBool::new(false),
+        notes,
     });
     let mut outcome = Outcome::default();
     record_without_calls(&ctx, &mut outcome).await;
-    run_steps(&ctx, &steps, parallelism, stop, progress, &mut outcome).await;
+    run_steps(&ctx, &steps, parallelism, stop, progress, &mut notes_rx, &mut outcome).await;
+    while let Ok(line) = notes_rx.try_recv() {
+        progress(line);
+    }
     if let Err(e) = ctx.recorder.finish() {
         outcome.errors.push(e.into());
     }
@@ -199,6 +229,7 @@ async fn run_steps(
     parallelism: usize,
     stop: &AtomicBool,
     progress: &mut (dyn FnMut(String) + Send),
+    notes: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
     outcome: &mut Outcome,
 ) {
     let plan = &ctx.plan;
@@ -216,6 +247,7 @@ async fn run_steps(
     loop {
         if stop.load(Ordering::SeqCst) {
             outcome.interrupted = true;
+            ctx.stopping.store(true, Ordering::SeqCst);
         }
         if !unrecordable && !outcome.interrupted {
             skip_blocked(steps, &started, &mut blocked);
@@ -231,7 +263,19 @@ async fn run_steps(
                 }
             }
         }
-        let Some(joined) = tasks.join_next().await else {
+        if tasks.is_empty() {
+            break;
+        }
+        // While steps run: pass on their notes, and notice `stop` for the long ones.
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            Some(line) = notes.recv() => {
+                progress(line);
+                continue;
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => continue,
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (i, result) = joined.expect("apply task panicked");
@@ -401,6 +445,8 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
         (Address::Function(name), _) => function::run(ctx, change, name, private, settle).await,
         (Address::Trigger { function, .. }, _) => trigger::run(ctx, change, function, private, settle).await,
         (Address::Async(function), _) => async_config::run(ctx, change, function, private, settle).await,
+        (Address::Version(function), _) => version::run(ctx, change, function, private, settle).await,
+        (Address::Alias { function, alias }, _) => alias::run(ctx, change, function, alias, private, settle).await,
         (Address::Workflow(_), _) => workflow::run(ctx, change, private, settle).await,
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{function_urn, not_found, record, unplanned, Ctx, StepError};
+use crate::model::qualified_urn;
 use crate::api::Operation;
 use crate::plan::{Action, Change, Request};
 use crate::state::ResourceState;
@@ -19,7 +20,15 @@ pub(super) async fn run(
     let address = &change.address;
     let has = |op: Operation| change.has(op);
     let old = ctx.recorder.get(address);
-    let urn = function_urn(ctx, function);
+    let base = function_urn(ctx, function);
+    // An alias's trigger lives under the alias's URN.
+    let recorded_qualifier = old
+        .as_ref()
+        .and_then(|r| r.attributes.get("qualifier"))
+        .or_else(|| change.before.get("qualifier").cloned())
+        .and_then(|v| v.as_str().map(str::to_string));
+    let old_urn = qualified_urn(&base, recorded_qualifier.as_deref());
+    let new_urn = qualified_urn(&base, change.after.get("qualifier").and_then(Value::as_str));
     let old_type = old
         .as_ref()
         .and_then(|r| {
@@ -39,7 +48,7 @@ pub(super) async fn run(
         if let Some(old) = &old {
             let request = async {
                 ctx.client
-                    .delete_trigger(&urn, &old_type, &old.id)
+                    .delete_trigger(&old_urn, &old_type, &old.id)
                     .await
                     .or_else(not_found)
             };
@@ -58,11 +67,11 @@ pub(super) async fn run(
         };
         let template = record("trigger", String::new(), change, private);
         let lookup = json!({
-            "function_urn": urn,
+            "function_urn": new_urn,
             "trigger_type_code": body.trigger_type_code,
             "event_data": body.event_data,
         });
-        let request = ctx.client.create_trigger(&urn, body);
+        let request = ctx.client.create_trigger(&new_urn, body);
         let created = ctx
             .send(
                 address,
@@ -83,7 +92,7 @@ pub(super) async fn run(
             return Err(unplanned(address, Operation::UpdateTrigger));
         };
         let id = old.map(|r| r.id).unwrap_or_default();
-        let request = ctx.client.update_trigger(&urn, &old_type, &id, body);
+        let request = ctx.client.update_trigger(&old_urn, &old_type, &id, body);
         ctx.call(address, Operation::UpdateTrigger, settle, request).await?;
         ctx.recorder
             .put(address, record("trigger", id, change, private), settle)?;

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod async_config;
+mod clock;
 pub mod credentials;
 pub mod dependencies;
 pub mod error;

@@ -66,7 +66,11 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 eprintln!("Cancelled: nothing was changed.");
                 return Ok(ExitStatus::Error);
             }
-            execute(&session, client, state, &payloads, &interrupt, &plan, destroy).await
+            let how = How {
+                destroy,
+                no_rollout: args.no_rollout,
+            };
+            execute(&session, client, state, &payloads, &interrupt, &plan, how).await
         }
         .await;
         connection.close().await;
@@ -97,6 +101,14 @@ fn confirm(what: &str) -> anyhow::Result<bool> {
     Ok(line.trim() == "yes")
 }
 
+/// How a plan runs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct How {
+    pub destroy: bool,
+    /// `--no-rollout`.
+    pub no_rollout: bool,
+}
+
 /// Runs `plan`'s changes, printing progress and the summary.
 pub(super) async fn execute(
     session: &Session,
@@ -105,8 +117,9 @@ pub(super) async fn execute(
     payloads: &Payloads,
     interrupt: &Interrupt,
     plan: &Plan,
-    destroy: bool,
+    how: How,
 ) -> anyhow::Result<ExitStatus> {
+    let How { destroy, no_rollout } = how;
     crate::outln!();
     interrupt.start_applying();
     // Without a terminal: one line per finished resource. On a terminal, the same lines plus
@@ -115,7 +128,10 @@ pub(super) async fn execute(
     let (total, started) = (plan.changes.len(), std::time::Instant::now());
     let mut finished = 0usize;
     let mut progress = |line: String| {
-        finished += 1;
+        // Indented lines tell of a step under way (a rollout's), not a finished one.
+        if !line.starts_with(' ') {
+            finished += 1;
+        }
         if live {
             let elapsed = started.elapsed().as_secs_f64();
             crate::out!("\r\x1b[2K{line}\n[{finished}/{total}] {elapsed:.1}s");
@@ -132,6 +148,7 @@ pub(super) async fn execute(
         payloads,
         parallelism: session.parallelism(),
         stop: interrupt.stop_flag(),
+        no_rollout,
     };
     let outcome = run_plan(run, plan, &mut progress).await;
     if live {

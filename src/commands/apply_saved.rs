@@ -55,7 +55,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                 }
                 // The plan file keeps no request bodies: they come from the same plan made again.
                 let plan = saved.with_requests(&fresh);
-                execute(&session, client, state, &payloads, &interrupt, &plan, destroy).await
+                let how = super::apply::How {
+                    destroy,
+                    no_rollout: args.no_rollout,
+                };
+                execute(&session, client, state, &payloads, &interrupt, &plan, how).await
             }
             .await;
             connection.close().await;

@@ -13,6 +13,7 @@ pub mod invoke;
 pub mod package;
 pub mod plan;
 pub mod plan_output;
+pub mod rollout;
 pub mod schema;
 pub mod state;
 pub mod state_versions;

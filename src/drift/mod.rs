@@ -27,7 +27,7 @@ use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
 use crate::plan::diff::{is_empty, matches};
 use crate::plan::resources::{
-    async_view, compared_exactly, dependency_view, destinations, function_keys, function_view_with, trigger_view,
+    alias_view, async_view, compared_exactly, version_view, ALIAS_KEYS, dependency_view, destinations, function_keys, function_view_with, trigger_view,
     workflow_view, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY, TRIGGER_KEYS,
 };
 use crate::plan::{Action, Live, Plan};
@@ -360,6 +360,25 @@ fn compare(state: &State, live: &Live, address: &Address, record: &ResourceState
                 return Outcome::Gone(NOT_FOUND.into());
             };
             (async_view(config), ASYNC_SCALAR_KEYS.to_vec())
+        }
+        Address::Version(name) => {
+            let Some(f) = function(name) else {
+                return Outcome::Gone(PARENT_GONE.into());
+            };
+            let recorded_version = recorded.get("version").and_then(Value::as_str).unwrap_or_default();
+            let Some(v) = f.version(recorded_version) else {
+                return Outcome::Gone(NOT_FOUND.into());
+            };
+            (version_view(v), vec!["version", "code"])
+        }
+        Address::Alias { function: name, alias } => {
+            let Some(f) = function(name) else {
+                return Outcome::Gone(PARENT_GONE.into());
+            };
+            let Some(a) = f.alias(alias) else {
+                return Outcome::Gone(NOT_FOUND.into());
+            };
+            (alias_view(a), ALIAS_KEYS.to_vec())
         }
         Address::Dependency(name) => {
             let Some(version) = live.dependencies.get(name) else {

@@ -274,6 +274,84 @@ pub static FUNCTION: &[Field] = &[
         "Asynchronous invocation settings.",
     ),
     field("triggers", Shape::MapOf(TRIGGER), "triggers", "Triggers, by name."),
+    field(
+        "versions",
+        Shape::Object(VERSIONS),
+        "versions",
+        "Published versions: `publish: on-change` publishes one when code or configuration changed since the last.",
+    ),
+    field(
+        "aliases",
+        Shape::MapOf(ALIAS),
+        "aliases",
+        "Aliases, by name (at most 10): a main version and at most one additional version with a share of the traffic.",
+    ),
+    field(
+        "rollout",
+        Shape::Object(ROLLOUT),
+        "",
+        "How a newly published version reaches an alias: traffic steps judged by the new version's error rate, rolled back automatically.",
+    ),
+];
+
+pub static VERSIONS: &[Field] = &[
+    field(
+        "publish",
+        Shape::Enum(&["on-change", "never"]),
+        "",
+        "`on-change` (default): publish when code or configuration differ from the last published version; `never`.",
+    ),
+    field(
+        "description",
+        Shape::String,
+        "description",
+        "Description of each version published (e.g. `${var.release}`).",
+    ),
+];
+
+pub static ALIAS: &[Field] = &[
+    required(
+        "version",
+        Shape::String,
+        "version",
+        "`latest-published` (the newest version, this apply's included), `latest`, or a version name.",
+    ),
+    field(
+        "weights",
+        Shape::StringMap,
+        "additional_version_weights",
+        "One additional version and the whole percentage of traffic it gets, e.g. `{v3: 10}`.",
+    ),
+    field("description", Shape::String, "description", "Up to 512 characters."),
+];
+
+pub static ROLLOUT: &[Field] = &[
+    required("alias", Shape::String, "", "The alias whose traffic shifts to each new version."),
+    required(
+        "steps",
+        Shape::List(&Shape::Integer),
+        "",
+        "Rising percentages of traffic for the new version, ending at 100, e.g. `[10, 50, 100]`.",
+    ),
+    required("interval", Shape::String, "", "How long each step lasts before it is judged: `30s`, `5m`, `1h`."),
+    field(
+        "max_error_rate",
+        Shape::Scalar,
+        "",
+        "Highest error rate of the new version a step passes with: `1%` or `0.01` (default `1%`).",
+    ),
+    field(
+        "min_invocations",
+        Shape::Integer,
+        "",
+        "Invocations of the new version a step needs before it is judged (default 1).",
+    ),
+    field(
+        "deadline",
+        Shape::String,
+        "",
+        "How long past its interval a step may wait for `min_invocations`, and how late an interrupted rollout may resume (default 3 intervals, at least 10m).",
+    ),
 ];
 
 pub static VPC: &[Field] = &[
@@ -373,6 +451,12 @@ pub static ASYNC: &[Field] = &[
         "enable_async_status_log",
         "Record async invocation status.",
     ),
+    field(
+        "qualifier",
+        Shape::String,
+        "function_urn qualifier",
+        "An alias of this function whose async settings these are (default: latest).",
+    ),
 ];
 
 pub static DESTINATION: &[Field] = &[
@@ -438,6 +522,12 @@ pub static TRIGGER: &[Field] = &[
         Shape::String,
         "event_data.user_event",
         "TIMER only: the string the function receives as `user_event`.",
+    ),
+    field(
+        "qualifier",
+        Shape::String,
+        "function_urn qualifier",
+        "An alias of this function the trigger invokes (default: latest).",
     ),
 ];
 

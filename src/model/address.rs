@@ -1,5 +1,6 @@
 //! Resource addresses: `function.thumbnail`, `function.thumbnail.trigger.nightly`,
-//! `function.thumbnail.async`, `dependency.pillow`, `workflow.nightly-etl`. Used in plan
+//! `function.thumbnail.async`, `function.thumbnail.version` (its published versions),
+//! `function.thumbnail.alias.live`, `dependency.pillow`, `workflow.nightly-etl`. Used in plan
 //! output, state, errors and `--target`.
 
 use std::fmt;
@@ -12,6 +13,9 @@ pub enum Address {
     Function(String),
     Trigger { function: String, trigger: String },
     Async(String),
+    /// The versions fgform publishes of a function (the last one is recorded).
+    Version(String),
+    Alias { function: String, alias: String },
     Dependency(String),
     Workflow(String),
 }
@@ -23,6 +27,8 @@ impl Address {
             Address::Function(_) => "function",
             Address::Trigger { .. } => "trigger",
             Address::Async(_) => "async",
+            Address::Version(_) => "version",
+            Address::Alias { .. } => "alias",
             Address::Dependency(_) => "dependency",
             Address::Workflow(_) => "workflow",
         }
@@ -31,7 +37,10 @@ impl Address {
     /// The address this one belongs to (`function.x` for its triggers and async config).
     pub fn parent(&self) -> Option<Address> {
         match self {
-            Address::Trigger { function, .. } | Address::Async(function) => Some(Address::Function(function.clone())),
+            Address::Trigger { function, .. }
+            | Address::Async(function)
+            | Address::Version(function)
+            | Address::Alias { function, .. } => Some(Address::Function(function.clone())),
             _ => None,
         }
     }
@@ -48,6 +57,8 @@ impl fmt::Display for Address {
             Address::Function(name) => write!(f, "function.{name}"),
             Address::Trigger { function, trigger } => write!(f, "function.{function}.trigger.{trigger}"),
             Address::Async(function) => write!(f, "function.{function}.async"),
+            Address::Version(function) => write!(f, "function.{function}.version"),
+            Address::Alias { function, alias } => write!(f, "function.{function}.alias.{alias}"),
             Address::Dependency(name) => write!(f, "dependency.{name}"),
             Address::Workflow(name) => write!(f, "workflow.{name}"),
         }
@@ -56,7 +67,7 @@ impl fmt::Display for Address {
 
 /// A string that is not a resource address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a resource address (function.NAME, function.NAME.trigger.NAME, function.NAME.async, dependency.NAME, workflow.NAME)")]
+#[error("`{0}` is not a resource address (function.NAME, function.NAME.trigger.NAME, function.NAME.async, function.NAME.version, function.NAME.alias.NAME, dependency.NAME, workflow.NAME)")]
 pub struct AddressParseError(pub String);
 
 impl FromStr for Address {
@@ -73,13 +84,23 @@ impl FromStr for Address {
             "function" => match rest.split_once('.') {
                 None => Ok(Address::Function(rest.into())),
                 Some((function, "async")) if !function.is_empty() => Ok(Address::Async(function.into())),
-                Some((function, tail)) => match tail.strip_prefix("trigger.") {
-                    Some(trigger) if !function.is_empty() && !trigger.is_empty() => Ok(Address::Trigger {
-                        function: function.into(),
-                        trigger: trigger.into(),
-                    }),
-                    _ => Err(err()),
-                },
+                Some((function, "version")) if !function.is_empty() => Ok(Address::Version(function.into())),
+                Some((function, tail)) if !function.is_empty() => {
+                    if let Some(trigger) = tail.strip_prefix("trigger.").filter(|t| !t.is_empty()) {
+                        Ok(Address::Trigger {
+                            function: function.into(),
+                            trigger: trigger.into(),
+                        })
+                    } else if let Some(alias) = tail.strip_prefix("alias.").filter(|a| !a.is_empty() && !a.contains('.')) {
+                        Ok(Address::Alias {
+                            function: function.into(),
+                            alias: alias.into(),
+                        })
+                    } else {
+                        Err(err())
+                    }
+                }
+                Some(_) => Err(err()),
             },
             "dependency" => Ok(Address::Dependency(rest.into())),
             "workflow" if !rest.contains('.') => Ok(Address::Workflow(rest.into())),
@@ -111,6 +132,8 @@ mod tests {
             "function.thumbnail",
             "function.thumbnail.trigger.nightly",
             "function.thumbnail.async",
+            "function.thumbnail.version",
+            "function.thumbnail.alias.live",
             "dependency.pillow.v2",
             "workflow.nightly-etl",
         ] {
@@ -124,6 +147,9 @@ mod tests {
             "function.a.b",
             "function.a.trigger.",
             "workflow.a.b",
+            "function.a.alias.",
+            "function.a.alias.b.c",
+            "function..version",
         ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{CodeSource, Desired, Secret};
+use super::{AliasSpec, CodeSource, Desired, RolloutSpec, Secret, VersionsSpec};
 use crate::api::types::{
     self, AsyncInvokeConfigRequest, CreateFunctionRequest, CreateTriggerRequest, DestinationConfig, FuncCode, Tag,
     UpdateFunctionCodeRequest, UpdateFunctionConfigRequest,
@@ -67,6 +67,12 @@ pub struct FunctionSpec {
     /// `async:` → `PUT …/async-invoke-config`.
     pub async_config: Option<AsyncSpec>,
     pub triggers: BTreeMap<String, TriggerSpec>,
+    /// `versions:`; `None` = fgform publishes none.
+    pub versions: Option<VersionsSpec>,
+    /// `aliases:`, by name.
+    pub aliases: BTreeMap<String, AliasSpec>,
+    /// `rollout:`.
+    pub rollout: Option<RolloutSpec>,
 }
 
 /// `strategy_config`.
@@ -278,6 +284,8 @@ pub struct TriggerSpec {
     /// Complete `event_data` (TIMER: `name`, `schedule_type` `Rate`|`Cron`, `schedule`,
     /// `user_event`; other types: as written).
     pub event_data: Map<String, Value>,
+    /// `qualifier:`: the alias the trigger invokes (`None`: latest).
+    pub qualifier: Option<String>,
 }
 
 impl TriggerSpec {
@@ -291,9 +299,14 @@ impl TriggerSpec {
         }
     }
 
-    /// [`TriggerSpec::create_request`] as JSON.
+    /// [`TriggerSpec::create_request`] as JSON, with the `qualifier` when it has one (what
+    /// plans show and state records).
     pub fn create_body(&self) -> Value {
-        serde_json::to_value(self.create_request()).expect("requests serialize")
+        let mut body = serde_json::to_value(self.create_request()).expect("requests serialize");
+        if let Some(q) = &self.qualifier {
+            body["qualifier"] = q.clone().into();
+        }
+        body
     }
 }
 
@@ -370,6 +383,8 @@ pub struct AsyncSpec {
     pub on_success: Option<Destination>,
     pub on_failure: Option<Destination>,
     pub enable_async_status_log: Option<bool>,
+    /// `qualifier:`: the alias whose async config this is (`None`: latest).
+    pub qualifier: Option<String>,
 }
 
 impl AsyncSpec {
@@ -392,7 +407,7 @@ impl AsyncSpec {
     /// [`AsyncSpec::request`] as JSON, keys in the order plans show them.
     pub fn body(&self, desired: &Desired) -> Value {
         let body = serde_json::to_value(self.request(desired)).expect("requests serialize");
-        super::ordered(
+        let mut body = super::ordered(
             body,
             &[
                 "max_async_event_age_in_seconds",
@@ -400,6 +415,18 @@ impl AsyncSpec {
                 "enable_async_status_log",
                 "destination_config",
             ],
-        )
+        );
+        if let Some(q) = &self.qualifier {
+            body["qualifier"] = q.clone().into();
+        }
+        body
+    }
+}
+
+/// The URN of `function_urn`'s `qualifier` (an alias): `…:!ALIAS`; the URN itself for none.
+pub fn qualified_urn(function_urn: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        Some(q) => format!("{function_urn}:!{q}"),
+        None => function_urn.to_string(),
     }
 }

@@ -8,6 +8,7 @@ pub mod address;
 pub mod function;
 pub mod limits;
 pub mod owner;
+pub mod release;
 pub mod workflow;
 
 #[cfg(test)]
@@ -19,9 +20,10 @@ use std::path::PathBuf;
 pub use crate::api::Secret;
 pub use address::{Address, AddressParseError};
 pub use function::{
-    AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
+    qualified_urn, AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
 };
 pub use owner::Owner;
+pub use release::{AliasSpec, AliasTarget, Publish, RolloutSpec, VersionsSpec};
 pub use workflow::{WorkflowFunction, WorkflowSpec};
 
 use crate::api::types::CreateDependencyVersionRequest;
@@ -102,6 +104,15 @@ impl Desired {
             out.push(Address::Function(name.clone()));
             if function.async_config.is_some() {
                 out.push(Address::Async(name.clone()));
+            }
+            if function.versions.is_some() {
+                out.push(Address::Version(name.clone()));
+            }
+            for alias in function.aliases.keys() {
+                out.push(Address::Alias {
+                    function: name.clone(),
+                    alias: alias.clone(),
+                });
             }
             for trigger in function.triggers.keys() {
                 out.push(Address::Trigger {

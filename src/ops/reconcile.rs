@@ -68,7 +68,8 @@ pub struct Run<'a> {
     pub payloads: &'a Payloads,
     pub parallelism: usize,
     /// Raised by Ctrl-C or SIGTERM: no step starts after it.
-    pub stop: &'a AtomicBool,
+    pub stop: &'a AtomicBool,    /// `--no-rollout`: aliases go to their new version at once.
+    pub no_rollout: bool,
 }
 
 /// Runs `plan`'s changes; `progress` gets one line per finished resource.
@@ -83,6 +84,7 @@ pub async fn run_plan(run: Run<'_>, plan: &Plan, progress: &mut (dyn FnMut(Strin
         parallelism: run.parallelism,
         stop: run.stop,
         progress,
+        no_rollout: run.no_rollout,
     })
     .await
 }

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::api::types::{
-    AsyncInvokeConfigRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest, Tag,
+    AliasRequest, AsyncInvokeConfigRequest, PublishVersionRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest, Tag,
     UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest, WorkflowDefinition,
 };
 use crate::api::Operation;
@@ -40,6 +40,10 @@ pub enum Request {
     CreateDependencyVersion(Box<CreateDependencyVersionRequest>),
     CreateWorkflow(Box<WorkflowDefinition>),
     UpdateWorkFlow(Box<WorkflowDefinition>),
+    CreateFunctionVersion(PublishVersionRequest),
+    CreateVersionAlias(AliasRequest),
+    /// The alias as it ends; a rollout reaches it step by step.
+    UpdateVersionAlias(AliasRequest),
 }
 
 impl Request {
@@ -56,6 +60,9 @@ impl Request {
             Request::CreateDependencyVersion(_) => Operation::CreateDependencyVersion,
             Request::CreateWorkflow(_) => Operation::CreateWorkflow,
             Request::UpdateWorkFlow(_) => Operation::UpdateWorkFlow,
+            Request::CreateFunctionVersion(_) => Operation::CreateFunctionVersion,
+            Request::CreateVersionAlias(_) => Operation::CreateVersionAlias,
+            Request::UpdateVersionAlias(_) => Operation::UpdateVersionAlias,
         }
     }
 }

@@ -89,6 +89,21 @@ pub fn async_config(desired: &Desired, function: &str, urn: &str, live: &AsyncIn
     record(desired, &address, urn, resources::async_view(live), Map::new())
 }
 
+/// An alias, by its URN.
+pub fn alias(desired: &Desired, address: &Address, live: &crate::api::types::Alias) -> ResourceState {
+    record(desired, address, &live.alias_urn, resources::alias_view(live), Map::new())
+}
+
+/// A published version, recorded as the function's last one (id: the function's URN).
+pub fn version(
+    desired: &Desired,
+    address: &Address,
+    urn: &str,
+    live: &crate::api::types::FunctionConfig,
+) -> ResourceState {
+    record(desired, address, urn, resources::version_view(live), Map::new())
+}
+
 /// Dependency `name`, live as version `live`: with `dep_id` and `version`, which refresh
 /// and delete address it by.
 pub fn dependency(desired: &Desired, name: &str, live: &DependencyVersion) -> ResourceState {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::types::{
-    AsyncInvokeConfig, DependencyVersion, FunctionConfig, Tag, Trigger, Workflow, WorkflowSummary,
+    Alias, AsyncInvokeConfig, DependencyVersion, FunctionConfig, Tag, Trigger, Workflow, WorkflowSummary,
 };
 
 /// One live function with everything fgform manages on it.
@@ -17,9 +17,43 @@ pub struct LiveFunction {
     pub triggers: Vec<Trigger>,
     pub async_config: Option<AsyncInvokeConfig>,
     pub tags: Vec<Tag>,
+    /// Published versions (never `latest`), as listed; `None` when not read (nothing of the
+    /// function's versions or aliases is managed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<FunctionConfig>>,
+    /// Aliases; `None` when not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aliases: Option<Vec<Alias>>,
+    /// The alias each trigger of `triggers` listed under an alias belongs to, by trigger id
+    /// (the others are `latest`'s).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub trigger_qualifiers: BTreeMap<String, String>,
+    /// The alias `async_config` was read at (`None`: latest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub async_qualifier: Option<String>,
 }
 
 impl LiveFunction {
+    /// The newest published version: the last modified, the later listed on a tie.
+    pub fn newest_version(&self) -> Option<&FunctionConfig> {
+        let versions = self.versions.as_deref()?;
+        versions
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, v)| (v.last_modified.epoch_seconds().unwrap_or(i64::MIN), *i))
+            .map(|(_, v)| v)
+    }
+
+    /// Published version `name`.
+    pub fn version(&self, name: &str) -> Option<&FunctionConfig> {
+        self.versions.as_deref()?.iter().find(|v| v.version == name)
+    }
+
+    /// Alias `name`.
+    pub fn alias(&self, name: &str) -> Option<&Alias> {
+        self.aliases.as_deref()?.iter().find(|a| a.name == name)
+    }
+
     /// The value of the tag `key`, if set.
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())

@@ -17,6 +17,7 @@ pub mod import;
 pub mod live;
 pub mod order;
 pub mod render;
+pub mod rollout;
 pub(crate) mod resources;
 pub mod saved;
 
@@ -27,6 +28,7 @@ use serde_json::Value;
 
 pub use call::{Call, Request};
 pub use live::{Live, LiveFunction};
+pub use rollout::{Progress, Rollout};
 pub use resources::{depends_on, is_trigger, KNOWN_AFTER_APPLY, SENSITIVE};
 
 use crate::api::Operation;
@@ -85,6 +87,9 @@ pub struct Change {
     pub before: Value,
     /// Managed attributes after (`null` for a delete).
     pub after: Value,
+    /// An alias change that moves traffic to a new version step by step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 impl Change {
@@ -135,6 +140,18 @@ pub struct Plan {
     /// plan with any is an error for `plan` and `apply` alike (exit 1), never "No changes".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<Blocked>,
+    /// Resources the plan cannot work out (an alias on `latest-published` of a function with
+    /// no published version): an error for `plan` and `apply`, like `blocked`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// A declared resource whose desired value the plan cannot work out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unresolved {
+    pub address: Address,
+    pub reason: String,
+    pub hint: String,
 }
 
 /// A declared resource that exists live and is not this state's to manage.
@@ -205,7 +222,7 @@ impl Plan {
     /// out (see [`Blocked::hint`]); `None` when nothing is blocked.
     pub fn blocked_error(&self, rerun: &str, state_rerun: &str) -> Option<String> {
         if self.blocked.is_empty() {
-            return None;
+            return self.unresolved_error();
         }
         let mut out = format!(
             "{} resource(s) the manifests declare exist live but are not this state's to manage; \
@@ -221,6 +238,24 @@ impl Plan {
                 b.hint(rerun, state_rerun)
             ));
         }
+        if let Some(more) = self.unresolved_error() {
+            out.push('\n');
+            out.push_str(&more);
+        }
+        Some(out)
+    }
+
+    fn unresolved_error(&self) -> Option<String> {
+        if self.unresolved.is_empty() {
+            return None;
+        }
+        let mut out = format!(
+            "{} resource(s) cannot be planned; nothing was changed:",
+            self.unresolved.len()
+        );
+        for u in &self.unresolved {
+            out.push_str(&format!("\n  - {}: {}\n    hint: {}", u.address, u.reason, u.hint));
+        }
         Some(out)
     }
 
@@ -234,6 +269,7 @@ impl Plan {
         self.adopt.retain(|(a, _)| selected(a));
         self.rerecord.retain(|r| selected(&r.address));
         self.blocked.retain(|b| selected(&b.address));
+        self.unresolved.retain(|u| selected(&u.address));
     }
 
     /// The change of `address`, if any.
@@ -270,6 +306,9 @@ pub fn destroy(state: &State, live: &Live) -> Plan {
             (Address::Function(_), _) => vec![Call::bare(Operation::DeleteFunction)],
             (Address::Trigger { .. }, _) => vec![Call::bare(Operation::DeleteFunctionTrigger)],
             (Address::Async(_), _) => vec![Call::bare(Operation::DeleteFunctionAsyncInvokeConfig)],
+            // Published versions are kept: only the record goes.
+            (Address::Version(_), _) => vec![],
+            (Address::Alias { .. }, _) => vec![Call::bare(Operation::DeleteVersionAlias)],
             (Address::Dependency(_), _) => vec![Call::bare(Operation::DeleteDependencyVersion)],
             (Address::Workflow(_), _) => vec![Call::bare(Operation::BatchDeleteWorkflows)],
         };
@@ -281,6 +320,7 @@ pub fn destroy(state: &State, live: &Live) -> Plan {
             attributes: resources::all_attributes(&before, true),
             before,
             after: Value::Null,
+            rollout: None,
         });
     }
     Plan {

@@ -145,6 +145,9 @@ pub fn text(plan: &Plan) -> String {
             b.address, b.id, b.reason
         );
     }
+    for u in &plan.unresolved {
+        let _ = writeln!(out, "error: {} cannot be planned: {}", u.address, u.reason);
+    }
     for (address, id) in &plan.adopt {
         let why = match address {
             Address::Function(_) => "carries this state's ownership tag",
@@ -191,6 +194,9 @@ pub fn text(plan: &Plan) -> String {
         for a in &change.attributes {
             attribute(&mut out, change.action, a, width);
         }
+        if let Some(rollout) = &change.rollout {
+            let _ = writeln!(out, "      # {}", rollout.describe());
+        }
         out.push_str("    }\n");
     }
     let (add, change, destroy) = plan.counts();
@@ -201,7 +207,12 @@ pub fn text(plan: &Plan) -> String {
 fn kind_and_name(address: &Address) -> (&'static str, String) {
     let name = match address {
         Address::Trigger { function, trigger } => format!("{function}.{trigger}"),
-        Address::Function(n) | Address::Async(n) | Address::Dependency(n) | Address::Workflow(n) => n.clone(),
+        Address::Alias { function, alias } => format!("{function}.{alias}"),
+        Address::Function(n)
+        | Address::Async(n)
+        | Address::Version(n)
+        | Address::Dependency(n)
+        | Address::Workflow(n) => n.clone(),
     };
     (address.kind(), name)
 }
@@ -231,6 +242,7 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
                     "replace_paths": c.attributes.iter().filter(|a| a.forces_replacement).map(|a| vec![a.path.clone()]).collect::<Vec<_>>(),
                     "calls": c.calls,
                 },
+                "rollout": c.rollout,
             })
         })
         .collect();
@@ -247,6 +259,11 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
             "id": b.id,
             "owner": b.owner,
             "reason": b.reason,
+        })).collect::<Vec<_>>(),
+        "unresolved": plan.unresolved.iter().map(|u| json!({
+            "address": u.address.to_string(),
+            "reason": u.reason,
+            "hint": u.hint,
         })).collect::<Vec<_>>(),
         "summary": {"add": add, "change": change, "destroy": destroy, "adopt": plan.adopt.len(), "blocked": plan.blocked.len()},
     })

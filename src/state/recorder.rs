@@ -365,6 +365,13 @@ impl Recorder {
         Ok(id)
     }
 
+    /// Waits until everything recorded so far is durable (a rollout's step, before it is
+    /// waited on for minutes).
+    pub async fn flush(&self) -> Result<(), StateError> {
+        let number = self.enqueue(&[], &[], |_| {})?;
+        self.durable(number).await
+    }
+
     /// The state as recorded so far.
     pub fn snapshot(&self) -> State {
         self.state.lock().clone()

@@ -407,6 +407,7 @@ impl TestContext {
             parallelism: 1,
             stop: &std::sync::atomic::AtomicBool::new(false),
             progress: &mut |_| {},
+            no_rollout: false,
         })
         .await;
         (plan, outcome)

@@ -30,6 +30,7 @@ mod pipeline;
 mod plan_markdown;
 mod reconcile;
 mod remote_state;
+mod rollout;
 mod safety;
 mod secrets;
 mod signing_vectors;

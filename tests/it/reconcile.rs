@@ -47,6 +47,11 @@ async fn shop_converges_and_destroys() {
 }
 
 #[tokio::test]
+async fn canary_converges_and_destroys() {
+    converges("canary", None).await;
+}
+
+#[tokio::test]
 async fn staged_converges_and_destroys_in_both_stages() {
     converges("staged", Some("dev")).await;
     converges("staged", Some("prod")).await;

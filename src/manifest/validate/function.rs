@@ -148,6 +148,8 @@ impl Checker<'_> {
         let async_config = get(fields, "async").and_then(|node| self.async_config(node, name, &path, all));
         self.address = Some(Address::Function(name.clone()));
         let triggers = self.function_triggers(fields, &path, name, runtime.as_deref());
+        let releases = self.releases(fields, &path, name);
+        self.qualifiers(fields, &path, name, &releases.aliases, &triggers, async_config.as_ref());
         self.address = None;
         Some(FunctionSpec {
             func_name: name.clone(),
@@ -172,6 +174,9 @@ impl Checker<'_> {
             tags,
             async_config,
             triggers,
+            versions: releases.versions,
+            aliases: releases.aliases,
+            rollout: releases.rollout,
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod code;
 mod function;
+mod release;
 mod trigger;
 mod workflow;
 

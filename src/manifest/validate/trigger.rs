@@ -117,6 +117,7 @@ impl Checker<'_> {
             on_success,
             on_failure,
             enable_async_status_log: status_log,
+            qualifier: self.opt_string(fields, "qualifier", &p),
         })
     }
 
@@ -147,6 +148,7 @@ impl Checker<'_> {
         };
         let timer = get(fields, "timer");
         let kind = get(fields, "type");
+        let qualifier = self.opt_string(fields, "qualifier", &p);
         let result = match (timer, kind) {
             (Some(_), Some(kind)) => {
                 self.error(
@@ -168,7 +170,8 @@ impl Checker<'_> {
             }
             (Some(timer), None) => self.timer(timer, name, &p, fields, status, runtime),
             (None, Some(kind)) => self.generic_trigger(kind, &p, fields, status),
-        };
+        }
+        .map(|t| TriggerSpec { qualifier, ..t });
         self.address = Some(Address::Function(function.into()));
         result
     }
@@ -251,6 +254,7 @@ impl Checker<'_> {
             trigger_type_code: "TIMER".into(),
             trigger_status: status,
             event_data,
+            qualifier: None,
         })
     }
 
@@ -344,6 +348,7 @@ impl Checker<'_> {
             trigger_type_code: code,
             trigger_status: status,
             event_data,
+            qualifier: None,
         })
     }
 }

@@ -13,6 +13,24 @@ impl<'a> Ctx<'a> {
         )));
         let mut after = async_spec.body(self.desired);
         normalize_destinations(&mut after);
+        // Moved to another qualifier (latest ↔ an alias): the old one's config goes.
+        if let Some(recorded) = self.in_state(&address).filter(|_| !self.recreated.contains(function)) {
+            let was = recorded.attributes.get("qualifier");
+            let was = was.as_ref().and_then(Value::as_str);
+            if was != async_spec.qualifier.as_deref() {
+                let before = state_view(self.state, &address);
+                let attributes = vec![AttrDiff {
+                    path: "qualifier".into(),
+                    before: was.map(Value::from),
+                    after: async_spec.qualifier.clone().map(Value::from),
+                    forces_replacement: true,
+                    sensitive: false,
+                }];
+                let calls = vec![Call::bare(Operation::DeleteFunctionAsyncInvokeConfig), put];
+                self.push(address, Action::Replace, calls, before, after, attributes);
+                return;
+            }
+        }
         let live = (!self.recreated.contains(function))
             .then(|| self.live.functions.get(function).and_then(|f| f.async_config.as_ref()))
             .flatten();
@@ -28,7 +46,10 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
-        let before = async_view(live);
+        let mut before = async_view(live);
+        if let Some(q) = &async_spec.qualifier {
+            before["qualifier"] = q.clone().into();
+        }
         // Scalars the manifest leaves unset are the server's defaults.
         let keys: Vec<&str> = ASYNC_SCALAR_KEYS
             .iter()

@@ -1,9 +1,13 @@
 //! One diff per resource kind: desired view vs live view, with the calls that close the gap.
 
+mod alias;
+pub(crate) use alias::{alias_view, ALIAS_KEYS};
+pub(crate) use version::version_view;
 mod async_config;
 mod dependency;
 mod function;
 mod trigger;
+mod version;
 mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,7 +76,10 @@ pub(crate) fn function_keys() -> Vec<&'static str> {
 /// Attributes compared both ways: a key only the live side has is a difference, not a
 /// server default.
 pub(crate) fn compared_exactly(key: &str) -> bool {
-    matches!(key, "user_data" | "tags" | "depend_version_list")
+    matches!(
+        key,
+        "user_data" | "tags" | "depend_version_list" | "additional_version_weights"
+    )
 }
 
 /// The live side of a function, in the shape of its desired view (secrets as `(sensitive)`
@@ -213,6 +220,8 @@ pub(super) struct Ctx<'a> {
     /// Functions deleted, replaced or skipped: their children need no calls of their own.
     recreated: BTreeSet<String>,
     skipped: BTreeSet<String>,
+    /// The version this plan publishes, by function.
+    published: BTreeMap<String, String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -226,6 +235,7 @@ impl<'a> Ctx<'a> {
             new_versions: BTreeSet::new(),
             recreated: BTreeSet::new(),
             skipped: BTreeSet::new(),
+            published: BTreeMap::new(),
         }
     }
 
@@ -249,6 +259,7 @@ impl<'a> Ctx<'a> {
             attributes,
             before,
             after,
+            rollout: None,
         });
     }
 
@@ -297,6 +308,10 @@ impl<'a> Ctx<'a> {
         for (name, spec) in &self.desired.functions {
             if self.skipped.contains(name) {
                 continue;
+            }
+            self.version(name, spec);
+            for alias in spec.aliases.values() {
+                self.alias(name, spec, alias);
             }
             for (trigger, tspec) in &spec.triggers {
                 self.trigger(name, trigger, tspec);
@@ -354,6 +369,16 @@ impl<'a> Ctx<'a> {
                             .get(function)
                             .is_some_and(|f| f.async_config.is_some())
                 }
+                // Published versions are kept: only the record goes.
+                Address::Version(_) => false,
+                Address::Alias { function, alias } => {
+                    !parent_goes(function)
+                        && self
+                            .live
+                            .functions
+                            .get(function)
+                            .is_some_and(|f| f.alias(alias).is_some())
+                }
                 Address::Dependency(n) => self.live.dependencies.contains_key(n),
                 Address::Workflow(n) => self.live.workflows.contains_key(n),
             };
@@ -361,6 +386,8 @@ impl<'a> Ctx<'a> {
                 Address::Function(_) => Operation::DeleteFunction,
                 Address::Trigger { .. } => Operation::DeleteFunctionTrigger,
                 Address::Async(_) => Operation::DeleteFunctionAsyncInvokeConfig,
+                Address::Version(_) => Operation::CreateFunctionVersion,
+                Address::Alias { .. } => Operation::DeleteVersionAlias,
                 Address::Dependency(_) => Operation::DeleteDependencyVersion,
                 Address::Workflow(_) => Operation::BatchDeleteWorkflows,
             };
@@ -440,8 +467,8 @@ pub(crate) fn keep_foreign_functions(
 /// The function a function, trigger or async address belongs to.
 fn function_of(address: &Address) -> Option<&str> {
     match address {
-        Address::Function(name) | Address::Async(name) => Some(name),
-        Address::Trigger { function, .. } => Some(function),
+        Address::Function(name) | Address::Async(name) | Address::Version(name) => Some(name),
+        Address::Trigger { function, .. } | Address::Alias { function, .. } => Some(function),
         Address::Dependency(_) | Address::Workflow(_) => None,
     }
 }

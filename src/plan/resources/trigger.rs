@@ -13,14 +13,16 @@ impl<'a> Ctx<'a> {
         if self.recreated.contains(function) {
             return None;
         }
-        let triggers = &self.live.functions.get(function)?.triggers;
+        let live = self.live.functions.get(function)?;
+        let triggers = &live.triggers;
         if let Some(id) = id {
             return triggers.iter().find(|t| t.trigger_id == id);
         }
         let spec = spec?;
-        triggers
-            .iter()
-            .find(|t| is_trigger(t, &spec.trigger_type_code, &spec.event_data))
+        triggers.iter().find(|t| {
+            is_trigger(t, &spec.trigger_type_code, &spec.event_data)
+                && live.trigger_qualifiers.get(&t.trigger_id) == spec.qualifier.as_ref()
+        })
     }
 
     pub(super) fn trigger(&mut self, function: &str, name: &str, spec: &TriggerSpec) {
@@ -51,8 +53,26 @@ impl<'a> Ctx<'a> {
                 self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
             }
         }
-        let before = trigger_view(live);
-        let attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
+        let mut before = trigger_view(live);
+        let live_qualifier = self
+            .live
+            .functions
+            .get(function)
+            .and_then(|f| f.trigger_qualifiers.get(&live.trigger_id));
+        if let Some(q) = live_qualifier {
+            before["qualifier"] = q.clone().into();
+        }
+        let mut attributes = compare(&before, &after, TRIGGER_KEYS, &|k| k != "trigger_status");
+        if live_qualifier != spec.qualifier.as_ref() {
+            // An alias's triggers are the alias's: moving one is a new trigger.
+            attributes.push(AttrDiff {
+                path: "qualifier".into(),
+                before: live_qualifier.map(|q| q.clone().into()),
+                after: spec.qualifier.clone().map(Value::from),
+                forces_replacement: true,
+                sensitive: false,
+            });
+        }
         if attributes.is_empty() {
             self.rerecord_if_stale(&address, &after);
             return;

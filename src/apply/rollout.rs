@@ -1,0 +1,321 @@
+//! A rollout: the alias's traffic moves to the new version step by step, each step judged by
+//! the new version's own invocations and errors (`ListFunctionStatistics` on its
+//! version-qualified URN, so the old version's errors never count against it), and rolled
+//! back, the alias on the old version alone, when a step fails.
+//!
+//! Each step is recorded before it is waited on (the alias record's private `rollout`), so
+//! an apply killed mid-rollout resumes on the next run, or rolls back when the step began
+//! longer ago than the rollout's deadline allows. Time is the target's: the fgform
+//! emulator's clock (tests move it), else this machine's.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::alias::alias_record;
+use super::{Ctx, StepError};
+use crate::api::types::AliasRequest;
+use crate::api::Operation;
+use crate::model::release::{alias_request, format_duration};
+use crate::plan::rollout::{judge, Figures, Verdict};
+use crate::plan::{Change, Progress, Request, Rollout};
+
+/// How often a step is looked at against the emulator (whose clock tests move at will).
+const EMULATOR_POLL: Duration = Duration::from_millis(200);
+/// At most this long between looks against the cloud (each look reads the statistics).
+const CLOUD_POLL: Duration = Duration::from_secs(15);
+
+/// The target's clock.
+struct Clock {
+    emulated: bool,
+}
+
+impl Clock {
+    async fn now(&self, ctx: &Ctx) -> i64 {
+        if self.emulated {
+            if let Some(t) = ctx.client.emulator_now().await {
+                return t.timestamp();
+            }
+        }
+        chrono::Utc::now().timestamp()
+    }
+
+    /// How long to sleep before looking again, `left` seconds before the step's interval ends.
+    fn poll(&self, left: i64) -> Duration {
+        if self.emulated {
+            return EMULATOR_POLL;
+        }
+        Duration::from_secs(left.clamp(1, CLOUD_POLL.as_secs() as i64) as u64)
+    }
+}
+
+pub(super) async fn run(
+    ctx: &Ctx,
+    change: &Change,
+    function_urn: &str,
+    rollout: &Rollout,
+    private: BTreeMap<String, Value>,
+    settle: &mut Vec<String>,
+) -> Result<(), StepError> {
+    let address = &change.address;
+    let op = Operation::UpdateVersionAlias;
+    let Some(Request::UpdateVersionAlias(last)) = change.request(op) else {
+        return Err(super::unplanned(address, op));
+    };
+    let clock = Clock {
+        emulated: ctx.client.emulator_now().await.is_some(),
+    };
+    let run = Run {
+        ctx,
+        change,
+        urn: function_urn,
+        rollout,
+        private,
+        clock,
+        last,
+    };
+    run.go(settle).await
+}
+
+struct Run<'a> {
+    ctx: &'a Ctx,
+    change: &'a Change,
+    urn: &'a str,
+    rollout: &'a Rollout,
+    private: BTreeMap<String, Value>,
+    clock: Clock,
+    /// The alias as it ends.
+    last: &'a AliasRequest,
+}
+
+impl Run<'_> {
+    async fn go(&self, settle: &mut Vec<String>) -> Result<(), StepError> {
+        let r = self.rollout;
+        let address = &self.change.address;
+        let n = r.steps.len();
+        let now = self.clock.now(self.ctx).await;
+        let (mut progress, mut resuming) = match &r.resume {
+            Some(p) => (p.clone(), true),
+            None => (
+                Progress {
+                    from: r.from.clone(),
+                    to: r.to.clone(),
+                    step: 0,
+                    weight: r.steps[0],
+                    step_started: now,
+                    started: now,
+                },
+                false,
+            ),
+        };
+        if resuming {
+            let late = now - progress.step_started;
+            if late > (r.interval + r.deadline) as i64 {
+                let why = format!(
+                    "the apply running step {}/{n} ({}% to {}) stopped, and this one began {} after that step, past the rollout's deadline of {}",
+                    progress.step + 1,
+                    progress.weight,
+                    r.to,
+                    format_duration(late.max(0) as u64),
+                    format_duration(r.interval + r.deadline)
+                );
+                return self.roll_back(&why, settle).await;
+            }
+        }
+        for step in progress.step..n {
+            let weight = r.steps[step];
+            if weight == 100 {
+                break;
+            }
+            if resuming {
+                self.note(format!(
+                    "resuming step {}/{n}: {} has {weight}% of the traffic since {}",
+                    step + 1,
+                    r.to,
+                    stamp(progress.step_started)
+                ));
+            } else {
+                let weights = BTreeMap::from([(r.to.clone(), weight)]);
+                let started = self.set_alias(&r.from, &weights, settle).await?;
+                progress = Progress {
+                    step,
+                    weight,
+                    step_started: started,
+                    ..progress
+                };
+                self.record_step(&progress, &weights, settle).await?;
+                self.note(format!(
+                    "step {}/{n}: {} takes {weight}% of the traffic, judged after {}",
+                    step + 1,
+                    r.to,
+                    format_duration(r.interval)
+                ));
+            }
+            resuming = false;
+            match self.watch(&progress).await? {
+                Ok(figures) => self.note(format!("step {}/{n} passed: {}", step + 1, figures.describe())),
+                Err(why) => return self.roll_back(&why, settle).await,
+            }
+        }
+        let live = self
+            .ctx
+            .call(address, Operation::UpdateVersionAlias, settle, async {
+                self.ctx.client.update_alias(self.urn, &self.rollout.alias, self.last).await
+            })
+            .await?;
+        self.note(format!("{} takes all the traffic", r.to));
+        let mut private = self.private.clone();
+        private.remove("rollout");
+        Ok(self.ctx.recorder.put(address, alias_record(&live, private), settle)?)
+    }
+
+    /// Waits out a step: `Ok` with its figures when it passed, `Err` with why it failed.
+    async fn watch(&self, progress: &Progress) -> Result<Result<Figures, String>, StepError> {
+        let r = self.rollout;
+        loop {
+            if self.ctx.stopping() {
+                return Err(StepError::Other {
+                    address: self.change.address.clone(),
+                    message: format!(
+                        "interrupted during rollout step {}/{} ({}% to {}); the next apply resumes it, or `fgform rollout abort` rolls it back",
+                        progress.step + 1,
+                        r.steps.len(),
+                        progress.weight,
+                        r.to
+                    ),
+                });
+            }
+            let now = self.clock.now(self.ctx).await;
+            let elapsed = (now - progress.step_started).max(0) as u64;
+            let figures = self.figures(progress.step_started, now).await?;
+            match judge(r, figures, elapsed) {
+                Verdict::Pass => return Ok(Ok(figures)),
+                Verdict::Fail(why) => return Ok(Err(why)),
+                Verdict::Wait => {
+                    let left = r.interval as i64 - elapsed as i64;
+                    tokio::time::sleep(self.clock.poll(left)).await;
+                }
+            }
+        }
+    }
+
+    async fn figures(&self, from: i64, now: i64) -> Result<Figures, StepError> {
+        figures(&self.ctx.client, self.urn, &self.rollout.to, from, now)
+            .await
+            .map_err(|source| StepError::Api {
+                address: self.change.address.clone(),
+                source,
+            })
+    }
+
+    /// Points the alias at `version` with `weights`; returns when, by the target's clock.
+    async fn set_alias(
+        &self,
+        version: &str,
+        weights: &BTreeMap<String, u8>,
+        settle: &mut Vec<String>,
+    ) -> Result<i64, StepError> {
+        let body = alias_request(
+            &self.rollout.alias,
+            version,
+            self.last.description.as_deref(),
+            weights,
+            false,
+        );
+        let address = &self.change.address;
+        self.ctx
+            .call(address, Operation::UpdateVersionAlias, settle, async {
+                self.ctx.client.update_alias(self.urn, &self.rollout.alias, &body).await
+            })
+            .await?;
+        Ok(self.clock.now(self.ctx).await)
+    }
+
+    /// Records the alias as the step left it, with the step, before the step is waited on;
+    /// waits until that is durable, so a kill during the wait resumes from it.
+    async fn record_step(
+        &self,
+        progress: &Progress,
+        weights: &BTreeMap<String, u8>,
+        settle: &mut Vec<String>,
+    ) -> Result<(), StepError> {
+        let address = &self.change.address;
+        let mut record = self.ctx.recorder.get(address).unwrap_or_else(|| crate::state::ResourceState {
+            kind: "alias".into(),
+            id: String::new(),
+            attributes: Default::default(),
+            private: Default::default(),
+        });
+        let view = json!({
+            "version": progress.from,
+            "description": self.last.description.clone().unwrap_or_default(),
+            "additional_version_weights": crate::model::release::weights_json(weights),
+        });
+        let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
+        record.attributes = crate::state::Attributes::from_map(&attributes);
+        let mut private = self.private.clone();
+        private.insert("rollout".into(), serde_json::to_value(progress).expect("progress serializes"));
+        private.remove("rolled_back");
+        record.private = crate::state::Attributes::from_map(&private);
+        self.ctx.recorder.put(address, record, settle)?;
+        self.ctx.recorder.flush().await?;
+        Ok(())
+    }
+
+    /// Puts the alias back on the old version alone, records why, and fails the step.
+    async fn roll_back(&self, why: &str, settle: &mut Vec<String>) -> Result<(), StepError> {
+        let r = self.rollout;
+        let address = &self.change.address;
+        let body = alias_request(&r.alias, &r.from, self.last.description.as_deref(), &BTreeMap::new(), false);
+        let live = self
+            .ctx
+            .call(address, Operation::UpdateVersionAlias, settle, async {
+                self.ctx.client.update_alias(self.urn, &r.alias, &body).await
+            })
+            .await?;
+        self.note(format!("rolled back: {} has all the traffic again", r.from));
+        let mut private = self.private.clone();
+        private.insert(
+            "rolled_back".into(),
+            json!({"version": r.to, "from": r.from, "reason": why, "at": stamp(self.clock.now(self.ctx).await)}),
+        );
+        self.ctx.recorder.put(address, alias_record(&live, private), settle)?;
+        Err(StepError::Other {
+            address: address.clone(),
+            message: format!("rollout of version {} rolled back to {}: {why}", r.to, r.from),
+        })
+    }
+
+    fn note(&self, line: String) {
+        self.ctx.note(format!("{}: {line}", self.change.address));
+    }
+}
+
+/// Version `version` of function `function_urn`: its invocations and errors from the
+/// minute `from` (epoch seconds) began until `now`, as `ListFunctionStatistics` on the
+/// version-qualified URN counts them (per minute, so a step is judged from the start of
+/// the minute it began).
+pub async fn figures(
+    client: &crate::client::Client,
+    function_urn: &str,
+    version: &str,
+    from: i64,
+    now: i64,
+) -> Result<Figures, crate::client::ApiError> {
+    let urn = format!("{function_urn}:{version}");
+    let minutes = ((now - from).max(0) / 60 + 2) as u32;
+    let stats = client.function_statistics(&urn, minutes).await?;
+    let totals = stats.since(from.div_euclid(60) * 60 * 1000);
+    Ok(Figures {
+        invocations: totals.invocations,
+        errors: totals.errors,
+    })
+}
+
+/// Epoch seconds as RFC 3339 UTC.
+pub fn stamp(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| epoch.to_string())
+}

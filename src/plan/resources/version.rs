@@ -1,0 +1,153 @@
+//! Published versions: `versions: {publish: on-change}` publishes one when the function's
+//! code or configuration differs from its newest published version.
+
+use super::*;
+use crate::api::types::{FunctionConfig, PublishVersionRequest};
+use crate::model::Publish;
+
+/// Attributes a published version freezes, compared between `latest` and the newest
+/// version (both as the API shows them). One the API leaves out of either side is not
+/// compared: list items do not carry every attribute.
+const VERSION_KEYS: &[&str] = &[
+    "code",
+    "handler",
+    "memory_size",
+    "timeout",
+    "user_data",
+    "xrole",
+    "app_xrole",
+    "initializer_handler",
+    "initializer_timeout",
+    "pre_stop_handler",
+    "pre_stop_timeout",
+    "depend_version_list",
+];
+
+/// The version record of published version `v`.
+pub(crate) fn version_view(v: &FunctionConfig) -> Value {
+    json!({
+        "version": v.version,
+        "code": v.digest,
+        "description": v.extra.get("version_description").cloned().unwrap_or(Value::String(String::new())),
+    })
+}
+
+/// Whether `latest` differs from published version `version` in what a version freezes.
+fn differs(latest: &LiveFunction, version: &FunctionConfig) -> bool {
+    let view = |config: &FunctionConfig| {
+        let f = LiveFunction {
+            config: config.clone(),
+            ..Default::default()
+        };
+        function_view(&f, false)
+    };
+    let (a, b) = (view(&latest.config), view(version));
+    VERSION_KEYS.iter().any(|k| {
+        let (x, y) = (a.get(*k), b.get(*k));
+        match (x, y) {
+            (None, _) | (_, None) => false,
+            _ => !((diff::is_empty(x) && diff::is_empty(y)) || x == y),
+        }
+    })
+}
+
+/// `v<N+1>`, N the highest `v<N>` among the function's versions.
+fn next_version_name(live: Option<&LiveFunction>) -> String {
+    let highest = live
+        .and_then(|l| l.versions.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.version.strip_prefix('v')?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("v{}", highest + 1)
+}
+
+impl<'a> Ctx<'a> {
+    pub(super) fn version(&mut self, function: &str, spec: &FunctionSpec) {
+        let Some(versions) = &spec.versions else { return };
+        if versions.publish == Publish::Never {
+            return;
+        }
+        let address = Address::Version(function.into());
+        let live = (!self.recreated.contains(function))
+            .then(|| self.live.functions.get(function))
+            .flatten();
+        let newest = live.and_then(LiveFunction::newest_version);
+        // A change of anything but tags in this plan, or latest unlike the newest version.
+        let function_changes = self.plan.changes.iter().any(|c| {
+            c.address == Address::Function(function.into()) && c.attributes.iter().any(|a| a.path != "tags")
+        });
+        let stale = match (live, newest) {
+            (Some(live), Some(newest)) => differs(live, newest),
+            _ => true,
+        };
+        if !function_changes && !stale {
+            if let Some(newest) = newest {
+                self.rerecord_if_stale(&address, &version_view(newest));
+            }
+            return;
+        }
+        let name = next_version_name(live);
+        let digest = self
+            .artifacts
+            .digests
+            .get(&Address::Function(function.into()))
+            .map(|d| d.sha512.clone());
+        let description = versions.description.clone().unwrap_or_default();
+        let after = json!({
+            "version": name,
+            "code": digest.clone().map(Value::String).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+            "description": description,
+        });
+        let request = PublishVersionRequest {
+            version: Some(name.clone()),
+            description: Some(description),
+            digest,
+        };
+        let call = Call::send(Request::CreateFunctionVersion(request));
+        self.published.insert(function.into(), name);
+        let (action, before) = match self.in_state(&address) {
+            Some(_) => (Action::Update, state_view(self.state, &address)),
+            None => (Action::Create, Value::Null),
+        };
+        let attributes = match action {
+            Action::Create => all_attributes(&after, false),
+            _ => compare(&before, &after, &["version", "code", "description"], &|_| false),
+        };
+        self.push(address, action, vec![call], before, after, attributes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_named_after_the_highest_number() {
+        assert_eq!(next_version_name(None), "v1");
+        let mut live = LiveFunction::default();
+        let named = |v: &str| FunctionConfig {
+            version: v.into(),
+            ..Default::default()
+        };
+        live.versions = Some(vec![named("v2"), named("20240101-000000"), named("v10"), named("vx")]);
+        assert_eq!(next_version_name(Some(&live)), "v11");
+    }
+
+    #[test]
+    fn only_frozen_attributes_both_sides_show_are_compared() {
+        let mut latest = LiveFunction::default();
+        latest.config.digest = "abc".into();
+        latest.config.memory_size = 256;
+        latest.config.description = "new words".into();
+        let mut v1 = latest.config.clone();
+        v1.version = "v1".into();
+        assert!(!differs(&latest, &v1), "the description is not frozen");
+        v1.memory_size = 128;
+        assert!(differs(&latest, &v1));
+        v1.memory_size = 256;
+        v1.digest = "old".into();
+        assert!(differs(&latest, &v1));
+    }
+}
