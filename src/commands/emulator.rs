@@ -37,6 +37,7 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         fsync: args.fsync,
         iam_password: args.iam_password.clone(),
         obs_endpoint: args.obs_endpoint.clone(),
+        seed: args.seed,
         ..Config::default()
     })
 }
