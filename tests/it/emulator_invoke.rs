@@ -930,3 +930,48 @@ async fn statistics_count_per_version_and_per_alias() {
         (Some(3.0), Some(1.0))
     );
 }
+
+/// `Client::function_statistics` reads what the emulator counts, per version and alias, and
+/// `since` cuts at the emulator's minute slots (epoch milliseconds on both sides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reads_statistics_and_sums_them_since_a_time() {
+    let emu = Emu::start().await;
+    let urn = two_versions_answering_theirs(&emu, "gate").await;
+    alias(
+        &emu,
+        &urn,
+        json!({"name": "prod", "version": "v1", "additional_version_weights": {"v2": 100}}),
+    )
+    .await;
+    let c = client(&emu);
+    let (v1, v2, prod) = (format!("{urn}:v1"), format!("{urn}:v2"), format!("{urn}:!prod"));
+    for event in [&b"{}"[..], b"{}", br#"{"fail":true}"#] {
+        c.invoke(&prod, event, false, TEN_S).await.unwrap();
+    }
+    c.invoke(&v1, b"{}", false, TEN_S).await.unwrap();
+    let first = c.function_statistics(&v2, 5).await.unwrap();
+    let t0 = first.count.first().expect("a slot").timestamp;
+    assert!(
+        t0 > 1_700_000_000_000 && t0 % 60_000 == 0,
+        "{t0} is a minute in epoch ms"
+    );
+    let totals = first.since(0);
+    assert_eq!((totals.invocations, totals.errors, totals.rejected), (3, 1, 0));
+    assert!(totals.max_duration_ms > 0.0);
+    assert_eq!(c.function_statistics(&prod, 5).await.unwrap().since(0).invocations, 3);
+    assert_eq!(c.function_statistics(&v1, 5).await.unwrap().since(0).invocations, 1);
+    assert_eq!(c.function_statistics(&urn, 5).await.unwrap().since(0).invocations, 4);
+
+    emu.admin("POST", "/clock/advance?seconds=120", None).await;
+    c.invoke(&prod, b"{}", false, TEN_S).await.unwrap();
+    let later = c.function_statistics(&v2, 5).await.unwrap();
+    assert_eq!(later.since(0).invocations, 4);
+    let after = later.since(t0 + 60_000);
+    assert_eq!(
+        (after.invocations, after.errors),
+        (1, 0),
+        "only the slot after the advance"
+    );
+    assert_eq!(after.error_rate(), Some(0.0));
+    assert_eq!(later.since(t0).error_rate(), Some(0.25));
+}
