@@ -929,6 +929,27 @@ async fn statistics_count_per_version_and_per_alias() {
         (slots[0]["value"].as_f64(), slots[1]["value"].as_f64()),
         (Some(3.0), Some(1.0))
     );
+
+    // A deleted alias or function made again under the same name starts from nothing; the
+    // versions keep what the deleted alias sent them.
+    let aliases = format!("/fgs/functions/{}/aliases", encode(&urn));
+    assert_eq!(emu.delete(&format!("{aliases}/prod")).await.status, 204);
+    alias(&emu, &urn, json!({"name": "prod", "version": "v2"})).await;
+    assert_eq!(stat(&emu, &q("!prod"), 5, "count").await, 0.0);
+    assert_eq!(stat(&emu, &q("v2"), 5, "count").await, 6.0);
+    assert_eq!(
+        emu.delete(&format!("/fgs/functions/{}", encode(&urn))).await.status,
+        204
+    );
+    two_versions_answering_theirs(&emu, "split").await;
+    for qualifier in ["v1", "v2", "latest"] {
+        assert_eq!(
+            stat(&emu, &q(qualifier), 5, "count").await,
+            0.0,
+            "{qualifier} of the new function"
+        );
+    }
+    assert_eq!(stat(&emu, &urn, 5, "count").await, 0.0);
 }
 
 /// `Client::function_statistics` reads what the emulator counts, per version and alias, and

@@ -267,6 +267,8 @@ pub(crate) fn delete_alias(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     }
     f.aliases.remove(&name);
     f.async_configs.remove(&q);
+    let urn = ctx.function_urn(f);
+    ctx.shared.runtime.metrics.forget_name(&urn, None, Some(&name));
     db.touch(Table::Functions, &key);
     Resp::no_content()
 }
