@@ -197,6 +197,11 @@ pub struct EmulatorArgs {
     /// HUAWEICLOUD_SDK_AK/_SK) when set.
     #[arg(long, value_name = "URL", value_parser = parse_http_url)]
     pub obs_endpoint: Option<String>,
+    /// Make weighted alias routing repeatable: each alias (function URN + alias name) draws
+    /// from its own generator seeded from N, so the versions it picks depend only on N and
+    /// the order of the invocations through it. Without it each draw is random.
+    #[arg(long, value_name = "N", env = "FGFORM_EMULATOR_SEED")]
+    pub seed: Option<u64>,
 }
 
 fn parse_http_url(s: &str) -> Result<String, String> {

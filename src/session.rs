@@ -252,9 +252,22 @@ impl Session {
 
 /// Starts the embedded emulator in `dir`, serving exactly the project the client will name.
 async fn start_embedded(dir: &Path, desired: &Desired) -> anyhow::Result<EmulatorHandle> {
+    // FGFORM_EMULATOR_SEED: repeatable alias routing, as `fgform emulator --seed`.
+    let seed = match std::env::var("FGFORM_EMULATOR_SEED")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(v) => Some(
+            v.trim()
+                .parse()
+                .with_context(|| format!("FGFORM_EMULATOR_SEED `{v}` is not a whole number"))?,
+        ),
+        None => None,
+    };
     let handle = emulator::start(emulator::Config {
         data: Some(dir.to_path_buf()),
         project_id: desired.project_id().to_string(),
+        seed,
         ..Default::default()
     })
     .await

@@ -165,7 +165,10 @@ pub fn version_name(name: &str) -> Checked {
 pub fn alias_weights(main: &str, weights: &[(&str, Option<i64>)]) -> Checked {
     let field = "additional_version_weights";
     check(weights.len() <= 1, field, "FSS.1091", || {
-        format!("an alias sends traffic to at most one additional version, not {}", weights.len())
+        format!(
+            "an alias sends traffic to at most one additional version, not {}",
+            weights.len()
+        )
     })?;
     for (version, weight) in weights {
         check(*version != "latest", field, "FSS.1091", || {
@@ -174,9 +177,12 @@ pub fn alias_weights(main: &str, weights: &[(&str, Option<i64>)]) -> Checked {
         check(*version != main, field, "FSS.1093", || {
             format!("the additional version {version} is the alias's main version")
         })?;
-        check(weight.is_some_and(|w| (0..=100).contains(&w)), field, "FSS.1092", || {
-            format!("the weight of {version} must be a whole percentage, 0–100")
-        })?;
+        check(
+            weight.is_some_and(|w| (0..=100).contains(&w)),
+            field,
+            "FSS.1092",
+            || format!("the weight of {version} must be a whole percentage, 0–100"),
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Running functions: `InvokeFunction` (sync, v1 answers), `AsyncInvokeFunction`, and the
-//! emulator's function logs.
+//! Running functions: `InvokeFunction` (sync, v1 answers), `AsyncInvokeFunction`, their
+//! metrics (`ListFunctionStatistics`), and the emulator's function logs.
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::transport::{Call, Kind};
 use super::{seg, ApiError, Client};
+use crate::api::types::FunctionStatistics;
 
 /// How long an invocation may take beyond the function's own timeout (the instance's start,
 /// the round trip).
@@ -124,6 +125,15 @@ impl Client {
         let path = format!("/fgs/functions/{}/invocations-async", seg(urn));
         let accepted: Accepted = self.json(Call::raw("POST", path, event.to_vec(), Kind::Create)).await?;
         Ok(accepted.request_id)
+    }
+
+    /// `ListFunctionStatistics` (`GET …/functions/{urn}/statistics/{period}`): the metrics of
+    /// the last `period_minutes` minutes, one slot per minute. `urn` may be qualified: a
+    /// version (`…:v3`) gives what that version ran, directly or through an alias; an alias
+    /// (`…:!prod`) what went through it; the unqualified URN every invocation.
+    pub async fn function_statistics(&self, urn: &str, period_minutes: u32) -> Result<FunctionStatistics, ApiError> {
+        let path = format!("/fgs/functions/{}/statistics/{period_minutes}", seg(urn));
+        self.json(Call::get(path)).await
     }
 
     /// The record of async invocation `request_id` of `urn` (`GET …/async-invocations`).

@@ -37,6 +37,7 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         fsync: args.fsync,
         iam_password: args.iam_password.clone(),
         obs_endpoint: args.obs_endpoint.clone(),
+        seed: args.seed,
         ..Config::default()
     })
 }
@@ -129,4 +130,25 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    fn seed_of(args: &[&str]) -> Option<u64> {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator")
+        };
+        super::config(&args).unwrap().seed
+    }
+
+    #[test]
+    fn seed_flag_reaches_the_config() {
+        assert_eq!(seed_of(&["fgform", "emulator", "--seed", "42"]), Some(42));
+        assert!(Cli::try_parse_from(["fgform", "emulator", "--seed", "-1"]).is_err());
+    }
 }

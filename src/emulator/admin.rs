@@ -19,7 +19,7 @@
 //! | `POST /_emulator/chaos` | add a rule: a JSON rule, or `{"spec": "status=429,p=0.3"}` |
 //! | `PUT /_emulator/chaos` | replace all rules: `{"rules": [...]}` |
 //! | `DELETE /_emulator/chaos[/ID]` | remove all rules, or one |
-//! | `POST /_emulator/reset` | empty every table, the log, the rules and the workflow executions; remove the blobs |
+//! | `POST /_emulator/reset` | empty every table, the log, the rules and the workflow executions; remove the blobs; seeded alias routing starts over; invocation metrics forgotten |
 //! | `POST /_emulator/snapshot` | write the snapshot now and empty the journal |
 //! | `GET /_emulator/state` | dump the tables (tokens left out) |
 
@@ -208,6 +208,8 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, query: &str
             shared.log.lock().clear();
             shared.chaos.lock().clear();
             shared.executions.lock().clear();
+            shared.routing.reset();
+            shared.runtime.metrics.clear();
             (200, json!({ "reset": true }))
         }
         ("POST", ["snapshot"]) => match shared.db.lock().compact() {

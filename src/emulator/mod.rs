@@ -17,6 +17,7 @@
 //! | `runtime/` | running functions' code: Python and Node instances kept warm per version, async invocation records |
 //! | `admin.rs` | `/_emulator/*`: health, request log, chaos, reset, state dump, function logs, undeliverable destinations |
 //! | `reqlog.rs` | the request log tests read to check call order |
+//! | `routing.rs` | which version an invocation through an alias runs: random, or one seeded sequence per alias (`--seed`) |
 //!
 //! Depends on [`crate::api`] only.
 
@@ -30,6 +31,7 @@ mod gateway;
 mod obs;
 mod reqlog;
 mod routes;
+mod routing;
 mod runtime;
 mod server;
 pub mod store;
@@ -142,6 +144,10 @@ pub struct Config {
     /// packages named by URL are fetched from it (their digest, size and etag are the real
     /// ones); without it the digest is that of the URL's text.
     pub obs_endpoint: Option<String>,
+    /// `--seed`: invocations through an alias pick their version from a generator seeded
+    /// per (function, alias) from this, so weighted routing repeats run after run; `None`
+    /// draws at random.
+    pub seed: Option<u64>,
 }
 
 impl Config {
@@ -186,6 +192,7 @@ impl Default for Config {
             // drops an idle connection before the emulator closes it under a request.
             idle_timeout: Duration::from_secs(120),
             obs_endpoint: None,
+            seed: None,
         }
     }
 }
@@ -202,6 +209,8 @@ pub(crate) struct Shared {
     /// Workflow executions (in memory only).
     pub executions: Mutex<flow::Executions>,
     pub timers: timers::Timers,
+    /// Alias routing's draws (seeded with `Config::seed`).
+    pub routing: routing::Routing,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -319,6 +328,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
     }
     let clock: Arc<clock::Clock> = Arc::default();
     let runtime = runtime::Runtimes::new(config.data.as_deref(), clock.clone()).map_err(StartError::Runtime)?;
+    let routing = routing::Routing::new(config.seed);
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),
@@ -329,6 +339,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         clock,
         executions: Mutex::default(),
         timers: timers::Timers::default(),
+        routing,
     });
     tokio::spawn(timers::run(Arc::downgrade(&shared)));
     let (tx, rx) = watch::channel(false);

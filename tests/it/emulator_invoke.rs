@@ -750,3 +750,249 @@ async fn a_running_async_invocation_is_cancelled_and_its_instance_killed() {
     let r = emu.post(&cancel, json!({"request_id": "nope"})).await;
     assert_eq!(r.status, 404, "{}", r.text);
 }
+
+/// A Python function `name` whose handler answers the version it runs as (and raises when
+/// the event says `fail`), published as v1 (128 MB) and v2 (256 MB); its unqualified URN.
+async fn two_versions_answering_theirs(emu: &Caller, name: &str) -> String {
+    let code = "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('no')\n    return context.getVersion()\n";
+    let urn = function(emu, name, &[("index.py", code)], json!({})).await;
+    let versions = format!("/fgs/functions/{}/versions", encode(&urn));
+    assert_eq!(emu.post(&versions, json!({"version": "v1"})).await.status, 200);
+    let r = emu
+        .put(
+            &format!("/fgs/functions/{}/config", encode(&urn)),
+            json!({"func_name": name, "handler": "index.handler", "memory_size": 256, "timeout": 10}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(emu.post(&versions, json!({"version": "v2"})).await.status, 200);
+    urn
+}
+
+async fn alias(emu: &Caller, urn: &str, body: Value) {
+    let r = emu.post(&format!("/fgs/functions/{}/aliases", encode(urn)), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// The sum of `metric` over the last `period` minutes of `urn` (any qualifier).
+async fn stat(emu: &Caller, urn: &str, period: u32, metric: &str) -> f64 {
+    let r = emu
+        .get(&format!("/fgs/functions/{}/statistics/{period}", encode(urn)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body[metric]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .sum()
+}
+
+/// With `seed`, 1,000 invocations one after the other through an alias sending 10% to v2:
+/// the version each ran (as the handler answered), and how many ran v1, v2 and went through
+/// the alias as `ListFunctionStatistics` counts them.
+async fn routed(seed: u64) -> (Vec<String>, [f64; 3]) {
+    let emu = Emu::with(fgform::emulator::Config {
+        seed: Some(seed),
+        ..Default::default()
+    })
+    .await;
+    let urn = two_versions_answering_theirs(&emu, "canary").await;
+    alias(
+        &emu,
+        &urn,
+        json!({"name": "prod", "version": "v1", "additional_version_weights": {"v2": 10}}),
+    )
+    .await;
+    // Without the client's rate limit (20/s), which would make this take 50 s per emulator.
+    let c = fgform::client::ClientBuilder::new()
+        .endpoint(emu.url())
+        .region(fgform::api::local::REGION)
+        .project_id(&emu.project)
+        .credentials(fgform::client::Credentials::AkSk(fgform::client::AkSk::new(
+            fgform::api::local::ACCESS_KEY,
+            fgform::api::local::SECRET_KEY,
+        )))
+        .retry_policy(fgform::client::RetryPolicy::none())
+        .requests_per_second(None)
+        .build()
+        .unwrap();
+    let through = format!("{urn}:!prod");
+    let mut ran = Vec::new();
+    for _ in 0..1000 {
+        let out = c.invoke(&through, b"{}", false, TEN_S).await.unwrap();
+        assert!(!out.failed, "{}", out.result);
+        ran.push(out.result.trim_matches('"').to_string());
+    }
+    let counted = [
+        stat(&emu, &format!("{urn}:v1"), 5, "count").await,
+        stat(&emu, &format!("{urn}:v2"), 5, "count").await,
+        stat(&emu, &format!("{urn}:!prod"), 5, "count").await,
+    ];
+    (ran, counted)
+}
+
+/// The same seed makes the same draws: two fresh emulators send the same invocations to the
+/// same versions, and the share follows the weight. That another seed or no seed draws
+/// differently is checked by `emulator::routing`'s unit tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_alias_routing_repeats_and_keeps_the_weight() {
+    let (ran, counted) = routed(42).await;
+    let (again, counted_again) = routed(42).await;
+    assert_eq!(ran, again, "the same seed routes each invocation to the same version");
+    assert_eq!(counted, counted_again);
+    let count = |v: &str| ran.iter().filter(|r| *r == v).count();
+    let (v1, v2) = (count("v1"), count("v2"));
+    assert_eq!(v1 + v2, 1000, "{ran:?}");
+    assert!((70..=130).contains(&v2), "{v2} of 1000 went to v2 (weight 10)");
+    assert_eq!(
+        counted,
+        [v1 as f64, v2 as f64, 1000.0],
+        "the statistics agree with the handler"
+    );
+}
+
+/// `ListFunctionStatistics` per qualifier: a version URN counts what that version ran, direct
+/// or through an alias; an alias URN what went through the alias; the unqualified URN
+/// everything; per minute of the emulator clock, with epoch-millisecond timestamps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_count_per_version_and_per_alias() {
+    let emu = Emu::start().await;
+    let urn = two_versions_answering_theirs(&emu, "split").await;
+    // Everything through `prod` runs v2; everything through `stable` runs v1.
+    alias(
+        &emu,
+        &urn,
+        json!({"name": "prod", "version": "v1", "additional_version_weights": {"v2": 100}}),
+    )
+    .await;
+    alias(&emu, &urn, json!({"name": "stable", "version": "v1"})).await;
+    let c = client(&emu);
+    let q = |qualifier: &str| format!("{urn}:{qualifier}");
+    let calls: [(String, &[u8], &str); 9] = [
+        (q("v1"), b"{}", "v1"),
+        (q("v2"), b"{}", "v2"),
+        (q("v2"), br#"{"fail":true}"#, ""),
+        (q("!prod"), b"{}", "v2"),
+        (q("!prod"), b"{}", "v2"),
+        (q("!prod"), br#"{"fail":true}"#, ""),
+        (q("!stable"), b"{}", "v1"),
+        (q("!stable"), b"{}", "v1"),
+        (urn.clone(), b"{}", "latest"),
+    ];
+    for (target, event, expected) in &calls {
+        let out = c.invoke(target, event, false, TEN_S).await.unwrap();
+        if expected.is_empty() {
+            assert!(out.failed, "{target}: {}", out.result);
+        } else {
+            assert_eq!(out.result.trim_matches('"'), *expected, "{target}");
+        }
+    }
+    let counts = [
+        ("v2", 5.0, 2.0),
+        ("v1", 3.0, 0.0),
+        ("!prod", 3.0, 1.0),
+        ("!stable", 2.0, 0.0),
+        ("latest", 1.0, 0.0),
+    ];
+    for (qualifier, count, errors) in counts {
+        let at = q(qualifier);
+        assert_eq!(stat(&emu, &at, 5, "count").await, count, "count of {qualifier}");
+        assert_eq!(
+            stat(&emu, &at, 5, "function_error_count").await,
+            errors,
+            "errors of {qualifier}"
+        );
+        assert_eq!(stat(&emu, &at, 5, "fail_count").await, errors, "fails of {qualifier}");
+    }
+    assert_eq!(stat(&emu, &urn, 5, "count").await, 9.0, "unqualified: every invocation");
+
+    // Two minutes later on the emulator clock: a new bucket; a 1-minute period sees only it.
+    emu.admin("POST", "/clock/advance?seconds=120", None).await;
+    c.invoke(&q("!prod"), b"{}", false, TEN_S).await.unwrap();
+    assert_eq!(stat(&emu, &q("!prod"), 1, "count").await, 1.0);
+    assert_eq!(stat(&emu, &q("v2"), 1, "count").await, 1.0);
+    assert_eq!(stat(&emu, &q("v1"), 1, "count").await, 0.0);
+    let r = emu
+        .get(&format!("/fgs/functions/{}/statistics/5", encode(&q("!prod"))))
+        .await;
+    let slots = r.body["count"].as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{slots:?}");
+    let (t0, t1) = (
+        slots[0]["timestamp"].as_i64().unwrap(),
+        slots[1]["timestamp"].as_i64().unwrap(),
+    );
+    assert_eq!((t0 % 60_000, t1 % 60_000), (0, 0), "minute buckets in epoch ms");
+    assert_eq!(t1 - t0, 120_000);
+    assert!(t1 > 1_700_000_000_000, "{t1} is epoch milliseconds");
+    assert_eq!(
+        (slots[0]["value"].as_f64(), slots[1]["value"].as_f64()),
+        (Some(3.0), Some(1.0))
+    );
+
+    // A deleted alias or function made again under the same name starts from nothing; the
+    // versions keep what the deleted alias sent them.
+    let aliases = format!("/fgs/functions/{}/aliases", encode(&urn));
+    assert_eq!(emu.delete(&format!("{aliases}/prod")).await.status, 204);
+    alias(&emu, &urn, json!({"name": "prod", "version": "v2"})).await;
+    assert_eq!(stat(&emu, &q("!prod"), 5, "count").await, 0.0);
+    assert_eq!(stat(&emu, &q("v2"), 5, "count").await, 6.0);
+    assert_eq!(
+        emu.delete(&format!("/fgs/functions/{}", encode(&urn))).await.status,
+        204
+    );
+    two_versions_answering_theirs(&emu, "split").await;
+    for qualifier in ["v1", "v2", "latest"] {
+        assert_eq!(
+            stat(&emu, &q(qualifier), 5, "count").await,
+            0.0,
+            "{qualifier} of the new function"
+        );
+    }
+    assert_eq!(stat(&emu, &urn, 5, "count").await, 0.0);
+}
+
+/// `Client::function_statistics` reads what the emulator counts, per version and alias, and
+/// `since` cuts at the emulator's minute slots (epoch milliseconds on both sides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reads_statistics_and_sums_them_since_a_time() {
+    let emu = Emu::start().await;
+    let urn = two_versions_answering_theirs(&emu, "gate").await;
+    alias(
+        &emu,
+        &urn,
+        json!({"name": "prod", "version": "v1", "additional_version_weights": {"v2": 100}}),
+    )
+    .await;
+    let c = client(&emu);
+    let (v1, v2, prod) = (format!("{urn}:v1"), format!("{urn}:v2"), format!("{urn}:!prod"));
+    for event in [&b"{}"[..], b"{}", br#"{"fail":true}"#] {
+        c.invoke(&prod, event, false, TEN_S).await.unwrap();
+    }
+    c.invoke(&v1, b"{}", false, TEN_S).await.unwrap();
+    let first = c.function_statistics(&v2, 5).await.unwrap();
+    let t0 = first.count.first().expect("a slot").timestamp;
+    assert!(
+        t0 > 1_700_000_000_000 && t0 % 60_000 == 0,
+        "{t0} is a minute in epoch ms"
+    );
+    let totals = first.since(0);
+    assert_eq!((totals.invocations, totals.errors, totals.rejected), (3, 1, 0));
+    assert!(totals.max_duration_ms > 0.0);
+    assert_eq!(c.function_statistics(&prod, 5).await.unwrap().since(0).invocations, 3);
+    assert_eq!(c.function_statistics(&v1, 5).await.unwrap().since(0).invocations, 1);
+    assert_eq!(c.function_statistics(&urn, 5).await.unwrap().since(0).invocations, 4);
+
+    emu.admin("POST", "/clock/advance?seconds=120", None).await;
+    c.invoke(&prod, b"{}", false, TEN_S).await.unwrap();
+    let later = c.function_statistics(&v2, 5).await.unwrap();
+    assert_eq!(later.since(0).invocations, 4);
+    let after = later.since(t0 + 60_000);
+    assert_eq!(
+        (after.invocations, after.errors),
+        (1, 0),
+        "only the slot after the advance"
+    );
+    assert_eq!(after.error_rate(), Some(0.0));
+    assert_eq!(later.since(t0).error_rate(), Some(0.25));
+}

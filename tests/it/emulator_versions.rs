@@ -208,6 +208,64 @@ async fn alias_crud_with_weights() {
     }
 }
 
+/// The gray-traffic rules (`api::rules::alias_weights`) on create and update: one
+/// additional version, never `latest` or the main version, a whole percentage 0–100; and a
+/// gray version that does not exist is still FSS.1091.
+#[tokio::test]
+async fn alias_gray_weights_follow_the_api_rules() {
+    let emu = Emu::start().await;
+    two_versions(&emu, "gw").await;
+    assert_eq!(publish(&emu, "gw", json!({ "version": "v3" })).await.status, 200);
+    let base = format!("/fgs/functions/{}/aliases", emu.urn("gw"));
+    let weights = |w: Value| json!({ "version": "v1", "additional_version_weights": w });
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("two additional versions", json!({ "v2": 10, "v3": 10 }), "FSS.1091"),
+        ("latest as additional", json!({ "latest": 10 }), "FSS.1091"),
+        ("main as additional", json!({ "v1": 10 }), "FSS.1093"),
+        ("fractional weight", json!({ "v2": 10.5 }), "FSS.1092"),
+        ("weight as text", json!({ "v2": "10" }), "FSS.1092"),
+        ("weight over 100", json!({ "v2": 101 }), "FSS.1092"),
+        ("negative weight", json!({ "v2": -1 }), "FSS.1092"),
+        ("unknown gray version", json!({ "v9": 10 }), "FSS.1091"),
+    ];
+    for (what, w, code) in &cases {
+        let mut body = weights(w.clone());
+        body["name"] = json!("canary");
+        let r = emu.post(&base, body).await;
+        assert_eq!((r.status, r.code()), (400, *code), "create, {what}: {}", r.text);
+    }
+    assert_eq!(emu.get(&base).await.body, json!([]), "nothing was created");
+
+    // The bounds themselves are accepted.
+    for w in [0, 100] {
+        let r = emu
+            .post(
+                &base,
+                json!({ "name": format!("edge{w}"), "version": "v1", "additional_version_weights": { "v3": w } }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "weight {w}: {}", r.text);
+        assert_eq!(r.body["additional_version_weights"], json!({ "v3": w }));
+    }
+    let r = emu
+        .post(
+            &base,
+            json!({ "name": "canary", "version": "v1", "additional_version_weights": { "v2": 10 } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for (what, w, code) in &cases {
+        let r = emu.put(&format!("{base}/canary"), weights(w.clone())).await;
+        assert_eq!((r.status, r.code()), (400, *code), "update, {what}: {}", r.text);
+    }
+    let shown = emu.get(&format!("{base}/canary")).await;
+    assert_eq!(
+        shown.body["additional_version_weights"],
+        json!({ "v2": 10 }),
+        "refused updates changed nothing"
+    );
+}
+
 #[tokio::test]
 async fn alias_error_codes() {
     let emu = Emu::with(Config {

@@ -258,7 +258,10 @@ fn alias_weights_follow_the_api() {
     assert_eq!(alias_weights("v1", &[("v2", Some(100))]), Ok(()));
     let two = alias_weights("v1", &[("v2", Some(10)), ("v3", Some(5))]).unwrap_err();
     assert_eq!(two.code, "FSS.1091");
-    assert_eq!(alias_weights("v1", &[("latest", Some(10))]).unwrap_err().code, "FSS.1091");
+    assert_eq!(
+        alias_weights("v1", &[("latest", Some(10))]).unwrap_err().code,
+        "FSS.1091"
+    );
     assert_eq!(alias_weights("v1", &[("v1", Some(10))]).unwrap_err().code, "FSS.1093");
     assert_eq!(alias_weights("v1", &[("v2", Some(101))]).unwrap_err().code, "FSS.1092");
     assert_eq!(alias_weights("v1", &[("v2", None)]).unwrap_err().code, "FSS.1092");

@@ -257,7 +257,7 @@ fn prepare_urn(ctx: &Ctx<'_>, db: &Db, raw_urn: &str) -> Res<Prepared> {
     let f = &db.tables.functions[&key];
     let (snap, alias) = match &target {
         Target::Alias(name) => {
-            let version = pick_version(f, name);
+            let version = pick_version(ctx, f, name);
             let snap = f.versions.iter().find(|v| v.version == version).unwrap_or(&f.latest);
             (snap, name.clone())
         }
@@ -402,15 +402,19 @@ fn package(ctx: &Ctx<'_>, digest: &str) -> Res<Package> {
     })
 }
 
-/// The version an invocation through alias `name` runs: its main version, or one of its
-/// additional versions by their weights (percent).
-fn pick_version(f: &Function, name: &str) -> String {
+/// The version an invocation through alias `name` runs: its main version, or its
+/// additional version for the share of invocations its weight (a whole percent) says; the
+/// draw comes from [`crate::emulator::routing`] (seeded per alias with `--seed`).
+fn pick_version(ctx: &Ctx<'_>, f: &Function, name: &str) -> String {
     let Some(alias) = f.aliases.get(name) else {
         return "latest".into();
     };
-    let mut draw = rand::random::<f64>() * 100.0;
+    if alias.additional_version_weights.is_empty() {
+        return alias.version.clone();
+    }
+    let mut draw = ctx.shared.routing.percent(&ctx.function_urn(f), name);
     for (version, weight) in &alias.additional_version_weights {
-        let weight = weight.as_f64().unwrap_or(0.0);
+        let weight = weight.as_i64().unwrap_or(0);
         if draw < weight {
             return version.clone();
         }

@@ -129,22 +129,10 @@ fn alias_fields(f: &Function, body: &Map<String, Value>) -> Res<AliasFields> {
     let weights = opt_obj(body, "additional_version_weights", "FSS.1092")?
         .cloned()
         .unwrap_or_default();
-    let mut total = 0;
-    for (v, w) in &weights {
-        if !version_exists(f, v) {
-            return Err(Fail::bad("FSS.1091", format!("gray version {v} does not exist")));
-        }
-        if *v == version {
-            return Err(Fail::bad("FSS.1093", "the gray version is the alias's main version"));
-        }
-        let w = w
-            .as_i64()
-            .filter(|w| (0..=100).contains(w))
-            .ok_or_else(|| Fail::bad("FSS.1092", "weights are 0-100"))?;
-        total += w;
-    }
-    if total > 100 {
-        return Err(Fail::bad("FSS.1092", "gray weights add up to more than 100"));
+    let pairs: Vec<(&str, Option<i64>)> = weights.iter().map(|(v, w)| (v.as_str(), w.as_i64())).collect();
+    rules::alias_weights(&version, &pairs).map_err(refused)?;
+    if let Some(v) = weights.keys().find(|v| !version_exists(f, v)) {
+        return Err(Fail::bad("FSS.1091", format!("gray version {v} does not exist")));
     }
     let strategy = opt_obj(body, "additional_version_strategy", "FSS.1091")?
         .cloned()
@@ -279,6 +267,8 @@ pub(crate) fn delete_alias(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     }
     f.aliases.remove(&name);
     f.async_configs.remove(&q);
+    let urn = ctx.function_urn(f);
+    ctx.shared.runtime.metrics.forget_name(&urn, None, Some(&name));
     db.touch(Table::Functions, &key);
     Resp::no_content()
 }

@@ -35,6 +35,26 @@ struct Bucket {
     min_ms: Option<f64>,
 }
 
+impl Bucket {
+    /// Merges `other` into this bucket.
+    fn add(&mut self, other: &Bucket) {
+        self.count += other.count;
+        self.function_errors += other.function_errors;
+        self.system_errors += other.system_errors;
+        self.rejected += other.rejected;
+        self.total_ms += other.total_ms;
+        self.max_ms = self.max_ms.max(other.max_ms);
+        self.min_ms = match (self.min_ms, other.min_ms) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+    }
+}
+
+/// The version or alias name a deleted one's invocations are kept under: still in the
+/// function's totals, no longer under a name that can be created again.
+const DELETED: &str = "\u{0}deleted";
+
 /// Which invocations a query counts.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filter {
@@ -91,19 +111,43 @@ impl Metrics {
             {
                 continue;
             }
-            let m = out.entry(*minute).or_default();
-            m.count += b.count;
-            m.function_errors += b.function_errors;
-            m.system_errors += b.system_errors;
-            m.rejected += b.rejected;
-            m.total_ms += b.total_ms;
-            m.max_ms = m.max_ms.max(b.max_ms);
-            m.min_ms = match (m.min_ms, b.min_ms) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, y) => x.or(y),
-            };
+            out.entry(*minute).or_default().add(b);
         }
         out
+    }
+
+    /// Forgets a deleted function's invocations, so one created again under the same URN
+    /// starts from nothing.
+    pub fn forget_function(&self, urn: &str) {
+        self.buckets.lock().retain(|k, _| k.0 != urn);
+    }
+
+    /// A deleted version's (`version`) or alias's (`alias`) invocations stop counting under
+    /// its name, so one created again under that name starts from nothing; the function's
+    /// totals (and the other name of each invocation) keep them.
+    pub fn forget_name(&self, urn: &str, version: Option<&str>, alias: Option<&str>) {
+        let mut buckets = self.buckets.lock();
+        let hit = |k: &Key| k.0 == urn && (version == Some(k.1.as_str()) || alias == Some(k.2.as_str()));
+        let moved: Vec<(Key, Bucket)> = buckets
+            .iter()
+            .filter(|(k, _)| hit(k))
+            .map(|(k, b)| (k.clone(), b.clone()))
+            .collect();
+        for (mut key, bucket) in moved {
+            buckets.remove(&key);
+            if version == Some(key.1.as_str()) {
+                key.1 = DELETED.into();
+            }
+            if alias == Some(key.2.as_str()) {
+                key.2 = DELETED.into();
+            }
+            buckets.entry(key).or_default().add(&bucket);
+        }
+    }
+
+    /// Forgets everything (`/_emulator/reset`).
+    pub fn clear(&self) {
+        self.buckets.lock().clear();
     }
 
     /// `ListFunctionStatistics`: every metric as `[{timestamp (ms), value}]`, one entry per
@@ -231,5 +275,52 @@ mod tests {
         );
         let fails = m.report(&["f".into(), "g".into()], "failcount", t0, later, 10);
         assert_eq!(fails["values"], json!([{"key": "f", "value": 1}]));
+    }
+
+    #[test]
+    fn deleted_names_and_functions_start_over() {
+        let m = Metrics::default();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T10:00:10Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        m.record("f", "v2", "prod", t0, Ended::FunctionError, 30.0);
+        m.record("f", "v2", "", t0, Ended::Success, 10.0);
+        m.record("f", "v1", "prod", t0, Ended::Success, 10.0);
+        m.record("g", "v2", "", t0, Ended::Success, 5.0);
+        let count = |urn: &str, version: Option<&str>, alias: Option<&str>| {
+            let filter = Filter {
+                version: version.map(str::to_string),
+                alias: alias.map(str::to_string),
+            };
+            let stats = m.statistics(urn, &filter, t0, 5);
+            stats["count"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["value"].as_f64().unwrap())
+                .sum::<f64>()
+        };
+        m.forget_name("f", Some("v2"), None);
+        assert_eq!(
+            count("f", Some("v2"), None),
+            0.0,
+            "a deleted version's name starts over"
+        );
+        assert_eq!(count("f", None, Some("prod")), 2.0, "the alias keeps what it routed");
+        assert_eq!(count("f", None, None), 3.0, "the function keeps everything");
+        assert_eq!(count("g", Some("v2"), None), 1.0, "other functions are untouched");
+        m.forget_name("f", None, Some("prod"));
+        assert_eq!(count("f", None, Some("prod")), 0.0);
+        assert_eq!(
+            count("f", Some("v1"), None),
+            1.0,
+            "the version keeps what the alias sent it"
+        );
+        assert_eq!(count("f", None, None), 3.0);
+        m.forget_function("f");
+        assert_eq!(count("f", None, None), 0.0);
+        assert_eq!(count("g", None, None), 1.0);
+        m.clear();
+        assert_eq!(count("g", None, None), 0.0);
     }
 }

@@ -465,7 +465,9 @@ pub(crate) fn max_instances(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
 pub(crate) fn delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let raw = ctx.param(0);
     let (key, target, _) = resolve(ctx, db, raw)?;
+    let urn = ctx.function_urn(&db.tables.functions[&key]);
     if is_unqualified(raw) {
+        ctx.shared.runtime.metrics.forget_function(&urn);
         db.tables.functions.remove(&key);
         db.touch(Table::Functions, &key);
         return Resp::no_content();
@@ -492,6 +494,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
             f.versions.remove(i);
             f.triggers.retain(|t| t.qualifier != version);
             f.async_configs.remove(&version);
+            ctx.shared.runtime.metrics.forget_name(&urn, Some(&version), None);
             db.touch(Table::Functions, &key);
             Resp::no_content()
         }
