@@ -34,7 +34,8 @@ pub enum ImportError {
     OtherFunction {
         id: String,
         found: String,
-        address: Address,
+        /// The address, as written.
+        address: String,
         declared: String,
     },
     #[error("`{id}` is in {field} `{found}`, but the stack deploys to {field} `{expected}`")]
@@ -317,7 +318,7 @@ fn qualified_urn(
         return Err(ImportError::OtherFunction {
             id: id.to_string(),
             found: urn.name,
-            address: address.clone(),
+            address: address.to_string(),
             declared: name.to_string(),
         });
     }

@@ -32,13 +32,24 @@ struct Clock {
 }
 
 impl Clock {
-    async fn now(&self, ctx: &Ctx) -> i64 {
+    /// Now, epoch milliseconds.
+    async fn now_ms(&self, ctx: &Ctx) -> i64 {
         if self.emulated {
             if let Some(t) = ctx.client.emulator_now().await {
-                return t.timestamp();
+                return t.timestamp_millis();
             }
         }
-        chrono::Utc::now().timestamp()
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    /// Now, epoch seconds, rounded down.
+    async fn now(&self, ctx: &Ctx) -> i64 {
+        self.now_ms(ctx).await.div_euclid(1000)
+    }
+
+    /// When a step that begins now began, epoch seconds rounded up: a step never ends early.
+    async fn start(&self, ctx: &Ctx) -> i64 {
+        (self.now_ms(ctx).await + 999).div_euclid(1000)
     }
 
     /// How long to sleep before looking again, `left` seconds before the step's interval ends.
@@ -186,9 +197,9 @@ impl Run<'_> {
                     ),
                 });
             }
-            let now = self.clock.now(self.ctx).await;
-            let elapsed = (now - progress.step_started).max(0) as u64;
-            let figures = self.figures(progress.step_started, now).await?;
+            let now_ms = self.clock.now_ms(self.ctx).await;
+            let elapsed = (now_ms - progress.step_started * 1000).max(0) as u64 / 1000;
+            let figures = self.figures(progress.step_started, now_ms.div_euclid(1000)).await?;
             match judge(r, figures, elapsed) {
                 Verdict::Pass => return Ok(Ok(figures)),
                 Verdict::Fail(why) => return Ok(Err(why)),
@@ -229,7 +240,7 @@ impl Run<'_> {
                 self.ctx.client.update_alias(self.urn, &self.rollout.alias, &body).await
             })
             .await?;
-        Ok(self.clock.now(self.ctx).await)
+        Ok(self.clock.start(self.ctx).await)
     }
 
     /// Records the alias as the step left it, with the step, before the step is waited on;

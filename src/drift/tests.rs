@@ -100,6 +100,7 @@ fn live() -> Live {
                     value: "web".into(),
                 },
             ],
+            ..LiveFunction::default()
         },
     );
     live.dependencies.insert(
@@ -247,6 +248,7 @@ fn change(address: &str, action: Action, attributes: Vec<AttrDiff>) -> Change {
         attributes,
         before: Value::Null,
         after: Value::Null,
+        rollout: None,
     }
 }
 

@@ -230,7 +230,7 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
                 Action::Replace => &["delete", "create"],
                 Action::Delete => &["delete"],
             };
-            json!({
+            let mut change = json!({
                 "address": c.address.to_string(),
                 "type": kind,
                 "name": name,
@@ -242,8 +242,11 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
                     "replace_paths": c.attributes.iter().filter(|a| a.forces_replacement).map(|a| vec![a.path.clone()]).collect::<Vec<_>>(),
                     "calls": c.calls,
                 },
-                "rollout": c.rollout,
-            })
+            });
+            if let Some(rollout) = &c.rollout {
+                change["rollout"] = json!(rollout);
+            }
+            change
         })
         .collect();
     let (add, change, destroy) = plan.counts();

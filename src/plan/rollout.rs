@@ -141,11 +141,13 @@ pub fn judge(rollout: &Rollout, figures: Figures, elapsed: u64) -> Verdict {
     let enough = figures.invocations >= rollout.min_invocations;
     if enough && figures.invocations > 0 && figures.rate() > rollout.max_error_rate {
         return Verdict::Fail(format!(
-            "error rate {} is above the {} allowed: {} of version {}",
+            "error rate {} ({} error{} in {} invocations of version {}) is above the {} allowed",
             percent(figures.rate()),
+            figures.errors,
+            if figures.errors == 1 { "" } else { "s" },
+            figures.invocations,
+            rollout.to,
             percent(rollout.max_error_rate),
-            figures.describe(),
-            rollout.to
         ));
     }
     if elapsed < rollout.interval {
@@ -209,7 +211,7 @@ mod tests {
         };
         assert_eq!(
             why,
-            "error rate 7.5% is above the 1% allowed: 3 errors in 40 invocations (7.5%) of version v2"
+            "error rate 7.5% (3 errors in 40 invocations of version v2) is above the 1% allowed"
         );
         assert_eq!(judge(&r, figures(10, 5), 10), Verdict::Wait);
         let exact = Rollout {

@@ -323,6 +323,7 @@ mod tests {
                 forces_replacement: false,
                 sensitive: false,
             }],
+            rollout: None,
             before,
             after: json!({"memory_size": 256}),
         }
@@ -473,6 +474,9 @@ mod tests {
             tags: Default::default(),
             async_config: None,
             triggers: Default::default(),
+            versions: None,
+            aliases: Default::default(),
+            rollout: None,
         };
         desired.functions.insert("api".into(), f);
         let (kept, withheld) = split_vars(

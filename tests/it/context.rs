@@ -94,6 +94,7 @@ pub struct Setup {
     chaos: Vec<ChaosRule>,
     data: bool,
     retries: bool,
+    seed: Option<u64>,
 }
 
 impl Setup {
@@ -133,6 +134,12 @@ impl Setup {
         self
     }
 
+    /// The emulator routes invocations through aliases from a generator seeded with `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
     /// The test's own client retries as the shipped default does (for chaos that stays on).
     pub fn retrying_client(mut self) -> Self {
         self.retries = true;
@@ -157,6 +164,7 @@ impl Setup {
         let mut config = Config {
             data: self.data.then(|| root.join("emulator-data")),
             chaos: self.chaos,
+            seed: self.seed,
             ..Config::default()
         };
         if self.example.is_some() {
