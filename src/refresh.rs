@@ -140,12 +140,19 @@ fn qualifiers(desired: Option<&Desired>, state: &State, name: &str) -> (Vec<Stri
     for (key, record) in &state.resources {
         match key.parse::<Address>() {
             Ok(Address::Trigger { function, .. }) if function == name => {
-                if let Some(q) = record.attributes.get("qualifier").and_then(|v| v.as_str().map(str::to_string)) {
+                if let Some(q) = record
+                    .attributes
+                    .get("qualifier")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                {
                     triggers.insert(q);
                 }
             }
             Ok(Address::Async(function)) if function == name => {
-                recorded_async = record.attributes.get("qualifier").and_then(|v| v.as_str().map(str::to_string));
+                recorded_async = record
+                    .attributes
+                    .get("qualifier")
+                    .and_then(|v| v.as_str().map(str::to_string));
             }
             _ => {}
         }

@@ -24,7 +24,8 @@ pub(super) async fn run(
     if change.action == Action::Delete {
         if change.has(Operation::DeleteVersionAlias) {
             let request = async { ctx.client.delete_alias(&urn, alias).await.or_else(not_found) };
-            ctx.call(address, Operation::DeleteVersionAlias, settle, request).await?;
+            ctx.call(address, Operation::DeleteVersionAlias, settle, request)
+                .await?;
         }
         return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle)?);
     }
@@ -36,7 +37,8 @@ pub(super) async fn run(
         let Some(Request::CreateVersionAlias(body)) = change.request(op) else {
             return Err(unplanned(address, op));
         };
-        ctx.call(address, op, settle, ctx.client.create_alias(&urn, body)).await?
+        ctx.call(address, op, settle, ctx.client.create_alias(&urn, body))
+            .await?
     } else {
         let op = Operation::UpdateVersionAlias;
         let Some(Request::UpdateVersionAlias(body)) = change.request(op) else {

@@ -172,7 +172,10 @@ impl Run<'_> {
         let live = self
             .ctx
             .call(address, Operation::UpdateVersionAlias, settle, async {
-                self.ctx.client.update_alias(self.urn, &self.rollout.alias, self.last).await
+                self.ctx
+                    .client
+                    .update_alias(self.urn, &self.rollout.alias, self.last)
+                    .await
             })
             .await?;
         self.note(format!("{} takes all the traffic", r.to));
@@ -199,7 +202,8 @@ impl Run<'_> {
             }
             let now_ms = self.clock.now_ms(self.ctx).await;
             let elapsed = (now_ms - progress.step_started * 1000).max(0) as u64 / 1000;
-            let figures = self.figures(progress.step_started, now_ms.div_euclid(1000)).await?;
+            // `step_started` was rounded up: invocations of the second before count too.
+            let figures = self.figures(progress.step_started - 1, now_ms.div_euclid(1000)).await?;
             match judge(r, figures, elapsed) {
                 Verdict::Pass => return Ok(Ok(figures)),
                 Verdict::Fail(why) => return Ok(Err(why)),
@@ -220,7 +224,8 @@ impl Run<'_> {
             })
     }
 
-    /// Points the alias at `version` with `weights`; returns when, by the target's clock.
+    /// Points the alias at `version` with `weights`; returns when, by the target's clock
+    /// (read just before the call, rounded up to the second).
     async fn set_alias(
         &self,
         version: &str,
@@ -235,12 +240,15 @@ impl Run<'_> {
             false,
         );
         let address = &self.change.address;
+        // Read before the PUT: once the alias moved, traffic (and a test moving the
+        // emulator's clock on) may come at any time, and must count for this step.
+        let start = self.clock.start(self.ctx).await;
         self.ctx
             .call(address, Operation::UpdateVersionAlias, settle, async {
                 self.ctx.client.update_alias(self.urn, &self.rollout.alias, &body).await
             })
             .await?;
-        Ok(self.clock.start(self.ctx).await)
+        Ok(start)
     }
 
     /// Records the alias as the step left it, with the step, before the step is waited on;
@@ -252,12 +260,16 @@ impl Run<'_> {
         settle: &mut Vec<String>,
     ) -> Result<(), StepError> {
         let address = &self.change.address;
-        let mut record = self.ctx.recorder.get(address).unwrap_or_else(|| crate::state::ResourceState {
-            kind: "alias".into(),
-            id: String::new(),
-            attributes: Default::default(),
-            private: Default::default(),
-        });
+        let mut record = self
+            .ctx
+            .recorder
+            .get(address)
+            .unwrap_or_else(|| crate::state::ResourceState {
+                kind: "alias".into(),
+                id: String::new(),
+                attributes: Default::default(),
+                private: Default::default(),
+            });
         let view = json!({
             "version": progress.from,
             "description": self.last.description.clone().unwrap_or_default(),
@@ -266,7 +278,10 @@ impl Run<'_> {
         let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
         record.attributes = crate::state::Attributes::from_map(&attributes);
         let mut private = self.private.clone();
-        private.insert("rollout".into(), serde_json::to_value(progress).expect("progress serializes"));
+        private.insert(
+            "rollout".into(),
+            serde_json::to_value(progress).expect("progress serializes"),
+        );
         private.remove("rolled_back");
         record.private = crate::state::Attributes::from_map(&private);
         self.ctx.recorder.put(address, record, settle)?;
@@ -278,7 +293,13 @@ impl Run<'_> {
     async fn roll_back(&self, why: &str, settle: &mut Vec<String>) -> Result<(), StepError> {
         let r = self.rollout;
         let address = &self.change.address;
-        let body = alias_request(&r.alias, &r.from, self.last.description.as_deref(), &BTreeMap::new(), false);
+        let body = alias_request(
+            &r.alias,
+            &r.from,
+            self.last.description.as_deref(),
+            &BTreeMap::new(),
+            false,
+        );
         let live = self
             .ctx
             .call(address, Operation::UpdateVersionAlias, settle, async {

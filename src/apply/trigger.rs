@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{function_urn, not_found, record, unplanned, Ctx, StepError};
-use crate::model::qualified_urn;
 use crate::api::Operation;
+use crate::model::qualified_urn;
 use crate::plan::{Action, Change, Request};
 use crate::state::ResourceState;
 

@@ -27,8 +27,9 @@ use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
 use crate::plan::diff::{is_empty, matches};
 use crate::plan::resources::{
-    alias_view, async_view, compared_exactly, version_view, ALIAS_KEYS, dependency_view, destinations, function_keys, function_view_with, trigger_view,
-    workflow_view, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY, TRIGGER_KEYS,
+    alias_view, async_view, compared_exactly, dependency_view, destinations, function_keys, function_view_with,
+    trigger_view, version_view, workflow_view, ALIAS_KEYS, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY,
+    TRIGGER_KEYS,
 };
 use crate::plan::{Action, Live, Plan};
 use crate::state::{ResourceState, State};
@@ -127,7 +128,8 @@ pub struct Pending {
 /// The population a drift run checked.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Checked {
-    /// State records by kind (`function`, `trigger`, `async`, `dependency`, `workflow`).
+    /// State records by kind (`function`, `trigger`, `async`, `version`, `alias`,
+    /// `dependency`, `workflow`).
     pub managed: BTreeMap<&'static str, usize>,
     /// Functions in the project.
     pub functions: usize,

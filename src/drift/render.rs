@@ -50,6 +50,8 @@ fn checked_line(report: &Report) -> String {
         ("function", "function", "functions"),
         ("trigger", "trigger", "triggers"),
         ("async", "async config", "async configs"),
+        ("version", "version", "versions"),
+        ("alias", "alias", "aliases"),
         ("dependency", "dependency", "dependencies"),
         ("workflow", "workflow", "workflows"),
     ];
@@ -219,6 +221,8 @@ pub fn json(report: &Report, timestamp: &str) -> Value {
                 "functions": managed("function"),
                 "triggers": managed("trigger"),
                 "async_configs": managed("async"),
+                "versions": managed("version"),
+                "aliases": managed("alias"),
                 "dependencies": managed("dependency"),
                 "workflows": managed("workflow"),
             },

@@ -11,11 +11,17 @@ use std::str::FromStr;
 #[serde(into = "String", try_from = "String")]
 pub enum Address {
     Function(String),
-    Trigger { function: String, trigger: String },
+    Trigger {
+        function: String,
+        trigger: String,
+    },
     Async(String),
     /// The versions fgform publishes of a function (the last one is recorded).
     Version(String),
-    Alias { function: String, alias: String },
+    Alias {
+        function: String,
+        alias: String,
+    },
     Dependency(String),
     Workflow(String),
 }
@@ -91,7 +97,10 @@ impl FromStr for Address {
                             function: function.into(),
                             trigger: trigger.into(),
                         })
-                    } else if let Some(alias) = tail.strip_prefix("alias.").filter(|a| !a.is_empty() && !a.contains('.')) {
+                    } else if let Some(alias) = tail
+                        .strip_prefix("alias.")
+                        .filter(|a| !a.is_empty() && !a.contains('.'))
+                    {
                         Ok(Address::Alias {
                             function: function.into(),
                             alias: alias.into(),

@@ -68,7 +68,8 @@ pub struct Run<'a> {
     pub payloads: &'a Payloads,
     pub parallelism: usize,
     /// Raised by Ctrl-C or SIGTERM: no step starts after it.
-    pub stop: &'a AtomicBool,    /// `--no-rollout`: aliases go to their new version at once.
+    pub stop: &'a AtomicBool,
+    /// `--no-rollout`: aliases go to their new version at once.
     pub no_rollout: bool,
 }
 

@@ -68,7 +68,7 @@ pub async fn status(client: &Client, desired: &Desired, state: &State) -> anyhow
         let mut figures_so_far = None;
         if let Some(p) = &progress {
             let now = client.target_now().await.timestamp();
-            let f: Figures = figures(client, &urn, &p.to, p.step_started, now)
+            let f: Figures = figures(client, &urn, &p.to, p.step_started - 1, now)
                 .await
                 .with_context(|| format!("reading the statistics of {urn}:{}", p.to))?;
             figures_so_far = Some(f);
@@ -97,12 +97,7 @@ pub enum End {
 
 /// Ends the rollouts under way (only `only`'s when given) with `end`, recording each in
 /// `state`; returns one line per alias.
-pub async fn end(
-    client: &Client,
-    state: &mut State,
-    only: Option<&Address>,
-    end: End,
-) -> anyhow::Result<Vec<String>> {
+pub async fn end(client: &Client, state: &mut State, only: Option<&Address>, end: End) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     let keys: Vec<String> = state.resources.keys().cloned().collect();
     for key in keys {

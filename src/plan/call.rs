@@ -15,8 +15,9 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::api::types::{
-    AliasRequest, AsyncInvokeConfigRequest, PublishVersionRequest, CreateDependencyVersionRequest, CreateFunctionRequest, CreateTriggerRequest, Tag,
-    UpdateFunctionCodeRequest, UpdateFunctionConfigRequest, UpdateTriggerRequest, WorkflowDefinition,
+    AliasRequest, AsyncInvokeConfigRequest, CreateDependencyVersionRequest, CreateFunctionRequest,
+    CreateTriggerRequest, PublishVersionRequest, Tag, UpdateFunctionCodeRequest, UpdateFunctionConfigRequest,
+    UpdateTriggerRequest, WorkflowDefinition,
 };
 use crate::api::Operation;
 

@@ -91,7 +91,13 @@ pub fn async_config(desired: &Desired, function: &str, urn: &str, live: &AsyncIn
 
 /// An alias, by its URN.
 pub fn alias(desired: &Desired, address: &Address, live: &crate::api::types::Alias) -> ResourceState {
-    record(desired, address, &live.alias_urn, resources::alias_view(live), Map::new())
+    record(
+        desired,
+        address,
+        &live.alias_urn,
+        resources::alias_view(live),
+        Map::new(),
+    )
 }
 
 /// A published version, recorded as the function's last one (id: the function's URN).

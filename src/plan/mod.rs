@@ -17,8 +17,8 @@ pub mod import;
 pub mod live;
 pub mod order;
 pub mod render;
-pub mod rollout;
 pub(crate) mod resources;
+pub mod rollout;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,8 +28,8 @@ use serde_json::Value;
 
 pub use call::{Call, Request};
 pub use live::{Live, LiveFunction};
-pub use rollout::{Progress, Rollout};
 pub use resources::{depends_on, is_trigger, KNOWN_AFTER_APPLY, SENSITIVE};
+pub use rollout::{Progress, Rollout};
 
 use crate::api::Operation;
 use crate::model::{Address, Desired};

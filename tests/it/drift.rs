@@ -204,7 +204,7 @@ async fn a_clean_apply_is_in_sync_and_says_what_it_checked() {
     assert_eq!(
         report["checked"],
         json!({
-            "managed": {"total": 2, "functions": 1, "triggers": 1, "async_configs": 0, "dependencies": 0, "workflows": 0},
+            "managed": {"total": 2, "functions": 1, "triggers": 1, "async_configs": 0, "versions": 0, "aliases": 0, "dependencies": 0, "workflows": 0},
             "project": {"functions": 1, "functions_of_other_stacks": 0, "workflows": 0, "dependencies": 0},
         })
     );
@@ -527,4 +527,59 @@ async fn drift_without_a_state_file_is_an_error_with_a_hint() {
     assert!(stderr.starts_with("error: no state file at `"), "{stderr}");
     assert!(stderr.contains("hint: nothing has been applied yet"), "{stderr}");
     assert!(!stack.state_path.exists(), "drift created a state file");
+}
+
+/// An alias moved or split in the console is drift, named by attribute; `plan` puts it back
+/// with one in-place update.
+#[tokio::test]
+async fn an_alias_changed_in_the_console_is_drift() {
+    let stack = applied("canary").await;
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["checked"]["managed"]["versions"], 1, "{report:#}");
+    assert_eq!(report["checked"]["managed"]["aliases"], 1, "{report:#}");
+    // The console: a second version, and `live` sends it a quarter of the traffic.
+    let urn = stack.id("function.api");
+    stack
+        .client
+        .publish_version(
+            &urn,
+            &fgform::api::types::PublishVersionRequest {
+                version: Some("hotfix".into()),
+                description: None,
+                digest: None,
+            },
+        )
+        .await
+        .expect_err("nothing changed since v1: the API refuses to publish");
+    let live = stack.client.show_alias(&urn, "live").await.unwrap();
+    let body = fgform::api::types::AliasRequest {
+        name: None,
+        version: "latest".into(),
+        description: Some(live.description.clone()),
+        additional_version_weights: Some(json!({"v1": 25}).as_object().unwrap().clone()),
+        additional_version_strategy: None,
+    };
+    stack.client.update_alias(&urn, "live", &body).await.unwrap();
+    let (code, report) = stack.drift_json(&[]).await;
+    assert_eq!(code, 2, "{report:#}");
+    let changed = report["changed"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{report:#}");
+    assert_eq!(changed[0]["address"], "function.api.alias.live");
+    let attributes: Vec<&str> = changed[0]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(attributes, ["version", "additional_version_weights"], "{report:#}");
+    let out = stack.fgform("plan", &["--detailed-exitcode"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("~ function.api.alias.live"), "{text}");
+    let out = stack.fgform("apply", &["--auto-approve"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let live = stack.client.show_alias(&urn, "live").await.unwrap();
+    assert_eq!(live.version, "v1");
+    assert!(live.additional_version_weights.unwrap_or_default().is_empty());
 }

@@ -421,3 +421,44 @@ async fn imports_are_refused_with_the_reason_and_a_way_out() {
         "the lock is released after a refusal"
     );
 }
+
+const ALIAS_STACK: &str = r#"
+stack: imports
+functions:
+  hello:
+    runtime: Python3.9
+    handler: index.handler
+    code: ./hello
+    versions: { publish: on-change }
+    aliases:
+      live: { version: latest-published, description: production }
+"#;
+
+/// An alias is imported by its URN (`…:!live`, or the alias written bare); a version's URN
+/// or another alias's is refused with what was expected.
+#[tokio::test]
+async fn an_alias_is_imported_by_its_urn() {
+    let s = TestContext::with_files(&[("stack.yaml", ALIAS_STACK), ("hello/index.py", HANDLER)]).await;
+    s.ok(&["apply", "--auto-approve"]).await;
+    s.ok(&["state", "rm", "function.hello.alias.live"]).await;
+    let urn = s.desired().function_urn("hello");
+    let err = s
+        .fails(&["import", "function.hello.alias.live", &format!("{urn}:!prod")])
+        .await;
+    assert!(err.contains("it names alias `prod`, not `live`"), "{err}");
+    let err = s.fails(&["import", "function.hello.alias.live", &urn]).await;
+    assert!(err.contains("an alias URN ends in `:!live`"), "{err}");
+    s.ok(&["import", "function.hello.alias.live", &format!("{urn}:!live")])
+        .await;
+    let state = s.state();
+    let record = &state.resources["function.hello.alias.live"];
+    assert_eq!(record.id, format!("{urn}:!live"));
+    assert_eq!(record.attributes.get("version"), Some("v1".into()));
+    let out = s.on_stack(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", crate::context::transcript(&out));
+    // The version record comes back the same way.
+    s.ok(&["state", "rm", "function.hello.version"]).await;
+    s.ok(&["import", "function.hello.version", &format!("{urn}:v1")]).await;
+    let out = s.on_stack(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", crate::context::transcript(&out));
+}

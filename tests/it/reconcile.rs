@@ -118,6 +118,55 @@ async fn memory_only_is_one_config_put() {
     assert_eq!(writes, ["UpdateFunctionConfig 200"]);
 }
 
+/// Versions and aliases without a rollout (rollouts run in `rollout.rs`): a code change
+/// publishes v2 and moves the alias in place; pinning the alias moves it back; weights split
+/// it; each is one call, and each converges.
+#[tokio::test]
+async fn canary_publish_alias_move_and_weight_change() {
+    let h = applied("canary").await;
+    let created = h.state();
+    assert_eq!(
+        created.resources["function.api.version"].attributes.get("version"),
+        Some("v1".into())
+    );
+    h.edit(
+        "stack.yaml",
+        "    rollout:\n      alias: live\n      steps: [10, 50, 100]\n      interval: 5m\n      max_error_rate: 1%\n      min_invocations: 20\n",
+        "",
+    );
+    let file = h.dir.join("api/index.py");
+    let mut code = std::fs::read_to_string(&file).unwrap();
+    code.push_str("\n# changed\n");
+    std::fs::write(&file, code).unwrap();
+    let (text, _, writes) = h.step_with_json().await;
+    insta::assert_snapshot!("canary_publish_plan", crate::support::scrub_lineage(&text));
+    assert_eq!(
+        writes,
+        [
+            "UpdateFunctionCode 200",
+            "CreateFunctionVersion 200",
+            "UpdateVersionAlias 200"
+        ]
+    );
+
+    h.edit("stack.yaml", "version: latest-published", "version: v1");
+    let (text, _, writes) = h.step_with_json().await;
+    insta::assert_snapshot!("canary_alias_move_plan", crate::support::scrub_lineage(&text));
+    assert_eq!(writes, ["UpdateVersionAlias 200"]);
+
+    h.edit("stack.yaml", "version: v1", "version: v1\n        weights: { v2: 25 }");
+    let (text, _, writes) = h.step_with_json().await;
+    insta::assert_snapshot!("canary_alias_weights_plan", crate::support::scrub_lineage(&text));
+    assert_eq!(writes, ["UpdateVersionAlias 200"]);
+    let alias = h
+        .client
+        .show_alias(&h.state().resources["function.api"].id, "live")
+        .await
+        .unwrap();
+    assert_eq!(alias.version, "v1");
+    assert_eq!(alias.additional_version_weights.unwrap()["v2"], 25);
+}
+
 #[tokio::test]
 async fn code_only_is_one_code_put_decided_by_digest() {
     let h = applied("quickstart").await;

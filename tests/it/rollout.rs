@@ -84,9 +84,10 @@ fn traffic_client(ctx: &TestContext) -> Client {
         .endpoint(ctx.emu.url())
         .region(ctx.emu.config().region.clone())
         .project_id(ctx.emu.config().project_id.clone())
-        .credentials(fgform::client::Credentials::AkSk(
-            fgform::client::AkSk::new(fgform::api::local::ACCESS_KEY, fgform::api::local::SECRET_KEY),
-        ))
+        .credentials(fgform::client::Credentials::AkSk(fgform::client::AkSk::new(
+            fgform::api::local::ACCESS_KEY,
+            fgform::api::local::SECRET_KEY,
+        )))
         .requests_per_second(None)
         .build()
         .unwrap()
@@ -152,7 +153,15 @@ async fn drive(ctx: &TestContext, running: Running, n: u32, clock: Option<u64>) 
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(Instant::now() < deadline, "the apply did not end within 2 minutes");
+        if Instant::now() > deadline {
+            child.start_kill().unwrap();
+            let out = child.wait_with_output().await.unwrap();
+            panic!(
+                "the apply did not end within 2 minutes (fed {fed:?}, alias now {:?}): {}",
+                alias(&ctx.client, &urn).await,
+                transcript(&out)
+            );
+        }
         let (version, weights) = alias(&ctx.client, &urn).await;
         let step = (version, weights.clone());
         if weights.as_object().is_some_and(|w| !w.is_empty()) && !fed.contains(&step) {
@@ -208,7 +217,9 @@ async fn a_good_version_rolls_out_through_every_step() {
     }
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
     // Converged: nothing left to do, and the version carries the release's description.
-    let again = ctx.on_stack(&["plan", "--detailed-exitcode", "--var", "release=r2"]).await;
+    let again = ctx
+        .on_stack(&["plan", "--detailed-exitcode", "--var", "release=r2"])
+        .await;
     assert_eq!(again.status.code(), Some(0), "{}", transcript(&again));
     let versions = ctx.client.list_all_versions(&urn(&ctx)).await.unwrap();
     let v2 = versions.iter().find(|v| v.version == "v2").expect("v2 published");
@@ -227,7 +238,10 @@ async fn a_failing_version_is_rolled_back_and_the_fix_rolls_out() {
     assert_eq!(steps, vec![10], "{t}");
     assert!(t.contains("rollout of version v2 rolled back to v1: error rate"), "{t}");
     assert!(t.contains("invocations of version v2) is above the 5% allowed"), "{t}");
-    assert!(t.contains("function.api.alias.live: rolled back: v1 has all the traffic again"), "{t}");
+    assert!(
+        t.contains("function.api.alias.live: rolled back: v1 has all the traffic again"),
+        "{t}"
+    );
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v1".into(), json!({})));
     let status = ctx.on_stack(&["rollout", "status"]).await;
     let s = transcript(&status);
@@ -281,7 +295,10 @@ async fn a_rollout_killed_mid_step_resumes_on_the_next_apply() {
     let (out, steps) = drive(&ctx, start_apply(&ctx, &[]), 300, Some(301)).await;
     let t = transcript(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("function.api.alias.live: resuming step 1/3: v2 has 10% of the traffic since"), "{t}");
+    assert!(
+        t.contains("function.api.alias.live: resuming step 1/3: v2 has 10% of the traffic since"),
+        "{t}"
+    );
     assert!(!t.contains("function.api.version"), "nothing is published again: {t}");
     assert_eq!(steps, vec![10, 50], "{t}");
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
@@ -326,8 +343,15 @@ async fn no_rollout_promotes_at_once_and_promote_ends_a_rollout_by_hand() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(Instant::now() < deadline, "step 1 was never recorded");
-        let state = fgform::state::StateStore::file(&ctx.state_path).load().unwrap().unwrap();
-        if state.resources["function.api.alias.live"].private.get("rollout").is_some() {
+        let state = fgform::state::StateStore::file(&ctx.state_path)
+            .load()
+            .unwrap()
+            .unwrap();
+        if state.resources["function.api.alias.live"]
+            .private
+            .get("rollout")
+            .is_some()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -337,9 +361,14 @@ async fn no_rollout_promotes_at_once_and_promote_ends_a_rollout_by_hand() {
     let out = ctx.on_stack(&["rollout", "promote"]).await;
     let t = transcript(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("function.api.alias.live: promoted: v3 takes all the traffic"), "{t}");
+    assert!(
+        t.contains("function.api.alias.live: promoted: v3 takes all the traffic"),
+        "{t}"
+    );
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v3".into(), json!({})));
-    let again = ctx.on_stack(&["plan", "--detailed-exitcode", "--var", "release=r2"]).await;
+    let again = ctx
+        .on_stack(&["plan", "--detailed-exitcode", "--var", "release=r2"])
+        .await;
     assert_eq!(again.status.code(), Some(0), "{}", transcript(&again));
     let none = ctx.on_stack(&["rollout", "abort"]).await;
     assert_eq!(none.status.code(), Some(1), "{}", transcript(&none));
@@ -373,7 +402,10 @@ async fn a_rollout_in_real_time_finishes_within_a_minute() {
     let t = transcript(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(took < Duration::from_secs(60), "took {took:?}: {t}");
-    assert!(took >= Duration::from_secs(10), "two 5s steps cannot take {took:?}: {t}");
+    assert!(
+        took >= Duration::from_secs(10),
+        "two 5s steps cannot take {took:?}: {t}"
+    );
     assert!(t.contains("step 2/3 passed"), "{t}");
     assert!(invoked > 20, "the loop invoked {invoked} times");
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));

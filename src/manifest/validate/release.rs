@@ -22,10 +22,8 @@ impl Checker<'_> {
     pub(super) fn releases(&mut self, fields: Entries<'_>, path: &str, function: &str) -> Releases {
         let versions = get(fields, "versions").and_then(|node| self.versions(node, &join(path, "versions")));
         if versions.is_some() {
-            self.edges.insert((
-                Address::Version(function.into()),
-                Address::Function(function.into()),
-            ));
+            self.edges
+                .insert((Address::Version(function.into()), Address::Function(function.into())));
         }
         let mut aliases = BTreeMap::new();
         if let Some(node) = get(fields, "aliases") {
@@ -73,7 +71,13 @@ impl Checker<'_> {
         Some(VersionsSpec { publish, description })
     }
 
-    fn alias(&mut self, name: &str, key_span: crate::manifest::yaml::Span, node: &Node, path: &str) -> Option<AliasSpec> {
+    fn alias(
+        &mut self,
+        name: &str,
+        key_span: crate::manifest::yaml::Span,
+        node: &Node,
+        path: &str,
+    ) -> Option<AliasSpec> {
         let path = join(path, name);
         if alias_name(name).is_err() {
             self.error(
@@ -85,14 +89,18 @@ impl Checker<'_> {
         }
         let fields = self.object(node, &path, schema::ALIAS, false)?;
         let version_node = get(fields, "version");
-        let version = self.opt_string(fields, "version", &path).map(|v| AliasTarget::parse(&v));
+        let version = self
+            .opt_string(fields, "version", &path)
+            .map(|v| AliasTarget::parse(&v));
         if let (Some(AliasTarget::Named(v)), Some(n)) = (&version, version_node) {
             if v != "latest" && version_name(v).is_err() {
                 self.error(
                     n.span,
                     &join(&path, "version"),
                     format!("`{v}` is not a version name"),
-                    Some(format!("write `{LATEST_PUBLISHED}`, `latest` or a published version's name")),
+                    Some(format!(
+                        "write `{LATEST_PUBLISHED}`, `latest` or a published version's name"
+                    )),
                 );
             }
         }
@@ -101,8 +109,10 @@ impl Checker<'_> {
         if let Some(node) = get(fields, "weights") {
             let wp = join(&path, "weights");
             let pairs = self.string_map(node, &wp);
-            let parsed: Vec<(String, Option<i64>)> =
-                pairs.iter().map(|(k, v, _)| (k.clone(), v.trim().parse::<i64>().ok())).collect();
+            let parsed: Vec<(String, Option<i64>)> = pairs
+                .iter()
+                .map(|(k, v, _)| (k.clone(), v.trim().parse::<i64>().ok()))
+                .collect();
             let main = version.as_ref().map(AliasTarget::as_str).unwrap_or_default();
             let borrowed: Vec<(&str, Option<i64>)> = parsed.iter().map(|(k, w)| (k.as_str(), *w)).collect();
             if let Err(v) = alias_weights(main, &borrowed) {
@@ -157,7 +167,10 @@ impl Checker<'_> {
                 Some(spec) if spec.version != AliasTarget::LatestPublished => self.error(
                     n.span,
                     &join(path, "alias"),
-                    format!("alias `{alias}` is pinned to `{}`, so no new version ever rolls out to it", spec.version.as_str()),
+                    format!(
+                        "alias `{alias}` is pinned to `{}`, so no new version ever rolls out to it",
+                        spec.version.as_str()
+                    ),
                     Some(format!("set `aliases.{alias}.version: {LATEST_PUBLISHED}`")),
                 ),
                 Some(spec) if !spec.weights.is_empty() => self.error(
@@ -209,7 +222,12 @@ impl Checker<'_> {
         let node = get(fields, "steps")?;
         let p = join(path, "steps");
         let Kind::Seq(items) = &node.kind else {
-            self.error(node.span, &p, format!("expected a list, found {}", node.describe()), None);
+            self.error(
+                node.span,
+                &p,
+                format!("expected a list, found {}", node.describe()),
+                None,
+            );
             return None;
         };
         let mut steps = Vec::new();
@@ -300,7 +318,9 @@ impl Checker<'_> {
                 &p,
                 format!("`{qualifier}` is not one of this function's aliases"),
                 Some(if names.is_empty() {
-                    format!("declare it under `aliases:`, e.g. `aliases: {{{qualifier}: {{version: {LATEST_PUBLISHED}}}}}`")
+                    format!(
+                        "declare it under `aliases:`, e.g. `aliases: {{{qualifier}: {{version: {LATEST_PUBLISHED}}}}}`"
+                    )
                 } else {
                     format!("aliases: {}", names.join(", "))
                 }),

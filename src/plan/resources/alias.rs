@@ -53,16 +53,26 @@ impl<'a> Ctx<'a> {
         };
         let after = alias.view(&target, &alias.weights);
         let Some(live) = live_function.and_then(|f| f.alias(&alias.name)) else {
-            let call = Call::send(Request::CreateVersionAlias(alias.request(&target, &alias.weights, true)));
+            let call = Call::send(Request::CreateVersionAlias(alias.request(
+                &target,
+                &alias.weights,
+                true,
+            )));
             let attributes = all_attributes(&after, false);
             self.push(address, Action::Create, vec![call], Value::Null, after, attributes);
             return;
         };
         let before = alias_view(live);
-        let update = Call::send(Request::UpdateVersionAlias(alias.request(&target, &alias.weights, false)));
+        let update = Call::send(Request::UpdateVersionAlias(alias.request(
+            &target,
+            &alias.weights,
+            false,
+        )));
         if let Some(rollout) = self.rollout_of(&address, spec, live, &target) {
             let rolled_back = self.in_state(&address).and_then(|r| r.private.get("rolled_back"));
-            if let Some(rb) = rolled_back.filter(|rb| rb.get("version").and_then(Value::as_str) == Some(target.as_str())) {
+            if let Some(rb) =
+                rolled_back.filter(|rb| rb.get("version").and_then(Value::as_str) == Some(target.as_str()))
+            {
                 self.plan.warnings.push(format!(
                     "{address}: version {target} was rolled back at {} ({}); this apply rolls it out again",
                     rb.get("at").and_then(Value::as_str).unwrap_or("?"),

@@ -75,9 +75,10 @@ impl<'a> Ctx<'a> {
             .flatten();
         let newest = live.and_then(LiveFunction::newest_version);
         // A change of anything but tags in this plan, or latest unlike the newest version.
-        let function_changes = self.plan.changes.iter().any(|c| {
-            c.address == Address::Function(function.into()) && c.attributes.iter().any(|a| a.path != "tags")
-        });
+        let function_changes =
+            self.plan.changes.iter().any(|c| {
+                c.address == Address::Function(function.into()) && c.attributes.iter().any(|a| a.path != "tags")
+            });
         let stale = match (live, newest) {
             (Some(live), Some(newest)) => differs(live, newest),
             _ => true,
