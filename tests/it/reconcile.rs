@@ -129,6 +129,14 @@ async fn canary_publish_alias_move_and_weight_change() {
         created.resources["function.api.version"].attributes.get("version"),
         Some("v1".into())
     );
+    // The timer and the async settings are the alias's, not latest's.
+    let urn = created.resources["function.api"].id.clone();
+    let live = format!("{urn}:!live");
+    assert_eq!(h.client.list_triggers(&live).await.unwrap().len(), 1);
+    assert!(h.client.list_triggers(&urn).await.unwrap().is_empty());
+    let config = h.client.show_async_config(&live).await.unwrap().unwrap();
+    assert_eq!(config.max_async_retry_attempts, Some(1));
+    assert!(h.client.show_async_config(&urn).await.unwrap().is_none());
     h.edit(
         "stack.yaml",
         "    rollout:\n      alias: live\n      steps: [10, 50, 100]\n      interval: 5m\n      max_error_rate: 1%\n      min_invocations: 20\n",

@@ -182,6 +182,26 @@ async fn drive(ctx: &TestContext, running: Running, n: u32, clock: Option<u64>) 
     (out, weights)
 }
 
+/// Waits until the state records `running`'s rollout at step 1, then kills it with SIGKILL.
+async fn kill_once_step_1_is_recorded(ctx: &TestContext, mut running: Running) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "step 1 was never recorded");
+        let state = fgform::state::StateStore::file(&ctx.state_path).load().unwrap();
+        let step = state.and_then(|s| {
+            s.resources
+                .get("function.api.alias.live")
+                .and_then(|r| r.private.get("rollout"))
+        });
+        if step.is_some_and(|p| p["step"] == 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.child.start_kill().unwrap();
+    running.child.wait().await.unwrap();
+}
+
 async fn first_apply(ctx: &TestContext) {
     let out = ctx.on_stack(&["apply", "--auto-approve", "--var", "release=r1"]).await;
     let t = transcript(&out);
@@ -263,24 +283,7 @@ async fn a_rollout_killed_mid_step_resumes_on_the_next_apply() {
     let ctx = context("5m", "[10, 50, 100]").await;
     first_apply(&ctx).await;
     write_code(&ctx, "two", 0);
-    let mut running = start_apply(&ctx, &[]);
-    // Wait until step 1 is recorded, then kill -9 the apply.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "step 1 was never recorded");
-        let state = fgform::state::StateStore::file(&ctx.state_path).load().unwrap();
-        let step = state.and_then(|s| {
-            s.resources
-                .get("function.api.alias.live")
-                .and_then(|r| r.private.get("rollout"))
-        });
-        if step.is_some_and(|p| p["step"] == 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    running.child.start_kill().unwrap();
-    running.child.wait().await.unwrap();
+    kill_once_step_1_is_recorded(&ctx, start_apply(&ctx, &[])).await;
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v1".into(), json!({"v2": 10})));
     let status = ctx.on_stack(&["rollout", "status"]).await;
     let s = transcript(&status);
@@ -339,25 +342,7 @@ async fn no_rollout_promotes_at_once_and_promote_ends_a_rollout_by_hand() {
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
     // An interrupted rollout of v3, promoted by hand.
     write_code(&ctx, "three", 0);
-    let mut running = start_apply(&ctx, &[]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "step 1 was never recorded");
-        let state = fgform::state::StateStore::file(&ctx.state_path)
-            .load()
-            .unwrap()
-            .unwrap();
-        if state.resources["function.api.alias.live"]
-            .private
-            .get("rollout")
-            .is_some()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    running.child.start_kill().unwrap();
-    running.child.wait().await.unwrap();
+    kill_once_step_1_is_recorded(&ctx, start_apply(&ctx, &[])).await;
     let out = ctx.on_stack(&["rollout", "promote"]).await;
     let t = transcript(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
@@ -409,4 +394,33 @@ async fn a_rollout_in_real_time_finishes_within_a_minute() {
     assert!(t.contains("step 2/3 passed"), "{t}");
     assert!(invoked > 20, "the loop invoked {invoked} times");
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
+}
+
+/// An alias on `latest-published` of a function nothing publishes cannot be planned: the
+/// plan fails before any call, saying why and what to write.
+#[tokio::test]
+async fn an_alias_with_no_version_to_follow_is_an_error_before_any_call() {
+    let ctx = TestContext::with_files(&[
+        (
+            "stack.yaml",
+            "stack: s\nfunctions:\n  api:\n    runtime: Python3.9\n    handler: index.handler\n    code: ./api\n    aliases:\n      live: { version: latest-published }\n",
+        ),
+        ("api/index.py", &handler("one", 0)),
+    ])
+    .await;
+    let out = ctx.on_stack(&["apply", "--auto-approve"]).await;
+    let t = transcript(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("function.api.alias.live: its version is `latest-published`, but function api has no published version and this plan publishes none"),
+        "{t}"
+    );
+    assert!(
+        t.contains("hint: set `functions.api.versions: {publish: on-change}`"),
+        "{t}"
+    );
+    assert!(
+        ctx.client.list_all_functions().await.unwrap().is_empty(),
+        "nothing was created: {t}"
+    );
 }

@@ -65,7 +65,20 @@ impl Checker<'_> {
         let fields = self.object(node, path, schema::VERSIONS, false)?;
         let publish = match self.opt_string(fields, "publish", path).as_deref() {
             None | Some("on-change") => Publish::OnChange,
-            Some(_) => Publish::Never,
+            Some("never") => Publish::Never,
+            Some(other) => {
+                let span = get(fields, "publish").map(|n| n.span).unwrap_or_default();
+                self.error(
+                    span,
+                    &join(path, "publish"),
+                    format!("`{other}` is not `on-change` or `never`"),
+                    Some(
+                        "`on-change` publishes a version when code or configuration changed; `never` publishes none"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
         };
         let description = self.description(fields, path);
         Some(VersionsSpec { publish, description })
