@@ -67,7 +67,11 @@ async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunctio
     let qualified_triggers = async {
         let mut out = Vec::new();
         for q in &read.trigger_qualifiers {
-            let listed = client.list_triggers(&qualified_urn(urn, Some(q))).await?;
+            // An alias not made yet (or deleted in the console) has no triggers.
+            let listed = match client.list_triggers(&qualified_urn(urn, Some(q))).await {
+                Err(e) if e.is_not_found() => Vec::new(),
+                other => other?,
+            };
             out.push((q.clone(), listed));
         }
         Ok::<_, ApiError>(out)

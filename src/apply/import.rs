@@ -124,7 +124,7 @@ pub async fn import(
             records.extend(import_function(client, desired, state, address, name, id).await?);
         }
         Address::Async(function) => {
-            let urn = function_urn(client, address, function, id)?;
+            let urn = async_urn(desired, function, &function_urn(client, address, function, id)?);
             let config = read_async_config(client, &urn)
                 .await?
                 .ok_or_else(|| ImportError::NotFound {
@@ -221,11 +221,22 @@ async fn import_function(
     // record it: a matching live config plans no change).
     let async_address = Address::Async(name.into());
     if desired.addresses().contains(&async_address) && !state.resources.contains_key(&async_address.to_string()) {
-        if let Some(config) = read_async_config(client, &urn).await? {
-            records.push((async_address, plan::import::async_config(desired, name, &urn, &config)));
+        let at = async_urn(desired, name, &urn);
+        if let Some(config) = read_async_config(client, &at).await? {
+            records.push((async_address, plan::import::async_config(desired, name, &at, &config)));
         }
     }
     Ok(records)
+}
+
+/// Where `function`'s async config lives: under the alias its manifest names as `qualifier`.
+fn async_urn(desired: &Desired, function: &str, urn: &str) -> String {
+    let qualifier = desired
+        .functions
+        .get(function)
+        .and_then(|f| f.async_config.as_ref())
+        .and_then(|a| a.qualifier.as_deref());
+    crate::model::qualified_urn(urn, qualifier)
 }
 
 /// Trigger `id` of `function`'s record.

@@ -210,6 +210,11 @@ async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
             .into_iter()
             .collect();
         record.attributes = state::Attributes::from_map(&attributes);
+        if matches!(r.address, Address::Alias { .. }) {
+            // Live is as the manifests ask, so no rollout is under way: one the state still
+            // records ended after its last record (its final call's answer lost to a kill).
+            record.private.remove("rollout");
+        }
         if let Some(d) = &ctx.desired {
             record
                 .private

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::alias::alias_record;
 use super::{Ctx, StepError};
-use crate::api::types::AliasRequest;
+use crate::api::types::{Alias, AliasRequest};
 use crate::api::Operation;
 use crate::model::release::{alias_request, format_duration};
 use crate::plan::rollout::{judge, Figures, Verdict};
@@ -56,6 +56,10 @@ impl Clock {
     fn poll(&self, left: i64) -> Duration {
         if self.emulated {
             return EMULATOR_POLL;
+        }
+        if left <= 0 {
+            // Past the interval, waiting for invocations: no faster than the cloud pace.
+            return CLOUD_POLL;
         }
         Duration::from_secs(left.clamp(1, CLOUD_POLL.as_secs() as i64) as u64)
     }
@@ -116,11 +120,17 @@ impl Run<'_> {
                     weight: r.steps[0],
                     step_started: now,
                     started: now,
+                    steps: r.steps.clone(),
+                    rolling_back: None,
                 },
                 false,
             ),
         };
         if resuming {
+            if let Some(why) = progress.rolling_back.clone() {
+                // Stopped while rolling back: finish it.
+                return self.roll_back(&progress, &why, settle).await;
+            }
             let late = now - progress.step_started;
             if late > (r.interval + r.deadline) as i64 {
                 let why = format!(
@@ -131,7 +141,21 @@ impl Run<'_> {
                     format_duration(late.max(0) as u64),
                     format_duration(r.interval + r.deadline)
                 );
-                return self.roll_back(&why, settle).await;
+                return self.roll_back(&progress, &why, settle).await;
+            }
+            if !progress.steps.is_empty() && progress.steps != r.steps {
+                // The manifest's steps changed since: go on from the first step that gives
+                // the new version at least the share it has, as a new step.
+                let at = r.steps.iter().position(|&w| w >= progress.weight).unwrap_or(n - 1);
+                self.note(format!(
+                    "the steps changed since step {} ({}%) began: going on at step {}/{n} ({}%)",
+                    progress.step + 1,
+                    progress.weight,
+                    at + 1,
+                    r.steps[at]
+                ));
+                progress.step = at;
+                resuming = false;
             }
         }
         for step in progress.step..n {
@@ -139,6 +163,7 @@ impl Run<'_> {
             if weight == 100 {
                 break;
             }
+            let weights = BTreeMap::from([(r.to.clone(), weight)]);
             if resuming {
                 self.note(format!(
                     "resuming step {}/{n}: {} has {weight}% of the traffic since {}",
@@ -146,16 +171,19 @@ impl Run<'_> {
                     r.to,
                     stamp(progress.step_started)
                 ));
+                // The run that stopped may have recorded the step before its call went out.
+                self.set_alias(&r.from, &weights, settle).await?;
             } else {
-                let weights = BTreeMap::from([(r.to.clone(), weight)]);
-                let started = self.set_alias(&r.from, &weights, settle).await?;
+                // Recorded (durably) before the call: a kill in between resumes this step.
                 progress = Progress {
                     step,
                     weight,
-                    step_started: started,
+                    step_started: self.clock.start(self.ctx).await,
+                    steps: r.steps.clone(),
                     ..progress
                 };
                 self.record_step(&progress, &weights, settle).await?;
+                self.set_alias(&r.from, &weights, settle).await?;
                 self.note(format!(
                     "step {}/{n}: {} takes {weight}% of the traffic, judged after {}",
                     step + 1,
@@ -166,7 +194,7 @@ impl Run<'_> {
             resuming = false;
             match self.watch(&progress).await? {
                 Ok(figures) => self.note(format!("step {}/{n} passed: {}", step + 1, figures.describe())),
-                Err(why) => return self.roll_back(&why, settle).await,
+                Err(why) => return self.roll_back(&progress, &why, settle).await,
             }
         }
         let live = self
@@ -185,8 +213,10 @@ impl Run<'_> {
     }
 
     /// Waits out a step: `Ok` with its figures when it passed, `Err` with why it failed.
+    /// A statistics read that fails is tried again until the step's deadline.
     async fn watch(&self, progress: &Progress) -> Result<Result<Figures, String>, StepError> {
         let r = self.rollout;
+        let mut failed_reads = 0u32;
         loop {
             if self.ctx.stopping() {
                 return Err(StepError::Other {
@@ -202,36 +232,57 @@ impl Run<'_> {
             }
             let now_ms = self.clock.now_ms(self.ctx).await;
             let elapsed = (now_ms - progress.step_started * 1000).max(0) as u64 / 1000;
+            let left = r.interval as i64 - elapsed as i64;
             // `step_started` was rounded up: invocations of the second before count too.
-            let figures = self.figures(progress.step_started - 1, now_ms.div_euclid(1000)).await?;
+            let read = figures(
+                &self.ctx.client,
+                self.urn,
+                &r.to,
+                progress.step_started - 1,
+                now_ms.div_euclid(1000),
+            )
+            .await;
+            let figures = match read {
+                Ok(figures) => figures,
+                Err(e) if elapsed < r.interval + r.deadline => {
+                    failed_reads += 1;
+                    if failed_reads == 1 {
+                        self.note(format!("reading {}'s statistics failed ({e}); trying again", r.to));
+                    }
+                    self.nap(self.clock.poll(left)).await;
+                    continue;
+                }
+                Err(source) => {
+                    return Err(StepError::Api {
+                        address: self.change.address.clone(),
+                        source,
+                    })
+                }
+            };
             match judge(r, figures, elapsed) {
                 Verdict::Pass => return Ok(Ok(figures)),
                 Verdict::Fail(why) => return Ok(Err(why)),
-                Verdict::Wait => {
-                    let left = r.interval as i64 - elapsed as i64;
-                    tokio::time::sleep(self.clock.poll(left)).await;
-                }
+                Verdict::Wait => self.nap(self.clock.poll(left)).await,
             }
         }
     }
 
-    async fn figures(&self, from: i64, now: i64) -> Result<Figures, StepError> {
-        figures(&self.ctx.client, self.urn, &self.rollout.to, from, now)
-            .await
-            .map_err(|source| StepError::Api {
-                address: self.change.address.clone(),
-                source,
-            })
+    /// Sleeps `d`, waking early once the apply is stopping.
+    async fn nap(&self, d: Duration) {
+        let until = tokio::time::Instant::now() + d;
+        while tokio::time::Instant::now() < until && !self.ctx.stopping() {
+            let left = until - tokio::time::Instant::now();
+            tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+        }
     }
 
-    /// Points the alias at `version` with `weights`; returns when, by the target's clock
-    /// (read just before the call, rounded up to the second).
+    /// Points the alias at `version` with `weights`.
     async fn set_alias(
         &self,
         version: &str,
         weights: &BTreeMap<String, u8>,
         settle: &mut Vec<String>,
-    ) -> Result<i64, StepError> {
+    ) -> Result<Alias, StepError> {
         let body = alias_request(
             &self.rollout.alias,
             version,
@@ -240,19 +291,15 @@ impl Run<'_> {
             false,
         );
         let address = &self.change.address;
-        // Read before the PUT: once the alias moved, traffic (and a test moving the
-        // emulator's clock on) may come at any time, and must count for this step.
-        let start = self.clock.start(self.ctx).await;
         self.ctx
             .call(address, Operation::UpdateVersionAlias, settle, async {
                 self.ctx.client.update_alias(self.urn, &self.rollout.alias, &body).await
             })
-            .await?;
-        Ok(start)
+            .await
     }
 
-    /// Records the alias as the step left it, with the step, before the step is waited on;
-    /// waits until that is durable, so a kill during the wait resumes from it.
+    /// Records the alias as the step sets it, with the step, and waits until that is
+    /// durable: a kill from here on resumes (or finishes rolling back) from it.
     async fn record_step(
         &self,
         progress: &Progress,
@@ -266,7 +313,7 @@ impl Run<'_> {
             .get(address)
             .unwrap_or_else(|| crate::state::ResourceState {
                 kind: "alias".into(),
-                id: String::new(),
+                id: format!("{}:!{}", self.urn, self.rollout.alias),
                 attributes: Default::default(),
                 private: Default::default(),
             });
@@ -289,25 +336,21 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Puts the alias back on the old version alone, records why, and fails the step.
-    async fn roll_back(&self, why: &str, settle: &mut Vec<String>) -> Result<(), StepError> {
+    /// Puts the alias back on the old version alone, records why, and fails the step. The
+    /// intent to roll back is recorded first, so a kill midway finishes it on the next run.
+    async fn roll_back(&self, progress: &Progress, why: &str, settle: &mut Vec<String>) -> Result<(), StepError> {
         let r = self.rollout;
         let address = &self.change.address;
-        let body = alias_request(
-            &r.alias,
-            &r.from,
-            self.last.description.as_deref(),
-            &BTreeMap::new(),
-            false,
-        );
-        let live = self
-            .ctx
-            .call(address, Operation::UpdateVersionAlias, settle, async {
-                self.ctx.client.update_alias(self.urn, &r.alias, &body).await
-            })
-            .await?;
+        let marked = Progress {
+            rolling_back: Some(why.to_string()),
+            ..progress.clone()
+        };
+        let weights = BTreeMap::from([(r.to.clone(), progress.weight)]);
+        self.record_step(&marked, &weights, settle).await?;
+        let live = self.set_alias(&r.from, &BTreeMap::new(), settle).await?;
         self.note(format!("rolled back: {} has all the traffic again", r.from));
         let mut private = self.private.clone();
+        private.remove("rollout");
         private.insert(
             "rolled_back".into(),
             json!({"version": r.to, "from": r.from, "reason": why, "at": stamp(self.clock.now(self.ctx).await)}),

@@ -28,7 +28,10 @@ pub(super) async fn run(
     let urn = function_urn(ctx, function);
     let request = ctx.client.publish_version(&urn, body);
     let published = ctx.call(address, op, settle, request).await?;
-    let view = crate::plan::resources::version_view(&published);
+    let mut view = crate::plan::resources::version_view(&published);
+    if let Some(fingerprint) = change.after.get("fingerprint") {
+        view["fingerprint"] = fingerprint.clone();
+    }
     let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
     let record = ResourceState {
         kind: "version".into(),

@@ -39,6 +39,14 @@ fn status(args: RolloutStatusArgs) -> anyhow::Result<ExitStatus> {
         }
         for r in &rollouts {
             match &r.progress {
+                Some(p) if r.stale => crate::outln!(
+                    "{}: the state records a rollout {} → {} at step {}, but live shows none under way: it ended after its last record; the next `fgform apply{}` records the alias as it is",
+                    r.address,
+                    p.from,
+                    p.to,
+                    p.step + 1,
+                    session.rerun_args()
+                ),
                 Some(p) => {
                     let steps = r.steps.map(|n| format!("/{n}")).unwrap_or_default();
                     crate::outln!(
@@ -51,11 +59,13 @@ fn status(args: RolloutStatusArgs) -> anyhow::Result<ExitStatus> {
                         p.weight,
                         crate::apply::rollout::stamp(p.step_started)
                     );
-                    let figures = Figures {
-                        invocations: r.invocations.unwrap_or(0),
-                        errors: r.errors.unwrap_or(0),
-                    };
-                    crate::outln!("  {} this step: {}", p.to, figures.describe());
+                    if let Some(why) = &p.rolling_back {
+                        crate::outln!("  it was rolling back ({why}); the next apply finishes that");
+                    }
+                    if let (Some(invocations), Some(errors)) = (r.invocations, r.errors) {
+                        let figures = Figures { invocations, errors };
+                        crate::outln!("  {} this step: {}", p.to, figures.describe());
+                    }
                     crate::outln!(
                         "  `fgform apply{}` resumes it; `fgform rollout promote{0}` or `fgform rollout abort{0}` ends it now",
                         session.rerun_args()
@@ -73,6 +83,9 @@ fn status(args: RolloutStatusArgs) -> anyhow::Result<ExitStatus> {
                         text("reason")
                     );
                 }
+            }
+            if let Some(why) = &r.unknown {
+                crate::outln!("  unknown: {why}");
             }
             if let Some(live) = &r.live {
                 let weights = live

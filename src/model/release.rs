@@ -101,9 +101,16 @@ pub fn alias_request(
     }
 }
 
-/// Weights as the API writes them: `{"v2": 10}`.
+/// Weights as the API writes them: `{"v2": 10}`; a weight of 0 sends nothing, so it is left
+/// out (the live side reads the same).
 pub fn weights_json(weights: &BTreeMap<String, u8>) -> Value {
-    Value::Object(weights.iter().map(|(k, v)| (k.clone(), json!(*v))).collect())
+    Value::Object(
+        weights
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| (k.clone(), json!(*v)))
+            .collect(),
+    )
 }
 
 /// `rollout:`: how a newly published version reaches an alias.
@@ -219,5 +226,8 @@ mod tests {
             json,
             json!({"name": "live", "version": "v1", "description": "", "additional_version_weights": {"v2": 10}})
         );
+        // A weight of 0 sends nothing: written as no gray version, as the live side reads.
+        let zero = BTreeMap::from([("v2".to_string(), 0u8)]);
+        assert_eq!(weights_json(&zero), json!({}));
     }
 }

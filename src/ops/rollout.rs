@@ -37,6 +37,23 @@ pub struct AliasRollout {
     /// How the last rollout ended when it rolled back: `{version, from, reason, at}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back: Option<Value>,
+    /// Why the figures or the live alias could not be read, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+    /// The recorded rollout is not what live shows (it ended after its last record): the
+    /// next apply records the alias as it is.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// Whether live alias `live` shows rollout `p` under way: on its old version, the new one
+/// weighted.
+fn under_way(live: &crate::api::types::Alias, p: &Progress) -> bool {
+    live.version == p.from
+        && live
+            .additional_version_weights
+            .as_ref()
+            .is_some_and(|w| w.get(&p.to).and_then(Value::as_i64).is_some_and(|w| w > 0))
 }
 
 /// The aliases `state` records with a rollout under way or rolled back.
@@ -55,10 +72,20 @@ pub async fn status(client: &Client, desired: &Desired, state: &State) -> anyhow
             continue;
         }
         let urn = function_urn(state, &function);
-        let live = client
-            .show_alias(&urn, &alias)
-            .await
-            .ok()
+        let mut unknown = None;
+        let live_alias = match client.show_alias(&urn, &alias).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                unknown = Some(format!("reading the alias: {e}"));
+                None
+            }
+        };
+        let stale = match (&progress, &live_alias) {
+            (Some(p), Some(a)) => p.rolling_back.is_none() && !under_way(a, p),
+            _ => false,
+        };
+        let live = live_alias
+            .as_ref()
             .map(|a| json!({"version": a.version, "additional_version_weights": a.additional_version_weights}));
         let steps = desired
             .functions
@@ -66,21 +93,23 @@ pub async fn status(client: &Client, desired: &Desired, state: &State) -> anyhow
             .and_then(|f| f.rollout.as_ref())
             .map(|r| r.steps.len());
         let mut figures_so_far = None;
-        if let Some(p) = &progress {
+        if let Some(p) = progress.as_ref().filter(|_| !stale) {
             let now = client.target_now().await.timestamp();
-            let f: Figures = figures(client, &urn, &p.to, p.step_started - 1, now)
-                .await
-                .with_context(|| format!("reading the statistics of {urn}:{}", p.to))?;
-            figures_so_far = Some(f);
+            match figures(client, &urn, &p.to, p.step_started - 1, now).await {
+                Ok(f) => figures_so_far = Some(f),
+                Err(e) => unknown = Some(format!("reading the statistics of {urn}:{}: {e}", p.to)),
+            }
         }
         out.push(AliasRollout {
             address: key.clone(),
             progress,
             steps,
-            invocations: figures_so_far.map(|f| f.invocations),
+            invocations: figures_so_far.map(|f: Figures| f.invocations),
             errors: figures_so_far.map(|f| f.errors),
             live,
             rolled_back,
+            unknown,
+            stale,
         });
     }
     Ok(out)
@@ -119,6 +148,20 @@ pub async fn end(client: &Client, state: &mut State, only: Option<&Address>, end
             unreachable!("matched above")
         };
         let urn = function_urn(state, function);
+        let live = client
+            .show_alias(&urn, alias)
+            .await
+            .with_context(|| format!("reading {address}"))?;
+        if progress.rolling_back.is_none() && !under_way(&live, &progress) {
+            // It ended after its last record: nothing to do live; the record goes.
+            let record = state.resources.get_mut(&key).expect("listed");
+            record.private.remove("rollout");
+            lines.push(format!(
+                "{address}: no rollout under way live (it is on {} alone): the state's record of one was stale and is cleared; the next apply records the alias as it is",
+                live.version
+            ));
+            continue;
+        }
         let description = record
             .attributes
             .get("description")

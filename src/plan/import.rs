@@ -86,7 +86,16 @@ pub fn trigger(desired: &Desired, function: &str, trigger: &str, live: &Trigger)
 /// The async-invoke config of function `function` (unqualified URN `urn`).
 pub fn async_config(desired: &Desired, function: &str, urn: &str, live: &AsyncInvokeConfig) -> ResourceState {
     let address = Address::Async(function.into());
-    record(desired, &address, urn, resources::async_view(live), Map::new())
+    let mut view = resources::async_view(live);
+    let qualifier = desired
+        .functions
+        .get(function)
+        .and_then(|f| f.async_config.as_ref())
+        .and_then(|a| a.qualifier.clone());
+    if let Some(q) = qualifier {
+        view["qualifier"] = q.into();
+    }
+    record(desired, &address, urn, view, Map::new())
 }
 
 /// An alias, by its URN.

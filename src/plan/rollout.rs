@@ -81,6 +81,13 @@ pub struct Progress {
     pub step_started: i64,
     /// When the rollout began (epoch seconds).
     pub started: i64,
+    /// The steps it runs (a resume whose manifest changed them goes on from `weight`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<u8>,
+    /// Why it is rolling back, once it started to: a run that stopped midway is finished by
+    /// the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_back: Option<String>,
 }
 
 /// What the new version did during a step.
@@ -246,6 +253,8 @@ mod tests {
             weight: 50,
             step_started: 0,
             started: 0,
+            steps: vec![10, 50, 100],
+            rolling_back: None,
         });
         assert!(r.describe().ends_with("; resumes step 2/3 (50%)"));
     }

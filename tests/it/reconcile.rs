@@ -175,6 +175,48 @@ async fn canary_publish_alias_move_and_weight_change() {
     assert_eq!(alias.additional_version_weights.unwrap()["v2"], 25);
 }
 
+/// A publish that fails after the function's update is made by the next plan, though the
+/// function no longer differs: the version record keeps what the last version froze.
+#[tokio::test]
+async fn a_publish_lost_after_the_update_is_made_by_the_next_apply() {
+    let h = applied("canary").await;
+    h.edit(
+        "stack.yaml",
+        "    rollout:\n      alias: live\n      steps: [10, 50, 100]\n      interval: 5m\n      max_error_rate: 1%\n      min_invocations: 20\n",
+        "",
+    );
+    // Instances are frozen in a version but not compared with it (list items may lack
+    // them): only the version record's fingerprint sees the lost publish.
+    h.edit("stack.yaml", "timeout: 10", "timeout: 10\n    max_instances: 5");
+    let chaos = format!("{}/_emulator/chaos", h.emu.url());
+    let r = reqwest::Client::new()
+        .post(&chaos)
+        .header("content-type", "application/json")
+        .body(r#"{"spec": "status=400,op=CreateFunctionVersion,times=1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (_, outcome) = h.apply_in_process(false).await;
+    assert_eq!(outcome.errors.len(), 1, "{:?}", outcome.errors);
+    assert_eq!(
+        h.new_writes(),
+        ["UpdateFunctionConfig 200", "CreateFunctionVersion 400"]
+    );
+    let plan = h.plan().await;
+    let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert_eq!(
+        addresses,
+        ["function.api.version", "function.api.alias.live"],
+        "{}",
+        render::text(&plan)
+    );
+    let (_, outcome) = h.apply_in_process(false).await;
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(h.new_writes(), ["CreateFunctionVersion 200", "UpdateVersionAlias 200"]);
+    assert!(h.plan().await.is_empty());
+}
+
 #[tokio::test]
 async fn code_only_is_one_code_put_decided_by_digest() {
     let h = applied("quickstart").await;

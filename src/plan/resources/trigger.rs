@@ -44,6 +44,7 @@ impl<'a> Ctx<'a> {
             );
             return;
         };
+        let mut adopted = false;
         if id.is_none() {
             // Found live by name under a function this stack manages (recorded, or adopted
             // by its tag): it is this trigger, so the state records it.
@@ -51,6 +52,7 @@ impl<'a> Ctx<'a> {
             let owned = self.in_state(&parent).is_some() || self.plan.adopt.iter().any(|(a, _)| *a == parent);
             if owned {
                 self.plan.adopt.push((address.clone(), live.trigger_id.clone()));
+                adopted = true;
             }
         }
         let mut before = trigger_view(live);
@@ -74,7 +76,17 @@ impl<'a> Ctx<'a> {
             });
         }
         if attributes.is_empty() {
-            self.rerecord_if_stale(&address, &after);
+            if adopted && spec.qualifier.is_some() {
+                // An alias's trigger: its record must say where it lives, so later refreshes
+                // and its delete find it there.
+                self.plan.rerecord.push(Rerecord {
+                    address,
+                    id: live.trigger_id.clone(),
+                    attributes: after,
+                });
+            } else {
+                self.rerecord_if_stale(&address, &after);
+            }
             return;
         }
         if attributes.iter().any(|a| a.forces_replacement) {

@@ -64,6 +64,21 @@ fn next_version_name(live: Option<&LiveFunction>) -> String {
 }
 
 impl<'a> Ctx<'a> {
+    /// What a version of `function` freezes, as the manifests want it, hashed: its desired
+    /// view without tags, with dependency names for their version ids. Recorded with each
+    /// version fgform publishes, so a publish lost after the function's update (the call
+    /// failed, the run was killed) is made by the next plan, though nothing else differs.
+    /// Secrets are left out (only their change in the same plan publishes).
+    fn version_fingerprint(&self, function: &str, spec: &FunctionSpec) -> String {
+        use sha2::Digest as _;
+        let mut view = self.function_after(function, spec);
+        view.remove("tags");
+        view.remove("encrypted_user_data");
+        view.insert("depend_version_list".into(), json!(spec.dependencies));
+        let text = serde_json::to_string(&view).expect("a view serializes");
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    }
+
     pub(super) fn version(&mut self, function: &str, spec: &FunctionSpec) {
         let Some(versions) = &spec.versions else { return };
         if versions.publish == Publish::Never {
@@ -83,9 +98,17 @@ impl<'a> Ctx<'a> {
             (Some(live), Some(newest)) => differs(live, newest),
             _ => true,
         };
-        if !function_changes && !stale {
+        let fingerprint = self.version_fingerprint(function, spec);
+        let recorded = self
+            .in_state(&address)
+            .and_then(|r| r.attributes.get("fingerprint"))
+            .and_then(|v| v.as_str().map(str::to_string));
+        let lost = recorded.is_some_and(|fp| fp != fingerprint);
+        if !function_changes && !stale && !lost {
             if let Some(newest) = newest {
-                self.rerecord_if_stale(&address, &version_view(newest));
+                let mut view = version_view(newest);
+                view["fingerprint"] = fingerprint.into();
+                self.rerecord_if_stale(&address, &view);
             }
             return;
         }
@@ -100,6 +123,7 @@ impl<'a> Ctx<'a> {
             "version": name,
             "code": digest.clone().map(Value::String).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
             "description": description,
+            "fingerprint": fingerprint,
         });
         let request = PublishVersionRequest {
             version: Some(name.clone()),
@@ -112,10 +136,11 @@ impl<'a> Ctx<'a> {
             Some(_) => (Action::Update, state_view(self.state, &address)),
             None => (Action::Create, Value::Null),
         };
-        let attributes = match action {
+        let mut attributes = match action {
             Action::Create => all_attributes(&after, false),
             _ => compare(&before, &after, &["version", "code", "description"], &|_| false),
         };
+        attributes.retain(|a| a.path != "fingerprint");
         self.push(address, action, vec![call], before, after, attributes);
     }
 }
