@@ -235,6 +235,9 @@ async fn a_good_version_rolls_out_through_every_step() {
     ] {
         assert!(t.contains(line), "missing {line:?}: {t}");
     }
+    // What apply prints during a rollout (the README shows it): with the emulator's routing
+    // seeded and the traffic fixed, the figures are the same every run.
+    insta::assert_snapshot!("good_rollout_apply", String::from_utf8_lossy(&out.stdout));
     assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
     // Converged: nothing left to do, and the version carries the release's description.
     let again = ctx
