@@ -118,12 +118,15 @@ def main():
         function_urn=urn, body=m.CreateFunctionVersionRequestBody(version="v2"))), 400, "FSS.1016")
     step("list versions (latest + v1)", lambda: check([v.version for v in c.list_function_versions(
         m.ListFunctionVersionsRequest(function_urn=urn)).versions] == ["latest", "v1"], "versions"))
-    step("create alias prod -> v1 with 10% on latest", lambda: check(c.create_version_alias(m.CreateVersionAliasRequest(
-        function_urn=urn, body=m.CreateVersionAliasRequestBody(name="prod", version="v1",
-                                                               additional_version_weights={"latest": 10}))
+    step("latest as an alias's additional version -> 400 FSS.1091", lambda: c.create_version_alias(
+        m.CreateVersionAliasRequest(function_urn=urn, body=m.CreateVersionAliasRequestBody(
+            name="bad", version="v1", additional_version_weights={"latest": 10}))), 400, "FSS.1091")
+    step("create alias prod -> latest with 10% on v1", lambda: check(c.create_version_alias(m.CreateVersionAliasRequest(
+        function_urn=urn, body=m.CreateVersionAliasRequestBody(name="prod", version="latest",
+                                                               additional_version_weights={"v1": 10}))
     ).alias_urn.endswith(":!prod"), "alias urn"))
     step("show alias", lambda: check(c.show_version_alias(m.ShowVersionAliasRequest(
-        function_urn=urn, alias_name="prod")).additional_version_weights == {"latest": 10}, "weights"))
+        function_urn=urn, alias_name="prod")).additional_version_weights == {"v1": 10}, "weights"))
     step("update alias", lambda: check(c.update_version_alias(m.UpdateVersionAliasRequest(
         function_urn=urn, alias_name="prod", body=m.UpdateVersionAliasRequestBody(version="v1", description="d"))
     ).description == "d", "description"))
