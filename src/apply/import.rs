@@ -254,6 +254,13 @@ async fn import_trigger(
         .get(&Address::Function(function.into()).to_string())
         .map(|r| r.id.clone())
         .unwrap_or_else(|| desired.function_urn(function));
+    // An alias's trigger is listed under the alias the manifest names.
+    let qualifier = desired
+        .functions
+        .get(function)
+        .and_then(|f| f.triggers.get(trigger))
+        .and_then(|t| t.qualifier.as_deref());
+    let urn = crate::model::qualified_urn(&urn, qualifier);
     let triggers = match client.list_triggers(&urn).await {
         Ok(t) => t,
         Err(e) if e.is_not_found() => {

@@ -74,13 +74,16 @@ pub fn trigger(desired: &Desired, function: &str, trigger: &str, live: &Trigger)
         function: function.into(),
         trigger: trigger.into(),
     };
-    record(
-        desired,
-        &address,
-        &live.trigger_id,
-        resources::trigger_view(live),
-        Map::new(),
-    )
+    let mut view = resources::trigger_view(live);
+    let qualifier = desired
+        .functions
+        .get(function)
+        .and_then(|f| f.triggers.get(trigger))
+        .and_then(|t| t.qualifier.clone());
+    if let Some(q) = qualifier {
+        view["qualifier"] = q.into();
+    }
+    record(desired, &address, &live.trigger_id, view, Map::new())
 }
 
 /// The async-invoke config of function `function` (unqualified URN `urn`).

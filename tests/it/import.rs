@@ -432,6 +432,8 @@ functions:
     versions: { publish: on-change }
     aliases:
       live: { version: latest-published, description: production }
+    triggers:
+      nightly: { timer: { cron: "0 30 2 * * ?" }, qualifier: live }
 "#;
 
 /// An alias is imported by its URN (`…:!live`, or the alias written bare); a version's URN
@@ -454,6 +456,15 @@ async fn an_alias_is_imported_by_its_urn() {
     let record = &state.resources["function.hello.alias.live"];
     assert_eq!(record.id, format!("{urn}:!live"));
     assert_eq!(record.attributes.get("version"), Some("v1".into()));
+    let out = s.on_stack(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", crate::context::transcript(&out));
+    // An alias's trigger is found under the alias, and recorded as the alias's.
+    let trigger = s.state().resources["function.hello.trigger.nightly"].id.clone();
+    s.ok(&["state", "rm", "function.hello.trigger.nightly"]).await;
+    s.ok(&["import", "function.hello.trigger.nightly", &trigger]).await;
+    let state = s.state();
+    let record = &state.resources["function.hello.trigger.nightly"];
+    assert_eq!(record.attributes.get("qualifier"), Some("live".into()));
     let out = s.on_stack(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", crate::context::transcript(&out));
     // The version record comes back the same way.
