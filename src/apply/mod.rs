@@ -273,13 +273,18 @@ async fn run_steps(
         }
         // While steps run: pass on their notes, and notice `stop` for the long ones.
         let joined = tokio::select! {
-            joined = tasks.join_next() => joined,
+            biased;
             Some(line) = notes.recv() => {
                 progress(line);
                 continue;
             }
+            joined = tasks.join_next() => joined,
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => continue,
         };
+        // A step's notes come before the line that says it finished.
+        while let Ok(line) = notes.try_recv() {
+            progress(line);
+        }
         let Some(joined) = joined else {
             break;
         };
