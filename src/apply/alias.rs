@@ -52,12 +52,10 @@ pub(super) async fn run(
 
 /// The record of alias `live` as the API answered it.
 pub(super) fn alias_record(live: &Alias, private: BTreeMap<String, Value>) -> ResourceState {
-    let view = crate::plan::resources::alias_view(live);
-    let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
     ResourceState {
         kind: "alias".into(),
         id: live.alias_urn.clone(),
-        attributes: Attributes::from_map(&attributes),
-        private: Attributes::from_map(&private),
+        attributes: Attributes::from_object(&crate::plan::resources::alias_view(live)),
+        private: private.into(),
     }
 }

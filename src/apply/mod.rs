@@ -202,14 +202,7 @@ async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
             attributes: Default::default(),
             private: Default::default(),
         });
-        let attributes: BTreeMap<String, Value> = r
-            .attributes
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        record.attributes = state::Attributes::from_map(&attributes);
+        record.attributes = state::Attributes::from_object(&r.attributes);
         if matches!(r.address, Address::Alias { .. }) {
             // Live is as the manifests ask, so no rollout is under way: one the state still
             // records ended after its last record (its final call's answer lost to a kill).
@@ -355,19 +348,10 @@ fn api(address: &Address) -> impl Fn(ApiError) -> StepError + '_ {
 }
 
 fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Value>) -> ResourceState {
-    let attributes = state::Attributes::from_map(
-        &change
-            .after
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-    );
     ResourceState {
         kind: kind.into(),
         id,
-        attributes,
+        attributes: state::Attributes::from_object(&change.after),
         private: private.into(),
     }
 }

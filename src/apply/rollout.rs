@@ -17,7 +17,7 @@ use super::alias::alias_record;
 use super::{Ctx, StepError};
 use crate::api::types::{Alias, AliasRequest};
 use crate::api::Operation;
-use crate::model::release::{alias_request, format_duration};
+use crate::model::release::{alias_request, alias_view, format_duration};
 use crate::plan::rollout::{judge, Figures, Verdict};
 use crate::plan::{Change, Progress, Request, Rollout};
 
@@ -317,13 +317,8 @@ impl Run<'_> {
                 attributes: Default::default(),
                 private: Default::default(),
             });
-        let view = json!({
-            "version": progress.from,
-            "description": self.last.description.clone().unwrap_or_default(),
-            "additional_version_weights": crate::model::release::weights_json(weights),
-        });
-        let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
-        record.attributes = crate::state::Attributes::from_map(&attributes);
+        let view = alias_view(&progress.from, self.last.description.as_deref(), weights);
+        record.attributes = crate::state::Attributes::from_object(&view);
         let mut private = self.private.clone();
         private.insert(
             "rollout".into(),

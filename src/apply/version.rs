@@ -32,12 +32,11 @@ pub(super) async fn run(
     if let Some(fingerprint) = change.after.get("fingerprint") {
         view["fingerprint"] = fingerprint.clone();
     }
-    let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
     let record = ResourceState {
         kind: "version".into(),
         id: urn,
-        attributes: Attributes::from_map(&attributes),
-        private: Attributes::from_map(&private),
+        attributes: Attributes::from_object(&view),
+        private: private.into(),
     };
     Ok(ctx.recorder.put(address, record, settle)?)
 }

@@ -68,17 +68,22 @@ pub struct AliasSpec {
 impl AliasSpec {
     /// The alias as the API holds it, once its main version is known.
     pub fn view(&self, version: &str, weights: &BTreeMap<String, u8>) -> Value {
-        json!({
-            "version": version,
-            "description": self.description.clone().unwrap_or_default(),
-            "additional_version_weights": weights_json(weights),
-        })
+        alias_view(version, self.description.as_deref(), weights)
     }
 
     /// The create (`create` = true: with the name) or update body.
     pub fn request(&self, version: &str, weights: &BTreeMap<String, u8>, create: bool) -> AliasRequest {
         alias_request(&self.name, version, self.description.as_deref(), weights, create)
     }
+}
+
+/// An alias on `version` with gray traffic `weights`, as plans show it and state records it.
+pub fn alias_view(version: &str, description: Option<&str>, weights: &BTreeMap<String, u8>) -> Value {
+    json!({
+        "version": version,
+        "description": description.unwrap_or_default(),
+        "additional_version_weights": weights_json(weights),
+    })
 }
 
 /// An alias body pointing at `version` with gray traffic `weights`.

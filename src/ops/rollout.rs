@@ -176,9 +176,7 @@ pub async fn end(client: &Client, state: &mut State, only: Option<&Address>, end
             .await
             .with_context(|| format!("pointing {address} at version {version}"))?;
         let record = state.resources.get_mut(&key).expect("listed");
-        let view = crate::plan::resources::alias_view(&live);
-        let attributes: BTreeMap<String, Value> = view.as_object().cloned().unwrap_or_default().into_iter().collect();
-        record.attributes = Attributes::from_map(&attributes);
+        record.attributes = Attributes::from_object(&crate::plan::resources::alias_view(&live));
         record.private.remove("rollout");
         let now = stamp(client.target_now().await.timestamp());
         match end {

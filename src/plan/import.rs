@@ -26,16 +26,12 @@ fn record(
     attributes: Value,
     private: Map<String, Value>,
 ) -> ResourceState {
-    let attributes: BTreeMap<String, Value> = match attributes {
-        Value::Object(o) => o.into_iter().collect(),
-        _ => BTreeMap::new(),
-    };
     let mut private: BTreeMap<String, Value> = private.into_iter().collect();
     private.insert("depends_on".into(), json!(super::depends_on(desired, address)));
     ResourceState {
         kind: address.kind().into(),
         id: id.to_string(),
-        attributes: Attributes::from_map(&attributes),
+        attributes: Attributes::from_object(&attributes),
         private: private.into(),
     }
 }

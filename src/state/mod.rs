@@ -63,6 +63,17 @@ impl Attributes {
         Attributes(serde_json::value::to_raw_value(map).expect("attribute values serialize"))
     }
 
+    /// The keys of JSON object `view` (a resource's view, as plans and applies make it);
+    /// anything but an object holds none.
+    pub fn from_object(view: &Value) -> Self {
+        match view {
+            Value::Object(object) => {
+                Attributes::from_map(&object.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            _ => Attributes::from_map(&BTreeMap::new()),
+        }
+    }
+
     /// All attributes, parsed.
     pub fn to_map(&self) -> BTreeMap<String, Value> {
         serde_json::from_str(self.0.get()).unwrap_or_default()

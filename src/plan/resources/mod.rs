@@ -267,14 +267,13 @@ impl<'a> Ctx<'a> {
     /// matches live exactly as `drift` compares: recording it then converges, the next plan
     /// finding nothing to do. `false` when it differs or cannot be compared.
     fn record_would_match(&self, address: &Address, kind: &str, id: &str, after: &Value) -> bool {
-        let Some(object) = after.as_object() else {
+        if !after.is_object() {
             return false;
-        };
-        let attributes: BTreeMap<String, Value> = object.clone().into_iter().collect();
+        }
         let record = ResourceState {
             kind: kind.into(),
             id: id.into(),
-            attributes: Attributes::from_map(&attributes),
+            attributes: Attributes::from_object(after),
             private: Default::default(),
         };
         crate::drift::record_matches_live(self.state, self.live, address, &record) == Some(true)
