@@ -15,10 +15,11 @@ use serde_json::{json, Value};
 
 use super::alias::alias_record;
 use super::{Ctx, StepError};
+use crate::api::types::Totals;
 use crate::api::types::{Alias, AliasRequest};
 use crate::api::Operation;
 use crate::model::release::{alias_request, alias_view, format_duration};
-use crate::plan::rollout::{judge, Figures, Verdict};
+use crate::plan::rollout::{describe, judge, Verdict};
 use crate::plan::{Change, Progress, Request, Rollout};
 
 /// How often a step is looked at against the emulator (whose clock tests move at will).
@@ -193,7 +194,7 @@ impl Run<'_> {
             }
             resuming = false;
             match self.watch(&progress).await? {
-                Ok(figures) => self.note(format!("step {}/{n} passed: {}", step + 1, figures.describe())),
+                Ok(figures) => self.note(format!("step {}/{n} passed: {}", step + 1, describe(&figures))),
                 Err(why) => return self.roll_back(&progress, &why, settle).await,
             }
         }
@@ -214,7 +215,7 @@ impl Run<'_> {
 
     /// Waits out a step: `Ok` with its figures when it passed, `Err` with why it failed.
     /// A statistics read that fails is tried again until the step's deadline.
-    async fn watch(&self, progress: &Progress) -> Result<Result<Figures, String>, StepError> {
+    async fn watch(&self, progress: &Progress) -> Result<Result<Totals, String>, StepError> {
         let r = self.rollout;
         let mut failed_reads = 0u32;
         loop {
@@ -259,7 +260,7 @@ impl Run<'_> {
                     })
                 }
             };
-            match judge(r, figures, elapsed) {
+            match judge(r, &figures, elapsed) {
                 Verdict::Pass => return Ok(Ok(figures)),
                 Verdict::Fail(why) => return Ok(Err(why)),
                 Verdict::Wait => self.nap(self.clock.poll(left)).await,
@@ -372,15 +373,11 @@ pub async fn figures(
     version: &str,
     from: i64,
     now: i64,
-) -> Result<Figures, crate::client::ApiError> {
+) -> Result<Totals, crate::client::ApiError> {
     let urn = format!("{function_urn}:{version}");
     let minutes = ((now - from).max(0) / 60 + 2) as u32;
     let stats = client.function_statistics(&urn, minutes).await?;
-    let totals = stats.since(from.div_euclid(60) * 60 * 1000);
-    Ok(Figures {
-        invocations: totals.invocations,
-        errors: totals.errors,
-    })
+    Ok(stats.since(from.div_euclid(60) * 60 * 1000))
 }
 
 /// Epoch seconds as RFC 3339 UTC.

@@ -3,11 +3,12 @@
 //! by hand. `promote` and `abort` take the state lock, so they cannot race the apply
 //! running a rollout: stop that one first (Ctrl-C keeps its progress).
 
+use crate::api::types::Totals;
 use crate::cli::{RolloutArgs, RolloutChangeArgs, RolloutCommand, RolloutStatusArgs};
 use crate::error::ExitStatus;
 use crate::model::Address;
 use crate::ops::rollout::{self, End};
-use crate::plan::rollout::{percent, Figures};
+use crate::plan::rollout::{describe, percent};
 use crate::session::Session;
 
 /// `fgform rollout …`.
@@ -63,8 +64,12 @@ fn status(args: RolloutStatusArgs) -> anyhow::Result<ExitStatus> {
                         crate::outln!("  it was rolling back ({why}); the next apply finishes that");
                     }
                     if let (Some(invocations), Some(errors)) = (r.invocations, r.errors) {
-                        let figures = Figures { invocations, errors };
-                        crate::outln!("  {} this step: {}", p.to, figures.describe());
+                        let figures = Totals {
+                            invocations,
+                            errors,
+                            ..Totals::default()
+                        };
+                        crate::outln!("  {} this step: {}", p.to, describe(&figures));
                     }
                     crate::outln!(
                         "  `fgform apply{}` resumes it; `fgform rollout promote{0}` or `fgform rollout abort{0}` ends it now",

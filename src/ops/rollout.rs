@@ -12,7 +12,6 @@ use crate::apply::rollout::{figures, stamp};
 use crate::client::Client;
 use crate::model::release::alias_request;
 use crate::model::{Address, Desired};
-use crate::plan::rollout::Figures;
 use crate::plan::Progress;
 use crate::state::{Attributes, State};
 
@@ -104,7 +103,7 @@ pub async fn status(client: &Client, desired: &Desired, state: &State) -> anyhow
             address: key.clone(),
             progress,
             steps,
-            invocations: figures_so_far.map(|f: Figures| f.invocations),
+            invocations: figures_so_far.map(|f: crate::api::types::Totals| f.invocations),
             errors: figures_so_far.map(|f| f.errors),
             live,
             rolled_back,

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::types::Totals;
 use crate::model::release::format_duration;
 use crate::model::RolloutSpec;
 
@@ -90,33 +91,21 @@ pub struct Progress {
     pub rolling_back: Option<String>,
 }
 
-/// What the new version did during a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Figures {
-    pub invocations: u64,
-    pub errors: u64,
+/// `3 errors in 40 invocations (7.5%)`: what the new version did during a step.
+pub fn describe(figures: &Totals) -> String {
+    format!(
+        "{} error{} in {} invocation{} ({})",
+        figures.errors,
+        if figures.errors == 1 { "" } else { "s" },
+        figures.invocations,
+        if figures.invocations == 1 { "" } else { "s" },
+        percent(rate(figures))
+    )
 }
 
-impl Figures {
-    pub fn rate(&self) -> f64 {
-        if self.invocations == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.invocations as f64
-        }
-    }
-
-    /// `3 errors in 40 invocations (7.5%)`.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} error{} in {} invocation{} ({})",
-            self.errors,
-            if self.errors == 1 { "" } else { "s" },
-            self.invocations,
-            if self.invocations == 1 { "" } else { "s" },
-            percent(self.rate())
-        )
-    }
+/// The error rate, 0 without invocations.
+fn rate(figures: &Totals) -> f64 {
+    figures.error_rate().unwrap_or(0.0)
 }
 
 /// A rate as a percentage with at most one decimal: `1%`, `7.5%`.
@@ -144,12 +133,12 @@ pub enum Verdict {
 /// as `min_invocations` were seen, without waiting for the interval to end; a pass needs
 /// both the interval and `min_invocations`; a step that sees too few invocations by
 /// `interval + deadline` rolls back (a version nobody called is not known to work).
-pub fn judge(rollout: &Rollout, figures: Figures, elapsed: u64) -> Verdict {
+pub fn judge(rollout: &Rollout, figures: &Totals, elapsed: u64) -> Verdict {
     let enough = figures.invocations >= rollout.min_invocations;
-    if enough && figures.invocations > 0 && figures.rate() > rollout.max_error_rate {
+    if enough && figures.invocations > 0 && rate(figures) > rollout.max_error_rate {
         return Verdict::Fail(format!(
             "error rate {} ({} error{} in {} invocations of version {}) is above the {} allowed",
-            percent(figures.rate()),
+            percent(rate(figures)),
             figures.errors,
             if figures.errors == 1 { "" } else { "s" },
             figures.invocations,
@@ -193,18 +182,22 @@ mod tests {
         }
     }
 
-    fn figures(invocations: u64, errors: u64) -> Figures {
-        Figures { invocations, errors }
+    fn figures(invocations: u64, errors: u64) -> Totals {
+        Totals {
+            invocations,
+            errors,
+            ..Totals::default()
+        }
     }
 
     #[test]
     fn a_step_passes_only_after_its_interval_with_enough_invocations() {
         let r = rollout();
-        assert_eq!(judge(&r, figures(100, 0), 299), Verdict::Wait);
-        assert_eq!(judge(&r, figures(100, 1), 300), Verdict::Pass);
-        assert_eq!(judge(&r, figures(19, 0), 300), Verdict::Wait);
-        assert_eq!(judge(&r, figures(19, 0), 899), Verdict::Wait);
-        let Verdict::Fail(why) = judge(&r, figures(19, 0), 900) else {
+        assert_eq!(judge(&r, &figures(100, 0), 299), Verdict::Wait);
+        assert_eq!(judge(&r, &figures(100, 1), 300), Verdict::Pass);
+        assert_eq!(judge(&r, &figures(19, 0), 300), Verdict::Wait);
+        assert_eq!(judge(&r, &figures(19, 0), 899), Verdict::Wait);
+        let Verdict::Fail(why) = judge(&r, &figures(19, 0), 900) else {
             panic!("too few invocations by the deadline roll back")
         };
         assert!(why.contains("19 in 15m, 20 needed"), "{why}");
@@ -213,19 +206,23 @@ mod tests {
     #[test]
     fn errors_above_the_limit_roll_back_at_once_but_not_on_too_few_invocations() {
         let r = rollout();
-        let Verdict::Fail(why) = judge(&r, figures(40, 3), 10) else {
+        let Verdict::Fail(why) = judge(&r, &figures(40, 3), 10) else {
             panic!("3 of 40 is 7.5%")
         };
         assert_eq!(
             why,
             "error rate 7.5% (3 errors in 40 invocations of version v2) is above the 1% allowed"
         );
-        assert_eq!(judge(&r, figures(10, 5), 10), Verdict::Wait);
+        assert_eq!(judge(&r, &figures(10, 5), 10), Verdict::Wait);
         let exact = Rollout {
             max_error_rate: 0.05,
             ..rollout()
         };
-        assert_eq!(judge(&exact, figures(40, 2), 300), Verdict::Pass, "5% is allowed at 5%");
+        assert_eq!(
+            judge(&exact, &figures(40, 2), 300),
+            Verdict::Pass,
+            "5% is allowed at 5%"
+        );
     }
 
     #[test]
@@ -234,7 +231,7 @@ mod tests {
             min_invocations: 0,
             ..rollout()
         };
-        assert_eq!(judge(&r, figures(0, 0), 300), Verdict::Pass);
+        assert_eq!(judge(&r, &figures(0, 0), 300), Verdict::Pass);
         assert_eq!(percent(0.0), "0%");
         assert_eq!(percent(0.333), "33.3%");
     }
