@@ -345,19 +345,7 @@ impl Client {
     /// unsigned `GET /_emulator/health`); `None` for anything else, such as the cloud, whose
     /// endpoint names its region in its host.
     pub async fn emulator_identity(&self) -> Option<(String, Vec<String>)> {
-        let url = format!("{}/_emulator/health", self.inner.endpoint.trim_end_matches('/'));
-        let response = self
-            .inner
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        let health: serde_json::Value = response.json().await.ok()?;
+        let health = self.emulator_get("health").await?;
         let region = health.get("region")?.as_str()?.to_string();
         let mut projects: Vec<String> = health
             .get("project_ids")
@@ -370,6 +358,24 @@ impl Client {
             }
         }
         Some((region, projects))
+    }
+
+    /// The JSON of an fgform emulator's unsigned control-plane `GET /_emulator/{path}`;
+    /// `None` from anything else (the cloud answers no such path).
+    pub(crate) async fn emulator_get(&self, path: &str) -> Option<serde_json::Value> {
+        let url = format!("{}/_emulator/{path}", self.inner.endpoint.trim_end_matches('/'));
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
     }
 
     /// Counters so far.
