@@ -9,7 +9,7 @@ use crate::api::limits::*;
 use crate::api::rules::*;
 use crate::manifest::diagnostic::did_you_mean;
 use crate::manifest::schema;
-use crate::manifest::yaml::{Entry, Kind, Span};
+use crate::manifest::yaml::{Entry, Span};
 use crate::model::*;
 
 impl Checker<'_> {
@@ -345,15 +345,7 @@ impl Checker<'_> {
         }
         let node = mounts_node?;
         let p = join(path, "mounts");
-        let Kind::Seq(items) = &node.kind else {
-            self.error(
-                node.span,
-                &p,
-                format!("expected a list, found {}", node.describe()),
-                None,
-            );
-            return None;
-        };
+        let items = self.list(node, &p)?;
         if mount_count(items.len()).is_err() {
             self.error(
                 node.span,

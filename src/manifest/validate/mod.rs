@@ -237,6 +237,22 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The items of list `node`; `None`, with the error, when it is not a list.
+    fn list<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            Kind::Seq(items) => Some(items),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    format!("expected a list, found {}", node.describe()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
     fn string_list(&mut self, node: &Node, path: &str) -> Vec<(String, Span)> {
         match &node.kind {
             Kind::Seq(items) => items

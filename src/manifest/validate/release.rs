@@ -234,15 +234,7 @@ impl Checker<'_> {
     fn steps(&mut self, fields: Entries<'_>, path: &str) -> Option<Vec<u8>> {
         let node = get(fields, "steps")?;
         let p = join(path, "steps");
-        let Kind::Seq(items) = &node.kind else {
-            self.error(
-                node.span,
-                &p,
-                format!("expected a list, found {}", node.describe()),
-                None,
-            );
-            return None;
-        };
+        let items = self.list(node, &p)?;
         let mut steps = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let n = self.int(item, &format!("{p}[{i}]"))?;

@@ -107,7 +107,7 @@ impl Checker<'_> {
         let mut retry_names = BTreeSet::new();
         if let Some(node) = get(fields, "retries") {
             let rp = join(path, "retries");
-            if let Kind::Seq(items) = &node.kind {
+            if let Some(items) = self.list(node, &rp) {
                 for (i, item) in items.iter().enumerate() {
                     let ip = format!("{rp}[{i}]");
                     let Some(entries) = self.object(item, &ip, schema::RETRY, false) else {
@@ -122,13 +122,6 @@ impl Checker<'_> {
                     self.ranged(entries, "max_attempts", &ip, 0..=i64::from(u32::MAX));
                     retries.push(self.json(item, &ip));
                 }
-            } else {
-                self.error(
-                    node.span,
-                    &rp,
-                    format!("expected a list, found {}", node.describe()),
-                    None,
-                );
             }
         }
         (retries, retry_names)
