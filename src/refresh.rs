@@ -133,39 +133,62 @@ fn needs_show(desired: Option<&Desired>, state: &State, name: &str) -> bool {
         })
 }
 
-/// The aliases whose triggers function `name` has (in the manifest or the state), and the
-/// alias its async config is at (the manifest's, else the state's).
-fn qualifiers(desired: Option<&Desired>, state: &State, name: &str) -> (Vec<String>, Option<String>) {
-    let spec = desired.and_then(|d| d.functions.get(name));
-    let mut triggers: BTreeSet<String> = spec
-        .map(|f| f.triggers.values().filter_map(|t| t.qualifier.clone()).collect())
-        .unwrap_or_default();
-    let mut recorded_async = None;
-    for (key, record) in &state.resources {
-        match key.parse::<Address>() {
-            Ok(Address::Trigger { function, .. }) if function == name => {
-                if let Some(q) = record
-                    .attributes
-                    .get("qualifier")
-                    .and_then(|v| v.as_str().map(str::to_string))
-                {
-                    triggers.insert(q);
+/// What the state records of functions' versions, aliases and qualifiers, gathered in one
+/// pass over the records (not one pass per function: a refresh reads thousands).
+#[derive(Default)]
+struct RecordedReleases {
+    /// Functions with a recorded version or alias.
+    releases: BTreeSet<String>,
+    /// The aliases each function's recorded triggers live under.
+    trigger_qualifiers: HashMap<String, BTreeSet<String>>,
+    /// The alias each function's recorded async config lives under.
+    async_qualifier: HashMap<String, String>,
+}
+
+impl RecordedReleases {
+    fn gather(state: &State, recorded: &BTreeSet<Address>) -> RecordedReleases {
+        let mut out = RecordedReleases::default();
+        let qualifier = |address: &Address| {
+            state.resources[&address.to_string()]
+                .attributes
+                .get("qualifier")
+                .and_then(|v| v.as_str().map(str::to_string))
+        };
+        for address in recorded {
+            match address {
+                Address::Version(f) | Address::Alias { function: f, .. } => {
+                    out.releases.insert(f.clone());
                 }
+                Address::Trigger { function, .. } => {
+                    if let Some(q) = qualifier(address) {
+                        out.trigger_qualifiers.entry(function.clone()).or_default().insert(q);
+                    }
+                }
+                Address::Async(function) => {
+                    if let Some(q) = qualifier(address) {
+                        out.async_qualifier.insert(function.clone(), q);
+                    }
+                }
+                _ => {}
             }
-            Ok(Address::Async(function)) if function == name => {
-                recorded_async = record
-                    .attributes
-                    .get("qualifier")
-                    .and_then(|v| v.as_str().map(str::to_string));
-            }
-            _ => {}
         }
+        out
     }
-    let async_qualifier = match spec.and_then(|f| f.async_config.as_ref()) {
-        Some(a) => a.qualifier.clone(),
-        None => recorded_async,
-    };
-    (triggers.into_iter().collect(), async_qualifier)
+
+    /// The aliases whose triggers function `name` has (in the manifest or the state), and
+    /// the alias its async config is at (the manifest's, else the state's).
+    fn qualifiers(&self, desired: Option<&Desired>, name: &str) -> (Vec<String>, Option<String>) {
+        let spec = desired.and_then(|d| d.functions.get(name));
+        let mut triggers: BTreeSet<String> = spec
+            .map(|f| f.triggers.values().filter_map(|t| t.qualifier.clone()).collect())
+            .unwrap_or_default();
+        triggers.extend(self.trigger_qualifiers.get(name).into_iter().flatten().cloned());
+        let async_qualifier = match spec.and_then(|f| f.async_config.as_ref()) {
+            Some(a) => a.qualifier.clone(),
+            None => self.async_qualifier.get(name).cloned(),
+        };
+        (triggers.into_iter().collect(), async_qualifier)
+    }
 }
 
 /// What a refresh's project-wide lists saw, for callers that also take stock of the
@@ -235,12 +258,9 @@ async fn function_reads(
 ) -> Result<Vec<Read>, RefreshError> {
     let mut functions: Vec<(String, String, bool, bool)> = Vec::new();
     let spec = |name: &str| desired.and_then(|d| d.functions.get(name));
+    let releases = RecordedReleases::gather(state, recorded);
     let with_releases = |name: &str| {
-        spec(name).is_some_and(|f| f.versions.is_some() || !f.aliases.is_empty())
-            || recorded.iter().any(|a| match a {
-                Address::Version(f) | Address::Alias { function: f, .. } => f == name,
-                _ => false,
-            })
+        spec(name).is_some_and(|f| f.versions.is_some() || !f.aliases.is_empty()) || releases.releases.contains(name)
     };
     for address in recorded {
         if let Address::Function(name) = address {
@@ -287,7 +307,7 @@ async fn function_reads(
         let Some(item) = listed.remove(&urn) else {
             continue; // absent live
         };
-        let (trigger_qualifiers, async_qualifier) = qualifiers(desired, state, &name);
+        let (trigger_qualifiers, async_qualifier) = releases.qualifiers(desired, &name);
         reads.push(Read {
             listed: (!needs_show(desired, state, &name)).then_some(item),
             name,
