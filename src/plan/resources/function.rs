@@ -164,6 +164,9 @@ impl<'a> Ctx<'a> {
         if tags {
             calls.push(Call::send(Request::CreateTags(self.function_tags(spec))));
         }
+        if attributes.iter().any(|a| a.path != "tags") {
+            self.reconfigured.insert(name.into());
+        }
         self.push(address, Action::Update, calls, before, after, attributes);
     }
 

@@ -222,6 +222,8 @@ pub(super) struct Ctx<'a> {
     skipped: BTreeSet<String>,
     /// The version this plan publishes, by function.
     published: BTreeMap<String, String>,
+    /// Functions this plan updates in more than their tags (what a version freezes).
+    reconfigured: BTreeSet<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -236,6 +238,7 @@ impl<'a> Ctx<'a> {
             recreated: BTreeSet::new(),
             skipped: BTreeSet::new(),
             published: BTreeMap::new(),
+            reconfigured: BTreeSet::new(),
         }
     }
 

@@ -89,11 +89,9 @@ impl<'a> Ctx<'a> {
             .then(|| self.live.functions.get(function))
             .flatten();
         let newest = live.and_then(LiveFunction::newest_version);
-        // A change of anything but tags in this plan, or latest unlike the newest version.
-        let function_changes =
-            self.plan.changes.iter().any(|c| {
-                c.address == Address::Function(function.into()) && c.attributes.iter().any(|a| a.path != "tags")
-            });
+        // An update of anything but tags in this plan (a create or replace has no live
+        // version to compare: `stale`), or latest unlike the newest version.
+        let function_changes = self.reconfigured.contains(function);
         let stale = match (live, newest) {
             (Some(live), Some(newest)) => differs(live, newest),
             _ => true,
