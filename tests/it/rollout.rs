@@ -202,6 +202,18 @@ async fn kill_once_step_1_is_recorded(ctx: &TestContext, mut running: Running) {
     running.child.wait().await.unwrap();
 }
 
+/// Runs an apply to its end through steps 10% and 50%, each fed 300 invocations and the
+/// clock moved past its interval; it must succeed with the alias on `version` alone.
+/// Returns the apply's output and its transcript.
+async fn rolls_out(ctx: &TestContext, version: &str) -> (std::process::Output, String) {
+    let (out, steps) = drive(ctx, start_apply(ctx, &[]), 300, Some(301)).await;
+    let t = transcript(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(steps, vec![10, 50], "{t}");
+    assert_eq!(alias(&ctx.client, &urn(ctx)).await, (version.into(), json!({})), "{t}");
+    (out, t)
+}
+
 async fn first_apply(ctx: &TestContext) {
     let out = ctx.on_stack(&["apply", "--auto-approve", "--var", "release=r1"]).await;
     let t = transcript(&out);
@@ -222,10 +234,7 @@ async fn a_good_version_rolls_out_through_every_step() {
         t.contains("# rollout v1 → v2: 10% → 50% → 100%, 5m a step, rolled back above 5% errors (at least 10 invocations a step)"),
         "{t}"
     );
-    let (out, steps) = drive(&ctx, start_apply(&ctx, &[]), 300, Some(301)).await;
-    let t = transcript(&out);
-    assert_eq!(out.status.code(), Some(0), "{t}");
-    assert_eq!(steps, vec![10, 50], "{t}");
+    let (out, t) = rolls_out(&ctx, "v2").await;
     for line in [
         "function.api.alias.live: step 1/3: v2 takes 10% of the traffic, judged after 5m",
         "function.api.alias.live: step 1/3 passed: 0 errors in",
@@ -274,11 +283,7 @@ async fn a_failing_version_is_rolled_back_and_the_fix_rolls_out() {
     );
     // A fix is never blocked by the failed rollout: v3 rolls out from v1.
     write_code(&ctx, "three", 0);
-    let (out, steps) = drive(&ctx, start_apply(&ctx, &[]), 300, Some(301)).await;
-    let t = transcript(&out);
-    assert_eq!(out.status.code(), Some(0), "{t}");
-    assert_eq!(steps, vec![10, 50], "{t}");
-    assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v3".into(), json!({})));
+    rolls_out(&ctx, "v3").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,16 +305,12 @@ async fn a_rollout_killed_mid_step_resumes_on_the_next_apply() {
     let t = transcript(&plan);
     assert!(t.contains("; resumes step 1/3 (10%)"), "{t}");
     // The next apply resumes step 1 (no second publish) and finishes the rollout.
-    let (out, steps) = drive(&ctx, start_apply(&ctx, &[]), 300, Some(301)).await;
-    let t = transcript(&out);
-    assert_eq!(out.status.code(), Some(0), "{t}");
+    let (_, t) = rolls_out(&ctx, "v2").await;
     assert!(
         t.contains("function.api.alias.live: resuming step 1/3: v2 has 10% of the traffic since"),
         "{t}"
     );
     assert!(!t.contains("function.api.version"), "nothing is published again: {t}");
-    assert_eq!(steps, vec![10, 50], "{t}");
-    assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
