@@ -254,23 +254,17 @@ impl<'a> Checker<'a> {
     }
 
     fn string_list(&mut self, node: &Node, path: &str) -> Vec<(String, Span)> {
-        match &node.kind {
-            Kind::Seq(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| self.string(item, &format!("{path}[{i}]")).map(|s| (s, item.span)))
-                .collect(),
-            _ if node.is_null() => Vec::new(),
-            _ => {
-                self.error(
-                    node.span,
-                    path,
-                    format!("expected a list, found {}", node.describe()),
-                    None,
-                );
-                Vec::new()
-            }
+        if node.is_null() {
+            return Vec::new();
         }
+        let Some(items) = self.list(node, path) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.string(item, &format!("{path}[{i}]")).map(|s| (s, item.span)))
+            .collect()
     }
 
     fn string_map(&mut self, node: &Node, path: &str) -> Vec<(String, String, Span)> {
