@@ -42,6 +42,9 @@ pub enum Command {
     State(StateArgs),
     /// Record an existing live resource in state under a manifest address (changes nothing live).
     Import(ImportArgs),
+    /// Write a stack (manifests, code, state) from the functions a live project already has, so
+    /// `plan` on it changes nothing. Reads only.
+    Generate(GenerateArgs),
     /// Remove a state lock left behind by a process that can no longer release it.
     ForceUnlock(ForceUnlockArgs),
     /// Run one of the stack's functions and print its result (exit 1 when it failed).
@@ -122,6 +125,43 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!("`{s}` is not NAME=VALUE")),
     }
+}
+
+/// `fgform generate`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "function", "prefix"])))]
+pub struct GenerateArgs {
+    /// Every function and workflow of the project.
+    #[arg(long)]
+    pub all: bool,
+    /// This function (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub function: Vec<String>,
+    /// Functions and workflows whose names start with P.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// The new stack's folder: created, or empty.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The new stack's name (default: the stack the functions are tagged for, else the folder's name).
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// Read from this endpoint (e.g. an `fgform emulator`; its region and project are asked).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Region to read (default: HUAWEICLOUD_SDK_REGION, then HW_REGION_NAME).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Project to read (default: HUAWEICLOUD_SDK_PROJECT_ID, then HW_PROJECT_ID).
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<String>,
+    /// Where the new stack's state goes (default: FGFORM_STATE, else
+    /// `state/<stack>[-<stage>].json` under the current directory). It must hold no state yet.
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
+    /// How many API calls may run at once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
 }
 
 /// `fgform validate`.

@@ -55,6 +55,7 @@ pub mod commands;
 pub mod drift;
 pub mod emulator;
 pub mod error;
+pub mod generate;
 pub mod manifest;
 pub mod model;
 pub mod ops;
@@ -125,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Show(args) => commands::state::show(args),
         Command::State(args) => commands::state::run(args),
         Command::Import(args) => commands::import::run(args),
+        Command::Generate(args) => commands::generate::run(args),
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
         Command::Invoke(args) => commands::invoke::run(args),
         Command::Logs(args) => commands::invoke::logs(args),

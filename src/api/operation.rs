@@ -84,6 +84,7 @@ operations! {
     ShowFunctionConfig = Get "/v2/{project_id}/fgs/functions/{function_urn}/config";
     UpdateFunctionConfig = Put "/v2/{project_id}/fgs/functions/{function_urn}/config";
     ShowFunctionCode = Get "/v2/{project_id}/fgs/functions/{function_urn}/code";
+    ExportFunction = Get "/v2/{project_id}/fgs/functions/{function_urn}/export";
     UpdateFunctionCode = Put "/v2/{project_id}/fgs/functions/{function_urn}/code";
     UpdateFunctionMaxInstanceConfig = Put "/v2/{project_id}/fgs/functions/{function_urn}/config-max-instance";
     ListFunctionVersions = Get "/v2/{project_id}/fgs/functions/{function_urn}/versions";

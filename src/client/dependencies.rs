@@ -143,6 +143,18 @@ impl Client {
         )
     }
 
+    /// The `download_link` of a version's show answer: a URL serving its package.
+    pub async fn dependency_download_link(&self, dep_id: &str, version: i64) -> Result<Option<String>, ApiError> {
+        let shown: Option<crate::api::types::DependencyVersionResponse> = optional(
+            self.json(Call::get(format!(
+                "/fgs/dependencies/{}/version/{version}",
+                seg(dep_id)
+            )))
+            .await,
+        )?;
+        Ok(shown.and_then(|s| s.download_link))
+    }
+
     /// `DELETE /fgs/dependencies/{dep_id}/version/{version}` (412 FSS.1033 while in use).
     pub async fn delete_dependency_version(&self, dep_id: &str, version: i64) -> Result<(), ApiError> {
         self.unit(Call::delete(format!(

@@ -145,6 +145,13 @@ impl Client {
         self.json(Call::get(format!("/fgs/functions/{}/code", seg(urn)))).await
     }
 
+    /// `GET …/functions/{urn}/export?type=code`: the code package itself (a zip; its SHA-512
+    /// is the function's `digest`). The one documented way to get a function's code back.
+    pub async fn export_function_code(&self, urn: &str) -> Result<bytes::Bytes, ApiError> {
+        let call = Call::get(format!("/fgs/functions/{}/export", seg(urn))).query("type", "code");
+        Ok(self.execute(call).await?.body)
+    }
+
     /// `PUT …/functions/{urn}/code` (code and dependency versions).
     pub async fn update_function_code(
         &self,

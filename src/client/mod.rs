@@ -378,6 +378,30 @@ impl Client {
         response.json().await.ok()
     }
 
+    /// An unsigned `GET url`: a dependency version's `download_link` (a URL that serves the
+    /// package by itself, like a pre-signed OBS link or the emulator's package URL).
+    pub async fn download(&self, url: &str) -> Result<bytes::Bytes, ApiError> {
+        let shown = url.split('?').next().unwrap_or(url).to_string();
+        let transport = |source| ApiError::Transport {
+            method: "GET".into(),
+            path: shown.clone(),
+            source,
+        };
+        let response = self.inner.http.get(url).send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            return Err(ApiError::UnexpectedBody {
+                method: "GET".into(),
+                path: shown,
+                status,
+                body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                request_id: None,
+            });
+        }
+        Ok(body)
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> ClientStats {
         let s = &self.inner.stats;

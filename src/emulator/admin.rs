@@ -12,6 +12,7 @@
 //!
 //! | method + path | effect |
 //! |---|---|
+//! | `GET /_emulator/packages/{sha512}` | a stored code or dependency package (a dependency version's `download_link`) |
 //! | `GET /_emulator/health` | `{status, functions, workflows, dependencies, data_dir}` |
 //! | `GET /_emulator/requests?since=N` | request log entries after sequence N |
 //! | `DELETE /_emulator/requests` | clear the request log |
@@ -25,7 +26,7 @@
 
 use axum::extract::Request;
 use axum::http::header::{HeaderMap, CONTENT_TYPE, HOST, ORIGIN};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use serde_json::{json, Value};
 
 use super::chaos::Rule;
@@ -48,6 +49,14 @@ fn error_body(code: &str, msg: String) -> Value {
 /// The handler of `/_emulator` and everything under it.
 pub(crate) fn endpoint(shared: &Arc<Shared>, req: Request) -> Response {
     let method = req.method().as_str();
+    if method == "GET" {
+        if let Some(digest) = req.uri().path().strip_prefix("/_emulator/packages/") {
+            return match guard(method, req.headers()) {
+                Ok(()) => package(shared, digest),
+                Err((status, value)) => json_response(status, &value),
+            };
+        }
+    }
     let (status, value) = match guard(method, req.headers()) {
         Ok(()) => {
             let uri = raw_uri(&req);
@@ -57,6 +66,28 @@ pub(crate) fn endpoint(shared: &Arc<Shared>, req: Request) -> Response {
         Err(refused) => refused,
     };
     json_response(status, &value)
+}
+
+/// `GET /_emulator/packages/{sha512}`: a stored code or dependency package, the target of
+/// the `download_link` a dependency version's show answers with.
+fn package(shared: &Shared, digest: &str) -> Response {
+    let missing = || {
+        json_response(
+            404,
+            &error_body("EMULATOR.0404", format!("no package with SHA-512 {digest}")),
+        )
+    };
+    if digest.len() != 128 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return missing();
+    }
+    match shared.blobs.get(digest) {
+        Ok(Some(bytes)) => ([(CONTENT_TYPE, "application/zip")], bytes).into_response(),
+        Ok(None) => missing(),
+        Err(e) => json_response(
+            500,
+            &error_body("EMULATOR.0500", format!("cannot read the package: {e}")),
+        ),
+    }
 }
 
 /// Whether a `Host` header names this machine by address or as `localhost`.

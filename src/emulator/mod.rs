@@ -211,6 +211,8 @@ pub(crate) struct Shared {
     pub timers: timers::Timers,
     /// Alias routing's draws (seeded with `Config::seed`).
     pub routing: routing::Routing,
+    /// `http://ADDR` of the listening socket: where `download_link`s point.
+    pub url: String,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -340,6 +342,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         executions: Mutex::default(),
         timers: timers::Timers::default(),
         routing,
+        url: format!("http://{addr}"),
     });
     tokio::spawn(timers::run(Arc::downgrade(&shared)));
     let (tx, rx) = watch::channel(false);

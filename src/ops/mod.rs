@@ -5,6 +5,7 @@
 //! | file | concern |
 //! |---|---|
 //! | `artifacts.rs` | every local artifact of a stack, built in memory: digests for the plan, base64 for the applier |
+//! | `generate.rs` | `fgform generate`'s reads (a live project, its code and dependency packages), the files it writes and the state it records |
 //! | `reconcile.rs` | resolving what an interrupted run left, refresh + plan, running a plan through the applier |
 //! | `saved.rs` | plan files: write, read, and the inputs `apply FILE` replays |
 //! | `rollout.rs` | the rollouts state records under way: their status with the new version's figures, promote and abort |
@@ -13,6 +14,7 @@
 //! The settings a command resolves once, and its runtime, are [`crate::session`].
 
 pub mod artifacts;
+pub mod generate;
 pub mod reconcile;
 pub mod rerun;
 pub mod rollout;

@@ -15,7 +15,10 @@ fn dep_key(project: &str, dep_id: &str) -> String {
 }
 
 /// A version as create, show (with `download_link`) and list-versions return it.
-fn version_view(project: &str, p: &DepPackage, v: &DepVersion, show: bool) -> DependencyVersionResponse {
+/// A show's `download_link` is a URL that serves the package: the emulator's own
+/// `/_emulator/packages/{sha512}` for an uploaded one, the OBS link for a linked one.
+fn version_view(ctx: &Ctx<'_>, p: &DepPackage, v: &DepVersion, show: bool) -> DependencyVersionResponse {
+    let project = ctx.project.as_str();
     DependencyVersionResponse {
         version: DependencyVersion {
             id: v.id.clone(),
@@ -32,7 +35,13 @@ fn version_view(project: &str, p: &DepPackage, v: &DepVersion, show: bool) -> De
             last_modified: Timestamp::Epoch(v.last_modified),
         },
         is_shared: false,
-        download_link: show.then(|| v.link.clone()),
+        download_link: show.then(|| {
+            if v.blob_digest.is_empty() {
+                v.link.clone()
+            } else {
+                format!("{}/_emulator/packages/{}", ctx.shared.url, v.blob_digest)
+            }
+        }),
     }
 }
 
@@ -183,7 +192,7 @@ pub(crate) fn create_version(ctx: &Ctx<'_>, db: &mut Db, staged: Option<Staged>)
     let n = validated(ctx, staged)?;
     let (key, number) = add_version(ctx, db, n)?;
     let p = &db.tables.dependencies[&key];
-    Resp::ok(version_view(&ctx.project, p, &p.versions[&number], false))
+    Resp::ok(version_view(ctx, p, &p.versions[&number], false))
 }
 
 fn package_not_found() -> Fail {
@@ -210,7 +219,7 @@ pub(crate) fn list_versions(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let p = &db.tables.dependencies[&key];
     let all: Vec<&DepVersion> = p.versions.values().collect();
     let (page, next, count) = page(all, start, items);
-    let deps: Vec<_> = page.iter().map(|v| version_view(&ctx.project, p, v, false)).collect();
+    let deps: Vec<_> = page.iter().map(|v| version_view(ctx, p, v, false)).collect();
     Resp::ok(page_body(deps, next, count))
 }
 
@@ -219,7 +228,7 @@ pub(crate) fn show_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {
     let n = version_number(ctx.param(1))?;
     let p = &db.tables.dependencies[&key];
     let v = p.versions.get(&n).ok_or_else(package_not_found)?;
-    Resp::ok(version_view(&ctx.project, p, v, true))
+    Resp::ok(version_view(ctx, p, v, true))
 }
 
 pub(crate) fn delete_version(ctx: &Ctx<'_>, db: &mut Db) -> Res<Resp> {

@@ -263,6 +263,15 @@ impl Resp {
             deferred: None,
         })
     }
+    /// A binary answer (`content_type` replaces the JSON one).
+    pub fn bytes(status: u16, body: Vec<u8>, content_type: &str) -> Resp {
+        Resp {
+            status,
+            body: Some(body),
+            headers: vec![("content-type".into(), content_type.into())],
+            deferred: None,
+        }
+    }
     pub fn no_content() -> Res<Resp> {
         Ok(Resp {
             status: 204,

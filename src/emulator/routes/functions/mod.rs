@@ -2,6 +2,7 @@
 //! The configuration checks are in `config.rs`, the views in `render.rs`.
 
 mod config;
+mod export;
 mod render;
 
 use base64::Engine as _;
@@ -525,6 +526,7 @@ pub(super) fn routes(r: Routes) -> Routes {
         .op(ShowFunctionConfig, |c, db, _| show_config(c, db))
         .op(UpdateFunctionConfig, |c, db, _| update_config(c, db))
         .op(ShowFunctionCode, |c, db, _| show_code(c, db))
+        .op(ExportFunction, |c, db, _| export::export(c, db))
         .op(UpdateFunctionCode, update_code)
         .op(UpdateFunctionMaxInstanceConfig, |c, db, _| max_instances(c, db))
 }

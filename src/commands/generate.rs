@@ -1,0 +1,144 @@
+//! `fgform generate --all | --function NAME… | --prefix P --out DIR`: a stack written from a
+//! live project, with its state recorded, so `fgform plan DIR` right after plans no change.
+
+use anyhow::{bail, Context as _};
+
+use crate::cli::GenerateArgs;
+use crate::client::{Client, ClientBuilder};
+use crate::error::{ExitStatus, Hint};
+use crate::ops::generate::{generate, Request, Select};
+use crate::ops::rerun::display_path;
+
+/// `fgform generate`.
+pub fn run(args: GenerateArgs) -> anyhow::Result<ExitStatus> {
+    if std::fs::read_dir(&args.out).is_ok_and(|mut entries| entries.next().is_some()) {
+        bail!(anyhow::anyhow!("`{}` is not empty", display_path(&args.out))
+            .context(Hint("generate writes a new stack: name a new folder with --out".into())));
+    }
+    let select = match (&args.prefix, args.function.is_empty()) {
+        (Some(prefix), _) => Select::Prefix(prefix.clone()),
+        (None, false) => Select::Functions(args.function.clone()),
+        (None, true) => Select::All,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let (client, provider) = connect(&args).await?;
+        std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", display_path(&args.out)))?;
+        let request = Request {
+            client: &client,
+            select,
+            out: args.out.clone(),
+            stack: args.stack.clone(),
+            provider,
+            parallelism: args.parallelism,
+        };
+        let written = generate(request, args.state.as_deref()).await?;
+        for note in &written.notes {
+            crate::outln!("note: {note}");
+        }
+        let g = &written.generated;
+        crate::outln!(
+            "Generated stack `{}` in {}: {} resource(s), recorded in the state {}.",
+            written.stack,
+            display_path(&args.out),
+            written.recorded,
+            written.state_shown
+        );
+        if !g.secrets.is_empty() {
+            let vars: Vec<&str> = g.secrets.iter().map(|s| s.var.as_str()).collect();
+            crate::outln!(
+                "Secrets are placeholders: set {} to their values before planning (the API never returns them).",
+                vars.join(", ")
+            );
+        }
+        let mut rerun = String::new();
+        if let Some(stage) = &written.stage {
+            rerun.push_str(&format!(" --stage {stage}"));
+        }
+        if let Some(endpoint) = &args.endpoint {
+            rerun.push_str(&format!(" --endpoint {endpoint}"));
+        }
+        if let Some(state) = &args.state {
+            rerun.push_str(&format!(" --state {state}"));
+        }
+        crate::outln!(
+            "Run `fgform plan {}{rerun}`: it should plan no change.",
+            crate::ops::rerun::shell_word(&display_path(&args.out))
+        );
+        Ok(ExitStatus::Success)
+    })
+}
+
+/// The client for the project to read, and the `provider:` the new stack names (`None` for
+/// the emulator's own region and project, which a stack without a provider targets).
+async fn connect(args: &GenerateArgs) -> anyhow::Result<(Client, Option<(String, String)>)> {
+    if args.endpoint.is_none()
+        && args.region.is_none()
+        && std::env::var("HUAWEICLOUD_SDK_REGION").is_err()
+        && std::env::var("HW_REGION_NAME").is_err()
+    {
+        bail!(
+            anyhow::anyhow!("generate reads a live project, and none is named").context(Hint(
+                "pass --endpoint URL (an `fgform emulator`) or --region REGION".into()
+            ))
+        );
+    }
+    let hint = || {
+        Hint(
+            "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the \
+             endpoint's credentials"
+                .into(),
+        )
+    };
+    let builder = || {
+        let mut b = ClientBuilder::from_env();
+        if let Some(region) = &args.region {
+            b = b.region(region);
+        }
+        if let Some(project) = &args.project_id {
+            b = b.project_id(project);
+        }
+        if let Some(endpoint) = &args.endpoint {
+            b = b.endpoint(endpoint);
+        }
+        b
+    };
+    let client = match &args.endpoint {
+        Some(_) => {
+            // An emulator tells its region and project; ask before building the real client.
+            let probe = builder()
+                .region(crate::api::local::REGION)
+                .project_id(crate::api::local::PROJECT_ID)
+                .build()
+                .context("cannot reach the endpoint")
+                .map_err(|e| e.context(hint()))?;
+            match probe.emulator_identity().await {
+                Some((region, projects)) => {
+                    let mut b = builder();
+                    if args.region.is_none() {
+                        b = b.region(region);
+                    }
+                    if args.project_id.is_none() && std::env::var("HUAWEICLOUD_SDK_PROJECT_ID").is_err() {
+                        if let Some(first) = projects.first() {
+                            b = b.project_id(first);
+                        }
+                    }
+                    b.build()
+                }
+                None => builder().build(),
+            }
+        }
+        None => builder().build(),
+    }
+    .context("cannot reach the project to read")
+    .map_err(|e| {
+        e.context(Hint(
+            "name it: --endpoint URL (an `fgform emulator`), or --region and credentials for the cloud \
+             (HUAWEICLOUD_SDK_AK/_SK/_PROJECT_ID)"
+                .into(),
+        ))
+    })?;
+    let local = client.region() == crate::api::local::REGION && client.project_id() == crate::api::local::PROJECT_ID;
+    let provider = (!local).then(|| (client.region().to_string(), client.project_id().to_string()));
+    Ok((client, provider))
+}
