@@ -119,6 +119,12 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
         .workflows
         .sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
     found.notes = notes.clone();
+    if let Some(lineage) = &lineage {
+        notes.push(format!(
+            "The new state takes over lineage {lineage}, the state these functions are tagged for: if that state still \
+             exists, delete one of the two, or both will manage them."
+        ));
+    }
     let generated = crate::generate::generate(&found);
     crate::atomic::write(
         &request.out.join("stack.yaml"),

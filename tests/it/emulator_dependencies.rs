@@ -363,3 +363,27 @@ async fn dependency_quota_is_1045() {
         .await;
     assert_eq!((r.status, r.code()), (403, "FSS.1045"));
 }
+
+#[tokio::test]
+async fn a_versions_download_link_serves_its_package() {
+    let emu = Emu::start().await;
+    let zip = zip_of("lib.py", b"X = 1\n");
+    let made = create_version(&emu, dep_body("dl", "Python3.9", &zip)).await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    let dep_id = made.body["dep_id"].as_str().unwrap();
+    let shown = emu.get(&format!("/fgs/dependencies/{dep_id}/version/1")).await;
+    let link = shown.body["download_link"].as_str().unwrap().to_string();
+    assert!(
+        link.starts_with(&format!("{}/_emulator/packages/", emu.url())),
+        "{link}"
+    );
+    let client = crate::support::local_client(&emu.url(), fgform::api::local::REGION, &emu.project);
+    let bytes = client.download(&link).await.unwrap();
+    assert_eq!(bytes.as_ref(), zip.as_slice());
+    assert_eq!(md5_hex(&bytes), shown.body["etag"].as_str().unwrap());
+    // Anything else under /_emulator/packages/ is a 404.
+    let missing = client
+        .download(&format!("{}/_emulator/packages/{}", emu.url(), "0".repeat(128)))
+        .await;
+    assert!(missing.is_err());
+}

@@ -774,3 +774,55 @@ async fn list_items_and_show_config_carry_the_documented_fields() {
     );
     assert_eq!(full["domain_id"].as_str().unwrap().len(), 32);
 }
+
+#[tokio::test]
+async fn export_gives_the_package_as_uploaded_or_a_bundle_with_the_configuration() {
+    let emu = Emu::start().await;
+    emu.create_function("exp").await;
+    let path = format!("/fgs/functions/{}/export", emu.urn("exp"));
+
+    let code = emu.get_q(&path, &[("type", "code")]).await;
+    assert_eq!(code.status, 200, "{}", code.text);
+    assert_eq!(code.headers["content-type"], "application/zip");
+    let client = support::local_client(&emu.url(), fgform::api::local::REGION, &emu.project);
+    let urn = format!(
+        "urn:fss:{}:{}:function:default:exp",
+        fgform::api::local::REGION,
+        emu.project
+    );
+    let bytes = client.export_function_code(&urn).await.unwrap();
+    assert_eq!(bytes.as_ref(), support::default_zip().as_slice());
+    let digest = client.show_function_config(&urn).await.unwrap().digest;
+    assert_eq!(sha512_hex(&bytes), digest);
+
+    // Code and configuration: a zip of NAME.zip and NAME.yaml (stored, so both read here).
+    let both = emu.get_q(&path, &[("code", "true"), ("config", "true")]).await;
+    assert_eq!(both.status, 200, "{}", both.text);
+    assert!(both.text.starts_with("PK"), "{}", both.text);
+    for want in ["exp.zip", "exp.yaml", "\"func_name\": \"exp\""] {
+        assert!(both.text.contains(want), "{want} missing");
+    }
+    let config = emu.get_q(&path, &[("type", "config")]).await;
+    assert!(config.text.contains("exp.yaml") && !config.text.contains("exp.zip"));
+
+    for (query, why) in [
+        (vec![], "at least one of code=true or config=true"),
+        (
+            vec![("type", "code"), ("code", "true")],
+            "type cannot be used with code or config",
+        ),
+        (vec![("type", "all")], "type must be code or config"),
+        (vec![("code", "yes")], "code must be true or false"),
+    ] {
+        let r = emu.get_q(&path, &query).await;
+        assert_eq!(r.status, 400, "{query:?}: {}", r.text);
+        assert!(r.text.contains(why), "{query:?}: {}", r.text);
+    }
+    let missing = emu
+        .get_q(
+            &format!("/fgs/functions/{}/export", emu.urn("nope")),
+            &[("type", "code")],
+        )
+        .await;
+    assert_eq!((missing.status, missing.code()), (404, "FSS.1051"));
+}
