@@ -203,7 +203,7 @@ mod tests {
             let json = serde_json::to_string(op).unwrap();
             assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), *op);
         }
-        assert_eq!(seen.len(), 57);
+        assert_eq!(seen.len(), 58);
     }
 
     #[test]
