@@ -50,6 +50,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Show, promote or abort the rollouts an apply left under way.
     Rollout(RolloutArgs),
+    /// Print the stack's outputs (`outputs:`) from the manifests and the state, like
+    /// `terraform output`; calls no API.
+    Output(OutputArgs),
 }
 
 /// `fgform rollout …`.
@@ -376,6 +379,22 @@ pub struct ShowArgs {
     /// Print the state as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `fgform output`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print only this output's value (a sensitive one included).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print JSON: `{"NAME": {"value": …, "sensitive": …, "description": …}}`, or with NAME
+    /// just its value.
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// With NAME: print the bare value, without quotes, for shell use.
+    #[arg(long, requires = "name")]
+    pub raw: bool,
 }
 
 /// `fgform state …`.

@@ -129,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Invoke(args) => commands::invoke::run(args),
         Command::Logs(args) => commands::invoke::logs(args),
         Command::Rollout(args) => commands::rollout::run(args),
+        Command::Output(args) => commands::output::run(args),
     }
 }
 

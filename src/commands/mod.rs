@@ -10,6 +10,7 @@ pub mod force_unlock;
 pub mod import;
 pub mod interrupt;
 pub mod invoke;
+pub mod output;
 pub mod package;
 pub mod plan;
 pub mod plan_output;

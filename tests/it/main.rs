@@ -26,6 +26,7 @@ mod emulator_workflows;
 mod environment;
 mod import;
 mod locking;
+mod outputs;
 mod pipeline;
 mod plan_markdown;
 mod reconcile;
