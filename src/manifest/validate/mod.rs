@@ -169,9 +169,10 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+    /// The text of string `node` as written, `${…}` and all.
+    fn raw_string<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n str> {
         match &node.kind {
-            Kind::Scalar { text, .. } if !node.is_null() => self.interpolate(text, node.span, path),
+            Kind::Scalar { text, .. } if !node.is_null() => Some(text),
             _ => {
                 self.error(
                     node.span,
@@ -182,6 +183,11 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = self.raw_string(node, path)?;
+        self.interpolate(text, node.span, path)
     }
 
     fn opt_string(&mut self, entries: Entries<'_>, key: &str, path: &str) -> Option<String> {

@@ -72,15 +72,7 @@ impl Checker<'_> {
     }
 
     fn output_value(&mut self, node: &Node, path: &str, functions: Entries<'_>) -> Option<Vec<Part>> {
-        let Kind::Scalar { text, .. } = &node.kind else {
-            self.error(
-                node.span,
-                path,
-                format!("expected a string, found {}", node.describe()),
-                None,
-            );
-            return None;
-        };
+        let text = self.raw_string(node, path)?;
         if let Some((expr, function, key)) = feeds_a_secret(text, functions) {
             self.error(
                 node.span,
