@@ -381,10 +381,18 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// `fgform output`.
+/// `fgform output` (it calls no API and takes no lock: those flags are accepted, unlisted).
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("endpoint", |a| a.hide(true)),
+    mut_arg("lock", |a| a.hide(true)),
+    mut_arg("parallelism", |a| a.hide(true)),
+    mut_arg("rate_limit", |a| a.hide(true)),
+    mut_arg("lock_timeout", |a| a.hide(true))
+)]
 pub struct OutputArgs {
-    /// Print only this output's value (a sensitive one included).
+    /// Print only this output's value (a sensitive one included); a directory given alone is
+    /// the stack's DIR.
     pub name: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
