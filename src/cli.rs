@@ -53,6 +53,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Show, promote or abort the rollouts an apply left under way.
     Rollout(RolloutArgs),
+    /// Print the stack's outputs (`outputs:`) from the manifests and the state, like
+    /// `terraform output`; calls no API.
+    Output(OutputArgs),
 }
 
 /// `fgform rollout …`.
@@ -416,6 +419,30 @@ pub struct ShowArgs {
     /// Print the state as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `fgform output` (it calls no API and takes no lock: those flags are accepted, unlisted).
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("endpoint", |a| a.hide(true)),
+    mut_arg("lock", |a| a.hide(true)),
+    mut_arg("parallelism", |a| a.hide(true)),
+    mut_arg("rate_limit", |a| a.hide(true)),
+    mut_arg("lock_timeout", |a| a.hide(true))
+)]
+pub struct OutputArgs {
+    /// Print only this output's value (a sensitive one included); a directory given alone is
+    /// the stack's DIR.
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print JSON: `{"NAME": {"value": …, "sensitive": …, "description": …}}`, or with NAME
+    /// just its value.
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// With NAME: print the bare value, without quotes, for shell use.
+    #[arg(long, requires = "name")]
+    pub raw: bool,
 }
 
 /// `fgform state …`.

@@ -19,7 +19,7 @@
 //! | [`cli`] | the command line (clap), Terraform's `-out` spellings | none |
 //! | [`commands`] | one thin file per subcommand: arguments → [`session`] → [`ops`] → output and exit status; `interrupt` (Ctrl-C/SIGTERM, exit 130) | terminal |
 //! | [`session`] | a command's settings resolved once: stack, stage, desired model, state location (`--state`, `FGFORM_STATE`, `state:`, default) and codec, endpoint or embedded emulator, credentials, rate, parallelism; its state store, lock and one tokio runtime | files, network |
-//! | [`ops`] | operations the commands and tests share: artifacts in memory, resolving an interrupted run, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested commands, rollout status / promote / abort | files, network |
+//! | [`ops`] | operations the commands and tests share: artifacts in memory, resolving an interrupted run, refresh + plan, running a plan (the one `apply::apply` call), plan files, suggested commands, rollout status / promote / abort, `outputs:` resolved from the state | files, network |
 //! | [`api`] | the wire vocabulary both sides share: [`api::Operation`] (every SDK operation with its method and path), request and response types, the error body, the one limits table, the API's validation rules (`api::rules`), URNs, AK/SK signing, timer schedules, `Secret`, local credentials | none |
 //! | [`manifest`] | stack directory → validated [`model`]: spanned YAML, overlays and stages, `${…}`, diagnostics with file:line, the format's schema | reads the stack |
 //! | [`model`] | desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`); it builds the `api::types` requests; the ownership tag (`Owner`) | none |
@@ -131,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Invoke(args) => commands::invoke::run(args),
         Command::Logs(args) => commands::invoke::logs(args),
         Command::Rollout(args) => commands::rollout::run(args),
+        Command::Output(args) => commands::output::run(args),
     }
 }
 

@@ -153,6 +153,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
         workflows: Default::default(),
         edges: Default::default(),
         code_bucket: None,
+        outputs: Default::default(),
     };
     let steps = order::steps(plan, desired.unwrap_or(&empty), &state);
     let (notes, mut notes_rx) = tokio::sync::mpsc::unbounded_channel();

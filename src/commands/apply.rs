@@ -167,6 +167,9 @@ pub(super) async fn execute(
             crate::outln!("\nDestroy complete! Resources: {gone} destroyed.");
         } else {
             crate::outln!("\nApply complete! Resources: {add} added, {change} changed, {gone} destroyed.");
+            for line in crate::ops::outputs::after_apply(&session.desired, outcome.state.as_ref()) {
+                crate::outln!("{line}");
+            }
         }
         return Ok(ExitStatus::Success);
     }

@@ -11,6 +11,7 @@ pub mod generate;
 pub mod import;
 pub mod interrupt;
 pub mod invoke;
+pub mod output;
 pub mod package;
 pub mod plan;
 pub mod plan_output;

@@ -24,6 +24,9 @@ pub enum Shape {
     OpenObject(&'static [Field]),
     /// A mapping of names to `Object`s.
     MapOf(&'static [Field]),
+    /// A mapping of names to `Object`s, each of which may be written as just its `value`
+    /// string.
+    MapOfShort(&'static [Field]),
     List(&'static Shape),
     /// Free JSON, passed through.
     Any,
@@ -98,6 +101,28 @@ pub static ROOT: &[Field] = &[
         "Functions, by name (`func_name`).",
     ),
     field("workflows", Shape::MapOf(WORKFLOW), "", "Workflows (函数流), by name."),
+    field(
+        "outputs",
+        Shape::MapOfShort(OUTPUT),
+        "",
+        "Values `fgform output` prints after apply, by name: `NAME: \"…${…}…\"` or `NAME: {value, description, sensitive}`.",
+    ),
+];
+
+pub static OUTPUT: &[Field] = &[
+    required(
+        "value",
+        Shape::String,
+        "",
+        "The string, with `${…}`: every form the manifests use, plus what the state records (`${function.NAME.trigger.T.id}`, `${function.NAME.alias.A.urn}`, `${function.NAME.version}`, `${workflow.NAME.id}`, `${dependency.NAME.id}`, `${dependency.NAME.version}`).",
+    ),
+    field("description", Shape::String, "", "What the output is for (in `fgform output --json`)."),
+    field(
+        "sensitive",
+        Shape::Boolean,
+        "",
+        "Shown as `(sensitive)` in listings; the value only with `--json` or when asked for by name.",
+    ),
 ];
 
 pub static PROVIDER: &[Field] = &[

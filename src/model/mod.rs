@@ -7,6 +7,7 @@
 pub mod address;
 pub mod function;
 pub mod limits;
+pub mod output;
 pub mod owner;
 pub mod release;
 pub mod workflow;
@@ -22,6 +23,7 @@ pub use address::{Address, AddressParseError};
 pub use function::{
     qualified_urn, AsyncSpec, Destination, FunctionRef, FunctionSpec, Hook, StrategyConfig, TriggerSpec, TriggerStatus,
 };
+pub use output::{OutputSpec, Part, StateRef};
 pub use owner::Owner;
 pub use release::{AliasSpec, AliasTarget, Publish, RolloutSpec, VersionsSpec};
 pub use workflow::{WorkflowFunction, WorkflowSpec};
@@ -49,6 +51,8 @@ pub struct Desired {
     /// `provider.code_bucket`: where a package too large for a base64 upload goes (the
     /// command may fill it from the state's bucket when the manifest names none).
     pub code_bucket: Option<CodeBucket>,
+    /// `outputs:`, by name.
+    pub outputs: BTreeMap<String, OutputSpec>,
 }
 
 /// The stack's `state:` setting.

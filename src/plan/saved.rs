@@ -447,6 +447,7 @@ mod tests {
             workflows: Default::default(),
             edges: Default::default(),
             code_bucket: None,
+            outputs: Default::default(),
         };
         let f = crate::model::FunctionSpec {
             func_name: "api".into(),

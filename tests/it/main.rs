@@ -27,6 +27,7 @@ mod environment;
 mod generate;
 mod import;
 mod locking;
+mod outputs;
 mod pipeline;
 mod plan_markdown;
 mod reconcile;

@@ -22,6 +22,9 @@ fn shape_schema(shape: &Shape, doc: &str) -> Value {
         Shape::Object(fields) => object_schema(fields, false),
         Shape::OpenObject(fields) => object_schema(fields, true),
         Shape::MapOf(fields) => json!({"type": "object", "additionalProperties": object_schema(fields, false)}),
+        Shape::MapOfShort(fields) => json!({"type": "object", "additionalProperties": {
+            "anyOf": [{"type": "string"}, object_schema(fields, false)]
+        }}),
         Shape::List(item) => json!({"type": "array", "items": shape_schema(item, "")}),
         Shape::Any => json!({}),
     };
@@ -74,6 +77,7 @@ pub fn reference_table() -> String {
             Shape::Object(_) => "mapping".into(),
             Shape::OpenObject(_) => "mapping (open)".into(),
             Shape::MapOf(_) => "map of name → mapping".into(),
+            Shape::MapOfShort(_) => "map of name → string or mapping".into(),
             Shape::List(item) => format!("list of {}", kind(item)),
             Shape::Any => "any (passed through)".into(),
         }
@@ -102,7 +106,7 @@ pub fn reference_table() -> String {
             };
             match shape {
                 Shape::Object(inner) | Shape::OpenObject(inner) => walk(&path, inner, out),
-                Shape::MapOf(inner) => walk(&format!("{path}.*"), inner, out),
+                Shape::MapOf(inner) | Shape::MapOfShort(inner) => walk(&format!("{path}.*"), inner, out),
                 _ => {}
             }
         }
@@ -130,7 +134,7 @@ pub fn key_paths() -> Vec<String> {
             }
             match shape {
                 Shape::Object(inner) | Shape::OpenObject(inner) => walk(&path, inner, out),
-                Shape::MapOf(inner) => walk(&format!("{path}.*"), inner, out),
+                Shape::MapOf(inner) | Shape::MapOfShort(inner) => walk(&format!("{path}.*"), inner, out),
                 _ => {}
             }
         }

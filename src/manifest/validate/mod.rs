@@ -3,6 +3,7 @@
 
 mod code;
 mod function;
+mod output;
 mod release;
 mod trigger;
 mod workflow;
@@ -168,9 +169,10 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+    /// The text of string `node` as written, `${…}` and all.
+    fn raw_string<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n str> {
         match &node.kind {
-            Kind::Scalar { text, .. } if !node.is_null() => self.interpolate(text, node.span, path),
+            Kind::Scalar { text, .. } if !node.is_null() => Some(text),
             _ => {
                 self.error(
                     node.span,
@@ -181,6 +183,11 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = self.raw_string(node, path)?;
+        self.interpolate(text, node.span, path)
     }
 
     fn opt_string(&mut self, entries: Entries<'_>, key: &str, path: &str) -> Option<String> {
@@ -415,6 +422,7 @@ impl<'a> Checker<'a> {
             let urn = crate::api::urn::workflow_urn(&region, &project, &entry.key);
             self.scope.workflow_urns.insert(entry.key.clone(), urn);
         }
+        self.scope.dependencies = dependencies.iter().map(|e| e.key.clone()).collect();
 
         let state = get(root_entries, "state")
             .map(|node| self.state_setting(node, provider.as_ref().map(|p| p.region.as_str())))
@@ -429,6 +437,7 @@ impl<'a> Checker<'a> {
             workflows: BTreeMap::new(),
             edges: BTreeSet::new(),
             code_bucket: self.code_bucket.clone().or_else(|| self.options.code_bucket.clone()),
+            outputs: BTreeMap::new(),
         };
         for entry in dependencies {
             if let Some(dependency) = self.dependency(entry) {
@@ -446,6 +455,8 @@ impl<'a> Checker<'a> {
             }
         }
         desired.edges = std::mem::take(&mut self.edges);
+        let outputs = self.named(root_entries, "outputs");
+        desired.outputs = self.outputs(outputs, functions);
         self.api_workflow_checks(workflows, &desired);
         Some(desired)
     }
