@@ -25,6 +25,7 @@ mod emulator_workflow_exec;
 mod emulator_workflows;
 mod environment;
 mod import;
+mod json_output;
 mod locking;
 mod pipeline;
 mod plan_markdown;
