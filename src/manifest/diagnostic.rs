@@ -178,23 +178,16 @@ mod tests {
 
     #[test]
     fn json_has_every_field_null_where_absent() {
-        let full = Diagnostic {
-            related: Some((
-                "first defined at".into(),
-                Location {
-                    file: "a.yaml".into(),
-                    line: 2,
-                    column: 3,
-                },
-            )),
-            ..Diagnostic::new("functions.f.memory", "bad").at(Some(Location {
-                file: "b.yaml".into(),
-                line: 4,
-                column: 5,
-            }))
-        }
-        .with_address(Some(Address::Function("f".into())))
-        .with_hint(Some("fix it".into()));
+        let place = |file: &str, line, column| Location {
+            file: file.into(),
+            line,
+            column,
+        };
+        let mut full = Diagnostic::new("functions.f.memory", "bad")
+            .at(Some(place("b.yaml", 4, 5)))
+            .with_address(Some(Address::Function("f".into())))
+            .with_hint(Some("fix it".into()));
+        full.related = Some(("first defined at".into(), place("a.yaml", 2, 3)));
         assert_eq!(
             full.to_json(),
             json!({"severity": "error", "message": "bad", "file": "b.yaml", "line": 4, "column": 5,

@@ -7,19 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::context::{TestContext, HANDLER};
+use crate::state_commands::STACK;
 use crate::support::fgform_in;
-
-const STACK: &str = r#"
-stack: pipes
-functions:
-  hello:
-    runtime: Python3.9
-    handler: index.handler
-    code: ./hello
-    async: { max_retries: 1 }
-    triggers:
-      nightly: { timer: { cron: "0 30 2 * * ?" } }
-"#;
 
 /// The schema `docs/NAME.schema.json`, itself checked against draft 2020-12, formats asserted.
 fn schema(name: &str) -> jsonschema::Validator {
@@ -52,7 +41,7 @@ fn assert_valid(schema: &jsonschema::Validator, value: &Value) {
 
 /// stdout as JSON lines: each parses, has a `type`, an RFC 3339 `@timestamp` and an
 /// `@message`, and validates against docs/apply-json.schema.json; the first is `version`.
-fn events(stdout: &[u8]) -> Vec<Value> {
+pub fn events(stdout: &[u8]) -> Vec<Value> {
     let schema = schema("apply-json");
     // The schema is no rubber stamp: an unknown type or a missing field fails it.
     let stamp = "2026-01-01T00:00:00Z";
