@@ -192,7 +192,9 @@ pub(super) async fn execute(
     }
     sink.emit(Event::Summary(summary(plan, &outcome, destroy)));
     if outcome.errors.is_empty() && !outcome.interrupted {
-        // Where `outputs` would be told, after the summary as Terraform tells them.
+        // The stack's outputs belong here, after the summary as Terraform orders them: a new
+        // `Event` variant (text and JSON renderings in events.rs) and its branch in
+        // docs/apply-json.schema.json.
         return Ok(ExitStatus::Success);
     }
     for (skipped, failed) in &outcome.skipped {
