@@ -172,6 +172,10 @@ pub struct GenerateArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Print one JSON document (`valid`, the counts, every diagnostic) instead of text
+    /// (docs/json-output.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fgform package`.
@@ -353,6 +357,10 @@ pub struct ApplyArgs {
     /// and checks (a hotfix).
     #[arg(long)]
     pub no_rollout: bool,
+    /// Print one JSON object per line instead of text (docs/json-output.md); needs
+    /// --auto-approve or a saved plan, as nothing can be asked.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fgform drift`. Takes no lock, so `--lock-timeout` is accepted and has no effect.
@@ -445,6 +453,17 @@ pub struct OutputArgs {
     pub raw: bool,
 }
 
+/// `fgform state list`.
+#[derive(Debug, Args)]
+pub struct StateListArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print each address with its kind, id (the URN for functions) and recorded
+    /// dependencies as JSON (docs/json-output.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `fgform state …`.
 #[derive(Debug, Args)]
 pub struct StateArgs {
@@ -455,7 +474,7 @@ pub struct StateArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List the addresses in state.
-    List(ShowArgs),
+    List(StateListArgs),
     /// Print one resource's recorded id and attributes; with `--serial N`, from an older
     /// version of the state (the whole version when no address is given).
     Show {

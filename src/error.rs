@@ -40,23 +40,48 @@ impl std::fmt::Display for Hint {
     }
 }
 
-/// Renders an error chain the way every fgform command reports failure.
-pub fn render(error: &anyhow::Error) -> String {
-    let mut out = String::new();
-    let mut hints = Vec::new();
+/// An error chain split the way [`render`] prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts {
+    /// The `error:` line.
+    pub error: String,
+    /// The `Caused by:` lines, outermost first.
+    pub causes: Vec<String>,
+    /// The `hint:` lines.
+    pub hints: Vec<String>,
+}
+
+/// Splits an error chain into its message, its causes and its hints.
+pub fn parts(error: &anyhow::Error) -> Parts {
+    let mut parts = Parts {
+        error: String::new(),
+        causes: Vec::new(),
+        hints: Vec::new(),
+    };
     let mut first = true;
     for cause in error.chain() {
         let text = cause.to_string();
         if let Some(hint) = text.strip_prefix(HINT_PREFIX) {
-            hints.push(hint.to_string());
-            continue;
-        }
-        if first {
-            let _ = writeln!(out, "error: {text}");
+            parts.hints.push(hint.to_string());
+        } else if first {
+            parts.error = text;
             first = false;
         } else {
-            let _ = writeln!(out, "  Caused by: {text}");
+            parts.causes.push(text);
         }
+    }
+    parts
+}
+
+/// Renders an error chain the way every fgform command reports failure.
+pub fn render(error: &anyhow::Error) -> String {
+    let Parts { error, causes, hints } = parts(error);
+    let mut out = String::new();
+    if !error.is_empty() || !causes.is_empty() {
+        let _ = writeln!(out, "error: {error}");
+    }
+    for cause in causes {
+        let _ = writeln!(out, "  Caused by: {cause}");
     }
     for hint in hints {
         let _ = writeln!(out, "hint: {hint}");

@@ -103,8 +103,14 @@ impl Session {
     /// Loads the stack the arguments name and resolves the settings; `Ok(None)` after
     /// printing the manifests' diagnostics.
     pub fn open(target: &TargetArgs) -> anyhow::Result<Option<Session>> {
-        let Some(mut desired) = load_desired(target)? else {
-            return Ok(None);
+        Ok(Self::load(target)?.map_err(|invalid| eprint!("{invalid}")).ok())
+    }
+
+    /// [`Session::open`], the manifests' problems returned instead of printed.
+    pub fn load(target: &TargetArgs) -> anyhow::Result<Result<Session, Invalid>> {
+        let mut desired = match load_stack(&target.stack, false)? {
+            Ok(desired) => desired,
+            Err(invalid) => return Ok(Err(invalid)),
         };
         let (location, state_shown) = state_location(target.state.as_deref(), &desired)?;
         // Code too large to send inline goes to the state's bucket when the stack names none.
@@ -125,7 +131,7 @@ impl Session {
             .region(desired.region())
             .project_id(desired.project_id())
             .requests_per_second(Some(rate));
-        Ok(Some(Session {
+        Ok(Ok(Session {
             target: target.clone(),
             desired,
             location,
@@ -327,7 +333,7 @@ async fn check_target_identity(client: &Client, desired: &Desired) -> anyhow::Re
 /// `check_upload_sizes` it also refuses a local package the API would refuse (packaging each
 /// folder into a sink: `validate` does, commands that build the packages anyway check what
 /// they build).
-pub fn load_stack(args: &StackArgs, check_upload_sizes: bool) -> anyhow::Result<Result<Desired, String>> {
+pub fn load_stack(args: &StackArgs, check_upload_sizes: bool) -> anyhow::Result<Result<Desired, Invalid>> {
     let options = LoadOptions {
         stage: args.stage.clone(),
         vars: args.vars.clone(),
@@ -337,19 +343,22 @@ pub fn load_stack(args: &StackArgs, check_upload_sizes: bool) -> anyhow::Result<
     };
     match manifest::load_dir(&args.dir, &options) {
         Ok(desired) => Ok(Ok(desired)),
-        Err(ManifestError::Invalid { dir, diagnostics }) => Ok(Err(diagnostic::render_all(&diagnostics, &dir))),
+        Err(ManifestError::Invalid { dir, diagnostics }) => Ok(Err(Invalid { dir, diagnostics })),
         Err(err) => Err(err).with_context(|| format!("failed to load the stack at `{}`", args.dir.display())),
     }
 }
 
-/// Loads the stack; `Ok(None)` after printing its diagnostics.
-fn load_desired(target: &TargetArgs) -> anyhow::Result<Option<Desired>> {
-    match load_stack(&target.stack, false)? {
-        Ok(desired) => Ok(Some(desired)),
-        Err(rendered) => {
-            eprint!("{rendered}");
-            Ok(None)
-        }
+/// A stack whose manifests have problems: each one, and the directory. Displays as
+/// `validate` prints it (every problem, then the count line).
+#[derive(Debug)]
+pub struct Invalid {
+    pub dir: PathBuf,
+    pub diagnostics: Vec<diagnostic::Diagnostic>,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&diagnostic::render_all(&self.diagnostics, &self.dir))
     }
 }
 

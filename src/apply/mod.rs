@@ -76,8 +76,8 @@ struct Ctx {
     no_rollout: bool,
     /// Raised once `stop` is: long steps (a rollout's waits) end early.
     stopping: AtomicBool,
-    /// Lines a step reports while it runs (a rollout's steps), for `progress`.
-    notes: tokio::sync::mpsc::UnboundedSender<String>,
+    /// What steps report while they run (a rollout's steps), for `progress`.
+    notes: tokio::sync::mpsc::UnboundedSender<Report>,
 }
 
 impl Ctx {
@@ -85,9 +85,52 @@ impl Ctx {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// A line about a step under way, indented under the finished-resource lines.
-    fn note(&self, line: String) {
-        let _ = self.notes.send(format!("  {line}"));
+    /// A line about `change`'s step under way.
+    fn note(&self, change: &Change, message: String) {
+        let _ = self.notes.send(Report::Note {
+            address: change.address.clone(),
+            action: change.action,
+            message,
+        });
+    }
+}
+
+/// What the applier tells as it runs, in order: for the command's text lines or `--json`
+/// events. It names resources and actions and carries error text, never attribute values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// A change's first step started.
+    Started { address: Address, action: Action },
+    /// A step of the change under way says how it goes (a rollout's steps).
+    Note {
+        address: Address,
+        action: Action,
+        message: String,
+    },
+    /// Every step of a change completed; `id` is what the state records for it now (none
+    /// once it is deleted).
+    Completed {
+        address: Address,
+        action: Action,
+        id: Option<String>,
+    },
+    /// A step of a change failed; the error is in [`Outcome::errors`] too.
+    Failed {
+        address: Address,
+        action: Action,
+        error: String,
+    },
+}
+
+impl Report {
+    /// The resource it is about.
+    pub fn address(&self) -> &Address {
+        match self {
+            Report::Started { address, .. }
+            | Report::Note { address, .. }
+            | Report::Completed { address, .. }
+            | Report::Failed { address, .. } => address,
+        }
     }
 }
 
@@ -122,8 +165,8 @@ pub struct ApplyOptions<'a> {
     pub parallelism: usize,
     /// Once raised, no new step starts; running ones finish and are recorded.
     pub stop: &'a AtomicBool,
-    /// Gets one line per finished resource, and a rollout's lines as it goes.
-    pub progress: &'a mut (dyn FnMut(String) + Send),
+    /// Gets each change's start, end or failure, and a rollout's notes as it goes.
+    pub progress: &'a mut (dyn FnMut(Report) + Send),
     /// `--no-rollout`: aliases go to their new version at once.
     pub no_rollout: bool,
 }
@@ -227,8 +270,8 @@ async fn run_steps(
     steps: &[Step],
     parallelism: usize,
     stop: &AtomicBool,
-    progress: &mut (dyn FnMut(String) + Send),
-    notes: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    progress: &mut (dyn FnMut(Report) + Send),
+    notes: &mut tokio::sync::mpsc::UnboundedReceiver<Report>,
     outcome: &mut Outcome,
 ) {
     let plan = &ctx.plan;
@@ -255,6 +298,13 @@ async fn run_steps(
                     break;
                 }
                 if !started.contains(&i) && !blocked.contains_key(&i) && step.after.iter().all(|j| done.contains(j)) {
+                    if !started.iter().any(|&j| steps[j].change == step.change) {
+                        let c = &plan.changes[step.change];
+                        progress(Report::Started {
+                            address: c.address.clone(),
+                            action: c.action,
+                        });
+                    }
                     started.insert(i);
                     let ctx = ctx.clone();
                     let step = step.clone();
@@ -291,18 +341,23 @@ async fn run_steps(
                 *left -= 1;
                 if *left == 0 {
                     let c = &plan.changes[change];
-                    let verb = match c.action {
-                        Action::Create => "created",
-                        Action::Update => "updated",
-                        Action::Replace => "replaced",
-                        Action::Delete => "destroyed",
-                    };
-                    progress(format!("{}: {verb}", c.address));
+                    let id = ctx.recorder.get(&c.address).map(|r| r.id).filter(|id| !id.is_empty());
+                    progress(Report::Completed {
+                        address: c.address.clone(),
+                        action: c.action,
+                        id: id.filter(|_| c.action != Action::Delete),
+                    });
                     outcome.done.push(c.address.clone());
                 }
             }
             Err(e) => {
                 unrecordable |= matches!(e, StepError::State(_));
+                let c = &plan.changes[steps[i].change];
+                progress(Report::Failed {
+                    address: c.address.clone(),
+                    action: c.action,
+                    error: error_text(&e),
+                });
                 blocked.insert(i, i);
                 outcome.errors.push(e);
             }
@@ -339,6 +394,17 @@ fn skip_blocked(steps: &[Step], started: &BTreeSet<usize>, blocked: &mut BTreeMa
         }
         blocked.extend(newly);
     }
+}
+
+/// A step's error as one line: the error and its causes, `: `-joined.
+fn error_text(e: &StepError) -> String {
+    let mut causes = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    causes.join(": ")
 }
 
 fn api(address: &Address) -> impl Fn(ApiError) -> StepError + '_ {

@@ -359,7 +359,7 @@ impl Run<'_> {
     }
 
     fn note(&self, line: String) {
-        self.ctx.note(format!("{}: {line}", self.change.address));
+        self.ctx.note(self.change, line);
     }
 }
 

@@ -1,10 +1,12 @@
 //! `fgform apply [DIR]` and `fgform destroy [DIR]`: refresh, plan, show the plan, ask (unless
 //! `--auto-approve`), apply under the state lock, report. `apply FILE` is `apply_saved.rs`.
+//! What they tell goes through one [`Sink`] (text, or `--json` lines: `events.rs`).
 
 use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::bail;
 
+use super::events::{self, Diagnostic, Event, Sink, Summary};
 use super::interrupt::Interrupt;
 use crate::apply::Payloads;
 use crate::cli::ApplyArgs;
@@ -13,18 +15,68 @@ use crate::error::{ExitStatus, Hint};
 use crate::ops::build_artifacts;
 use crate::ops::reconcile::{make_plan, resolve_pending, run_plan, targets, Run};
 use crate::ops::rerun::refuse_blocked;
-use crate::plan::{render, Plan};
-use crate::session::Session;
+use crate::plan::Plan;
+use crate::session::{Invalid, Session};
 use crate::state::State;
 
 /// `fgform apply [DIR]`, `fgform apply PLANFILE` and `fgform destroy`.
 pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
-    if !destroy && args.target.stack.dir.is_file() {
-        return super::apply_saved::run(args);
+    let mut sink = Sink::stdout(args.json);
+    let result = if !destroy && args.target.stack.dir.is_file() {
+        super::apply_saved::run(args, &mut sink)
+    } else {
+        run_dir(args, destroy, &mut sink)
+    };
+    // `main` prints it on stderr; the JSON lines tell it too.
+    if let Err(e) = &result {
+        sink.emit(Event::Diagnostic(Diagnostic::error(e)));
     }
-    let Some(session) = Session::open(&args.target)? else {
+    result
+}
+
+/// Opens the session, or tells the manifests' problems (`None`).
+pub(super) fn open(target: &crate::cli::TargetArgs, sink: &mut Sink) -> anyhow::Result<Option<Session>> {
+    match Session::load(target)? {
+        Ok(session) => Ok(Some(session)),
+        Err(invalid) => {
+            let Invalid { diagnostics, .. } = &invalid;
+            eprint!("{invalid}");
+            for d in diagnostics {
+                sink.emit(Event::Diagnostic(Diagnostic::manifest(d)));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// `--json` asks nothing: without `--auto-approve` it is refused, with the commands that
+/// run instead (as Terraform refuses `apply -json` without `-auto-approve` or a plan file).
+fn refuse_unapproved_json(session: &Session, args: &ApplyArgs, destroy: bool) -> anyhow::Result<()> {
+    if !args.json || args.auto_approve {
+        return Ok(());
+    }
+    let verb = events::operation(destroy);
+    let mut again = session.rerun_args();
+    for target in &args.targets {
+        again.push_str(&format!(" --target {}", crate::ops::rerun::shell_word(target)));
+    }
+    let no_rollout = if args.no_rollout { " --no-rollout" } else { "" };
+    let saved = if destroy { " --destroy" } else { "" };
+    Err(
+        anyhow::anyhow!("`{verb} --json` cannot ask for confirmation: it needs --auto-approve or a saved plan")
+            .context(Hint(format!(
+                "run `fgform {verb} --json --auto-approve{again}{no_rollout}`, or save a plan with \
+                 `fgform plan{again}{saved} --out fgform.plan` and apply it with \
+                 `fgform apply --json{no_rollout} fgform.plan`"
+            ))),
+    )
+}
+
+fn run_dir(args: ApplyArgs, destroy: bool, sink: &mut Sink) -> anyhow::Result<ExitStatus> {
+    let Some(session) = open(&args.target, sink)? else {
         return Ok(ExitStatus::Error);
     };
+    refuse_unapproved_json(&session, &args, destroy)?;
     let (desired, shown) = (&session.desired, &session.state_shown);
     let targets = targets(&args.targets)?;
     session.block_on(async {
@@ -46,13 +98,15 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 } else {
                     "it records no resources"
                 };
-                crate::outln!(
-                    "Nothing to destroy: {why} (state `{shown}`{}).",
-                    if targets.is_empty() { "" } else { ", --target" }
-                );
+                let targeted = if targets.is_empty() { "" } else { ", --target" };
+                let message = format!("Nothing to destroy: {why} (state `{shown}`{targeted}).");
+                sink.emit(Event::Summary(Summary::nothing("destroy", message)));
                 return Ok(ExitStatus::Success);
             }
-            print_plan(&plan);
+            sink.emit(Event::Plan {
+                plan: &plan,
+                operation: events::operation(destroy),
+            });
             refuse_blocked(&plan, &args.target, desired, shown)?;
             if plan.is_empty() {
                 return Ok(ExitStatus::Success);
@@ -70,21 +124,13 @@ pub fn run(args: ApplyArgs, destroy: bool) -> anyhow::Result<ExitStatus> {
                 destroy,
                 no_rollout: args.no_rollout,
             };
-            execute(&session, client, state, &payloads, &interrupt, &plan, how).await
+            execute(&session, client, state, &payloads, &interrupt, &plan, how, sink).await
         }
         .await;
         connection.close().await;
         lock.release();
         result
     })
-}
-
-/// Prints a plan as `plan` does.
-pub(super) fn print_plan(plan: &Plan) {
-    crate::out!(
-        "{}",
-        crate::printer::plan(&render::text(plan), crate::printer::stdout_color())
-    );
 }
 
 fn confirm(what: &str) -> anyhow::Result<bool> {
@@ -109,7 +155,8 @@ pub(super) struct How {
     pub no_rollout: bool,
 }
 
-/// Runs `plan`'s changes, printing progress and the summary.
+/// Runs `plan`'s changes, telling `sink` how they go and how the run ended.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn execute(
     session: &Session,
     client: &Client,
@@ -118,28 +165,13 @@ pub(super) async fn execute(
     interrupt: &Interrupt,
     plan: &Plan,
     how: How,
+    sink: &mut Sink,
 ) -> anyhow::Result<ExitStatus> {
     let How { destroy, no_rollout } = how;
-    crate::outln!();
     interrupt.start_applying();
-    // Without a terminal: one line per finished resource. On a terminal, the same lines plus
-    // a live `[done/total]` status line kept at the bottom.
-    let live = std::io::stdout().is_terminal();
-    let (total, started) = (plan.changes.len(), std::time::Instant::now());
-    let mut finished = 0usize;
-    let mut progress = |line: String| {
-        // Indented lines tell of a step under way (a rollout's), not a finished one.
-        if !line.starts_with(' ') {
-            finished += 1;
-        }
-        if live {
-            let elapsed = started.elapsed().as_secs_f64();
-            crate::out!("\r\x1b[2K{line}\n[{finished}/{total}] {elapsed:.1}s");
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-        } else {
-            crate::outln!("{line}");
-        }
-    };
+    sink.emit(Event::Applying {
+        total: plan.changes.len(),
+    });
     let run = Run {
         client,
         desired: (!destroy).then_some(&session.desired),
@@ -150,10 +182,7 @@ pub(super) async fn execute(
         stop: interrupt.stop_flag(),
         no_rollout,
     };
-    let outcome = run_plan(run, plan, &mut progress).await;
-    if live {
-        crate::out!("\r\x1b[2K");
-    }
+    let outcome = run_plan(run, plan, &mut |report| sink.emit(Event::Report(report))).await;
     let stats = client.stats();
     if stats.retries > 0 {
         eprintln!(
@@ -161,25 +190,22 @@ pub(super) async fn execute(
             stats.retries, stats.throttled
         );
     }
-    let (add, change, gone) = plan.counts();
+    sink.emit(Event::Summary(summary(plan, &outcome, destroy)));
     if outcome.errors.is_empty() && !outcome.interrupted {
-        if destroy {
-            crate::outln!("\nDestroy complete! Resources: {gone} destroyed.");
-        } else {
-            crate::outln!("\nApply complete! Resources: {add} added, {change} changed, {gone} destroyed.");
-            for line in crate::ops::outputs::after_apply(&session.desired, outcome.state.as_ref()) {
-                crate::outln!("{line}");
+        if !destroy {
+            let state = outcome.state.as_ref();
+            let lines = crate::ops::outputs::after_apply(&session.desired, state);
+            if !lines.is_empty() {
+                let values = crate::ops::outputs::after_apply_json(&session.desired, state);
+                sink.emit(Event::Outputs { lines, values });
             }
         }
         return Ok(ExitStatus::Success);
     }
-    crate::outln!(
-        "\n{} of {} changes completed; the state records them.",
-        outcome.done.len(),
-        plan.changes.len()
-    );
     for (skipped, failed) in &outcome.skipped {
-        eprintln!("{skipped}: not attempted: it waits for {failed}, which failed");
+        let line = format!("{skipped}: not attempted: it waits for {failed}, which failed");
+        eprintln!("{line}");
+        sink.emit(Event::Diagnostic(Diagnostic::warning(line, Some(skipped))));
     }
     if !outcome.errors.is_empty() {
         eprintln!(
@@ -191,11 +217,49 @@ pub(super) async fn execute(
     let rerun = session.rerun_args();
     let mut errors = outcome.errors.into_iter();
     let Some(first) = errors.next() else {
-        eprintln!("Interrupted: run `fgform plan{rerun}` to see what is left.");
+        let line = format!("Interrupted: run `fgform plan{rerun}` to see what is left.");
+        eprintln!("{line}");
+        sink.emit(Event::Diagnostic(Diagnostic::warning(line, None)));
         return Ok(ExitStatus::Interrupted);
     };
     for other in errors {
-        eprint!("{}", crate::error::render(&anyhow::Error::from(other)));
+        let other = anyhow::Error::from(other);
+        eprint!("{}", crate::error::render(&other));
+        sink.emit(Event::Diagnostic(Diagnostic::error(&other)));
     }
     Err(anyhow::Error::from(first).context(Hint(format!("run `fgform plan{rerun}` to see what is left"))))
+}
+
+/// How a run ended: the whole plan's counts and the text's `… complete!` line when it all
+/// ran, else the counts of what did complete.
+fn summary(plan: &Plan, outcome: &crate::apply::Outcome, destroy: bool) -> Summary {
+    let operation = events::operation(destroy);
+    let (add, change, gone) = plan.counts();
+    if outcome.errors.is_empty() && !outcome.interrupted {
+        let message = match destroy {
+            true => format!("Destroy complete! Resources: {gone} destroyed."),
+            false => format!("Apply complete! Resources: {add} added, {change} changed, {gone} destroyed."),
+        };
+        return Summary {
+            operation,
+            add,
+            change,
+            destroy: gone,
+            message,
+        };
+    }
+    let done: std::collections::BTreeSet<&crate::model::Address> = outcome.done.iter().collect();
+    let (add, change, gone) = plan.counts_of(|c| done.contains(&c.address));
+    let message = format!(
+        "{} of {} changes completed; the state records them.",
+        outcome.done.len(),
+        plan.changes.len()
+    );
+    Summary {
+        operation,
+        add,
+        change,
+        destroy: gone,
+        message,
+    }
 }

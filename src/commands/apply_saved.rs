@@ -2,7 +2,8 @@
 //! it is not stale: the state, the inputs (manifests, variables, artifacts) and the live
 //! side of every resource it touches must be as they were when it was made.
 
-use super::apply::{execute, print_plan};
+use super::apply::{execute, open};
+use super::events::{Event, Sink};
 use super::interrupt::Interrupt;
 use crate::cli::ApplyArgs;
 use crate::error::ExitStatus;
@@ -14,9 +15,9 @@ use crate::session::Session;
 use crate::state::State;
 
 /// `fgform apply PLANFILE`.
-pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(args: ApplyArgs, sink: &mut Sink) -> anyhow::Result<ExitStatus> {
     let replay = Replay::open(&args.target)?;
-    let Some(session) = Session::open(&replay.target)? else {
+    let Some(session) = open(&replay.target, sink)? else {
         return Ok(ExitStatus::Error);
     };
     let (desired, saved) = (&session.desired, &replay.saved);
@@ -49,7 +50,10 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                     session.save(&mut state)?;
                 }
                 let fresh = check_live(&session, client, &state, &artifacts, &replay).await?;
-                print_plan(&saved.plan);
+                sink.emit(Event::Plan {
+                    plan: &saved.plan,
+                    operation: super::events::operation(destroy),
+                });
                 if saved.plan.is_empty() {
                     return Ok(ExitStatus::Success);
                 }
@@ -59,7 +63,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitStatus> {
                     destroy,
                     no_rollout: args.no_rollout,
                 };
-                execute(&session, client, state, &payloads, &interrupt, &plan, how).await
+                execute(&session, client, state, &payloads, &interrupt, &plan, how, sink).await
             }
             .await;
             connection.close().await;

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod apply_saved;
 pub mod drift;
 pub mod emulator;
+pub mod events;
 pub mod force_unlock;
 pub mod generate;
 pub mod import;

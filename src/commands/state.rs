@@ -190,6 +190,40 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// `format_version` of `state list --json`.
+pub const LIST_FORMAT_VERSION: u32 = 1;
+
+/// `state list --json` (docs/state-list-json.schema.json): each address in state with its
+/// kind, the function it belongs to, its id and the addresses it depends on; no attribute.
+pub fn list_json(state: &State) -> serde_json::Value {
+    let resources: Vec<serde_json::Value> = state
+        .resources
+        .iter()
+        .map(|(address, r)| {
+            let parent = address.parse::<Address>().ok().and_then(|a| a.parent());
+            let depends_on = match r.private.get("depends_on") {
+                Some(serde_json::Value::Array(list)) => list,
+                _ => Vec::new(),
+            };
+            serde_json::json!({
+                "address": address,
+                "kind": r.kind,
+                "parent": parent.map(|p| p.to_string()),
+                "id": (!r.id.is_empty()).then_some(&r.id),
+                "depends_on": depends_on,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "format_version": LIST_FORMAT_VERSION,
+        "stack": state.stack,
+        "stage": state.stage,
+        "serial": state.serial,
+        "lineage": state.lineage,
+        "resources": resources,
+    })
+}
+
 /// `fgform state …`.
 pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
     match args.command {
@@ -197,6 +231,10 @@ pub fn run(args: StateArgs) -> anyhow::Result<ExitStatus> {
             let Some(state) = load(&args.target)? else {
                 return Ok(ExitStatus::Error);
             };
+            if args.json {
+                crate::outln!("{}", serde_json::to_string_pretty(&list_json(&state))?);
+                return Ok(ExitStatus::Success);
+            }
             for address in state.resources.keys() {
                 crate::outln!("{address}");
             }

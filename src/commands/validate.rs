@@ -1,8 +1,11 @@
 //! `fgform validate [DIR]`: load and check a stack, including the size of every local package
 //! against the API's upload limits; print every problem, exit 0 or 1.
 
+use serde_json::{json, Value};
+
 use crate::cli::ValidateArgs;
 use crate::error::ExitStatus;
+use crate::manifest::diagnostic::Diagnostic;
 use crate::model::Desired;
 use crate::session::load_stack;
 
@@ -25,15 +28,56 @@ pub fn summary(desired: &Desired) -> String {
     )
 }
 
+/// `format_version` of `validate --json`.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
-    match load_stack(&args.stack, true)? {
+    let loaded = load_stack(&args.stack, true);
+    if args.json {
+        let diagnostics: Vec<Value> = match &loaded {
+            Ok(Ok(_)) => Vec::new(),
+            Ok(Err(invalid)) => invalid.diagnostics.iter().map(|d| d.to_json()).collect(),
+            // Not a problem of the manifests (no such directory, unreadable): still one document.
+            Err(e) => vec![error_json(e)],
+        };
+        crate::outln!("{}", serde_json::to_string_pretty(&document(diagnostics))?);
+    }
+    match loaded? {
         Ok(desired) => {
-            crate::outln!("ok: {}", summary(&desired));
+            if !args.json {
+                crate::outln!("ok: {}", summary(&desired));
+            }
             Ok(ExitStatus::Success)
         }
-        Err(rendered) => {
-            eprint!("{rendered}");
+        Err(invalid) => {
+            eprint!("{invalid}");
             Ok(ExitStatus::Error)
         }
     }
+}
+
+/// The `validate --json` document (docs/validate-json.schema.json) for these diagnostics.
+fn document(diagnostics: Vec<Value>) -> Value {
+    let count = |severity: &str| diagnostics.iter().filter(|d| d["severity"] == severity).count();
+    let (errors, warnings) = (count("error"), count("warning"));
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "valid": errors == 0,
+        "error_count": errors,
+        "warning_count": warnings,
+        "diagnostics": diagnostics,
+    })
+}
+
+/// An error that kept the stack from loading at all, as a diagnostic with no place.
+fn error_json(e: &anyhow::Error) -> Value {
+    let parts = crate::error::parts(e);
+    let mut message = parts.error;
+    for cause in parts.causes {
+        message.push_str(": ");
+        message.push_str(&cause);
+    }
+    let mut diagnostic = Diagnostic::new("", message);
+    diagnostic.hint = (!parts.hints.is_empty()).then(|| parts.hints.join("\n"));
+    diagnostic.to_json()
 }

@@ -10,6 +10,8 @@
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
+use serde_json::{json, Value};
+
 use crate::model::Address;
 
 /// A place in a file: path as the user gave it, 1-based line and column.
@@ -91,6 +93,36 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// One entry of `validate --json`'s `diagnostics` (docs/validate-json.schema.json):
+    /// every field, `null` where the problem has none; paths as the text form prints them.
+    pub fn to_json(&self) -> Value {
+        let place = |l: Option<&Location>| {
+            (
+                l.map(|l| l.file.display().to_string()),
+                l.map(|l| l.line),
+                l.map(|l| l.column),
+            )
+        };
+        let (file, line, column) = place(self.location.as_ref());
+        let related = self.related.as_ref().map(|(what, l)| {
+            let (file, line, column) = place(Some(l));
+            json!({"message": what, "file": file, "line": line, "column": column})
+        });
+        json!({
+            "severity": "error",
+            "message": self.message,
+            "file": file,
+            "line": line,
+            "column": column,
+            "address": self.address.as_ref().map(Address::to_string),
+            "path": (!self.path.is_empty()).then_some(&self.path),
+            "hint": self.hint,
+            "related": related,
+        })
+    }
+}
+
 /// Renders all problems, a blank line between them, then the count line.
 pub fn render_all(diagnostics: &[Diagnostic], dir: &std::path::Path) -> String {
     let mut out = String::new();
@@ -141,6 +173,31 @@ mod tests {
         assert_eq!(
             diagnostic.render(),
             "error: functions.thumbnail.memory: 300 is not a valid memory size\n  --> stack.yaml:12:13\n  = address: function.thumbnail\nhint: use one of 128, 256, 512\n"
+        );
+    }
+
+    #[test]
+    fn json_has_every_field_null_where_absent() {
+        let place = |file: &str, line, column| Location {
+            file: file.into(),
+            line,
+            column,
+        };
+        let mut full = Diagnostic::new("functions.f.memory", "bad")
+            .at(Some(place("b.yaml", 4, 5)))
+            .with_address(Some(Address::Function("f".into())))
+            .with_hint(Some("fix it".into()));
+        full.related = Some(("first defined at".into(), place("a.yaml", 2, 3)));
+        assert_eq!(
+            full.to_json(),
+            json!({"severity": "error", "message": "bad", "file": "b.yaml", "line": 4, "column": 5,
+                   "address": "function.f", "path": "functions.f.memory", "hint": "fix it",
+                   "related": {"message": "first defined at", "file": "a.yaml", "line": 2, "column": 3}})
+        );
+        assert_eq!(
+            Diagnostic::new("", "not a mapping").to_json(),
+            json!({"severity": "error", "message": "not a mapping", "file": null, "line": null, "column": null,
+                   "address": null, "path": null, "hint": null, "related": null})
         );
     }
 

@@ -123,6 +123,21 @@ pub fn json(resolved: &[Resolved<'_>]) -> Value {
     Value::Object(out)
 }
 
+/// The outputs `apply --json` tells after its summary: `{"NAME": {"sensitive": …, "value"?: …}}`,
+/// the value left out when it is sensitive (events carry no secret) or not yet known.
+pub fn after_apply_json(desired: &Desired, state: Option<&State>) -> Value {
+    let mut out = Map::new();
+    for (name, spec) in &desired.outputs {
+        let mut entry = Map::new();
+        entry.insert("sensitive".into(), spec.sensitive.into());
+        if let (false, Some(Ok(value))) = (spec.sensitive, state.map(|s| value(name, spec, s))) {
+            entry.insert("value".into(), value.into());
+        }
+        out.insert(name.clone(), Value::Object(entry));
+    }
+    Value::Object(out)
+}
+
 /// The lines `apply` prints after `Apply complete!`: a blank line, `Outputs:`, a blank line
 /// and one line per output; none when the stack declares no outputs. An output whose
 /// resource the state does not hold (after `--target`) says which one it waits for.

@@ -73,8 +73,8 @@ pub struct Run<'a> {
     pub no_rollout: bool,
 }
 
-/// Runs `plan`'s changes; `progress` gets one line per finished resource.
-pub async fn run_plan(run: Run<'_>, plan: &Plan, progress: &mut (dyn FnMut(String) + Send)) -> Outcome {
+/// Runs `plan`'s changes; `progress` hears of each change's start and end as they happen.
+pub async fn run_plan(run: Run<'_>, plan: &Plan, progress: &mut (dyn FnMut(apply::Report) + Send)) -> Outcome {
     apply::apply(apply::ApplyOptions {
         client: run.client,
         desired: run.desired,

@@ -198,8 +198,13 @@ impl Blocked {
 impl Plan {
     /// `(to add, to change, to destroy)`; a replace counts as one add and one destroy.
     pub fn counts(&self) -> (usize, usize, usize) {
+        self.counts_of(|_| true)
+    }
+
+    /// [`Plan::counts`] of the changes `keep` keeps.
+    pub fn counts_of(&self, keep: impl Fn(&Change) -> bool) -> (usize, usize, usize) {
         let mut counts = (0, 0, 0);
-        for change in &self.changes {
+        for change in self.changes.iter().filter(|c| keep(c)) {
             match change.action {
                 Action::Create => counts.0 += 1,
                 Action::Update => counts.1 += 1,

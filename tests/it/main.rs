@@ -26,6 +26,7 @@ mod emulator_workflows;
 mod environment;
 mod generate;
 mod import;
+mod json_output;
 mod locking;
 mod outputs;
 mod pipeline;

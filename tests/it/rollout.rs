@@ -470,3 +470,33 @@ async fn a_stale_rollout_record_is_reported_and_cleared_not_acted_on() {
         .get("rollout")
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_json_tells_a_rollouts_steps_as_apply_progress() {
+    let ctx = context("5m", "[10, 50, 100]").await;
+    first_apply(&ctx).await;
+    write_code(&ctx, "two", 0);
+    let (out, steps) = drive(&ctx, start_apply(&ctx, &["--json"]), 300, Some(301)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
+    assert_eq!(steps, vec![10, 50]);
+    let events = crate::json_output::events(&out.stdout);
+    let progress: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "apply_progress")
+        .inspect(|e| assert_eq!(e["address"], "function.api.alias.live", "{e}"))
+        .map(|e| e["note"].as_str().unwrap())
+        .collect();
+    assert!(
+        progress[0].starts_with("step 1/3: v2 takes 10% of the traffic"),
+        "{progress:?}"
+    );
+    assert_eq!(progress.last(), Some(&"v2 takes all the traffic"), "{progress:?}");
+    // Each step's notes come between the alias's start and its completion.
+    let at = |kind: &str| {
+        events
+            .iter()
+            .position(|e| e["type"] == kind && e["address"] == "function.api.alias.live")
+            .unwrap_or_else(|| panic!("no {kind}: {events:#?}"))
+    };
+    assert!(at("apply_start") < at("apply_progress") && at("apply_progress") < at("apply_complete"));
+}

@@ -6,7 +6,8 @@ use fgform::state::{self, Lock};
 
 use crate::context::{TestContext, HANDLER};
 
-const STACK: &str = r#"
+/// A function with an async config and a timer (also what `json_output` applies).
+pub const STACK: &str = r#"
 stack: moves
 functions:
   hello:
