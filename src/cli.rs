@@ -29,6 +29,9 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Show what apply would change (exit 2 with --detailed-exitcode when something would).
     Plan(PlanArgs),
+    /// Print the resources and what each refers to, as Graphviz dot or Mermaid (`--plan`:
+    /// marked with what a plan would do).
+    Graph(GraphArgs),
     /// Make the live resources match the manifests (`apply PLANFILE`: run a saved plan).
     Apply(ApplyArgs),
     /// Delete every resource the state records.
@@ -291,6 +294,29 @@ impl PlanArgs {
             (None, false) => PlanFormat::Text,
         }
     }
+}
+
+/// `fgform graph`. Without `--plan` only the stack flags count: no API call is made.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// `dot` (Graphviz) or `mermaid` (a Mermaid flowchart).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot, value_name = "FORMAT")]
+    pub format: GraphFormat,
+    /// Refresh and plan as `fgform plan` does, and mark each resource with its planned action
+    /// (create, update, replace, delete, no-op), including those the plan deletes.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+/// How `fgform graph` prints the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz: `fgform graph | dot -Tsvg > graph.svg`.
+    Dot,
+    /// A Mermaid `flowchart`, for Markdown that renders Mermaid.
+    Mermaid,
 }
 
 /// `fgform apply [DIR]` / `fgform apply PLANFILE` / `fgform destroy`. Given a file made by

@@ -7,6 +7,7 @@ pub mod apply_saved;
 pub mod drift;
 pub mod emulator;
 pub mod force_unlock;
+pub mod graph;
 pub mod import;
 pub mod interrupt;
 pub mod invoke;
