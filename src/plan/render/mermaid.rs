@@ -205,7 +205,12 @@ impl Chart<'_> {
                     .and_then(Value::as_array)
                     .map_or(&[][..], Vec::as_slice)
                     .iter()
-                    .filter_map(|a| a.get("function_ref")?.get("ref_name")?.as_str())
+                    .filter_map(|a| {
+                        a.get("function_ref")
+                            .and_then(|f| f.get("ref_name"))
+                            .or(a.get("function"))
+                    })
+                    .filter_map(Value::as_str)
                     .map(text)
                     .collect();
                 if !called.is_empty() {
@@ -239,7 +244,7 @@ impl Chart<'_> {
         };
         let end = s.get("end").and_then(Value::as_bool).unwrap_or(false) || field(s, "type") == "End";
         if !end {
-            edge("-->", None, field(s, "transition"));
+            edge("-->", None, next(s));
         }
         let list = |key: &str| {
             s.get(key)
@@ -248,21 +253,29 @@ impl Chart<'_> {
                 .unwrap_or_default()
         };
         for c in list("conditions").into_iter().chain(list("data_conditions")) {
-            edge("-->", Some(field(c, "condition").to_string()), field(c, "transition"));
+            edge("-->", Some(field(c, "condition").to_string()), next(c));
         }
         let default = s
             .get("default")
             .and_then(Value::as_str)
-            .or_else(|| s.get("default_condition")?.get("transition")?.as_str());
+            .or_else(|| s.get("default_condition")?.as_object().map(next));
         edge("-->", Some("default".into()), default.unwrap_or_default());
         for h in list("on_errors") {
             let mut label = format!("on error {}", field(h, "error"));
             if let Some(r) = h.get("retry_ref").and_then(Value::as_str) {
                 let _ = write!(label, ", retry {r}");
             }
-            edge("-.->", Some(label), field(h, "transition"));
+            edge("-.->", Some(label), next(h));
         }
     }
+}
+
+/// Where a state, choice or handler goes: `transition` as fgform sends it, or `next` as
+/// written where fgform passes keys through (Switch choices, nested states).
+fn next(m: &Map<String, Value>) -> &str {
+    Some(field(m, "transition"))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| field(m, "next"))
 }
 
 /// The node id of state `state` of the graph at `path`.
@@ -304,7 +317,7 @@ mod tests {
         let def = json!({
             "start": "pick",
             "states": [
-                {"id": "pick", "type": "Switch", "conditions": [{"condition": "$.n > 3", "transition": "many"}], "default": "few"},
+                {"id": "pick", "type": "Switch", "conditions": [{"condition": "$.n > 3", "transition": "many"}, {"condition": "$.n < 0", "next": "few"}], "default": "few"},
                 {"id": "many", "type": "Operation", "actions": [{"function_ref": {"ref_name": "big"}}],
                  "on_errors": [{"error": "X", "transition": "few", "retry_ref": "r"}], "transition": "fan", "end": false},
                 {"id": "fan", "type": "Parallel", "branches": [
@@ -326,6 +339,7 @@ mod tests {
             "s__few([\"few<br/>Sleep 5s\"])",
             "s__done(((\"done<br/>End\")))",
             "s__pick -->|\"$.n #gt; 3\"| s__many",
+            "s__pick -->|\"$.n #lt; 0\"| s__few",
             "s__pick -->|\"default\"| s__few",
             "s__many -.->|\"on error X, retry r\"| s__few",
             "s__many --> s__fan",
