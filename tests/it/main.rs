@@ -24,6 +24,7 @@ mod emulator_versions;
 mod emulator_workflow_exec;
 mod emulator_workflows;
 mod environment;
+mod graph;
 mod import;
 mod locking;
 mod pipeline;
