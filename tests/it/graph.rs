@@ -3,20 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::context::{transcript, TestContext};
-
-/// `fgform ARGS`, which must exit 0; its stdout.
-async fn stdout_of(s: &TestContext, args: &[&str]) -> String {
-    let out = s.on_stack(args).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "`fgform {}`: {}",
-        args.join(" "),
-        transcript(&out)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::context::TestContext;
 
 /// The dot text's shape, without Graphviz: one `digraph`, statements ending in `;`, every
 /// edge between declared nodes, each node declared once. Returns the declared node ids.
@@ -42,8 +29,8 @@ fn dot_structure(dot: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn graph_draws_the_manifests_without_any_api_call() {
     let s = TestContext::example("shop").await;
-    let dot = stdout_of(&s, &["graph"]).await;
-    let mermaid = stdout_of(&s, &["graph", "--format", "mermaid"]).await;
+    let dot = s.ok(&["graph"]).await;
+    let mermaid = s.ok(&["graph", "--format", "mermaid"]).await;
     assert!(s.emu.requests().is_empty(), "graph without --plan called the API");
     assert!(!s.state_path.exists(), "graph without --plan wrote a state");
     let nodes = dot_structure(&dot);
@@ -56,7 +43,7 @@ async fn graph_draws_the_manifests_without_any_api_call() {
     insta::assert_snapshot!("graph_shop_dot", dot);
     insta::assert_snapshot!("graph_shop_mermaid", mermaid);
     // The same stack gives the same text.
-    assert_eq!(stdout_of(&s, &["graph"]).await, dot);
+    assert_eq!(s.ok(&["graph"]).await, dot);
 }
 
 #[tokio::test]
@@ -66,10 +53,7 @@ async fn graph_refuses_invalid_manifests_with_their_diagnostics() {
         "stack: g\nfunctions:\n  f: { runtime: Python3.9, handler: i.h, code: ./f, memory: 300 }\n",
     )])
     .await;
-    let out = s.on_stack(&["graph"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", transcript(&out));
-    assert!(out.stdout.is_empty());
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = s.fails(&["graph"]).await;
     assert!(stderr.contains("300 is not a valid memory size"), "{stderr}");
 }
 
@@ -99,8 +83,8 @@ async fn graph_plan_marks_each_resource_with_its_planned_action() {
     let serial = s.state().serial;
     let writes = s.writes();
 
-    let dot = stdout_of(&s, &["graph", "--plan"]).await;
-    let mermaid = stdout_of(&s, &["graph", "--plan", "--format", "mermaid"]).await;
+    let dot = s.ok(&["graph", "--plan"]).await;
+    let mermaid = s.ok(&["graph", "--plan", "--format", "mermaid"]).await;
     assert_eq!(s.writes(), writes, "graph --plan only reads");
     assert_eq!(s.state().serial, serial, "graph --plan wrote the state");
     dot_structure(&dot);
