@@ -555,4 +555,25 @@ mod tests {
             Err(clap::error::ErrorKind::InvalidValue)
         );
     }
+
+    #[test]
+    fn graph_defaults_to_dot_from_the_manifests() {
+        use clap::Parser as _;
+
+        use super::{Cli, Command, GraphFormat};
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Graph(g)) => Ok((g.format, g.plan, g.target.stack.dir)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(parse(&["fgform", "graph"]), Ok((GraphFormat::Dot, false, ".".into())));
+        assert_eq!(
+            parse(&["fgform", "graph", "stack", "--format", "mermaid", "--plan"]),
+            Ok((GraphFormat::Mermaid, true, "stack".into()))
+        );
+        assert_eq!(
+            parse(&["fgform", "graph", "--format", "svg"]),
+            Err(clap::error::ErrorKind::InvalidValue)
+        );
+    }
 }

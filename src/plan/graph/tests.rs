@@ -180,6 +180,26 @@ fn a_plan_annotates_each_node_and_adds_what_it_deletes() {
     );
 }
 
+#[test]
+fn resources_the_plan_cannot_touch_are_marked_blocked() {
+    let d = desired(STACK);
+    let audit = addr("function.audit");
+    let plan = Plan {
+        blocked: vec![crate::plan::Blocked {
+            address: audit.clone(),
+            id: "urn".into(),
+            owner: None,
+            reason: "not ours".into(),
+            recorded: false,
+        }],
+        ..Plan::default()
+    };
+    let g = from_plan(&d, &State::new("g", None), &plan);
+    assert_eq!(g.nodes[&audit], Some(Planned::Blocked));
+    assert_eq!(g.nodes[&addr("function.thumbnail")], Some(Planned::NoOp));
+    assert!(mermaid(&g).contains("  class n__function_2Eaudit blocked\n"));
+}
+
 /// A graph whose names hold what each format must escape.
 fn awkward() -> Graph {
     let a = Address::Function("a\"b\\".into());
