@@ -178,14 +178,18 @@ fn workflow_charts(plan: &Plan, room: usize) -> String {
         }
     }
     if !left_out.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n*Charts of {} not shown (comment size limit).*",
-            left_out.join(", ")
-        );
+        // Named up to a few, so the note itself stays small.
+        let mut named = left_out.iter().take(MAX_NAMED).cloned().collect::<Vec<_>>().join(", ");
+        if left_out.len() > MAX_NAMED {
+            let _ = write!(named, " and {} more", left_out.len() - MAX_NAMED);
+        }
+        let _ = writeln!(out, "\n*Charts of {named} not shown (comment size limit).*");
     }
     out
 }
+
+/// How many workflows a note of charts left out names.
+const MAX_NAMED: usize = 10;
 
 /// After a cut: how many lines were left out and where to find them.
 fn note_cut(out: &mut String, lines: usize, elsewhere: &str) {
@@ -390,7 +394,7 @@ mod tests {
             .collect();
         let after = json!({"definition": {"start": "s0", "states": states}});
         let plan = Plan {
-            changes: (0..10)
+            changes: (0..20)
                 .map(|i| workflow_change(&format!("w{i}"), Action::Create, serde_json::Value::Null, after.clone()))
                 .collect(),
             ..Plan::default()
@@ -399,7 +403,8 @@ mod tests {
         assert!(md.len() <= MAX_COMMENT, "{}", md.len());
         assert!(md.contains("**Workflow `workflow.w0`** (new)"), "{md}");
         assert!(md.contains("not shown (comment size limit).*"), "{md}");
-        assert!(md.contains("`workflow.w9`"), "{md}");
+        assert!(md.contains("`workflow.w2`, "), "{md}");
+        assert!(md.contains(" and 8 more not shown (comment size limit).*"), "{md}");
         assert_eq!(md.matches("```mermaid").count(), md.matches("flowchart TD").count());
     }
 }
