@@ -29,6 +29,9 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Show what apply would change (exit 2 with --detailed-exitcode when something would).
     Plan(PlanArgs),
+    /// Print the resources and what each refers to, as Graphviz dot or Mermaid (`--plan`:
+    /// marked with what a plan would do).
+    Graph(GraphArgs),
     /// Make the live resources match the manifests (`apply PLANFILE`: run a saved plan).
     Apply(ApplyArgs),
     /// Delete every resource the state records.
@@ -340,6 +343,29 @@ impl PlanArgs {
     }
 }
 
+/// `fgform graph`. Without `--plan` only the stack flags count: no API call is made.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// `dot` (Graphviz) or `mermaid` (a Mermaid flowchart).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot, value_name = "FORMAT")]
+    pub format: GraphFormat,
+    /// Refresh and plan as `fgform plan` does, and mark each resource with its planned action
+    /// (create, update, replace, delete, no-op), including those the plan deletes.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+/// How `fgform graph` prints the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz: `fgform graph | dot -Tsvg > graph.svg`.
+    Dot,
+    /// A Mermaid `flowchart`, for Markdown that renders Mermaid.
+    Mermaid,
+}
+
 /// `fgform apply [DIR]` / `fgform apply PLANFILE` / `fgform destroy`. Given a file made by
 /// `fgform plan -out`, apply runs exactly that plan without asking, after checking that the
 /// state, the manifests, the packages and every resource it touches are as planned.
@@ -612,6 +638,27 @@ mod tests {
         );
         assert_eq!(
             format(&["fgform", "plan", "--format", "html"]),
+            Err(clap::error::ErrorKind::InvalidValue)
+        );
+    }
+
+    #[test]
+    fn graph_defaults_to_dot_from_the_manifests() {
+        use clap::Parser as _;
+
+        use super::{Cli, Command, GraphFormat};
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Graph(g)) => Ok((g.format, g.plan, g.target.stack.dir)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(parse(&["fgform", "graph"]), Ok((GraphFormat::Dot, false, ".".into())));
+        assert_eq!(
+            parse(&["fgform", "graph", "stack", "--format", "mermaid", "--plan"]),
+            Ok((GraphFormat::Mermaid, true, "stack".into()))
+        );
+        assert_eq!(
+            parse(&["fgform", "graph", "--format", "svg"]),
             Err(clap::error::ErrorKind::InvalidValue)
         );
     }

@@ -25,7 +25,7 @@
 //! | [`model`] | desired state in API vocabulary (`Desired`, `FunctionSpec`, `Address`); it builds the `api::types` requests; the ownership tag (`Owner`) | none |
 //! | [`package`] | deterministic zips hashed once by the writer, upload limits checked in one place | reads code, writes zips |
 //! | [`refresh`] | the live side of what the state records and the manifests name ([`plan::Live`]): GETs only, bounded parallelism | network |
-//! | [`plan`] | desired × state × live → changes, each with its typed calls (`plan::call`: an operation and the request pure code built), one diff file per resource kind (`resources/`), the step graph (`order`), plan text, JSON and Markdown (`render`), saved plans and their stale checks (`saved`), import records, rollouts as plans and state carry them and how a step is judged (`rollout`) | none |
+//! | [`plan`] | desired × state × live → changes, each with its typed calls (`plan::call`: an operation and the request pure code built), one diff file per resource kind (`resources/`), the step graph (`order`) and the resource graph `fgform graph` draws from its edges (`graph`: `dot` and Mermaid), plan text, JSON and Markdown with a Mermaid chart of each changed workflow (`render`), saved plans and their stale checks (`saved`), import records, rollouts as plans and state carry them and how a step is judged (`rollout`) | none |
 //! | [`apply`] | the scheduler (steps in dependency order, `parallelism` at a time, a failure stops only its dependents) and one sender per resource kind (`function`, `dependency`, `trigger`, `async_config`, `version`, `alias`, `workflow`) filling the values only the run knows; `rollout` (an alias's traffic moved to a new version step by step, each step recorded before it is waited on, judged by the new version's statistics, rolled back when it fails); `recover` (intents a killed run left), `inventory` (what the project holds, for drift), `import` (import's reads and refusals) | network |
 //! | [`drift`] | live × recorded attributes × inventory → changed/deleted/unmanaged/pending, the ignore file, drift text and JSON | none |
 //! | [`state`] | the state document (serial, lineage, raw JSON attributes, pending intents) and where it lives: `location` (parsing, pure), `backend` (one trait: conditional write, journal, lock, history; `file`, `postgres`, `s3` for S3/OBS with the store probe), `store` (`StateStore`: load with the journal replayed, conditional save against the version read), `crypto` (AES-256-GCM at rest), the group-commit writer (`recorder`), `state mv`/`rm` surgery | state dir, PostgreSQL, S3/OBS |
@@ -120,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Package(args) => commands::package::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Plan(args) => commands::plan::run(args),
+        Command::Graph(args) => commands::graph::run(args),
         Command::Apply(args) => commands::apply::run(args, false),
         Command::Destroy(args) => commands::apply::run(args, true),
         Command::Drift(args) => commands::drift::run(args),

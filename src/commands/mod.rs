@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod events;
 pub mod force_unlock;
 pub mod generate;
+pub mod graph;
 pub mod import;
 pub mod interrupt;
 pub mod invoke;

@@ -4,9 +4,9 @@
 
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::error::ExitStatus;
-use crate::ops::reconcile::{make_plan, resolve_pending, targets};
+use crate::ops::reconcile::{plan_stack, targets, Planned};
 use crate::ops::rerun::{refuse_blocked, shell_word};
-use crate::ops::{build_artifacts, saved};
+use crate::ops::saved;
 use crate::session::Session;
 
 /// `fgform plan`.
@@ -17,24 +17,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitStatus> {
     let (desired, shown) = (&session.desired, &session.state_shown);
     let targets = targets(&args.targets)?;
     session.block_on(async {
-        let loaded = session.load_checked()?;
-        // What a saved plan checks the state against: the file as found, before any
-        // in-memory resolution of interrupted calls.
-        let prior = crate::plan::saved::PriorState {
-            lineage: loaded.as_ref().map(|s| s.lineage.clone()),
-            serial: loaded.as_ref().map_or(0, |s| s.serial),
-        };
-        let mut state = loaded.unwrap_or_else(|| session.new_state());
-        let (artifacts, _) = build_artifacts(desired)?;
-        let connection = session.connect().await?;
-        let client = &connection.client;
-        let result = async {
-            resolve_pending(client, &mut state).await?;
-            make_plan(client, desired, &state, &artifacts, session.parallelism(), args.destroy).await
-        }
-        .await;
-        connection.close().await;
-        let mut plan = result?;
+        let Planned {
+            mut plan,
+            state,
+            artifacts,
+            prior,
+        } = plan_stack(&session, args.destroy).await?;
         plan.retain_targets(&targets);
         let format = args.output_format();
         super::plan_output::print(&plan, desired, format)?;

@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use crate::apply::{self, Outcome, Payloads};
 use crate::client::Client;
 use crate::model::{Address, Desired};
+use crate::plan::saved::PriorState;
 use crate::plan::{self, Artifacts, Plan};
+use crate::session::Session;
 use crate::state::{State, StateStore};
 
 /// The `--target` addresses.
@@ -36,6 +38,52 @@ pub async fn make_plan(
     }
     let live = crate::refresh::refresh(client, Some(desired), state, parallelism).await?;
     Ok(plan::plan(desired, artifacts, state, &live))
+}
+
+/// What [`plan_stack`] read and planned.
+pub struct Planned {
+    pub plan: Plan,
+    /// The state planned against: as loaded (or new), with what an interrupted run left
+    /// resolved in memory only.
+    pub state: State,
+    pub artifacts: Artifacts,
+    /// The state as found, before that resolution: what a saved plan is checked against.
+    pub prior: PriorState,
+}
+
+/// `fgform plan`'s reads, which `graph --plan` repeats: the state (refused when another
+/// stack's), the local artifacts, then on the target the interrupted run's calls resolved,
+/// a refresh and the plan (a destroy plan when `destroy`). Takes no lock and writes nothing.
+pub async fn plan_stack(session: &Session, destroy: bool) -> anyhow::Result<Planned> {
+    let loaded = session.load_checked()?;
+    let prior = PriorState {
+        lineage: loaded.as_ref().map(|s| s.lineage.clone()),
+        serial: loaded.as_ref().map_or(0, |s| s.serial),
+    };
+    let mut state = loaded.unwrap_or_else(|| session.new_state());
+    let (artifacts, _) = crate::ops::build_artifacts(&session.desired)?;
+    let connection = session.connect().await?;
+    let client = &connection.client;
+    let result = async {
+        resolve_pending(client, &mut state).await?;
+        make_plan(
+            client,
+            &session.desired,
+            &state,
+            &artifacts,
+            session.parallelism(),
+            destroy,
+        )
+        .await
+    }
+    .await;
+    connection.close().await;
+    Ok(Planned {
+        plan: result?,
+        state,
+        artifacts,
+        prior,
+    })
 }
 
 /// Resolves the calls an interrupted run left unconfirmed (see `apply::recover`), in

@@ -8,11 +8,13 @@
 //! | `diff.rs` | normalization (server defaults, empty values, JSON strings), secret HMACs |
 //! | `resources/` | one diff per resource kind (`function.rs`, `trigger.rs`, …), the shared views and orphans |
 //! | `order.rs` | the dependency graph the applier walks |
-//! | `render.rs` | the human plan, the `--json` plan and the Markdown plan |
+//! | `graph.rs` | `fgform graph`: the resources and the apply order's edges, as `dot` or Mermaid |
+//! | `render.rs` | the human plan, the `--json` plan and the Markdown plan (with a Mermaid chart of each changed workflow, `render/mermaid.rs`) |
 //! | `import.rs` | the state record `fgform import` writes: the live view in the diff's shape |
 
 mod call;
 pub mod diff;
+pub mod graph;
 pub mod import;
 pub mod live;
 pub mod order;

@@ -41,6 +41,33 @@ pub fn recorded_depends_on(state: &State, address: &Address) -> Vec<Address> {
         .unwrap_or_default()
 }
 
+/// What `address` refers to in the manifests, so must exist before it: its `${…}`
+/// references and `depends_on` edges, its parent (a trigger's, async config's, version's or
+/// alias's function), a function's dependency packages, a workflow's stack functions. The
+/// one source of the edges both [`steps`] (creates and updates) and `fgform graph` use.
+pub fn prerequisites(desired: &Desired, address: &Address) -> Vec<Address> {
+    let mut out: Vec<Address> = desired.depends_on(address).into_iter().cloned().collect();
+    out.extend(address.parent());
+    if let Address::Function(name) = address {
+        if let Some(spec) = desired.functions.get(name) {
+            out.extend(spec.dependencies.iter().map(|d| Address::Dependency(d.clone())));
+        }
+    }
+    if let Address::Workflow(name) = address {
+        for f in desired
+            .workflows
+            .get(name)
+            .map(|w| w.functions.as_slice())
+            .unwrap_or_default()
+        {
+            if let crate::model::FunctionRef::Stack(target) = &f.target {
+                out.push(Address::Function(target.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// The steps of `plan`, each with its prerequisites.
 pub fn steps(plan: &Plan, desired: &Desired, state: &State) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -53,28 +80,7 @@ pub fn steps(plan: &Plan, desired: &Desired, state: &State) -> Vec<Step> {
             after: vec![],
         });
     }
-    let forward = |a: &Address| -> Vec<Address> {
-        let mut out: Vec<Address> = desired.depends_on(a).into_iter().cloned().collect();
-        out.extend(a.parent());
-        if let Address::Function(name) = a {
-            if let Some(spec) = desired.functions.get(name) {
-                out.extend(spec.dependencies.iter().map(|d| Address::Dependency(d.clone())));
-            }
-        }
-        if let Address::Workflow(name) = a {
-            for f in desired
-                .workflows
-                .get(name)
-                .map(|w| w.functions.as_slice())
-                .unwrap_or_default()
-            {
-                if let crate::model::FunctionRef::Stack(target) = &f.target {
-                    out.push(Address::Function(target.clone()));
-                }
-            }
-        }
-        out
-    };
+    let forward = |a: &Address| prerequisites(desired, a);
     for (i, change) in plan.changes.iter().enumerate() {
         let mut after = Vec::new();
         if change.action == Action::Delete {

@@ -2,6 +2,7 @@
 //! `docs/plan-json.md`) and the Markdown one for merge-request comments (`markdown.rs`).
 
 mod markdown;
+pub mod mermaid;
 
 pub use markdown::{markdown, MARKER_PREFIX};
 

@@ -316,8 +316,8 @@ impl TestContext {
         out
     }
 
-    /// [`TestContext::on_stack`], which must exit 0.
-    pub async fn ok(&self, args: &[&str]) {
+    /// [`TestContext::on_stack`], which must exit 0; returns its stdout.
+    pub async fn ok(&self, args: &[&str]) -> String {
         let out = self.on_stack(args).await;
         assert_eq!(
             out.status.code(),
@@ -326,6 +326,7 @@ impl TestContext {
             args.join(" "),
             transcript(&out)
         );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// [`TestContext::on_stack`], which must fail with exit 1; returns its stderr.

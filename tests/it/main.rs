@@ -25,6 +25,7 @@ mod emulator_workflow_exec;
 mod emulator_workflows;
 mod environment;
 mod generate;
+mod graph;
 mod import;
 mod json_output;
 mod locking;

@@ -98,3 +98,68 @@ async fn markdown_lists_resources_that_are_not_ours() {
     );
     insta::assert_snapshot!("markdown_warnings", crate::support::scrub_lineage(&md));
 }
+
+fn workflow_yaml(states: &str) -> String {
+    format!(
+        r#"
+stack: md
+functions:
+  hello: {{ runtime: Python3.9, handler: index.handler, code: ./hello }}
+workflows:
+  etl:
+    start: pick
+    retries: [{{ name: twice, delay: 1, max_attempts: 2 }}]
+    states:
+{states}"#
+    )
+}
+
+const ETL_STATES: &str = r#"      - id: pick
+        type: Switch
+        conditions: [{ condition: "$.n > 3", next: fan }]
+        default: done
+      - id: fan
+        type: Parallel
+        branches:
+          - { start: one, states: [{ id: one, type: Operation, actions: [{ function: hello }], end: true }] }
+          - { states: [{ id: two, type: End }] }
+        next: work
+      - id: work
+        type: Operation
+        actions: [{ function: hello, arguments: { key: "$.key" } }]
+        on_errors: [{ error: "FunctionError", next: done, retry_ref: twice }]
+        next: done
+      - { id: done, type: End }
+"#;
+
+#[tokio::test]
+async fn markdown_plans_draw_each_changed_workflow() {
+    let yaml = workflow_yaml(ETL_STATES);
+    let s = TestContext::with_files(&[("stack.yaml", yaml.as_str()), ("hello/index.py", HANDLER)]).await;
+    let create = s.plan().await;
+    let md = markdown(&s, &create);
+    assert!(
+        md.contains("\n**Workflow `workflow.etl`** (new):\n\n```mermaid\nflowchart TD\n"),
+        "{md}"
+    );
+    insta::assert_snapshot!("markdown_workflow_create", crate::support::scrub_lineage(&md));
+
+    s.apply().await;
+    // `work` changes its next state, `wait` is new, `done` stays.
+    let changed = ETL_STATES.replace(
+        "        next: done\n      - { id: done",
+        "        next: wait\n      - { id: wait, type: Sleep, duration: 5, next: done }\n      - { id: done",
+    );
+    s.write("stack.yaml", &workflow_yaml(&changed));
+    let update = s.plan().await;
+    assert_eq!(update.changes.len(), 1, "{}", render::text(&update));
+    let md = markdown(&s, &update);
+    assert!(md.contains("\n**Workflow `workflow.etl`** (changed):\n"), "{md}");
+    assert!(md.contains("\n  class s__wait added\n"), "{md}");
+    assert!(md.contains("\n  class s__work changed\n"), "{md}");
+    assert!(
+        !md.contains("s__done changed") && !md.contains("s__pick changed"),
+        "{md}"
+    );
+    insta::assert_snapshot!("markdown_workflow_update", crate::support::scrub_lineage(&md));
+}

@@ -1,6 +1,7 @@
 //! The Markdown plan (`plan --format markdown`): what a merge-request comment shows. A
 //! heading naming the stack and stage, the summary line, one table row per change, the
-//! warnings, and the full text plan folded into a `<details>` block.
+//! warnings, a Mermaid chart of each workflow the plan creates or changes, and the full text
+//! plan folded into a `<details>` block.
 //!
 //! Everything user-controlled is escaped for where it lands: table cells escape `|`, code
 //! spans and the fence are longer than any backtick run they hold, prose escapes HTML.
@@ -9,12 +10,14 @@
 use std::fmt::Write as _;
 
 use super::super::{Action, Plan};
+use super::mermaid::{self, Mark};
+use crate::model::Address;
 
 /// The hidden first line: CI scripts find (and update) their earlier comment by it.
 pub const MARKER_PREFIX: &str = "<!-- fgform-plan";
 
 /// GitHub refuses comments over 65,536 characters: the whole comment stays under this many
-/// bytes. The summary (table, warnings) gets at most half; the folded text plan the rest,
+/// bytes. The summary (table, warnings) and the workflow charts get at most half; the folded text plan the rest,
 /// each cut at a line end with a note saying how much was left out.
 pub const MAX_COMMENT: usize = 60_000;
 
@@ -35,6 +38,7 @@ pub fn markdown(plan: &Plan, stack: &str, stage: Option<&str>) -> String {
     let (summary, cut) = truncate(&summary, MAX_COMMENT / 2);
     out.push_str(summary);
     note_cut(&mut out, cut, "the text plan below and the job log have everything");
+    out.push_str(&workflow_charts(plan, (MAX_COMMENT / 2).saturating_sub(summary.len())));
     let text = diff_lines(&super::text(plan));
     let (text, cut) = truncate(&text, MAX_COMMENT.saturating_sub(out.len() + FRAME));
     let fence = "`".repeat(longest_run(text, '`').max(2) + 1);
@@ -141,6 +145,51 @@ fn summary(plan: &Plan) -> String {
     }
     out
 }
+
+/// A Mermaid flowchart of the states of each workflow the plan creates, updates or
+/// replaces (an update marks the states it adds or changes, and names those it removes),
+/// as many as fit in `room` bytes; a note names the workflows left out.
+fn workflow_charts(plan: &Plan, room: usize) -> String {
+    let mut out = String::new();
+    let mut left_out = Vec::new();
+    for c in &plan.changes {
+        let (Address::Workflow(_), Some(after)) = (&c.address, c.after.get("definition")) else {
+            continue;
+        };
+        let before = c.before.get("definition").filter(|_| c.action != Action::Create);
+        let mark = if before.is_some() { Mark::Changes } else { Mark::Nothing };
+        let chart = mermaid::workflow(after, before, mark);
+        let fence = "`".repeat(longest_run(&chart, '`').max(2) + 1);
+        let verb = if before.is_some() { "changed" } else { "new" };
+        let mut section = format!("\n**Workflow {}** ({verb}):\n\n", code(&c.address.to_string()));
+        let _ = write!(section, "{fence}mermaid\n{chart}{fence}\n");
+        if let Some(before) = before {
+            section.push_str("\n*Green: states added; yellow: states changed.*");
+            let gone: Vec<String> = mermaid::removed_states(before, after).iter().map(|s| code(s)).collect();
+            if !gone.is_empty() {
+                let _ = write!(section, " *Removed:* {}", gone.join(", "));
+            }
+            section.push('\n');
+        }
+        if out.len() + section.len() <= room {
+            out.push_str(&section);
+        } else {
+            left_out.push(code(&c.address.to_string()));
+        }
+    }
+    if !left_out.is_empty() {
+        // Named up to a few, so the note itself stays small.
+        let mut named = left_out.iter().take(MAX_NAMED).cloned().collect::<Vec<_>>().join(", ");
+        if left_out.len() > MAX_NAMED {
+            let _ = write!(named, " and {} more", left_out.len() - MAX_NAMED);
+        }
+        let _ = writeln!(out, "\n*Charts of {named} not shown (comment size limit).*");
+    }
+    out
+}
+
+/// How many workflows a note of charts left out names.
+const MAX_NAMED: usize = 10;
 
 /// After a cut: how many lines were left out and where to find them.
 fn note_cut(out: &mut String, lines: usize, elsewhere: &str) {
@@ -279,5 +328,83 @@ mod tests {
         let md = markdown(&plan, "s", None);
         assert!(md.contains("\n`````diff\n"), "{md}");
         assert!(md.contains("- a ```` b &lt;x&gt; | c\n"), "{md}");
+    }
+
+    fn workflow_change(
+        name: &str,
+        action: Action,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> crate::plan::Change {
+        crate::plan::Change {
+            address: Address::Workflow(name.into()),
+            action,
+            calls: vec![],
+            attributes: vec![],
+            before,
+            after,
+            rollout: None,
+        }
+    }
+
+    #[test]
+    fn changed_workflows_are_drawn_as_mermaid_charts() {
+        use serde_json::json;
+        let def = |next: &str| {
+            json!({"definition": {"start": "a", "states": [
+                {"id": "a", "type": "Operation", "transition": next, "end": false},
+                {"id": "b", "type": "End", "end": true}, {"id": "c", "type": "End", "end": true}
+            ]}})
+        };
+        let plan = Plan {
+            changes: vec![
+                workflow_change("new", Action::Create, serde_json::Value::Null, def("b")),
+                workflow_change("old", Action::Update, def("b"), def("c")),
+                workflow_change("gone", Action::Delete, def("b"), serde_json::Value::Null),
+            ],
+            ..Plan::default()
+        };
+        let md = markdown(&plan, "s", None);
+        assert!(
+            md.contains("\n**Workflow `workflow.new`** (new):\n\n```mermaid\nflowchart TD\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n**Workflow `workflow.old`** (changed):\n\n```mermaid\n"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("`workflow.gone`**"),
+            "a deleted workflow is not drawn:\n{md}"
+        );
+        assert_eq!(md.matches("  class s__a changed\n").count(), 1, "{md}");
+        let charts = md.find("**Workflow").unwrap();
+        assert!(
+            charts < md.find("<details>").unwrap(),
+            "the charts come before the text plan"
+        );
+        assert_eq!(md, markdown(&plan, "s", None), "deterministic");
+    }
+
+    #[test]
+    fn charts_that_do_not_fit_are_named_instead() {
+        use serde_json::json;
+        let states: Vec<_> = (0..40)
+            .map(|i| json!({"id": format!("state-{i:03}-{}", "x".repeat(80)), "type": "Operation", "transition": format!("s{}", i + 1)}))
+            .collect();
+        let after = json!({"definition": {"start": "s0", "states": states}});
+        let plan = Plan {
+            changes: (0..20)
+                .map(|i| workflow_change(&format!("w{i}"), Action::Create, serde_json::Value::Null, after.clone()))
+                .collect(),
+            ..Plan::default()
+        };
+        let md = markdown(&plan, "s", None);
+        assert!(md.len() <= MAX_COMMENT, "{}", md.len());
+        assert!(md.contains("**Workflow `workflow.w0`** (new)"), "{md}");
+        assert!(md.contains("not shown (comment size limit).*"), "{md}");
+        assert!(md.contains("`workflow.w2`, "), "{md}");
+        assert!(md.contains(" and 8 more not shown (comment size limit).*"), "{md}");
+        assert_eq!(md.matches("```mermaid").count(), md.matches("flowchart TD").count());
     }
 }
