@@ -286,7 +286,12 @@ impl Sink {
             Event::Diagnostic(d) => self.diagnostic(d),
             Event::Outputs { values, .. } => {
                 let count = values.as_object().map_or(0, |o| o.len());
-                self.line("info", format!("Outputs: {count}"), "outputs", json!({ "outputs": values }));
+                self.line(
+                    "info",
+                    format!("Outputs: {count}"),
+                    "outputs",
+                    json!({ "outputs": values }),
+                );
             }
         }
     }

@@ -521,3 +521,73 @@ async fn record(client: &Client, desired: &Desired, state: &mut State, generated
     }
     Ok(state.resources.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_take_functions_and_workflows_by_name() {
+        let some = Select::Functions(vec!["a".into()]);
+        assert!(some.takes("a") && !some.takes("ab") && !some.takes_workflow("a"));
+        let prefix = Select::Prefix("shop-".into());
+        assert!(prefix.takes("shop-api") && prefix.takes_workflow("shop-etl") && !prefix.takes("api"));
+        assert!(Select::All.takes("x") && Select::All.takes_workflow("y"));
+    }
+
+    #[test]
+    fn a_stack_is_named_after_its_folder_when_nothing_else_names_it() {
+        assert_eq!(folder_stack(Path::new("out/my-stack")), "my-stack");
+        assert_eq!(folder_stack(Path::new("2024 stack!")), "generated2024stack");
+        assert_eq!(folder_stack(Path::new("/")), "generated");
+    }
+
+    #[test]
+    fn obs_code_urls_become_obs_locations() {
+        assert_eq!(
+            obs_url("https://code.obs.cn-north-4.myhuaweicloud.com/fns/api.zip").as_deref(),
+            Some("obs://code/fns/api.zip")
+        );
+        assert_eq!(obs_url("https://fgs-dependencies-r.obs.local/p/x.zip"), None);
+        assert_eq!(obs_url("http://code.obs.cn-north-4.myhuaweicloud.com/k"), None);
+    }
+
+    #[test]
+    fn packages_unpack_into_folders_only_when_they_repackage_to_the_same_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        // A package fgform made: unpacked.
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("index.py"), "x = 1\n").unwrap();
+        let mut ours = Vec::new();
+        let (_, artifact) = crate::package::package_dir(&src, &[], &mut ours).unwrap();
+        let out = dir.path().join("out");
+        let code = place_package(&out, "functions", "a", &ours, "zip", &artifact.digest).unwrap();
+        assert_eq!(code, Code::Folder("./functions/a".into()));
+        assert_eq!(
+            std::fs::read_to_string(out.join("functions/a/index.py")).unwrap(),
+            "x = 1\n"
+        );
+        // Another tool's zip (other timestamps): kept as it is.
+        let mut theirs = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        theirs
+            .start_file("index.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut theirs, b"x = 1\n").unwrap();
+        let theirs = theirs.finish().unwrap().into_inner();
+        let code = place_package(&out, "functions", "b", &theirs, "zip", "not-its-digest").unwrap();
+        assert!(
+            matches!(code, Code::Archive { ref path, .. } if path == "./functions/b.zip"),
+            "{code:?}"
+        );
+        assert_eq!(std::fs::read(out.join("functions/b.zip")).unwrap(), theirs);
+        assert!(!out.join("functions/b").exists());
+        // An entry escaping the folder is refused, so the zip is kept instead.
+        let mut evil = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        evil.start_file("../escape.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        let evil = evil.finish().unwrap().into_inner();
+        assert!(unpack(&evil, &out.join("functions/c")).is_err());
+        assert!(!dir.path().join("out/functions/escape.py").exists());
+    }
+}
