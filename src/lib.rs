@@ -129,6 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Invoke(args) => commands::invoke::run(args),
         Command::Logs(args) => commands::invoke::logs(args),
         Command::Rollout(args) => commands::rollout::run(args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::completions::man(args),
     }
 }
 
