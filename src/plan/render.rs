@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::{Action, AttrDiff, Change, Plan};
+use crate::manifest::schema::{plan_naming, Naming};
 use crate::model::Address;
 
 /// `format_version` of the `--json` plan.
@@ -132,6 +133,61 @@ fn attribute(out: &mut String, action: Action, a: &AttrDiff, width: usize) {
     let _ = writeln!(out, "      {sym} {:width$} = {}{forces}", a.path, indent(&body, &pad));
 }
 
+/// The attributes of a change to `address` as the human plans (text, Markdown) show them:
+/// under the manifest's key names ([`plan_naming`]), an attribute several keys set shown key
+/// by key (`strategy_config` as `max_instances` and `concurrency_per_instance`). The JSON
+/// plan keeps the API names.
+pub(crate) fn shown_attributes(address: &Address, attributes: &[AttrDiff]) -> Vec<AttrDiff> {
+    let mut out = Vec::new();
+    for a in attributes {
+        match plan_naming(address.kind(), &a.path) {
+            Naming::Key(path) => out.push(AttrDiff { path, ..a.clone() }),
+            Naming::Split(parts) => split(a, &parts, &mut out),
+        }
+    }
+    out
+}
+
+/// `a`'s object value key by key: each of `parts` (API key, manifest key) that differs, then
+/// any other key that differs under `attribute.key`; `a` whole when it is no object.
+fn split(a: &AttrDiff, parts: &[(&str, &str)], out: &mut Vec<AttrDiff>) {
+    let object = |v: &Option<Value>| v.as_ref().map(|v| v.as_object().cloned());
+    let (before, after) = match (object(&a.before), object(&a.after)) {
+        (Some(None), _) | (_, Some(None)) => return out.push(a.clone()),
+        (b, n) => (b.flatten().unwrap_or_default(), n.flatten().unwrap_or_default()),
+    };
+    let start = out.len();
+    let known = parts.iter().map(|(api, _)| *api);
+    let others = before.keys().chain(after.keys()).map(String::as_str);
+    let mut seen = Vec::new();
+    for key in known.chain(others) {
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let (b, n) = (
+            before.get(key).filter(|v| !v.is_null()),
+            after.get(key).filter(|v| !v.is_null()),
+        );
+        if b == n {
+            continue;
+        }
+        let path = parts
+            .iter()
+            .find(|(api, _)| *api == key)
+            .map_or_else(|| format!("{}.{key}", a.path), |(_, name)| name.to_string());
+        out.push(AttrDiff {
+            path,
+            before: b.cloned(),
+            after: n.cloned(),
+            ..a.clone()
+        });
+    }
+    if out.len() == start {
+        out.push(a.clone());
+    }
+}
+
 /// The human-readable plan.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
@@ -190,8 +246,9 @@ pub fn text(plan: &Plan) -> String {
             continue;
         }
         let _ = writeln!(out, "{sym} {} {{", change.address);
-        let width = change.attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
-        for a in &change.attributes {
+        let attributes = shown_attributes(&change.address, &change.attributes);
+        let width = attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+        for a in &attributes {
             attribute(&mut out, change.action, a, width);
         }
         if let Some(rollout) = &change.rollout {

@@ -82,8 +82,7 @@ fn summary(plan: &Plan) -> String {
                 Action::Delete => ("-", "destroy"),
             };
             let attributes = match c.action {
-                Action::Update | Action::Replace => c
-                    .attributes
+                Action::Update | Action::Replace => super::shown_attributes(&c.address, &c.attributes)
                     .iter()
                     .map(|a| {
                         let mut s = code(&a.path);
