@@ -120,6 +120,17 @@ fn summary(plan: &Plan) -> String {
             );
         }
     }
+    if !plan.resource_drift.is_empty() {
+        out.push_str("\n**Changed outside fgform** since the last apply (the full plan has the values):\n\n");
+        for d in &plan.resource_drift {
+            let attributes: Vec<String> = d
+                .attributes
+                .iter()
+                .map(|a| code(&super::shown_path(&d.address, &a.path)))
+                .collect();
+            let _ = writeln!(out, "- {}: {}", code(&d.address.to_string()), attributes.join(", "));
+        }
+    }
     if !plan.adopt.is_empty() {
         out.push_str("\n**Adopted into state** (no API call):\n\n");
         for (address, id) in &plan.adopt {
