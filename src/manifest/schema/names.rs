@@ -148,22 +148,26 @@ mod tests {
 
     #[test]
     fn other_kinds_show_their_manifest_keys() {
-        assert_eq!(key("trigger", "trigger_type_code"), "type");
-        assert_eq!(key("trigger", "trigger_status"), "enabled");
-        assert_eq!(key("trigger", "event_data"), "event_data");
-        assert_eq!(key("async", "max_async_event_age_in_seconds"), "max_event_age");
-        assert_eq!(key("async", "max_async_retry_attempts"), "max_retries");
-        assert_eq!(key("async", "enable_async_status_log"), "status_log");
+        for (kind, api, manifest) in [
+            ("trigger", "trigger_type_code", "type"),
+            ("trigger", "trigger_status", "enabled"),
+            ("trigger", "event_data", "event_data"),
+            ("async", "max_async_event_age_in_seconds", "max_event_age"),
+            ("async", "max_async_retry_attempts", "max_retries"),
+            ("async", "enable_async_status_log", "status_log"),
+            ("alias", "additional_version_weights", "weights"),
+            ("alias", "version", "version"),
+            ("dependency", "description", "description"),
+            ("dependency", "content", "content"),
+            ("version", "description", "description"),
+            ("workflow", "definition", "definition"),
+            ("nothing", "x", "x"),
+        ] {
+            assert_eq!(key(kind, api), manifest, "{kind} {api}");
+        }
         assert_eq!(
             plan_naming("async", "destination_config"),
             Naming::Split(vec![("on_success", "on_success"), ("on_failure", "on_failure")])
         );
-        assert_eq!(key("alias", "additional_version_weights"), "weights");
-        assert_eq!(key("alias", "version"), "version");
-        assert_eq!(key("dependency", "description"), "description");
-        assert_eq!(key("dependency", "content"), "content");
-        assert_eq!(key("version", "description"), "description");
-        assert_eq!(key("workflow", "definition"), "definition");
-        assert_eq!(key("nothing", "x"), "x");
     }
 }
