@@ -236,7 +236,7 @@ fn changed_outside(out: &mut String, drift: &[ResourceDrift]) {
         }
         out.push_str("    }\n");
     }
-    out.push_str("\nUnless the manifests now say the same, the actions below undo these changes.\n\n");
+    out.push_str("\nUnless the manifests now say the same, the plan below undoes or responds to these changes.\n\n");
 }
 
 /// The human-readable plan.
@@ -455,7 +455,7 @@ mod drift_tests {
             text,
             "Objects have changed outside fgform:\n\n  # function.f has changed\n  ~ function.f {\n      \
              ~ timeout = 3 -> 30\n      ~ secrets = (sensitive) -> (sensitive)\n    }\n\n\
-             Unless the manifests now say the same, the actions below undo these changes.\n\n\
+             Unless the manifests now say the same, the plan below undoes or responds to these changes.\n\n\
              No changes. The live resources match the manifests.\n"
         );
         assert_eq!(
