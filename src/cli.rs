@@ -59,6 +59,27 @@ pub enum Command {
     /// Print the stack's outputs (`outputs:`) from the manifests and the state, like
     /// `terraform output`; calls no API.
     Output(OutputArgs),
+    /// Print a shell completion script: `source <(fgform completions bash)`.
+    Completions(CompletionsArgs),
+    /// Print fgform's man page (roff): `fgform man > fgform.1`; `--dir` writes one per subcommand.
+    Man(ManArgs),
+}
+
+/// `fgform man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `fgform.1` and a page per subcommand (`fgform-plan.1`, …) into DIR instead of
+    /// printing `fgform.1`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `fgform completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `fgform rollout …`.

@@ -134,6 +134,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Logs(args) => commands::invoke::logs(args),
         Command::Rollout(args) => commands::rollout::run(args),
         Command::Output(args) => commands::output::run(args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::completions::man(args),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod apply_saved;
+pub mod completions;
 pub mod drift;
 pub mod emulator;
 pub mod events;

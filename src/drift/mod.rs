@@ -31,7 +31,8 @@ use crate::plan::resources::{
     trigger_view, version_view, workflow_view, ALIAS_KEYS, ASYNC_SCALAR_KEYS, DEPENDENCY_KEYS, KNOWN_AFTER_APPLY,
     TRIGGER_KEYS,
 };
-use crate::plan::{Action, Live, Plan};
+pub use crate::plan::AttrDrift;
+use crate::plan::{Action, Live, Plan, ResourceDrift, SENSITIVE};
 use crate::state::{ResourceState, State};
 
 /// The project beyond what the state records, as `apply::inventory` read it.
@@ -56,15 +57,6 @@ pub struct ProjectFunction {
     pub urn: String,
     /// The value of its ownership tag (`None`: it has none).
     pub owner: Option<String>,
-}
-
-/// One attribute whose live value differs from the recorded one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttrDrift {
-    /// The attribute, dotted into objects (`memory_size`, `tags.team`, `event_data.schedule`).
-    pub path: String,
-    pub recorded: Option<Value>,
-    pub live: Option<Value>,
 }
 
 /// What a changed resource's live attributes were compared with.
@@ -301,6 +293,31 @@ pub fn detect(state: &State, live: &Live, inventory: &Inventory, plan: &Plan) ->
         })
         .collect();
     report
+}
+
+/// The managed resources whose live attributes differ from what the state recorded at the
+/// last apply (what [`detect`] reports as changed against the state), for the plan to show
+/// as changed outside fgform. Secrets are not compared (the API masks them); should one
+/// ever show up, its values are `(sensitive)`.
+pub fn resource_drift(state: &State, live: &Live) -> Vec<ResourceDrift> {
+    state
+        .resources
+        .iter()
+        .filter_map(|(key, record)| {
+            let address: Address = key.parse().ok()?;
+            let Outcome::Differs(mut attributes) = compare(state, live, &address, record) else {
+                return None;
+            };
+            for a in &mut attributes {
+                if a.path.split('.').next() == Some("encrypted_user_data") {
+                    let hide = |v: &mut Option<Value>| *v = v.as_ref().map(|_| SENSITIVE.into());
+                    hide(&mut a.recorded);
+                    hide(&mut a.live);
+                }
+            }
+            Some(ResourceDrift { address, attributes })
+        })
+        .collect()
 }
 
 /// Whether `record` of `address` matches live the way `drift` compares them: `None` when

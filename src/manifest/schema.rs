@@ -1,10 +1,13 @@
 //! The manifest format as data: every key, its shape, the API field it becomes and its
-//! documentation. Unknown-key checks, "did you mean" hints, `fgform schema` (JSON Schema) and
-//! the docs test all read these tables, so they cannot drift apart.
+//! documentation. Unknown-key checks, "did you mean" hints, `fgform schema` (JSON Schema), the
+//! docs test and the names human plans show ([`plan_naming`]) all read these tables, so they
+//! cannot drift apart.
 
+mod names;
 mod output;
 
 use crate::api::limits;
+pub use names::{plan_naming, Naming};
 pub use output::{json_schema, key_paths, reference_table};
 
 /// What a key holds.

@@ -22,7 +22,8 @@ pub fn targets(raw: &[String]) -> anyhow::Result<Vec<Address>> {
         .collect()
 }
 
-/// Refreshes and plans (a destroy plan when `destroy`).
+/// Refreshes and plans (a destroy plan when `destroy`), noting what changed outside fgform
+/// since the last apply (`Plan::resource_drift`).
 pub async fn make_plan(
     client: &Client,
     desired: &Desired,
@@ -34,10 +35,14 @@ pub async fn make_plan(
     if destroy {
         // Read what the state records: a function another state took over is not deleted.
         let live = crate::refresh::refresh(client, None, state, parallelism).await?;
-        return Ok(plan::destroy(state, &live));
+        let mut plan = plan::destroy(state, &live);
+        plan.resource_drift = crate::drift::resource_drift(state, &live);
+        return Ok(plan);
     }
     let live = crate::refresh::refresh(client, Some(desired), state, parallelism).await?;
-    Ok(plan::plan(desired, artifacts, state, &live))
+    let mut plan = plan::plan(desired, artifacts, state, &live);
+    plan.resource_drift = crate::drift::resource_drift(state, &live);
+    Ok(plan)
 }
 
 /// What [`plan_stack`] read and planned.

@@ -75,6 +75,24 @@ pub struct AttrDiff {
     pub sensitive: bool,
 }
 
+/// One attribute whose live value differs from the one the state recorded at the last apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrDrift {
+    /// The attribute, dotted into objects (`memory_size`, `tags.team`, `event_data.schedule`).
+    pub path: String,
+    pub recorded: Option<Value>,
+    pub live: Option<Value>,
+}
+
+/// A managed resource whose live attributes differ from what the state recorded at the last
+/// apply: changed outside fgform (Terraform's `resource_drift`). `drift::resource_drift`
+/// finds them, with the comparison `fgform drift` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceDrift {
+    pub address: Address,
+    pub attributes: Vec<AttrDrift>,
+}
+
 /// A planned change to one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -146,6 +164,11 @@ pub struct Plan {
     /// no published version): an error for `plan` and `apply`, like `blocked`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unresolved: Vec<Unresolved>,
+    /// What refresh found changed outside fgform since the last apply (see
+    /// [`ResourceDrift`]): shown before the actions, which undo it. Informational: applying
+    /// does nothing with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_drift: Vec<ResourceDrift>,
 }
 
 /// A declared resource whose desired value the plan cannot work out.
@@ -277,6 +300,7 @@ impl Plan {
         self.rerecord.retain(|r| selected(&r.address));
         self.blocked.retain(|b| selected(&b.address));
         self.unresolved.retain(|u| selected(&u.address));
+        self.resource_drift.retain(|d| selected(&d.address));
     }
 
     /// The change of `address`, if any.

@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use super::{Action, AttrDiff, Change, Plan};
+use super::{Action, AttrDiff, Change, Plan, ResourceDrift, SENSITIVE};
+use crate::manifest::schema::{plan_naming, Naming};
 use crate::model::Address;
 
 /// `format_version` of the `--json` plan.
@@ -133,6 +134,112 @@ fn attribute(out: &mut String, action: Action, a: &AttrDiff, width: usize) {
     let _ = writeln!(out, "      {sym} {:width$} = {}{forces}", a.path, indent(&body, &pad));
 }
 
+/// The attributes of a change to `address` as the human plans (text, Markdown) show them:
+/// under the manifest's key names ([`plan_naming`]), an attribute several keys set shown key
+/// by key (`strategy_config` as `max_instances` and `concurrency_per_instance`). The JSON
+/// plan keeps the API names.
+pub(crate) fn shown_attributes(address: &Address, attributes: &[AttrDiff]) -> Vec<AttrDiff> {
+    let mut out = Vec::new();
+    for a in attributes {
+        match plan_naming(address.kind(), &a.path) {
+            Naming::Key(path) => out.push(AttrDiff { path, ..a.clone() }),
+            Naming::Split(parts) => split(a, &parts, &mut out),
+        }
+    }
+    out
+}
+
+/// `a`'s object value key by key: each of `parts` (API key, manifest key) that differs, then
+/// any other key that differs under `attribute.key`; `a` whole when it is no object.
+fn split(a: &AttrDiff, parts: &[(&str, &str)], out: &mut Vec<AttrDiff>) {
+    let object = |v: &Option<Value>| v.as_ref().map(|v| v.as_object().cloned());
+    let (before, after) = match (object(&a.before), object(&a.after)) {
+        (Some(None), _) | (_, Some(None)) => return out.push(a.clone()),
+        (b, n) => (b.flatten().unwrap_or_default(), n.flatten().unwrap_or_default()),
+    };
+    let start = out.len();
+    let known = parts.iter().map(|(api, _)| *api);
+    let others = before.keys().chain(after.keys()).map(String::as_str);
+    let mut seen = Vec::new();
+    for key in known.chain(others) {
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let (b, n) = (
+            before.get(key).filter(|v| !v.is_null()),
+            after.get(key).filter(|v| !v.is_null()),
+        );
+        if b == n {
+            continue;
+        }
+        let path = parts
+            .iter()
+            .find(|(api, _)| *api == key)
+            .map_or_else(|| format!("{}.{key}", a.path), |(_, name)| name.to_string());
+        out.push(AttrDiff {
+            path,
+            before: b.cloned(),
+            after: n.cloned(),
+            ..a.clone()
+        });
+    }
+    if out.len() == start {
+        out.push(a.clone());
+    }
+}
+
+/// A drifted attribute's dotted path (`strategy_config.concurrency`, `user_data.STAGE`)
+/// under the manifest's key names (`max_instances`, `environment.STAGE`).
+pub(crate) fn shown_path(address: &Address, path: &str) -> String {
+    let (head, rest) = path.split_once('.').map_or((path, None), |(h, r)| (h, Some(r)));
+    match (plan_naming(address.kind(), head), rest) {
+        (Naming::Key(name), None) => name,
+        (Naming::Key(name), Some(rest)) => format!("{name}.{rest}"),
+        (Naming::Split(parts), Some(rest)) => {
+            let (sub, tail) = rest.split_once('.').map_or((rest, None), |(s, t)| (s, Some(t)));
+            match (parts.iter().find(|(api, _)| *api == sub), tail) {
+                (Some((_, name)), None) => name.to_string(),
+                (Some((_, name)), Some(tail)) => format!("{name}.{tail}"),
+                (None, _) => path.to_string(),
+            }
+        }
+        (Naming::Split(_), None) => path.to_string(),
+    }
+}
+
+/// Terraform's "Objects have changed outside of Terraform": each resource refresh found
+/// changed since the last apply, its attributes as recorded -> as live.
+fn changed_outside(out: &mut String, drift: &[ResourceDrift]) {
+    if drift.is_empty() {
+        return;
+    }
+    out.push_str("Objects have changed outside fgform:\n");
+    for d in drift {
+        let _ = writeln!(out, "\n  # {} has changed", d.address);
+        let _ = writeln!(out, "  ~ {} {{", d.address);
+        let attributes: Vec<AttrDiff> = d
+            .attributes
+            .iter()
+            .map(|a| AttrDiff {
+                path: shown_path(&d.address, &a.path),
+                sensitive: [&a.recorded, &a.live]
+                    .iter()
+                    .any(|v| v.as_ref().and_then(Value::as_str) == Some(SENSITIVE)),
+                before: a.recorded.clone(),
+                after: a.live.clone(),
+                forces_replacement: false,
+            })
+            .collect();
+        let width = attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+        for a in &attributes {
+            attribute(out, Action::Update, a, width);
+        }
+        out.push_str("    }\n");
+    }
+    out.push_str("\nUnless the manifests now say the same, the plan below undoes or responds to these changes.\n\n");
+}
+
 /// The human-readable plan.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
@@ -164,6 +271,7 @@ pub fn text(plan: &Plan) -> String {
             r.address
         );
     }
+    changed_outside(&mut out, &plan.resource_drift);
     if plan.changes.is_empty() {
         if !plan.blocked.is_empty() {
             let _ = writeln!(
@@ -191,8 +299,9 @@ pub fn text(plan: &Plan) -> String {
             continue;
         }
         let _ = writeln!(out, "{sym} {} {{", change.address);
-        let width = change.attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
-        for a in &change.attributes {
+        let attributes = shown_attributes(&change.address, &change.attributes);
+        let width = attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+        for a in &attributes {
             attribute(&mut out, change.action, a, width);
         }
         if let Some(rollout) = &change.rollout {
@@ -251,7 +360,7 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
         })
         .collect();
     let (add, change, destroy) = plan.counts();
-    json!({
+    let mut out = json!({
         "format_version": JSON_FORMAT_VERSION,
         "stack": stack,
         "resource_changes": changes,
@@ -270,7 +379,19 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
             "hint": u.hint,
         })).collect::<Vec<_>>(),
         "summary": {"add": add, "change": change, "destroy": destroy, "adopt": plan.adopt.len(), "blocked": plan.blocked.len()},
-    })
+    });
+    // As Terraform's: present only when refresh found something.
+    if !plan.resource_drift.is_empty() {
+        out["resource_drift"] = plan
+            .resource_drift
+            .iter()
+            .map(|d| {
+                let (kind, name) = kind_and_name(&d.address);
+                json!({"address": d.address.to_string(), "type": kind, "name": name, "attributes": d.attributes})
+            })
+            .collect();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -287,5 +408,61 @@ mod align_tests {
             serde_json::to_string(&out).unwrap(),
             r#"{"name":"x","mode":"NORMAL","states":[{"a":2,"b":1}],"extra":1}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::AttrDrift;
+
+    #[test]
+    fn drifted_paths_take_the_manifests_names() {
+        let f = Address::Function("f".into());
+        assert_eq!(shown_path(&f, "memory_size"), "memory");
+        assert_eq!(shown_path(&f, "user_data.STAGE"), "environment.STAGE");
+        assert_eq!(shown_path(&f, "strategy_config.concurrency"), "max_instances");
+        assert_eq!(shown_path(&f, "mount_config.func_mounts"), "mounts");
+        assert_eq!(shown_path(&f, "initializer_handler"), "initializer.handler");
+        assert_eq!(shown_path(&f, "tags.team"), "tags.team");
+        assert_eq!(shown_path(&f, "strategy_config.new_key"), "strategy_config.new_key");
+    }
+
+    #[test]
+    fn changed_outside_comes_before_the_actions_and_hides_secrets() {
+        let address = Address::Function("f".into());
+        let plan = Plan {
+            resource_drift: vec![ResourceDrift {
+                address: address.clone(),
+                attributes: vec![
+                    AttrDrift {
+                        path: "timeout".into(),
+                        recorded: Some(json!(3)),
+                        live: Some(json!(30)),
+                    },
+                    AttrDrift {
+                        path: "encrypted_user_data".into(),
+                        recorded: Some(json!(SENSITIVE)),
+                        live: Some(json!(SENSITIVE)),
+                    },
+                ],
+            }],
+            ..Plan::default()
+        };
+        let text = text(&plan);
+        assert_eq!(
+            text,
+            "Objects have changed outside fgform:\n\n  # function.f has changed\n  ~ function.f {\n      \
+             ~ timeout = 3 -> 30\n      ~ secrets = (sensitive) -> (sensitive)\n    }\n\n\
+             Unless the manifests now say the same, the plan below undoes or responds to these changes.\n\n\
+             No changes. The live resources match the manifests.\n"
+        );
+        assert_eq!(
+            json(&plan, "s")["resource_drift"][0]["attributes"][0]["path"],
+            "timeout"
+        );
+        assert!(json(&Plan::default(), "s").get("resource_drift").is_none());
     }
 }

@@ -244,6 +244,57 @@ async fn memory_changed_through_the_api_is_drift() {
     );
 }
 
+/// `fgform plan` shows what changed outside fgform since the last apply (Terraform's
+/// "Objects have changed outside of Terraform"), under the manifest's key names, before the
+/// actions that change it back; the JSON plan lists it as `resource_drift`.
+#[tokio::test]
+async fn plan_shows_memory_changed_outside_fgform_and_plans_it_back() {
+    let stack = applied("quickstart").await;
+    let out = stack.fgform("plan", &["--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("outside fgform"));
+
+    stack.set_memory("hello", 256).await;
+    let out = stack.fgform("plan", &["--detailed-exitcode"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let drift = text
+        .find("Objects have changed outside fgform:")
+        .expect("a drift section");
+    let actions = text
+        .find("fgform will perform the following actions:")
+        .expect("actions");
+    assert!(drift < actions, "{text}");
+    insta::assert_snapshot!("plan_memory_changed_outside", crate::support::scrub_lineage(&text));
+
+    let out = stack.fgform("plan", &["--json"]).await;
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        plan["resource_drift"],
+        json!([{
+            "address": "function.hello", "type": "function", "name": "hello",
+            "attributes": [{"path": "memory_size", "recorded": 128, "live": 256}],
+        }])
+    );
+    assert_eq!(
+        plan["resource_changes"][0]["change"]["changed_attributes"],
+        json!(["memory_size"])
+    );
+
+    let out = stack.fgform("plan", &["--format", "markdown"]).await;
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        markdown.contains("**Changed outside fgform** since the last apply (the full plan has the values):\n\n- `function.hello`: `memory`\n"),
+        "{markdown}"
+    );
+
+    // Applied, the drift is undone and the next plan is clean again.
+    let out = stack.fgform("apply", &["--auto-approve"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = stack.fgform("plan", &["--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[tokio::test]
 async fn code_replaced_through_the_api_is_drift_seen_through_the_digest() {
     let stack = applied("quickstart").await;

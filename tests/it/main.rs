@@ -7,6 +7,7 @@ mod support;
 mod ci_kit;
 mod client;
 mod code_obs;
+mod completions;
 mod drift;
 mod emulator_async;
 mod emulator_basics;

@@ -62,11 +62,11 @@ async fn markdown_plans_for_merge_requests() {
     let md = markdown(&s, &changes);
     assert!(!md.contains("an0ther-secret"), "{md}");
     assert!(
-        md.contains("| `-/+` | replace | `function.hello` | `runtime` **forces replacement**, `encrypted_user_data` (sensitive) |"),
+        md.contains("| `-/+` | replace | `function.hello` | `runtime` **forces replacement**, `secrets` (sensitive) |"),
         "{md}"
     );
     assert!(
-        md.contains("| `~` | update in place | `function.other` | `memory_size` |"),
+        md.contains("| `~` | update in place | `function.other` | `memory` |"),
         "{md}"
     );
     insta::assert_snapshot!("markdown_replace_and_update", crate::support::scrub_lineage(&md));

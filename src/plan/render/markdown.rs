@@ -86,8 +86,7 @@ fn summary(plan: &Plan) -> String {
                 Action::Delete => ("-", "destroy"),
             };
             let attributes = match c.action {
-                Action::Update | Action::Replace => c
-                    .attributes
+                Action::Update | Action::Replace => super::shown_attributes(&c.address, &c.attributes)
                     .iter()
                     .map(|a| {
                         let mut s = code(&a.path);
@@ -123,6 +122,17 @@ fn summary(plan: &Plan) -> String {
                 code(&b.id),
                 prose(&b.reason)
             );
+        }
+    }
+    if !plan.resource_drift.is_empty() {
+        out.push_str("\n**Changed outside fgform** since the last apply (the full plan has the values):\n\n");
+        for d in &plan.resource_drift {
+            let attributes: Vec<String> = d
+                .attributes
+                .iter()
+                .map(|a| code(&super::shown_path(&d.address, &a.path)))
+                .collect();
+            let _ = writeln!(out, "- {}: {}", code(&d.address.to_string()), attributes.join(", "));
         }
     }
     if !plan.adopt.is_empty() {

@@ -125,7 +125,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Runs `command`, failing loudly with the command line when it fails.
-fn install(command: &mut Command) -> Result<(), String> {
+pub fn install(command: &mut Command) -> Result<(), String> {
     let line = format!("{command:?}");
     eprintln!("installing a test server: {line}");
     let output = command.output().map_err(|e| format!("could not run {line}: {e}"))?;
@@ -141,7 +141,8 @@ fn install(command: &mut Command) -> Result<(), String> {
     }
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
+/// `name` in a directory of `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
