@@ -161,8 +161,8 @@ pub struct GenerateArgs {
     /// Every function and workflow of the project.
     #[arg(long)]
     pub all: bool,
-    /// This function (repeatable).
-    #[arg(long, value_name = "NAME")]
+    /// These functions (`--function a b`, or the flag repeated).
+    #[arg(long, value_name = "NAME", num_args = 1..)]
     pub function: Vec<String>,
     /// Functions and workflows whose names start with P.
     #[arg(long, value_name = "P")]

@@ -192,7 +192,7 @@ async fn the_shop_stack_comes_out_with_references_packages_and_placeholders() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_selection_generates_only_those_functions_and_refuses_a_missing_one() {
-    let g = generated("shop", None, &["--function", "audit", "--function", "notify"]).await;
+    let g = generated("shop", None, &["--function", "audit", "notify"]).await;
     let manifest = std::fs::read_to_string(g.out.join("stack.yaml")).unwrap();
     assert!(
         manifest.contains("\n  audit:\n") && manifest.contains("\n  notify:\n"),

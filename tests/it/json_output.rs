@@ -170,6 +170,14 @@ async fn apply_and_destroy_json_tell_each_change_as_a_line() {
             "@timestamp": "[timestamp]", "type": "change_summary", "add": 0, "change": 0, "destroy": 0,
             "operation": "apply"})
     );
+    // And as text, one line.
+    let out = s.on_stack(&["apply", "--auto-approve"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "No changes. The live resources match the manifests.\n",
+        "{}",
+        crate::context::transcript(&out)
+    );
 
     let out = s
         .on_stack(&["destroy", "--json", "--auto-approve", "--parallelism", "1"])
