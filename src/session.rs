@@ -374,20 +374,37 @@ pub fn no_state(location: &Location) -> &'static str {
 /// Where the state is: `given` (`--state`), else `FGFORM_STATE`, else the stack's `state:`,
 /// else the stack and stage's default state file; with the location as the user would type it.
 pub fn state_location(given: Option<&str>, desired: &Desired) -> anyhow::Result<(Location, String)> {
+    let region = desired.provider.as_ref().map(|p| p.region.as_str());
+    state_location_of(
+        given,
+        desired.state.location.as_deref(),
+        (&desired.stack, desired.stage.as_deref()),
+        region,
+    )
+}
+
+/// [`state_location`] for a stack known by its name and stage, the `state:` its manifests
+/// name, and its provider's region (`generate`, before its manifests exist).
+pub fn state_location_of(
+    given: Option<&str>,
+    manifest: Option<&str>,
+    (stack, stage): (&str, Option<&str>),
+    region: Option<&str>,
+) -> anyhow::Result<(Location, String)> {
     let from_env = std::env::var("FGFORM_STATE").ok().filter(|v| !v.is_empty());
-    let (text, source) = match (given, from_env, &desired.state.location) {
+    let (text, source) = match (given, from_env, manifest) {
         (Some(given), _, _) => (given.to_string(), "--state"),
         (None, Some(env), _) => (env, "FGFORM_STATE"),
-        (None, None, Some(manifest)) => (manifest.clone(), "the stack's `state:`"),
+        (None, None, Some(manifest)) => (manifest.to_string(), "the stack's `state:`"),
         (None, None, None) => {
-            let path = state::default_path(Path::new(""), &desired.stack, desired.stage.as_deref());
+            let path = state::default_path(Path::new(""), stack, stage);
             return Ok((Location::File(path.clone()), display_path(&path)));
         }
     };
     let context = location::Context {
-        stack: &desired.stack,
-        stage: desired.stage.as_deref(),
-        region: desired.provider.as_ref().map(|p| p.region.as_str()),
+        stack,
+        stage,
+        region,
         base: Path::new(""),
         env: None,
     };

@@ -56,24 +56,8 @@ pub(super) fn function(
             put("environment", names.value(&Value::Object(stringified(env))));
         }
     }
-    if let Value::Object(secrets) = parse_json_string(&c.encrypted_user_data) {
-        let mut placeholders = Map::new();
-        for key in secrets.keys() {
-            let var = secret_var(name, key);
-            placeholders.insert(key.clone(), format!("${{env:{var}}}").into());
-            out.secrets.push(SecretVar {
-                function: name.into(),
-                key: key.clone(),
-                var,
-            });
-        }
-        if !placeholders.is_empty() {
-            comments.insert(
-                format!("{path}.secrets"),
-                vec!["The API never returns secret values: set these variables to them before planning.".into()],
-            );
-            put("secrets", Value::Object(placeholders));
-        }
+    if let Some(placeholders) = secrets(c, out, comments) {
+        put("secrets", placeholders);
     }
     let deps: Vec<Value> = c
         .depend_version_list
@@ -120,29 +104,58 @@ pub(super) fn function(
     if !triggers.is_empty() {
         spec.insert("triggers".into(), Value::Object(triggers));
     }
-    let async_config = f
+    if let Some(async_config) = async_of(f, names, out, comments) {
+        spec.insert("async".into(), async_config);
+    }
+    spec
+}
+
+/// `secrets:` as `${env:…}` placeholders, each recorded in `out` (the API masks the values).
+fn secrets(c: &crate::api::types::FunctionConfig, out: &mut Generated, comments: &mut Comments) -> Option<Value> {
+    let Value::Object(secrets) = parse_json_string(&c.encrypted_user_data) else {
+        return None;
+    };
+    let name = c.func_name.as_str();
+    let mut placeholders = Map::new();
+    for key in secrets.keys() {
+        let var = secret_var(name, key);
+        placeholders.insert(key.clone(), format!("${{env:{var}}}").into());
+        out.secrets.push(SecretVar {
+            function: name.into(),
+            key: key.clone(),
+            var,
+        });
+    }
+    if placeholders.is_empty() {
+        return None;
+    }
+    comments.insert(
+        format!("functions.{name}.secrets"),
+        vec!["The API never returns secret values: set these variables to them before planning.".into()],
+    );
+    Some(Value::Object(placeholders))
+}
+
+/// `async:`: latest's config, else the first alias's (a manifest declares one), recorded in `out`.
+fn async_of(f: &FoundFunction, names: &Names, out: &mut Generated, comments: &mut Comments) -> Option<Value> {
+    let name = f.config.func_name.as_str();
+    let (a, qualifier) = f
         .async_config
         .as_ref()
         .map(|a| (a, None))
-        .or_else(|| f.alias_async.iter().next().map(|(alias, a)| (a, Some(alias.clone()))));
-    if let Some((a, qualifier)) = async_config {
-        spec.insert(
-            "async".into(),
-            Value::Object(async_spec(a, qualifier.as_deref(), names)),
+        .or_else(|| f.alias_async.iter().next().map(|(alias, a)| (a, Some(alias.clone()))))?;
+    out.imports
+        .push((Address::Async(name.into()), super::unqualified(&f.config.func_urn)));
+    let more = f.alias_async.len() + usize::from(f.async_config.is_some()) - 1;
+    if more > 0 {
+        comments.insert(
+            format!("functions.{name}.async"),
+            vec![format!(
+                "{more} more async config(s) under other qualifiers: a manifest declares one per function"
+            )],
         );
-        out.imports
-            .push((Address::Async(name.into()), super::unqualified(&c.func_urn)));
-        let more = f.alias_async.len() + usize::from(f.async_config.is_some()) - 1;
-        if more > 0 {
-            comments.insert(
-                format!("{path}.async"),
-                vec![format!(
-                    "{more} more async config(s) under other qualifiers: a manifest declares one per function"
-                )],
-            );
-        }
     }
-    spec
+    Some(Value::Object(async_spec(a, qualifier.as_deref(), names)))
 }
 
 /// The blocks the API takes as they are: VPC, mounts, hooks, logs.

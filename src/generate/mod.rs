@@ -227,7 +227,7 @@ pub fn generate(found: &Found) -> Generated {
 /// `dependencies:`, each with the import of its version.
 fn dependencies(found: &Found, out: &mut Generated, comments: &mut yaml::Comments) -> Map<String, Value> {
     let mut map = Map::new();
-    for (id, dep) in &found.dependencies {
+    for dep in found.dependencies.values() {
         let v = &dep.version;
         let mut spec = Map::new();
         spec.insert("runtime".into(), v.runtime.clone().into());
@@ -253,7 +253,6 @@ fn dependencies(found: &Found, out: &mut Generated, comments: &mut yaml::Comment
             Address::Dependency(v.name.clone()),
             format!("{}/{}", v.dep_id, v.version),
         ));
-        let _ = id;
     }
     map
 }

@@ -71,6 +71,10 @@ fn api(what: String) -> impl FnOnce(ApiError) -> anyhow::Error {
 pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow::Result<Written> {
     let client = request.client;
     let listed = client.list_all_functions().await.map_err(api("the functions".into()))?;
+    let project_urns: BTreeSet<String> = listed
+        .iter()
+        .map(|f| crate::generate::unqualified(&f.func_urn))
+        .collect();
     let mut chosen: Vec<FunctionConfig> = listed
         .into_iter()
         .filter(|f| request.select.takes(&f.func_name))
@@ -82,11 +86,14 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
             .filter(|n| !chosen.iter().any(|f| &f.func_name == *n))
             .collect();
         if !missing.is_empty() {
-            bail!(
+            bail!(anyhow::anyhow!(
                 "no function {} in project {}",
                 missing.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
                 client.project_id()
-            );
+            )
+            .context(Hint(
+                "names are exact (`--prefix P` selects by prefix); `--all` takes every function".into()
+            )));
         }
     }
     let mut functions: Vec<FoundFunction> = futures::stream::iter(chosen.into_iter().map(|c| read_function(client, c)))
@@ -95,6 +102,16 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
         .await?;
     let mut notes = Vec::new();
     let (stack, stage, lineage) = owner(&request, &mut functions, &mut notes);
+    // The new state's place holds none yet: checked before anything is written.
+    let region = request.provider.as_ref().map(|(r, _)| r.as_str());
+    let (location, state_shown) =
+        crate::session::state_location_of(state_given, None, (&stack, stage.as_deref()), region)?;
+    let store = StateStore::open(&location, crate::session::state_codec(None)?)?;
+    if store.load()?.is_some() {
+        bail!(anyhow::anyhow!("{state_shown} already holds a state").context(Hint(
+            "generate records into a new state: pass another `--state`, or move that one away first".into()
+        )));
+    }
     let mut found = Found {
         stack: stack.clone(),
         stage: stage.clone(),
@@ -113,11 +130,39 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
             .show_workflow(&w.id)
             .await
             .map_err(api(format!("workflow {}", w.name)))?;
-        found.workflows.push(workflow);
+        // A workflow is nobody's by tag: one calling a function of this project that the new
+        // stack leaves out (another stack's) is that stack's too, and stays out.
+        let foreign = workflow.definition.functions.iter().find_map(|f| {
+            let urn = crate::generate::unqualified(f.get("operation")?.as_str()?);
+            let ours = found
+                .functions
+                .iter()
+                .any(|g| crate::generate::unqualified(&g.config.func_urn) == urn);
+            (!ours && project_urns.contains(&urn)).then_some(urn)
+        });
+        match foreign {
+            Some(urn) => notes.push(format!(
+                "Left out workflow `{}`: it calls {urn}, which this stack leaves out.",
+                w.name
+            )),
+            None => found.workflows.push(workflow),
+        }
     }
     found
         .workflows
         .sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+    if found.functions.is_empty() && found.workflows.is_empty() {
+        let why = match notes.is_empty() {
+            true => format!(
+                "no function or workflow of project {} matches the selection",
+                client.project_id()
+            ),
+            false => format!("every match is left out:\n  {}", notes.join("\n  ")),
+        };
+        bail!(anyhow::anyhow!("nothing to generate: {why}").context(Hint(
+            "name the stack that owns them with `--stack NAME`, or select other functions".into()
+        )));
+    }
     found.notes = notes.clone();
     if let Some(lineage) = &lineage {
         notes.push(format!(
@@ -133,13 +178,6 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
     )
     .with_context(|| format!("cannot write {}", request.out.join("stack.yaml").display()))?;
     let desired = load(&request.out, stage.as_deref(), &generated)?;
-    let (location, state_shown) = crate::session::state_location(state_given, &desired)?;
-    let store = StateStore::open(&location, crate::session::state_codec(None)?)?;
-    if store.load()?.is_some() {
-        bail!(anyhow::anyhow!("{state_shown} already holds a state").context(Hint(
-            "generate records into a new state: pass another `--state`, or move that one away first".into()
-        )));
-    }
     let mut state = State::new(&stack, stage.as_deref());
     if let Some(lineage) = lineage {
         state.lineage = lineage;

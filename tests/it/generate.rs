@@ -219,22 +219,51 @@ async fn a_selection_generates_only_those_functions_and_refuses_a_missing_one() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn functions_of_another_stack_are_left_out_and_a_used_folder_or_state_is_refused() {
-    let g = generated("shop", None, &["--all", "--stack", "mine"]).await;
-    assert!(
-        g.transcript
-            .contains("Left out function `audit`: it is tagged for stack `shop`"),
-        "{}",
-        g.transcript
-    );
-    let manifest = std::fs::read_to_string(g.out.join("stack.yaml")).unwrap();
-    assert!(!manifest.contains("\nfunctions:"), "{manifest}");
+async fn another_stacks_functions_are_left_out_and_a_used_folder_or_state_is_refused() {
+    let g = generated("shop", None, &["--all"]).await;
+    let run = |out: PathBuf, extra: &'static [&'static str], state: PathBuf| {
+        let mut cmd = g.ctx.command();
+        cmd.args(["generate", "--out"])
+            .arg(out)
+            .args(extra)
+            .arg("--endpoint")
+            .arg(g.ctx.emu.url())
+            .arg("--state")
+            .arg(state);
+        async move { cmd.output().await.unwrap() }
+    };
+    // As another stack: every function is shop's, and so is the workflow calling them.
+    let mine_state = g.ctx.root.join("mine.json");
+    let out = run(
+        g.ctx.root.join("mine"),
+        &["--all", "--stack", "mine"],
+        mine_state.clone(),
+    )
+    .await;
+    let t = assert_exit(&out, 1);
+    for want in [
+        "nothing to generate: every match is left out",
+        "Left out function `audit`: it is tagged for stack `shop`",
+        "Left out workflow `nightly-etl`: it calls",
+        "hint: name the stack that owns them",
+    ] {
+        assert!(t.contains(want), "{want:?} missing: {t}");
+    }
+    assert!(!mine_state.exists());
+    assert!(!g.ctx.root.join("mine/stack.yaml").exists());
 
-    // The folder now holds a stack: generating into it again is refused before any call.
-    let again = g
-        .ctx
-        .run(&["generate", "--all", "--out", g.out.to_str().unwrap()])
-        .await;
-    let t = assert_exit(&again, 1);
+    // A folder holding files is refused before any call.
+    let seen = g.ctx.emu.requests().len();
+    let out = run(g.ctx.dir.clone(), &["--all"], g.ctx.root.join("x.json")).await;
+    let t = assert_exit(&out, 1);
     assert!(t.contains("is not empty") && t.contains("hint:"), "{t}");
+    assert_eq!(g.ctx.emu.requests().len(), seen, "a refused generate called the API");
+
+    // A state location that holds a state is refused before anything is written, and kept.
+    let before = std::fs::read(&g.state).unwrap();
+    let out = run(g.ctx.root.join("again"), &["--all"], g.state.clone()).await;
+    let t = assert_exit(&out, 1);
+    assert!(t.contains("already holds a state") && t.contains("hint:"), "{t}");
+    assert_eq!(std::fs::read(&g.state).unwrap(), before);
+    assert!(!g.ctx.root.join("again/stack.yaml").exists());
 }
