@@ -173,6 +173,9 @@ pub struct GenerateArgs {
     /// The new stack's name (default: the stack the functions are tagged for, else the folder's name).
     #[arg(long, value_name = "NAME")]
     pub stack: Option<String>,
+    /// The stage whose tagged functions to take, when the stack has several.
+    #[arg(long, value_name = "S")]
+    pub stage: Option<String>,
     /// Read from this endpoint (e.g. an `fgform emulator`; its region and project are asked).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,

@@ -7,7 +7,8 @@ use serde_json::Value;
 /// Header names whose values are secrets (compared case-insensitively).
 const SECRET_HEADERS: &[&str] = &["authorization", "x-auth-token", "x-security-token", "x-subject-token"];
 /// Body keys whose values are secrets.
-const SECRET_KEYS: &[&str] = &["encrypted_user_data", "password"];
+/// `download_link`: a dependency package's pre-signed URL (its query signs for anyone holding it).
+const SECRET_KEYS: &[&str] = &["encrypted_user_data", "password", "download_link"];
 /// Body keys holding base64 code packages.
 const PAYLOAD_KEYS: &[&str] = &["file", "depend_file"];
 /// Longest body text a debug line carries.
@@ -110,9 +111,10 @@ mod tests {
         let b = body(
             br#"{"func_name":"f","encrypted_user_data":"{\"pw\":\"s3cr3t\"}","func_code":{"file":"UEsDBAAAAA=="},
                "auth":{"identity":{"password":{"user":{"name":"u","password":"hunter2"}}}},
-               "event_data":{"kafka_password":"kp","db_password":"dp"}}"#,
+               "event_data":{"kafka_password":"kp","db_password":"dp"},
+               "download_link":"https://b.obs.r.myhuaweicloud.com/p.zip?Signature=presigned"}"#,
         );
-        for secret in ["s3cr3t", "UEsDB", "hunter2", "kp\"", "dp\""] {
+        for secret in ["s3cr3t", "UEsDB", "hunter2", "kp\"", "dp\"", "presigned"] {
             assert!(!b.contains(secret), "{secret} in {b}");
         }
         assert!(

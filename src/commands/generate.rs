@@ -7,7 +7,7 @@ use crate::cli::GenerateArgs;
 use crate::client::{Client, ClientBuilder};
 use crate::error::{ExitStatus, Hint};
 use crate::ops::generate::{generate, Request, Select};
-use crate::ops::rerun::display_path;
+use crate::ops::rerun::{display_path, shell_word, shown_location};
 
 /// `fgform generate`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitStatus> {
@@ -29,12 +29,20 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitStatus> {
             select,
             out: args.out.clone(),
             stack: args.stack.clone(),
+            stage: args.stage.clone(),
             provider,
             parallelism: args.parallelism,
         };
         let written = generate(request, args.state.as_deref()).await?;
         for note in &written.notes {
             crate::outln!("note: {note}");
+        }
+        if let Some(lineage) = &written.lineage_taken {
+            eprintln!(
+                "warning: the new state takes over lineage {lineage}, the state these functions are tagged for, so \
+                 that it owns them as that state did. If that state still exists (another folder, a remote store), \
+                 delete one of the two: both would manage the same functions."
+            );
         }
         let g = &written.generated;
         crate::outln!(
@@ -56,15 +64,20 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitStatus> {
             rerun.push_str(&format!(" --stage {stage}"));
         }
         if let Some(endpoint) = &args.endpoint {
-            rerun.push_str(&format!(" --endpoint {endpoint}"));
+            rerun.push_str(&format!(" --endpoint {}", shell_word(endpoint)));
         }
         if let Some(state) = &args.state {
-            rerun.push_str(&format!(" --state {state}"));
+            // As every suggested command shows a location: its password left out.
+            rerun.push_str(&format!(" --state {}", shell_word(&shown_location(state))));
         }
-        crate::outln!(
-            "Run `fgform plan {}{rerun}`: it should plan no change.",
-            crate::ops::rerun::shell_word(&display_path(&args.out))
-        );
+        let dir = shell_word(&display_path(&args.out));
+        match written.untagged {
+            0 => crate::outln!("Run `fgform plan {dir}{rerun}`: it should plan no change."),
+            n => crate::outln!(
+                "Run `fgform plan {dir}{rerun}`: it plans one change per function no state owned ({n}), their \
+                 ownership tag; once applied, plans are empty."
+            ),
+        }
         Ok(ExitStatus::Success)
     })
 }

@@ -67,7 +67,7 @@ pub(super) fn function(
     if deps.len() < c.depend_version_list.len() {
         comments.insert(
             format!("{path}.dependencies"),
-            vec!["some dependency versions it uses are not this project's private packages (public ones cannot be declared): planning adds them back as a change".into()],
+            vec!["it also uses dependency versions this stack does not declare (public packages, or another version of a package declared here): planning sets its dependencies to the ones listed".into()],
         );
     }
     if !deps.is_empty() {
@@ -118,7 +118,14 @@ fn secrets(c: &crate::api::types::FunctionConfig, out: &mut Generated, comments:
     let name = c.func_name.as_str();
     let mut placeholders = Map::new();
     for key in secrets.keys() {
-        let var = secret_var(name, key);
+        // `api-db`'s `PASS` and `api`'s `DB_PASS` would read one variable: the second gets `_2`.
+        let base = secret_var(name, key);
+        let mut var = base.clone();
+        let mut n = 1;
+        while out.secrets.iter().any(|s| s.var == var) {
+            n += 1;
+            var = format!("{base}_{n}");
+        }
         placeholders.insert(key.clone(), format!("${{env:{var}}}").into());
         out.secrets.push(SecretVar {
             function: name.into(),

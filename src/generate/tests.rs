@@ -153,3 +153,22 @@ fn the_generated_manifest_validates() {
         desired.function_urn("audit")
     );
 }
+
+#[test]
+fn secrets_that_would_share_a_variable_get_their_own() {
+    let mut found = found();
+    let mut other = found.functions[0].clone();
+    other.config.func_name = "api-db".into();
+    other.config.func_urn = "urn:fss:r:p:function:default:api-db:latest".into();
+    other.config.encrypted_user_data = r#"{"PASS":""}"#.into();
+    found.functions[0].config.encrypted_user_data = r#"{"DB_PASS":""}"#.into();
+    found.functions.push(other);
+    let generated = generate(&found);
+    let vars: Vec<&str> = generated.secrets.iter().map(|s| s.var.as_str()).collect();
+    assert_eq!(vars, ["API_DB_PASS", "API_DB_PASS_2"]);
+    assert!(
+        generated.manifest.contains("PASS: ${env:API_DB_PASS_2}"),
+        "{}",
+        generated.manifest
+    );
+}

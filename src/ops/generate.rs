@@ -47,6 +47,8 @@ pub struct Request<'a> {
     pub out: PathBuf,
     /// `--stack`; else the stack the selected functions are tagged for, else the folder's name.
     pub stack: Option<String>,
+    /// `--stage`: the stage whose tagged functions to take when a stack has several.
+    pub stage: Option<String>,
     /// `provider:` to write (`None`: the embedded emulator).
     pub provider: Option<(String, String)>,
     pub parallelism: usize,
@@ -59,6 +61,10 @@ pub struct Written {
     pub stage: Option<String>,
     pub state_shown: String,
     pub recorded: usize,
+    /// Functions no state owned: their first plan adds the ownership tag.
+    pub untagged: usize,
+    /// The lineage the new state took over from the functions' tags (the lost state's).
+    pub lineage_taken: Option<String>,
     /// Notes to print.
     pub notes: Vec<String>,
 }
@@ -164,12 +170,6 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
         )));
     }
     found.notes = notes.clone();
-    if let Some(lineage) = &lineage {
-        notes.push(format!(
-            "The new state takes over lineage {lineage}, the state these functions are tagged for: if that state still \
-             exists, delete one of the two, or both will manage them."
-        ));
-    }
     let generated = crate::generate::generate(&found);
     crate::atomic::write(
         &request.out.join("stack.yaml"),
@@ -179,10 +179,11 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
     .with_context(|| format!("cannot write {}", request.out.join("stack.yaml").display()))?;
     let desired = load(&request.out, stage.as_deref(), &generated)?;
     let mut state = State::new(&stack, stage.as_deref());
-    if let Some(lineage) = lineage {
-        state.lineage = lineage;
+    if let Some(lineage) = &lineage {
+        state.lineage = lineage.clone();
     }
     let recorded = record(client, &desired, &mut state, &generated).await?;
+    let untagged = found.functions.iter().filter(|f| tag_owner(f).is_none()).count();
     store
         .save(&mut state)
         .with_context(|| format!("cannot save the state at {state_shown}"))?;
@@ -192,6 +193,8 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
         stage,
         state_shown,
         recorded,
+        untagged,
+        lineage_taken: lineage,
         notes,
     })
 }
@@ -271,16 +274,22 @@ fn owner(
         .flatten()
         .map(|o| (o.stack.clone(), o.stage.clone()))
         .collect();
-    let (stack, stage) = match (&request.stack, tagged.len()) {
-        (Some(stack), _) => (
+    let (stack, stage) = match (&request.stack, &request.stage) {
+        (Some(stack), Some(stage)) => (stack.clone(), Some(stage.clone())),
+        (Some(stack), None) => (
             stack.clone(),
             tagged
                 .iter()
                 .find(|(s, _)| s == stack)
                 .and_then(|(_, stage)| stage.clone()),
         ),
-        (None, 1) => tagged.into_iter().next().expect("one"),
-        (None, _) => (folder_stack(&request.out), None),
+        (None, stage) => {
+            let fits: Vec<_> = tagged.iter().filter(|(_, s)| stage.is_none() || s == stage).collect();
+            match fits.as_slice() {
+                [(stack, stage)] => (stack.clone(), stage.clone()),
+                _ => (folder_stack(&request.out), stage.clone()),
+            }
+        }
     };
     // The lineage of the state that tagged them: the lost state this one takes over.
     let lineage = owners
@@ -292,9 +301,11 @@ fn owner(
     for (f, owner) in functions.drain(..).zip(owners) {
         match owner {
             Some(o) if !(o.is_stack_stage(&stack, stage.as_deref()) && o.lineage == lineage) => notes.push(format!(
-                "Left out function `{}`: it is tagged for {}. Generate it with that stack's name, or import it into it.",
+                "Left out function `{}`: it is tagged for {}. Generate it with `--stack {}{}`, into another folder.",
                 f.config.func_name,
-                o.describe()
+                o.describe(),
+                o.stack,
+                o.stage.as_deref().map(|s| format!(" --stage {s}")).unwrap_or_default()
             )),
             _ => kept.push(f),
         }
@@ -369,7 +380,11 @@ fn place_package(
     digest: &str,
 ) -> anyhow::Result<Code> {
     let dir = out.join(folder).join(name);
-    if extension == "zip" && unpack(bytes, &dir).is_ok() {
+    let unpacked = extension == "zip" && unpack(bytes, &dir).is_ok();
+    if !unpacked && dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    if unpacked {
         let (_, artifact) = crate::package::package_dir(&dir, &[], std::io::sink())?;
         if artifact.digest == digest {
             return Ok(Code::Folder(format!("./{folder}/{name}")));
@@ -387,10 +402,20 @@ fn place_package(
     })
 }
 
-/// Unpacks a zip into `dir`, refusing entries that would land outside it; keeps the
-/// executable bit (packaging reads it back).
+/// Unpacks a zip into `dir`, refusing entries that would land outside it and archives that
+/// unpack beyond [`UNPACKED_LIMIT`] (the caller then keeps the zip); keeps the executable bit
+/// (packaging reads it back).
 fn unpack(bytes: &[u8], dir: &Path) -> anyhow::Result<()> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
+    let declared: u64 = (0..archive.len())
+        .map(|i| archive.by_index_raw(i).map(|e| e.size()).unwrap_or(u64::MAX))
+        .fold(0u64, u64::saturating_add);
+    if archive.len() > UNPACKED_FILES || declared > UNPACKED_LIMIT {
+        bail!(
+            "the package unpacks to {declared} bytes in {} entries, over the limit",
+            archive.len()
+        );
+    }
     std::fs::create_dir_all(dir)?;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i)?;
@@ -406,7 +431,9 @@ fn unpack(bytes: &[u8], dir: &Path) -> anyhow::Result<()> {
             std::fs::create_dir_all(parent)?;
         }
         let mut file = std::fs::File::create(&path)?;
-        std::io::copy(&mut entry, &mut file)?;
+        // Sizes are the archive's word: read no more than it declared.
+        let declared = entry.size();
+        std::io::copy(&mut std::io::Read::take(&mut entry, declared), &mut file)?;
         #[cfg(unix)]
         if let Some(mode) = entry.unix_mode() {
             use std::os::unix::fs::PermissionsExt as _;
@@ -417,6 +444,11 @@ fn unpack(bytes: &[u8], dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The most a package is unpacked to (FunctionGraph's own limit for unzipped code is 1.5 GB);
+/// past it, or past [`UNPACKED_FILES`] entries, the zip is kept as it is.
+const UNPACKED_LIMIT: u64 = 1536 * 1024 * 1024;
+const UNPACKED_FILES: usize = 100_000;
 
 /// `https://BUCKET.obs.REGION.myhuaweicloud.com/KEY` → `obs://BUCKET/KEY`.
 fn obs_url(url: &str) -> Option<String> {
@@ -502,10 +534,12 @@ async fn dependency_source(
 }
 
 /// The generated stack loaded as `plan` will load it; a secret whose variable is unset is
-/// loaded as empty here (its fingerprint is then not recorded).
+/// loaded as empty here (its fingerprint is then not recorded). Paths are not checked: code
+/// the export could not give is a folder the user fills (the manifest's comment says so).
 fn load(out: &Path, stage: Option<&str>, generated: &Generated) -> anyhow::Result<Desired> {
     let mut options = crate::manifest::LoadOptions {
         stage: stage.map(str::to_string),
+        check_paths: false,
         ..crate::manifest::LoadOptions::from_process_env()
     };
     for secret in &generated.secrets {
@@ -627,5 +661,8 @@ mod tests {
         let evil = evil.finish().unwrap().into_inner();
         assert!(unpack(&evil, &out.join("functions/c")).is_err());
         assert!(!dir.path().join("out/functions/escape.py").exists());
+        let code = place_package(&out, "functions", "c", &evil, "zip", "x").unwrap();
+        assert!(matches!(code, Code::Archive { .. }), "{code:?}");
+        assert!(!out.join("functions/c").exists(), "a failed unpack left its folder");
     }
 }

@@ -104,7 +104,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// The acceptance of one example.
 async fn round_trips(example: &str, stage: Option<&'static str>) {
     let g = generated(example, stage, &["--all"]).await;
-    assert!(g.transcript.contains("Run `fgform plan"), "{}", g.transcript);
+    assert!(g.transcript.contains("it should plan no change"), "{}", g.transcript);
+    assert!(
+        g.transcript.contains("warning: the new state takes over lineage"),
+        "{}",
+        g.transcript
+    );
     assert_exit(&g.run("validate", &[]).await, 0);
     let plan = g.run("plan", &["--detailed-exitcode"]).await;
     assert_eq!(
@@ -266,4 +271,40 @@ async fn another_stacks_functions_are_left_out_and_a_used_folder_or_state_is_ref
     assert!(t.contains("already holds a state") && t.contains("hint:"), "{t}");
     assert_eq!(std::fs::read(&g.state).unwrap(), before);
     assert!(!g.ctx.root.join("again/stack.yaml").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_no_state_owns_is_taken_in_and_its_ownership_tag_is_the_one_change() {
+    let ctx = TestContext::new().await;
+    crate::support::create_function(&ctx.client, "console-made", None).await;
+    let out = ctx.root.join("gen");
+    let state = ctx.root.join("gen.json");
+    let run = |args: &[&str]| {
+        let mut cmd = ctx.command();
+        cmd.args(args)
+            .arg("--endpoint")
+            .arg(ctx.emu.url())
+            .arg("--state")
+            .arg(&state);
+        async move { cmd.output().await.unwrap() }
+    };
+    let t = assert_exit(&run(&["generate", "--all", "--out", out.to_str().unwrap()]).await, 0);
+    assert!(t.contains("Generated stack `gen`"), "{t}");
+    assert!(
+        t.contains("it plans one change per function no state owned (1), their ownership tag"),
+        "{t}"
+    );
+    assert!(!t.contains("takes over lineage"), "{t}");
+    let plan = run(&["plan", out.to_str().unwrap(), "--json"]).await;
+    let json: Value = serde_json::from_slice(&plan.stdout).unwrap_or_else(|_| panic!("{}", transcript(&plan)));
+    let changes = json["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{json:#}");
+    assert_eq!(changes[0]["address"], "function.console-made");
+    assert_eq!(
+        changes[0]["change"]["changed_attributes"],
+        serde_json::json!(["tags"]),
+        "{json:#}"
+    );
+    assert_exit(&run(&["apply", out.to_str().unwrap(), "--auto-approve"]).await, 0);
+    assert_exit(&run(&["plan", out.to_str().unwrap(), "--detailed-exitcode"]).await, 0);
 }

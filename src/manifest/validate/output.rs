@@ -118,6 +118,17 @@ fn expressions(text: &str) -> Vec<&str> {
     out
 }
 
+/// The input a `${…}` expression reads: `env:NAME` or `var.NAME` (a default after a comma
+/// and spaces left out); `None` for anything else.
+fn input_read(expr: &str) -> Option<String> {
+    if let Some(env) = expr.strip_prefix("env:") {
+        let name = env.split(',').next().unwrap_or_default().trim();
+        return Some(format!("env:{name}"));
+    }
+    let name = expr.strip_prefix("var.")?.trim();
+    Some(format!("var.{name}"))
+}
+
 /// The first `${…}` of `text` that a function's `secrets:` also reads, with the function and
 /// the secret's key: an output made of it would print the secret.
 fn feeds_a_secret<'t>(text: &'t str, functions: Entries<'_>) -> Option<(&'t str, String, String)> {
@@ -132,10 +143,12 @@ fn feeds_a_secret<'t>(text: &'t str, functions: Entries<'_>) -> Option<(&'t str,
             let Kind::Scalar { text: value, .. } = &secret.value.kind else {
                 return None;
             };
-            let read = expressions(value);
-            // Inputs only: `${stack}` or a URN in a secret is no secret of its own.
-            let input = |e: &&&str| e.starts_with("env:") || e.starts_with("var.");
-            let expr = used.iter().filter(input).find(|e| read.contains(e))?;
+            // Inputs only (`${stack}` or a URN in a secret is no secret of its own), compared by
+            // the variable they read: `${env:PW}`, `${env: PW}` and `${env:PW, x}` are one input.
+            let read: Vec<String> = expressions(value).into_iter().filter_map(input_read).collect();
+            let expr = used
+                .iter()
+                .find(|e| input_read(e).is_some_and(|name| read.contains(&name)))?;
             Some((*expr, function.key.clone(), secret.key.clone()))
         })
     })
@@ -192,6 +205,16 @@ mod tests {
     #[test]
     fn expressions_skip_literals() {
         assert_eq!(expressions("a${var.x}b$${var.y}${ env:Z }${open"), ["var.x", "env:Z"]);
+    }
+
+    #[test]
+    fn a_secret_input_is_recognised_however_it_is_spelled() {
+        for spelling in ["env:PW", "env: PW", "env:PW, fallback", "env:PW,x"] {
+            assert_eq!(input_read(spelling).as_deref(), Some("env:PW"), "{spelling}");
+        }
+        assert_eq!(input_read("var. release").as_deref(), Some("var.release"));
+        assert_eq!(input_read("stack"), None);
+        assert_eq!(input_read("function.a.urn"), None);
     }
 
     #[test]
