@@ -134,6 +134,19 @@ impl Client {
         dep_id: &str,
         version: i64,
     ) -> Result<Option<DependencyVersion>, ApiError> {
+        Ok(self
+            .show_dependency_version_response(dep_id, version)
+            .await?
+            .map(|r| r.version))
+    }
+
+    /// [`Client::show_dependency_version`]'s whole answer, with `download_link` (a URL
+    /// serving the package).
+    pub async fn show_dependency_version_response(
+        &self,
+        dep_id: &str,
+        version: i64,
+    ) -> Result<Option<crate::api::types::DependencyVersionResponse>, ApiError> {
         optional(
             self.json(Call::get(format!(
                 "/fgs/dependencies/{}/version/{version}",
@@ -141,18 +154,6 @@ impl Client {
             )))
             .await,
         )
-    }
-
-    /// The `download_link` of a version's show answer: a URL serving its package.
-    pub async fn dependency_download_link(&self, dep_id: &str, version: i64) -> Result<Option<String>, ApiError> {
-        let shown: Option<crate::api::types::DependencyVersionResponse> = optional(
-            self.json(Call::get(format!(
-                "/fgs/dependencies/{}/version/{version}",
-                seg(dep_id)
-            )))
-            .await,
-        )?;
-        Ok(shown.and_then(|s| s.download_link))
     }
 
     /// `DELETE /fgs/dependencies/{dep_id}/version/{version}` (412 FSS.1033 while in use).

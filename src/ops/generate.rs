@@ -486,13 +486,14 @@ async fn read_dependencies(
             } else {
                 v.dep_id.clone()
             };
-            let Some(shown) = client
-                .show_dependency_version(&dep_id, v.version)
+            let Some(response) = client
+                .show_dependency_version_response(&dep_id, v.version)
                 .await
                 .map_err(api(format!("dependency version {}", v.id)))?
             else {
                 continue;
             };
+            let (shown, link) = (response.version, response.download_link);
             if !names.insert(shown.name.clone()) {
                 notes.push(format!(
                     "Left out version {} of dependency `{}`: the functions use another version of it too, and a stack declares one.",
@@ -500,30 +501,29 @@ async fn read_dependencies(
                 ));
                 continue;
             }
-            let source = dependency_source(client, out, &dep_id, &shown).await;
+            let source = dependency_source(client, out, link.as_deref(), &shown).await;
             found.insert(v.id.clone(), FoundDependency { version: shown, source });
         }
     }
     Ok(found)
 }
 
-/// A dependency version's `source:`: its OBS link, or its package saved as `deps/NAME.zip`.
+/// A dependency version's `source:`: its OBS link, or its package (from the show answer's
+/// `download_link`) saved as `deps/NAME.zip`.
 async fn dependency_source(
     client: &Client,
     out: &Path,
-    dep_id: &str,
+    link: Option<&str>,
     v: &crate::api::types::DependencyVersion,
 ) -> Result<String, String> {
     if let Some(url) = obs_url(&v.link) {
         return Ok(url);
     }
-    let link = match client.dependency_download_link(dep_id, v.version).await {
-        Ok(Some(link)) if !link.is_empty() => link,
-        Ok(_) => return Err("the API gave no download link for this package".into()),
-        Err(e) => return Err(format!("reading its download link failed ({e})")),
-    };
+    let link = link
+        .filter(|l| !l.is_empty())
+        .ok_or("the API gave no download link for this package")?;
     let bytes = client
-        .download(&link)
+        .download(link)
         .await
         .map_err(|e| format!("downloading the package failed ({e})"))?;
     let file = out.join("deps").join(format!("{}.zip", v.name));
