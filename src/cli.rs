@@ -46,7 +46,7 @@ pub enum Command {
     /// Record an existing live resource in state under a manifest address (changes nothing live).
     Import(ImportArgs),
     /// Write a stack (manifests, code, state) from the functions a live project already has, so
-    /// `plan` on it changes nothing. Reads only.
+    /// `plan` on it changes nothing. Changes nothing live.
     Generate(GenerateArgs),
     /// Remove a state lock left behind by a process that can no longer release it.
     ForceUnlock(ForceUnlockArgs),
