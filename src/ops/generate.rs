@@ -1,7 +1,9 @@
 //! `fgform generate`'s I/O: read a live project (GETs only: nothing live changes), unpack
 //! code and dependency packages into the new stack, write its manifest
-//! ([`crate::generate`]), and record every resource in the new stack's state through the same
-//! reads and records as `fgform import`, so that `fgform plan` on it right away plans no change.
+//! ([`crate::generate`]), and record every resource in the new stack's state with the records
+//! `fgform import` makes (`plan::import`), from the reads already made, so that `fgform plan` on
+//! it right away plans no change. Seven GETs per function (config, tags, triggers, async
+//! config, versions, aliases, export), plus the lists and shows of dependencies and workflows.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use crate::api::types::FunctionConfig;
+use crate::api::types::{FunctionConfig, Workflow};
 use crate::client::{ApiError, Client};
 use crate::error::Hint;
 use crate::generate::{Code, Found, FoundDependency, FoundFunction, Generated};
@@ -127,36 +129,7 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
     write_code(client, &request.out, &mut functions, &mut notes).await?;
     found.dependencies = read_dependencies(client, &request.out, &functions, &mut notes).await?;
     found.functions = functions;
-    let workflows = client
-        .list_all_workflows(None)
-        .await
-        .map_err(api("the workflows".into()))?;
-    for w in workflows.iter().filter(|w| request.select.takes_workflow(&w.name)) {
-        let workflow = client
-            .show_workflow(&w.id)
-            .await
-            .map_err(api(format!("workflow {}", w.name)))?;
-        // A workflow is nobody's by tag: one calling a function of this project that the new
-        // stack leaves out (another stack's) is that stack's too, and stays out.
-        let foreign = workflow.definition.functions.iter().find_map(|f| {
-            let urn = crate::generate::unqualified(f.get("operation")?.as_str()?);
-            let ours = found
-                .functions
-                .iter()
-                .any(|g| crate::generate::unqualified(&g.config.func_urn) == urn);
-            (!ours && project_urns.contains(&urn)).then_some(urn)
-        });
-        match foreign {
-            Some(urn) => notes.push(format!(
-                "Left out workflow `{}`: it calls {urn}, which this stack leaves out.",
-                w.name
-            )),
-            None => found.workflows.push(workflow),
-        }
-    }
-    found
-        .workflows
-        .sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+    found.workflows = read_workflows(client, &request.select, &project_urns, &found.functions, &mut notes).await?;
     if found.functions.is_empty() && found.workflows.is_empty() {
         let why = match notes.is_empty() {
             true => format!(
@@ -182,7 +155,7 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
     if let Some(lineage) = &lineage {
         state.lineage = lineage.clone();
     }
-    let recorded = record(client, &desired, &mut state, &generated).await?;
+    let recorded = record(&found, &desired, &mut state, &generated)?;
     let untagged = found.functions.iter().filter(|f| tag_owner(f).is_none()).count();
     store
         .save(&mut state)
@@ -197,6 +170,44 @@ pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow
         lineage_taken: lineage,
         notes,
     })
+}
+
+/// The selected workflows, but for one calling a function of this project that the new
+/// stack leaves out: workflows carry no tag, so such a one is that function's stack's too.
+async fn read_workflows(
+    client: &Client,
+    select: &Select,
+    project_urns: &BTreeSet<String>,
+    functions: &[FoundFunction],
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<Workflow>> {
+    let mut taken = Vec::new();
+    let listed = client
+        .list_all_workflows(None)
+        .await
+        .map_err(api("the workflows".into()))?;
+    for w in listed.iter().filter(|w| select.takes_workflow(&w.name)) {
+        let workflow = client
+            .show_workflow(&w.id)
+            .await
+            .map_err(api(format!("workflow {}", w.name)))?;
+        let foreign = workflow.definition.functions.iter().find_map(|f| {
+            let urn = crate::generate::unqualified(f.get("operation")?.as_str()?);
+            let ours = functions
+                .iter()
+                .any(|g| crate::generate::unqualified(&g.config.func_urn) == urn);
+            (!ours && project_urns.contains(&urn)).then_some(urn)
+        });
+        match foreign {
+            Some(urn) => notes.push(format!(
+                "Left out workflow `{}`: it calls {urn}, which this stack leaves out.",
+                w.name
+            )),
+            None => taken.push(workflow),
+        }
+    }
+    taken.sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+    Ok(taken)
 }
 
 /// A function and what hangs off it (its code is read later).
@@ -555,19 +566,14 @@ fn load(out: &Path, stage: Option<&str>, generated: &Generated) -> anyhow::Resul
     }
 }
 
-/// Records every generated resource as `fgform import` would, plus the fingerprint of each
+/// Records every generated resource as `fgform import` records one (`plan::import`, the
+/// same views), from what was already read: no second GET. Then the fingerprint of each
 /// function's secrets whose variables are all set.
-async fn record(client: &Client, desired: &Desired, state: &mut State, generated: &Generated) -> anyhow::Result<usize> {
+fn record(found: &Found, desired: &Desired, state: &mut State, generated: &Generated) -> anyhow::Result<usize> {
     for (address, id) in &generated.imports {
-        if state.resources.contains_key(&address.to_string()) {
-            continue;
-        }
-        let records = crate::apply::import::import(client, desired, state, address, id)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context(format!("cannot record {address} ({id})")))?;
-        for (address, record) in records {
-            state.resources.insert(address.to_string(), record);
-        }
+        let record = live_record(found, desired, state, address, id)
+            .with_context(|| format!("cannot record {address} ({id}): it was not among what was read"))?;
+        state.resources.insert(address.to_string(), record);
     }
     let env: BTreeMap<String, String> = std::env::vars().collect();
     for (name, spec) in &desired.functions {
@@ -592,6 +598,55 @@ async fn record(client: &Client, desired: &Desired, state: &mut State, generated
         );
     }
     Ok(state.resources.len())
+}
+
+/// The state record of `address` (id `id`) from the live objects `found` holds.
+fn live_record(
+    found: &Found,
+    desired: &Desired,
+    state: &State,
+    address: &Address,
+    id: &str,
+) -> Option<crate::state::ResourceState> {
+    use crate::plan::import;
+    let function = |name: &str| found.functions.iter().find(|f| f.config.func_name == name);
+    Some(match address {
+        Address::Function(name) => {
+            let f = function(name)?;
+            let live = crate::plan::LiveFunction {
+                config: f.config.clone(),
+                tags: f.tags.clone(),
+                ..Default::default()
+            };
+            import::function(desired, state, name, &live)
+        }
+        Address::Trigger {
+            function: name,
+            trigger,
+        } => {
+            let f = function(name)?;
+            let mut all = f.triggers.iter().chain(f.alias_triggers.values().flatten());
+            import::trigger(desired, name, trigger, all.find(|t| t.trigger_id == id)?)
+        }
+        Address::Async(name) => {
+            let f = function(name)?;
+            let config = f.async_config.as_ref().or_else(|| f.alias_async.values().next())?;
+            import::async_config(desired, name, id, config)
+        }
+        Address::Alias { function: name, alias } => {
+            let live = function(name)?.aliases.iter().find(|a| &a.name == alias)?;
+            import::alias(desired, address, live)
+        }
+        Address::Dependency(name) => {
+            let dep = found.dependencies.values().find(|d| &d.version.name == name)?;
+            import::dependency(desired, name, &dep.version)
+        }
+        Address::Workflow(name) => {
+            let live = found.workflows.iter().find(|w| &w.definition.name == name)?;
+            import::workflow(desired, name, live)
+        }
+        Address::Version(_) => return None,
+    })
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ struct Generated {
     state: PathBuf,
     stage: Option<&'static str>,
     transcript: String,
+    /// The operations `generate` sent, in order.
+    sent: Vec<String>,
 }
 
 impl Generated {
@@ -54,6 +56,7 @@ async fn generated(example: &str, stage: Option<&'static str>, extra: &[&str]) -
     std::fs::remove_file(&ctx.state_path).unwrap();
     let out = ctx.root.join("gen");
     let state = ctx.root.join("gen-state.json");
+    let seen = ctx.emu.requests().len();
     let result = ctx
         .command()
         .args(["generate", "--out"])
@@ -68,12 +71,17 @@ async fn generated(example: &str, stage: Option<&'static str>, extra: &[&str]) -
         .await
         .unwrap();
     let transcript = assert_exit(&result, 0);
+    let sent = ctx.emu.requests()[seen..]
+        .iter()
+        .map(|e| e.operation.to_string())
+        .collect();
     Generated {
         ctx,
         out,
         state,
         stage,
         transcript,
+        sent,
     }
 }
 
@@ -193,6 +201,33 @@ async fn the_shop_stack_comes_out_with_references_packages_and_placeholders() {
         assert!(g.out.join(file).is_file(), "{file} missing");
     }
     assert!(g.transcript.contains(SHOP_SECRET_VAR), "{}", g.transcript);
+    // GETs only, each once: seven per function, six for the project. The state is recorded
+    // from these reads, not read again.
+    let mut counts = std::collections::BTreeMap::new();
+    for op in &g.sent {
+        *counts.entry(op.as_str()).or_insert(0) += 1;
+    }
+    let per_function = [
+        "ExportFunction",
+        "ShowFunctionAsyncInvokeConfig",
+        "ListFunctionTags",
+        "ListFunctionTriggers",
+        "ListFunctionVersions",
+        "ListVersionAliases",
+        "ShowFunctionConfig",
+    ];
+    let mut want: std::collections::BTreeMap<&str, i32> = per_function.iter().map(|op| (*op, 4)).collect();
+    for op in [
+        "ListDependencies",
+        "ListDependencyVersion",
+        "ListFunctions",
+        "ListWorkflow",
+        "ShowDependencyVersion",
+        "ShowWorkFlow",
+    ] {
+        want.insert(op, 1);
+    }
+    assert_eq!(counts, want, "{:?}", g.sent);
 }
 
 #[tokio::test(flavor = "multi_thread")]
