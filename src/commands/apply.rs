@@ -194,10 +194,8 @@ pub(super) async fn execute(
     if outcome.errors.is_empty() && !outcome.interrupted {
         if !destroy {
             let state = outcome.state.as_ref();
-            let lines = crate::ops::outputs::after_apply(&session.desired, state);
-            if !lines.is_empty() {
-                let values = crate::ops::outputs::after_apply_json(&session.desired, state);
-                sink.emit(Event::Outputs { lines, values });
+            if let Some(told) = crate::ops::outputs::after_apply(&session.desired, state) {
+                sink.emit(Event::Outputs(told));
             }
         }
         return Ok(ExitStatus::Success);

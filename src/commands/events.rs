@@ -32,9 +32,8 @@ pub enum Event<'a> {
     Summary(Summary),
     /// An error or warning.
     Diagnostic(Diagnostic),
-    /// The stack's outputs after a successful apply: the text form's lines and the JSON
-    /// form's values (see `ops::outputs::after_apply_json`).
-    Outputs { lines: Vec<String>, values: Value },
+    /// The stack's outputs after a successful apply, in both forms.
+    Outputs(crate::ops::outputs::AfterApply),
 }
 
 /// The end of a run: what it did.
@@ -235,8 +234,8 @@ impl Sink {
                 format!("{address}: {}", done(action))
             }
             Event::Report(Report::Started { .. } | Report::Failed { .. }) | Event::Diagnostic(_) => return,
-            Event::Outputs { lines, .. } => {
-                for line in lines {
+            Event::Outputs(told) => {
+                for line in told.lines {
                     (self.out)(&format!("{line}\n"));
                 }
                 return;
@@ -284,13 +283,13 @@ impl Sink {
                 self.line("info", s.message, "change_summary", fields);
             }
             Event::Diagnostic(d) => self.diagnostic(d),
-            Event::Outputs { values, .. } => {
-                let count = values.as_object().map_or(0, |o| o.len());
+            Event::Outputs(told) => {
+                let count = told.values.as_object().map_or(0, |o| o.len());
                 self.line(
                     "info",
                     format!("Outputs: {count}"),
                     "outputs",
-                    json!({ "outputs": values }),
+                    json!({ "outputs": told.values }),
                 );
             }
         }

@@ -123,36 +123,42 @@ pub fn json(resolved: &[Resolved<'_>]) -> Value {
     Value::Object(out)
 }
 
-/// The outputs `apply --json` tells after its summary: `{"NAME": {"sensitive": …, "value"?: …}}`,
-/// the value left out when it is sensitive (events carry no secret) or not yet known.
-pub fn after_apply_json(desired: &Desired, state: Option<&State>) -> Value {
-    let mut out = Map::new();
-    for (name, spec) in &desired.outputs {
-        let mut entry = Map::new();
-        entry.insert("sensitive".into(), spec.sensitive.into());
-        if let (false, Some(Ok(value))) = (spec.sensitive, state.map(|s| value(name, spec, s))) {
-            entry.insert("value".into(), value.into());
-        }
-        out.insert(name.clone(), Value::Object(entry));
-    }
-    Value::Object(out)
+/// What `apply` tells of the outputs after its summary, each output resolved once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterApply {
+    /// The text form: a blank line, `Outputs:`, a blank line and one line per output. An
+    /// output whose resource the state does not hold (after `--target`) says which one it
+    /// waits for.
+    pub lines: Vec<String>,
+    /// The JSON form: `{"NAME": {"sensitive": …, "value"?: …}}`, the value left out when it is
+    /// sensitive (events carry no secret) or not yet known.
+    pub values: Value,
 }
 
-/// The lines `apply` prints after `Apply complete!`: a blank line, `Outputs:`, a blank line
-/// and one line per output; none when the stack declares no outputs. An output whose
-/// resource the state does not hold (after `--target`) says which one it waits for.
-pub fn after_apply(desired: &Desired, state: Option<&State>) -> Vec<String> {
-    let Some(state) = state.filter(|_| !desired.outputs.is_empty()) else {
-        return Vec::new();
-    };
+/// [`AfterApply`]; `None` when the stack declares no outputs or there is no state.
+pub fn after_apply(desired: &Desired, state: Option<&State>) -> Option<AfterApply> {
+    let state = state.filter(|_| !desired.outputs.is_empty())?;
     let mut lines = vec![String::new(), "Outputs:".to_string(), String::new()];
+    let mut values = Map::new();
     for (name, spec) in &desired.outputs {
-        lines.push(match value(name, spec, state) {
-            Ok(value) => line(name, spec, &value),
+        let resolved = value(name, spec, state);
+        let mut entry = Map::new();
+        entry.insert("sensitive".into(), spec.sensitive.into());
+        lines.push(match &resolved {
+            Ok(value) => {
+                if !spec.sensitive {
+                    entry.insert("value".into(), value.clone().into());
+                }
+                line(name, spec, value)
+            }
             Err(why) => format!("{name} = (not yet known: {} is not applied)", why.address()),
         });
+        values.insert(name.clone(), Value::Object(entry));
     }
-    lines
+    Some(AfterApply {
+        lines,
+        values: Value::Object(values),
+    })
 }
 
 #[cfg(test)]
@@ -301,8 +307,13 @@ mod tests {
             "pending".into(),
             output(vec![Part::State(StateRef::FunctionUrn("later".into()))], false),
         );
+        let told = after_apply(&desired, Some(&state())).unwrap();
         assert_eq!(
-            after_apply(&desired, Some(&state())),
+            told.values.to_string(),
+            r#"{"pending":{"sensitive":false},"token":{"sensitive":true},"workflow":{"sensitive":false,"value":"w-1"}}"#
+        );
+        assert_eq!(
+            told.lines,
             [
                 "",
                 "Outputs:",
@@ -320,6 +331,6 @@ mod tests {
             r#"{"token":{"value":"s3cr\"t","sensitive":true,"description":"for the pipeline"},"workflow":{"value":"w-1","sensitive":false}}"#
         );
         desired.outputs.clear();
-        assert!(after_apply(&desired, Some(&state())).is_empty());
+        assert!(after_apply(&desired, Some(&state())).is_none());
     }
 }
