@@ -223,6 +223,19 @@ async fn first_apply(ctx: &TestContext) {
     assert_eq!(alias(&ctx.client, &urn(ctx)).await, ("v1".into(), json!({})));
 }
 
+/// A rollout stack whose v1 went out, then v2 moved the alias at once (`--no-rollout`).
+async fn v2_without_rollout() -> TestContext {
+    let ctx = context("5m", "[10, 50, 100]").await;
+    first_apply(&ctx).await;
+    write_code(&ctx, "two", 0);
+    let out = ctx
+        .on_stack(&["apply", "--auto-approve", "--no-rollout", "--var", "release=r2"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
+    assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
+    ctx
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_version_rolls_out_through_every_step() {
     let ctx = context("5m", "[10, 50, 100]").await;
@@ -338,14 +351,7 @@ async fn a_rollout_resumed_past_its_deadline_rolls_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_rollout_promotes_at_once_and_promote_ends_a_rollout_by_hand() {
-    let ctx = context("5m", "[10, 50, 100]").await;
-    first_apply(&ctx).await;
-    write_code(&ctx, "two", 0);
-    let out = ctx
-        .on_stack(&["apply", "--auto-approve", "--no-rollout", "--var", "release=r2"])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
-    assert_eq!(alias(&ctx.client, &urn(&ctx)).await, ("v2".into(), json!({})));
+    let ctx = v2_without_rollout().await;
     // An interrupted rollout of v3, promoted by hand.
     write_code(&ctx, "three", 0);
     kill_once_step_1_is_recorded(&ctx, start_apply(&ctx, &[])).await;
@@ -435,13 +441,7 @@ async fn an_alias_with_no_version_to_follow_is_an_error_before_any_call() {
 /// reported as stale, never resumed, and `rollout abort` clears it without moving the alias.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_rollout_record_is_reported_and_cleared_not_acted_on() {
-    let ctx = context("5m", "[10, 50, 100]").await;
-    first_apply(&ctx).await;
-    write_code(&ctx, "two", 0);
-    let out = ctx
-        .on_stack(&["apply", "--auto-approve", "--no-rollout", "--var", "release=r2"])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
+    let ctx = v2_without_rollout().await;
     let mut state = fgform::state::load(&ctx.state_path).unwrap().unwrap();
     let record = state.resources.get_mut("function.api.alias.live").unwrap();
     record.private.insert(
