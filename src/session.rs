@@ -240,8 +240,7 @@ impl Session {
             .context("cannot reach the stack's FunctionGraph")
             .map_err(|e| {
                 let hint = if named {
-                    "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the \
-                     endpoint's credentials"
+                    ENDPOINT_CREDENTIALS_HINT
                 } else {
                     "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY), or use \
                      --endpoint for a local emulator"
@@ -255,6 +254,10 @@ impl Session {
         Ok(Connection { client, embedded })
     }
 }
+
+/// The hint when a named endpoint's client cannot be built for want of credentials.
+pub const ENDPOINT_CREDENTIALS_HINT: &str =
+    "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the endpoint's credentials";
 
 /// Starts the embedded emulator in `dir`, serving exactly the project the client will name.
 async fn start_embedded(dir: &Path, desired: &Desired) -> anyhow::Result<EmulatorHandle> {

@@ -4,10 +4,11 @@
 use anyhow::{bail, Context as _};
 
 use crate::cli::GenerateArgs;
-use crate::client::{Client, ClientBuilder};
+use crate::client::{Client, ClientBuilder, EnvSettings};
 use crate::error::{ExitStatus, Hint};
 use crate::ops::generate::{generate, Request, Select};
 use crate::ops::rerun::{display_path, shell_word, shown_location};
+use crate::session::ENDPOINT_CREDENTIALS_HINT;
 
 /// `fgform generate`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitStatus> {
@@ -85,66 +86,45 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitStatus> {
 /// The client for the project to read, and the `provider:` the new stack names (`None` for
 /// the emulator's own region and project, which a stack without a provider targets).
 async fn connect(args: &GenerateArgs) -> anyhow::Result<(Client, Option<(String, String)>)> {
-    if args.endpoint.is_none()
-        && args.region.is_none()
-        && std::env::var("HUAWEICLOUD_SDK_REGION").is_err()
-        && std::env::var("HW_REGION_NAME").is_err()
-    {
+    // The flags first, then the environment the client reads anyway.
+    let env = EnvSettings::from_process();
+    let mut region = args.region.clone().or_else(|| env.region.clone());
+    let mut project = args.project_id.clone().or_else(|| env.project_id.clone());
+    if args.endpoint.is_none() && region.is_none() {
         bail!(
             anyhow::anyhow!("generate reads a live project, and none is named").context(Hint(
                 "pass --endpoint URL (an `fgform emulator`) or --region REGION".into()
             ))
         );
     }
-    let hint = || {
-        Hint(
-            "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and HW_SECRET_KEY) to the \
-             endpoint's credentials"
-                .into(),
-        )
-    };
     let builder = || {
-        let mut b = ClientBuilder::from_env();
-        if let Some(region) = &args.region {
-            b = b.region(region);
-        }
-        if let Some(project) = &args.project_id {
-            b = b.project_id(project);
-        }
+        let mut b = ClientBuilder::new().with_env(env.clone());
         if let Some(endpoint) = &args.endpoint {
             b = b.endpoint(endpoint);
         }
         b
     };
-    let client = match &args.endpoint {
-        Some(_) => {
-            // An emulator tells its region and project; ask before building the real client.
-            let probe = builder()
-                .region(crate::api::local::REGION)
-                .project_id(crate::api::local::PROJECT_ID)
-                .build()
-                .context("cannot reach the endpoint")
-                .map_err(|e| e.context(hint()))?;
-            match probe.emulator_identity().await {
-                Some((region, projects)) => {
-                    let mut b = builder();
-                    if args.region.is_none() {
-                        b = b.region(region);
-                    }
-                    if args.project_id.is_none() && std::env::var("HUAWEICLOUD_SDK_PROJECT_ID").is_err() {
-                        if let Some(first) = projects.first() {
-                            b = b.project_id(first);
-                        }
-                    }
-                    b.build()
-                }
-                None => builder().build(),
-            }
+    if args.endpoint.is_some() && (region.is_none() || project.is_none()) {
+        // An emulator tells its region and projects: ask it for what is not named.
+        let probe = builder()
+            .region(crate::api::local::REGION)
+            .project_id(crate::api::local::PROJECT_ID)
+            .build()
+            .context("cannot reach the endpoint")
+            .map_err(|e| e.context(Hint(ENDPOINT_CREDENTIALS_HINT.into())))?;
+        if let Some((served, projects)) = probe.emulator_identity().await {
+            region = region.or(Some(served));
+            project = project.or_else(|| projects.into_iter().next());
         }
-        None => builder().build(),
     }
-    .context("cannot reach the project to read")
-    .map_err(|e| {
+    let mut b = builder();
+    if let Some(region) = region {
+        b = b.region(region);
+    }
+    if let Some(project) = project {
+        b = b.project_id(project);
+    }
+    let client = b.build().context("cannot reach the project to read").map_err(|e| {
         e.context(Hint(
             "name it: --endpoint URL (an `fgform emulator`), or --region and credentials for the cloud \
              (HUAWEICLOUD_SDK_AK/_SK/_PROJECT_ID)"
