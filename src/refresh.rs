@@ -68,10 +68,7 @@ async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunctio
         let mut out = Vec::new();
         for q in &read.trigger_qualifiers {
             // An alias not made yet (or deleted in the console) has no triggers.
-            let listed = match client.list_triggers(&qualified_urn(urn, Some(q))).await {
-                Err(e) if e.is_not_found() => Vec::new(),
-                other => other?,
-            };
+            let listed = client.list_triggers_or_none(&qualified_urn(urn, Some(q))).await?;
             out.push((q.clone(), listed));
         }
         Ok::<_, ApiError>(out)
@@ -295,7 +292,7 @@ async fn function_reads(
             source,
         })?;
         for f in all {
-            let urn = f.func_urn.strip_suffix(":latest").unwrap_or(&f.func_urn).to_string();
+            let urn = crate::api::urn::without_latest(&f.func_urn).to_string();
             if let Some(listing) = listing {
                 listing.functions.push((urn.clone(), f.func_name.clone()));
             }

@@ -71,6 +71,12 @@ fn valid_chars(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '!' | '.'))
 }
 
+/// `urn` without a trailing `:latest` (what the config of latest names itself), every other
+/// form as it is.
+pub fn without_latest(urn: &str) -> &str {
+    urn.strip_suffix(":latest").unwrap_or(urn)
+}
+
 impl FunctionUrn {
     /// Parses the 1, 2, 3, 4, 7 and 8 field forms of §1.
     pub fn parse(s: &str) -> Result<Self, UrnError> {

@@ -80,11 +80,7 @@ pub(super) async fn run(
                 request,
             )
             .await?;
-        urn = created
-            .func_urn
-            .strip_suffix(":latest")
-            .unwrap_or(&created.func_urn)
-            .to_string();
+        urn = crate::api::urn::without_latest(&created.func_urn).to_string();
         ctx.recorder
             .put(address, function_record(urn.clone(), private.clone()), settle)?;
     }

@@ -34,10 +34,6 @@ pub enum InventoryError {
     },
 }
 
-fn unqualified(urn: &str) -> &str {
-    urn.strip_suffix(":latest").unwrap_or(urn)
-}
-
 /// Takes stock of the project around `state`, given what the refresh read and listed.
 pub async fn read(
     client: &Client,
@@ -51,12 +47,17 @@ pub async fn read(
         .resources
         .values()
         .filter(|r| r.kind == "function")
-        .map(|r| unqualified(&r.id))
+        .map(|r| crate::api::urn::without_latest(&r.id))
         .collect();
     let known: HashMap<&str, Option<&str>> = live
         .functions
         .values()
-        .map(|f| (unqualified(&f.config.func_urn), f.tag(OWNERSHIP_TAG_KEY)))
+        .map(|f| {
+            (
+                crate::api::urn::without_latest(&f.config.func_urn),
+                f.tag(OWNERSHIP_TAG_KEY),
+            )
+        })
         .collect();
     let total = listed.functions.len();
     let (mut unrecorded, mut unread) = (Vec::new(), Vec::new());

@@ -105,11 +105,7 @@ pub async fn resolve(client: &Client, state: &State) -> Result<Vec<Resolved>, Re
                     .and_then(Value::as_object)
                     .cloned()
                     .unwrap_or_default();
-                let triggers = match client.list_triggers(urn).await {
-                    Ok(t) => t,
-                    Err(e) if e.is_not_found() => Vec::new(),
-                    Err(e) => return Err(err(e)),
-                };
+                let triggers = client.list_triggers_or_none(urn).await.map_err(err)?;
                 let found = triggers
                     .into_iter()
                     .find(|t| !taken.contains(&t.trigger_id) && is_trigger(t, kind, &want));

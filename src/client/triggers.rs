@@ -73,6 +73,12 @@ impl Client {
         self.json(Call::get(format!("/fgs/triggers/{}", seg(urn)))).await
     }
 
+    /// [`Client::list_triggers`], with 404 (a function or alias that does not exist, or not
+    /// yet) as no triggers.
+    pub async fn list_triggers_or_none(&self, urn: &str) -> Result<Vec<Trigger>, ApiError> {
+        Ok(optional(self.list_triggers(urn).await)?.unwrap_or_default())
+    }
+
     /// `GET /fgs/triggers/{urn}/{type}/{id}`.
     pub async fn show_trigger(&self, urn: &str, type_code: &str, id: &str) -> Result<Trigger, ApiError> {
         self.json(Call::get(trigger_path(urn, type_code, id))).await

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use super::yaml::Comments;
 use super::{Code, FoundFunction, Generated, Names, SecretVar};
 use crate::api::types::{AsyncInvokeConfig, Destination, Trigger};
+use crate::api::urn::without_latest;
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::Address;
 use crate::plan::diff::parse_json_string;
@@ -98,7 +99,7 @@ pub(super) fn function(
         spec.insert("tags".into(), Value::Object(tags));
     }
     out.imports
-        .push((Address::Function(name.into()), super::unqualified(&c.func_urn)));
+        .push((Address::Function(name.into()), without_latest(&c.func_urn).to_string()));
     releases(f, &mut spec, out, comments);
     let triggers = triggers(f, names, out);
     if !triggers.is_empty() {
@@ -151,8 +152,10 @@ fn async_of(f: &FoundFunction, names: &Names, out: &mut Generated, comments: &mu
         .as_ref()
         .map(|a| (a, None))
         .or_else(|| f.alias_async.iter().next().map(|(alias, a)| (a, Some(alias.clone()))))?;
-    out.imports
-        .push((Address::Async(name.into()), super::unqualified(&f.config.func_urn)));
+    out.imports.push((
+        Address::Async(name.into()),
+        without_latest(&f.config.func_urn).to_string(),
+    ));
     let more = f.alias_async.len() + usize::from(f.async_config.is_some()) - 1;
     if more > 0 {
         comments.insert(

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::api::types::{Alias, AsyncInvokeConfig, DependencyVersion, FunctionConfig, Tag, Trigger, Workflow};
+use crate::api::urn::without_latest;
 use crate::model::Address;
 
 /// One live function and what hangs off it.
@@ -131,7 +132,7 @@ impl Names {
 
     /// A function reference as the manifest writes it: this stack's name, else the URN.
     pub fn function(&self, urn: &str) -> String {
-        let unqualified = urn.strip_suffix(":latest").unwrap_or(urn);
+        let unqualified = without_latest(urn);
         self.functions
             .get(unqualified)
             .cloned()
@@ -167,7 +168,12 @@ pub fn generate(found: &Found) -> Generated {
         functions: found
             .functions
             .iter()
-            .map(|f| (unqualified(&f.config.func_urn), f.config.func_name.clone()))
+            .map(|f| {
+                (
+                    without_latest(&f.config.func_urn).to_string(),
+                    f.config.func_name.clone(),
+                )
+            })
             .collect(),
         workflows: found
             .workflows
@@ -255,11 +261,6 @@ fn dependencies(found: &Found, out: &mut Generated, comments: &mut yaml::Comment
         ));
     }
     map
-}
-
-/// A function URN without `:latest`.
-pub(crate) fn unqualified(urn: &str) -> String {
-    urn.strip_suffix(":latest").unwrap_or(urn).to_string()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use anyhow::{bail, Context as _};
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::api::types::{FunctionConfig, Workflow};
+use crate::api::urn::without_latest;
 use crate::client::{ApiError, Client};
 use crate::error::Hint;
 use crate::generate::{Code, Found, FoundDependency, FoundFunction, Generated};
@@ -79,10 +80,7 @@ fn api(what: String) -> impl FnOnce(ApiError) -> anyhow::Error {
 pub async fn generate(request: Request<'_>, state_given: Option<&str>) -> anyhow::Result<Written> {
     let client = request.client;
     let listed = client.list_all_functions().await.map_err(api("the functions".into()))?;
-    let project_urns: BTreeSet<String> = listed
-        .iter()
-        .map(|f| crate::generate::unqualified(&f.func_urn))
-        .collect();
+    let project_urns: BTreeSet<String> = listed.iter().map(|f| without_latest(&f.func_urn).to_string()).collect();
     let mut chosen: Vec<FunctionConfig> = listed
         .into_iter()
         .filter(|f| request.select.takes(&f.func_name))
@@ -192,10 +190,8 @@ async fn read_workflows(
             .await
             .map_err(api(format!("workflow {}", w.name)))?;
         let foreign = workflow.definition.functions.iter().find_map(|f| {
-            let urn = crate::generate::unqualified(f.get("operation")?.as_str()?);
-            let ours = functions
-                .iter()
-                .any(|g| crate::generate::unqualified(&g.config.func_urn) == urn);
+            let urn = without_latest(f.get("operation")?.as_str()?).to_string();
+            let ours = functions.iter().any(|g| without_latest(&g.config.func_urn) == urn);
             (!ours && project_urns.contains(&urn)).then_some(urn)
         });
         match foreign {
@@ -212,7 +208,7 @@ async fn read_workflows(
 
 /// A function and what hangs off it (its code is read later).
 async fn read_function(client: &Client, config: FunctionConfig) -> anyhow::Result<FoundFunction> {
-    let urn = crate::generate::unqualified(&config.func_urn);
+    let urn = without_latest(&config.func_urn).to_string();
     // The list's items may leave fields out (dependencies among them): the config has all.
     let config = client
         .show_function_config(&urn)
@@ -251,11 +247,10 @@ async fn read_function(client: &Client, config: FunctionConfig) -> anyhow::Resul
     };
     for alias in &aliases {
         let at = crate::model::qualified_urn(&urn, Some(&alias.name));
-        let triggers = match client.list_triggers(&at).await {
-            Ok(t) => t,
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(e) => return Err(api(format!("the triggers of {at}"))(e)),
-        };
+        let triggers = client
+            .list_triggers_or_none(&at)
+            .await
+            .map_err(api(format!("the triggers of {at}")))?;
         if !triggers.is_empty() {
             found.alias_triggers.insert(alias.name.clone(), triggers);
         }
@@ -366,7 +361,7 @@ async fn write_code(
                 continue;
             }
         }
-        let urn = crate::generate::unqualified(&c.func_urn);
+        let urn = without_latest(&c.func_urn).to_string();
         let bytes = match client.export_function_code(&urn).await {
             Ok(bytes) => bytes,
             Err(e) => {

@@ -47,11 +47,7 @@ pub fn function(desired: &Desired, state: &State, name: &str, live: &LiveFunctio
         .keys()
         .map(|k| (k.clone(), view.get(k).cloned().unwrap_or(Value::Null)))
         .collect();
-    let urn = live
-        .config
-        .func_urn
-        .strip_suffix(":latest")
-        .unwrap_or(&live.config.func_urn);
+    let urn = crate::api::urn::without_latest(&live.config.func_urn);
     // Taken over from another owner on purpose: the planner lets this state manage it (and
     // re-tag it) while its tag still names that owner.
     let mut private = Map::new();

@@ -437,7 +437,7 @@ fn blocked_function(name: &str, live: &LiveFunction, recorded: bool, reason: Str
     let urn = &live.config.func_urn;
     crate::plan::Blocked {
         address: Address::Function(name.into()),
-        id: urn.strip_suffix(":latest").unwrap_or(urn).to_string(),
+        id: crate::api::urn::without_latest(urn).to_string(),
         owner: live.tag(OWNERSHIP_TAG_KEY).map(str::to_string),
         reason,
         recorded,
