@@ -2,17 +2,21 @@
 //! GETs only, as few as the API allows, a bounded number at a time.
 //!
 //! Functions: one paged list (400 a page) says which exist and gives their config; then per
-//! existing function its triggers, its tags (ownership for adoption, drift of managed and
-//! foreign tags) and, where the manifest or state has one, its async config. The list item
+//! existing function its triggers and, where the manifest or state has one, its async
+//! config. Its tags are read only where the state cannot settle ownership: a function the
+//! state does not record, or one whose function id is not the one recorded (deleted and made
+//! again by someone else under the same name), or whose record predates that; otherwise the
+//! tags the state recorded stand in for the live ones (see `docs/reads.md`). The list item
 //! lacks dependency versions, VPC, file systems and the log group, so a function whose
 //! manifest or state uses any of those has its config read with `GET …/config` instead.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures::StreamExt as _;
 use tokio::sync::Semaphore;
 
-use crate::api::types::{FunctionConfig, Workflow};
+use crate::api::types::{FunctionConfig, Tag, Workflow};
 use crate::client::{ApiError, Client};
 use crate::model::{qualified_urn, Address, Desired};
 use crate::plan::{Live, LiveFunction};
@@ -45,6 +49,8 @@ struct Read {
     async_qualifier: Option<String>,
     /// Its config from the list item; `None` = `GET …/config` (the list lacks what the diff reads).
     listed: Option<FunctionConfig>,
+    /// The tags the state recorded, when the state settles ownership (`None`: read them).
+    recorded_tags: Option<Vec<Tag>>,
 }
 
 async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunction>, ApiError> {
@@ -74,9 +80,17 @@ async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunctio
         Ok::<_, ApiError>(out)
     };
     let async_urn = qualified_urn(urn, read.async_qualifier.as_deref());
+    let recorded_tags = read.recorded_tags;
+    let tags_from_state = recorded_tags.is_some();
+    let tags = async {
+        match recorded_tags {
+            Some(tags) => Ok(tags),
+            None => Ok(client.list_function_tags(urn).await?.tags),
+        }
+    };
     let (mut triggers, tags, async_config, (versions, aliases), qualified) = tokio::try_join!(
         client.list_triggers(urn),
-        client.list_function_tags(urn),
+        tags,
         async {
             if read.with_async {
                 client.show_async_config(&async_urn).await
@@ -98,7 +112,8 @@ async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunctio
         config,
         triggers,
         async_config,
-        tags: tags.tags,
+        tags,
+        tags_from_state,
         versions,
         aliases,
         trigger_qualifiers,
@@ -243,6 +258,44 @@ async fn read(
     Ok((live, listing))
 }
 
+/// A function a refresh looks for, before the list says whether it exists.
+struct Wanted {
+    name: String,
+    urn: String,
+    with_async: bool,
+    with_releases: bool,
+    /// What the state recorded that settles ownership, if it recorded enough.
+    settled: Option<Settled>,
+}
+
+/// The function id and tags a function's record holds: the function the state made or
+/// imported, with the tags fgform last set on it.
+struct Settled {
+    func_id: String,
+    tags: Vec<Tag>,
+}
+
+impl Settled {
+    /// `None` for a record without its function id (written before fgform recorded it, or
+    /// after a create whose answer was lost) or without its tags.
+    fn of(record: &crate::state::ResourceState) -> Option<Settled> {
+        let func_id = record.private.get(crate::state::FUNC_ID)?.as_str()?.to_string();
+        let tags = record
+            .attributes
+            .get("tags")?
+            .as_object()?
+            .iter()
+            .map(|(key, value)| {
+                Some(Tag {
+                    key: key.clone(),
+                    value: value.as_str()?.to_string(),
+                })
+            })
+            .collect::<Option<Vec<Tag>>>()?;
+        Some(Settled { func_id, tags })
+    }
+}
+
 /// The functions to read: by the URN state recorded, else the one the manifest implies;
 /// only those the project's function list holds (the rest are absent live). Fills
 /// `listing` with that list when asked.
@@ -253,7 +306,7 @@ async fn function_reads(
     recorded: &BTreeSet<Address>,
     listing: &mut Option<Listed>,
 ) -> Result<Vec<Read>, RefreshError> {
-    let mut functions: Vec<(String, String, bool, bool)> = Vec::new();
+    let mut functions: Vec<Wanted> = Vec::new();
     let spec = |name: &str| desired.and_then(|d| d.functions.get(name));
     let releases = RecordedReleases::gather(state, recorded);
     let with_releases = |name: &str| {
@@ -261,30 +314,32 @@ async fn function_reads(
     };
     for address in recorded {
         if let Address::Function(name) = address {
-            let with_async = recorded.contains(&Address::Async(name.clone()))
-                || spec(name).is_some_and(|f| f.async_config.is_some());
-            functions.push((
-                name.clone(),
-                state.resources[&address.to_string()].id.clone(),
-                with_async,
-                with_releases(name),
-            ));
+            let record = &state.resources[&address.to_string()];
+            functions.push(Wanted {
+                name: name.clone(),
+                urn: record.id.clone(),
+                with_async: recorded.contains(&Address::Async(name.clone()))
+                    || spec(name).is_some_and(|f| f.async_config.is_some()),
+                with_releases: with_releases(name),
+                settled: Settled::of(record),
+            });
         }
     }
     if let Some(desired) = desired {
         for (name, spec) in &desired.functions {
             if !recorded.contains(&Address::Function(name.clone())) {
-                functions.push((
-                    name.clone(),
-                    desired.function_urn(name),
-                    spec.async_config.is_some(),
-                    with_releases(name),
-                ));
+                functions.push(Wanted {
+                    name: name.clone(),
+                    urn: desired.function_urn(name),
+                    with_async: spec.async_config.is_some(),
+                    with_releases: with_releases(name),
+                    settled: None,
+                });
             }
         }
     }
     // One list (400 a page) tells which exist and carries the config most diffs read, so
-    // those functions need only their triggers, tags and async config on top.
+    // those functions need only their triggers and async config on top.
     let mut listed: HashMap<String, FunctionConfig> = HashMap::new();
     if !functions.is_empty() || listing.is_some() {
         let all = client.list_all_functions().await.map_err(|source| RefreshError {
@@ -300,19 +355,25 @@ async fn function_reads(
         }
     }
     let mut reads = Vec::new();
-    for (name, urn, with_async, with_releases) in functions {
-        let Some(item) = listed.remove(&urn) else {
+    for wanted in functions {
+        let Some(item) = listed.remove(&wanted.urn) else {
             continue; // absent live
         };
-        let (trigger_qualifiers, async_qualifier) = releases.qualifiers(desired, &name);
+        let (trigger_qualifiers, async_qualifier) = releases.qualifiers(desired, &wanted.name);
+        // The state settles ownership only of the very function it recorded.
+        let recorded_tags = wanted
+            .settled
+            .filter(|s| !item.func_id.is_empty() && s.func_id == item.func_id)
+            .map(|s| s.tags);
         reads.push(Read {
-            listed: (!needs_show(desired, state, &name)).then_some(item),
-            name,
-            urn,
-            with_async,
-            with_releases,
+            listed: (!needs_show(desired, state, &wanted.name)).then_some(item),
+            name: wanted.name,
+            urn: wanted.urn,
+            with_async: wanted.with_async,
+            with_releases: wanted.with_releases,
             trigger_qualifiers,
             async_qualifier,
+            recorded_tags,
         });
     }
     Ok(reads)
@@ -348,6 +409,50 @@ async fn read_functions(
                 live.functions.insert(name, f);
             }
             Ok(None) => {}
+            Err(source) => {
+                return Err(RefreshError {
+                    address: Address::Function(name),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the tags of functions `names` of `live` whose tags came from the state (see
+/// [`Live::unconfirmed_owners`]), at most `parallelism` at a time; a function deleted
+/// meanwhile is taken out of `live`.
+pub async fn confirm_owners(
+    client: &Client,
+    live: &mut Live,
+    names: Vec<String>,
+    parallelism: usize,
+) -> Result<(), RefreshError> {
+    let urns: Vec<(String, String)> = names
+        .into_iter()
+        .filter_map(|name| {
+            let f = live.functions.get(&name)?;
+            Some((name, crate::api::urn::without_latest(&f.config.func_urn).to_string()))
+        })
+        .collect();
+    let read = futures::stream::iter(urns)
+        .map(|(name, urn)| async move {
+            let tags = crate::client::optional(client.list_function_tags(&urn).await);
+            (name, tags)
+        })
+        .buffer_unordered(parallelism.max(1));
+    let results: Vec<_> = read.collect().await;
+    for (name, tags) in results {
+        match tags {
+            Ok(Some(tags)) => {
+                let f = live.functions.get_mut(&name).expect("named from live");
+                f.tags = tags.tags;
+                f.tags_from_state = false;
+            }
+            Ok(None) => {
+                live.functions.remove(&name);
+            }
             Err(source) => {
                 return Err(RefreshError {
                     address: Address::Function(name),

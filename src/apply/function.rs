@@ -11,7 +11,7 @@ use crate::api::Operation;
 use crate::codestore::CodeStore;
 use crate::model::{Address, FunctionSpec};
 use crate::plan::{diff, Action, Change, Request};
-use crate::state::ResourceState;
+use crate::state::{ResourceState, FUNC_ID};
 
 pub(super) async fn run(
     ctx: &Ctx,
@@ -36,6 +36,10 @@ pub(super) async fn run(
     let spec = &d.functions[name];
     let hmac = secret_record(ctx, change, spec, old.as_ref()).await?;
     private.insert("secrets_hmac".into(), json!(hmac));
+    // The function's id, kept from the record until a create or a config update says it.
+    if let Some(id) = old.as_ref().and_then(|r| r.private.get(FUNC_ID)) {
+        private.insert(FUNC_ID.into(), id);
+    }
     // The dependency version ids the plan could only show as "(known after apply)".
     let versions: Vec<String> = spec
         .dependencies
@@ -81,6 +85,7 @@ pub(super) async fn run(
             )
             .await?;
         urn = crate::api::urn::without_latest(&created.func_urn).to_string();
+        set_func_id(&mut private, &created.func_id);
         ctx.recorder
             .put(address, function_record(urn.clone(), private.clone()), settle)?;
     }
@@ -106,8 +111,10 @@ pub(super) async fn run(
             return Err(unplanned(address, Operation::UpdateFunctionConfig));
         };
         let request = ctx.client.update_function_config(&urn, body);
-        ctx.call(address, Operation::UpdateFunctionConfig, settle, request)
+        let updated = ctx
+            .call(address, Operation::UpdateFunctionConfig, settle, request)
             .await?;
+        set_func_id(&mut private, &updated.func_id);
         ctx.recorder
             .put(address, function_record(urn.clone(), private.clone()), settle)?;
     }
@@ -118,6 +125,14 @@ pub(super) async fn run(
     }
     ctx.recorder.put(address, function_record(urn, private), settle)?;
     Ok(())
+}
+
+/// Records the function id an answer carried (an empty one, which the cloud never sends,
+/// leaves the record as it was).
+fn set_func_id(private: &mut BTreeMap<String, Value>, func_id: &str) {
+    if !func_id.is_empty() {
+        private.insert(FUNC_ID.into(), json!(func_id));
+    }
 }
 
 /// Forgets the function and everything recorded under it (its triggers and async config).

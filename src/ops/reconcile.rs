@@ -32,15 +32,23 @@ pub async fn make_plan(
     parallelism: usize,
     destroy: bool,
 ) -> anyhow::Result<Plan> {
-    if destroy {
-        // Read what the state records: a function another state took over is not deleted.
-        let live = crate::refresh::refresh(client, None, state, parallelism).await?;
-        let mut plan = plan::destroy(state, &live);
-        plan.resource_drift = crate::drift::resource_drift(state, &live);
-        return Ok(plan);
+    let make = |live: &plan::Live| {
+        if destroy {
+            plan::destroy(state, live)
+        } else {
+            plan::plan(desired, artifacts, state, live)
+        }
+    };
+    // Read what the state records: a function another state took over is not deleted.
+    let mut live = crate::refresh::refresh(client, (!destroy).then_some(desired), state, parallelism).await?;
+    let mut plan = make(&live);
+    // The state settled ownership without reading tags; before anything is changed, the
+    // functions the plan touches have theirs read, and the plan is made again from them.
+    let unconfirmed = live.unconfirmed_owners(&plan);
+    if !unconfirmed.is_empty() {
+        crate::refresh::confirm_owners(client, &mut live, unconfirmed, parallelism).await?;
+        plan = make(&live);
     }
-    let live = crate::refresh::refresh(client, Some(desired), state, parallelism).await?;
-    let mut plan = plan::plan(desired, artifacts, state, &live);
     plan.resource_drift = crate::drift::resource_drift(state, &live);
     Ok(plan)
 }

@@ -54,6 +54,9 @@ pub fn function(desired: &Desired, state: &State, name: &str, live: &LiveFunctio
     if let Some(owner) = live.tag(OWNERSHIP_TAG_KEY).filter(|t| *t != state.owner().tag_value()) {
         private.insert(IMPORTED_OWNER.into(), owner.into());
     }
+    if !live.config.func_id.is_empty() {
+        private.insert(crate::state::FUNC_ID.into(), live.config.func_id.clone().into());
+    }
     record(desired, &address, urn, Value::Object(attributes), private)
 }
 

@@ -16,7 +16,13 @@ pub struct LiveFunction {
     pub config: FunctionConfig,
     pub triggers: Vec<Trigger>,
     pub async_config: Option<AsyncInvokeConfig>,
+    /// Its tags as read, or as the state recorded them when `tags_from_state`.
     pub tags: Vec<Tag>,
+    /// The tags are the ones the state recorded, not read: the state settled ownership (the
+    /// same URN and function id), so a no-op plan need not read them. A plan that changes
+    /// the function has them read first ([`Live::unconfirmed_owners`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tags_from_state: bool,
     /// Published versions (never `latest`), as listed; `None` when not read (nothing of the
     /// function's versions or aliases is managed).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +63,25 @@ impl LiveFunction {
     /// The value of the tag `key`, if set.
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+    }
+}
+
+impl Live {
+    /// The functions whose tags came from the state (not read) that a change of `plan`
+    /// touches (the function itself or anything under it): their ownership is confirmed
+    /// by reading their tags before anything is sent, so a function another state took
+    /// over is never changed or deleted.
+    pub fn unconfirmed_owners(&self, plan: &super::Plan) -> Vec<String> {
+        let touched: std::collections::BTreeSet<&str> = plan
+            .changes
+            .iter()
+            .filter_map(|c| super::resources::function_of(&c.address))
+            .collect();
+        touched
+            .into_iter()
+            .filter(|name| self.functions.get(*name).is_some_and(|f| f.tags_from_state))
+            .map(str::to_string)
+            .collect()
     }
 }
 

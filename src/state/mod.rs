@@ -51,6 +51,11 @@ pub struct ResourceState {
     pub private: Attributes,
 }
 
+/// The private key of a function record holding the function's id (`func_id`): with the
+/// URN it says the state made or imported this very function, so a refresh need not read
+/// its tags to know it is the state's (`crate::refresh`).
+pub const FUNC_ID: &str = "func_id";
+
 /// Last-applied attributes, kept as their JSON text: a state of 10,000 functions holds
 /// 30,000 of these, and parsed trees cost seven times the text. Read on use.
 #[derive(Clone, Serialize, Deserialize)]

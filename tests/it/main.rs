@@ -33,6 +33,7 @@ mod locking;
 mod outputs;
 mod pipeline;
 mod plan_markdown;
+mod reads;
 mod reconcile;
 mod remote_state;
 mod rollout;

@@ -229,10 +229,16 @@ async fn a_recorded_function_keeps_its_legacy_tag_until_the_plan_rewrites_it() {
     let w = TestContext::new().await;
     w.stack("alpha", ALPHA);
     assert_exit(&w.run(&["apply", "alpha", "--auto-approve"]).await, 0);
-    // A function tagged by an fgform from before the tag named the state.
-    let urn = state::load(&w.path("state/alpha.json")).unwrap().unwrap().resources["function.hello"]
-        .id
-        .clone();
+    // A function tagged by an fgform from before the tag named the state, whose state
+    // (written by that fgform) recorded no function id either.
+    let path = w.path("state/alpha.json");
+    let mut s = state::load(&path).unwrap().unwrap();
+    let record = s.resources.get_mut("function.hello").unwrap();
+    let mut private = record.private.to_map();
+    private.remove(state::FUNC_ID);
+    record.private = state::Attributes::from_map(&private);
+    let urn = record.id.clone();
+    state::save(&path, &mut s).unwrap();
     let tag = Tag {
         key: OWNERSHIP_TAG_KEY.into(),
         value: "alpha".into(),

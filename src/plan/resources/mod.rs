@@ -467,7 +467,7 @@ pub(crate) fn keep_foreign_functions(
 }
 
 /// The function a function, trigger or async address belongs to.
-fn function_of(address: &Address) -> Option<&str> {
+pub(crate) fn function_of(address: &Address) -> Option<&str> {
     match address {
         Address::Function(name) | Address::Async(name) | Address::Version(name) => Some(name),
         Address::Trigger { function, .. } | Address::Alias { function, .. } => Some(function),
