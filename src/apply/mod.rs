@@ -275,8 +275,8 @@ async fn run_steps(
     outcome: &mut Outcome,
 ) {
     let plan = &ctx.plan;
-    let mut done = BTreeSet::new();
-    let mut started = BTreeSet::new();
+    let mut schedule = Schedule::new(steps);
+    let mut started_changes = BTreeSet::new();
     // Steps that failed or were skipped, with the failed step each one traces back to.
     let mut blocked: BTreeMap<usize, usize> = BTreeMap::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -292,24 +292,19 @@ async fn run_steps(
             ctx.stopping.store(true, Ordering::SeqCst);
         }
         if !unrecordable && !outcome.interrupted {
-            skip_blocked(steps, &started, &mut blocked);
-            for (i, step) in steps.iter().enumerate() {
-                if tasks.len() >= parallelism.max(1) {
-                    break;
+            while tasks.len() < parallelism.max(1) {
+                let Some(i) = schedule.next() else { break };
+                let step = &steps[i];
+                if started_changes.insert(step.change) {
+                    let c = &plan.changes[step.change];
+                    progress(Report::Started {
+                        address: c.address.clone(),
+                        action: c.action,
+                    });
                 }
-                if !started.contains(&i) && !blocked.contains_key(&i) && step.after.iter().all(|j| done.contains(j)) {
-                    if !started.iter().any(|&j| steps[j].change == step.change) {
-                        let c = &plan.changes[step.change];
-                        progress(Report::Started {
-                            address: c.address.clone(),
-                            action: c.action,
-                        });
-                    }
-                    started.insert(i);
-                    let ctx = ctx.clone();
-                    let step = step.clone();
-                    tasks.spawn(async move { (i, run_step(&ctx, &step).await) });
-                }
+                let ctx = ctx.clone();
+                let step = step.clone();
+                tasks.spawn(async move { (i, run_step(&ctx, &step).await) });
             }
         }
         if tasks.is_empty() {
@@ -335,7 +330,7 @@ async fn run_steps(
         let (i, result) = joined.expect("apply task panicked");
         match result {
             Ok(()) => {
-                done.insert(i);
+                schedule.finished(i);
                 let change = steps[i].change;
                 let left = remaining_per_change.get_mut(&change).expect("counted");
                 *left -= 1;
@@ -358,13 +353,12 @@ async fn run_steps(
                     action: c.action,
                     error: error_text(&e),
                 });
-                blocked.insert(i, i);
+                schedule.block(i, &mut blocked);
                 outcome.errors.push(e);
             }
         }
     }
     if !unrecordable && !outcome.interrupted {
-        skip_blocked(steps, &started, &mut blocked);
         let mut named = BTreeSet::new();
         for (&i, &cause) in &blocked {
             let (change, failed) = (&plan.changes[steps[i].change], &plan.changes[steps[cause].change]);
@@ -375,24 +369,63 @@ async fn run_steps(
     }
 }
 
-/// Marks every step not started that waits, directly or not, for a blocked (failed or
-/// skipped) step as blocked by the same failure.
-fn skip_blocked(steps: &[Step], started: &BTreeSet<usize>, blocked: &mut BTreeMap<usize, usize>) {
-    // The common case, nothing failed: no pass over the steps at all.
-    if blocked.is_empty() {
-        return;
-    }
-    loop {
-        let newly: Vec<(usize, usize)> = steps
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !started.contains(i) && !blocked.contains_key(i))
-            .filter_map(|(i, step)| step.after.iter().find_map(|j| blocked.get(j)).map(|&cause| (i, cause)))
-            .collect();
-        if newly.is_empty() {
-            return;
+/// Which steps may start: each step's count of unfinished prerequisites and the steps
+/// waiting on each, so a finished step costs a look at its dependents, not a pass over every
+/// step (an apply of 10,000 functions has 30,000 steps).
+struct Schedule {
+    /// Unfinished prerequisites, by step.
+    waiting: Vec<usize>,
+    /// The steps that wait on each step.
+    dependents: Vec<Vec<usize>>,
+    /// Steps whose prerequisites all finished, not started yet: the lowest index starts first.
+    ready: BTreeSet<usize>,
+}
+
+impl Schedule {
+    fn new(steps: &[Step]) -> Schedule {
+        let mut dependents = vec![Vec::new(); steps.len()];
+        for (i, step) in steps.iter().enumerate() {
+            for &j in &step.after {
+                dependents[j].push(i);
+            }
         }
-        blocked.extend(newly);
+        let waiting: Vec<usize> = steps.iter().map(|s| s.after.len()).collect();
+        let ready = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
+        Schedule {
+            waiting,
+            dependents,
+            ready,
+        }
+    }
+
+    /// The next step to start, taken out of the ready ones.
+    fn next(&mut self) -> Option<usize> {
+        self.ready.pop_first()
+    }
+
+    /// Step `i` finished: the steps waiting only on it become ready.
+    fn finished(&mut self, i: usize) {
+        for &j in &self.dependents[i] {
+            self.waiting[j] -= 1;
+            if self.waiting[j] == 0 {
+                self.ready.insert(j);
+            }
+        }
+    }
+
+    /// Step `i` failed: it and every step that waits on it, directly or not, are blocked by
+    /// it (none of those can have started, and none ever becomes ready).
+    fn block(&self, i: usize, blocked: &mut BTreeMap<usize, usize>) {
+        blocked.insert(i, i);
+        let mut queue = vec![i];
+        while let Some(k) = queue.pop() {
+            for &j in &self.dependents[k] {
+                if let std::collections::btree_map::Entry::Vacant(entry) = blocked.entry(j) {
+                    entry.insert(i);
+                    queue.push(j);
+                }
+            }
+        }
     }
 }
 
@@ -561,8 +594,7 @@ mod tests {
 
     #[test]
     fn a_failure_blocks_exactly_what_waits_for_it_directly_or_not() {
-        // 0 failed; 1 waits for 0, 2 for 1 (and for 3), 3 and 4 are independent, 5 waits
-        // for 4, and 6 already started before the failure was known.
+        // 1 waits for 0, 2 for 1 and 3, 5 for 4, 6 for 0; 3 and 4 wait for nothing.
         let steps = [
             step(0, &[]),
             step(1, &[0]),
@@ -572,9 +604,32 @@ mod tests {
             step(5, &[4]),
             step(6, &[0]),
         ];
-        let started = BTreeSet::from([0, 6]);
-        let mut blocked = BTreeMap::from([(0, 0)]);
-        skip_blocked(&steps, &started, &mut blocked);
-        assert_eq!(blocked, BTreeMap::from([(0, 0), (1, 0), (2, 0)]));
+        let mut schedule = Schedule::new(&steps);
+        assert_eq!((schedule.next(), schedule.next()), (Some(0), Some(3)));
+        schedule.finished(3);
+        let mut blocked = BTreeMap::new();
+        schedule.block(0, &mut blocked);
+        assert_eq!(blocked, BTreeMap::from([(0, 0), (1, 0), (2, 0), (6, 0)]));
+        // The independent chain runs on, lowest index first.
+        assert_eq!(schedule.next(), Some(4));
+        assert_eq!(schedule.next(), None);
+        schedule.finished(4);
+        assert_eq!((schedule.next(), schedule.next()), (Some(5), None));
+    }
+
+    #[test]
+    fn a_step_is_ready_once_all_it_waits_for_finished() {
+        let steps = [step(0, &[]), step(1, &[]), step(2, &[0, 1]), step(3, &[2])];
+        let mut schedule = Schedule::new(&steps);
+        assert_eq!(
+            (schedule.next(), schedule.next(), schedule.next()),
+            (Some(0), Some(1), None)
+        );
+        schedule.finished(1);
+        assert_eq!(schedule.next(), None, "2 still waits for 0");
+        schedule.finished(0);
+        assert_eq!(schedule.next(), Some(2));
+        schedule.finished(2);
+        assert_eq!(schedule.next(), Some(3));
     }
 }
