@@ -187,15 +187,20 @@ fn main() {
     let theirs_zip = temp.path().join("zip.zip");
     let workers = fgform::package::default_workers();
     let (mut ours, mut single, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_cpu, mut single_cpu, mut theirs_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let mut ours_digest = String::new();
     let mut ours_size = 0;
     // Interleaved, so that a noisy neighbour slows all three alike.
     for _ in 0..runs {
-        for (count, times) in [(workers, &mut ours), (NonZeroUsize::MIN, &mut single)] {
-            let start = Instant::now();
+        for (count, times, cpu) in [
+            (workers, &mut ours, &mut ours_cpu),
+            (NonZeroUsize::MIN, &mut single, &mut single_cpu),
+        ] {
+            let (start, cpu_start) = (Instant::now(), cpu_time().0);
             let file = fs::File::create(&ours_zip).unwrap();
             let (_, artifact) = fgform::package::package_dir_with(&tree, &[], file, count).unwrap();
             times.push(start.elapsed());
+            cpu.push(cpu_time().0 - cpu_start);
             if !ours_digest.is_empty() {
                 assert_eq!(
                     ours_digest, artifact.digest,
@@ -207,7 +212,7 @@ fn main() {
         }
 
         let _ = fs::remove_file(&theirs_zip);
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_time().1);
         let status = Command::new("zip")
             .args(["-X", "-r", "-q"])
             .arg(&theirs_zip)
@@ -222,6 +227,7 @@ fn main() {
             .expect("`sha512sum` is installed");
         assert!(output.status.success());
         theirs.push(start.elapsed());
+        theirs_cpu.push(cpu_time().1 - cpu_start);
     }
     let check = Command::new("sha512sum").arg(&ours_zip).output().unwrap();
     assert!(
@@ -230,6 +236,7 @@ fn main() {
     );
     let theirs_size = fs::metadata(&theirs_zip).unwrap().len();
     let (ours, single, theirs) = (median(ours), median(single), median(theirs));
+    let (ours_cpu, single_cpu, theirs_cpu) = (median(ours_cpu), median(single_cpu), median(theirs_cpu));
     let ratio = |time: Duration| time.as_secs_f64() / theirs.as_secs_f64();
     println!();
     println!(
@@ -240,21 +247,24 @@ fn main() {
         utc_now(),
     );
     println!();
-    println!("| tool | time | ratio to zip + sha512sum | zip size |");
-    println!("|---|---:|---:|---:|");
-    for (label, time, size) in [
+    println!("| tool | time | ratio to zip + sha512sum | CPU time (cores busy) | zip size |");
+    println!("|---|---:|---:|---:|---:|");
+    for (label, time, cpu, size) in [
         (
             format!("fgform package, {workers} workers (deflate 6, streaming SHA-512)"),
             ours,
+            ours_cpu,
             ours_size,
         ),
-        ("fgform package, 1 worker".to_string(), single, ours_size),
-        ("zip -X -r -q + sha512sum".to_string(), theirs, theirs_size),
+        ("fgform package, 1 worker".to_string(), single, single_cpu, ours_size),
+        ("zip -X -r -q + sha512sum".to_string(), theirs, theirs_cpu, theirs_size),
     ] {
         println!(
-            "| {label} | {:.2} s | {:.2}x | {:.1} MiB |",
+            "| {label} | {:.2} s | {:.2}x | {:.2} s ({:.2}) | {:.1} MiB |",
             time.as_secs_f64(),
             ratio(time),
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() / time.as_secs_f64(),
             size as f64 / 1048576.0
         );
     }
@@ -267,6 +277,22 @@ fn main() {
 
 /// The issue's goal for fgform with all workers, as a fraction of `zip` + `sha512sum`.
 const GOAL: f64 = 0.35;
+
+/// CPU time (user + system) of this process's threads, and of its children waited for, from
+/// /proc/self/stat (in USER_HZ = 1/100 s ticks). On a shared machine it tells a slow run
+/// from one that got fewer cores than it asked for.
+fn cpu_time() -> (Duration, Duration) {
+    let stat = fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The fields after the command name, which is in parentheses: state is the first.
+    let fields: Vec<u64> = stat[stat.rfind(')').expect("(comm)") + 2..]
+        .split(' ')
+        .skip(11)
+        .take(4)
+        .map(|field| field.parse().expect("a tick count"))
+        .collect();
+    let ticks = |n: u64| Duration::from_millis(n * 10);
+    (ticks(fields[0] + fields[1]), ticks(fields[2] + fields[3]))
+}
 
 /// The CPU model from /proc/cpuinfo (`unknown CPU` where there is none).
 fn cpu_model() -> String {
