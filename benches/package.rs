@@ -1,11 +1,14 @@
-//! Package + hash a ~200 MB tree of mixed files with fgform, and with `zip -X -r -q`
-//! followed by `sha512sum`, in the same run; print both and the ratio.
+//! Package + hash a ~200 MB tree of mixed files with fgform (all workers, and one), and with
+//! `zip -X -r -q` followed by `sha512sum`, in the same run; print a markdown table of the
+//! times, their ratio to zip + sha512sum, and whether the goal (<= 0.35x) is met, headed by
+//! the machine (CPU model, cores) and the UTC date so it can be pasted as it is.
 //!
 //! `cargo bench --bench package` (env `FGFORM_BENCH_MB` changes the size, `FGFORM_BENCH_RUNS`
 //! the repetitions; the median is reported). The tree lives in a temp dir removed at the end.
 
 use std::fs;
 use std::io::Write as _;
+use std::num::NonZeroUsize;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -182,22 +185,34 @@ fn main() {
 
     let ours_zip = temp.path().join("fgform.zip");
     let theirs_zip = temp.path().join("zip.zip");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let workers = fgform::package::default_workers();
+    let (mut ours, mut single, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_cpu, mut single_cpu, mut theirs_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let mut ours_digest = String::new();
     let mut ours_size = 0;
+    // Interleaved, so that a noisy neighbour slows all three alike.
     for _ in 0..runs {
-        let start = Instant::now();
-        let file = fs::File::create(&ours_zip).unwrap();
-        let (_, artifact) = fgform::package::package_dir(&tree, &[], file).unwrap();
-        ours.push(start.elapsed());
-        if !ours_digest.is_empty() {
-            assert_eq!(ours_digest, artifact.digest, "fgform's output changed between runs");
+        for (count, times, cpu) in [
+            (workers, &mut ours, &mut ours_cpu),
+            (NonZeroUsize::MIN, &mut single, &mut single_cpu),
+        ] {
+            let (start, cpu_start) = (Instant::now(), cpu_time().0);
+            let file = fs::File::create(&ours_zip).unwrap();
+            let (_, artifact) = fgform::package::package_dir_with(&tree, &[], file, count).unwrap();
+            times.push(start.elapsed());
+            cpu.push(cpu_time().0 - cpu_start);
+            if !ours_digest.is_empty() {
+                assert_eq!(
+                    ours_digest, artifact.digest,
+                    "fgform's output changed between runs or worker counts"
+                );
+            }
+            ours_digest = artifact.digest;
+            ours_size = artifact.size;
         }
-        ours_digest = artifact.digest;
-        ours_size = artifact.size;
 
         let _ = fs::remove_file(&theirs_zip);
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_time().1);
         let status = Command::new("zip")
             .args(["-X", "-r", "-q"])
             .arg(&theirs_zip)
@@ -212,6 +227,7 @@ fn main() {
             .expect("`sha512sum` is installed");
         assert!(output.status.success());
         theirs.push(start.elapsed());
+        theirs_cpu.push(cpu_time().1 - cpu_start);
     }
     let check = Command::new("sha512sum").arg(&ours_zip).output().unwrap();
     assert!(
@@ -219,27 +235,79 @@ fn main() {
         "digest differs from sha512sum"
     );
     let theirs_size = fs::metadata(&theirs_zip).unwrap().len();
-    let (ours, theirs) = (median(ours), median(theirs));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (ours, single, theirs) = (median(ours), median(single), median(theirs));
+    let (ours_cpu, single_cpu, theirs_cpu) = (median(ours_cpu), median(single_cpu), median(theirs_cpu));
+    let ratio = |time: Duration| time.as_secs_f64() / theirs.as_secs_f64();
     println!();
     println!(
-        "package + SHA-512 of {files} files, {:.1} MiB ({threads} cores, median of {runs})",
-        bytes as f64 / 1048576.0
+        "package + SHA-512 of {files} files, {:.1} MiB; {}, {} cores; {}; median of {runs}",
+        bytes as f64 / 1048576.0,
+        cpu_model(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        utc_now(),
     );
-    println!("| tool | time | zip size |");
-    println!("|---|---:|---:|");
+    println!();
+    println!("| tool | time | ratio to zip + sha512sum | CPU time (cores busy) | zip size |");
+    println!("|---|---:|---:|---:|---:|");
+    for (label, time, cpu, size) in [
+        (
+            format!("fgform package, {workers} workers (deflate 6, streaming SHA-512)"),
+            ours,
+            ours_cpu,
+            ours_size,
+        ),
+        ("fgform package, 1 worker".to_string(), single, single_cpu, ours_size),
+        ("zip -X -r -q + sha512sum".to_string(), theirs, theirs_cpu, theirs_size),
+    ] {
+        println!(
+            "| {label} | {:.2} s | {:.2}x | {:.2} s ({:.2}) | {:.1} MiB |",
+            time.as_secs_f64(),
+            ratio(time),
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() / time.as_secs_f64(),
+            size as f64 / 1048576.0
+        );
+    }
+    println!();
     println!(
-        "| fgform package (deflate 6, parallel, streaming SHA-512) | {:.2} s | {:.1} MiB |",
-        ours.as_secs_f64(),
-        ours_size as f64 / 1048576.0
+        "goal fgform ({workers} workers) <= {GOAL:.2}x of zip + sha512sum: {}",
+        if ratio(ours) <= GOAL { "met" } else { "**missed**" }
     );
-    println!(
-        "| zip -X -r -q + sha512sum | {:.2} s | {:.1} MiB |",
-        theirs.as_secs_f64(),
-        theirs_size as f64 / 1048576.0
-    );
-    println!(
-        "ratio fgform / (zip + sha512sum) = {:.2}x",
-        ours.as_secs_f64() / theirs.as_secs_f64()
-    );
+}
+
+/// The issue's goal for fgform with all workers, as a fraction of `zip` + `sha512sum`.
+const GOAL: f64 = 0.35;
+
+/// CPU time (user + system) of this process's threads, and of its children waited for, from
+/// /proc/self/stat (in USER_HZ = 1/100 s ticks). On a shared machine it tells a slow run
+/// from one that got fewer cores than it asked for.
+fn cpu_time() -> (Duration, Duration) {
+    let stat = fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The fields after the command name, which is in parentheses: state is the first.
+    let fields: Vec<u64> = stat[stat.rfind(')').expect("(comm)") + 2..]
+        .split(' ')
+        .skip(11)
+        .take(4)
+        .map(|field| field.parse().expect("a tick count"))
+        .collect();
+    let ticks = |n: u64| Duration::from_millis(n * 10);
+    (ticks(fields[0] + fields[1]), ticks(fields[2] + fields[3]))
+}
+
+/// The CPU model from /proc/cpuinfo (`unknown CPU` where there is none).
+fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// Now, as `YYYY-MM-DD HH:MM UTC`.
+fn utc_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
 }

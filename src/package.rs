@@ -10,21 +10,23 @@
 //! * `.gitignore` files inside the folder, `.fgformignore` files and `exclude:` globs are
 //!   honoured; parent folders' ignore files, the global git excludes and `.git/` are not
 //!   consulted, so results are the same on every machine and checkout;
-//! * files are compressed on all cores, a bounded window ahead of the writer, and written in
-//!   path order as soon as they are ready.
+//! * entries are deflated on all cores, each whole and alone, a bounded window ahead of the
+//!   writer, and written in path order as soon as they are ready: the bytes do not depend on
+//!   the number of cores ([`writer`]).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
 use sha2::{Digest, Sha512};
 
 use crate::model::{limits, Address, CodeSource};
 
 mod build;
+mod writer;
 
 pub use build::{build, upload, upload_unchecked, BuildError, Built, Upload};
+pub use writer::{default_workers, write_zip, write_zip_with};
 
 /// Why packaging failed.
 #[derive(Debug, thiserror::Error)]
@@ -239,8 +241,18 @@ pub fn package_dir<W: Write>(
     exclude: &[String],
     out: W,
 ) -> Result<(Vec<FileEntry>, Artifact), PackageError> {
+    package_dir_with(dir, exclude, out, default_workers())
+}
+
+/// [`package_dir`] deflating on `workers` threads (the same bytes for any count).
+pub fn package_dir_with<W: Write>(
+    dir: &Path,
+    exclude: &[String],
+    out: W,
+    workers: NonZeroUsize,
+) -> Result<(Vec<FileEntry>, Artifact), PackageError> {
     let files = collect(dir, exclude)?;
-    let artifact = write_zip(&files, out)?;
+    let artifact = write_zip_with(&files, out, workers)?;
     Ok((files, artifact))
 }
 
@@ -331,229 +343,6 @@ pub fn check_upload(
         message: format!("{what} {reason}"),
         hint,
     })
-}
-
-/// How much of a large file is test-compressed to decide whether deflating it is worth it.
-const SAMPLE_BYTES: usize = 128 * 1024;
-
-struct Compressed {
-    crc: u32,
-    method: u16,
-    size: u64,
-    data: Vec<u8>,
-}
-
-fn compress(entry: &FileEntry) -> Result<Compressed, PackageError> {
-    let io_error = |source| PackageError::Io {
-        path: entry.source.clone(),
-        source,
-    };
-    let mut raw = Vec::with_capacity(entry.size as usize);
-    std::fs::File::open(&entry.source)
-        .and_then(|mut f| f.read_to_end(&mut raw))
-        .map_err(io_error)?;
-    let crc = crc32fast::hash(&raw);
-    let size = raw.len() as u64;
-    // Already-compressed content (images, archives, wheels) does not shrink: when a sample
-    // of its start does not, store the file instead of deflating all of it for nothing.
-    if raw.len() > 2 * SAMPLE_BYTES {
-        let mut sample = DeflateEncoder::new(Vec::with_capacity(SAMPLE_BYTES + 64), Compression::new(6));
-        sample.write_all(&raw[..SAMPLE_BYTES]).map_err(io_error)?;
-        if sample.finish().map_err(io_error)?.len() as u64 * 100 > SAMPLE_BYTES as u64 * 97 {
-            return Ok(Compressed {
-                crc,
-                method: 0,
-                size,
-                data: raw,
-            });
-        }
-    }
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(raw.len() / 2 + 64), Compression::new(6));
-    encoder.write_all(&raw).map_err(io_error)?;
-    let deflated = encoder.finish().map_err(io_error)?;
-    Ok(if deflated.len() < raw.len() {
-        Compressed {
-            crc,
-            method: 8,
-            size,
-            data: deflated,
-        }
-    } else {
-        Compressed {
-            crc,
-            method: 0,
-            size,
-            data: raw,
-        }
-    })
-}
-
-/// Raw bytes that may be read and compressed ahead of the writer: bounds memory while
-/// keeping every core busy.
-const WINDOW_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Work shared by the compressing threads and the writer.
-struct Pipeline {
-    /// Next file index a worker may claim.
-    next_claim: usize,
-    /// Next file index the writer needs.
-    next_write: usize,
-    /// Raw bytes claimed but not yet written.
-    in_flight: u64,
-    slots: Vec<Option<Result<Compressed, PackageError>>>,
-    abort: bool,
-}
-
-/// Writes `files` (already sorted) as a deterministic zip into `out`.
-///
-/// Worker threads compress files in order, up to `WINDOW_BYTES` (64 MiB of input) ahead; the
-/// calling thread writes each entry (and hashes it) as soon as it and all before it are ready.
-pub fn write_zip<W: Write>(files: &[FileEntry], out: W) -> Result<Artifact, PackageError> {
-    use std::sync::{Condvar, Mutex};
-
-    if files.len() > 0xFFFF {
-        return Err(PackageError::TooLarge);
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let mut writer = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, out));
-    let mut central = Vec::new();
-    let pipeline = Mutex::new(Pipeline {
-        next_claim: 0,
-        next_write: 0,
-        in_flight: 0,
-        slots: (0..files.len()).map(|_| None).collect(),
-        abort: false,
-    });
-    let (ready, room) = (Condvar::new(), Condvar::new());
-    let lock = || pipeline.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-
-    let written: Result<(), PackageError> = std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let index = {
-                    let mut state = lock();
-                    loop {
-                        if state.abort || state.next_claim >= files.len() {
-                            return;
-                        }
-                        let i = state.next_claim;
-                        // The file the writer waits for may always start, however large.
-                        if i == state.next_write || state.in_flight + files[i].size <= WINDOW_BYTES {
-                            state.next_claim += 1;
-                            state.in_flight += files[i].size;
-                            break i;
-                        }
-                        state = room.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
-                    }
-                };
-                let result = compress(&files[index]);
-                lock().slots[index] = Some(result);
-                ready.notify_all();
-            });
-        }
-        let result = (|| {
-            for (i, entry) in files.iter().enumerate() {
-                let compressed = {
-                    let mut state = lock();
-                    loop {
-                        if let Some(result) = state.slots[i].take() {
-                            break result;
-                        }
-                        state = ready.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
-                    }
-                }?;
-                write_entry(&mut writer, &mut central, entry, &compressed)?;
-                drop(compressed);
-                let mut state = lock();
-                state.next_write = i + 1;
-                state.in_flight -= entry.size;
-                drop(state);
-                room.notify_all();
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            lock().abort = true;
-            room.notify_all();
-        }
-        result
-    });
-    written?;
-    let central_offset = writer.written;
-    writer.write_all(&central).map_err(PackageError::Write)?;
-    let central_size = writer.written - central_offset;
-    let offset = u32::try_from(central_offset).map_err(|_| PackageError::TooLarge)?;
-    let size = u32::try_from(central_size).map_err(|_| PackageError::TooLarge)?;
-    let count = files.len() as u16;
-    let mut end = Vec::with_capacity(22);
-    end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    end.extend_from_slice(&[0, 0, 0, 0]);
-    end.extend_from_slice(&count.to_le_bytes());
-    end.extend_from_slice(&count.to_le_bytes());
-    end.extend_from_slice(&size.to_le_bytes());
-    end.extend_from_slice(&offset.to_le_bytes());
-    end.extend_from_slice(&[0, 0]);
-    writer.write_all(&end).map_err(PackageError::Write)?;
-    let (size, digest, _) = writer.finish().map_err(PackageError::Write)?;
-    Ok(Artifact {
-        files: files.len(),
-        size,
-        digest,
-    })
-}
-
-/// DOS date of 1980-01-01 (day 1, month 1, year 0); DOS time 00:00:00.
-const DOS_DATE: u16 = (1 << 5) | 1;
-const DOS_TIME: u16 = 0;
-
-fn write_entry<W: Write>(
-    writer: &mut HashingWriter<W>,
-    central: &mut Vec<u8>,
-    entry: &FileEntry,
-    compressed: &Compressed,
-) -> Result<(), PackageError> {
-    let offset = u32::try_from(writer.written).map_err(|_| PackageError::TooLarge)?;
-    let csize = u32::try_from(compressed.data.len()).map_err(|_| PackageError::TooLarge)?;
-    let usize_ = u32::try_from(compressed.size).map_err(|_| PackageError::TooLarge)?;
-    let name = entry.name.as_bytes();
-    let flags: u16 = if entry.name.is_ascii() { 0 } else { 1 << 11 };
-    let version_needed: u16 = if compressed.method == 8 { 20 } else { 10 };
-    let mode: u32 = if entry.executable { 0o100755 } else { 0o100644 };
-
-    let mut local = Vec::with_capacity(30 + name.len());
-    local.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    local.extend_from_slice(&version_needed.to_le_bytes());
-    local.extend_from_slice(&flags.to_le_bytes());
-    local.extend_from_slice(&compressed.method.to_le_bytes());
-    local.extend_from_slice(&DOS_TIME.to_le_bytes());
-    local.extend_from_slice(&DOS_DATE.to_le_bytes());
-    local.extend_from_slice(&compressed.crc.to_le_bytes());
-    local.extend_from_slice(&csize.to_le_bytes());
-    local.extend_from_slice(&usize_.to_le_bytes());
-    local.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    local.extend_from_slice(&0u16.to_le_bytes());
-    local.extend_from_slice(name);
-    writer.write_all(&local).map_err(PackageError::Write)?;
-    writer.write_all(&compressed.data).map_err(PackageError::Write)?;
-
-    central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
-    central.extend_from_slice(&version_needed.to_le_bytes());
-    central.extend_from_slice(&flags.to_le_bytes());
-    central.extend_from_slice(&compressed.method.to_le_bytes());
-    central.extend_from_slice(&DOS_TIME.to_le_bytes());
-    central.extend_from_slice(&DOS_DATE.to_le_bytes());
-    central.extend_from_slice(&compressed.crc.to_le_bytes());
-    central.extend_from_slice(&csize.to_le_bytes());
-    central.extend_from_slice(&usize_.to_le_bytes());
-    central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    central.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // extra, comment, disk, internal attrs
-    central.extend_from_slice(&(mode << 16).to_le_bytes());
-    central.extend_from_slice(&offset.to_le_bytes());
-    central.extend_from_slice(name);
-    Ok(())
 }
 
 #[cfg(test)]
