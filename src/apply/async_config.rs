@@ -10,7 +10,7 @@ use crate::model::qualified_urn;
 use crate::plan::{Action, Change, Request};
 
 pub(super) async fn run(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     function: &str,
     private: BTreeMap<String, Value>,

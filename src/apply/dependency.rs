@@ -13,7 +13,7 @@ use crate::plan::{Action, Change, Request};
 use crate::state::ResourceState;
 
 /// The `DeleteOld` step: deletes the version a replace left behind, then forgets it.
-pub(super) async fn delete_old(ctx: &Ctx, address: &Address, settle: &mut Vec<String>) -> Result<(), StepError> {
+pub(super) async fn delete_old(ctx: &Ctx<'_>, address: &Address, settle: &mut Vec<String>) -> Result<(), StepError> {
     let Some(mut rec) = ctx.recorder.get(address) else {
         return Ok(());
     };
@@ -29,7 +29,7 @@ pub(super) async fn delete_old(ctx: &Ctx, address: &Address, settle: &mut Vec<St
 
 /// The main step of a create, replace or delete.
 pub(super) async fn run(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     mut private: BTreeMap<String, Value>,
     settle: &mut Vec<String>,
@@ -92,7 +92,7 @@ pub(super) async fn run(
 
 /// Deletes one dependency version; one already gone counts as deleted.
 async fn delete_version(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     address: &Address,
     dep_id: &str,
     version: i64,

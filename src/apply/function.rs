@@ -14,7 +14,7 @@ use crate::plan::{diff, Action, Change, Request};
 use crate::state::{ResourceState, FUNC_ID};
 
 pub(super) async fn run(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     name: &str,
     mut private: BTreeMap<String, Value>,
@@ -136,7 +136,7 @@ fn set_func_id(private: &mut BTreeMap<String, Value>, func_id: &str) {
 }
 
 /// Forgets the function and everything recorded under it (its triggers and async config).
-async fn forget(ctx: &Ctx, name: &str, address: &Address, settle: &mut Vec<String>) -> Result<(), StepError> {
+async fn forget(ctx: &Ctx<'_>, name: &str, address: &Address, settle: &mut Vec<String>) -> Result<(), StepError> {
     let mut gone = ctx.recorder.children(name);
     gone.push(address.clone());
     Ok(ctx.recorder.remove(&gone, settle)?)
@@ -144,7 +144,7 @@ async fn forget(ctx: &Ctx, name: &str, address: &Address, settle: &mut Vec<Strin
 
 /// The secret fingerprint to record (`None` without secrets).
 async fn secret_record(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     spec: &FunctionSpec,
     old: Option<&ResourceState>,
@@ -184,7 +184,7 @@ fn fill_code(
 /// Puts the package of `address` in the code bucket when it goes there (too large for a
 /// base64 upload); its URL, for `code_url` / `depend_link`. The bytes are not sent again
 /// when the object is already there.
-pub(super) async fn put_in_bucket(ctx: &Ctx, address: &Address) -> Result<Option<String>, StepError> {
+pub(super) async fn put_in_bucket(ctx: &Ctx<'_>, address: &Address) -> Result<Option<String>, StepError> {
     let Some(bytes) = ctx.payloads.bucket_uploads.get(address) else {
         return Ok(None);
     };
@@ -205,7 +205,7 @@ pub(super) async fn put_in_bucket(ctx: &Ctx, address: &Address) -> Result<Option
 /// Sets `want` on the function; an update first removes the live tags it no longer lists
 /// (which only the live function knows).
 async fn sync_tags(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     urn: &str,
     want: &[Tag],

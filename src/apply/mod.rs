@@ -64,11 +64,11 @@ pub enum StepError {
     State(#[from] StateError),
 }
 
-struct Ctx {
+struct Ctx<'a> {
     client: Client,
-    desired: Option<Desired>,
-    plan: Plan,
-    payloads: Payloads,
+    desired: Option<&'a Desired>,
+    plan: &'a Plan,
+    payloads: &'a Payloads,
     recorder: Recorder,
     /// The ownership tag value this state writes (`model::Owner`).
     owner: String,
@@ -80,7 +80,7 @@ struct Ctx {
     notes: tokio::sync::mpsc::UnboundedSender<Report>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
@@ -200,17 +200,20 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
     };
     let steps = order::steps(plan, desired.unwrap_or(&empty), &state);
     let (notes, mut notes_rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = Arc::new(Ctx {
+    // Borrowed, not copied: the steps run as futures of this task (the work is waiting on
+    // the API), so the plan, the manifests and the code payloads of 10,000 functions are
+    // held once.
+    let ctx = Ctx {
         client: client.clone(),
-        desired: desired.cloned(),
-        plan: plan.clone(),
-        payloads: payloads.clone(),
+        desired,
+        plan,
+        payloads,
         owner: state.owner().tag_value(),
         recorder: Recorder::new(state, store),
         no_rollout,
         stopping: AtomicBool::new(false),
         notes,
-    });
+    };
     let mut outcome = Outcome::default();
     record_without_calls(&ctx, &mut outcome).await;
     run_steps(&ctx, &steps, parallelism, stop, progress, &mut notes_rx, &mut outcome).await;
@@ -225,7 +228,7 @@ pub async fn apply(options: ApplyOptions<'_>) -> Outcome {
 }
 
 /// Records the plan's adoptions and re-records, which need no API call.
-async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
+async fn record_without_calls(ctx: &Ctx<'_>, outcome: &mut Outcome) {
     let plan = &ctx.plan;
     for (address, id) in &plan.adopt {
         let record = ResourceState {
@@ -266,7 +269,7 @@ async fn record_without_calls(ctx: &Ctx, outcome: &mut Outcome) {
 /// Runs `steps` in dependency order until all ran, or `stop` is raised, or the state can no
 /// longer be written; fills `outcome`'s done, errors and skips.
 async fn run_steps(
-    ctx: &Arc<Ctx>,
+    ctx: &Ctx<'_>,
     steps: &[Step],
     parallelism: usize,
     stop: &AtomicBool,
@@ -279,7 +282,7 @@ async fn run_steps(
     let mut started_changes = BTreeSet::new();
     // Steps that failed or were skipped, with the failed step each one traces back to.
     let mut blocked: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = futures::stream::FuturesUnordered::new();
     let mut remaining_per_change: BTreeMap<usize, usize> = BTreeMap::new();
     for s in steps {
         *remaining_per_change.entry(s.change).or_default() += 1;
@@ -302,9 +305,7 @@ async fn run_steps(
                         action: c.action,
                     });
                 }
-                let ctx = ctx.clone();
-                let step = step.clone();
-                tasks.spawn(async move { (i, run_step(&ctx, &step).await) });
+                tasks.push(async move { (i, run_step(ctx, step).await) });
             }
         }
         if tasks.is_empty() {
@@ -317,7 +318,7 @@ async fn run_steps(
                 progress(line);
                 continue;
             }
-            joined = tasks.join_next() => joined,
+            joined = futures::StreamExt::next(&mut tasks) => joined,
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => continue,
         };
         // A step's notes come before the line that says it finished.
@@ -327,7 +328,7 @@ async fn run_steps(
         let Some(joined) = joined else {
             break;
         };
-        let (i, result) = joined.expect("apply task panicked");
+        let (i, result) = joined;
         match result {
             Ok(()) => {
                 schedule.finished(i);
@@ -456,7 +457,7 @@ fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Val
     }
 }
 
-impl Ctx {
+impl Ctx<'_> {
     /// Sends one mutating call with its intent recorded first (durably, for a create that
     /// `record`s something to look up after a crash). On success the intent id goes
     /// to `settle`, to be confirmed in the same write that records the result; a failure
@@ -515,7 +516,7 @@ impl Ctx {
     }
 }
 
-async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
+async fn run_step(ctx: &Ctx<'_>, step: &Step) -> Result<(), StepError> {
     let mut settle = Vec::new();
     let result = run_step_calls(ctx, step, &mut settle).await;
     // Calls whose success needed no record of its own (or whose record failed).
@@ -524,7 +525,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> Result<(), StepError> {
 }
 
 /// Sends one step's calls, through the module of its resource kind.
-async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Result<(), StepError> {
+async fn run_step_calls(ctx: &Ctx<'_>, step: &Step, settle: &mut Vec<String>) -> Result<(), StepError> {
     let change = &ctx.plan.changes[step.change];
     let address = &change.address;
     let mut private = BTreeMap::new();
@@ -547,7 +548,7 @@ async fn run_step_calls(ctx: &Ctx, step: &Step, settle: &mut Vec<String>) -> Res
 
 /// The URN of function `name`: as recorded (created earlier in this run, perhaps), else
 /// as planned.
-fn function_urn(ctx: &Ctx, name: &str) -> String {
+fn function_urn(ctx: &Ctx<'_>, name: &str) -> String {
     ctx.recorder
         .get(&Address::Function(name.into()))
         .map(|r| r.id)

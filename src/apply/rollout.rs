@@ -34,7 +34,7 @@ struct Clock {
 
 impl Clock {
     /// Now, epoch milliseconds.
-    async fn now_ms(&self, ctx: &Ctx) -> i64 {
+    async fn now_ms(&self, ctx: &Ctx<'_>) -> i64 {
         if self.emulated {
             if let Some(t) = ctx.client.emulator_now().await {
                 return t.timestamp_millis();
@@ -44,12 +44,12 @@ impl Clock {
     }
 
     /// Now, epoch seconds, rounded down.
-    async fn now(&self, ctx: &Ctx) -> i64 {
+    async fn now(&self, ctx: &Ctx<'_>) -> i64 {
         self.now_ms(ctx).await.div_euclid(1000)
     }
 
     /// When a step that begins now began, epoch seconds rounded up: a step never ends early.
-    async fn start(&self, ctx: &Ctx) -> i64 {
+    async fn start(&self, ctx: &Ctx<'_>) -> i64 {
         (self.now_ms(ctx).await + 999).div_euclid(1000)
     }
 
@@ -67,7 +67,7 @@ impl Clock {
 }
 
 pub(super) async fn run(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     function_urn: &str,
     rollout: &Rollout,
@@ -95,7 +95,7 @@ pub(super) async fn run(
 }
 
 struct Run<'a> {
-    ctx: &'a Ctx,
+    ctx: &'a Ctx<'a>,
     change: &'a Change,
     urn: &'a str,
     rollout: &'a Rollout,

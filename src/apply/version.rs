@@ -11,7 +11,7 @@ use crate::plan::{Action, Change, Request};
 use crate::state::{Attributes, ResourceState};
 
 pub(super) async fn run(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     function: &str,
     private: BTreeMap<String, Value>,

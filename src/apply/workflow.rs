@@ -9,7 +9,7 @@ use crate::api::Operation;
 use crate::plan::{Action, Change, Request};
 
 pub(super) async fn run(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     change: &Change,
     mut private: BTreeMap<String, Value>,
     settle: &mut Vec<String>,
