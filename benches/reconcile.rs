@@ -307,6 +307,46 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
+/// apply, no-op plan and drift of `big` functions: times, requests and peak RSS.
+fn scale_table(tmp: &Path, big: usize, latency_ms: usize, flags: &[String]) {
+    let emu = Emulator::start(&tmp.join("emu-big"), latency_ms);
+    let runs = apply_plan_drift(&tmp.join("big"), big, &emu, flags);
+    drop(emu);
+    println!();
+    println!("| at {big} functions | time | requests | per function | peak RSS | goal |");
+    println!("|---|---|---|---|---|---|");
+    for ((run, (requests, _, _)), (what, goal)) in
+        runs.iter()
+            .zip([("apply", Some(150.0)), ("no-op plan", Some(100.0)), ("drift", None)])
+    {
+        let goal = goal.map_or(String::new(), |mb: f64| {
+            format!("<= {mb:.0} MB: {}", verdict(run.peak_rss_mb <= mb))
+        });
+        println!(
+            "| {what} | {:.2} s | {requests} | {:.3} | {:.1} MB | {goal} |",
+            run.seconds,
+            *requests as f64 / big as f64,
+            run.peak_rss_mb
+        );
+    }
+}
+
+/// The load time of a state of `n` functions.
+fn state_load_table(tmp: &Path, n: usize) {
+    let path = tmp.join("big-state.json");
+    eprintln!("writing a state of {n} functions ...");
+    let bytes = write_big_state(&path, n);
+    let (seconds, resources) = time_state_load(&path);
+    println!();
+    println!("| state load | size | resources | time (best of 3) | goal |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {n} functions | {:.1} MB | {resources} | {seconds:.3} s | <= 1 s: {} |",
+        bytes as f64 / 1e6,
+        verdict(seconds <= 1.0)
+    );
+}
+
 /// What a run of fgform sent: `(requests, writes, per operation)`.
 type Sent = (usize, usize, Vec<(String, usize)>);
 
@@ -539,42 +579,9 @@ fn main() {
     println!("drift requests by operation: {}", by_operation(&drift_ops));
 
     if a.scale_functions > 0 {
-        let big = a.scale_functions;
-        let emu = Emulator::start(&tmp.path().join("emu-big"), a.latency_ms);
-        let runs = apply_plan_drift(&tmp.path().join("big"), big, &emu, &flags);
-        drop(emu);
-        println!();
-        println!("| at {big} functions | time | requests | per function | peak RSS | goal |");
-        println!("|---|---|---|---|---|---|");
-        for ((run, (requests, _, _)), (what, goal)) in
-            runs.iter()
-                .zip([("apply", Some(150.0)), ("no-op plan", Some(100.0)), ("drift", None)])
-        {
-            let goal = goal.map_or(String::new(), |mb: f64| {
-                format!("<= {mb:.0} MB: {}", verdict(run.peak_rss_mb <= mb))
-            });
-            println!(
-                "| {what} | {:.2} s | {requests} | {:.3} | {:.1} MB | {goal} |",
-                run.seconds,
-                *requests as f64 / big as f64,
-                run.peak_rss_mb
-            );
-        }
+        scale_table(tmp.path(), a.scale_functions, a.latency_ms, &flags);
     }
-
     if a.state_functions > 0 {
-        let path = tmp.path().join("big-state.json");
-        eprintln!("writing a state of {} functions ...", a.state_functions);
-        let bytes = write_big_state(&path, a.state_functions);
-        let (seconds, resources) = time_state_load(&path);
-        println!();
-        println!("| state load | size | resources | time (best of 3) | goal |");
-        println!("|---|---|---|---|---|");
-        println!(
-            "| {} functions | {:.1} MB | {resources} | {seconds:.3} s | <= 1 s: {} |",
-            a.state_functions,
-            bytes as f64 / 1e6,
-            verdict(seconds <= 1.0)
-        );
+        state_load_table(tmp.path(), a.state_functions);
     }
 }
