@@ -103,9 +103,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// closer to the gateway's limit).
 pub const DECREASE: f64 = 0.7;
 /// Additive increase without a cap: requests per second gained per second of answers at the
-/// full rate (each answer adds `INCREASE / rate`). With a cap, a tenth of it per second
-/// (at most this, at least [`MIN_RATE`]), so a cut below the cloud's 20/s does not bounce
-/// straight back into the limit.
+/// full rate (each answer adds `INCREASE / rate`). With a cap, a tenth of the cap per second
+/// instead (at least [`MIN_RATE`]): a cut below the cloud's 20/s does not bounce straight
+/// back into the limit, and a high cap is climbed back to in seconds.
 pub const INCREASE: f64 = 20.0;
 /// After a decrease, further 429s are not a new signal for this long (nor are 429s of
 /// requests sent before the decrease): a burst of concurrent 429s counts once. One second
@@ -121,9 +121,9 @@ const METER_SLOTS: usize = 10;
 
 /// A token bucket shared by every task of one client, whose rate adapts to the service
 /// (AIMD): a 429 cuts it to [`DECREASE`] times the throughput sent in the last second (at
-/// most once per [`DECREASE_WINDOW`]), and answers that were not throttled raise it by
-/// [`INCREASE`] requests per second per second, never above the cap (`--rate-limit`, or the
-/// cloud default) when there is one. Without a cap it is unlimited until the first 429.
+/// most once per [`DECREASE_WINDOW`]), and answers that were not throttled raise it
+/// additively ([`INCREASE`]), never above the cap (`--rate-limit`, or the cloud default)
+/// when there is one. Without a cap it is unlimited until the first 429.
 /// Callers reserve a slot and sleep outside the lock, so waiting tasks are served in
 /// arrival order.
 #[derive(Debug)]
@@ -285,7 +285,7 @@ impl Control {
 
 /// Requests per second gained per second at the full rate (see [`INCREASE`]).
 fn increase(cap: Option<f64>) -> f64 {
-    cap.map_or(INCREASE, |c| (c / 10.0).clamp(MIN_RATE, INCREASE))
+    cap.map_or(INCREASE, |c| (c / 10.0).max(MIN_RATE))
 }
 
 /// Requests let through in the last [`METER_SPAN`], counted in [`METER_SLOTS`] slots.
@@ -495,6 +495,14 @@ mod tests {
         assert!(climbed > 17.0 && climbed < 19.0, "{climbed}");
         answered_evenly(&mut c, cap, later + ms(1), 200, Duration::from_secs(10));
         assert_eq!(c.rate, cap);
+    }
+
+    #[test]
+    fn with_a_cap_the_increase_is_a_tenth_of_it() {
+        assert_eq!(increase(None), INCREASE);
+        assert_eq!(increase(Some(20.0)), 2.0);
+        assert_eq!(increase(Some(2000.0)), 200.0);
+        assert_eq!(increase(Some(5.0)), MIN_RATE);
     }
 
     #[test]
