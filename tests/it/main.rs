@@ -44,3 +44,4 @@ mod state_contract;
 mod state_postgres;
 mod state_s3;
 mod state_versions;
+mod throttle;
