@@ -285,6 +285,18 @@ pub struct EmulatorArgs {
     /// the order of the invocations through it. Without it each draw is random.
     #[arg(long, value_name = "N", env = "FGFORM_EMULATOR_SEED")]
     pub seed: Option<u64>,
+    /// Throttle like the cloud's API gateway: at most N API requests per second per project
+    /// (a token bucket holding one second's worth); the rest get 429 APIGW.0308 with a
+    /// `Retry-After`. The control plane `/_emulator/*` is not throttled. Default: none.
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    pub rate_limit: Option<f64>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("`{s}` is not a positive number of requests per second")),
+    }
 }
 
 fn parse_http_url(s: &str) -> Result<String, String> {

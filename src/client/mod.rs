@@ -8,7 +8,7 @@
 //! | `mod.rs` | [`Client`], [`ClientBuilder`] (endpoint/credential resolution) |
 //! | `transport.rs` | one call on the wire: signing, sending, retries, adopting lost creates, decoding |
 //! | `credentials.rs` | AK/SK, security token, IAM password tokens (cache + refresh), env lookup |
-//! | `retry.rs` | backoff policy, `Retry-After`, the token-bucket rate limiter |
+//! | `retry.rs` | backoff policy, `Retry-After`, the token-bucket rate limiter that adapts to 429s |
 //! | `error.rs` | [`ApiError`], [`ConfigError`] |
 //! | `redact.rs` | what `--debug` logs |
 //! | `pagination.rs` | the four pagination schemes of fgs-api.md §0.3 |
@@ -145,7 +145,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Client-side rate limit shared by all tasks; `None` (or ≤ 0) disables it.
+    /// Cap of the client-side rate shared by all tasks; `None` (or ≤ 0): no cap, so unlimited
+    /// until the service answers 429. Below the cap the rate adapts to 429s either way
+    /// (see [`RateLimiter`]).
     pub fn requests_per_second(mut self, rate: Option<f64>) -> Self {
         self.requests_per_second = rate.filter(|r| *r > 0.0);
         self
@@ -267,7 +269,7 @@ impl ClientBuilder {
                 project_id,
                 auth,
                 retry: self.retry,
-                limiter: self.requests_per_second.map(|r| RateLimiter::new(r, self.burst)),
+                limiter: RateLimiter::adaptive(self.requests_per_second, self.burst),
                 user_agent: self.user_agent,
                 stats: Stats::default(),
             }),
@@ -315,7 +317,7 @@ struct Inner {
     project_id: String,
     auth: Auth,
     retry: RetryPolicy,
-    limiter: Option<RateLimiter>,
+    limiter: RateLimiter,
     user_agent: String,
     stats: Stats,
 }
@@ -400,6 +402,12 @@ impl Client {
             });
         }
         Ok(body)
+    }
+
+    /// The shared limiter's request rate now, requests per second (infinite while no cap
+    /// was set and no 429 came back).
+    pub fn request_rate(&self) -> f64 {
+        self.inner.limiter.rate()
     }
 
     /// Counters so far.

@@ -1,6 +1,7 @@
 //! Retry policy (full-jitter exponential backoff in seconds, capped, honouring
 //! `Retry-After`, with a per-request timeout and an overall deadline) and the one
-//! client-side rate limiter (a token bucket) that every parallel task shares.
+//! client-side rate limiter (a token bucket whose rate adapts to 429s, AIMD) that every
+//! parallel task shares.
 //!
 //! Compare the Terraform provider: 1, 2, 4, 8, 16 *minutes* after a 429, no jitter, no
 //! `Retry-After`, no shared limit. Here a throttled call normally waits well under ten
@@ -97,64 +98,242 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(Duration::from_millis(delta.max(0) as u64))
 }
 
-/// A token bucket shared by every task of one client: at most `rate` requests per second
-/// on average, bursts up to `burst`. Callers reserve a slot and sleep outside the lock, so
-/// waiting tasks are served in arrival order.
+/// Multiplicative decrease on a 429: the new rate is this share of what was being sent (the
+/// factor of AWS's adaptive retry mode; a gentler cut than TCP's half, so the sawtooth stays
+/// closer to the gateway's limit).
+pub const DECREASE: f64 = 0.7;
+/// Additive increase without a cap: requests per second gained per second of answers at the
+/// full rate (each answer adds `INCREASE / rate`). With a cap, a tenth of the cap per second
+/// instead (at least [`MIN_RATE`]): a cut below the cloud's 20/s does not bounce straight
+/// back into the limit, and a high cap is climbed back to in seconds.
+pub const INCREASE: f64 = 20.0;
+/// After a decrease, further 429s are not a new signal for this long (nor are 429s of
+/// requests sent before the decrease): a burst of concurrent 429s counts once. One second
+/// is the period the gateway counts its limit over, so by then the cut has shown.
+pub const DECREASE_WINDOW: Duration = Duration::from_secs(1);
+/// The rate never falls below this.
+pub const MIN_RATE: f64 = 1.0;
+/// The throughput a decrease starts from is what was sent in this last span: the period
+/// the API gateway counts its limit over ("limit:N, time:1 second").
+const METER_SPAN: Duration = Duration::from_secs(1);
+/// The meter counts in this many slots of its span.
+const METER_SLOTS: usize = 10;
+
+/// A token bucket shared by every task of one client, whose rate adapts to the service
+/// (AIMD): a 429 cuts it to [`DECREASE`] times the throughput sent in the last second (at
+/// most once per [`DECREASE_WINDOW`]), and answers that were not throttled raise it
+/// additively ([`INCREASE`]), never above the cap (`--rate-limit`, or the cloud default)
+/// when there is one. Without a cap it is unlimited until the first 429.
+/// Callers reserve a slot and sleep outside the lock, so waiting tasks are served in
+/// arrival order.
 #[derive(Debug)]
 pub struct RateLimiter {
-    rate: f64,
+    cap: Option<f64>,
     burst: f64,
-    state: Mutex<Bucket>,
+    state: Mutex<Control>,
 }
 
-#[derive(Debug)]
-struct Bucket {
-    /// May go negative: that many reservations are waiting.
-    tokens: f64,
-    last: Instant,
-}
+/// When a request was let through: handed back with its answer, so that a 429 to a request
+/// sent before the last decrease does not count again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent(Instant);
 
 impl RateLimiter {
-    /// `rate` requests per second (must be > 0) with bursts of `burst` (at least 1).
+    /// At most `rate` requests per second (must be > 0), with bursts of `burst` (at least 1),
+    /// adapting below that on 429s.
     pub fn new(rate: f64, burst: u32) -> Self {
         assert!(rate > 0.0, "rate must be positive");
+        Self::adaptive(Some(rate), burst)
+    }
+
+    /// Capped at `cap` requests per second when given (and > 0; else unlimited until the
+    /// first 429), with bursts of `burst` (at least 1).
+    pub fn adaptive(cap: Option<f64>, burst: u32) -> Self {
+        let cap = cap.filter(|c| *c > 0.0);
         let burst = f64::from(burst.max(1));
         RateLimiter {
-            rate,
+            cap,
             burst,
-            state: Mutex::new(Bucket {
-                tokens: burst,
-                last: Instant::now(),
-            }),
+            state: Mutex::new(Control::new(cap, burst, Instant::now())),
         }
     }
 
-    /// Requests per second.
+    /// The rate now, requests per second (infinite while unlimited).
     pub fn rate(&self) -> f64 {
-        self.rate
+        self.state.lock().rate.unwrap_or(f64::INFINITY)
+    }
+
+    /// The configured cap, if any.
+    pub fn cap(&self) -> Option<f64> {
+        self.cap
     }
 
     /// Reserves one request slot and returns how long the caller must wait for it.
     pub fn reserve(&self) -> Duration {
-        let mut b = self.state.lock();
-        let now = Instant::now();
-        let elapsed = now.duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
-        b.last = now;
-        b.tokens -= 1.0;
-        if b.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-b.tokens / self.rate)
-        }
+        self.state.lock().reserve(Instant::now(), self.burst)
     }
 
-    /// Waits for a request slot.
-    pub async fn acquire(&self) {
-        let wait = self.reserve();
+    /// Waits for a request slot; the answer to the request sent then goes back to
+    /// [`RateLimiter::throttled`] or [`RateLimiter::answered`] with what this returns.
+    pub async fn acquire(&self) -> Sent {
+        let now = Instant::now();
+        let wait = self.state.lock().reserve(now, self.burst);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        Sent(now + wait)
+    }
+
+    /// A request sent at `sent` was answered 429: cuts the rate unless this 429 belongs to
+    /// a burst already counted. Returns whether it cut.
+    pub fn throttled(&self, sent: Sent) -> bool {
+        self.state.lock().throttled(Instant::now(), sent.0, self.cap)
+    }
+
+    /// A request was answered, not throttled: raises the rate a little.
+    pub fn answered(&self) {
+        self.state.lock().answered(Instant::now(), self.cap, self.burst);
+    }
+}
+
+/// The controller behind [`RateLimiter`], on explicit instants (tests drive it with their
+/// own clock).
+#[derive(Debug)]
+struct Control {
+    /// Requests per second; `None` while unlimited.
+    rate: Option<f64>,
+    /// May go negative: that many reservations are waiting.
+    tokens: f64,
+    last: Instant,
+    last_decrease: Option<Instant>,
+    meter: Meter,
+}
+
+impl Control {
+    fn new(cap: Option<f64>, burst: f64, now: Instant) -> Self {
+        Control {
+            rate: cap,
+            tokens: burst,
+            last: now,
+            last_decrease: None,
+            meter: Meter::new(now),
+        }
+    }
+
+    /// Brings the bucket up to `now` at the current rate.
+    fn refill(&mut self, now: Instant, burst: f64) {
+        if let Some(rate) = self.rate {
+            let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * rate).min(burst);
+        }
+        self.last = self.last.max(now);
+    }
+
+    fn reserve(&mut self, now: Instant, burst: f64) -> Duration {
+        self.meter.add(now);
+        let Some(rate) = self.rate else {
+            return Duration::ZERO;
+        };
+        self.refill(now, burst);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / rate)
+        }
+    }
+
+    fn throttled(&mut self, now: Instant, sent: Instant, cap: Option<f64>) -> bool {
+        if let Some(last) = self.last_decrease {
+            if sent < last || now < last + DECREASE_WINDOW {
+                return false;
+            }
+        }
+        // The bucket's size does not matter here: tokens only shrink below.
+        self.refill(now, f64::INFINITY);
+        let observed = self.meter.count(now) as f64 / METER_SPAN.as_secs_f64();
+        let from = self.rate.map_or(observed, |r| r.min(observed));
+        let mut rate = (from * DECREASE).max(MIN_RATE);
+        if let Some(cap) = cap {
+            rate = rate.min(cap);
+        }
+        self.rate = Some(rate);
+        // No saved-up burst after a 429: the gateway has none left either.
+        self.tokens = self.tokens.min(0.0);
+        self.last_decrease = Some(now);
+        true
+    }
+
+    fn answered(&mut self, now: Instant, cap: Option<f64>, burst: f64) {
+        let Some(rate) = self.rate else {
+            return;
+        };
+        self.refill(now, burst);
+        // Only a rate in use earns more: a client idling below its rate has not shown the
+        // service takes more, and a rate that grew while idle would burst into 429s.
+        let observed = self.meter.count(now) as f64 / METER_SPAN.as_secs_f64();
+        if observed < rate / 2.0 {
+            return;
+        }
+        let mut raised = rate + increase(cap) / rate;
+        if let Some(cap) = cap {
+            raised = raised.min(cap);
+        }
+        self.rate = Some(raised);
+    }
+}
+
+/// Requests per second gained per second at the full rate (see [`INCREASE`]).
+fn increase(cap: Option<f64>) -> f64 {
+    cap.map_or(INCREASE, |c| (c / 10.0).max(MIN_RATE))
+}
+
+/// Requests let through in the last [`METER_SPAN`], counted in [`METER_SLOTS`] slots.
+#[derive(Debug)]
+struct Meter {
+    slots: [u64; METER_SLOTS],
+    /// Start of the slot `current` counts into.
+    start: Instant,
+    current: usize,
+}
+
+impl Meter {
+    fn new(now: Instant) -> Self {
+        Meter {
+            slots: [0; METER_SLOTS],
+            start: now,
+            current: 0,
+        }
+    }
+
+    fn slot() -> Duration {
+        METER_SPAN / METER_SLOTS as u32
+    }
+
+    /// Moves the current slot up to `now`, emptying the slots it passes.
+    fn advance(&mut self, now: Instant) {
+        let slot = Self::slot();
+        let steps = now.saturating_duration_since(self.start).as_nanos() / slot.as_nanos();
+        if steps >= METER_SLOTS as u128 {
+            // Quiet for a whole span: nothing counted any more.
+            *self = Meter::new(now);
+            return;
+        }
+        for _ in 0..steps {
+            self.current = (self.current + 1) % METER_SLOTS;
+            self.slots[self.current] = 0;
+            self.start += slot;
+        }
+    }
+
+    fn add(&mut self, now: Instant) {
+        self.advance(now);
+        self.slots[self.current] += 1;
+    }
+
+    fn count(&mut self, now: Instant) -> u64 {
+        self.advance(now);
+        self.slots.iter().sum()
     }
 }
 
@@ -213,6 +392,175 @@ mod tests {
             fourth > Duration::from_millis(190) && fourth <= Duration::from_millis(200),
             "{fourth:?}"
         );
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Sends `n` requests evenly over `span` from `from`, each answered at once (not
+    /// throttled); returns when the last went out.
+    fn answered_evenly(c: &mut Control, cap: Option<f64>, from: Instant, n: u32, span: Duration) -> Instant {
+        let mut at = from;
+        for i in 0..n {
+            at = from + span * i / n;
+            c.reserve(at, 20.0);
+            c.answered(at, cap, 20.0);
+        }
+        at
+    }
+
+    #[test]
+    fn unlimited_until_the_first_429_then_cut_from_the_last_seconds_throughput() {
+        let t0 = Instant::now();
+        let mut c = Control::new(None, 20.0, t0);
+        // 200 requests in 100 ms: none waits, and answers do not invent a rate.
+        let last = answered_evenly(&mut c, None, t0, 200, ms(100));
+        assert_eq!(c.rate, None);
+        assert_eq!(c.reserve(last, 20.0), Duration::ZERO);
+        // The 429: 201 requests went out in the last second.
+        assert!(c.throttled(last + ms(1), last, None));
+        let rate = c.rate.unwrap();
+        assert!((rate - 201.0 * DECREASE).abs() < 1e-9, "{rate}");
+        // From now on requests are spaced at that rate, with no saved-up burst.
+        let wait = c.reserve(last + ms(1), 20.0);
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs_f64(1.0 / rate),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn a_burst_of_429s_cuts_once_per_window() {
+        let t0 = Instant::now();
+        let mut c = Control::new(Some(100.0), 20.0, t0);
+        let last = answered_evenly(&mut c, Some(100.0), t0, 100, Duration::from_secs(1));
+        let cut_at = last + ms(2);
+        assert!(c.throttled(cut_at, last, Some(100.0)));
+        let once = c.rate.unwrap();
+        assert!((once - 100.0 * DECREASE).abs() < 1.0, "{once}");
+        // Its siblings, sent before the cut, answered around it: no further cut.
+        for k in 0..10 {
+            assert!(!c.throttled(cut_at + ms(k), last, Some(100.0)));
+        }
+        // A request sent after the cut, still inside the window: no cut either.
+        assert!(!c.throttled(cut_at + ms(500), cut_at + ms(400), Some(100.0)));
+        // A request sent before the cut and answered after the window: still the old news.
+        assert!(!c.throttled(cut_at + ms(1500), cut_at - ms(1), Some(100.0)));
+        assert_eq!(c.rate, Some(once));
+        // After the window, a request sent after the cut: a new signal.
+        let sent = answered_evenly(&mut c, Some(100.0), cut_at + ms(10), 60, ms(990));
+        assert!(c.throttled(cut_at + DECREASE_WINDOW + ms(1), sent, Some(100.0)));
+        assert!(c.rate.unwrap() < once);
+    }
+
+    #[test]
+    fn answers_at_the_full_rate_raise_it_additively() {
+        let t0 = Instant::now();
+        let mut c = Control::new(None, 20.0, t0);
+        let last = answered_evenly(&mut c, None, t0, 143, Duration::from_secs(1));
+        assert!(c.throttled(last, last, None));
+        let cut = c.rate.unwrap();
+        assert!((cut - 100.1).abs() < 1e-9, "{cut}");
+        // A second of answers at about that rate gains about INCREASE.
+        answered_evenly(&mut c, None, last + ms(1), 100, Duration::from_secs(1));
+        let gained = c.rate.unwrap() - cut;
+        assert!(gained > 0.8 * INCREASE && gained < 1.05 * INCREASE, "{gained}");
+    }
+
+    #[test]
+    fn an_idle_client_does_not_raise_its_rate() {
+        let t0 = Instant::now();
+        let mut c = Control::new(None, 20.0, t0);
+        let last = answered_evenly(&mut c, None, t0, 143, Duration::from_secs(1));
+        assert!(c.throttled(last, last, None));
+        let cut = c.rate.unwrap();
+        // Ten requests a second against a rate of 100: not using it, not raising it.
+        answered_evenly(&mut c, None, last + Duration::from_secs(2), 30, Duration::from_secs(3));
+        assert_eq!(c.rate, Some(cut));
+    }
+
+    #[test]
+    fn the_cap_is_never_exceeded_and_is_climbed_back_to_slowly() {
+        let t0 = Instant::now();
+        let cap = Some(20.0);
+        let mut c = Control::new(cap, 20.0, t0);
+        let last = answered_evenly(&mut c, cap, t0, 200, Duration::from_secs(10));
+        assert_eq!(c.rate, cap);
+        assert!(c.throttled(last, last, cap));
+        assert!((c.rate.unwrap() - 14.0).abs() < 1e-9, "{:?}", c.rate);
+        // A tenth of the cap per second: two seconds from 14 to 18, then held at 20.
+        let later = answered_evenly(&mut c, cap, last + ms(1), 30, Duration::from_secs(2));
+        let climbed = c.rate.unwrap();
+        assert!(climbed > 17.0 && climbed < 19.0, "{climbed}");
+        answered_evenly(&mut c, cap, later + ms(1), 200, Duration::from_secs(10));
+        assert_eq!(c.rate, cap);
+    }
+
+    #[test]
+    fn with_a_cap_the_increase_is_a_tenth_of_it() {
+        assert_eq!(increase(None), INCREASE);
+        assert_eq!(increase(Some(20.0)), 2.0);
+        assert_eq!(increase(Some(2000.0)), 200.0);
+        assert_eq!(increase(Some(5.0)), MIN_RATE);
+    }
+
+    #[test]
+    fn the_cut_starts_from_what_was_sent_not_from_an_unused_rate() {
+        let t0 = Instant::now();
+        let mut c = Control::new(Some(100.0), 20.0, t0);
+        // Ten requests in the last second under a rate of 100: the cut is from 10.
+        let last = answered_evenly(&mut c, Some(100.0), t0, 10, Duration::from_secs(1));
+        assert!(c.throttled(last + ms(1), last, Some(100.0)));
+        assert!((c.rate.unwrap() - 10.0 * DECREASE).abs() < 1e-9, "{:?}", c.rate);
+    }
+
+    #[test]
+    fn repeated_429s_never_take_the_rate_to_zero() {
+        let t0 = Instant::now();
+        let mut c = Control::new(None, 20.0, t0);
+        let mut now = t0;
+        for _ in 0..30 {
+            c.reserve(now, 20.0);
+            assert!(c.throttled(now, now, None));
+            now += DECREASE_WINDOW + ms(1);
+        }
+        assert_eq!(c.rate, Some(MIN_RATE));
+        // After a long silence the meter is empty, and the floor still holds.
+        c.reserve(now + Duration::from_secs(30), 20.0);
+        assert!(c.throttled(now + Duration::from_secs(60), now + Duration::from_secs(30), None));
+        assert_eq!(c.rate, Some(MIN_RATE));
+    }
+
+    #[test]
+    fn the_meter_counts_the_last_second_only() {
+        let t0 = Instant::now();
+        let mut m = Meter::new(t0);
+        for i in 0..10 {
+            m.add(t0 + ms(i * 100));
+        }
+        assert_eq!(m.count(t0 + ms(950)), 10);
+        // Slots age out one by one.
+        assert_eq!(m.count(t0 + ms(1050)), 9);
+        assert_eq!(m.count(t0 + ms(1550)), 4);
+        assert_eq!(m.count(t0 + Duration::from_secs(5)), 0);
+        m.add(t0 + Duration::from_secs(5));
+        assert_eq!(m.count(t0 + Duration::from_secs(5)), 1);
+    }
+
+    #[tokio::test]
+    async fn limiter_cuts_on_429_and_holds_waiting_tasks_to_the_new_rate() {
+        let l = RateLimiter::adaptive(None, 1);
+        assert_eq!(l.rate(), f64::INFINITY);
+        let mut sent = Vec::new();
+        for _ in 0..50 {
+            sent.push(l.acquire().await);
+        }
+        assert!(l.throttled(sent[49]));
+        // Concurrent 429s of the same burst count once.
+        assert!(sent[..49].iter().all(|s| !l.throttled(*s)));
+        assert!((l.rate() - 50.0 * DECREASE).abs() < 1e-9, "{}", l.rate());
+        assert_eq!(l.cap(), None);
     }
 
     #[tokio::test]

@@ -339,8 +339,10 @@ impl Client {
     }
 
     /// Sends a call with retries: 429, 5xx, connection errors and timeouts are retried with
-    /// full-jitter backoff (at least `Retry-After`), within the attempt budget and the
-    /// overall deadline; every attempt first takes a slot from the shared rate limiter.
+    /// full-jitter backoff (at least `Retry-After`, so a throttled request is not sent again
+    /// before the service said), within the attempt budget and the overall deadline; every
+    /// attempt first takes a slot from the shared rate limiter, and tells it how it was
+    /// answered (a 429 cuts the rate of all tasks, other answers raise it).
     /// Creates are not re-sent after an ambiguous failure (the error comes back instead).
     pub(crate) async fn execute(&self, call: Call) -> Result<Answer, ApiError> {
         let inner = &self.inner;
@@ -351,9 +353,7 @@ impl Client {
         let mut reauthenticated = false;
         let mut outcome_unknown = false;
         loop {
-            if let Some(limiter) = &inner.limiter {
-                limiter.acquire().await;
-            }
+            let sent = inner.limiter.acquire().await;
             inner.stats.attempts.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
             // No attempt may outlive the overall deadline.
@@ -367,7 +367,19 @@ impl Client {
                         .max(call.timeout.unwrap_or_default()),
                 )
                 .max(Duration::from_millis(1));
-            let (err, retry_after) = match self.attempt(&call, &raw_path, timeout).await {
+            let answer = self.attempt(&call, &raw_path, timeout).await;
+            // The limiter learns from every answer: a 429 slows all tasks down, anything
+            // else the gateway let through speeds them up (transport failures say nothing).
+            match &answer {
+                Ok(a) if a.status == 429 => {
+                    if inner.limiter.throttled(sent) {
+                        tracing::debug!(target: "fgform::client", "429: request rate cut to {:.1}/s", inner.limiter.rate());
+                    }
+                }
+                Ok(_) => inner.limiter.answered(),
+                Err(_) => {}
+            }
+            let (err, retry_after) = match answer {
                 Ok(a) if a.status < 400 => return Ok(a),
                 Ok(a) if a.status == 404 && call.kind == Kind::Delete && outcome_unknown => {
                     // An earlier attempt whose answer was lost did the delete.

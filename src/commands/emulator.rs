@@ -38,6 +38,7 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         iam_password: args.iam_password.clone(),
         obs_endpoint: args.obs_endpoint.clone(),
         seed: args.seed,
+        rate_limit: args.rate_limit,
         ..Config::default()
     })
 }
@@ -106,6 +107,9 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitStatus> {
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|| "(memory only)".into())
         );
+        if let Some(rate) = config.rate_limit {
+            eprintln!("  throttled to {rate} API requests per second per project (429 APIGW.0308 beyond)");
+        }
         if let Some(endpoint) = &config.obs_endpoint {
             eprintln!("  code_url objects fetched from {endpoint}");
         }
@@ -144,6 +148,30 @@ mod tests {
             panic!("not the emulator")
         };
         super::config(&args).unwrap().seed
+    }
+
+    fn rate_limit_of(args: &[&str]) -> Option<f64> {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator")
+        };
+        super::config(&args).unwrap().rate_limit
+    }
+
+    #[test]
+    fn rate_limit_flag_reaches_the_config() {
+        assert_eq!(rate_limit_of(&["fgform", "emulator"]), None);
+        assert_eq!(
+            rate_limit_of(&["fgform", "emulator", "--rate-limit", "200"]),
+            Some(200.0)
+        );
+        assert_eq!(rate_limit_of(&["fgform", "emulator", "--rate-limit", "0.5"]), Some(0.5));
+        for bad in ["0", "-3", "inf", "NaN", "fast"] {
+            assert!(
+                Cli::try_parse_from(["fgform", "emulator", "--rate-limit", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

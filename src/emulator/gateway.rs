@@ -6,6 +6,7 @@
 //! | [`log`] | every request | appends to the request log what the inner layers noted |
 //! | [`read_body`] | every request | reads the body under the gateway limit (413 APIGW.0201) |
 //! | [`routed`] | per operation | notes the operation and project; 400 on a bad project id |
+//! | [`throttle`] | per operation | `--rate-limit`: 429 APIGW.0308 when the project's bucket is empty |
 //! | [`chaos`] | per operation | latency, status and drop faults, before or after handling |
 //! | [`auth`] | per operation | AK/SK signature or IAM token; 403 for a project not served |
 //!
@@ -233,6 +234,29 @@ pub(crate) async fn routed(State(endpoint): State<Endpoint>, mut req: Request, n
     };
     resp.extensions_mut().insert(note);
     resp
+}
+
+/// The gateway's throttling (`--rate-limit`), before fault injection and authentication, as
+/// the gateway counts a request before it checks who sent it: a token from the project's
+/// bucket, or 429 APIGW.0308 with `Retry-After` in whole seconds. Projects this emulator
+/// does not serve share one bucket (they are refused with 403 after it), so made-up project
+/// ids cannot grow the table; the IAM token route has no project and is not throttled.
+pub(crate) async fn throttle(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let Some(throttle) = &shared.throttle else {
+        return next.run(req).await;
+    };
+    let Some(project) = req.extensions().get::<Routed>().and_then(|r| r.project.as_deref()) else {
+        return next.run(req).await;
+    };
+    let bucket = if shared.config.serves(project) { project } else { "" };
+    match throttle.take(bucket, Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let mut fail = Fail::new(429, "APIGW.0308", super::throttle::message(throttle.rate()));
+            fail.retry_after = Some(super::throttle::retry_after_secs(wait));
+            fail.response(request_id(req.extensions()))
+        }
+    }
 }
 
 /// Fault injection, decided at the gateway before authentication.

@@ -10,6 +10,7 @@
 //! | `store.rs` | typed tables, journal + snapshot under `--data` |
 //! | `blobs.rs` | code packages by SHA-512, on disk or in memory; unreferenced ones swept |
 //! | `chaos.rs` | fault rules (429/5xx/latency/drop) |
+//! | `throttle.rs` | `--rate-limit`: the gateway's token bucket per project (429 APIGW.0308) |
 //! | `obs.rs` | `--obs-endpoint`: packages named by URL fetched from an S3-compatible endpoint, so their digest is real |
 //! | `flow/` | workflow executions: the engine running a definition, their in-memory records |
 //! | `clock.rs` | the emulator's time: real time plus what `/_emulator/clock/advance` added; schedules sleep on it |
@@ -35,6 +36,7 @@ mod routing;
 mod runtime;
 mod server;
 pub mod store;
+mod throttle;
 mod timers;
 
 use std::net::SocketAddr;
@@ -148,6 +150,11 @@ pub struct Config {
     /// per (function, alias) from this, so weighted routing repeats run after run; `None`
     /// draws at random.
     pub seed: Option<u64>,
+    /// `--rate-limit N`: API requests per second per project the gateway lets through; the
+    /// rest are answered 429 APIGW.0308 with a `Retry-After`, as the cloud's API gateway
+    /// throttles. A token bucket holding one second's worth (N requests, at least 1).
+    /// `None`: no throttling. The control plane (`/_emulator/*`) is never throttled.
+    pub rate_limit: Option<f64>,
 }
 
 impl Config {
@@ -193,6 +200,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(120),
             obs_endpoint: None,
             seed: None,
+            rate_limit: None,
         }
     }
 }
@@ -213,6 +221,8 @@ pub(crate) struct Shared {
     pub routing: routing::Routing,
     /// `http://ADDR` of the listening socket: where `download_link`s point.
     pub url: String,
+    /// The gateway's throttle (`Config::rate_limit`).
+    pub throttle: Option<throttle::Throttle>,
 }
 
 /// A running emulator. Dropping the handle tells it to stop (it stops accepting and lets
@@ -292,6 +302,8 @@ pub enum StartError {
     Runtime(#[source] std::io::Error),
     #[error("`{0}` is not a project id (1 to 64 letters, digits, `-` or `_`)")]
     ProjectId(String),
+    #[error("a rate limit must be a positive number of requests per second, not {0}")]
+    RateLimit(f64),
 }
 
 /// Starts an emulator on `config.listen` (port 0 picks a free port) inside the current
@@ -299,6 +311,9 @@ pub enum StartError {
 pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
     if let Some(bad) = config.project_ids().find(|p| !valid_project_id(p)) {
         return Err(StartError::ProjectId(bad.to_string()));
+    }
+    if let Some(rate) = config.rate_limit.filter(|r| !(*r > 0.0 && r.is_finite())) {
+        return Err(StartError::RateLimit(rate));
     }
     let db = match &config.data {
         Some(dir) => store::Db::open(dir, config.fsync)?,
@@ -331,6 +346,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
     let clock: Arc<clock::Clock> = Arc::default();
     let runtime = runtime::Runtimes::new(config.data.as_deref(), clock.clone()).map_err(StartError::Runtime)?;
     let routing = routing::Routing::new(config.seed);
+    let throttle = config.rate_limit.map(throttle::Throttle::new);
     let shared = Arc::new(Shared {
         config,
         db: Mutex::new(db),
@@ -343,6 +359,7 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         timers: timers::Timers::default(),
         routing,
         url: format!("http://{addr}"),
+        throttle,
     });
     tokio::spawn(timers::run(Arc::downgrade(&shared)));
     let (tx, rx) = watch::channel(false);

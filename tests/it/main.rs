@@ -45,3 +45,4 @@ mod state_contract;
 mod state_postgres;
 mod state_s3;
 mod state_versions;
+mod throttle;

@@ -62,7 +62,7 @@ impl Routes {
     }
 
     /// Routes `op` at `path` (a second spelling of its path), behind the per-operation
-    /// layers: routing note and project check, chaos, authentication.
+    /// layers: routing note and project check, throttling, chaos, authentication.
     pub fn at(mut self, path: &str, op: Operation, handler: Handler) -> Self {
         let shared = self.shared.clone();
         let endpoint = move |req: Request| async move {
@@ -98,6 +98,7 @@ impl Routes {
                     },
                     gateway::routed,
                 ))
+                .layer(from_fn_with_state(self.shared.clone(), gateway::throttle))
                 .layer(from_fn_with_state(self.shared.clone(), gateway::chaos))
                 .layer(from_fn_with_state(self.shared.clone(), gateway::auth)),
         );
