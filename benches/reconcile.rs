@@ -21,12 +21,14 @@
 //!
 //! Peak RSS is the fgform process's VmHWM, polled every 5 ms while it runs.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fgform::api::local;
+
+mod common;
+use common::{machine, verdict, write_stack, Emulator};
 
 struct Args {
     functions: usize,
@@ -66,117 +68,6 @@ fn args() -> Args {
         i += 2;
     }
     a
-}
-
-/// A `fgform emulator` child with its URL.
-struct Emulator {
-    child: Child,
-    url: String,
-    http: reqwest::Client,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Emulator {
-    /// An emulator keeping its data in `data`, delaying every request by `latency_ms`.
-    fn start(data: &Path, latency_ms: usize) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fgform"));
-        cmd.args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--quota",
-            "fgs_func_num=100000",
-            "--data",
-        ])
-        .arg(data);
-        if latency_ms > 0 {
-            cmd.arg("--chaos").arg(format!("latency={latency_ms}ms"));
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start fgform emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http"), "emulator printed `{url}`");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Emulator { child, url, http, rt }
-    }
-
-    fn clear_log(&self) {
-        let r = self
-            .rt
-            .block_on(
-                self.http
-                    .delete(format!("{}/_emulator/requests", self.url))
-                    .header("content-type", "application/json")
-                    .send(),
-            )
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-
-    /// `(requests, writes)` in the log, with a per-operation count.
-    fn log(&self) -> (usize, usize, Vec<(String, usize)>) {
-        let body: serde_json::Value = self.rt.block_on(async {
-            let r = self
-                .http
-                .get(format!("{}/_emulator/requests", self.url))
-                .send()
-                .await
-                .unwrap();
-            r.json().await.unwrap()
-        });
-        let entries = body["requests"].as_array().cloned().unwrap_or_default();
-        let mut ops = std::collections::BTreeMap::<String, usize>::new();
-        let mut writes = 0;
-        for e in &entries {
-            *ops.entry(e["operation"].as_str().unwrap_or("?").to_string())
-                .or_default() += 1;
-            if e["method"].as_str() != Some("GET") {
-                writes += 1;
-            }
-        }
-        (entries.len(), writes, ops.into_iter().collect())
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Writes a stack of `n` functions sharing one small code folder.
-fn write_stack(dir: &Path, n: usize) {
-    std::fs::create_dir_all(dir.join("code")).unwrap();
-    std::fs::write(
-        dir.join("code/index.py"),
-        "def handler(event, context):\n    return {\"ok\": True}\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("stack.yaml"), "stack: bench\n").unwrap();
-    // The manifest loader caps one YAML document's size: 500 functions a file (maps merge).
-    for (part, start) in (0..n).step_by(500).enumerate() {
-        let mut yaml = String::from("functions:\n");
-        for i in start..n.min(start + 500) {
-            yaml.push_str(&format!(
-                "  fn-{i:05}:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    \
-                 code: ./code\n    async:\n      max_event_age: 3600\n      max_retries: 2\n    triggers:\n      \
-                 tick:\n        timer: {{ rate: 5m }}\n"
-            ));
-        }
-        std::fs::write(dir.join(format!("functions-{part:03}.yaml")), yaml).unwrap();
-    }
 }
 
 struct Run {
@@ -299,17 +190,9 @@ fn check(run: &Run, what: &str, ok: &[i32]) {
     }
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "**missed**"
-    }
-}
-
 /// apply, no-op plan and drift of `big` functions: times, requests and peak RSS.
 fn scale_table(tmp: &Path, big: usize, latency_ms: usize, flags: &[String]) {
-    let emu = Emulator::start(&tmp.join("emu-big"), latency_ms);
+    let emu = Emulator::start(&tmp.join("emu-big"), &latency_flags(latency_ms));
     let runs = apply_plan_drift(&tmp.join("big"), big, &emu, flags);
     drop(emu);
     println!();
@@ -347,6 +230,29 @@ fn state_load_table(tmp: &Path, n: usize) {
     );
 }
 
+/// The emulator flags that delay every request by `ms` (none for 0).
+fn latency_flags(ms: usize) -> Vec<String> {
+    if ms == 0 {
+        return Vec::new();
+    }
+    vec!["--chaos".into(), format!("latency={ms}ms")]
+}
+
+/// `(requests, writes, per operation)` in `emu`'s request log.
+fn log(emu: &Emulator) -> Sent {
+    let entries = emu.requests();
+    let mut ops = std::collections::BTreeMap::<String, usize>::new();
+    let mut writes = 0;
+    for e in &entries {
+        *ops.entry(e["operation"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+        if e["method"].as_str() != Some("GET") {
+            writes += 1;
+        }
+    }
+    (entries.len(), writes, ops.into_iter().collect())
+}
+
 /// What a run of fgform sent: `(requests, writes, per operation)`.
 type Sent = (usize, usize, Vec<(String, usize)>);
 
@@ -360,7 +266,7 @@ fn apply_plan_drift(dir: &Path, n: usize, emu: &Emulator, flags: &[String]) -> [
         eprintln!("fgform {} of {n} functions ...", verb.join(" "));
         let run = fgform(&[verb, &flags].concat(), dir, &emu.url);
         check(&run, what, ok);
-        let sent = emu.log();
+        let sent = log(emu);
         (run, sent)
     };
     let apply = run(&["apply", "--auto-approve"], "fgform apply", &[0]);
@@ -371,27 +277,6 @@ fn apply_plan_drift(dir: &Path, n: usize, emu: &Emulator, flags: &[String]) -> [
     );
     let drift = run(&["drift"], "fgform drift (expected in sync)", &[0]);
     [apply, plan, drift]
-}
-
-/// The machine, for the tables' headings: CPU model, cores, memory.
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .and_then(|r| r.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_gb = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|r| r.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    format!("{model}, {cores} cores, {mem_gb:.0} GB")
 }
 
 /// Operation counts as `Op n, Op n`.
@@ -493,13 +378,13 @@ fn main() {
     let shown_parallelism = a.parallelism.map_or("its default".to_string(), |p| p.to_string());
 
     // fgform: apply, then a no-op plan, then drift.
-    let emu = Emulator::start(&tmp.path().join("emu"), a.latency_ms);
+    let emu = Emulator::start(&tmp.path().join("emu"), &latency_flags(a.latency_ms));
     let [(apply, (apply_requests, apply_writes, _)), (plan, (plan_requests, plan_writes, plan_ops)), (drift, (drift_requests, drift_writes, drift_ops))] =
         apply_plan_drift(&tmp.path().join("stack"), n, &emu, &flags);
     drop(emu);
 
     // The SDK baseline against a fresh emulator started the same way.
-    let emu = Emulator::start(&tmp.path().join("emu-sdk"), a.latency_ms);
+    let emu = Emulator::start(&tmp.path().join("emu-sdk"), &latency_flags(a.latency_ms));
     eprintln!("sdk_baseline.py seed/read --n {n} --threads {} ...", a.threads);
     let seed = sdk("seed", &emu.url, n, a.threads);
     let read = seed

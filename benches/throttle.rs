@@ -3,7 +3,7 @@
 //! --rate-limit 200` child, the gateway's throttling, with the client's loopback default (no
 //! cap: unlimited until the first 429, then AIMD).
 //!
-//!     cargo bench --bench throttle -- [--functions 1000] [--limit 200] [--parallelism 10,40]
+//!     cargo bench --bench throttle -- [--functions 1000] [--limit 200] [--parallelism 10,64]
 //!
 //! The stack is applied once with the throttle off (a first emulator on the data directory),
 //! then the emulator is started again on the same directory with `--rate-limit`, and each
@@ -11,12 +11,14 @@
 //! many requests through at its rate (its one-second burst makes slightly less possible).
 //! Goals: the plan takes <= 1.25x the ideal, and < 5% of its requests are answered 429.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use fgform::api::local;
+
+mod common;
+use common::{machine, verdict, write_stack, Emulator};
 
 struct Args {
     functions: usize,
@@ -28,7 +30,7 @@ fn args() -> Args {
     let mut a = Args {
         functions: 1000,
         limit: 200.0,
-        parallelism: vec![10, 40],
+        parallelism: vec![10, 64],
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -53,113 +55,12 @@ fn args() -> Args {
     a
 }
 
-/// A `fgform emulator` child with its URL.
-struct Emulator {
-    child: Child,
-    url: String,
-    http: reqwest::Client,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Emulator {
-    fn start(data: &Path, rate_limit: Option<f64>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fgform"));
-        cmd.args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--quota",
-            "fgs_func_num=100000",
-            "--data",
-        ])
-        .arg(data);
-        if let Some(rate) = rate_limit {
-            cmd.arg("--rate-limit").arg(rate.to_string());
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start fgform emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http"), "emulator printed `{url}`");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Emulator { child, url, http, rt }
-    }
-
-    fn clear_log(&self) {
-        let r = self
-            .rt
-            .block_on(
-                self.http
-                    .delete(format!("{}/_emulator/requests", self.url))
-                    .header("content-type", "application/json")
-                    .send(),
-            )
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-
-    /// `(requests, answered 429, writes)` in the log.
-    fn counts(&self) -> (usize, usize, usize) {
-        let body: serde_json::Value = self.rt.block_on(async {
-            let r = self
-                .http
-                .get(format!("{}/_emulator/requests", self.url))
-                .send()
-                .await
-                .unwrap();
-            r.json().await.unwrap()
-        });
-        let entries = body["requests"].as_array().cloned().unwrap_or_default();
-        let throttled = entries.iter().filter(|e| e["status"] == 429).count();
-        let writes = entries.iter().filter(|e| e["method"] != "GET").count();
-        (entries.len(), throttled, writes)
-    }
-
-    /// Stops the child (a SIGKILL: every acknowledged change is already in its journal).
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Writes a stack of `n` functions sharing one small code folder (as benches/reconcile.rs).
-fn write_stack(dir: &Path, n: usize) {
-    std::fs::create_dir_all(dir.join("code")).unwrap();
-    std::fs::write(
-        dir.join("code/index.py"),
-        "def handler(event, context):\n    return {\"ok\": True}\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("stack.yaml"), "stack: bench\n").unwrap();
-    // The manifest loader caps one YAML document's size: 500 functions a file (maps merge).
-    for (part, start) in (0..n).step_by(500).enumerate() {
-        let mut yaml = String::from("functions:\n");
-        for i in start..n.min(start + 500) {
-            yaml.push_str(&format!(
-                "  fn-{i:05}:\n    runtime: Python3.9\n    handler: index.handler\n    memory: 128\n    timeout: 10\n    \
-                 code: ./code\n    async:\n      max_event_age: 3600\n      max_retries: 2\n    triggers:\n      \
-                 tick:\n        timer: {{ rate: 5m }}\n"
-            ));
-        }
-        std::fs::write(dir.join(format!("functions-{part:03}.yaml")), yaml).unwrap();
-    }
+/// `(requests, answered 429, writes)` in `emu`'s request log.
+fn counts(emu: &Emulator) -> (usize, usize, usize) {
+    let entries = emu.requests();
+    let throttled = entries.iter().filter(|e| e["status"] == 429).count();
+    let writes = entries.iter().filter(|e| e["method"] != "GET").count();
+    (entries.len(), throttled, writes)
 }
 
 /// Runs `fgform <verb> STACK --endpoint URL --state …` with extra flags; `(seconds, exit
@@ -186,28 +87,6 @@ fn fgform(verb: &[&str], stack: &Path, url: &str, extra: &[String]) -> (f64, Opt
     (start.elapsed().as_secs_f64(), out.status.code(), stderr)
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "**missed**"
-    }
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
-}
-
 fn main() {
     let a = args();
     let n = a.functions;
@@ -217,13 +96,13 @@ fn main() {
     write_stack(&stack, n);
 
     // Seed with the throttle off, then restart on the same data with it on.
-    let emu = Emulator::start(&data, None);
+    let emu = Emulator::start(&data, &[]);
     eprintln!("fgform apply of {n} functions (no throttle) against {} ...", emu.url);
     let (seconds, code, stderr) = fgform(&["apply", "--auto-approve"], &stack, &emu.url, &[]);
     assert_eq!(code, Some(0), "apply failed:\n{stderr}");
     eprintln!("  applied in {seconds:.1} s");
     emu.stop();
-    let emu = Emulator::start(&data, Some(a.limit));
+    let emu = Emulator::start(&data, &["--rate-limit".to_string(), a.limit.to_string()]);
 
     let mut rows = Vec::new();
     for &parallelism in &a.parallelism {
@@ -242,7 +121,7 @@ fn main() {
             Some(0),
             "plan --detailed-exitcode (expected no changes) failed:\n{stderr}"
         );
-        let (requests, throttled, writes) = emu.counts();
+        let (requests, throttled, writes) = counts(&emu);
         assert_eq!(writes, 0, "a no-op plan wrote");
         rows.push((parallelism, requests, throttled, seconds));
     }
