@@ -40,7 +40,13 @@ impl Emulator {
             .unwrap();
         let url = line.trim().to_string();
         assert!(url.starts_with("http"), "emulator printed `{url}`");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        // A fresh connection per control request: one kept idle through a long run may have
+        // been closed by the emulator by the time the log is read.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
