@@ -12,7 +12,7 @@
 //!   consulted, so results are the same on every machine and checkout;
 //! * entries are deflated on all cores, each whole and alone, a bounded window ahead of the
 //!   writer, and written in path order as soon as they are ready: the bytes do not depend on
-//!   the number of cores ([`writer`]).
+//!   the number of cores (`package/writer.rs`).
 
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
