@@ -43,7 +43,8 @@ pub struct Desired {
     /// `state:`: where the state lives and how it is encrypted, when the manifests say.
     pub state: StateSpec,
     pub dependencies: BTreeMap<String, DependencySpec>,
-    pub functions: BTreeMap<String, FunctionSpec>,
+    /// Boxed: a map's node holds eleven values inline (a spec is ~1 KB).
+    pub functions: BTreeMap<String, Box<FunctionSpec>>,
     pub workflows: BTreeMap<String, WorkflowSpec>,
     /// Ordering edges `(after, before)`: `after` refers to `before`, so `before` is created
     /// first and deleted last.

@@ -479,7 +479,7 @@ mod tests {
             aliases: Default::default(),
             rollout: None,
         };
-        desired.functions.insert("api".into(), f);
+        desired.functions.insert("api".into(), Box::new(f));
         let (kept, withheld) = split_vars(
             &desired,
             &[("stage".into(), "dev".into()), ("db".into(), "hunter2-prod".into())],

@@ -294,14 +294,14 @@ impl Checker<'_> {
         path: &str,
         name: &str,
         runtime: Option<&str>,
-    ) -> BTreeMap<String, TriggerSpec> {
+    ) -> BTreeMap<String, Box<TriggerSpec>> {
         let mut triggers = BTreeMap::new();
         if let Some(node) = get(fields, "triggers") {
             let p = join(path, "triggers");
             if let Some(entries) = self.object(node, &p, &[], true) {
                 for trigger in entries {
                     if let Some(spec) = self.trigger(trigger, name, &p, runtime) {
-                        triggers.insert(trigger.key.clone(), spec);
+                        triggers.insert(trigger.key.clone(), Box::new(spec));
                     }
                 }
             }

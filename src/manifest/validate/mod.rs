@@ -446,7 +446,7 @@ impl<'a> Checker<'a> {
         }
         for entry in functions {
             if let Some(function) = self.function(entry, &desired.dependencies, functions) {
-                desired.functions.insert(entry.key.clone(), function);
+                desired.functions.insert(entry.key.clone(), Box::new(function));
             }
         }
         for entry in workflows {

@@ -287,7 +287,7 @@ impl Checker<'_> {
         path: &str,
         function: &str,
         aliases: &BTreeMap<String, AliasSpec>,
-        triggers: &BTreeMap<String, TriggerSpec>,
+        triggers: &BTreeMap<String, Box<TriggerSpec>>,
         async_config: Option<&AsyncSpec>,
     ) {
         let mut named: Vec<(Address, String, String)> = triggers
