@@ -170,7 +170,7 @@ fn async_of(f: &FoundFunction, names: &Names, out: &mut Generated, comments: &mu
 
 /// The blocks the API takes as they are: VPC, mounts, hooks, logs.
 fn settings(c: &crate::api::types::FunctionConfig, spec: &mut Map<String, Value>) {
-    let extra = &c.extra;
+    let extra = &c.extra.to_map();
     let object = |key: &str| extra.get(key).and_then(Value::as_object).filter(|o| !o.is_empty());
     if let Some(vpc) = object("func_vpc").filter(|v| !crate::plan::diff::is_empty(v.get("vpc_id"))) {
         spec.insert("vpc".into(), Value::Object(non_empty(vpc)));

@@ -268,7 +268,7 @@ async fn a_good_version_rolls_out_through_every_step() {
     assert_eq!(again.status.code(), Some(0), "{}", transcript(&again));
     let versions = ctx.client.list_all_versions(&urn(&ctx)).await.unwrap();
     let v2 = versions.iter().find(|v| v.version == "v2").expect("v2 published");
-    assert_eq!(v2.extra["version_description"], "r2");
+    assert_eq!(v2.extra.get("version_description").unwrap(), "r2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ fn responses_are_lenient() {
     }))
     .unwrap();
     assert_eq!(f.memory_size, 256);
-    assert_eq!(f.extra["brand_new_field"]["x"], 1);
+    assert_eq!(f.extra.get("brand_new_field").unwrap()["x"], 1);
     assert_eq!(f.last_modified.epoch_seconds(), Some(1_572_017_847));
     let f: FunctionConfig =
         serde_json::from_value(json!({"user_data": null, "memory_size": null, "depend_version_list": null})).unwrap();

@@ -28,7 +28,7 @@ pub(crate) fn version_view(v: &FunctionConfig) -> Value {
     json!({
         "version": v.version,
         "code": v.digest,
-        "description": v.extra.get("version_description").cloned().unwrap_or(Value::String(String::new())),
+        "description": v.extra.get("version_description").unwrap_or(Value::String(String::new())),
     })
 }
 
@@ -86,7 +86,7 @@ impl<'a> Ctx<'a> {
         }
         let address = Address::Version(function.into());
         let live = (!self.recreated.contains(function))
-            .then(|| self.live.functions.get(function))
+            .then(|| self.live.functions.get(function).map(|f| &**f))
             .flatten();
         let newest = live.and_then(LiveFunction::newest_version);
         // An update of anything but tags in this plan (a create or replace has no live

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::super::{snapshot, Ctx, Target};
 use crate::api::limits;
-use crate::api::types::{FuncCode, FunctionCode, FunctionConfig, StrategyConfig, Timestamp};
+use crate::api::types::{Extra, FuncCode, FunctionCode, FunctionConfig, StrategyConfig, Timestamp};
 use crate::emulator::store::{Db, Function, Snapshot};
 
 /// Renders a function snapshot as the API does (`full`: show/create/update; otherwise a
@@ -35,7 +35,8 @@ pub(crate) fn view(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full: 
         ctx.function_urn(f)
     };
     let mut config = typed_config(f, snap, urn);
-    let extra = &mut config.extra;
+    let mut fields = Map::new();
+    let extra = &mut fields;
     extra.insert("domain_id".into(), json!(domain_id(&f.project)));
     extra.insert("namespace".into(), json!(f.project));
     extra.insert("project_name".into(), json!(ctx.region()));
@@ -54,6 +55,7 @@ pub(crate) fn view(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full: 
             extra.insert("function_async_config".into(), cfg.clone());
         }
     }
+    config.extra = Extra::from_map(&fields);
     config
 }
 
@@ -94,7 +96,7 @@ fn typed_config(f: &Function, snap: &Snapshot, func_urn: String) -> FunctionConf
             concurrent_num: strategy("concurrent_num", 1),
         }),
         depend_version_list: snap.code.depend_version_list.clone(),
-        extra: Map::new(),
+        extra: Extra::default(),
     }
 }
 
