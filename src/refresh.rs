@@ -48,7 +48,8 @@ struct Read {
     /// The alias whose async config is read (`None`: latest's).
     async_qualifier: Option<String>,
     /// Its config from the list item; `None` = `GET …/config` (the list lacks what the diff reads).
-    listed: Option<FunctionConfig>,
+    /// Boxed: a list of reads waits for its turn, and a config is 640 bytes inline.
+    listed: Option<Box<FunctionConfig>>,
     /// The tags the state recorded, when the state settles ownership (`None`: read them).
     recorded_tags: Option<Vec<Tag>>,
 }
@@ -56,7 +57,7 @@ struct Read {
 async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunction>, ApiError> {
     let urn = read.urn.as_str();
     let config = match read.listed {
-        Some(config) => config,
+        Some(config) => *config,
         None => match client.show_function_config_opt(urn).await? {
             Some(config) => config,
             None => return Ok(None),
@@ -108,6 +109,9 @@ async fn read_function(client: &Client, read: Read) -> Result<Option<LiveFunctio
             triggers.push(t);
         }
     }
+    // A decoded list reserves room for four; most functions have one trigger or none, and
+    // a refresh keeps 10,000 of these.
+    triggers.shrink_to_fit();
     Ok(Some(LiveFunction {
         config,
         triggers,
@@ -280,7 +284,7 @@ impl Settled {
     /// after a create whose answer was lost) or without its tags.
     fn of(record: &crate::state::ResourceState) -> Option<Settled> {
         let func_id = record.private.get(crate::state::FUNC_ID)?.as_str()?.to_string();
-        let tags = record
+        let mut tags = record
             .attributes
             .get("tags")?
             .as_object()?
@@ -292,6 +296,7 @@ impl Settled {
                 })
             })
             .collect::<Option<Vec<Tag>>>()?;
+        tags.shrink_to_fit(); // kept for the whole run, as the live tags
         Some(Settled { func_id, tags })
     }
 }
@@ -340,21 +345,22 @@ async fn function_reads(
     }
     // One list (400 a page) tells which exist and carries the config most diffs read, so
     // those functions need only their triggers and async config on top.
-    let mut listed: HashMap<String, FunctionConfig> = HashMap::new();
+    let mut listed: HashMap<String, Box<FunctionConfig>> = HashMap::new();
     if !functions.is_empty() || listing.is_some() {
         let all = client.list_all_functions().await.map_err(|source| RefreshError {
             address: Address::Function("*".into()),
             source,
         })?;
+        listed.reserve(all.len());
         for f in all {
             let urn = crate::api::urn::without_latest(&f.func_urn).to_string();
             if let Some(listing) = listing {
                 listing.functions.push((urn.clone(), f.func_name.clone()));
             }
-            listed.insert(urn, f);
+            listed.insert(urn, Box::new(f));
         }
     }
-    let mut reads = Vec::new();
+    let mut reads = Vec::with_capacity(functions.len());
     for wanted in functions {
         let Some(item) = listed.remove(&wanted.urn) else {
             continue; // absent live
@@ -406,7 +412,7 @@ async fn read_functions(
         let (name, result) = joined.expect("refresh task panicked");
         match result {
             Ok(Some(f)) => {
-                live.functions.insert(name, f);
+                live.functions.insert(name, Box::new(f));
             }
             Ok(None) => {}
             Err(source) => {

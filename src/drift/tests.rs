@@ -65,7 +65,7 @@ fn live() -> Live {
     let mut live = Live::default();
     live.functions.insert(
         "api".into(),
-        LiveFunction {
+        Box::new(LiveFunction {
             config: FunctionConfig {
                 func_urn: URN.into(),
                 func_name: "api".into(),
@@ -101,7 +101,7 @@ fn live() -> Live {
                 },
             ],
             ..LiveFunction::default()
-        },
+        }),
     );
     live.dependencies.insert(
         "lib".into(),

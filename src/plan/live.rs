@@ -90,8 +90,9 @@ impl Live {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Live {
-    /// By function address name (the manifest key); absent = does not exist live.
-    pub functions: BTreeMap<String, LiveFunction>,
+    /// By function address name (the manifest key); absent = does not exist live. Boxed:
+    /// a map's node holds eleven values inline, and a live function is ~1 KB.
+    pub functions: BTreeMap<String, Box<LiveFunction>>,
     /// Dependency versions recorded in state, by address name; absent = gone.
     pub dependencies: BTreeMap<String, DependencyVersion>,
     /// Workflows by name (every workflow of the project, summaries only).

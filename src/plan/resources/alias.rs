@@ -33,7 +33,7 @@ impl<'a> Ctx<'a> {
             alias: alias.name.clone(),
         };
         let live_function = (!self.recreated.contains(function))
-            .then(|| self.live.functions.get(function))
+            .then(|| self.live.functions.get(function).map(|f| &**f))
             .flatten();
         let target = match &alias.version {
             AliasTarget::Named(v) => Some(v.clone()),
