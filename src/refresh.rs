@@ -247,9 +247,11 @@ async fn read(
     mut listing: Option<Listed>,
 ) -> Result<(Live, Option<Listed>), RefreshError> {
     let mut live = Live::default();
-    let recorded: BTreeSet<Address> = state.resources.keys().filter_map(|k| k.parse().ok()).collect();
-    let reads = function_reads(client, desired, state, &recorded, &mut listing).await?;
+    let recorded = || -> BTreeSet<Address> { state.resources.keys().filter_map(|k| k.parse().ok()).collect() };
+    let reads = function_reads(client, desired, state, &recorded(), &mut listing).await?;
     read_functions(client, reads, parallelism, &mut live).await?;
+    // Parsed again rather than kept through the reads: 30,000 addresses are ~2 MB.
+    let recorded = recorded();
     read_dependencies(client, state, &recorded, &mut live).await?;
     let wants_workflows =
         desired.is_some_and(|d| !d.workflows.is_empty()) || recorded.iter().any(|a| matches!(a, Address::Workflow(_)));

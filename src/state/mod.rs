@@ -138,6 +138,35 @@ impl From<BTreeMap<String, Value>> for Attributes {
     }
 }
 
+/// Reads a JSON object into a map built in one pass from its entries: inserted one by one
+/// in key order, a map's nodes stay about half full, and a state of 30,000 resources held
+/// ~3 MB of empty slots. Repeated keys keep the last value, as inserting would.
+fn packed_map<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Entries<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+        type Value = Vec<(String, V)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    // `from_iter` sorts stably and builds full nodes, keeping the last of equal keys.
+    Ok(deserializer
+        .deserialize_map(Entries(std::marker::PhantomData))?
+        .into_iter()
+        .collect())
+}
+
 /// A state document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -152,7 +181,7 @@ pub struct State {
     /// The fgform version that wrote it.
     #[serde(default)]
     pub fgform_version: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "packed_map")]
     pub resources: BTreeMap<String, ResourceState>,
     /// Mutating calls started and not yet confirmed, by intent id: a create's is durable
     /// before its call is sent (an update's or delete's is journaled without waiting), and

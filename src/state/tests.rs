@@ -305,3 +305,20 @@ fn journal_lines_for_another_serial_are_stale() {
         "stale removal ignored"
     );
 }
+
+/// Resources are read into a map built in one pass: unordered keys come out sorted and a
+/// repeated key keeps its last value, as inserting one by one did.
+#[test]
+fn resources_read_sorted_and_last_of_a_repeated_key_wins() {
+    let text = r#"{"format_version": FV, "lineage": "l", "serial": 3, "stack": "shop", "resources": {
+        "trigger.b.t": {"kind": "trigger", "id": "t-1"},
+        "function.b": {"kind": "function", "id": "first"},
+        "function.a": {"kind": "function", "id": "a"},
+        "function.b": {"kind": "function", "id": "last"}
+    }}"#
+    .replace("FV", &FORMAT_VERSION.to_string());
+    let state: State = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = state.resources.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["function.a", "function.b", "trigger.b.t"]);
+    assert_eq!(state.resources["function.b"].id, "last");
+}

@@ -166,17 +166,17 @@ impl Checker<'_> {
             xrole,
             app_xrole,
             strategy_config,
-            func_vpc,
-            mount_config,
+            func_vpc: func_vpc.map(Box::new),
+            mount_config: mount_config.map(Box::new),
             initializer,
             pre_stop,
-            log_config,
+            log_config: log_config.map(Box::new),
             tags,
             async_config,
             triggers,
             versions: releases.versions,
             aliases: releases.aliases,
-            rollout: releases.rollout,
+            rollout: releases.rollout.map(Box::new),
         })
     }
 
