@@ -61,11 +61,14 @@ struct SaveShared {
 }
 
 /// Writes the state whole (folding the journal in).
+/// Encoded under the lock and written without it: steps keep recording meanwhile (only
+/// this thread changes the serial), and no copy of the state is made (one cost as much
+/// memory as the state: ~20 MB at 10,000 functions).
 fn write_whole(state: &Mutex<State>, store: &StateStore) -> Result<(), StateError> {
-    let mut snapshot = state.lock().clone();
-    let result = store.save(&mut snapshot);
-    state.lock().serial = snapshot.serial;
-    result
+    let encoded = store.encode_next(&mut state.lock())?;
+    store.write_encoded(&encoded)?;
+    state.lock().serial = encoded.serial;
+    Ok(())
 }
 
 /// The journal entry for the `dirty` rows and intents as they are now, and the serial it is

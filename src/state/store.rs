@@ -17,6 +17,15 @@ use super::journal::JournalLine;
 use super::location::Location;
 use super::{LockInfo, State, StateError, FORMAT_VERSION};
 
+/// A state encoded as its next version, to be written ([`StateStore::encode_next`]).
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    /// The serial it was encoded with (the state's plus one).
+    pub serial: u64,
+    pub lineage: String,
+    pub written: Written,
+}
+
 /// One state, where it lives and how it is encoded.
 pub struct StateStore {
     backend: Box<dyn Backend>,
@@ -179,36 +188,50 @@ impl StateStore {
             stage: state.stage.as_deref(),
             written: state.written.as_ref(),
         };
-        Ok(self.codec.encode_state(&json, &meta)?)
+        Ok(self.codec.encode_state(json, &meta)?)
     }
 
     /// Saves `state` with its serial bumped, if the stored state is still the version this
     /// store last read or wrote; the serial is left as it was when the write fails.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
-        let mut version = self.version.lock();
-        state.serial += 1;
+        let encoded = self.encode_next(state)?;
+        self.write_encoded(&encoded)?;
+        state.serial = encoded.serial;
+        Ok(())
+    }
+
+    /// `state` encoded as its next version (serial bumped, writer stamped) for
+    /// [`StateStore::write_encoded`]: a caller that shares the state encodes it under its
+    /// lock and writes without it, rather than writing a copy (as large as the state). The
+    /// serial in `state` is left as it is; set it to [`Encoded::serial`] once written.
+    pub fn encode_next(&self, state: &mut State) -> Result<Encoded, StateError> {
         state.fgform_version = env!("CARGO_PKG_VERSION").to_string();
         state.written = Some(Written::now(&self.operation.lock()));
-        let written = self.encode(state).and_then(|bytes| {
-            let document = Document {
-                serial: state.serial,
-                lineage: &state.lineage,
-                bytes: &bytes,
-                written: state.written.as_ref().expect("set above"),
-            };
-            Ok(self.backend.write(&document, version.as_ref())?)
-        });
-        match written {
-            Ok(new) => {
-                *version = Some(new);
-                self.replayed.store(false, std::sync::atomic::Ordering::SeqCst);
-                Ok(())
-            }
-            Err(e) => {
-                state.serial -= 1;
-                Err(e)
-            }
-        }
+        state.serial += 1;
+        let bytes = self.encode(state);
+        state.serial -= 1;
+        Ok(Encoded {
+            bytes: bytes?,
+            serial: state.serial + 1,
+            lineage: state.lineage.clone(),
+            written: state.written.clone().expect("set above"),
+        })
+    }
+
+    /// Writes what [`StateStore::encode_next`] made, if the stored state is still the
+    /// version this store last read or wrote.
+    pub fn write_encoded(&self, encoded: &Encoded) -> Result<(), StateError> {
+        let mut version = self.version.lock();
+        let document = Document {
+            serial: encoded.serial,
+            lineage: &encoded.lineage,
+            bytes: &encoded.bytes,
+            written: &encoded.written,
+        };
+        let new = self.backend.write(&document, version.as_ref())?;
+        *version = Some(new);
+        self.replayed.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     /// Saves `state` as it is over whatever is stored (for `state push --force` and the

@@ -46,7 +46,7 @@ fn encode(codec: &Codec, serial: u64) -> Vec<u8> {
         stage: Some("prod"),
         written: Some(&written),
     };
-    codec.encode_state(&state_json(serial), &meta).unwrap()
+    codec.encode_state(state_json(serial), &meta).unwrap()
 }
 
 /// A change to an envelope.
@@ -180,7 +180,7 @@ fn the_identity_outside_must_equal_the_one_inside() {
         stage: None,
         written: None,
     };
-    let err = SHARED.encode_state(&state_json(7), &meta).unwrap_err();
+    let err = SHARED.encode_state(state_json(7), &meta).unwrap_err();
     assert!(
         matches!(err, CryptoError::MetaMismatch { field: "lineage", .. }),
         "{err:?}"
@@ -217,7 +217,7 @@ fn an_encrypted_state_is_never_read_without_the_key() {
         stage: None,
         written: None,
     };
-    assert_eq!(plain.encode_state(&state_json(2), &meta).unwrap(), state_json(2));
+    assert_eq!(plain.encode_state(state_json(2), &meta).unwrap(), state_json(2));
     for allow_plaintext in [false, true] {
         let err = plain.decode_state(&encode(&SHARED, 7), allow_plaintext).unwrap_err();
         assert!(matches!(err, CryptoError::NoKey { .. }), "{err:?}");
