@@ -103,14 +103,14 @@ fn the_shop_example_maps_to_api_fields() {
         !format!("{thumbnail:?}").contains("change-me"),
         "secrets leak through Debug"
     );
-    let nightly = thumbnail.triggers["nightly"].create_body();
+    let nightly = thumbnail.triggers.get("nightly").unwrap().create_body();
     assert_eq!(
         nightly,
         serde_json::json!({"trigger_type_code": "TIMER", "trigger_status": "ACTIVE", "event_data": {
             "name": "nightly", "schedule_type": "Cron", "schedule": "0 30 2 * * ?", "user_event": "{\"mode\":\"full\"}"}})
     );
     assert_eq!(
-        desired.functions["orders"].triggers["hourly-report"]
+        desired.functions["orders"].triggers.get("hourly-report").unwrap()
             .trigger_status
             .as_str(),
         "DISABLED"
@@ -134,18 +134,23 @@ fn the_shop_example_maps_to_api_fields() {
     );
     assert_eq!(workflow["states"][0]["on_errors"][0]["transition"], "report");
     assert_eq!(workflow["states"][2]["end"], true);
+    // References only: a child's edge to its own function is implied (`Address::parent`).
     let edges: Vec<String> = desired.edges.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
     insta::assert_snapshot!(edges.join("\n"), @r"
     function.orders -> function.notify
     function.thumbnail -> dependency.pillow
-    function.orders.trigger.hourly-report -> function.orders
-    function.thumbnail.trigger.nightly -> function.thumbnail
-    function.thumbnail.trigger.uploads -> function.thumbnail
     function.thumbnail.async -> function.audit
-    function.thumbnail.async -> function.thumbnail
     workflow.nightly-etl -> function.notify
     workflow.nightly-etl -> function.thumbnail
     ");
+    let thumbnail_async = fgform::model::Address::Async("thumbnail".into());
+    assert_eq!(
+        fgform::plan::order::prerequisites(&desired, &thumbnail_async),
+        [
+            fgform::model::Address::Function("audit".into()),
+            fgform::model::Address::Function("thumbnail".into())
+        ]
+    );
 }
 
 /// `--stage prod` alone deploys prod as prod: before `${stage}`, the example labelled prod
@@ -169,7 +174,7 @@ fn stage_overlays_merge_maps_and_replace_the_rest() {
     assert_eq!(api.timeout, 15, "untouched keys survive the overlay");
     assert_eq!(api.environment["LOG_LEVEL"], "warning");
     assert_eq!(api.environment["STAGE"], "prod");
-    assert_eq!(api.triggers["warmup"].event_data["schedule"], "5m");
+    assert_eq!(api.triggers.get("warmup").unwrap().event_data["schedule"], "5m");
     assert_eq!(desired.provider.as_ref().unwrap().region, "cn-north-4");
 }
 

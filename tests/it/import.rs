@@ -46,7 +46,8 @@ async fn create_hello(s: &TestContext) -> String {
 }
 
 async fn create_trigger(s: &TestContext, urn: &str, name: &str) -> String {
-    let spec = &s.desired().functions["hello"].triggers[name];
+    let desired = s.desired();
+    let spec = desired.functions["hello"].triggers.get(name).unwrap();
     let body: CreateTriggerRequest = serde_json::from_value(spec.create_body()).unwrap();
     s.client.create_trigger(urn, &body).await.unwrap().trigger_id
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use litemap::LiteMap;
 use serde_json::{Map, Value};
 
 use super::{get, join, list_of, Checker, Entries};
@@ -294,19 +295,22 @@ impl Checker<'_> {
         path: &str,
         name: &str,
         runtime: Option<&str>,
-    ) -> BTreeMap<String, Box<TriggerSpec>> {
+    ) -> LiteMap<String, TriggerSpec> {
         let mut triggers = BTreeMap::new();
         if let Some(node) = get(fields, "triggers") {
             let p = join(path, "triggers");
             if let Some(entries) = self.object(node, &p, &[], true) {
                 for trigger in entries {
                     if let Some(spec) = self.trigger(trigger, name, &p, runtime) {
-                        triggers.insert(trigger.key.clone(), Box::new(spec));
+                        triggers.insert(trigger.key.clone(), spec);
                     }
                 }
             }
         }
-        triggers
+        // Sorted and unique, as the map iterates; a vector of exactly their number.
+        let mut sorted = Vec::with_capacity(triggers.len());
+        sorted.extend(triggers);
+        LiteMap::from_sorted_store_unchecked(sorted)
     }
 
     pub(super) fn mounts(&mut self, fields: Entries<'_>, path: &str) -> Option<Map<String, Value>> {

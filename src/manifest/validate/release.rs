@@ -21,10 +21,6 @@ pub(super) struct Releases {
 impl Checker<'_> {
     pub(super) fn releases(&mut self, fields: Entries<'_>, path: &str, function: &str) -> Releases {
         let versions = get(fields, "versions").and_then(|node| self.versions(node, &join(path, "versions")));
-        if versions.is_some() {
-            self.edges
-                .insert((Address::Version(function.into()), Address::Function(function.into())));
-        }
         let mut aliases = BTreeMap::new();
         if let Some(node) = get(fields, "aliases") {
             let p = join(path, "aliases");
@@ -287,7 +283,7 @@ impl Checker<'_> {
         path: &str,
         function: &str,
         aliases: &BTreeMap<String, AliasSpec>,
-        triggers: &BTreeMap<String, Box<TriggerSpec>>,
+        triggers: &litemap::LiteMap<String, TriggerSpec>,
         async_config: Option<&AsyncSpec>,
     ) {
         let mut named: Vec<(Address, String, String)> = triggers

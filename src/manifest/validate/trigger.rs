@@ -51,8 +51,6 @@ impl Checker<'_> {
         functions: Entries<'_>,
     ) -> Option<AsyncSpec> {
         self.address = Some(Address::Async(function.into()));
-        self.edges
-            .insert((Address::Async(function.into()), Address::Function(function.into())));
         let p = join(path, "async");
         let fields = self.object(node, &p, schema::ASYNC, false)?;
         let age = self.ranged(fields, "max_event_age", &p, ASYNC_EVENT_AGE);
@@ -133,7 +131,6 @@ impl Checker<'_> {
             function: function.into(),
             trigger: name.clone(),
         };
-        self.edges.insert((address.clone(), Address::Function(function.into())));
         self.address = Some(address);
         let p = join(path, name);
         let fields = self.object(&entry.value, &p, schema::TRIGGER, false)?;
