@@ -110,7 +110,10 @@ fn the_shop_example_maps_to_api_fields() {
             "name": "nightly", "schedule_type": "Cron", "schedule": "0 30 2 * * ?", "user_event": "{\"mode\":\"full\"}"}})
     );
     assert_eq!(
-        desired.functions["orders"].triggers.get("hourly-report").unwrap()
+        desired.functions["orders"]
+            .triggers
+            .get("hourly-report")
+            .unwrap()
             .trigger_status
             .as_str(),
         "DISABLED"
