@@ -203,7 +203,7 @@ impl StateStore {
     /// `state` encoded as its next version (serial bumped, writer stamped) for
     /// [`StateStore::write_encoded`]: a caller that shares the state encodes it under its
     /// lock and writes without it, rather than writing a copy (as large as the state). The
-    /// serial in `state` is left as it is; set it to [`Encoded::serial`] once written.
+    /// serial in `state` is left as it is; set it to the `serial` returned once written.
     pub fn encode_next(&self, state: &mut State) -> Result<Encoded, StateError> {
         state.fgform_version = env!("CARGO_PKG_VERSION").to_string();
         state.written = Some(Written::now(&self.operation.lock()));
