@@ -48,7 +48,7 @@ struct Read {
     /// The alias whose async config is read (`None`: latest's).
     async_qualifier: Option<String>,
     /// Its config from the list item; `None` = `GET …/config` (the list lacks what the diff reads).
-    /// Boxed: a list of reads waits for its turn, and a config is 640 bytes inline.
+    /// Boxed: a list of reads waits for its turn, and a config is ~600 bytes inline.
     listed: Option<Box<FunctionConfig>>,
     /// The tags the state recorded, when the state settles ownership (`None`: read them).
     recorded_tags: Option<Vec<Tag>>,

@@ -49,7 +49,7 @@ pub struct Desired {
     /// Ordering edges `(after, before)`: `after` refers to `before`, so `before` is created
     /// first and deleted last. A child's edge to its own function ([`Address::parent`]) is
     /// not among them: every reader adds it (`plan::order::prerequisites`,
-    /// `plan::depends_on`), and keeping it cost ~450 bytes per trigger or async config.
+    /// `plan::depends_on`), and keeping it cost ~220 bytes per trigger or async config.
     pub edges: BTreeSet<(Address, Address)>,
     /// `provider.code_bucket`: where a package too large for a base64 upload goes (the
     /// command may fill it from the state's bucket when the manifest names none).

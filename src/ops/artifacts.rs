@@ -24,8 +24,8 @@ pub fn build_artifacts_with(
 ) -> anyhow::Result<(Artifacts, Payloads)> {
     let bucket = crate::codestore::code_bucket(desired.code_bucket.as_ref(), state_bucket);
     let mut payloads = Payloads::default();
-    // Collected, then built into the map in one pass (inserted one by one, its nodes stayed
-    // about half full: 10,000 functions' digests kept ~1 MB of empty slots).
+    // Collected, then built into the map in one pass: inserted one by one in order, its
+    // nodes stayed about half full.
     let mut digests = Vec::new();
     let mut sources: Vec<(Address, &CodeSource)> = Vec::new();
     for (name, d) in &desired.dependencies {
