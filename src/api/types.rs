@@ -31,32 +31,39 @@ pub use workflows::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The fields of a response that its struct has none for, kept as their compact JSON text
-/// and parsed on use: a function's list item carries a dozen such fields, and as a parsed
-/// map each function's cost ~1.8 KB in some 26 allocations against ~350 bytes in one (an
-/// eighth of a 10,000-function plan's heap went to them). (De)serializes as a map, so it
-/// takes the place of a `#[serde(flatten)]` map.
+/// A JSON object kept as its compact text, in its own key order, and parsed on use: as a
+/// parsed map each entry costs a bucket, a key and a value allocated apart. It holds the
+/// fields of a response that its struct has none for (a function's list item carries a
+/// dozen, ~1.8 KB in some 26 allocations as a map against ~350 bytes in one: an eighth of a
+/// 10,000-function plan's heap went to them), and a planned change's `before` and `after`
+/// views. (De)serializes as a map, so it takes the place of a `#[serde(flatten)]` map.
 #[derive(Clone, Default)]
-pub struct Extra(Option<Box<str>>);
+pub struct CompactObject(Option<Box<str>>);
 
-impl Extra {
+impl CompactObject {
     /// Keeps `map` (an empty map keeps nothing).
     pub fn from_map(map: &Map<String, Value>) -> Self {
         if map.is_empty() {
-            return Extra(None);
+            return CompactObject(None);
         }
-        Extra(Some(
+        CompactObject(Some(
             serde_json::to_string(map)
                 .expect("a JSON map serializes")
                 .into_boxed_str(),
         ))
     }
 
+    /// Keeps `value` if it is an object (`None` for anything else: a create's `before`,
+    /// a delete's `after`).
+    pub fn from_value(value: &Value) -> Option<Self> {
+        value.as_object().map(Self::from_map)
+    }
+
     /// All the fields, parsed.
     pub fn to_map(&self) -> Map<String, Value> {
         self.0
             .as_deref()
-            .map(|text| serde_json::from_str(text).expect("Extra holds the text of a JSON map"))
+            .map(|text| serde_json::from_str(text).expect("CompactObject holds the text of a JSON map"))
             .unwrap_or_default()
     }
 
@@ -71,34 +78,34 @@ impl Extra {
     }
 }
 
-impl From<Map<String, Value>> for Extra {
+impl From<Map<String, Value>> for CompactObject {
     fn from(map: Map<String, Value>) -> Self {
-        Extra::from_map(&map)
+        CompactObject::from_map(&map)
     }
 }
 
 /// Equal when they hold the same fields, in whatever order.
-impl PartialEq for Extra {
+impl PartialEq for CompactObject {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0 || self.to_map() == other.to_map()
     }
 }
 
-impl std::fmt::Debug for Extra {
+impl std::fmt::Debug for CompactObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.to_map().fmt(f)
     }
 }
 
-impl Serialize for Extra {
+impl Serialize for CompactObject {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_map().serialize(serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for Extra {
+impl<'de> Deserialize<'de> for CompactObject {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Extra::from_map(&Map::deserialize(deserializer)?))
+        Ok(CompactObject::from_map(&Map::deserialize(deserializer)?))
     }
 }
 

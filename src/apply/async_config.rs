@@ -21,7 +21,7 @@ pub(super) async fn run(
     // An alias's config lives under the alias's URN.
     let at = |view: &Value| qualified_urn(&base, view.get("qualifier").and_then(Value::as_str));
     if change.has(Operation::DeleteFunctionAsyncInvokeConfig) {
-        let old = at(&change.before);
+        let old = at(&change.before_view());
         let request = async { ctx.client.delete_async_config(&old).await.or_else(not_found) };
         ctx.call(address, Operation::DeleteFunctionAsyncInvokeConfig, settle, request)
             .await?;
@@ -29,7 +29,7 @@ pub(super) async fn run(
     if change.action == Action::Delete {
         return Ok(ctx.recorder.remove(std::slice::from_ref(address), settle)?);
     }
-    let urn = at(&change.after);
+    let urn = at(&change.after_view());
     let op = Operation::UpdateFunctionAsyncInvokeConfig;
     let Some(Request::UpdateFunctionAsyncInvokeConfig(body)) = change.request(op) else {
         return Err(unplanned(address, op));

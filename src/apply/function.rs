@@ -158,7 +158,7 @@ async fn secret_record(
         .and_then(|v| v.as_str().map(str::to_string));
     // The plan compared the recorded fingerprint with this secret: no difference listed
     // means they match.
-    let verified = !change.attributes.iter().any(|a| a.path == "encrypted_user_data");
+    let verified = !change.attributes().iter().any(|a| a.path == "encrypted_user_data");
     // The fingerprint is a deliberately slow KDF (tens of milliseconds, tens of MiB): off
     // the async workers, so the other calls in flight keep moving.
     let secret = secret.expose().to_string();

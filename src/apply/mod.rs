@@ -452,7 +452,7 @@ fn record(kind: &str, id: String, change: &Change, private: BTreeMap<String, Val
     ResourceState {
         kind: kind.into(),
         id,
-        attributes: state::Attributes::from_object(&change.after),
+        attributes: state::Attributes::from_object(&change.after_view()),
         private: private.into(),
     }
 }

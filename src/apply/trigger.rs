@@ -25,10 +25,10 @@ pub(super) async fn run(
     let recorded_qualifier = old
         .as_ref()
         .and_then(|r| r.attributes.get("qualifier"))
-        .or_else(|| change.before.get("qualifier").cloned())
+        .or_else(|| change.before.as_ref()?.get("qualifier"))
         .and_then(|v| v.as_str().map(str::to_string));
     let old_urn = qualified_urn(&base, recorded_qualifier.as_deref());
-    let new_urn = qualified_urn(&base, change.after.get("qualifier").and_then(Value::as_str));
+    let new_urn = qualified_urn(&base, change.after_view().get("qualifier").and_then(Value::as_str));
     let old_type = old
         .as_ref()
         .and_then(|r| {
@@ -39,9 +39,9 @@ pub(super) async fn run(
         .or_else(|| {
             change
                 .before
+                .as_ref()?
                 .get("trigger_type_code")
-                .and_then(Value::as_str)
-                .map(str::to_string)
+                .and_then(|v| v.as_str().map(str::to_string))
         })
         .unwrap_or_default();
     if has(Operation::DeleteFunctionTrigger) {

@@ -29,8 +29,8 @@ pub(super) async fn run(
     let request = ctx.client.publish_version(&urn, body);
     let published = ctx.call(address, op, settle, request).await?;
     let mut view = crate::plan::resources::version_view(&published);
-    if let Some(fingerprint) = change.after.get("fingerprint") {
-        view["fingerprint"] = fingerprint.clone();
+    if let Some(fingerprint) = change.after.as_ref().and_then(|a| a.get("fingerprint")) {
+        view["fingerprint"] = fingerprint;
     }
     let record = ResourceState {
         kind: "version".into(),

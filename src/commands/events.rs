@@ -421,9 +421,9 @@ mod tests {
             address,
             action,
             calls: Vec::new(),
-            attributes: Vec::new(),
-            before: Value::Null,
-            after: Value::Null,
+            changed: Vec::new(),
+            before: None,
+            after: None,
             rollout: None,
         };
         Plan {

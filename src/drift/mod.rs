@@ -279,7 +279,7 @@ pub fn detect(state: &State, live: &Live, inventory: &Inventory, plan: &Plan) ->
             action: c.action,
             attributes: match c.action {
                 Action::Update | Action::Replace => c
-                    .attributes
+                    .changed
                     .iter()
                     .map(|a| PendingAttr {
                         path: a.path.clone(),
@@ -493,7 +493,7 @@ fn manifest_drift(plan: &Plan, address: &Address) -> Vec<AttrDrift> {
         return vec![];
     }
     change
-        .attributes
+        .changed
         .iter()
         .filter(|a| !a.sensitive)
         .map(|a| AttrDrift {

@@ -245,9 +245,9 @@ fn change(address: &str, action: Action, attributes: Vec<AttrDiff>) -> Change {
         address: address.parse().unwrap(),
         action,
         calls: vec![],
-        attributes,
-        before: Value::Null,
-        after: Value::Null,
+        changed: attributes,
+        before: None,
+        after: None,
         rollout: None,
     }
 }

@@ -23,7 +23,8 @@ use crate::api::Operation;
 
 /// The typed request of a call that sends a body. Its `Debug` names the operation only: a
 /// request may carry a function's secrets (`encrypted_user_data`) and a plan is printed with
-/// `{:?}` in test failures and debug logs.
+/// `{:?}` in test failures and debug logs. Every body is boxed: a plan holds one call or
+/// more per change, and with an alias request inline each call took 232 bytes, not 40.
 #[derive(Clone, PartialEq)]
 pub enum Request {
     /// Slots: `func_code.file`, `depend_version_list`.
@@ -36,15 +37,15 @@ pub enum Request {
     CreateTags(Vec<Tag>),
     UpdateFunctionAsyncInvokeConfig(Box<AsyncInvokeConfigRequest>),
     CreateFunctionTrigger(Box<CreateTriggerRequest>),
-    UpdateTrigger(UpdateTriggerRequest),
+    UpdateTrigger(Box<UpdateTriggerRequest>),
     /// Slot: `depend_file`.
     CreateDependencyVersion(Box<CreateDependencyVersionRequest>),
     CreateWorkflow(Box<WorkflowDefinition>),
     UpdateWorkFlow(Box<WorkflowDefinition>),
-    CreateFunctionVersion(PublishVersionRequest),
-    CreateVersionAlias(AliasRequest),
+    CreateFunctionVersion(Box<PublishVersionRequest>),
+    CreateVersionAlias(Box<AliasRequest>),
     /// The alias as it ends; a rollout reaches it step by step.
-    UpdateVersionAlias(AliasRequest),
+    UpdateVersionAlias(Box<AliasRequest>),
 }
 
 impl Request {
@@ -129,6 +130,16 @@ impl<'de> Deserialize<'de> for Call {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan of 10,000 functions holds some 30,000 changes, each with a call or more: a
+    /// request or a rollout put inline again would grow every one of them.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_call_and_a_change_stay_small() {
+        assert!(size_of::<Call>() <= 32, "{}", size_of::<Call>());
+        let change = size_of::<crate::plan::Change>();
+        assert!(change <= 168, "{change}");
+    }
 
     #[test]
     fn a_call_is_written_as_its_operation_only_and_reads_back_without_its_request() {

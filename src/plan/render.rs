@@ -299,7 +299,7 @@ pub fn text(plan: &Plan) -> String {
             continue;
         }
         let _ = writeln!(out, "{sym} {} {{", change.address);
-        let attributes = shown_attributes(&change.address, &change.attributes);
+        let attributes = shown_attributes(&change.address, &change.attributes());
         let width = attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
         for a in &attributes {
             attribute(&mut out, change.action, a, width);
@@ -340,6 +340,7 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
                 Action::Replace => &["delete", "create"],
                 Action::Delete => &["delete"],
             };
+            let attributes = c.attributes();
             let mut change = json!({
                 "address": c.address.to_string(),
                 "type": kind,
@@ -348,8 +349,8 @@ pub fn json(plan: &Plan, stack: &str) -> Value {
                     "actions": actions,
                     "before": c.before,
                     "after": c.after,
-                    "changed_attributes": c.attributes.iter().map(|a| a.path.clone()).collect::<Vec<_>>(),
-                    "replace_paths": c.attributes.iter().filter(|a| a.forces_replacement).map(|a| vec![a.path.clone()]).collect::<Vec<_>>(),
+                    "changed_attributes": attributes.iter().map(|a| a.path.clone()).collect::<Vec<_>>(),
+                    "replace_paths": attributes.iter().filter(|a| a.forces_replacement).map(|a| vec![a.path.clone()]).collect::<Vec<_>>(),
                     "calls": c.calls,
                 },
             });

@@ -146,7 +146,8 @@ pub fn fingerprints(plan: &Plan) -> BTreeMap<String, Fingerprint> {
     plan.changes
         .iter()
         .map(|c| {
-            let text = |key: &str| c.before.get(key).and_then(Value::as_str).map(str::to_string);
+            let before = c.before_view();
+            let text = |key: &str| before.get(key).and_then(Value::as_str).map(str::to_string);
             let function = matches!(c.address, Address::Function(_));
             let fingerprint = Fingerprint {
                 action: c.action,
@@ -264,7 +265,11 @@ impl SavedPlan {
 
 /// The top-level keys whose `before` values differ between two changes of one address.
 fn changed_keys(then: Option<&super::Change>, now: Option<&super::Change>) -> Vec<String> {
-    let object = |c: Option<&super::Change>| c.and_then(|c| c.before.as_object()).cloned().unwrap_or_default();
+    let object = |c: Option<&super::Change>| {
+        c.and_then(|c| c.before.as_ref())
+            .map(|b| b.to_map())
+            .unwrap_or_default()
+    };
     let (a, b) = (object(then), object(now));
     let mut keys: Vec<String> = a
         .keys()
@@ -316,7 +321,7 @@ mod tests {
             address: address.parse().unwrap(),
             action: Action::Update,
             calls: vec![Call::bare(Operation::UpdateFunctionConfig)],
-            attributes: vec![AttrDiff {
+            changed: vec![AttrDiff {
                 path: "memory_size".into(),
                 before: Some(json!(128)),
                 after: Some(json!(256)),
@@ -324,8 +329,8 @@ mod tests {
                 sensitive: false,
             }],
             rollout: None,
-            before,
-            after: json!({"memory_size": 256}),
+            before: crate::api::types::CompactObject::from_value(&before),
+            after: crate::api::types::CompactObject::from_value(&json!({"memory_size": 256})),
         }
     }
 

@@ -64,7 +64,7 @@ fn addresses_and_actions(plan: &fgform::plan::Plan) -> Vec<(String, Action, Vec<
             (
                 c.address.to_string(),
                 c.action,
-                c.attributes.iter().map(|a| a.path.clone()).collect(),
+                c.attributes().iter().map(|a| a.path.clone()).collect(),
             )
         })
         .collect()

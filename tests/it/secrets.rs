@@ -52,10 +52,7 @@ async fn a_recorded_secret_is_a_salted_argon2id_fingerprint_not_the_lineage_hmac
     let plan = s.plan().await;
     assert_eq!(plan.changes.len(), 1, "{}", render::text(&plan));
     assert!(
-        plan.changes[0]
-            .attributes
-            .iter()
-            .any(|a| a.path == "encrypted_user_data"),
+        plan.changes[0].changed.iter().any(|a| a.path == "encrypted_user_data"),
         "{}",
         render::text(&plan)
     );

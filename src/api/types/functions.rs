@@ -1,6 +1,6 @@
 //! Function bodies: create, config, code, the function page (§2, §3).
 
-use super::{null_default, Extra, Timestamp};
+use super::{null_default, CompactObject, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -155,9 +155,9 @@ pub struct FunctionConfig {
     pub strategy_config: Option<StrategyConfig>,
     #[serde(deserialize_with = "null_default")]
     pub depend_version_list: Vec<String>,
-    /// Everything not modelled above, kept as text (see [`Extra`]).
+    /// Everything not modelled above, kept as text (see [`CompactObject`]).
     #[serde(flatten)]
-    pub extra: Extra,
+    pub extra: CompactObject,
 }
 
 /// `GET …/code` and `PUT …/code` response (§3.5).

@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
 use crate::manifest::{load_sources, LoadOptions, Source};
@@ -49,9 +49,9 @@ fn change(address: &Address, action: Action) -> Change {
         address: address.clone(),
         action,
         calls: vec![],
-        attributes: vec![],
-        before: Value::Null,
-        after: Value::Null,
+        changed: vec![],
+        before: None,
+        after: None,
         rollout: None,
     }
 }

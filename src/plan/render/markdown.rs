@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use super::super::{Action, Plan};
 use super::mermaid::{self, Mark};
+use crate::api::types::CompactObject;
 use crate::model::Address;
 
 /// The hidden first line: CI scripts find (and update) their earlier comment by it.
@@ -86,7 +87,7 @@ fn summary(plan: &Plan) -> String {
                 Action::Delete => ("-", "destroy"),
             };
             let attributes = match c.action {
-                Action::Update | Action::Replace => super::shown_attributes(&c.address, &c.attributes)
+                Action::Update | Action::Replace => super::shown_attributes(&c.address, &c.changed)
                     .iter()
                     .map(|a| {
                         let mut s = code(&a.path);
@@ -163,19 +164,23 @@ fn workflow_charts(plan: &Plan, room: usize) -> String {
     let mut out = String::new();
     let mut left_out = Vec::new();
     for c in &plan.changes {
-        let (Address::Workflow(_), Some(after)) = (&c.address, c.after.get("definition")) else {
+        let definition = |view: &Option<CompactObject>| view.as_ref()?.get("definition");
+        let (Address::Workflow(_), Some(after)) = (&c.address, definition(&c.after)) else {
             continue;
         };
-        let before = c.before.get("definition").filter(|_| c.action != Action::Create);
+        let before = definition(&c.before).filter(|_| c.action != Action::Create);
         let mark = if before.is_some() { Mark::Changes } else { Mark::Nothing };
-        let chart = mermaid::workflow(after, before, mark);
+        let chart = mermaid::workflow(&after, before.as_ref(), mark);
         let fence = "`".repeat(longest_run(&chart, '`').max(2) + 1);
         let verb = if before.is_some() { "changed" } else { "new" };
         let mut section = format!("\n**Workflow {}** ({verb}):\n\n", code(&c.address.to_string()));
         let _ = write!(section, "{fence}mermaid\n{chart}{fence}\n");
-        if let Some(before) = before {
+        if let Some(before) = &before {
             section.push_str("\n*Green: states added; yellow: states changed.*");
-            let gone: Vec<String> = mermaid::removed_states(before, after).iter().map(|s| code(s)).collect();
+            let gone: Vec<String> = mermaid::removed_states(before, &after)
+                .iter()
+                .map(|s| code(s))
+                .collect();
             if !gone.is_empty() {
                 let _ = write!(section, " *Removed:* {}", gone.join(", "));
             }
@@ -350,9 +355,9 @@ mod tests {
             address: Address::Workflow(name.into()),
             action,
             calls: vec![],
-            attributes: vec![],
-            before,
-            after,
+            changed: vec![],
+            before: CompactObject::from_value(&before),
+            after: CompactObject::from_value(&after),
             rollout: None,
         }
     }

@@ -53,21 +53,14 @@ impl<'a> Ctx<'a> {
         };
         let after = alias.view(&target, &alias.weights);
         let Some(live) = live_function.and_then(|f| f.alias(&alias.name)) else {
-            let call = Call::send(Request::CreateVersionAlias(alias.request(
-                &target,
-                &alias.weights,
-                true,
-            )));
-            let attributes = all_attributes(&after, false);
-            self.push(address, Action::Create, vec![call], Value::Null, after, attributes);
+            let request = alias.request(&target, &alias.weights, true);
+            let call = Call::send(Request::CreateVersionAlias(Box::new(request)));
+            self.push_create(address, vec![call], after);
             return;
         };
         let before = alias_view(live);
-        let update = Call::send(Request::UpdateVersionAlias(alias.request(
-            &target,
-            &alias.weights,
-            false,
-        )));
+        let request = alias.request(&target, &alias.weights, false);
+        let update = Call::send(Request::UpdateVersionAlias(Box::new(request)));
         if let Some(rollout) = self.rollout_of(&address, spec, live, &target) {
             let rolled_back = self.in_state(&address).and_then(|r| r.private.get("rolled_back"));
             if let Some(rb) =
@@ -81,7 +74,7 @@ impl<'a> Ctx<'a> {
             }
             let attributes = compare(&before, &after, ALIAS_KEYS, &|_| false);
             self.push(address.clone(), Action::Update, vec![update], before, after, attributes);
-            self.plan.changes.last_mut().expect("pushed").rollout = Some(rollout);
+            self.plan.changes.last_mut().expect("pushed").rollout = Some(Box::new(rollout));
             return;
         }
         let attributes = compare(&before, &after, ALIAS_KEYS, &|_| false);

@@ -35,15 +35,7 @@ impl<'a> Ctx<'a> {
             .then(|| self.live.functions.get(function).and_then(|f| f.async_config.as_ref()))
             .flatten();
         let Some(live) = live else {
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![put.clone()],
-                Value::Null,
-                after,
-                attributes,
-            );
+            self.push_create(address, vec![put.clone()], after);
             return;
         };
         let mut before = async_view(live);

@@ -34,15 +34,8 @@ impl<'a> Ctx<'a> {
         let live = self.in_state(&address).and_then(|_| self.live.dependencies.get(name));
         let Some(live) = live else {
             self.new_versions.insert(name.into());
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![self.dependency_call(spec)],
-                Value::Null,
-                after,
-                attributes,
-            );
+            let call = self.dependency_call(spec);
+            self.push_create(address, vec![call], after);
             return;
         };
         let recorded = self.in_state(&address).and_then(|r| r.attributes.get("content"));

@@ -98,8 +98,7 @@ impl<'a> Ctx<'a> {
             self.recreated.insert(name.into());
             let calls = self.create_calls(name, spec);
             // Tags go in the create body.
-            let attributes = all_attributes(&after, false);
-            self.push(address, Action::Create, calls, Value::Null, after, attributes);
+            self.push_create(address, calls, after);
             return;
         };
         let before = Value::Object(self.function_live(&address, live));

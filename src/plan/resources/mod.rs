@@ -18,7 +18,7 @@ use super::diff::{self, matches, parse_json_string};
 use crate::api::Operation;
 
 use super::{Action, Artifacts, AttrDiff, Call, Change, Live, LiveFunction, Plan, Request, Rerecord};
-use crate::api::types::{AsyncInvokeConfig, DependencyVersion, Trigger, Workflow};
+use crate::api::types::{AsyncInvokeConfig, CompactObject, DependencyVersion, Trigger, Workflow};
 use crate::model::limits::OWNERSHIP_TAG_KEY;
 use crate::model::{Address, DependencySpec, Desired, FunctionSpec, Owner, TriggerSpec};
 use crate::state::{Attributes, ResourceState, State};
@@ -51,6 +51,9 @@ const REPLACE_KEYS: &[&str] = &["package", "runtime"];
 /// Function attributes `PUT …/code` sets.
 const CODE_KEYS: &[&str] = &["code_type", "code", "depend_version_list"];
 /// Trigger attributes compared.
+/// Attributes recorded for fgform's own bookkeeping, never shown as a difference: a
+/// version's `fingerprint` of the function config it froze.
+const UNSHOWN: &[&str] = &["fingerprint"];
 pub(crate) const TRIGGER_KEYS: &[&str] = &["trigger_type_code", "trigger_status", "event_data"];
 /// Dependency version attributes compared.
 pub(crate) const DEPENDENCY_KEYS: &[&str] = &["name", "runtime", "description", "content"];
@@ -198,7 +201,7 @@ pub fn all_attributes(view: &Value, before: bool) -> Vec<AttrDiff> {
     };
     object
         .iter()
-        .filter(|(_, v)| !diff::is_empty(Some(v)))
+        .filter(|(k, v)| !diff::is_empty(Some(v)) && !UNSHOWN.contains(&k.as_str()))
         .map(|(k, v)| AttrDiff {
             path: k.clone(),
             before: before.then(|| v.clone()),
@@ -246,6 +249,7 @@ impl<'a> Ctx<'a> {
         self.state.resources.get(&address.to_string())
     }
 
+    /// An update or replace of `address` changing `attributes` (a delete: none).
     fn push(
         &mut self,
         address: Address,
@@ -259,11 +263,16 @@ impl<'a> Ctx<'a> {
             address,
             action,
             calls,
-            attributes,
-            before,
-            after,
+            changed: attributes,
+            before: CompactObject::from_value(&before),
+            after: CompactObject::from_value(&after),
             rollout: None,
         });
+    }
+
+    /// A create of `address` as `after`.
+    fn push_create(&mut self, address: Address, calls: Vec<Call>, after: Value) {
+        self.push(address, Action::Create, calls, Value::Null, after, vec![]);
     }
 
     /// Whether a record of `address` with attributes `after` (what an apply would write)
@@ -394,9 +403,8 @@ impl<'a> Ctx<'a> {
                 Address::Workflow(_) => Operation::BatchDeleteWorkflows,
             };
             let before = state_view(self.state, &address);
-            let attributes = all_attributes(&before, true);
             let calls = if exists { vec![Call::bare(call)] } else { vec![] };
-            self.push(address, Action::Delete, calls, before, Value::Null, attributes);
+            self.push(address, Action::Delete, calls, before, Value::Null, vec![]);
         }
     }
 }

@@ -33,15 +33,7 @@ impl<'a> Ctx<'a> {
         let after = spec.create_body();
         let id = self.in_state(&address).map(|r| r.id.clone());
         let Some(live) = self.live_trigger(function, id.as_deref(), Some(spec)) else {
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![create(spec)],
-                Value::Null,
-                after,
-                attributes,
-            );
+            self.push_create(address, vec![create(spec)], after);
             return;
         };
         let mut adopted = false;
@@ -96,10 +88,10 @@ impl<'a> Ctx<'a> {
             self.push(
                 address,
                 Action::Update,
-                vec![Call::send(Request::UpdateTrigger(UpdateTriggerRequest {
+                vec![Call::send(Request::UpdateTrigger(Box::new(UpdateTriggerRequest {
                     trigger_status: Some(spec.trigger_status.as_str().into()),
                     event_data: None,
-                }))],
+                })))],
                 before,
                 after,
                 attributes,

@@ -128,18 +128,19 @@ impl<'a> Ctx<'a> {
             description: Some(description),
             digest,
         };
-        let call = Call::send(Request::CreateFunctionVersion(request));
+        let call = Call::send(Request::CreateFunctionVersion(Box::new(request)));
         self.published.insert(function.into(), name);
         let (action, before) = match self.in_state(&address) {
             Some(_) => (Action::Update, state_view(self.state, &address)),
             None => (Action::Create, Value::Null),
         };
-        let mut attributes = match action {
-            Action::Create => all_attributes(&after, false),
-            _ => compare(&before, &after, &["version", "code", "description"], &|_| false),
-        };
-        attributes.retain(|a| a.path != "fingerprint");
-        self.push(address, action, vec![call], before, after, attributes);
+        match action {
+            Action::Create => self.push_create(address, vec![call], after),
+            _ => {
+                let attributes = compare(&before, &after, &["version", "code", "description"], &|_| false);
+                self.push(address, action, vec![call], before, after, attributes);
+            }
+        }
     }
 }
 

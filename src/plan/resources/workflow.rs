@@ -26,17 +26,8 @@ impl<'a> Ctx<'a> {
         }
         let live = recorded.and_then(|_| self.live.workflows.get(name));
         let Some(live) = live else {
-            let attributes = all_attributes(&after, false);
-            self.push(
-                address,
-                Action::Create,
-                vec![Call::send(Request::CreateWorkflow(Box::new(
-                    spec.definition_request(self.desired),
-                )))],
-                Value::Null,
-                after,
-                attributes,
-            );
+            let create = Request::CreateWorkflow(Box::new(spec.definition_request(self.desired)));
+            self.push_create(address, vec![Call::send(create)], after);
             return;
         };
         let before = workflow_view(live);

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::super::{snapshot, Ctx, Target};
 use crate::api::limits;
-use crate::api::types::{Extra, FuncCode, FunctionCode, FunctionConfig, StrategyConfig, Timestamp};
+use crate::api::types::{CompactObject, FuncCode, FunctionCode, FunctionConfig, StrategyConfig, Timestamp};
 use crate::emulator::store::{Db, Function, Snapshot};
 
 /// Renders a function snapshot as the API does (`full`: show/create/update; otherwise a
@@ -55,7 +55,7 @@ pub(crate) fn view(ctx: &Ctx<'_>, db: &Db, f: &Function, target: &Target, full: 
             extra.insert("function_async_config".into(), cfg.clone());
         }
     }
-    config.extra = Extra::from_map(&fields);
+    config.extra = CompactObject::from_map(&fields);
     config
 }
 
@@ -96,7 +96,7 @@ fn typed_config(f: &Function, snap: &Snapshot, func_urn: String) -> FunctionConf
             concurrent_num: strategy("concurrent_num", 1),
         }),
         depend_version_list: snap.code.depend_version_list.clone(),
-        extra: Extra::default(),
+        extra: CompactObject::default(),
     }
 }
 
