@@ -51,7 +51,7 @@ pub(super) async fn run(
     };
     let mut body = (**planned).clone();
     // The slot only the apply fills: the package it uploads.
-    body.depend_file = ctx.payloads.files.get(address).cloned();
+    body.depend_file = ctx.payloads.files.get(address).map(|zip| super::base64(zip));
     // Too large for a base64 upload: through the code bucket.
     if let Some(url) = super::function::put_in_bucket(ctx, address).await? {
         body.depend_link = Some(url);

@@ -46,7 +46,7 @@ pub(super) async fn run(
         .iter()
         .filter_map(|dep| ctx.recorder.get(&Address::Dependency(dep.clone())).map(|r| r.id))
         .collect();
-    let file = ctx.payloads.files.get(address).map(String::as_str);
+    let file = ctx.payloads.files.get(address);
     // What is recorded: the planned attributes, with those version ids filled in.
     let function_record = |urn: String, private: BTreeMap<String, Value>| {
         let mut rec = record("function", urn, change, private);
@@ -172,11 +172,11 @@ async fn secret_record(
 fn fill_code(
     func_code: &mut Option<FuncCode>,
     depend_version_list: &mut Option<Vec<String>>,
-    file: Option<&str>,
+    file: Option<&bytes::Bytes>,
     versions: &[String],
 ) {
     if let (Some(code), Some(file)) = (func_code.as_mut(), file) {
-        code.file = Some(file.to_string());
+        code.file = Some(super::base64(file));
     }
     *depend_version_list = Some(versions.to_vec());
 }

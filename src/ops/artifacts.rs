@@ -1,6 +1,6 @@
 //! The local artifacts of a stack, built in memory for a plan and its apply.
 
-use base64::Engine as _;
+use std::collections::HashMap;
 
 use crate::apply::Payloads;
 use crate::error::Hint;
@@ -9,7 +9,7 @@ use crate::package;
 use crate::plan::{Artifacts, Digests};
 use crate::state::location::S3Location;
 
-/// Builds every local artifact in memory: digests for the plan, base64 for the applier.
+/// Builds every local artifact in memory: digests for the plan, the bytes for the applier.
 /// A package too large for a base64 upload goes through the stack's code bucket
 /// (`provider.code_bucket`); without one it is refused here, before any call.
 pub fn build_artifacts(desired: &Desired) -> anyhow::Result<(Artifacts, Payloads)> {
@@ -28,6 +28,8 @@ pub fn build_artifacts_with(
     // nodes stayed about half full.
     let mut digests = Vec::new();
     let mut sources: Vec<(Address, &CodeSource)> = Vec::new();
+    // One copy of each distinct package, by SHA-512.
+    let mut shared: HashMap<String, bytes::Bytes> = HashMap::new();
     for (name, d) in &desired.dependencies {
         sources.push((Address::Dependency(name.clone()), &d.source));
     }
@@ -39,6 +41,10 @@ pub fn build_artifacts_with(
             continue;
         };
         let bucket_url = through_bucket(&address, source, &upload, bucket.as_ref())?;
+        let bytes = shared
+            .entry(upload.artifact.digest.clone())
+            .or_insert_with(|| upload.bytes.into())
+            .clone();
         let entry = Digests {
             sha512: upload.artifact.digest,
             md5: upload.md5,
@@ -46,12 +52,10 @@ pub fn build_artifacts_with(
         };
         digests.push((address.clone(), entry));
         if bucket_url.is_some() {
-            payloads.bucket_uploads.insert(address, upload.bytes.into());
+            payloads.bucket_uploads.insert(address, bytes);
             payloads.code_bucket = bucket.clone();
         } else {
-            payloads
-                .files
-                .insert(address, base64::engine::general_purpose::STANDARD.encode(&upload.bytes));
+            payloads.files.insert(address, bytes);
         }
     }
     let artifacts = Artifacts {
@@ -88,5 +92,40 @@ pub fn build_error(err: package::BuildError) -> anyhow::Error {
     match err {
         package::BuildError::TooLarge(refused) => anyhow::anyhow!(refused.to_string()).context(Hint(refused.hint)),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_built_from_one_folder_share_one_copy_of_its_package() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in [
+            ("shared/index.py", "x = 1\n"),
+            ("own/index.py", "y = 2\n"),
+            (
+                "stack.yaml",
+                "stack: s\nfunctions:\n  a: {runtime: Python3.9, handler: index.handler, code: ./shared}\n  \
+                 b: {runtime: Python3.9, handler: index.handler, code: ./shared}\n  \
+                 c: {runtime: Python3.9, handler: index.handler, code: ./own}\n",
+            ),
+        ] {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let desired = crate::manifest::load_dir(dir.path(), &Default::default()).unwrap();
+        let (artifacts, payloads) = build_artifacts(&desired).unwrap();
+        let zip = |name: &str| payloads.files[&Address::Function(name.into())].clone();
+        let digest = |name: &str| artifacts.digests[&Address::Function(name.into())].sha512.clone();
+        assert_eq!(zip("a").as_ptr(), zip("b").as_ptr(), "one copy");
+        assert_eq!(digest("a"), digest("b"));
+        assert_ne!(zip("a"), zip("c"));
+        assert_ne!(digest("a"), digest("c"));
+        // The bytes are the package whose digest the plan shows.
+        use sha2::Digest as _;
+        assert_eq!(hex::encode(sha2::Sha512::digest(zip("c"))), digest("c"));
     }
 }

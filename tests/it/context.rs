@@ -16,7 +16,7 @@ use fgform::apply::{self, Payloads};
 use fgform::client::{AkSk, Client, ClientBuilder, Credentials, RetryPolicy};
 use fgform::emulator::{self, ChaosRule, Config, EmulatorHandle};
 use fgform::manifest::{self, LoadOptions};
-use fgform::model::Desired;
+use fgform::model::{Address, Desired};
 use fgform::ops::build_artifacts;
 use fgform::plan::{self, Plan};
 use fgform::refresh::refresh;
@@ -369,9 +369,11 @@ impl TestContext {
             .unwrap_or_else(|| State::new(&d.stack, d.stage.as_deref()))
     }
 
-    /// Base64 of each local artifact (what apply uploads).
-    pub fn payloads(&self) -> Payloads {
-        build_artifacts(&self.desired()).unwrap().1
+    /// The base64 of `address`'s local package, as apply uploads it.
+    pub fn upload_base64(&self, address: &Address) -> String {
+        use base64::Engine as _;
+        let payloads: Payloads = build_artifacts(&self.desired()).unwrap().1;
+        base64::engine::general_purpose::STANDARD.encode(&payloads.files[address])
     }
 
     /// Refreshes and plans against the state.

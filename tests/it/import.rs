@@ -34,7 +34,7 @@ functions:
 async fn create_hello(s: &TestContext) -> String {
     let desired = s.desired();
     let spec = &desired.functions["hello"];
-    let file = s.payloads().files[&Address::Function("hello".into())].clone();
+    let file = s.upload_base64(&Address::Function("hello".into()));
     let mut body = spec.config_body();
     if let (Some(b), Value::Object(code)) = (body.as_object_mut(), spec.code_body(desired.region(), Some(&file), &[])) {
         b.extend(code);
@@ -167,7 +167,7 @@ async fn a_dependency_version_is_imported_by_id_or_package_and_version() {
     let s = TestContext::with_files(&[("stack.yaml", DEPENDENCY_STACK), ("lib/python/helpers.py", "X = 1\n")]).await;
     let desired = s.desired();
     let mut body = desired.dependencies["lib"].create_body(desired.region());
-    body["depend_file"] = s.payloads().files[&Address::Dependency("lib".into())].clone().into();
+    body["depend_file"] = s.upload_base64(&Address::Dependency("lib".into())).into();
     body["description"] = "".into();
     let body: CreateDependencyVersionRequest = serde_json::from_value(body).unwrap();
     let live = s.client.create_dependency_version(&body).await.unwrap();
