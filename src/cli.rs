@@ -290,6 +290,12 @@ pub struct EmulatorArgs {
     /// `Retry-After`. The control plane `/_emulator/*` is not throttled. Default: none.
     #[arg(long, value_name = "N", value_parser = parse_rate)]
     pub rate_limit: Option<f64>,
+    /// Function instances (interpreter processes) alive at once, across every function.
+    /// At the limit the instance idle the longest is stopped to start another; with none
+    /// idle, an invocation is throttled (429 FSS.0429; an async one waits and retries).
+    #[arg(long, value_name = "N", default_value_t = crate::emulator::MAX_INSTANCES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_instances: usize,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

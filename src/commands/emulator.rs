@@ -39,6 +39,7 @@ pub fn config(args: &EmulatorArgs) -> anyhow::Result<Config> {
         obs_endpoint: args.obs_endpoint.clone(),
         seed: args.seed,
         rate_limit: args.rate_limit,
+        max_instances: args.max_instances,
         ..Config::default()
     })
 }
@@ -141,21 +142,36 @@ mod tests {
     use clap::Parser as _;
 
     use crate::cli::{Cli, Command};
+    use crate::emulator::Config;
 
-    fn seed_of(args: &[&str]) -> Option<u64> {
+    /// The emulator's config from command line `args`.
+    fn config_of(args: &[&str]) -> Config {
         let cli = Cli::try_parse_from(args).unwrap();
         let Command::Emulator(args) = cli.command else {
             panic!("not the emulator")
         };
-        super::config(&args).unwrap().seed
+        super::config(&args).unwrap()
+    }
+
+    fn seed_of(args: &[&str]) -> Option<u64> {
+        config_of(args).seed
     }
 
     fn rate_limit_of(args: &[&str]) -> Option<f64> {
-        let cli = Cli::try_parse_from(args).unwrap();
-        let Command::Emulator(args) = cli.command else {
-            panic!("not the emulator")
-        };
-        super::config(&args).unwrap().rate_limit
+        config_of(args).rate_limit
+    }
+
+    #[test]
+    fn max_instances_flag_reaches_the_config() {
+        let max = |args: &[&str]| config_of(args).max_instances;
+        assert_eq!(max(&["fgform", "emulator"]), crate::emulator::MAX_INSTANCES);
+        assert_eq!(max(&["fgform", "emulator", "--max-instances", "4"]), 4);
+        for bad in ["0", "-1", "many"] {
+            assert!(
+                Cli::try_parse_from(["fgform", "emulator", "--max-instances", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

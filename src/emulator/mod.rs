@@ -51,6 +51,7 @@ use crate::api::local;
 
 pub use chaos::Rule as ChaosRule;
 pub use reqlog::{Entry as RequestLogEntry, Logged as LoggedOperation};
+pub use runtime::MAX_INSTANCES;
 
 /// Largest request body the gateway accepts (APIGW.0201 above it).
 pub const MAX_BODY_BYTES: usize = crate::api::limits::REQUEST_BODY_MAX_BYTES as usize;
@@ -155,6 +156,11 @@ pub struct Config {
     /// throttles. A token bucket holding one second's worth (N requests, at least 1).
     /// `None`: no throttling. The control plane (`/_emulator/*`) is never throttled.
     pub rate_limit: Option<f64>,
+    /// `--max-instances N`: function instances (interpreter processes) alive at once across
+    /// every function. At the limit, the instance idle the longest is stopped to start
+    /// another; with none idle, the invocation is throttled (429 `FSS.0429`; an async one
+    /// waits and tries again).
+    pub max_instances: usize,
 }
 
 impl Config {
@@ -201,6 +207,7 @@ impl Default for Config {
             obs_endpoint: None,
             seed: None,
             rate_limit: None,
+            max_instances: MAX_INSTANCES,
         }
     }
 }
@@ -344,7 +351,8 @@ pub async fn start(config: Config) -> Result<EmulatorHandle, StartError> {
         let _ = std::fs::write(dir.join("LOCK"), format!("{holder}\n"));
     }
     let clock: Arc<clock::Clock> = Arc::default();
-    let runtime = runtime::Runtimes::new(config.data.as_deref(), clock.clone()).map_err(StartError::Runtime)?;
+    let runtime = runtime::Runtimes::new(config.data.as_deref(), clock.clone(), config.max_instances)
+        .map_err(StartError::Runtime)?;
     let routing = routing::Routing::new(config.seed);
     let throttle = config.rate_limit.map(throttle::Throttle::new);
     let shared = Arc::new(Shared {

@@ -298,6 +298,59 @@ async fn invocations_beyond_the_functions_concurrency_are_throttled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_max_instances_the_longest_idle_instance_stops_for_a_new_one_and_none_idle_is_throttled() {
+    let emu = Emu::with(fgform::emulator::Config {
+        max_instances: 2,
+        ..Default::default()
+    })
+    .await;
+    let code = "import os, time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n";
+    let mut urns = Vec::new();
+    for name in ["a", "b", "c"] {
+        urns.push(function(&emu, name, &[("index.py", code)], json!({})).await);
+    }
+    let c = client(&emu);
+    let run = |i: usize, sleep: f64| {
+        let (c, urn) = (&c, &urns[i]);
+        async move {
+            let event = json!({ "sleep": sleep }).to_string();
+            c.invoke(urn, event.as_bytes(), false, TEN_S).await
+        }
+    };
+    let pid = |r: Result<fgform::client::invoke::Invoked, fgform::client::ApiError>| {
+        r.unwrap().result.parse::<u64>().unwrap()
+    };
+    let a = pid(run(0, 0.0).await);
+    let b = pid(run(1, 0.0).await);
+    // Both idle, a the longest: c's instance starts in its place.
+    let c1 = pid(run(2, 0.0).await);
+    assert_eq!(pid(run(1, 0.0).await), b, "b's instance is still warm");
+    stopped(a).await;
+    // Now c's is the longest idle: a starts again in its place.
+    let a2 = pid(run(0, 0.0).await);
+    assert_ne!(a2, a, "a's first instance was stopped");
+    stopped(c1).await;
+    // Both instances busy, none idle: c is throttled as the cloud throttles.
+    let (x, y, z) = tokio::join!(run(0, 1.5), run(1, 1.5), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        run(2, 0.0).await
+    });
+    assert_eq!((pid(x), pid(y)), (a2, b));
+    let err = z.unwrap_err();
+    assert_eq!(err.status(), Some(429), "{err}");
+    assert_eq!(err.code(), Some("FSS.0429"), "{err}");
+}
+
+/// Waits up to 10 s for instance `pid` to be [`gone`].
+async fn stopped(pid: u64) {
+    let deadline = std::time::Instant::now() + TEN_S;
+    while !gone(pid) {
+        assert!(std::time::Instant::now() < deadline, "instance {pid} still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_initializer_runs_once_per_instance_and_dependencies_are_importable() {
     let emu = Emu::start().await;
     // A dependency package with the usual `python/` layout.

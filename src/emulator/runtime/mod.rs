@@ -33,6 +33,10 @@ use worker::{Request, Worker};
 
 /// Instances per function version when its concurrency is unlimited (-1).
 pub const UNLIMITED_INSTANCES: usize = 32;
+/// Instances alive at once across every function, unless `--max-instances` says otherwise:
+/// each is an interpreter process (a Python one holds ~10 MB), and 10,000 functions whose
+/// timers fire together would otherwise start 10,000 of them.
+pub const MAX_INSTANCES: usize = 64;
 /// An instance idle this long (on the emulator's clock) is stopped, as the service scales a
 /// function in: the next invocation starts a new one.
 pub const IDLE_INSTANCE_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -52,6 +56,9 @@ pub(crate) struct Runtimes {
     /// Removes `root` with the emulator when it has no data directory.
     _temp: Option<tempfile::TempDir>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
+    /// Instances alive and idle across every pool, and how many may be alive.
+    counts: Arc<Counts>,
+    max_instances: usize,
     /// Each language's interpreter, found on first use.
     interpreters: Mutex<HashMap<&'static str, Result<PathBuf, String>>>,
     logs: Mutex<VecDeque<LogRecord>>,
@@ -63,21 +70,66 @@ pub(crate) struct Runtimes {
     clock: Arc<super::clock::Clock>,
 }
 
+/// Instances across every pool: those alive (idle, running an invocation or starting), and
+/// those idle, so that a full emulator with none idle refuses in O(1), not a scan of every
+/// pool by each waiting invocation.
+#[derive(Default)]
+struct Counts {
+    alive: AtomicUsize,
+    idle: AtomicUsize,
+}
+
+type Idle = (Worker, chrono::DateTime<chrono::Utc>);
+
 /// The instances of one function version (one fingerprint of it).
 struct Pool {
     fingerprint: String,
     /// Idle instances, and since when (the emulator's clock), the most recently used last.
-    idle: Mutex<Vec<(Worker, chrono::DateTime<chrono::Utc>)>>,
+    /// Changed through [`Pool::park`] and [`Pool::unpark`], which keep `counts.idle`.
+    idle: Mutex<Vec<Idle>>,
     /// Instances alive: idle ones and those running an invocation or starting.
     alive: AtomicUsize,
+    counts: Arc<Counts>,
 }
 
-/// Counts one instance as alive until dropped (unless handed back to its pool's idle list).
+impl Pool {
+    /// Hands a running instance's seat back as an idle instance, still counted alive.
+    fn park(&self, seat: Seat, worker: Worker, since: chrono::DateTime<chrono::Utc>) {
+        std::mem::forget(seat);
+        // Counted first: the count may run ahead of the lists, never below them.
+        self.counts.idle.fetch_add(1, Ordering::SeqCst);
+        self.idle.lock().push((worker, since));
+    }
+
+    /// Takes the idle instances `pick` chooses from the list (most recently used last),
+    /// each with its seat.
+    fn unpark(self: &Arc<Self>, pick: impl FnOnce(&mut Vec<Idle>) -> Vec<Idle>) -> Vec<(Worker, Seat)> {
+        let taken = pick(&mut self.idle.lock());
+        self.counts.idle.fetch_sub(taken.len(), Ordering::SeqCst);
+        taken
+            .into_iter()
+            .map(|(worker, _)| (worker, Seat(self.clone())))
+            .collect()
+    }
+}
+
+/// A replaced pool's idle instances stop with it (their seats were kept, not dropped).
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().len();
+        self.counts.alive.fetch_sub(idle, Ordering::SeqCst);
+        self.counts.idle.fetch_sub(idle, Ordering::SeqCst);
+    }
+}
+
+/// Counts one instance as alive, in its pool and in all, until dropped (unless parked in
+/// its pool's idle list).
 struct Seat(Arc<Pool>);
 
 impl Drop for Seat {
     fn drop(&mut self) {
         self.0.alive.fetch_sub(1, Ordering::SeqCst);
+        self.0.counts.alive.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -123,7 +175,8 @@ impl Outcome {
 /// Why an invocation could not start.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Refusal {
-    /// Every instance the function may have is busy.
+    /// Every instance the function may have is busy, or every instance the emulator may
+    /// run is (`--max-instances`).
     Throttled,
     /// The function's concurrency is 0.
     Disabled,
@@ -148,8 +201,12 @@ pub(crate) struct LogRecord {
 
 impl Runtimes {
     /// Runtimes keeping unpacked code and instance directories under `data`/runtime, or in
-    /// a temporary directory removed with them.
-    pub fn new(data: Option<&Path>, clock: Arc<super::clock::Clock>) -> std::io::Result<Runtimes> {
+    /// a temporary directory removed with them, with at most `max_instances` alive at once.
+    pub fn new(
+        data: Option<&Path>,
+        clock: Arc<super::clock::Clock>,
+        max_instances: usize,
+    ) -> std::io::Result<Runtimes> {
         let (root, temp) = match data {
             Some(dir) => (dir.join("runtime"), None),
             None => {
@@ -167,6 +224,8 @@ impl Runtimes {
             root,
             _temp: temp,
             pools: Mutex::default(),
+            counts: Arc::default(),
+            max_instances: max_instances.max(1),
             interpreters: Mutex::default(),
             logs: Mutex::new(logs),
             log_file: Mutex::default(),
@@ -189,7 +248,7 @@ impl Runtimes {
         self.retire_idle();
         let idle = self.take_idle(&pool);
         let (mut worker, seat, cold) = match idle {
-            Some(worker) => (worker, Seat(pool.clone()), false),
+            Some((worker, seat)) => (worker, seat, false),
             None => {
                 let seat = self.seat(spec, &pool)?;
                 match self.start(spec).await? {
@@ -210,39 +269,35 @@ impl Runtimes {
         };
         let answer = worker.invoke(&request, spec.timeout).await;
         if answer.is_ok() && self.is_current(spec, &pool) {
-            // Back to the idle list, still counted alive.
-            std::mem::forget(seat);
-            pool.idle.lock().push((worker, self.clock.now()));
+            pool.park(seat, worker, self.clock.now());
         }
         Ok(self.finish(spec, invocation, answer, cold, false, started))
     }
 
     /// The most recently used idle instance of `pool` still running; instances that exited
     /// while idle (killed from outside, a handler's thread calling exit) are dropped.
-    fn take_idle(&self, pool: &Arc<Pool>) -> Option<Worker> {
+    fn take_idle(&self, pool: &Arc<Pool>) -> Option<(Worker, Seat)> {
         loop {
-            let (mut worker, _) = pool.idle.lock().pop()?;
+            let (mut worker, seat) = pool.unpark(|idle| idle.pop().into_iter().collect()).pop()?;
             if worker.running() {
-                return Some(worker);
+                return Some((worker, seat));
             }
-            drop(Seat(pool.clone()));
         }
     }
 
     /// Stops every instance idle for [`IDLE_INSTANCE_LIFETIME`].
     fn retire_idle(&self) {
+        if self.counts.idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let cutoff = self.clock.now() - IDLE_INSTANCE_LIFETIME;
         let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
         for pool in pools {
-            let retired: Vec<Worker> = {
-                let mut idle = pool.idle.lock();
+            // Dropped: each stops its instance and frees its seat.
+            pool.unpark(|idle| {
                 let keep = idle.iter().position(|(_, since)| *since > cutoff).unwrap_or(idle.len());
-                idle.drain(..keep).map(|(worker, _)| worker).collect()
-            };
-            for worker in retired {
-                drop(worker);
-                drop(Seat(pool.clone()));
-            }
+                idle.drain(..keep).collect()
+            });
         }
     }
 
@@ -250,9 +305,17 @@ impl Runtimes {
     /// when the version changed since.
     fn pool(&self, spec: &Spec) -> Arc<Pool> {
         let mut pools = self.pools.lock();
-        let entry = pools.entry(spec.pool_key()).or_insert_with(|| new_pool(spec));
+        let new_pool = || {
+            Arc::new(Pool {
+                fingerprint: spec.fingerprint.clone(),
+                idle: Mutex::default(),
+                alive: AtomicUsize::new(0),
+                counts: self.counts.clone(),
+            })
+        };
+        let entry = pools.entry(spec.pool_key()).or_insert_with(new_pool);
         if entry.fingerprint != spec.fingerprint {
-            *entry = new_pool(spec);
+            *entry = new_pool();
         }
         entry.clone()
     }
@@ -264,20 +327,59 @@ impl Runtimes {
             .is_some_and(|p| Arc::ptr_eq(p, pool))
     }
 
-    /// Counts a new instance in, within the function's concurrency.
+    /// Counts a new instance in, within the function's concurrency and the emulator's
+    /// `max_instances`: at that limit the instance idle the longest, of whatever function,
+    /// is stopped to make room (the service scales another function in); with none idle,
+    /// the invocation is throttled.
     fn seat(&self, spec: &Spec, pool: &Arc<Pool>) -> Result<Seat, Refusal> {
         let limit = match spec.max_instances {
             Some(0) => return Err(Refusal::Disabled),
             Some(n) => n,
             None => UNLIMITED_INSTANCES,
         };
-        let taken = pool
+        let below = |limit: usize| move |n: usize| (n < limit).then_some(n + 1);
+        if pool
             .alive
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1));
-        match taken {
-            Ok(_) => Ok(Seat(pool.clone())),
-            Err(_) => Err(Refusal::Throttled),
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, below(limit))
+            .is_err()
+        {
+            return Err(Refusal::Throttled);
         }
+        loop {
+            let max = self.max_instances;
+            if self
+                .counts
+                .alive
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, below(max))
+                .is_ok()
+            {
+                return Ok(Seat(pool.clone()));
+            }
+            if !self.stop_longest_idle() {
+                pool.alive.fetch_sub(1, Ordering::SeqCst);
+                return Err(Refusal::Throttled);
+            }
+        }
+    }
+
+    /// Stops the instance idle the longest, of any pool; `false` when none is idle.
+    fn stop_longest_idle(&self) -> bool {
+        if self.counts.idle.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
+        // Each pool's idle list has its longest idle first.
+        let oldest = pools
+            .iter()
+            .filter_map(|pool| pool.idle.lock().first().map(|(_, since)| (*since, pool)))
+            .min_by_key(|(since, _)| *since);
+        let Some((_, pool)) = oldest else {
+            return false;
+        };
+        // Dropped: it stops, freeing its seat. Taken by another invocation meanwhile (no
+        // room made), the caller looks again.
+        pool.unpark(|idle| if idle.is_empty() { vec![] } else { vec![idle.remove(0)] });
+        true
     }
 
     /// Starts an instance: the code on disk, the interpreter found, the shim's setup done.
@@ -450,14 +552,6 @@ fn read_logs(path: &Path) -> VecDeque<LogRecord> {
         logs.pop_front();
     }
     logs
-}
-
-fn new_pool(spec: &Spec) -> Arc<Pool> {
-    Arc::new(Pool {
-        fingerprint: spec.fingerprint.clone(),
-        idle: Mutex::default(),
-        alive: AtomicUsize::new(0),
-    })
 }
 
 /// Where a dependency package's modules are found: its root, and the layouts packages
