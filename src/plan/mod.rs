@@ -115,7 +115,7 @@ pub struct Change {
     /// ([`Change::after_view`]).
     pub after: Option<CompactObject>,
     /// An alias change that moves traffic to a new version step by step (boxed: one change
-    /// in thousands has one, and inline it tripled every change's size).
+    /// in thousands has one, and its 256 bytes inline made every change 2.6 times larger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Box<Rollout>>,
 }

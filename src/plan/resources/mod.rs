@@ -50,10 +50,10 @@ const CONFIG_KEYS: &[&str] = &[
 const REPLACE_KEYS: &[&str] = &["package", "runtime"];
 /// Function attributes `PUT …/code` sets.
 const CODE_KEYS: &[&str] = &["code_type", "code", "depend_version_list"];
-/// Trigger attributes compared.
 /// Attributes recorded for fgform's own bookkeeping, never shown as a difference: a
 /// version's `fingerprint` of the function config it froze.
 const UNSHOWN: &[&str] = &["fingerprint"];
+/// Trigger attributes compared.
 pub(crate) const TRIGGER_KEYS: &[&str] = &["trigger_type_code", "trigger_status", "event_data"];
 /// Dependency version attributes compared.
 pub(crate) const DEPENDENCY_KEYS: &[&str] = &["name", "runtime", "description", "content"];
