@@ -113,6 +113,32 @@ pub const INCREASE: f64 = 20.0;
 pub const DECREASE_WINDOW: Duration = Duration::from_secs(1);
 /// The rate never falls below this.
 pub const MIN_RATE: f64 = 1.0;
+/// The share of the limit an API gateway's 429 states ("limit:N, time:1 second") that the
+/// client keeps to once it has read it: probing above a limit it knows would only buy more
+/// 429s, and at the full limit its bucket's edges still meet the gateway's now and then.
+pub const STATED_LIMIT_SHARE: f64 = 0.95;
+
+/// The request rate, per second, that an API gateway's 429 states in its message ("The
+/// throttling threshold has been reached: policy user over ratelimit, limit:N, time:1
+/// second", or per minute, hour or day); `None` when the body states none.
+pub fn stated_limit(body: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(body).ok()?.to_ascii_lowercase();
+    let number = |from: &str| -> Option<(f64, String)> {
+        let rest = from.trim_start();
+        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        Some((rest[..end].parse().ok()?, rest[end..].to_string()))
+    };
+    let (limit, _) = number(text.split_once("limit:")?.1)?;
+    let (count, unit) = number(text.split_once("time:")?.1)?;
+    let seconds = match unit.trim_start() {
+        u if u.starts_with("second") => 1.0,
+        u if u.starts_with("minute") => 60.0,
+        u if u.starts_with("hour") => 3600.0,
+        u if u.starts_with("day") => 86400.0,
+        _ => return None,
+    };
+    (limit > 0.0 && count > 0.0).then(|| limit / (count * seconds))
+}
 /// The throughput a decrease starts from is what was sent in this last span: the period
 /// the API gateway counts its limit over ("limit:N, time:1 second").
 const METER_SPAN: Duration = Duration::from_secs(1);
@@ -123,7 +149,8 @@ const METER_SLOTS: usize = 10;
 /// (AIMD): a 429 cuts it to [`DECREASE`] times the throughput sent in the last second (at
 /// most once per [`DECREASE_WINDOW`]), and answers that were not throttled raise it
 /// additively ([`INCREASE`]), never above the cap (`--rate-limit`, or the cloud default)
-/// when there is one. Without a cap it is unlimited until the first 429.
+/// when there is one, nor above [`STATED_LIMIT_SHARE`] of a limit a 429 stated. Without a
+/// cap it is unlimited until the first 429.
 /// Callers reserve a slot and sleep outside the lock, so waiting tasks are served in
 /// arrival order.
 #[derive(Debug)]
@@ -184,15 +211,24 @@ impl RateLimiter {
         Sent(now + wait)
     }
 
-    /// A request sent at `sent` was answered 429: cuts the rate unless this 429 belongs to
-    /// a burst already counted. Returns whether it cut.
-    pub fn throttled(&self, sent: Sent) -> bool {
-        self.state.lock().throttled(Instant::now(), sent.0, self.cap)
+    /// A request sent at `sent` was answered 429, stating the gateway's limit (requests per
+    /// second, [`stated_limit`]) or not: cuts the rate unless this 429 belongs to a burst
+    /// already counted, and never lets it rise above a stated limit again. Returns whether
+    /// it cut.
+    pub fn throttled(&self, sent: Sent, stated: Option<f64>) -> bool {
+        let mut state = self.state.lock();
+        if let Some(limit) = stated {
+            state.learn(limit);
+        }
+        let cap = state.ceiling(self.cap);
+        state.throttled(Instant::now(), sent.0, cap)
     }
 
     /// A request was answered, not throttled: raises the rate a little.
     pub fn answered(&self) {
-        self.state.lock().answered(Instant::now(), self.cap, self.burst);
+        let mut state = self.state.lock();
+        let cap = state.ceiling(self.cap);
+        state.answered(Instant::now(), cap, self.burst);
     }
 }
 
@@ -207,6 +243,8 @@ struct Control {
     last: Instant,
     last_decrease: Option<Instant>,
     meter: Meter,
+    /// [`STATED_LIMIT_SHARE`] of the lowest limit a 429 stated.
+    stated: Option<f64>,
 }
 
 impl Control {
@@ -217,6 +255,23 @@ impl Control {
             last: now,
             last_decrease: None,
             meter: Meter::new(now),
+            stated: None,
+        }
+    }
+
+    /// A 429 stated the gateway's limit, `limit` requests per second.
+    fn learn(&mut self, limit: f64) {
+        let keep = (limit * STATED_LIMIT_SHARE).max(MIN_RATE);
+        let ceiling = self.stated.map_or(keep, |s| s.min(keep));
+        self.stated = Some(ceiling);
+        self.rate = self.rate.map(|r| r.min(ceiling));
+    }
+
+    /// The rate it may not exceed: `cap`, or what a 429 stated, whichever is lower.
+    fn ceiling(&self, cap: Option<f64>) -> Option<f64> {
+        match (cap, self.stated) {
+            (Some(c), Some(s)) => Some(c.min(s)),
+            (c, s) => c.or(s),
         }
     }
 
@@ -481,6 +536,50 @@ mod tests {
     }
 
     #[test]
+    fn a_gateway_429_states_its_limit_per_second() {
+        let body = |msg: &str| format!(r#"{{"error_code":"APIGW.0308","error_msg":"{msg}"}}"#).into_bytes();
+        let stated = |msg: &str| stated_limit(&body(msg));
+        let say = "The throttling threshold has been reached: policy user over ratelimit";
+        assert_eq!(stated(&format!("{say}, limit:200, time:1 second")), Some(200.0));
+        assert_eq!(stated(&format!("{say},limit:1200,time:1 minute")), Some(20.0));
+        assert_eq!(stated(&format!("{say}, limit:7200, time:2 hours")), Some(1.0));
+        assert_eq!(stated(&format!("{say}, limit:864000, time:1 day")), Some(10.0));
+        for vague in [
+            "Flow control: too many requests".to_string(),
+            format!("{say}, limit:0, time:1 second"),
+            format!("{say}, limit:200, time:1 fortnight"),
+            format!("{say}, limit:many, time:1 second"),
+        ] {
+            assert_eq!(stated(&vague), None, "{vague}");
+        }
+        assert_eq!(stated_limit(b"\xff\xfe"), None);
+    }
+
+    #[test]
+    fn a_stated_limit_becomes_a_ceiling_the_rate_never_climbs_past() {
+        let limiter = RateLimiter::adaptive(None, 20);
+        let sent = Sent(Instant::now());
+        assert!(limiter.throttled(sent, Some(200.0)));
+        let cut = limiter.rate();
+        assert!(cut <= 200.0 * STATED_LIMIT_SHARE, "{cut}");
+        // However long it is answered at its full rate, it stays under the stated limit.
+        for _ in 0..20_000 {
+            limiter.reserve();
+            limiter.answered();
+        }
+        let held = limiter.rate();
+        assert!(held <= 200.0 * STATED_LIMIT_SHARE + 1e-9 && held >= cut, "{held}");
+        // A lower limit stated later lowers the ceiling; a higher one does not raise it.
+        limiter.throttled(Sent(Instant::now() + DECREASE_WINDOW * 2), Some(100.0));
+        limiter.throttled(Sent(Instant::now() + DECREASE_WINDOW * 4), Some(400.0));
+        assert!(
+            limiter.rate() <= 100.0 * STATED_LIMIT_SHARE + 1e-9,
+            "{}",
+            limiter.rate()
+        );
+    }
+
+    #[test]
     fn the_cap_is_never_exceeded_and_is_climbed_back_to_slowly() {
         let t0 = Instant::now();
         let cap = Some(20.0);
@@ -556,9 +655,9 @@ mod tests {
         for _ in 0..50 {
             sent.push(l.acquire().await);
         }
-        assert!(l.throttled(sent[49]));
+        assert!(l.throttled(sent[49], None));
         // Concurrent 429s of the same burst count once.
-        assert!(sent[..49].iter().all(|s| !l.throttled(*s)));
+        assert!(sent[..49].iter().all(|s| !l.throttled(*s, None)));
         assert!((l.rate() - 50.0 * DECREASE).abs() < 1e-9, "{}", l.rate());
         assert_eq!(l.cap(), None);
     }

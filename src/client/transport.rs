@@ -372,7 +372,7 @@ impl Client {
             // else the gateway let through speeds them up (transport failures say nothing).
             match &answer {
                 Ok(a) if a.status == 429 => {
-                    if inner.limiter.throttled(sent) {
+                    if inner.limiter.throttled(sent, retry::stated_limit(&a.body)) {
                         tracing::debug!(target: "fgform::client", "429: request rate cut to {:.1}/s", inner.limiter.rate());
                     }
                 }

@@ -105,10 +105,13 @@ async fn parallel_reads_slow_down_to_the_gateway_limit_with_few_429s() {
     );
     // The client did meet the limit (else there would be no adapting to speak of) …
     assert!(throttled > 0);
-    assert!(client.request_rate() < 4.0 * LIMIT, "{}", client.request_rate());
-    // … and then kept under it: 4% in a typical run (the first burst's 429s, one per task,
-    // then a few per cut). A client that only honoured `Retry-After`, with no rate cut, gets
-    // about one 429 per task per second of the run, 8 for every 50 let through: 12-14%
-    // (estimated, by a simulation of this run); one that ignored 429s altogether, far more.
+    // The gateway's 429 states its limit: the rate never climbed back above 95% of it.
+    let ceiling = LIMIT * fgform::client::retry::STATED_LIMIT_SHARE;
+    assert!(client.request_rate() <= ceiling + 1e-9, "{}", client.request_rate());
+    // … and then kept under it: 2% in a typical run (the first burst's 429s, about one per
+    // task; after them the rate keeps under the limit their message states). A client that
+    // only honoured `Retry-After`, with no rate cut, gets about one 429 per task per second
+    // of the run, 8 for every 50 let through: 12-14% (estimated, by a simulation of this
+    // run); one that ignored 429s altogether, far more.
     assert!(share < 0.08, "{throttled} of {} requests answered 429", log.len());
 }
