@@ -38,7 +38,7 @@ use crate::plan::{self, Action, Change, Plan};
 use crate::state::{self, Intent, Recorder, ResourceState, State, StateError, StateStore};
 
 /// Every local artifact, by address: its zip (or jar) bytes, one copy shared by every
-/// address whose package is identical (functions built from one folder), base64-encoded
+/// address built from the same source (functions of one folder), base64-encoded
 /// only by the step that sends it. Kept as base64, 10,000 functions of a 1 MB package
 /// would have held 13 GB; shared bytes hold 1 MB. Those too large for a base64 upload are
 /// in `bucket_uploads`, which the step puts in the code bucket before its call.

@@ -214,7 +214,7 @@ impl std::fmt::Display for CodeBucket {
 }
 
 /// Where code comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CodeSource {
     /// A folder, zipped deterministically by `package`; `exclude` globs are relative to it.
     Directory { path: PathBuf, exclude: Vec<String> },
@@ -224,7 +224,7 @@ pub enum CodeSource {
     Obs { bucket: String, key: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ArchiveKind {
     Zip,
     Jar,

@@ -1,6 +1,6 @@
 //! The local artifacts of a stack, built in memory for a plan and its apply.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use crate::apply::Payloads;
 use crate::error::Hint;
@@ -28,8 +28,9 @@ pub fn build_artifacts_with(
     // nodes stayed about half full.
     let mut digests = Vec::new();
     let mut sources: Vec<(Address, &CodeSource)> = Vec::new();
-    // One copy of each distinct package, by SHA-512.
-    let mut shared: HashMap<String, bytes::Bytes> = HashMap::new();
+    // Each distinct source is packaged once, its bytes shared by every address built from
+    // it: 10,000 functions of one folder make one zip, not 10,000 equal ones.
+    let mut packages: HashMap<&CodeSource, Option<Package>> = HashMap::new();
     for (name, d) in &desired.dependencies {
         sources.push((Address::Dependency(name.clone()), &d.source));
     }
@@ -37,17 +38,25 @@ pub fn build_artifacts_with(
         sources.push((Address::Function(name.clone()), &f.code));
     }
     for (address, source) in sources {
-        let Some(upload) = package::upload_unchecked(&address, source).map_err(build_error)? else {
+        let package = match packages.entry(source) {
+            Entry::Occupied(built) => built.into_mut(),
+            Entry::Vacant(slot) => {
+                let upload = package::upload_unchecked(&address, source).map_err(build_error)?;
+                slot.insert(upload.map(|u| Package {
+                    bytes: u.bytes.into(),
+                    artifact: u.artifact,
+                    md5: u.md5,
+                }))
+            }
+        };
+        let Some(package) = package else {
             continue;
         };
-        let bucket_url = through_bucket(&address, source, &upload, bucket.as_ref())?;
-        let bytes = shared
-            .entry(upload.artifact.digest.clone())
-            .or_insert_with(|| upload.bytes.into())
-            .clone();
+        let bucket_url = through_bucket(&address, source, package, bucket.as_ref())?;
+        let bytes = package.bytes.clone();
         let entry = Digests {
-            sha512: upload.artifact.digest,
-            md5: upload.md5,
+            sha512: package.artifact.digest.clone(),
+            md5: package.md5.clone(),
             bucket_url: bucket_url.clone(),
         };
         digests.push((address.clone(), entry));
@@ -64,12 +73,19 @@ pub fn build_artifacts_with(
     Ok((artifacts, payloads))
 }
 
+/// One source's package, as [`package::upload_unchecked`] built it.
+struct Package {
+    bytes: bytes::Bytes,
+    artifact: package::Artifact,
+    md5: String,
+}
+
 /// The code bucket URL `upload` is sent by when it is too large for a base64 upload (`None`
 /// when it fits); too large without a bucket is the refusal [`package::check_upload`] gives.
 fn through_bucket(
     address: &Address,
     source: &CodeSource,
-    upload: &package::Upload,
+    upload: &Package,
     bucket: Option<&CodeBucket>,
 ) -> anyhow::Result<Option<String>> {
     let kind = match address {
