@@ -24,7 +24,7 @@ use crate::api::Operation;
 /// The typed request of a call that sends a body. Its `Debug` names the operation only: a
 /// request may carry a function's secrets (`encrypted_user_data`) and a plan is printed with
 /// `{:?}` in test failures and debug logs. Every body is boxed: a plan holds one call or
-/// more per change, and with an alias request inline each call took 232 bytes, not 40.
+/// more per change, and with an alias request inline each call took 232 bytes, not 32.
 #[derive(Clone, PartialEq)]
 pub enum Request {
     /// Slots: `func_code.file`, `depend_version_list`.

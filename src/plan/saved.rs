@@ -154,7 +154,7 @@ pub fn fingerprints(plan: &Plan) -> BTreeMap<String, Fingerprint> {
                 calls: c.calls.iter().map(Call::operation).collect(),
                 digest: function.then(|| text("digest")).flatten(),
                 last_modified: function.then(|| text("last_modified")).flatten(),
-                before_sha256: hex::encode(Sha256::digest(serde_json::to_vec(&c.before).expect("values serialize"))),
+                before_sha256: hex::encode(Sha256::digest(serde_json::to_vec(&before).expect("values serialize"))),
             };
             (c.address.to_string(), fingerprint)
         })

@@ -164,8 +164,12 @@ fn workflow_charts(plan: &Plan, room: usize) -> String {
     let mut out = String::new();
     let mut left_out = Vec::new();
     for c in &plan.changes {
+        if !matches!(c.address, Address::Workflow(_)) {
+            continue;
+        }
+        // Parsed for workflows only: every other change's views stay unread.
         let definition = |view: &Option<CompactObject>| view.as_ref()?.get("definition");
-        let (Address::Workflow(_), Some(after)) = (&c.address, definition(&c.after)) else {
+        let Some(after) = definition(&c.after) else {
             continue;
         };
         let before = definition(&c.before).filter(|_| c.action != Action::Create);
